@@ -1,0 +1,56 @@
+# reslib: two commands for a fresh machine.
+#   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with its token)
+#   make test   install if needed, then unit tests + nbval on every notebook + the browser test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# nbval compares stored outputs exactly on a CPU; on a GPU, kernels differ, so only errors count.
+NBVAL   = $(shell $(PY) -c "import torch; print('--nbval-lax' if torch.cuda.is_available() else '--nbval')")
+NBVAL_ARGS = $(NBVAL) --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+.PHONY: install lab test unit notebooks browser outputs bench lint lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10) and 'reslib needs Python >= 3.10')"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test]'
+	touch $(STAMP)
+
+lab: install
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_sequential_networks.ipynb
+
+test: install
+	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
+
+unit: install
+	$(PY) -m pytest tests -m "not browser"
+
+notebooks: install
+	$(PY) -m pytest notebooks $(NBVAL_ARGS)
+
+browser: install
+	$(PY) -m pytest tests -m browser
+
+# Re-execute every notebook and store its outputs (run after changing what a notebook prints).
+outputs: install
+	$(PY) -m tools.outputs notebooks/*.ipynb
+
+bench: install
+	$(PY) -m tools.bench
+
+lint: install
+	$(VENV)/bin/ruff check reslib tests tools notebooks
+
+# Re-pin every package after editing pyproject.toml's dependencies.
+lock: install
+	$(PY) -m pip freeze --exclude-editable | grep -v -e '^torch==' > constraints.txt.new
+	{ echo '# Every package make install puts in .venv. Regenerate with: make lock'; \
+	  echo 'torch==$(shell $(PY) -c "import torch; print(torch.__version__.split(\"+\")[0])")'; \
+	  cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,32 @@
+"""Reference solutions for notebook 01's exercises. Try them yourself first!
+
+`tests/test_checks.py` runs each of these through its check, so they stay correct.
+"""
+
+import math
+
+
+def compose(layers, x):
+    h = x
+    for f in layers:  # f_1 first, f_K last
+        h = f(h)
+    return h
+
+
+def mlp_parameter_count(depth, width, in_features, out_features):
+    first = in_features * width + width  # stem: in -> width
+    middle = (depth - 1) * (width * width + width)  # depth - 1 blocks: width -> width
+    head = width * out_features + out_features  # head: width -> out
+    return first + middle + head
+
+
+def chain_gradient(x, w1, w2, w3, wr, t):
+    def sigmoid(z):
+        return 1 / (1 + math.exp(-z))
+
+    h1 = sigmoid(w1 * x)
+    h2 = sigmoid(w2 * h1)
+    y = sigmoid(w3 * h2 + wr * h1)
+    delta_y = (y - t) * y * (1 - y)  # dL/dz_y for L = (y - t)^2 / 2
+    dy_dh1 = w3 * h2 * (1 - h2) * w2 + wr  # two paths: through h2, and the skip
+    return delta_y * dy_dh1 * h1 * (1 - h1) * x

@@ -1,0 +1,25 @@
+"""reslib: the package behind the residual-networks notebook series.
+
+The notebooks tell the story; `reslib` holds the code they reuse:
+`mlp` (plain and residual networks), `data` (MNIST-1D, made offline),
+`train` (a fast training loop), `gradients`, `counting`, `plotting`,
+`widgets` (live explorers) and `checks` (exercise feedback).
+"""
+
+from reslib import checks, counting, data, gradients, mlp, plotting, train, widgets
+from reslib.runtime import device, set_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "checks",
+    "counting",
+    "data",
+    "device",
+    "gradients",
+    "mlp",
+    "plotting",
+    "set_seed",
+    "train",
+    "widgets",
+]

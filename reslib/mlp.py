@@ -1,0 +1,196 @@
+"""Plain and residual multi-layer perceptrons: the one builder the series uses.
+
+A plain network is a composition of hidden layers,
+$h_k = a(W_k h_{k-1} + b_k)$; a residual network adds each block's output to
+its input, $h_k = s\\,(h_{k-1} + f_k(h_{k-1}))$. Both share one interface
+(`stem`, `blocks`, `head`) so the notebooks can compare, lesion and probe them
+the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp", "residual_add"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+_NORMS = (None, "batch")
+_INITS = ("auto", "he", "xavier", "torch")
+
+
+def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
+
+    Raises:
+        ValueError: when `F(x)` and `x` do not have the same shape.
+    """
+    if fx.shape != x.shape:
+        raise ValueError(
+            f"residual add needs equal shapes, got F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
+            "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
+            "from x's channels to F(x)'s)"
+        )
+    return x + fx
+
+
+class PlainLayer(nn.Module):
+    r"""One hidden layer $h = a(\mathrm{norm}(W x + b))$.
+
+    Shape:
+        (N, in_features) -> (N, out_features)
+    """
+
+    def __init__(self, in_features: int, out_features: int, activation: str, norm: str | None):
+        super().__init__()
+        # A bias just before batch norm is cancelled by its mean subtraction.
+        self.linear = nn.Linear(in_features, out_features, bias=norm is None)
+        self.norm = nn.BatchNorm1d(out_features) if norm == "batch" else nn.Identity()
+        self.act = ACTIVATIONS[activation]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.norm(self.linear(x)))
+
+
+class ResidualBlock(nn.Module):
+    r"""A pre-activation residual block $h = s\,(x + W\,a(\mathrm{norm}(x)) + b)$.
+
+    The branch ends in a linear layer, so it can add negative as well as positive
+    values to $x$ (a branch ending in ReLU could only ever increase it).
+
+    Shape:
+        (N, width) -> (N, width)
+    """
+
+    def __init__(self, width: int, activation: str, norm: str | None, residual_scale: float):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(width) if norm == "batch" else nn.Identity()
+        self.act = ACTIVATIONS[activation]()
+        self.linear = nn.Linear(width, width)
+        self.residual_scale = residual_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        fx = self.linear(self.act(self.norm(x)))
+        h = residual_add(x, fx)
+        return h if self.residual_scale == 1.0 else self.residual_scale * h
+
+    def extra_repr(self) -> str:
+        return f"residual_scale={self.residual_scale:.4g}"
+
+
+class MLP(nn.Module):
+    """A network as `head(blocks(stem(x)))`, built by `mlp()`.
+
+    Plain: `stem` is the first hidden layer, `blocks` the other `depth - 1`.
+    Residual: `stem` is a linear map to `width` (no activation, so negative inputs
+    survive), `blocks` are `depth` residual blocks. `head` is a linear classifier.
+    """
+
+    def __init__(self, stem: nn.Module, blocks: nn.Sequential, head: nn.Module, **config):
+        super().__init__()
+        self.stem, self.blocks, self.head = stem, blocks, head
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, in) -> (N, out)
+        return self.head(self.blocks(self.stem(x)))
+
+    def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every hidden representation $h_1, \\dots, h_{depth}$, input side first.
+
+        Shape:
+            x: (N, in_features) -> `depth` tensors of shape (N, width)
+        """
+        h = self.stem(x)
+        states = [] if self.config["residual"] else [h]
+        for block in self.blocks:
+            h = block(h)
+            states.append(h)
+        return states
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.config.items())
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
+
+
+def _init_linear(layer: nn.Linear, init: str, activation: str) -> None:
+    if init == "torch":
+        return  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), variance 1/(3 fan_in)
+    if init == "he":
+        # Var(w) = 2/fan_in keeps E[h^2] constant through ReLU layers (He et al., 2015).
+        nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+    else:
+        # Var(w) = 2/(fan_in + fan_out) (Glorot & Bengio, 2010).
+        nn.init.xavier_normal_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def mlp(
+    depth: int,
+    width: int,
+    in_features: int,
+    out_features: int,
+    residual: bool = False,
+    norm: str | None = None,
+    activation: str = "relu",
+    residual_scale: float = 1.0,
+    init: str = "auto",
+) -> MLP:
+    r"""Build a plain or residual MLP with `depth` hidden layers (or residual blocks) of `width`.
+
+    Args:
+        depth: hidden layers (plain) or residual blocks (residual), >= 1.
+        width: units per hidden layer, >= 1.
+        in_features: size of the input vector.
+        out_features: size of the output (classes, for a classifier).
+        residual: add skip connections, $h_k = s\,(h_{k-1} + f_k(h_{k-1}))$.
+        norm: `None`, or `"batch"` for batch norm before each activation.
+        activation: `"relu"`, `"sigmoid"` or `"tanh"`.
+        residual_scale: $s$ above; $1/\sqrt{2}$ keeps the forward variance flat.
+        init: `"he"`, `"xavier"`, `"torch"` (PyTorch's default) or `"auto"`
+            (He for ReLU, Xavier for sigmoid and tanh). Biases start at zero.
+
+    Returns:
+        An `MLP` whose `blocks` can be indexed, deleted and probed.
+
+    Shape:
+        (N, in_features) -> (N, out_features)
+    """
+    for name, value in [("depth", depth), ("width", width), ("in_features", in_features),
+                        ("out_features", out_features)]:
+        _check_positive_int(name, value)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if norm not in _NORMS:
+        raise ValueError(f"norm must be None or 'batch', got {norm!r}")
+    if init not in _INITS:
+        raise ValueError(f"init must be one of {_INITS}, got {init!r}")
+    if not isinstance(residual_scale, (int, float)) or not math.isfinite(residual_scale) \
+            or residual_scale <= 0:
+        raise ValueError(f"residual_scale must be a positive finite number, got {residual_scale!r}")
+    if residual_scale != 1.0 and not residual:
+        raise ValueError("residual_scale only applies to residual=True networks")
+    if init == "auto":
+        init = "he" if activation == "relu" else "xavier"
+
+    if residual:
+        stem: nn.Module = nn.Linear(in_features, width)
+        blocks = [ResidualBlock(width, activation, norm, float(residual_scale)) for _ in range(depth)]
+    else:
+        stem = PlainLayer(in_features, width, activation, norm)
+        blocks = [PlainLayer(width, width, activation, norm) for _ in range(depth - 1)]
+    model = MLP(stem, nn.Sequential(*blocks), nn.Linear(width, out_features),
+                depth=depth, width=width, residual=residual, norm=norm, activation=activation,
+                residual_scale=residual_scale, init=init)
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            _init_linear(module, init, activation)
+    return model

@@ -1,0 +1,43 @@
+"""Seeds and devices: the two things every notebook sets up first."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["set_seed", "device"]
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
+
+    Args:
+        seed: a non-negative integer.
+
+    Returns:
+        A fresh `torch.Generator` seeded with `seed`, for code that wants its own stream.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(int(seed))
+
+
+def device() -> torch.device:
+    """The best device on this machine: CUDA when available, else Apple's MPS, else the CPU.
+
+    Every notebook asks this function instead of naming a device, so the same
+    notebook runs on a laptop and on a GPU server.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")

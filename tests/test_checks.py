@@ -1,0 +1,82 @@
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+import reslib as rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_solutions(name: str):
+    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solutions_{name.replace('.', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOL01 = load_solutions("01_sequential_networks")
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+CHECKS = [
+    (rl.checks.check_compose, SOL01.compose, lambda layers, x: x),
+    (rl.checks.check_mlp_parameter_count, SOL01.mlp_parameter_count,
+     lambda d, w, i, o: i * w + (d - 1) * w * w + w * o),  # forgets the biases
+    (rl.checks.check_chain_gradient, SOL01.chain_gradient,
+     lambda x, w1, w2, w3, wr, t: SOL01.chain_gradient(x, w1, w2, w3, 0.0, t)),  # ignores the skip
+]
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_reference_solution_passes(check, solution, wrong):
+    result = check(solution)
+    assert result.passed is True and bool(result) and "correct" in result.message
+    assert result.max_diff is not None and result.max_diff < 1e-6
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_wrong_answer_fails_with_a_hint_and_the_difference(check, solution, wrong):
+    result = check(wrong)
+    assert result.passed is False and "Hint:" in result.message
+    assert "off by up to" in result.message and result.max_diff > 0
+    assert repr(result).startswith("❌")
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_unsolved_stub_says_not_implemented(check, solution, wrong):
+    result = check(stub)
+    assert result.passed is None and "not implemented yet" in result.message
+    assert repr(result).startswith("⏳") and "not implemented" in result._repr_html_()
+
+
+def test_a_crashing_answer_is_reported_not_raised():
+    result = rl.checks.check_compose(lambda layers, x: layers[0](x) + undefined_name)  # noqa: F821
+    assert result.passed is False and "NameError" in result.message
+
+
+def test_wrong_shape_is_reported():
+    result = rl.checks.check_compose(lambda layers, x: x.sum())
+    assert result.passed is False and "shape" in result.message
+
+
+def test_non_numeric_answer_is_reported():
+    result = rl.checks.check_mlp_parameter_count(lambda *a: "many")
+    assert result.passed is False and "expected numbers" in result.message
+
+
+def test_nan_answer_fails():
+    result = rl.checks.check_chain_gradient(lambda *a: math.nan)
+    assert result.passed is False
+
+
+def test_compare_accepts_tensors_and_tuples():
+    ok = rl.checks.compare("pair", lambda a: (a, a * 2), lambda a: (a, a * 2),
+                           [(torch.ones(3),)], hint="")
+    assert ok.passed is True

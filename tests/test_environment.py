@@ -1,0 +1,83 @@
+"""pyproject.toml, environment.yml and binder/ must describe the same environment."""
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_TO_PYPI = {"pytorch-cpu": "torch"}
+IMPORT_TO_PYPI = {"torch": "torch", "numpy": "numpy", "mnist1d": "mnist1d", "tqdm": "tqdm",
+                  "plotly": "plotly", "anywidget": "anywidget", "ipywidgets": "ipywidgets",
+                  "pytest": "pytest", "psutil": "psutil", "playwright": "playwright",
+                  "reslib": None, "IPython": "jupyterlab"}
+
+
+def name_of(requirement: str) -> str:
+    return re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def pyproject_packages() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for group in project["optional-dependencies"].values()
+                                      for r in group]
+    return {name_of(r) for r in reqs}
+
+
+def environment_yml_packages() -> set[str]:
+    names = set()
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("dependencies:"):].splitlines():
+        m = re.match(r"^\s*-\s+([A-Za-z0-9_.\-]+)", line)
+        if m and not line.strip().startswith("- --"):
+            names.add(CONDA_TO_PYPI.get(name_of(m.group(1)), name_of(m.group(1))))
+    return names - {"python", "pip"}
+
+
+def binder_packages() -> set[str]:
+    lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+    return {name_of(l) for l in lines if l.strip() and not l.lstrip().startswith(("#", "-"))}
+
+
+def test_the_three_environments_name_the_same_packages():
+    pyproject = pyproject_packages()
+    assert environment_yml_packages() == pyproject
+    assert binder_packages() == pyproject
+
+
+def test_pins_agree_between_pyproject_and_binder():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
+    binder = {l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()}
+    assert set(reqs) <= binder
+
+
+def third_party_imports(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names}
+
+
+def notebook_sources():
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        yield path, "\n".join(l for l in code.splitlines() if not l.lstrip().startswith(("%", "!")))
+
+
+def test_every_third_party_import_is_declared_everywhere():
+    sources = [(p, p.read_text()) for p in sorted((ROOT / "reslib").glob("*.py"))]
+    sources += list(notebook_sources())
+    declared = pyproject_packages() & environment_yml_packages() & binder_packages()
+    for path, source in sources:
+        for module in third_party_imports(source):
+            assert module in IMPORT_TO_PYPI, f"{path.name} imports {module}: add it to the map"
+            dist = IMPORT_TO_PYPI[module]
+            assert dist is None or dist in declared, f"{path.name} imports {module}, undeclared"

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import torch
+from torch.nn import functional as F
+
+import reslib as rl
+
+
+def test_layer_gradient_norms_match_backward_and_leave_grads_alone(batch):
+    x, y = batch
+    model = rl.mlp.mlp(4, 16, 40, 10)
+    norms = rl.gradients.layer_gradient_norms(model, x, y)
+    assert norms.shape == (5,)  # 4 hidden layers + head
+    assert all(p.grad is None for p in model.parameters())
+    F.cross_entropy(model(x), y).backward()
+    expected = [layer.weight.grad.norm() for layer in rl.gradients.linear_layers(model)]
+    assert torch.allclose(norms, torch.stack(expected))
+
+
+def test_sigmoid_gradients_vanish_geometrically_relu_do_not(batch):
+    x, y = batch
+    sig = rl.gradients.gradient_flow(20, "sigmoid", x, y, width=64)["norms"]
+    relu = rl.gradients.gradient_flow(20, "relu", x, y, width=64)["norms"]
+    per_layer = (sig[-2] / sig[0]) ** (1 / 19)  # average shrink factor from layer 20 to layer 1
+    assert 3.0 < per_layer < 6.0  # sigma' <= 1/4 with Xavier weights: about 4x per layer
+    assert 1e-2 < relu[0] / relu[-2] < 1e2
+
+
+def test_gradient_flow_reports_underflow_at_depth_50(batch):
+    x, y = batch
+    result = rl.gradients.gradient_flow(50, "sigmoid", x, y)
+    assert result["norms"][0] == 0.0
+    assert "underflowed to exactly 0 in float32" in result["status"]
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("depth", [1, 2, 50])
+def test_gradient_flow_histograms_at_the_ends_of_the_slider(batch, depth, activation):
+    x, y = batch
+    result = rl.gradients.gradient_flow(depth, activation, x, y, bins=20)
+    assert result["hist"].shape == (3, 20) and result["edges"].shape == (21,)
+    assert np.allclose(result["hist"].sum(axis=1), 1.0)
+    assert result["layers"][0] == 1 and result["layers"][-1] == depth
+    assert len(result["norms"]) == depth + 1 and result["status"]
+
+
+def test_gradient_flow_does_not_disturb_the_global_rng(batch):
+    x, y = batch
+    torch.manual_seed(1)
+    expected = torch.rand(1)
+    torch.manual_seed(1)
+    rl.gradients.gradient_flow(3, "relu", x, y)
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_gradient_status_reports_overflow():
+    assert "overflowed" in rl.gradients._gradient_status(np.array([1.0, np.inf]))
+
+
+def test_layer_gradient_norms_rejects_mismatched_batch():
+    with pytest.raises(ValueError, match="same length"):
+        rl.gradients.layer_gradient_norms(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40),
+                                          torch.zeros(2, dtype=torch.long))
+
+
+def test_linear_layers_needs_linear_layers():
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        rl.gradients.linear_layers(torch.nn.ReLU())

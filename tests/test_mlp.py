@@ -1,0 +1,109 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+from reslib.mlp import mlp, residual_add
+
+
+def linear_count(i, o):
+    return i * o + o
+
+
+@pytest.mark.parametrize("depth, width", [(1, 8), (3, 16), (24, 200)])
+def test_plain_mlp_structure_and_parameter_count(depth, width):
+    model = mlp(depth, width, 40, 10)
+    assert isinstance(model.stem, rl.mlp.PlainLayer) and len(model.blocks) == depth - 1
+    expected = linear_count(40, width) + (depth - 1) * linear_count(width, width) \
+        + linear_count(width, 10)
+    assert rl.counting.count_parameters(model) == expected
+    assert model(torch.randn(5, 40)).shape == (5, 10)
+
+
+def test_residual_mlp_structure():
+    model = mlp(4, 16, 40, 10, residual=True)
+    assert isinstance(model.stem, nn.Linear) and len(model.blocks) == 4
+    assert all(isinstance(b, rl.mlp.ResidualBlock) for b in model.blocks)
+    assert rl.counting.count_parameters(model) == linear_count(40, 16) + 4 * linear_count(16, 16) \
+        + linear_count(16, 10)
+
+
+def test_batch_norm_layers_have_no_bias_before_bn():
+    model = mlp(3, 16, 40, 10, norm="batch")
+    assert model.stem.linear.bias is None and isinstance(model.stem.norm, nn.BatchNorm1d)
+    model.train()
+    assert model(torch.randn(8, 40)).shape == (8, 10)
+
+
+def test_hidden_states_compose_to_the_output():
+    x = torch.randn(6, 40)
+    for residual in (False, True):
+        model = mlp(5, 12, 40, 10, residual=residual)
+        states = model.hidden_states(x)
+        assert len(states) == 5 and all(h.shape == (6, 12) for h in states)
+        assert torch.allclose(model.head(states[-1]), model(x))
+
+
+def test_residual_block_is_identity_when_its_branch_is_zero():
+    block = mlp(1, 8, 8, 8, residual=True).blocks[0]
+    nn.init.zeros_(block.linear.weight)
+    nn.init.zeros_(block.linear.bias)
+    x = torch.randn(4, 8)
+    assert torch.equal(block(x), x)
+
+
+def test_residual_scale_multiplies_the_sum():
+    torch.manual_seed(0)
+    a = mlp(1, 8, 8, 8, residual=True)
+    torch.manual_seed(0)
+    b = mlp(1, 8, 8, 8, residual=True, residual_scale=0.5)
+    x = torch.randn(3, 8)
+    assert torch.allclose(b.blocks[0](x), 0.5 * a.blocks[0](x))
+
+
+def test_he_and_xavier_initialisation_variances():
+    torch.manual_seed(0)
+    he = mlp(2, 1000, 500, 10).blocks[0].linear.weight
+    assert abs(he.var().item() - 2 / 1000) < 2e-4
+    xavier = mlp(2, 1000, 500, 10, activation="tanh").blocks[0].linear.weight
+    assert abs(xavier.var().item() - 2 / 2000) < 1e-4
+    assert mlp(2, 100, 50, 10).blocks[0].linear.bias.abs().max() == 0
+
+
+def test_he_init_keeps_relu_second_moment_steady():
+    torch.manual_seed(0)
+    model = mlp(30, 256, 256, 10)
+    with torch.no_grad():
+        states = model.hidden_states(torch.randn(512, 256))
+    ratios = [(h.pow(2).mean() / states[0].pow(2).mean()).item() for h in states]
+    assert all(0.3 < r < 3 for r in ratios)
+
+
+def test_residual_add_explains_shape_mismatch():
+    with pytest.raises(ValueError, match=r"F\(x\) \(2, 64\) and x \(2, 256\).*projection"):
+        residual_add(torch.zeros(2, 256), torch.zeros(2, 64))
+    assert torch.equal(residual_add(torch.ones(2), torch.ones(2)), torch.full((2,), 2.0))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(depth=0), ValueError, "depth must be a positive int"),
+    (dict(width=-3), ValueError, "width must be a positive int"),
+    (dict(depth=2.0), TypeError, "depth must be a positive int"),
+    (dict(activation="gelu"), ValueError, r"activation must be one of \['relu', 'sigmoid', 'tanh'\]"),
+    (dict(norm="layer"), ValueError, "norm must be None or 'batch'"),
+    (dict(init="orthogonal"), ValueError, "init must be one of"),
+    (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
+    (dict(residual=True, residual_scale=math.inf), ValueError, "residual_scale"),
+    (dict(residual_scale=0.5), ValueError, "only applies to residual"),
+])
+def test_mlp_rejects_bad_arguments(kwargs, error, match):
+    args = dict(depth=3, width=8, in_features=4, out_features=2) | kwargs
+    with pytest.raises(error, match=match):
+        mlp(**args)
+
+
+def test_repr_shows_the_configuration():
+    text = repr(mlp(2, 8, 4, 2, residual=True, residual_scale=2 ** -0.5))
+    assert "residual=True" in text and "residual_scale=0.7071" in text

@@ -1,0 +1,79 @@
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+
+
+def test_fit_learns_and_reports_every_epoch(small_data):
+    model = rl.mlp.mlp(2, 32, 40, 10)
+    before, _ = rl.train.evaluate(model, small_data.x_train, small_data.y_train)
+    history = rl.train.fit(model, small_data, epochs=5, lr=0.05, progress=False)
+    after, err = rl.train.evaluate(model, small_data.x_train, small_data.y_train)
+    assert history.epochs == 5 and len(history.test_error) == 5 and history.diverged_at is None
+    assert after < before and history.train_loss[-1] < history.train_loss[0]
+    assert 0 <= err <= 1 and all(0 <= e <= 1 for e in history.test_error)
+
+
+def test_fit_is_deterministic_given_seeds(small_data):
+    runs = []
+    for _ in range(2):
+        rl.set_seed(3)
+        model = rl.mlp.mlp(2, 16, 40, 10)
+        runs.append(rl.train.fit(model, small_data, epochs=2, lr=0.05, seed=4, progress=False))
+    assert runs[0].train_loss == runs[1].train_loss and runs[0].test_loss == runs[1].test_loss
+
+
+def test_fit_with_adam(small_data):
+    history = rl.train.fit(rl.mlp.mlp(1, 16, 40, 10), small_data, epochs=3, lr=1e-2,
+                           optimizer="adam", progress=False)
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_fit_stops_when_the_loss_diverges(small_data):
+    model = rl.mlp.mlp(8, 32, 40, 10, residual=True)
+    history = rl.train.fit(model, small_data, epochs=5, lr=50.0, progress=False)
+    assert history.diverged_at is not None and history.epochs == history.diverged_at + 1
+    assert not math.isfinite(history.train_loss[-1])
+
+
+def test_evaluate_of_a_uniform_classifier_is_log10():
+    class Uniform(nn.Module):
+        def forward(self, x):
+            return torch.zeros(len(x), 10)
+
+    x, y = torch.randn(30, 40), torch.arange(30) % 10
+    loss, error = rl.train.evaluate(Uniform(), x, y)
+    assert loss == pytest.approx(math.log(10)) and error == pytest.approx(0.9)
+
+
+def test_evaluate_accepts_tensordata_and_keeps_the_mode(small_data):
+    model = rl.mlp.mlp(1, 8, 40, 10, norm="batch")
+    model.train()
+    assert rl.train.evaluate(model, small_data) == rl.train.evaluate(
+        model, small_data.x_test, small_data.y_test)
+    assert model.training
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(epochs=0), ValueError, "epochs"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(lr=-1.0), ValueError, "lr must be a positive"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer must be 'sgd' or 'adam'"),
+])
+def test_fit_rejects_bad_arguments(small_data, kwargs, error, match):
+    args = dict(epochs=1, lr=0.1, progress=False) | kwargs
+    with pytest.raises(error, match=match):
+        rl.train.fit(rl.mlp.mlp(1, 4, 40, 10), small_data, **args)
+
+
+def test_fit_rejects_raw_tensors():
+    with pytest.raises(TypeError, match="TensorData"):
+        rl.train.fit(rl.mlp.mlp(1, 4, 40, 10), (torch.zeros(2, 40), torch.zeros(2)), 1, 0.1)
+
+
+def test_evaluate_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        rl.train.evaluate(nn.Linear(40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long))

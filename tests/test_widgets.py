@@ -1,0 +1,54 @@
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+import reslib as rl
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return rl.widgets.gradient_explorer(rl.data.mnist1d(device="cpu"))
+
+
+def test_gradient_explorer_builds_with_controls_and_a_figure_widget(explorer):
+    assert set(explorer.controls) == {"depth", "activation"}
+    assert isinstance(explorer.figure, go.FigureWidget)
+    assert explorer.figure in explorer.children and explorer.error is None
+    assert len(explorer.figure.data[0].y) == explorer.values["depth"] + 1
+
+
+def test_moving_the_slider_redraws(explorer):
+    explorer.update(depth=5, activation="relu")
+    before = np.array(explorer.figure.data[0].y)
+    explorer.controls["depth"].value = 30  # as a browser would
+    after = np.array(explorer.figure.data[0].y)
+    assert len(before) == 6 and len(after) == 31 and explorer.error is None
+    assert "depth 30" in explorer.status.value
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("depth", [1, 50])
+def test_ends_of_the_slider_never_crash(explorer, depth, activation):
+    explorer.update(depth=depth, activation=activation)
+    assert explorer.error is None
+    if (depth, activation) == (50, "sigmoid"):
+        assert "underflowed" in explorer.status.value
+
+
+def test_update_rejects_unknown_controls(explorer):
+    with pytest.raises(ValueError, match="unknown controls"):
+        explorer.update(width=3)
+
+
+def test_a_failing_redraw_is_shown_not_raised():
+    fig = go.FigureWidget(go.Scatter(y=[1, 2]))
+
+    def redraw(n):
+        raise FloatingPointError("variance overflowed float32 at depth 140")
+
+    import ipywidgets as widgets
+
+    explorer = rl.widgets.Explorer({"n": widgets.IntSlider(value=1)}, fig, redraw)
+    assert isinstance(explorer.error, FloatingPointError)
+    assert "variance overflowed float32 at depth 140" in explorer.status.value
+

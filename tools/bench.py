@@ -1,0 +1,163 @@
+"""`make bench`: how fast the series runs, measured rather than asserted.
+
+    python -m tools.bench [--skip-notebooks]
+
+Prints three tables:
+1. every notebook executed top to bottom in a fresh kernel: wall time and peak
+   resident memory of this process plus the kernel (sampled every 20 ms);
+2. every explorer: time of one `update()` (compute + figure update, no browser)
+   over a sweep of its controls, median and worst;
+3. `reslib.train.fit` against a bare PyTorch loop doing the same work.
+Targets (DEVELOPERS.md): notebook <= 45 s and <= 1.5 GB on 2 CPU cores;
+update median <= 100 ms; fit >= 0.95x the bare loop's throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import nbformat
+import psutil
+import torch
+from nbclient import NotebookClient
+from torch.nn import functional as F
+
+import reslib as rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class PeakMemory:
+    """Peak of the summed RSS of this process and all its children, sampled in a thread."""
+
+    def __init__(self, interval: float = 0.02):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
+    rows = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
+                                resources={"metadata": {"path": str(path.parent)}})
+        with PeakMemory() as mem:
+            start = time.perf_counter()
+            client.execute()
+            seconds = time.perf_counter() - start
+        rows.append((path.name, seconds, mem.peak / 2**30))
+    return rows
+
+
+# Each explorer: a factory and a sweep of control values (every update is a cache miss).
+EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
+    "01 gradient_explorer": (
+        lambda: rl.widgets.gradient_explorer(rl.data.mnist1d()),
+        [dict(depth=d, activation=a) for d, a in
+         itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])],
+    ),
+}
+
+
+def bench_explorers() -> list[tuple[str, int, float, float]]:
+    rows = []
+    for name, (factory, sweep) in EXPLORERS.items():
+        explorer = factory()
+        times = []
+        for values in sweep:
+            start = time.perf_counter()
+            explorer.update(**values)
+            times.append(time.perf_counter() - start)
+            if explorer.error is not None:
+                raise RuntimeError(f"{name} failed at {values}: {explorer.error}")
+        rows.append((name, len(times), statistics.median(times) * 1e3, max(times) * 1e3))
+    return rows
+
+
+def bare_loop(model, data, epochs: int, lr: float, batch_size: int, seed: int) -> None:
+    """The loop a tutorial would write: SGD with momentum, shuffled mini-batches, test each epoch."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    gen = torch.Generator().manual_seed(seed)
+    x, y = data.x_train, data.y_train
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(x), generator=gen).to(x.device)
+        for i in range(0, len(x), batch_size):
+            idx = order[i : i + batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            F.cross_entropy(model(data.x_test), data.y_test).item()
+
+
+def bench_fit(repeats: int = 9, epochs: int = 5) -> tuple[float, float, float]:
+    data = rl.data.mnist1d()
+    examples = epochs * len(data.x_train)
+    best = {"fit": float("inf"), "bare": float("inf")}
+    for _ in range(repeats):  # alternate, keep the best of each: least disturbed by the machine
+        for kind in ("bare", "fit"):
+            rl.set_seed(0)
+            model = rl.mlp.mlp(8, 64, 40, 10).to(data.x_train.device)
+            start = time.perf_counter()
+            if kind == "fit":
+                rl.train.fit(model, data, epochs=epochs, lr=0.05, progress=True)
+            else:
+                bare_loop(model, data, epochs, 0.05, 100, seed=0)
+            best[kind] = min(best[kind], time.perf_counter() - start)
+    fit_rate, bare_rate = examples / best["fit"], examples / best["bare"]
+    return fit_rate, bare_rate, fit_rate / bare_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebooks", action="store_true")
+    args = parser.parse_args()
+    print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, "
+          f"cpus: {psutil.cpu_count()}")
+    if not args.skip_notebooks:
+        print("\nnotebook                              time (s)   peak memory (GB)   target <=45 s, <=1.5 GB")
+        for name, seconds, gb in bench_notebooks(sorted((ROOT / "notebooks").glob("*.ipynb"))):
+            ok = "ok" if seconds <= 45 and gb <= 1.5 else "OVER"
+            print(f"{name:<38}{seconds:8.1f}{gb:15.2f}          {ok}")
+    print("\nexplorer                       updates   median (ms)   worst (ms)   target median <=100 ms")
+    for name, n, median, worst in bench_explorers():
+        ok = "ok" if median <= 100 else "OVER"
+        print(f"{name:<30}{n:8d}{median:14.1f}{worst:13.1f}   {ok}")
+    fit_rate, bare_rate, ratio = bench_fit()
+    print("\ntraining throughput (mlp depth 8, width 64, MNIST-1D, 5 epochs, best of 9)")
+    print(f"  reslib.train.fit: {fit_rate:,.0f} examples/s")
+    print(f"  bare loop:        {bare_rate:,.0f} examples/s")
+    print(f"  ratio:            {ratio:.3f}   target >= 0.95: {'ok' if ratio >= 0.95 else 'UNDER'}")
+
+
+if __name__ == "__main__":
+    main()
