@@ -9,6 +9,9 @@ STAMP  := $(VENV)/.installed
 NBVAL   = $(shell $(PY) -c "import torch; print('--nbval-lax' if torch.cuda.is_available() else '--nbval')")
 NBVAL_ARGS = $(NBVAL) --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
+# Jupyter refuses to run as root (containers, CI) unless told to; the token still applies.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 .PHONY: install lab test unit notebooks browser outputs bench lint lock clean
 
 install: $(STAMP)
@@ -21,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_sequential_networks.ipynb
+	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/01_sequential_networks.ipynb
 
 test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)

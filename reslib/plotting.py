@@ -111,4 +111,3 @@ def update_gradient_flow_figure(fig: go.Figure, result: Mapping) -> None:
         trace.x, trace.y, trace.name = centers, hist, f"layer {layer}"
         trace.visible = layer not in seen
         seen.add(layer)
-    fig.layout.title.text = result["status"]

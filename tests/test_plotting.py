@@ -32,4 +32,4 @@ def test_gradient_flow_figure_shows_a_result(batch):
     assert len(fig.data) == 4 and len(fig.data[0].y) == 2
     # depth 1: first, middle and last layer are the same, so one histogram is shown
     assert [t.visible for t in fig.data[1:]] == [True, False, False]
-    assert fig.layout.title.text == result["status"]
+    assert list(fig.data[1].name) and fig.data[1].name == "layer 1"
