@@ -100,14 +100,23 @@ def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
     return fig
 
 
+def _plain(values) -> list:
+    """A plain list with None for non-finite values.
+
+    FigureWidget traces get lists, not numpy arrays: plotly compares the arrays it holds with
+    what plotly.js sends back (sometimes as dicts), and a numpy array there raises in the kernel.
+    """
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
 def update_gradient_flow_figure(fig: go.Figure, result: Mapping) -> None:
     """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
     norms = np.asarray(result["norms"], dtype=float)
-    shown = np.where(np.isfinite(norms) & (norms > 0), norms, np.nan)
-    fig.data[0].x, fig.data[0].y = np.arange(1, len(norms) + 1), shown
-    centers = (result["edges"][:-1] + result["edges"][1:]) / 2
+    fig.data[0].x = list(range(1, len(norms) + 1))
+    fig.data[0].y = _plain(np.where(norms > 0, norms, np.nan))  # log axis: zero cannot be drawn
+    centers = _plain((result["edges"][:-1] + result["edges"][1:]) / 2)
     seen = set()
     for trace, layer, hist in zip(fig.data[1:], result["layers"], result["hist"], strict=True):
-        trace.x, trace.y, trace.name = centers, hist, f"layer {layer}"
+        trace.x, trace.y, trace.name = centers, _plain(hist), f"layer {layer}"
         trace.visible = layer not in seen
         seen.add(layer)

@@ -1,125 +1,188 @@
 """Every notebook, run in a real JupyterLab in Chromium: no errors, and every explorer redraws.
 
-Playwright drives Debian's Chromium (no browser download); the server is the
-`lab` fixture, on 127.0.0.1 with a token, serving a copy of the notebooks.
+The server is the `lab` fixture (127.0.0.1, random token, a copy of the notebooks);
+Playwright drives Debian's Chromium. Kernel state is read from `window.jupyterapp`
+(exposed by the fixture); what a learner sees (outputs, widgets, plots) from the DOM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .conftest import CHROMIUM, Lab, notebooks_dir
+from .conftest import Lab, notebooks_dir
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-# Tracebacks shown in any output (tqdm's progress on stderr is not an error).
-ERRORS = """() => Array.from(document.querySelectorAll(
-  '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"],'
-  + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
-  .map(e => e.textContent).filter(t => /Traceback|Error/.test(t))"""
-# Done when every code cell has an execution count, or when an error stopped Run All.
-RUN_ALL_DONE = f"""() => {{
-  const prompts = Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'));
-  const busy = prompts.some(p => p.textContent.includes('*'));
-  return (!busy && ({ERRORS})().length > 0)
-    || (prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
+KERNEL_READY_S, RUN_ALL_S, WIDGETS_S, REDRAW_S = 90, 180, 30, 5
+PANEL = "Array.from(window.jupyterapp?.shell.widgets('main') ?? []).find(w => w.context?.path === name)"
+KERNEL_READY = f"""name => {{
+  const kernel = ({PANEL})?.sessionContext.session?.kernel;
+  return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
 }}"""
-STARTED = """() => Array.from(document.querySelectorAll('.jp-CodeCell .jp-InputPrompt'))
-  .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
-PLOT_DATA = "el => JSON.stringify(el.data.map(d => [d.x, d.y, d.visible]))"
-NOTEBOOKS = sorted(p.name for p in notebooks_dir().glob("*.ipynb"))
+# Clear the stored outputs (their widgets cannot render without the stripped state), then Run All.
+RUN_ALL = f"""async name => {{
+  const panel = {PANEL};
+  window.jupyterapp.shell.activateById(panel.id);
+  await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
+  window.jupyterapp.commands.execute('notebook:run-all-cells');
+}}"""
+# Shown errors: error outputs, tracebacks on stderr (tqdm's bars there are fine), broken widgets.
+ERRORS = f"""name => {{
+  const node = ({PANEL}).node, text = s => Array.from(node.querySelectorAll(s), e => e.textContent);
+  return [...text('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]'),
+          ...text('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+            .filter(t => t.includes('Traceback')),
+          ...text('.jp-OutputArea-output').filter(t => t.startsWith('Error displaying widget'))];
+}}"""
+# null while running; else 'done', 'error' (Run All stops at the first error) or why it cannot finish.
+RUN_STATE = f"""name => {{
+  const panel = {PANEL}, kernel = panel?.sessionContext.session?.kernel;
+  if (!kernel) return 'the notebook has no kernel';
+  if (kernel.status === 'dead') return 'the kernel died';
+  const prompts = Array.from(panel.node.querySelectorAll('.jp-InputPrompt'), p => p.textContent);
+  if (kernel.status !== 'idle' || prompts.some(p => p.includes('*'))) return null;
+  if (({ERRORS})(name).length) return 'error';
+  const code = panel.content.widgets.filter(c => c.model.type === 'code'
+    && c.model.sharedModel.getSource().trim() !== '');  // empty cells never get a count
+  return code.every(c => c.model.executionCount !== null) ? 'done' : null;
+}}"""
+# From now on, record errors the kernel reports, e.g. from a widget callback (JupyterLab logs them
+# to its log console, never to the notebook).
+RECORD_KERNEL_ERRORS = f"""name => {{
+  window.kernelErrors = [];
+  ({PANEL}).sessionContext.session.kernel.iopubMessage.connect((_, msg) => {{
+    if (msg.header.msg_type === 'error') window.kernelErrors.push(
+      msg.content.traceback.join('\\n').replace(/\\x1b\\[[0-9;]*m/g, ''));
+  }});
+}}"""
+# Trace data without plotly's bookkeeping keys; typed arrays as plain arrays.
+PLOT_DATA = """el => JSON.stringify(el.data, (k, v) => k.startsWith('_') || k === 'uid' ? undefined
+  : ArrayBuffer.isView(v) ? Array.from(v) : v)"""
+CONTROLS = ".widget-slider, .widget-dropdown"
+NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def plot_data(plots: Locator) -> list[str]:
+    return [p.evaluate(PLOT_DATA) for p in plots.all()]
 
 
-def screenshot_dir(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("RESLIB_SCREENSHOTS", tmp_path))
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+def kernel_errors(page: Page) -> str:
+    """The tracebacks the kernel reported since RECORD_KERNEL_ERRORS, for a failure message."""
+    errors = page.evaluate("() => window.kernelErrors")
+    return f"\nthe kernel reported {len(errors)} error(s), the last:\n{errors[-1][-1500:]}" if errors else ""
 
 
-def changed(page, plots, before: list[str], timeout_s: float = 5.0) -> bool:
-    """Wait until the data of at least one plot differs from `before`."""
-    for _ in range(int(timeout_s / 0.25)):
-        if [p.evaluate(PLOT_DATA) for p in plots] != before:
+def redrew(page: Page, plots: Locator, before: list[str]) -> bool:
+    """Wait up to REDRAW_S for the data of at least one plot to differ from `before`."""
+    for _ in range(REDRAW_S * 4):
+        if plot_data(plots) != before:
             return True
         page.wait_for_timeout(250)
     return False
 
 
-def run_all(page, attempts: int = 4) -> None:
-    """Run → Run All Cells, retried: right after the kernel connects, the command is sometimes lost."""
-    for _ in range(attempts):
-        page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-        page.click("li.lm-Menu-item:has-text('Run All Cells')")
-        try:
-            page.wait_for_function(STARTED, timeout=15_000, polling=250)
-            return
-        except Exception:
-            page.keyboard.press("Escape")
-    raise AssertionError("Run All Cells never started executing")
-
-
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_and_its_explorers_respond(lab: Lab, browser, name: str, tmp_path: Path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(lab.notebook_url(name))
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
-
-    shots = screenshot_dir(tmp_path)
-    run_all(page)
-    try:
-        page.wait_for_function(RUN_ALL_DONE, timeout=240_000, polling=500)
-    except Exception:
-        page.screenshot(path=str(shots / f"{Path(name).stem}-timeout.png"))
-        raise
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
-    errors = page.evaluate(ERRORS)
-    assert not errors, f"{name} shows errors:\n" + "\n---\n".join(e[-1500:] for e in errors)
-
-    selector = ".jp-OutputArea-output:has(.js-plotly-plot):has(.widget-slider, .widget-dropdown)"
-    try:  # widgets render a moment after their cell finishes
-        page.wait_for_selector(selector, state="attached", timeout=30_000)
-    except Exception as exc:
-        page.screenshot(path=str(shots / f"{Path(name).stem}-no-explorer.png"))
-        raise AssertionError(f"{name} shows no live explorer (a plot with a slider or dropdown)") from exc
-    explorers = page.locator(selector)
-    for i in range(explorers.count()):
-        explorer = explorers.nth(i)
-        explorer.scroll_into_view_if_needed()
-        plots = [explorer.locator(".js-plotly-plot").nth(j)
-                 for j in range(explorer.locator(".js-plotly-plot").count())]
-        for k in range(explorer.locator(".widget-slider .noUi-handle").count()):
-            before = [p.evaluate(PLOT_DATA) for p in plots]
-            explorer.locator(".widget-slider .noUi-handle").nth(k).focus()
+def drive_explorer(page: Page, explorer: Locator, where: str) -> None:
+    """Move every slider and change every dropdown of one explorer; each must redraw a plot."""
+    explorer.scroll_into_view_if_needed()
+    plots = explorer.locator(".js-plotly-plot")
+    for k, handle in enumerate(explorer.locator(".widget-slider .noUi-handle").all()):
+        before, start = plot_data(plots), handle.get_attribute("aria-valuenow")
+        handle.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        if handle.get_attribute("aria-valuenow") == start:  # already at its maximum
             for _ in range(3):
-                page.keyboard.press("ArrowRight")
-            if not changed(page, plots, before):  # at the slider's top end: go the other way
-                for _ in range(6):
-                    page.keyboard.press("ArrowLeft")
-                assert changed(page, plots, before), f"{name}: explorer {i}, slider {k} did not redraw"
-        for k in range(explorer.locator(".widget-dropdown select").count()):
-            select = explorer.locator(".widget-dropdown select").nth(k)
-            options = select.locator("option").all_text_contents()
-            current = select.input_value()
-            other = next(o for o in options if o != current)
-            before = [p.evaluate(PLOT_DATA) for p in plots]
-            select.select_option(label=other)
-            assert changed(page, plots, before), f"{name}: explorer {i}, dropdown {k} did not redraw"
-        status = explorer.locator(".widget-html").all_text_contents()
-        assert not any("could not draw" in s for s in status), status
-    page.screenshot(path=str(shots / f"{Path(name).stem}.png"))
-    page.close()
+                page.keyboard.press("ArrowLeft")
+        moved = f"{start} -> {handle.get_attribute('aria-valuenow')}"
+        if not redrew(page, plots, before):
+            pytest.fail(f"{where}, slider {k} ({moved}): no plot changed{kernel_errors(page)}")
+    for k, select in enumerate(explorer.locator(".widget-dropdown select").all()):
+        values = select.locator("option").evaluate_all("os => os.map(o => o.value)")
+        other = next((v for v in values if v != select.input_value()), None)
+        if other is None:
+            continue  # a one-option dropdown cannot change
+        before = plot_data(plots)
+        select.select_option(value=other)
+        if not redrew(page, plots, before):
+            pytest.fail(f"{where}, dropdown {k} (-> {other!r}): no plot changed{kernel_errors(page)}")
+    status = " ".join(explorer.locator(".widget-html").all_text_contents())
+    assert "could not draw" not in status, f"{where}: {status}"
+
+
+def wait_for_kernel(page: Page, name: str) -> None:
+    """Wait for a connected, idle kernel (Run All before that skips every cell), accepting dialogs."""
+    deadline = time.monotonic() + KERNEL_READY_S
+    while not page.evaluate(KERNEL_READY, name):
+        for button in page.locator(".jp-Dialog .jp-mod-accept").all():  # e.g. "Select Kernel"
+            button.click()
+        if time.monotonic() > deadline:
+            pytest.fail(f"{name}: no idle kernel after {KERNEL_READY_S} s")
+        page.wait_for_timeout(250)
+
+
+def run_all(page: Page, name: str) -> None:
+    """Clear the outputs, Run All, wait for the last cell; fail on any error shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate(RUN_ALL, name)
+    try:
+        state = page.wait_for_function(RUN_STATE, arg=name, timeout=RUN_ALL_S * 1000, polling=500)
+    except PlaywrightTimeout:
+        pytest.fail(f"{name}: Run All did not finish in {RUN_ALL_S} s (see the screenshot)")
+    errors = page.evaluate(ERRORS, name)
+    if errors:
+        pytest.fail(f"{name} shows errors:\n" + "\n---\n".join(e[-2000:] for e in errors))
+    assert state.json_value() == "done", f"{name}: {state.json_value()}"
+
+
+def save_screenshot(page: Page, tmp_path: Path, stem: str) -> None:
+    """Into pytest's tmp_path, and into $RESLIB_SCREENSHOTS where that is set."""
+    path = tmp_path / f"{stem}.png"
+    page.screenshot(path=str(path))
+    if os.environ.get("RESLIB_SCREENSHOTS"):
+        target = Path(os.environ["RESLIB_SCREENSHOTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_and_its_explorers_redraw(lab: Lab, browser: Browser, path: Path,
+                                                tmp_path: Path) -> None:
+    """Run All shows no error; every slider and dropdown of every explorer redraws its plot."""
+    name = path.name
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(lab.notebook_url(name))
+        wait_for_kernel(page, name)
+        run_all(page, name)
+        page.evaluate(RECORD_KERNEL_ERRORS, name)
+
+        # Widgets render a moment after their cell finishes; plotly.js loads once per page.
+        outputs = page.locator(f".jp-OutputArea-output:has({CONTROLS})")
+        for i, output in enumerate(outputs.all()):
+            try:
+                output.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WIDGETS_S * 1000)
+            except Exception:
+                pytest.fail(f"{name}: widget output {i} has controls but no plot rendered in {WIDGETS_S} s")
+            drive_explorer(page, output, f"{name}, explorer {i}")
+        errors = "\n---\n".join(e[-2000:] for e in page.evaluate(ERRORS, name)) + kernel_errors(page)
+        if errors:
+            pytest.fail(f"{name}: errors after moving controls:\n{errors}")
+        assert outputs.count(), f"{name} has no live explorer (controls with a plotly graph)"
+    finally:  # never let clean-up hide the failure
+        with contextlib.suppress(Exception):
+            save_screenshot(page, tmp_path, path.stem)
+        context.close()
+        with contextlib.suppress(OSError):
+            lab.shut_down_kernels()
