@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 from reslib.mlp import mlp
 
-__all__ = ["gradient_flow", "layer_gradient_norms", "linear_layers"]
+__all__ = ["gradient_flow", "layer_gradient_norms", "linear_layers", "weight_gradients"]
 
 
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -26,10 +26,24 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
+def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    r"""$\partial L / \partial W_k$ for every linear layer $k$ (L: mean cross-entropy), input side first.
+
+    Pure: uses `torch.autograd.grad`, so it leaves the parameters' `.grad` untouched.
+    """
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    weights = [layer.weight for layer in linear_layers(model)]
+    loss = F.cross_entropy(model(x), y)
+    return [g.detach() for g in torch.autograd.grad(loss, weights)]
+
+
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r"""$\lVert \partial L / \partial W_k \rVert_F$ for every linear layer $k$ (L: mean cross-entropy).
 
-    Pure: uses `torch.autograd.grad`, so it leaves the parameters' `.grad` untouched.
+    Note:
+        The norm is taken in float64. In float32 the squares of entries below ~1e-19
+        underflow, so a tiny but non-zero gradient would report a norm of exactly 0.
 
     Args:
         model: a classifier with `nn.Linear` layers.
@@ -37,14 +51,9 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
         y: their labels (N,).
 
     Returns:
-        A float tensor (num_linear_layers,) on the CPU, input side first.
+        A float64 tensor (num_linear_layers,) on the CPU, input side first.
     """
-    if len(x) != len(y):
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    weights = [layer.weight for layer in linear_layers(model)]
-    loss = F.cross_entropy(model(x), y)
-    grads = torch.autograd.grad(loss, weights)
-    return torch.stack([g.detach().norm() for g in grads]).cpu()
+    return torch.stack([g.double().norm() for g in weight_gradients(model, x, y)]).cpu()
 
 
 def gradient_flow(
@@ -55,6 +64,7 @@ def gradient_flow(
     width: int = 64,
     seed: int = 0,
     bins: int = 40,
+    lr: float = 0.1,
 ) -> dict:
     """Per-layer gradient norms and activation histograms of a fresh plain `mlp` at initialisation.
 
@@ -68,12 +78,14 @@ def gradient_flow(
         width: units per hidden layer.
         seed: seed of the initial weights.
         bins: histogram bins.
+        lr: the learning rate of the SGD step used to find frozen layers.
 
     Returns:
         dict with `norms` (depth + 1,) numpy array of $\\lVert\\partial L/\\partial W_k\\rVert$,
         `layers` (the 1-based hidden layers histogrammed: first, middle, last),
         `edges` (bins + 1,), `hist` (3, bins) fractions of units per bin, and
-        `status`, a sentence on underflow or overflow ("" when all is finite and non-zero).
+        `frozen` (depth + 1,) bool array: layers where one SGD step $W - \\eta\\,\\partial L/\\partial W$
+        rounds back to exactly $W$ in the weights' dtype, and `status`, one sentence on what happened.
     """
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
@@ -83,7 +95,11 @@ def gradient_flow(
         torch.random.set_rng_state(gen_state)
     with torch.no_grad():
         states = model.hidden_states(x)
-    norms = layer_gradient_norms(model, x, y).double().numpy()
+    grads = weight_gradients(model, x, y)
+    norms = torch.stack([g.double().norm() for g in grads]).cpu().numpy()
+    with torch.no_grad():
+        frozen = np.array([bool(torch.equal(layer.weight - lr * g, layer.weight))
+                           for layer, g in zip(linear_layers(model), grads, strict=True)])
     layers = sorted({1, (depth + 1) // 2, depth})
     layers = (layers + [layers[-1]] * 3)[:3]
     values = [states[k - 1].detach().flatten().cpu() for k in layers]
@@ -96,16 +112,20 @@ def gradient_flow(
     hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel()
                         for v in values])
     return {"norms": norms, "layers": layers, "edges": edges.numpy(), "hist": hist.numpy(),
-            "status": _gradient_status(norms)}
+            "frozen": frozen, "status": _gradient_status(norms, frozen, lr)}
 
 
-def _gradient_status(norms: np.ndarray) -> str:
+def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1) -> str:
     bad = ~np.isfinite(norms)
     if bad.any():
         return f"the gradient overflowed (inf/NaN) at layer {int(np.argmax(bad)) + 1}"
     zero = np.flatnonzero(norms == 0.0)
     if zero.size:
-        return (f"the gradient underflowed to exactly 0 in float32 at {zero.size} of "
-                f"{len(norms)} layers (layers {zero[0] + 1}-{zero[-1] + 1}): they cannot learn at all")
-    ratio = norms.max() / norms.min()
-    return f"largest / smallest layer gradient: {ratio:.1e}"
+        return (f"the gradient underflowed to exactly 0 at {zero.size} of {len(norms)} layers "
+                f"(layers {zero[0] + 1}-{zero[-1] + 1}): they cannot learn at all")
+    ratio = f"largest / smallest layer gradient: {norms.max() / norms.min():.1e}"
+    stuck = np.flatnonzero(frozen) if frozen is not None else np.array([], dtype=int)
+    if stuck.size:
+        return (f"{ratio}; an SGD step (lr {lr:g}) leaves the weights of {stuck.size} layer(s) "
+                f"(first: layer {stuck[0] + 1}) exactly unchanged in float32")
+    return ratio

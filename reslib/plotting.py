@@ -81,6 +81,9 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
 def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
     """The explorer's two panels: gradient norm per layer (log) and activation histograms.
 
+    Traces: 0 the norms, 1-3 the histograms of the first, middle and last hidden layer,
+    4 red crosses on layers whose SGD step rounds back to the same float32 weights.
+
     Args:
         result: a dict from `reslib.gradients.gradient_flow`; None gives empty traces.
     """
@@ -91,6 +94,8 @@ def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
     for color in ("#1f77b4", "#ff7f0e", "#2ca02c"):
         fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color)),
                       row=1, col=2)
+    fig.add_trace(go.Scatter(mode="markers", name="SGD step rounds to no change",
+                             marker=dict(symbol="x", size=9, color="#d62728")), row=1, col=1)
     fig.update_xaxes(title_text="layer k", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_xaxes(title_text="activation value", row=1, col=2)
@@ -113,10 +118,13 @@ def update_gradient_flow_figure(fig: go.Figure, result: Mapping) -> None:
     """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
     norms = np.asarray(result["norms"], dtype=float)
     fig.data[0].x = list(range(1, len(norms) + 1))
-    fig.data[0].y = _plain(np.where(norms > 0, norms, np.nan))  # log axis: zero cannot be drawn
+    shown = np.where(norms > 0, norms, np.nan)  # log axis: zero cannot be drawn
+    fig.data[0].y = _plain(shown)
+    frozen = np.flatnonzero(result["frozen"])
+    fig.data[4].x, fig.data[4].y = (frozen + 1).tolist(), _plain(shown[frozen])
     centers = _plain((result["edges"][:-1] + result["edges"][1:]) / 2)
     seen = set()
-    for trace, layer, hist in zip(fig.data[1:], result["layers"], result["hist"], strict=True):
+    for trace, layer, hist in zip(fig.data[1:4], result["layers"], result["hist"], strict=True):
         trace.x, trace.y, trace.name = centers, _plain(hist), f"layer {layer}"
         trace.visible = layer not in seen
         seen.add(layer)

@@ -100,7 +100,7 @@ def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_siz
         return f"depth {depth}, {width} {activation} units per layer: {result['status']}"
 
     controls = {
-        "depth": widgets.IntSlider(value=10, min=1, max=50, description="depth",
+        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth",
                                    continuous_update=True),
         "activation": widgets.Dropdown(options=["sigmoid", "tanh", "relu"], value="sigmoid",
                                        description="activation"),

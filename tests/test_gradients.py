@@ -14,7 +14,8 @@ def test_layer_gradient_norms_match_backward_and_leave_grads_alone(batch):
     assert all(p.grad is None for p in model.parameters())
     F.cross_entropy(model(x), y).backward()
     expected = [layer.weight.grad.norm() for layer in rl.gradients.linear_layers(model)]
-    assert torch.allclose(norms, torch.stack(expected))
+    assert norms.dtype == torch.float64
+    assert torch.allclose(norms, torch.stack(expected).double())
 
 
 def test_sigmoid_gradients_vanish_geometrically_relu_do_not(batch):
@@ -26,11 +27,34 @@ def test_sigmoid_gradients_vanish_geometrically_relu_do_not(batch):
     assert 1e-2 < relu[0] / relu[-2] < 1e2
 
 
-def test_gradient_flow_reports_underflow_at_depth_50(batch):
+def test_tiny_gradients_are_not_reported_as_zero(batch):
+    # At depth 50 the first layer's gradient entries are ~1e-33: representable in float32,
+    # but their squares underflow, so a float32 norm would wrongly say 0.
     x, y = batch
-    result = rl.gradients.gradient_flow(50, "sigmoid", x, y)
-    assert result["norms"][0] == 0.0
-    assert "underflowed to exactly 0 in float32" in result["status"]
+    torch.manual_seed(0)
+    model = rl.mlp.mlp(50, 64, 40, 10, activation="sigmoid")
+    first = rl.gradients.weight_gradients(model, x, y)[0]
+    assert first.abs().max() > 0 and first.norm() == 0  # the float32 trap
+    assert rl.gradients.layer_gradient_norms(model, x, y)[0] > 0
+
+
+def test_gradient_flow_finds_layers_an_sgd_step_cannot_change(batch):
+    x, y = batch
+    result = rl.gradients.gradient_flow(50, "sigmoid", x, y, lr=0.1)
+    assert result["norms"].min() > 0 and result["frozen"][0] and not result["frozen"][-1]
+    assert "exactly unchanged in float32" in result["status"]
+    torch.manual_seed(0)  # the same weights gradient_flow built (seed=0)
+    model = rl.mlp.mlp(50, 64, 40, 10, activation="sigmoid")
+    w = model.stem.linear.weight
+    g = rl.gradients.weight_gradients(model, x, y)[0]
+    assert torch.equal(w - 0.1 * g, w)
+    relu = rl.gradients.gradient_flow(50, "relu", x, y)
+    assert not relu["frozen"].any() and "unchanged" not in relu["status"]
+
+
+def test_gradient_status_reports_true_zeros():
+    status = rl.gradients._gradient_status(np.array([0.0, 0.0, 1.0]))
+    assert "underflowed to exactly 0 at 2 of 3 layers" in status
 
 
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])

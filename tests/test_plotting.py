@@ -29,7 +29,15 @@ def test_gradient_flow_figure_shows_a_result(batch):
     x, y = batch
     result = rl.gradients.gradient_flow(1, "relu", x, y)
     fig = rl.plotting.gradient_flow_figure(result)
-    assert len(fig.data) == 4 and len(fig.data[0].y) == 2
+    assert len(fig.data) == 5 and len(fig.data[0].y) == 2 and list(fig.data[4].x) == []
     # depth 1: first, middle and last layer are the same, so one histogram is shown
-    assert [t.visible for t in fig.data[1:]] == [True, False, False]
+    assert [t.visible for t in fig.data[1:4]] == [True, False, False]
     assert list(fig.data[1].name) and fig.data[1].name == "layer 1"
+
+
+def test_gradient_flow_figure_marks_frozen_layers(batch):
+    x, y = batch
+    result = rl.gradients.gradient_flow(30, "sigmoid", x, y)
+    fig = rl.plotting.gradient_flow_figure(result)
+    frozen = [i + 1 for i, f in enumerate(result["frozen"]) if f]
+    assert frozen and list(fig.data[4].x) == frozen
