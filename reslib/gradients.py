@@ -53,7 +53,11 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     Returns:
         A float64 tensor (num_linear_layers,) on the CPU, input side first.
     """
-    return torch.stack([g.double().norm() for g in weight_gradients(model, x, y)]).cpu()
+    return _float64_norms(weight_gradients(model, x, y))
+
+
+def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
+    return torch.stack([g.double().norm() for g in grads]).cpu()
 
 
 def gradient_flow(
@@ -87,6 +91,10 @@ def gradient_flow(
         `frozen` (depth + 1,) bool array: layers where one SGD step $W - \\eta\\,\\partial L/\\partial W$
         rounds back to exactly $W$ in the weights' dtype, and `status`, one sentence on what happened.
     """
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins!r}")
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
@@ -96,7 +104,7 @@ def gradient_flow(
     with torch.no_grad():
         states = model.hidden_states(x)
     grads = weight_gradients(model, x, y)
-    norms = torch.stack([g.double().norm() for g in grads]).cpu().numpy()
+    norms = _float64_norms(grads).numpy()
     with torch.no_grad():
         frozen = np.array([bool(torch.equal(layer.weight - lr * g, layer.weight))
                            for layer, g in zip(linear_layers(model), grads, strict=True)])
@@ -112,10 +120,12 @@ def gradient_flow(
     hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel()
                         for v in values])
     return {"norms": norms, "layers": layers, "edges": edges.numpy(), "hist": hist.numpy(),
-            "frozen": frozen, "status": _gradient_status(norms, frozen, lr)}
+            "frozen": frozen,
+            "status": _gradient_status(norms, frozen, lr, str(x.dtype).removeprefix("torch."))}
 
 
-def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1) -> str:
+def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1,
+                     dtype: str = "float32") -> str:
     bad = ~np.isfinite(norms)
     if bad.any():
         return f"the gradient overflowed (inf/NaN) at layer {int(np.argmax(bad)) + 1}"
@@ -127,5 +137,5 @@ def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: fl
     stuck = np.flatnonzero(frozen) if frozen is not None else np.array([], dtype=int)
     if stuck.size:
         return (f"{ratio}; an SGD step (lr {lr:g}) leaves the weights of {stuck.size} layer(s) "
-                f"(first: layer {stuck[0] + 1}) exactly unchanged in float32")
+                f"(first: layer {stuck[0] + 1}) exactly unchanged in {dtype}")
     return ratio

@@ -81,10 +81,23 @@ def test_gradient_status_reports_overflow():
     assert "overflowed" in rl.gradients._gradient_status(np.array([1.0, np.inf]))
 
 
-def test_layer_gradient_norms_rejects_mismatched_batch():
+@pytest.mark.parametrize("fn", [rl.gradients.layer_gradient_norms, rl.gradients.weight_gradients])
+def test_gradient_functions_reject_mismatched_batch(fn):
     with pytest.raises(ValueError, match="same length"):
-        rl.gradients.layer_gradient_norms(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40),
-                                          torch.zeros(2, dtype=torch.long))
+        fn(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(depth=0), "depth must be a positive int"),
+    (dict(activation="gelu"), "activation must be one of"),
+    (dict(lr=0.0), "lr must be a positive finite number"),
+    (dict(bins=0), "bins must be a positive int"),
+])
+def test_gradient_flow_rejects_bad_arguments(batch, kwargs, match):
+    x, y = batch
+    args = dict(depth=3, activation="relu") | kwargs
+    with pytest.raises(ValueError, match=match):
+        rl.gradients.gradient_flow(x=x, y=y, **args)
 
 
 def test_linear_layers_needs_linear_layers():
