@@ -6,12 +6,27 @@ The notebooks tell the story; `reslib` holds the code they reuse:
 `widgets` (live explorers) and `checks` (exercise feedback).
 """
 
-from reslib import checks, counting, data, gradients, mlp, plotting, train, widgets
+from reslib import (
+    blocks,
+    checks,
+    counting,
+    data,
+    gradients,
+    mlp,
+    plotting,
+    train,
+    viz_dense,
+    viz_norm,
+    viz_paths,
+    viz_resnet,
+    widgets,
+)
 from reslib.runtime import device, set_seed
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "blocks",
     "checks",
     "counting",
     "data",
@@ -21,5 +36,9 @@ __all__ = [
     "plotting",
     "set_seed",
     "train",
+    "viz_dense",
+    "viz_norm",
+    "viz_paths",
+    "viz_resnet",
     "widgets",
 ]

@@ -156,3 +156,14 @@ def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
                    "sigma'(z) = sigma(z)(1 - sigma(z)); h1 reaches y along two paths, through "
                    "h2 (factors w3, sigma'(.), w2) and straight through wr: add the two.",
                    atol=1e-9)
+
+
+# --- 02-09 · each topic's checks live in a module of their own, re-exported here -----------
+# (imported last: they import `compare` and `CheckResult` from this module)
+from reslib import checks_dense, checks_norm, checks_paths, checks_resnet  # noqa: E402
+from reslib.checks_dense import *  # noqa: E402,F403
+from reslib.checks_norm import *  # noqa: E402,F403
+from reslib.checks_paths import *  # noqa: E402,F403
+from reslib.checks_resnet import *  # noqa: E402,F403
+
+__all__ += checks_paths.__all__ + checks_norm.__all__ + checks_resnet.__all__ + checks_dense.__all__

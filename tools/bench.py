@@ -82,6 +82,10 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
         [dict(depth=d, activation=a) for d, a in
          itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])],
     ),
+    # notebooks 02-03 (reslib.viz_paths)
+    # notebooks 04-05 (reslib.viz_norm)
+    # notebooks 06-07 (reslib.viz_resnet)
+    # notebooks 08-09 (reslib.viz_dense)
 }
 
 

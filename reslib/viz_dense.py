@@ -1,0 +1,9 @@
+"""Figures and live explorers for notebooks 08 and 09 (DenseNet; U-Net and the stacked hourglass).
+
+Pure figure builders (results -> `go.Figure`) and thin explorer wiring over
+`reslib.widgets.Explorer`; the compute they show lives in the topic modules.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,9 @@
+"""Figures and live explorers for notebooks 02 and 03 (shattered gradients; paths and lesions).
+
+Pure figure builders (results -> `go.Figure`) and thin explorer wiring over
+`reslib.widgets.Explorer`; the compute they show lives in the topic modules.
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,87 @@
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+from reslib.blocks import BasicBlock, Bottleneck, PadShortcut, PreActBlock, PreActBottleneck, make_stage
+
+ALL = [BasicBlock, Bottleneck, PreActBlock, PreActBottleneck]
+
+
+def n_params(m):
+    return rl.counting.count_parameters(m)
+
+
+def test_torchvision_names_and_counts():
+    b = Bottleneck(256, 64)  # identity shortcut: 256 = 4 * 64
+    assert b.downsample is None
+    assert n_params(b) == 70_400  # 69,632 conv weights + 2*(64+64+256) BN scales and offsets
+    keys = list(b.state_dict())
+    assert keys[:2] == ["conv1.weight", "bn1.weight"] and "bn3.running_var" in keys
+    basic = BasicBlock(64, 128, stride=2)
+    assert [k for k in basic.state_dict() if k.startswith("downsample")][:2] == [
+        "downsample.0.weight", "downsample.1.weight"]
+    assert n_params(BasicBlock(64, 64)) == 2 * 9 * 64 * 64 + 4 * 64
+
+
+@pytest.mark.parametrize("block", ALL)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_shapes_2d_and_1d(block, stride):
+    b = block(16, 8, stride=stride)
+    y = b(torch.randn(2, 16, 8, 8))
+    assert y.shape == (2, 8 * block.expansion, 8 // stride, 8 // stride)
+    b1 = block(16, 8, stride=stride, dim=1)
+    assert b1(torch.randn(2, 16, 10)).shape == (2, 8 * block.expansion, 10 // stride)
+
+
+@pytest.mark.parametrize("block", ALL)
+def test_zero_init_last_makes_the_block_its_shortcut(block):
+    b = block(32, 32 // block.expansion).eval()
+    b.zero_init_last()
+    x = torch.randn(2, 32, 5, 5)
+    want = x if block in (PreActBlock, PreActBottleneck) else torch.relu(x)
+    torch.testing.assert_close(b(x), want)
+
+
+def test_option_a_is_parameter_free_and_pads_zeros():
+    a = BasicBlock(16, 32, stride=2, shortcut="A")
+    assert isinstance(a.downsample, PadShortcut)
+    assert n_params(a) == n_params(BasicBlock(16, 32, stride=2, shortcut=None))
+    x = torch.randn(1, 16, 4, 4)
+    y = a.downsample(x)
+    assert y.shape == (1, 32, 2, 2) and torch.equal(y[:, 16:], torch.zeros(1, 16, 2, 2))
+    torch.testing.assert_close(y[:, :16], x[:, :, ::2, ::2])
+
+
+def test_plain_block_has_no_skip():
+    b = BasicBlock(8, 8, shortcut=None, norm_layer=nn.Identity)
+    b.zero_init_last()
+    assert torch.equal(b(torch.randn(2, 8, 3, 3)), torch.zeros(2, 8, 3, 3))
+
+
+def test_make_stage_is_pure():
+    stage, out = make_stage(Bottleneck, 64, 64, 3)
+    assert out == 256 and len(stage) == 3 and stage[0].downsample is not None
+    assert all(b.downsample is None for b in stage[1:])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(in_channels=8, planes=8, stride=3), "stride must be 1"),
+    (dict(in_channels=8, planes=0), "planes must be a positive int"),
+    (dict(in_channels=8, planes=8, shortcut="C"), "shortcut must be"),
+    (dict(in_channels=8, planes=8, dim=3), "dim must be 1"),
+])
+def test_bad_arguments_say_how_to_fix(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BasicBlock(**kwargs)
+
+
+def test_mismatched_add_says_add_a_projection():
+    b = BasicBlock(16, 8, shortcut="B")
+    b.downsample = None  # the seed-001 bug: a 16-channel x and an 8-channel F(x)
+    with pytest.raises(ValueError, match="projection shortcut"):
+        b(torch.randn(1, 16, 4, 4))
+    with pytest.raises(ValueError, match="zero padding can only add"):
+        PadShortcut(16, 8, 1)
+    with pytest.raises(TypeError, match="block must be"):
+        make_stage(nn.Linear, 8, 8, 1)
