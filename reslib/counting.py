@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["count_flops", "count_parameters"]
+__all__ = [
+    "LayerRow",
+    "ParameterTable",
+    "block_costs",
+    "conv_cost",
+    "count_flops",
+    "count_parameters",
+    "parameter_table",
+]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -50,3 +59,177 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
+
+
+def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else ()
+    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
+        raise ValueError(f"input_shape must be a tuple of positive ints (batch first), got {input_shape!r}")
+    return shape
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One module call: its name, type, output shape, parameters (its own and its children's) and FLOPs."""
+
+    name: str
+    kind: str
+    depth: int
+    output_shape: tuple[int, ...] | None
+    parameters: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class ParameterTable:
+    """A torchinfo-style table; `repr` prints it, `rows` holds the numbers.
+
+    `total_parameters` counts every parameter once; `total_flops` is the whole forward pass
+    (a multiply-add is 2 FLOPs; MACs = FLOPs / 2).
+    """
+
+    rows: list[LayerRow] = field(default_factory=list)
+    total_parameters: int = 0
+    total_flops: int = 0
+    input_shape: tuple[int, ...] = ()
+
+    def __repr__(self) -> str:
+        head = f"{'layer (type)':<40}{'output shape':>22}{'param #':>14}{'FLOPs':>18}"
+        lines = [head, "=" * len(head)]
+        for r in self.rows:
+            label = "  " * (r.depth - 1) + f"{r.name} ({r.kind})"
+            shape = str(list(r.output_shape)) if r.output_shape is not None else "-"
+            lines.append(f"{label:<40}{shape:>22}{r.parameters:>14,}{r.flops:>18,}")
+        lines += ["=" * len(head),
+                  f"input {list(self.input_shape)}; total params: {self.total_parameters:,}; "
+                  f"total FLOPs: {self.total_flops:,} ({self.total_flops / 2e9:.3g} GMACs)"]
+        return "\n".join(lines)
+
+
+def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | None = None
+                    ) -> ParameterTable:
+    r"""Run one forward pass on zeros and tabulate every module call, in call order.
+
+    Output shapes come from forward hooks; FLOPs from `torch.utils.flop_counter`
+    (the counter's running total before and after each call, so a row includes its
+    children). A conv costs $2 \cdot k^d C_{in} C_{out} \cdot \text{output positions}$
+    FLOPs per example. Build big models under `torch.device("meta")` to count without
+    allocating memory: the zeros go to the model's device.
+
+    Args:
+        model: any module (put in eval mode for the pass, then restored).
+        input_shape: input shape with the batch dimension, e.g. `(1, 3, 224, 224)`.
+        depth: `None` lists the leaf modules (as torchsummary does); an int lists every
+            module whose qualified name has at most `depth` parts (1 = the model's children).
+
+    Returns:
+        A `ParameterTable`; a module called twice (a shared ReLU) appears twice.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    shape = _check_shape(input_shape)
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise ValueError(f"depth must be None (leaf modules) or a positive int, got {depth!r}")
+    named = [(n, m) for n, m in model.named_modules() if n]
+    if depth is None:
+        chosen = [(n, m) for n, m in named if not list(m.children())]
+    else:
+        chosen = [(n, m) for n, m in named if n.count(".") < depth]
+    rows: list[tuple[int, LayerRow]] = []
+    counter = FlopCounterMode(display=False)
+    starts: dict[int, list[tuple[int, int]]] = {}
+    calls = [0]
+
+    def pre_hook(module: nn.Module, args) -> None:
+        starts.setdefault(id(module), []).append((calls[0], counter.get_total_flops()))
+        calls[0] += 1
+
+    def make_hook(name: str):
+        def hook(module: nn.Module, args, output) -> None:
+            call, start = starts[id(module)].pop()
+            out = tuple(output.shape) if isinstance(output, torch.Tensor) else None
+            rows.append((call, LayerRow(name, type(module).__name__, name.count(".") + 1, out,
+                                        count_parameters(module),
+                                        int(counter.get_total_flops() - start))))
+        return hook
+
+    handles = []
+    for name, module in chosen:
+        handles.append(module.register_forward_pre_hook(pre_hook))
+        handles.append(module.register_forward_hook(make_hook(name)))
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), counter:
+            model(torch.zeros(shape, device=device))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    # post-hooks fire inner-first: list the rows in the order the calls started
+    return ParameterTable([row for _, row in sorted(rows, key=lambda r: r[0])],
+                          count_parameters(model), int(counter.get_total_flops()), shape)
+
+
+def _pos_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positions: int = 1,
+              bias: bool = False, dim: int = 2) -> tuple[int, int]:
+    r"""Parameters and FLOPs of one convolution, in closed form.
+
+    $$P = k^d\,C_{in}\,C_{out} + [\text{bias}]\,C_{out}, \qquad
+    \text{FLOPs} = 2\,k^d\,C_{in}\,C_{out} \cdot \text{positions}$$
+
+    (a multiply-add is 2 FLOPs, bias adds are not counted, as in `torch.utils.flop_counter`).
+
+    Args:
+        kernel_size: k, the kernel's side.
+        in_channels, out_channels: $C_{in}$, $C_{out}$.
+        out_positions: output positions per example ($H_{out} W_{out}$ for images).
+        bias: add $C_{out}$ bias parameters.
+        dim: 2 for a k x k kernel, 1 for a length-k kernel.
+
+    Returns:
+        `(parameters, flops)` for one example.
+    """
+    for name, value in [("kernel_size", kernel_size), ("in_channels", in_channels),
+                        ("out_channels", out_channels), ("out_positions", out_positions)]:
+        _pos_int(name, value)
+    if dim not in (1, 2, 3):
+        raise ValueError(f"dim must be 1, 2 or 3, got {dim!r}")
+    weights = kernel_size**dim * in_channels * out_channels
+    return weights + (out_channels if bias else 0), 2 * weights * out_positions
+
+
+def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> dict[str, list[dict]]:
+    r"""Conv weights and FLOPs of a basic and a bottleneck block with the same input and output width.
+
+    Basic: two $k \times k$ convs $C \to C$. Bottleneck: $1 \times 1$ $C \to$ `planes`,
+    $k \times k$ `planes` $\to$ `planes`, $1 \times 1$ `planes` $\to C$. Both keep a
+    `size` x `size` map (stride 1), so the identity shortcut is free; BN is left out.
+
+    Returns:
+        `{"basic": [...], "bottleneck": [...]}`, each a list of convs as dicts with
+        `name`, `shape` (`"k×k, C_in→C_out"`), `params`, `flops`.
+    """
+    for name, value in [("channels", channels), ("planes", planes), ("size", size),
+                        ("kernel_size", kernel_size)]:
+        _pos_int(name, value)
+    positions = size * size
+
+    def row(name: str, k: int, c_in: int, c_out: int) -> dict:
+        params, flops = conv_cost(k, c_in, c_out, positions)
+        return dict(name=name, shape=f"{k}x{k}, {c_in}->{c_out}", params=params, flops=flops)
+
+    k = kernel_size
+    return {
+        "basic": [row("conv1", k, channels, channels), row("conv2", k, channels, channels)],
+        "bottleneck": [row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
+                       row("conv3", 1, planes, channels)],
+    }

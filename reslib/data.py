@@ -8,15 +8,17 @@ hard enough that depth, skips and normalisation make a visible difference.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from reslib.runtime import device as default_device
 
-__all__ = ["TensorData", "mnist1d"]
+__all__ = ["CIFAR10_ENV", "TensorData", "cifar10", "mnist1d"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +117,74 @@ def mnist1d(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     dev = torch.device(device) if device is not None else default_device()
     return _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
+
+
+CIFAR10_ENV = "RESLIB_CIFAR10"
+_CIFAR_TRAIN = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+_CIFAR_TEST = "test_batch.bin"
+_RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue pixel bytes
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size == 0 or raw.size % _RECORD:
+        raise ValueError(f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not a positive "
+                         f"multiple of {_RECORD} (1 label byte + 3072 pixel bytes per image)")
+    records = raw.reshape(-1, _RECORD)
+    labels = records[:, 0].astype(np.int64)
+    if labels.max() > 9:
+        raise ValueError(f"{path} has a label byte {labels.max()} > 9: not the CIFAR-10 binary format")
+    return records[:, 1:].reshape(-1, 3, 32, 32), labels
+
+
+def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | None = None,
+            num_train: int | None = None) -> TensorData:
+    r"""CIFAR-10 from its *binary* distribution in a local folder; never downloads, never unpickles.
+
+    Reads `data_batch_1.bin` ... `data_batch_5.bin` and `test_batch.bin` (the folder
+    `cifar-10-batches-bin` of `cifar-10-binary.tar.gz`): each record is one label byte and
+    3072 pixel bytes (red, green, blue planes of 32x32, row-major). Pixels are scaled to
+    [0, 1] and standardised per channel with the training set's statistics,
+    $\hat{x}_c = (x_c - \mu_c) / \sigma_c$.
+
+    Args:
+        root: the folder with the `.bin` files; by default the environment variable `RESLIB_CIFAR10`.
+        device: where the tensors live; by default `reslib.device()`.
+        num_train: keep only the first `num_train` training images (all if None).
+
+    Returns:
+        `TensorData` with x of shape (N, 3, 32, 32) float32 and y of shape (N,) int64.
+
+    Raises:
+        FileNotFoundError: when the folder or a batch file is missing (the message says where to get it).
+    """
+    if root is None:
+        root = os.environ.get(CIFAR10_ENV)
+        if not root:
+            raise FileNotFoundError(f"no CIFAR-10 folder given: pass root=... or set {CIFAR10_ENV} to the "
+                                    "folder holding data_batch_1.bin ... test_batch.bin")
+    folder = Path(root)
+    missing = [n for n in (*_CIFAR_TRAIN, _CIFAR_TEST) if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"CIFAR-10 binary files missing in {folder}: {', '.join(missing)}. Download the *binary "
+            "version* (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, "
+            "unpack it, and pass its folder cifar-10-batches-bin (reslib never downloads)")
+    if num_train is not None and (isinstance(num_train, bool) or not isinstance(num_train, int)
+                                  or num_train < 1):
+        raise ValueError(f"num_train must be None or a positive int, got {num_train!r}")
+    parts = [_read_cifar_batch(folder / n) for n in _CIFAR_TRAIN]
+    x = np.concatenate([p[0] for p in parts])[:num_train]
+    y = np.concatenate([p[1] for p in parts])[:num_train]
+    x_test, y_test = _read_cifar_batch(folder / _CIFAR_TEST)
+    dev = torch.device(device) if device is not None else default_device()
+    xt = torch.as_tensor(x, device=dev).float().div_(255.0)  # (N, 3, 32, 32) in [0, 1]
+    mean = xt.mean(dim=(0, 2, 3), keepdim=True)
+    std = xt.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+
+    def norm(a: torch.Tensor) -> torch.Tensor:
+        return (a - mean) / std
+
+    x_test_t = torch.as_tensor(x_test, device=dev).float().div_(255.0)
+    return TensorData(norm(xt), torch.as_tensor(y, device=dev), norm(x_test_t),
+                      torch.as_tensor(y_test, device=dev), num_classes=10)

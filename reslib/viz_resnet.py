@@ -1,9 +1,191 @@
 """Figures and live explorers for notebooks 06 and 07 (bottleneck parameter counts; ResNet).
 
 Pure figure builders (results -> `go.Figure`) and thin explorer wiring over
-`reslib.widgets.Explorer`; the compute they show lives in the topic modules.
+`reslib.widgets.Explorer`; the compute they show lives in the topic modules
+(`reslib.counting.block_costs`, `reslib.resnet.stage_costs`).
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from reslib.blocks import BasicBlock
+from reslib.counting import block_costs
+from reslib.plotting import _plain
+from reslib.resnet import ARCHITECTURES, stage_costs
+from reslib.train import History
+from reslib.widgets import Explorer
+
+__all__ = [
+    "NETWORKS",
+    "block_cost_explorer",
+    "block_cost_figure",
+    "curves_figure",
+    "network_costs",
+    "resnet_explorer",
+    "resnet_figure",
+]
+
+_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
+_KINDS = ("basic", "bottleneck")
+_CONV_COLORS = {"conv1": "#1f77b4", "conv2": "#ff7f0e", "conv3": "#2ca02c"}
+METRICS = {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
+
+
+# --- notebook 06: basic vs bottleneck ------------------------------------------------------
+
+
+def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figure:
+    """Parameters (left) and FLOPs (right) of a basic and a bottleneck block, stacked per conv.
+
+    Args:
+        costs: the result of `reslib.counting.block_costs`; the Fig. 5 setting (256 channels,
+            width 64, 56x56, 3x3) by default.
+    """
+    costs = costs if costs is not None else block_costs(256, 64, 56, 3)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("conv parameters", "FLOPs per image"))
+    for conv in ("conv1", "conv2", "conv3"):
+        for col, key in ((1, "params"), (2, "flops")):
+            fig.add_trace(go.Bar(x=list(_KINDS), y=[0, 0], name=conv, legendgroup=conv,
+                                 showlegend=col == 1, marker_color=_CONV_COLORS[conv]), row=1, col=col)
+    fig.update_layout(barmode="stack", height=360, **_LAYOUT)
+    update_block_cost_figure(fig, costs)
+    return fig
+
+
+def update_block_cost_figure(fig: go.Figure, costs: Mapping[str, list[dict]]) -> None:
+    """Write `costs` into a figure made by `block_cost_figure` (traces: conv1..3 x params/FLOPs)."""
+    for i, conv in enumerate(("conv1", "conv2", "conv3")):
+        for j, key in enumerate(("params", "flops")):
+            values = [next((r[key] for r in costs[kind] if r["name"] == conv), 0) for kind in _KINDS]
+            hover = [next((r["shape"] for r in costs[kind] if r["name"] == conv), "") for kind in _KINDS]
+            trace = fig.data[2 * i + j]
+            trace.y = _plain(values)
+            trace.hovertext = hover
+
+
+def _totals(costs: Mapping[str, list[dict]], key: str) -> dict[str, int]:
+    return {kind: sum(r[key] for r in costs[kind]) for kind in _KINDS}
+
+
+def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
+                        kernel_size: int = 3) -> Explorer:
+    """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live."""
+    figure = go.FigureWidget(block_cost_figure(block_costs(channels, planes, size, kernel_size)))
+
+    def redraw(channels: int, planes: int, size: int, kernel_size: int) -> str:
+        costs = block_costs(channels, planes, size, kernel_size)
+        update_block_cost_figure(figure, costs)
+        p, f = _totals(costs, "params"), _totals(costs, "flops")
+        ratio = p["basic"] / p["bottleneck"]
+        return (f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
+                f"basic {p['basic']:,} weights / {f['basic'] / 1e9:.3g} GFLOPs, bottleneck "
+                f"{p['bottleneck']:,} / {f['bottleneck'] / 1e9:.3g} GFLOPs "
+                f"(basic/bottleneck = {ratio:.2f}x)")
+
+    controls = {
+        "channels": widgets.IntSlider(value=channels, min=16, max=1024, step=16, description="channels C"),
+        "planes": widgets.IntSlider(value=planes, min=4, max=512, step=4, description="width"),
+        "size": widgets.IntSlider(value=size, min=1, max=112, description="map size"),
+        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=7, step=2, description="kernel k"),
+    }
+    return Explorer(controls, figure, redraw)
+
+
+# --- notebook 07: ResNet stage tables and training curves -----------------------------------
+
+NETWORKS: dict[str, dict] = {
+    **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
+    **{f"CIFAR ResNet-{d}": dict(block=BasicBlock, layers=[(d - 2) // 6] * 3, widths=(16, 32, 64),
+                                 stem="cifar", image_size=32, num_classes=10, shortcut="A")
+       for d in (20, 32, 44, 56, 110)},
+}
+
+
+def network_costs(name: str) -> list[dict]:
+    """`reslib.resnet.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32)."""
+    if name not in NETWORKS:
+        raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
+    return stage_costs(**NETWORKS[name])
+
+
+def curves_figure(histories: Mapping[str, History], metric: str = "training error") -> go.Figure:
+    """One line per network of `metric` against epochs (plain dashed, residual solid)."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+    fig = go.Figure()
+    for label, h in histories.items():
+        values = getattr(h, METRICS[metric])
+        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=_plain(values), name=label,
+                                 mode="lines+markers",
+                                 line=dict(dash="dash" if "plain" in label else "solid")))
+    fig.update_layout(height=360, xaxis_title="epoch", yaxis_title=metric, **_LAYOUT)
+    return fig
+
+
+def resnet_figure(name: str = "ResNet-18", histories: Mapping[str, History] | None = None,
+                  metric: str = "training error") -> go.Figure:
+    """Stage table (top), share of parameters and FLOPs per stage, and training curves (bottom)."""
+    fig = make_subplots(rows=2, cols=2, specs=[[{"type": "table", "colspan": 2}, None],
+                                               [{"type": "xy"}, {"type": "xy"}]],
+                        row_heights=[0.45, 0.55], vertical_spacing=0.08,
+                        subplot_titles=("", "share per stage (%)", f"{metric}"))
+    fig.add_trace(go.Table(header=dict(values=["stage", "output shape", "blocks", "parameters",
+                                               "MFLOPs"]),
+                           cells=dict(values=[[], [], [], [], []])), row=1, col=1)
+    fig.add_trace(go.Bar(x=[], y=[], name="parameters", marker_color="#1f77b4"), row=2, col=1)
+    fig.add_trace(go.Bar(x=[], y=[], name="FLOPs", marker_color="#ff7f0e"), row=2, col=1)
+    for label in (histories or {}):
+        fig.add_trace(go.Scatter(x=[], y=[], name=label, mode="lines+markers",
+                                 line=dict(dash="dash" if "plain" in label else "solid")), row=2, col=2)
+    fig.update_xaxes(title_text="epoch", row=2, col=2)
+    fig.update_layout(height=620, **_LAYOUT)
+    update_resnet_figure(fig, network_costs(name), histories or {}, metric)
+    return fig
+
+
+def update_resnet_figure(fig: go.Figure, rows: list[dict], histories: Mapping[str, History],
+                         metric: str) -> None:
+    """Write a stage table and the curves of `metric` into a figure made by `resnet_figure`."""
+    total_p, total_f = sum(r["params"] for r in rows), sum(r["flops"] for r in rows)
+    fig.data[0].cells.values = [[r["name"] for r in rows],
+                                ["x".join(map(str, r["shape"])) for r in rows],
+                                [r["blocks"] for r in rows],
+                                [f"{r['params']:,}" for r in rows],
+                                [f"{r['flops'] / 1e6:,.1f}" for r in rows]]
+    names = [r["name"] for r in rows]
+    fig.data[1].x, fig.data[1].y = names, _plain([100 * r["params"] / total_p for r in rows])
+    fig.data[2].x, fig.data[2].y = names, _plain([100 * r["flops"] / total_f for r in rows])
+    for trace, (label, h) in zip(fig.data[3:], histories.items(), strict=True):
+        values = getattr(h, METRICS[metric])
+        trace.x, trace.y = list(range(1, len(values) + 1)), _plain(values)
+    fig.layout.annotations[-1].text = metric
+
+
+def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -> Explorer:
+    """Notebook 07: pick a network -> stage table and per-stage shares; pick a metric -> curves.
+
+    Args:
+        histories: label -> `History`, trained in the notebook; the explorer only switches views.
+        name: the network shown first (a key of `NETWORKS`).
+    """
+    tables = {n: network_costs(n) for n in NETWORKS}  # closed form: microseconds each
+    figure = go.FigureWidget(resnet_figure(name, histories))
+
+    def redraw(network: str, metric: str) -> str:
+        rows = tables[network]
+        update_resnet_figure(figure, rows, histories, metric)
+        params, flops = sum(r["params"] for r in rows), sum(r["flops"] for r in rows)
+        finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
+        return (f"{network}: {params:,} parameters, {flops / 2e9:.3g} GMACs per image; "
+                f"final {metric}: {finals}")
+
+    controls = {
+        "network": widgets.Dropdown(options=list(NETWORKS), value=name, description="network"),
+        "metric": widgets.Dropdown(options=list(METRICS), value="training error", description="curves"),
+    }
+    return Explorer(controls, figure, redraw)

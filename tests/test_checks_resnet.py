@@ -1,0 +1,50 @@
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import reslib as rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_solutions(name: str):
+    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOL06 = load_solutions("06_bottleneck_counts")
+SOL07 = load_solutions("07_resnet")
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+CHECKS = [
+    (rl.checks.check_conv_parameters, SOL06.conv_parameters,
+     lambda k, i, o, b: k * k * i * o),  # forgets the bias
+    (rl.checks.check_bottleneck_parameters, SOL06.bottleneck_parameters,
+     lambda c, p: c * p + 9 * p * p + 4 * p * p),  # conv weights only: no BN, no projection
+    (rl.checks.check_stage_shapes, SOL07.stage_shapes,
+     lambda s, b: [(64 * 2**i, s // 2 ** (i + 2), s // 2 ** (i + 2)) for i in range(4)]),  # no expansion
+    (rl.checks.check_cifar_parameter_count, SOL07.cifar_parameter_count,
+     lambda d: 270_000 * (d - 2) // 18),  # a guess scaled from ResNet-20
+]
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS, ids=lambda c: getattr(c, "__name__", ""))
+def test_check_passes_solution_fails_wrong_and_handles_stub(check, solution, wrong):
+    assert check(solution).passed is True
+    result = check(wrong)
+    assert result.passed is False and "Hint:" in result.message
+    assert check(stub).passed is None and "not implemented" in check(stub).message
+
+
+def test_checks_are_exported():
+    for name in ("check_conv_parameters", "check_bottleneck_parameters", "check_stage_shapes",
+                 "check_cifar_parameter_count"):
+        assert name in rl.checks.__all__

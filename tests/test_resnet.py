@@ -1,0 +1,181 @@
+"""ResNet: torchvision layout and counts, CIFAR counts, stage shapes, zero-init, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+from reslib import resnet as R
+from reslib.blocks import BasicBlock, Bottleneck, PreActBlock
+
+# Expected keys and shapes, written from torchvision 0.20.0's own `torchvision/models/resnet.py`
+# (downloaded with `pip download torchvision==0.20.0 --no-deps`, its ResNet class executed standalone
+# on the meta device): `ResNet(BasicBlock, [2, 2, 2, 2])` and `ResNet(Bottleneck, [3, 4, 6, 3])`.
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_resnet_state_dict.json").read_text())
+
+# torchvision's published counts (1000 classes)
+COUNTS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
+          "resnet101": 44_549_160, "resnet152": 60_192_808, "resnet200": 64_673_832}
+
+
+def meta(factory, **kw):
+    with torch.device("meta"):  # no memory: shapes and counts only
+        return factory(**kw)
+
+
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_imagenet_parameter_counts(name):
+    assert rl.counting.count_parameters(meta(getattr(R, name))) == COUNTS[name]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_state_dict_keys_and_shapes_match_torchvision(name):
+    ours = [[k, list(v.shape)] for k, v in meta(getattr(R, name)).state_dict().items()]
+    assert ours == FIXTURE[name]["state_dict"]  # same keys, same order, same shapes
+    assert rl.counting.count_parameters(meta(getattr(R, name))) == FIXTURE[name]["parameters"]
+
+
+def test_torchvision_state_dict_loads_strictly_and_gives_same_output():
+    tv = pytest.importorskip("torchvision.models")
+    theirs = tv.resnet18(num_classes=10).eval()
+    ours = R.resnet18(num_classes=10).eval()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+@pytest.mark.parametrize("depth, count", [(20, 0.27e6), (32, 0.46e6), (44, 0.66e6), (56, 0.85e6),
+                                          (110, 1.7e6)])
+def test_cifar_option_a_counts_match_he_et_al(depth, count):
+    model = meta(R.cifar_resnet, depth=depth)
+    n = rl.counting.count_parameters(model)
+    assert round(n / 1e6, 2 if depth < 110 else 1) == round(count / 1e6, 2)
+    # option A is parameter-free, so the plain twin has the same count; option B adds projections
+    assert rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, plain=True)) == n
+    b = rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, shortcut="B"))
+    assert b == n + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+
+
+def test_cifar_resnet_20_exact_count_and_stage_shapes():
+    model = R.cifar_resnet(20).eval()
+    assert rl.counting.count_parameters(model) == 269_722
+    h = model.maxpool(model.relu(model.bn1(model.conv1(torch.zeros(2, 3, 32, 32)))))
+    shapes = []
+    for stage in model.stages():
+        h = stage(h)
+        shapes.append(tuple(h.shape))
+    assert shapes == [(2, 16, 32, 32), (2, 32, 16, 16), (2, 64, 8, 8)]
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_resnet18_stage_shapes_on_meta():
+    model = meta(R.resnet18)
+    h = model.maxpool(model.conv1(torch.zeros(1, 3, 224, 224, device="meta")))
+    assert tuple(h.shape) == (1, 64, 56, 56)
+    for stage, want in zip(model.stages(), [(64, 56), (128, 28), (256, 14), (512, 7)], strict=True):
+        h = stage(h)
+        assert tuple(h.shape) == (1, want[0], want[1], want[1])
+
+
+def test_one_dimensional_plain_and_residual_nets():
+    x = torch.randn(4, 1, 40)
+    for plain in (False, True):
+        model = R.cifar_resnet(8, plain=plain, width=8, in_channels=1, dim=1)
+        assert model(x).shape == (4, 10)
+    assert all(b.downsample is None for s in model.stages() for b in s)  # plain: no skips at all
+
+
+@pytest.mark.parametrize("name", list(R.ARCHITECTURES))
+def test_stage_costs_equal_the_hooked_counts(name):
+    block, layers = R.ARCHITECTURES[name]
+    rows = R.stage_costs(block, layers)
+    table = rl.counting.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224),
+                                        depth=1)
+    by_name = {r.name: r for r in table.rows}
+    for row in rows[1:-1]:
+        assert row["params"] == by_name[row["name"]].parameters
+        assert row["flops"] == by_name[row["name"]].flops
+        assert (1, *row["shape"]) == by_name[row["name"]].output_shape
+    assert sum(r["params"] for r in rows) == table.total_parameters
+    assert sum(r["flops"] for r in rows) == table.total_flops
+
+
+def test_resnet18_is_about_1_8_gmacs():
+    rows = R.stage_costs(BasicBlock, [2, 2, 2, 2])
+    assert round(sum(r["flops"] for r in rows) / 2e9, 2) == 1.81
+
+
+def test_cifar_stage_costs_match_model():
+    rows = R.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10, shortcut="A")
+    assert sum(r["params"] for r in rows) == 269_722
+    assert [r["shape"] for r in rows[1:-1]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+
+
+def test_zero_init_makes_every_block_its_shortcut():
+    model = R.cifar_resnet(20, zero_init_residual=True, shortcut="B").eval()
+    with torch.no_grad():
+        h = torch.relu(torch.randn(3, 16, 32, 32))
+        for stage in model.stages():
+            for block in stage:
+                out = block(h)
+                torch.testing.assert_close(out, torch.relu(block._shortcut(h)))
+                h = out
+    pre = R.cifar_resnet(8, block=PreActBlock, zero_init_residual=True, shortcut="B").eval()
+    x = torch.randn(2, 16, 32, 32)
+    block = pre.layer1[0]
+    torch.testing.assert_close(block(x), x)
+
+
+def test_zero_init_residual_false_is_not_identity():
+    block = R.cifar_resnet(8).eval().layer1[0]
+    x = torch.relu(torch.randn(2, 16, 8, 8))
+    assert not torch.allclose(block(x), x)
+
+
+def test_kaiming_fan_out_init():
+    model = R.resnet18()
+    w = model.layer4[1].conv2.weight  # 512 x 512 x 3 x 3: fan_out = 512 * 9
+    assert abs(w.std().item() - (2 / (512 * 9)) ** 0.5) < 0.05 * (2 / (512 * 9)) ** 0.5
+    assert torch.equal(model.bn1.weight, torch.ones(64))
+
+
+def test_state_dict_order_and_repr():
+    model = meta(R.resnet50)
+    assert list(dict(model.named_children())) == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
+                                                  "layer3", "layer4", "avgpool", "fc"]
+    assert "stem='imagenet', stages=4" in repr(model)
+
+
+@pytest.mark.parametrize("depth", [19, 21, 2, 0, 20.0, True])
+def test_cifar_depth_must_be_6n_plus_2(depth):
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        R.cifar_resnet(depth)
+
+
+def test_bad_arguments_raise_clear_errors():
+    with pytest.raises(ValueError, match="nearest valid depth is 20"):
+        R.cifar_resnet(21)
+    with pytest.raises(ValueError, match="stride must be 1"):
+        rl.blocks.BasicBlock(16, 16, stride=3)
+    with pytest.raises(ValueError, match="one width per stage"):
+        R.ResNet(BasicBlock, [2, 2], widths=(16,))
+    with pytest.raises(ValueError, match="stem must be"):
+        R.ResNet(BasicBlock, [1], widths=(8,), stem="tiny")
+    with pytest.raises(TypeError, match="block must be one of"):
+        R.ResNet(nn.Linear, [1], widths=(8,))
+    with pytest.raises(ValueError, match="unsqueeze"):
+        R.cifar_resnet(8, in_channels=1, dim=1)(torch.zeros(2, 40))
+    with pytest.raises(TypeError, match="BasicBlock or Bottleneck"):
+        R.stage_costs(PreActBlock, [1])
+    with pytest.raises(ValueError, match="image_size"):
+        R.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=0)
+
+
+def test_mismatched_residual_add_says_how_to_fix():
+    block = rl.blocks.BasicBlock(16, 32, shortcut="B")
+    block.downsample = None  # break the projection: x (16 ch) + F(x) (32 ch)
+    with pytest.raises(ValueError, match="projection shortcut"):
+        block(torch.zeros(1, 16, 8, 8))
