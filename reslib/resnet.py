@@ -127,7 +127,7 @@ class ResNet(nn.Module):
             self.zero_init_last()
 
     def zero_init_last(self) -> None:
-        """Call `zero_init_last()` on every block: each block then computes its shortcut (Goyal et al., 2017)."""
+        """Call every block's `zero_init_last()`: each block then computes its shortcut (Goyal et al.)."""
         for m in self.modules():
             if isinstance(m, BLOCKS):
                 m.zero_init_last()

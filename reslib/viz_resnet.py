@@ -49,7 +49,7 @@ def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figur
     costs = costs if costs is not None else block_costs(256, 64, 56, 3)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("conv parameters", "FLOPs per image"))
     for conv in ("conv1", "conv2", "conv3"):
-        for col, key in ((1, "params"), (2, "flops")):
+        for col in (1, 2):
             fig.add_trace(go.Bar(x=list(_KINDS), y=[0, 0], name=conv, legendgroup=conv,
                                  showlegend=col == 1, marker_color=_CONV_COLORS[conv]), row=1, col=col)
     fig.update_layout(barmode="stack", height=360, **_LAYOUT)
@@ -160,7 +160,7 @@ def update_resnet_figure(fig: go.Figure, rows: list[dict], histories: Mapping[st
     names = [r["name"] for r in rows]
     fig.data[1].x, fig.data[1].y = names, _plain([100 * r["params"] / total_p for r in rows])
     fig.data[2].x, fig.data[2].y = names, _plain([100 * r["flops"] / total_f for r in rows])
-    for trace, (label, h) in zip(fig.data[3:], histories.items(), strict=True):
+    for trace, h in zip(fig.data[3:], histories.values(), strict=True):
         values = getattr(h, METRICS[metric])
         trace.x, trace.y = list(range(1, len(values) + 1)), _plain(values)
     fig.layout.annotations[-1].text = metric

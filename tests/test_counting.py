@@ -36,3 +36,81 @@ def test_count_flops_rejects_bad_shapes(shape):
 def test_count_parameters_rejects_non_modules():
     with pytest.raises(TypeError, match="nn.Module"):
         rl.counting.count_parameters(torch.zeros(3))
+
+
+# --- parameter_table, conv_cost, block_costs (notebook 06) -----------------------------------
+
+
+def test_parameter_table_rows_in_call_order_with_shapes_params_and_flops():
+    model = rl.blocks.Bottleneck(256, 64)
+    table = rl.counting.parameter_table(model, (1, 256, 8, 8))
+    names = [r.name for r in table.rows]
+    assert names == ["conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"]
+    assert [r.parameters for r in table.rows if r.kind == "Conv2d"] == [16_384, 36_864, 16_384]
+    assert table.rows[0].output_shape == (1, 64, 8, 8) and table.rows[6].output_shape == (1, 256, 8, 8)
+    assert [r.flops for r in table.rows if r.kind == "Conv2d"] == [2 * w * 64 for w in (16_384, 36_864,
+                                                                                        16_384)]
+    assert table.total_parameters == 70_400  # convs + three BNs (2 per channel)
+    assert table.total_flops == rl.counting.count_flops(model, (1, 256, 8, 8))
+    text = repr(table)
+    assert "conv2 (Conv2d)" in text and "70,400" in text and "[1, 256, 8, 8]" in text
+
+
+def test_parameter_table_depth_lists_containers_with_their_childrens_totals():
+    model = rl.resnet.cifar_resnet(8, width=4)
+    table = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=1)
+    assert [r.name for r in table.rows] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
+                                            "layer3", "avgpool", "fc"]
+    assert sum(r.parameters for r in table.rows) == table.total_parameters
+    assert sum(r.flops for r in table.rows) == table.total_flops
+    nested = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=2)
+    assert "layer2.0" in [r.name for r in nested.rows] and nested.rows[5].depth == 2
+
+
+def test_parameter_table_works_on_meta_and_restores_mode():
+    with torch.device("meta"):
+        model = rl.resnet.resnet18()
+    model.train()
+    table = rl.counting.parameter_table(model, (1, 3, 224, 224), depth=1)
+    assert table.total_parameters == 11_689_512 and model.training
+    assert table.rows[-1].output_shape == (1, 1000)
+
+
+@pytest.mark.parametrize("kwargs, error", [(dict(model="not a module", input_shape=(1, 3)), TypeError),
+                                           (dict(model=nn.Linear(3, 2), input_shape=(0, 3)), ValueError),
+                                           (dict(model=nn.Linear(3, 2), input_shape=3), ValueError),
+                                           (dict(model=nn.Linear(3, 2), input_shape=(1, 3), depth=0),
+                                            ValueError)])
+def test_parameter_table_rejects_bad_input(kwargs, error):
+    with pytest.raises(error, match="must be"):
+        rl.counting.parameter_table(**kwargs)
+
+
+def test_conv_cost_formula():
+    assert rl.counting.conv_cost(3, 256, 64) == (147_456, 2 * 147_456)
+    assert rl.counting.conv_cost(1, 256, 256, bias=True) == (65_792, 2 * 65_536)
+    assert rl.counting.conv_cost(3, 64, 64, out_positions=56 * 56)[1] == 2 * 36_864 * 56 * 56
+    assert rl.counting.conv_cost(5, 2, 3, dim=1) == (30, 60)
+    conv = nn.Conv2d(32, 16, 3, padding=1, bias=True)
+    params, flops = rl.counting.conv_cost(3, 32, 16, out_positions=10 * 10, bias=True)
+    assert params == rl.counting.count_parameters(conv)
+    assert flops == rl.counting.count_flops(conv, (1, 32, 10, 10))
+    with pytest.raises(ValueError, match="kernel_size must be a positive int"):
+        rl.counting.conv_cost(0, 3, 3)
+    with pytest.raises(ValueError, match="dim must be"):
+        rl.counting.conv_cost(3, 3, 3, dim=4)
+
+
+def test_block_costs_reproduce_he_et_al_figure_5():
+    basic = rl.counting.block_costs(64, 64, 56)["basic"]
+    bottleneck = rl.counting.block_costs(256, 64, 56)["bottleneck"]
+    assert sum(r["params"] for r in basic) == 73_728
+    assert sum(r["params"] for r in bottleneck) == 69_632
+    assert [r["shape"] for r in bottleneck] == ["1x1, 256->64", "3x3, 64->64", "1x1, 64->256"]
+    equal = rl.counting.block_costs(512, 128, 14)
+    ratio = sum(r["params"] for r in equal["basic"]) / sum(r["params"] for r in equal["bottleneck"])
+    assert round(ratio, 2) == 16.94  # two 3x3 convs at 512 channels vs 1x1-3x3-1x1 at width 128
+    one_conv = equal["basic"][0]["params"] / sum(r["params"] for r in equal["bottleneck"])
+    assert round(one_conv, 2) == 8.47  # "about 8x": one 512-channel 3x3 conv vs a whole bottleneck
+    with pytest.raises(ValueError, match="planes must be a positive int"):
+        rl.counting.block_costs(64, 0, 8)

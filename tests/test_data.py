@@ -65,3 +65,62 @@ def test_mnist1d_rejects_bad_arguments(kwargs, match):
 def test_mnist1d_rejects_non_int_num_samples():
     with pytest.raises(TypeError, match="num_samples"):
         rl.data.mnist1d(num_samples=100.0)
+
+
+# --- cifar10: the binary distribution, on a tiny fixture written here -------------------------
+
+
+def _write_cifar(folder, per_batch=4, seed=0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]
+    records = {}
+    for name in names:
+        labels = rng.integers(0, 10, per_batch, dtype=np.uint8)
+        pixels = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        pixels[:, 0] = 255  # red plane, first pixel
+        pixels[:, 1024] = 0  # green plane, first pixel
+        np.concatenate([labels[:, None], pixels], axis=1).tofile(folder / name)
+        records[name] = (labels, pixels)
+    return records
+
+
+def test_cifar10_reads_the_binary_format(tmp_path):
+    import numpy as np
+
+    records = _write_cifar(tmp_path)
+    data = rl.data.cifar10(tmp_path, device="cpu")
+    assert data.x_train.shape == (20, 3, 32, 32) and data.x_test.shape == (4, 3, 32, 32)
+    want_y = np.concatenate([records[f"data_batch_{i}.bin"][0] for i in range(1, 6)])
+    assert data.y_train.tolist() == want_y.tolist() and data.y_train.dtype == torch.int64
+    assert data.y_test.tolist() == records["test_batch.bin"][0].tolist()
+    # channel planes land in the right place: red pixel (0, 0) is the max, green (0, 0) the min
+    assert torch.all(data.x_train[:, 0, 0, 0] == data.x_train[:, 0].amax(dim=(1, 2)))
+    assert torch.all(data.x_train[:, 1, 0, 0] == data.x_train[:, 1].amin(dim=(1, 2)))
+    # standardised with the training set's per-channel statistics
+    torch.testing.assert_close(data.x_train.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(data.x_train.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-4, rtol=0)
+    assert data.num_classes == 10
+    assert rl.data.cifar10(tmp_path, device="cpu", num_train=7).x_train.shape[0] == 7
+
+
+def test_cifar10_reads_the_folder_from_the_environment(tmp_path, monkeypatch):
+    _write_cifar(tmp_path, per_batch=2)
+    monkeypatch.setenv(rl.data.CIFAR10_ENV, str(tmp_path))
+    assert rl.data.cifar10(device="cpu").x_train.shape[0] == 10
+
+
+def test_cifar10_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv(rl.data.CIFAR10_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match="RESLIB_CIFAR10"):
+        rl.data.cifar10()
+    with pytest.raises(FileNotFoundError, match="data_batch_1.bin.*binary"):
+        rl.data.cifar10(tmp_path)
+    _write_cifar(tmp_path)
+    (tmp_path / "test_batch.bin").write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match="not a CIFAR-10 binary batch"):
+        rl.data.cifar10(tmp_path, device="cpu")
+    with pytest.raises(ValueError, match="num_train"):
+        _write_cifar(tmp_path)
+        rl.data.cifar10(tmp_path, device="cpu", num_train=0)

@@ -1,0 +1,55 @@
+import plotly.graph_objects as go
+import pytest
+
+import reslib as rl
+from reslib import viz_resnet as V
+from reslib.train import History
+
+
+def _traces(explorer):
+    return [(t.x, t.y) if not isinstance(t, go.Table) else t.cells.values for t in explorer.figure.data]
+
+
+def test_block_cost_figure_shows_fig5_numbers():
+    fig = V.block_cost_figure(rl.counting.block_costs(256, 64, 56, 3))
+    params = [sum(fig.data[2 * i].y[k] for i in range(3)) for k in range(2)]
+    assert params == [2 * 9 * 256 * 256, 69_632]
+
+
+@pytest.mark.parametrize("name, low, high", [("channels", 16, 1024), ("planes", 4, 512), ("size", 1, 112),
+                                             ("kernel_size", 1, 7)])
+def test_block_cost_explorer_moves_every_slider_to_its_ends(name, low, high):
+    explorer = V.block_cost_explorer()
+    for value in (low, high):
+        before = _traces(explorer)
+        explorer.update(**{name: value})
+        assert explorer.error is None, explorer.error
+        assert _traces(explorer) != before
+        assert "basic/bottleneck" in explorer.status.value
+
+
+def _histories():
+    return {"plain-8": History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
+            "residual-8": History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35])}
+
+
+def test_resnet_explorer_switches_network_and_metric():
+    explorer = V.resnet_explorer(_histories())
+    assert "11,689,512 parameters" in explorer.status.value
+    for network in list(V.NETWORKS)[1:]:
+        before = _traces(explorer)
+        explorer.update(network=network)
+        assert explorer.error is None and _traces(explorer) != before
+    assert "1,727,962 parameters" in explorer.status.value  # CIFAR ResNet-110, option A
+    for metric in ("training loss", "test error", "training error"):
+        before = _traces(explorer)
+        explorer.update(metric=metric)
+        assert explorer.error is None and _traces(explorer) != before
+
+
+def test_curves_and_network_costs_reject_unknown_names():
+    assert len(V.curves_figure(_histories(), "test error").data) == 2
+    with pytest.raises(ValueError, match="metric must be one of"):
+        V.curves_figure(_histories(), "accuracy")
+    with pytest.raises(ValueError, match="unknown network"):
+        V.network_costs("ResNet-1000")
