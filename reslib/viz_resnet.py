@@ -21,6 +21,7 @@ from reslib.train import History
 from reslib.widgets import Explorer
 
 __all__ = [
+    "METRICS",
     "NETWORKS",
     "block_cost_explorer",
     "block_cost_figure",

@@ -85,6 +85,18 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
     # notebooks 02-03 (reslib.viz_paths)
     # notebooks 04-05 (reslib.viz_norm)
     # notebooks 06-07 (reslib.viz_resnet)
+    "06 block_cost_explorer": (
+        lambda: rl.viz_resnet.block_cost_explorer(),
+        [dict(channels=c, planes=p, size=s, kernel_size=k) for c, p, s, k in
+         itertools.product([16, 256, 1024], [4, 64, 512], [1, 56, 112], [1, 3, 7])],
+    ),
+    "07 resnet_explorer": (
+        lambda: rl.viz_resnet.resnet_explorer(
+            {"plain-8": rl.train.History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
+             "residual-8": rl.train.History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35])}),
+        [dict(network=n, metric=m) for n, m in
+         itertools.product(list(rl.viz_resnet.NETWORKS), list(rl.viz_resnet.METRICS))],
+    ),
     # notebooks 08-09 (reslib.viz_dense)
 }
 
