@@ -178,13 +178,13 @@ def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | 
     y = np.concatenate([p[1] for p in parts])[:num_train]
     x_test, y_test = _read_cifar_batch(folder / _CIFAR_TEST)
     dev = torch.device(device) if device is not None else default_device()
-    xt = torch.as_tensor(x, device=dev).float().div_(255.0)  # (N, 3, 32, 32) in [0, 1]
+    xt = torch.as_tensor(x, device=dev).float() / 255.0  # (N, 3, 32, 32) in [0, 1]
     mean = xt.mean(dim=(0, 2, 3), keepdim=True)
     std = xt.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
 
     def norm(a: torch.Tensor) -> torch.Tensor:
         return (a - mean) / std
 
-    x_test_t = torch.as_tensor(x_test, device=dev).float().div_(255.0)
+    x_test_t = torch.as_tensor(x_test, device=dev).float() / 255.0
     return TensorData(norm(xt), torch.as_tensor(y, device=dev), norm(x_test_t),
                       torch.as_tensor(y_test, device=dev), num_classes=10)
