@@ -195,7 +195,7 @@ def path_gradient_magnitude(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
 
 
 class RandomSkip(nn.Module):
-    r"""Stochastic depth: $h + b\,f(h)$ with $b \sim$ Bernoulli$(p)$ per batch in training; $h + p\,f(h)$ in eval.
+    r"""Stochastic depth: $h + b\,f(h)$, $b \sim$ Bernoulli$(p)$ per batch in training; $h + p\,f(h)$ in eval.
 
     Wraps a residual block $h \mapsto h + f(h)$ (Huang et al., 2016).
     """
