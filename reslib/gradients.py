@@ -26,6 +26,7 @@ __all__ = [
     "layer_gradient_norms",
     "linear_layers",
     "shattering",
+    "shattering_net",
     "weight_gradients",
 ]
 
@@ -265,13 +266,37 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     return r / power[..., None]
 
 
-def _shattering_model(depth: int, residual: bool, batch_norm: bool, width: int, seed: int,
-                      init: str) -> nn.Module:
+_SHATTER_INITS = ("he", "glorot")
+
+
+def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
+                   seed: int = 0, init: str = "he") -> nn.Module:
+    r"""The network of the shattered-gradients experiment: a seeded `mlp(depth, width, 1, 1)`.
+
+    Feed-forward: the first layer is $\mathrm{ReLU}(w x + b)$ without norm, each unit switching on
+    at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`.
+    """
+    if init not in _SHATTER_INITS:
+        raise ValueError(f"init must be 'he' (Balduzzi et al.) or 'glorot' (UDL 11.1), got {init!r}")
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        return mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None,
-                   init=init)
+        model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None,
+                    init="he")
+        if not residual:  # the residual stem stays as mlp builds it: linear, so no kinks
+            first = nn.Linear(1, width)
+            nn.init.kaiming_normal_(first.weight, nonlinearity="relu")  # N(0, 2)
+            kinks = torch.empty(width).uniform_(-2.0, 2.0)  # where each unit switches on
+            with torch.no_grad():
+                first.bias.copy_(-first.weight[:, 0] * kinks)
+            model.stem = nn.Sequential(first, nn.ReLU())
+        if init == "glorot":  # UDL 11.1: every weight and bias ~ N(0, 1/width)
+            for layer in model.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, std=width**-0.5)
+                    if layer.bias is not None:
+                        nn.init.normal_(layer.bias, std=width**-0.5)
+        return model
     finally:
         torch.random.set_rng_state(gen_state)
 
@@ -290,7 +315,14 @@ def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int =
         residual: skip connections or not.
         batch_norm: batch norm before each ReLU (the paper's set-up).
         width, n_inputs, seed: hidden units, grid points and the seed of the weights.
-        init: `"he"` (the paper) or `"xavier"` (UDL notebook 11.1, with biases and no norm).
+        init: `"he"` (the paper) or `"glorot"` (UDL notebook 11.1: weights and biases
+            $\sim \mathcal N(0, 1/\text{width})$; use it with `batch_norm=False`).
+
+    Note:
+        The feed-forward net's first layer is $\mathrm{ReLU}(w x + b)$ without batch norm:
+        normalising $w x + b$ over the grid gives every unit $\pm(x - \bar x)/s_x$, so all
+        units would switch at the same point. With `init="he"` each unit's switch point $-b/w$
+        is drawn uniformly from $[-2, 2]$. The residual net keeps `mlp`'s linear stem.
 
     Returns:
         dict with `x` (n_inputs,), `grad` (n_inputs,) and `autocorr` (n_inputs,) numpy arrays,
@@ -301,7 +333,7 @@ def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int =
     """
     if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 2:
         raise ValueError(f"n_inputs must be an int >= 2, got {n_inputs!r}")
-    model = _shattering_model(depth, residual, batch_norm, width, seed, init)
+    model = shattering_net(depth, residual, batch_norm, width, seed, init)
     x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
     model = freeze_batch_stats(model.to(x.device), x)
     grad = input_gradients(model, x).cpu().numpy()
@@ -321,6 +353,6 @@ def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width
     x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)
     for seed in seeds:
         model = freeze_batch_stats(
-            _shattering_model(max_depth, residual, batch_norm, width, seed, init), x)
+            shattering_net(max_depth, residual, batch_norm, width, seed, init), x)
         rows.append(autocorrelation(depth_gradients(model, x), max_lag=1)[:, 1])
     return np.mean(rows, axis=0)

@@ -16,12 +16,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.data import TensorData
-from reslib.gradients import (
-    _shattering_model,
-    autocorrelation,
-    depth_gradients,
-    freeze_batch_stats,
-)
+from reslib.gradients import autocorrelation, depth_gradients, freeze_batch_stats, shattering_net
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.plotting import _plain
 from reslib.train import evaluate
@@ -86,7 +81,7 @@ def shattering_explorer(max_depth: int = 50, width: int = 200, n_inputs: int = 2
     cache: dict[tuple, np.ndarray] = {}
     for residual in (False, True):
         for bn in (True, False):
-            model = _shattering_model(max_depth, residual, bn, width, seed, "he")
+            model = shattering_net(max_depth, residual, bn, width, seed)
             cache[residual, bn] = depth_gradients(freeze_batch_stats(model, x), x).numpy()
 
     dummy = {"x": x.squeeze(1).numpy(), "grad": np.zeros(n_inputs),
