@@ -187,7 +187,7 @@ def path_gradient_magnitude(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                     h = s * h.detach() + branch if i in active else s * h + branch.detach()
                 loss = F.cross_entropy(model.head(h), y)
                 (g,) = torch.autograd.grad(loss, h_in)
-                norms.append(g.double().norm(dim=1).mean().item())
+                norms.append(g.detach().cpu().double().norm(dim=1).mean().item())  # MPS has no float64
             out.append(float(np.mean(norms)))
     finally:
         model.train(was_training)
