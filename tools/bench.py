@@ -96,7 +96,7 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
     "03 lesion_explorer": (
         lambda: _lesion_explorer(),
         [dict(first=f, count=c, choice=ch) for ch, f, c in
-         itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 12])],
+         itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])],
     ),
     # notebooks 04-05 (reslib.viz_norm)
     # notebooks 06-07 (reslib.viz_resnet)
