@@ -96,7 +96,7 @@ def shattering_explorer(max_depth: int = 50, width: int = 200, n_inputs: int = 2
         r = autocorrelation(g, max_lag=40)
         figure.data[0].y = _plain(g)
         figure.data[1].y = _plain(r)
-        kind = "blocks" if architecture == "residual" else "layers"
+        kind = ("block" if architecture == "residual" else "layer") + ("s" if depth > 1 else "")
         return (f"{depth} {architecture} {kind}, {'with' if batch_norm else 'no'} batch norm: "
                 f"lag-1 autocorrelation {r[1]:.2f} (1 = smooth, 0 = white noise)")
 
@@ -205,7 +205,8 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
         figure.data[1].y = _plain(errors)
         shown = ", ".join(f"{k} {e:.2f} (intact {intact[k]:.2f})"
                           for k, e in zip(labels, errors, strict=True))
-        return f"deleted blocks {drop or 'none'}: test error {shown}"
+        how = f"random draw {first}" if choice == "random" else "consecutive"
+        return f"deleted blocks {drop or 'none'} ({how}): test error {shown}"
 
     controls = {
         "first": widgets.IntSlider(value=3, min=0, max=n - 1, description="first block"),
