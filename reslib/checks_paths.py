@@ -5,6 +5,58 @@ Re-exported by `reslib.checks`, so the notebooks call `rl.checks.check_*`.
 
 from __future__ import annotations
 
-from reslib.checks import CheckResult, compare  # noqa: F401
+import math
+from collections.abc import Callable, Sequence
 
-__all__: list[str] = []
+import torch
+from torch import nn
+
+from reslib.checks import CheckResult, compare
+from reslib.gradients import autocorrelation
+from reslib.mlp import mlp
+from reslib.paths import lesion
+
+__all__ = ["check_autocorrelation", "check_count_paths", "check_lesion"]
+
+
+def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    r"""Exercise (02): $r(k)$ of a 1-D tensor for every lag, mean removed, $r(0) = 1$."""
+    gen = torch.Generator().manual_seed(2)
+    cases = [(torch.randn(64, generator=gen, dtype=torch.float64),),
+             (torch.randn(50, generator=gen, dtype=torch.float64).cumsum(0),),  # brown noise
+             (torch.linspace(-1, 1, 20, dtype=torch.float64) + 3.0,),  # far from zero mean
+             (torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0], dtype=torch.float64),)]
+    return compare("autocorrelation", fn, lambda g: torch.from_numpy(autocorrelation(g)), cases,
+                   "subtract the mean first; r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for "
+                   "k = 0 .. N-1, so r(0) = 1 and there are N values.", atol=1e-9)
+
+
+def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
+    """Exercise (03): how many of the $2^n$ paths of an n-block residual net take exactly k branches."""
+    cases = [(1, 0), (1, 1), (4, 2), (10, 3), (54, 27), (54, 0), (110, 5)]
+    return compare("count_paths", fn, lambda n, k: math.comb(n, k), cases,
+                   "a path chooses, for each block, branch or skip: choose which k of the n "
+                   "blocks it takes.", atol=0.0, rtol=1e-12)
+
+
+def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckResult:
+    """Exercise (03): `fn(model, drop)` returns a copy of `model` with blocks `drop` skipped."""
+    torch.manual_seed(5)
+    model = mlp(6, 16, 8, 3, residual=True).double().eval()
+    x = torch.randn(10, 8, dtype=torch.float64)
+    before = model(x).detach()
+
+    def run(f: Callable, drop: Sequence[int]) -> torch.Tensor:
+        out = f(model, list(drop))
+        out.eval()
+        with torch.no_grad():
+            return out(x)
+
+    cases = [((),), ((0,),), ((2, 4),), ((5,),), ((0, 1, 2, 3, 4, 5),)]
+    result = compare("lesion", lambda d: run(fn, d), lambda d: run(lesion, d), cases,
+                     "copy the model (copy.deepcopy) and replace model.blocks[i] by nn.Identity() "
+                     "for each i in drop; skip the branch, keep the skip connection.")
+    if result.passed and not torch.equal(model(x).detach(), before):
+        return CheckResult("lesion", False, "the original model changed: lesion a deep copy. "
+                           "Hint: copy.deepcopy(model) first.")
+    return result

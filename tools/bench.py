@@ -83,6 +83,21 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
          itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])],
     ),
     # notebooks 02-03 (reslib.viz_paths)
+    "02 shattering_explorer": (
+        lambda: rl.viz_paths.shattering_explorer(),
+        [dict(depth=d, architecture=a, batch_norm=b) for a, b, d in
+         itertools.product(["feed-forward", "residual"], [True, False], [1, 2, 10, 24, 37, 50])],
+    ),
+    "03 path_explorer": (
+        lambda: rl.viz_paths.path_explorer(),
+        [dict(n_blocks=n, factor=f) for n, f in
+         itertools.product([1, 2, 12, 54, 80, 110], [0.05, 0.25, 0.5, 1.0])],
+    ),
+    "03 lesion_explorer": (
+        lambda: _lesion_explorer(),
+        [dict(first=f, count=c, choice=ch) for ch, f, c in
+         itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])],
+    ),
     # notebooks 04-05 (reslib.viz_norm)
     # notebooks 06-07 (reslib.viz_resnet)
     "06 block_cost_explorer": (
@@ -99,6 +114,16 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
     ),
     # notebooks 08-09 (reslib.viz_dense)
 }
+
+
+def _lesion_explorer() -> rl.widgets.Explorer:
+    """Notebook 03's lesion explorer over a residual and a plain net (12 deep), trained as there."""
+    data, nets = rl.data.mnist1d(), {}
+    for name, residual in [("residual", True), ("plain", False)]:
+        rl.set_seed(0)
+        nets[name] = rl.mlp.mlp(12, 64, 40, 10, residual=residual, norm="batch")
+        rl.train.fit(nets[name], data, epochs=10, lr=0.05, progress=False)
+    return rl.viz_paths.lesion_explorer(nets, data)
 
 
 def bench_explorers() -> list[tuple[str, int, float, float, dict]]:

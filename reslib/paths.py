@@ -1,0 +1,228 @@
+r"""The unraveled view of a residual network: paths, their lengths, and lesions.
+
+A residual network $h_{k} = h_{k-1} + f_k(h_{k-1})$ of $n$ blocks unrolls into $2^n$ paths: each
+block is either taken (through $f_k$) or skipped (through the identity). A path's length is the
+number of branches it takes, so lengths follow Binomial$(n, 1/2)$ (Veit et al., 2016).
+
+References:
+    Veit, Wilber and Belongie, "Residual networks behave like ensembles of relatively shallow
+    networks", NeurIPS 2016. https://arxiv.org/abs/1605.06431
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = [
+    "RandomSkip",
+    "effective_paths",
+    "lesion",
+    "path_gradient_magnitude",
+    "path_length_distribution",
+    "reorder",
+    "stochastic_depth",
+    "unravel",
+]
+
+
+def _check_count(name: str, value: object, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def path_length_distribution(n_blocks: int) -> np.ndarray:
+    r"""Fraction of the $2^n$ paths that take exactly $k$ residual branches, $k = 0..n$.
+
+    $P(k) = \binom{n}{k} / 2^n$, i.e. Binomial$(n, 1/2)$: mean $n/2$, sd $\sqrt{n}/2$.
+
+    Returns:
+        float64 array (n_blocks + 1,), summing to 1.
+    """
+    n = _check_count("n_blocks", n_blocks)
+    return np.array([math.comb(n, k) for k in range(n + 1)], dtype=np.float64) / 2.0**n
+
+
+def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
+                    share: float = 0.9) -> dict:
+    r"""Where the gradient comes from: path-length distribution times gradient per path.
+
+    The gradient carried by paths of length $k$ is $\binom{n}{k}\,g(k)$, with $g(k)$ the gradient
+    magnitude of one path of length $k$. The effective paths are the shortest range of lengths
+    that carries `share` of it.
+
+    Args:
+        n_blocks: residual blocks $n$.
+        magnitude: $g(k)$ for $k = 0..n$ (n + 1 values, >= 0, not all 0).
+        share: the fraction of the total gradient the range must hold, in (0, 1].
+
+    Returns:
+        dict with `contribution` (n + 1,) normalised to sum 1, `lo`, `hi` (the range of lengths),
+        `paths_fraction` (the fraction of all $2^n$ paths in that range) and `peak` (the most
+        contributing length).
+    """
+    pmf = path_length_distribution(n_blocks)
+    g = np.asarray(magnitude, dtype=np.float64)
+    if g.shape != pmf.shape or not np.all(np.isfinite(g)) or np.any(g < 0) or not g.any():
+        raise ValueError(f"magnitude must be {len(pmf)} finite values >= 0 (one per path length "
+                         f"0..{n_blocks}), not all zero; got shape {g.shape}")
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    contribution = pmf * g / (pmf * g).sum()
+    best = (0, len(g) - 1)
+    for lo in range(len(g)):  # the shortest window [lo, hi] holding `share` of the gradient
+        cum = np.cumsum(contribution[lo:])
+        reach = np.flatnonzero(cum >= share - 1e-12)
+        if reach.size and reach[0] < best[1] - best[0]:
+            best = (lo, lo + int(reach[0]))
+    lo, hi = best
+    return {"contribution": contribution, "lo": lo, "hi": hi,
+            "paths_fraction": float(pmf[lo : hi + 1].sum()), "peak": int(contribution.argmax())}
+
+
+def unravel(blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor
+            ) -> dict[tuple[int, ...], torch.Tensor]:
+    r"""The $2^n$ path terms of $y = (1 + f_n) \circ \cdots \circ (1 + f_1)(x)$ for *linear* $f_k$.
+
+    Path $(i_1 < \dots < i_m)$ applies $f_{i_1}$, then ..., then $f_{i_m}$ and skips the rest;
+    for linear blocks the terms sum to $y$ exactly. Block indices start at 1.
+
+    Returns:
+        dict: tuple of taken blocks (1-based, in order) -> that path's term, shaped like `x`.
+    """
+    n = len(blocks)
+    if n > 16:
+        raise ValueError(f"{n} blocks make {2**n} paths; unravel at most 16 blocks")
+    terms = {}
+    for taken in itertools.product((0, 1), repeat=n):
+        path = tuple(i + 1 for i, t in enumerate(taken) if t)
+        h = x
+        for i in path:
+            h = blocks[i - 1](h)
+        terms[path] = h
+    return terms
+
+
+def _blocks(model: nn.Module) -> nn.Sequential:
+    blocks = getattr(model, "blocks", None)
+    if not isinstance(blocks, nn.Sequential):
+        raise TypeError(f"model must have an nn.Sequential `blocks` (e.g. reslib.mlp.mlp), "
+                        f"got {type(model).__name__}")
+    return blocks
+
+
+def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
+    r"""A copy of `model` with the blocks at indices `drop` (0-based) replaced by the identity.
+
+    For a residual block $h + f(h)$ this deletes the branch and keeps the skip: $h \mapsto h$.
+    For a plain layer it deletes the only path through that layer. `model` is not changed.
+    """
+    blocks = _blocks(model)
+    drop = [drop] if isinstance(drop, (int, np.integer)) and not isinstance(drop, bool) else drop
+    drop = [_check_count("block index", i) for i in drop]
+    bad = [i for i in drop if not 0 <= i < len(blocks)]
+    if bad:
+        raise ValueError(f"block index {bad[0]} does not exist: the model has {len(blocks)} blocks, "
+                         f"indices 0..{len(blocks) - 1}")
+    lesioned = copy.deepcopy(model)
+    for i in set(drop):
+        lesioned.blocks[i] = nn.Identity()
+    return lesioned
+
+
+def reorder(model: nn.Module, order: Sequence[int]) -> nn.Module:
+    """A copy of `model` whose blocks run in `order` (a permutation of 0..n-1)."""
+    blocks = _blocks(model)
+    if sorted(order) != list(range(len(blocks))):
+        raise ValueError(f"order must be a permutation of 0..{len(blocks) - 1}, got {list(order)}")
+    reordered = copy.deepcopy(model)
+    reordered.blocks = nn.Sequential(*[copy.deepcopy(blocks[i]) for i in order])
+    return reordered
+
+
+def path_gradient_magnitude(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                            lengths: Sequence[int] | None = None, samples: int = 20,
+                            seed: int = 0) -> np.ndarray:
+    r"""Gradient norm at the first block's input, through paths of length $k$ only (Veit et al.).
+
+    One forward pass as usual; in the backward pass $k$ random blocks propagate through their
+    branch only and the other $n - k$ through their skip only, so the gradient that arrives,
+    $\lVert \partial L / \partial h_0 \rVert$, flows along paths that take exactly those $k$ branches.
+    Blocks must be residual, $h \mapsto s\,(h + f(h))$, with $s$ their `residual_scale` (default 1).
+
+    Returns:
+        float64 array (len(lengths),): the mean norm over `samples` draws (and the batch).
+    """
+    blocks = _blocks(model)
+    n = len(blocks)
+    lengths = list(range(n + 1)) if lengths is None else list(lengths)
+    if any(isinstance(k, bool) or not 0 <= k <= n for k in lengths):
+        raise ValueError(f"lengths must lie in 0..{n}, got {lengths}")
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        h0 = model.stem(x)
+    out = []
+    try:
+        for k in lengths:
+            norms = []
+            for _ in range(samples):
+                active = set(torch.randperm(n, generator=gen)[:k].tolist())
+                h_in = h0.clone().requires_grad_(True)
+                h = h_in
+                for i, block in enumerate(blocks):
+                    s = getattr(block, "residual_scale", 1.0)
+                    branch = block(h) - s * h  # s f(h): forward value unchanged below
+                    h = s * h.detach() + branch if i in active else s * h + branch.detach()
+                loss = F.cross_entropy(model.head(h), y)
+                (g,) = torch.autograd.grad(loss, h_in)
+                norms.append(g.detach().cpu().double().norm(dim=1).mean().item())  # MPS has no float64
+            out.append(float(np.mean(norms)))
+    finally:
+        model.train(was_training)
+    return np.array(out)
+
+
+class RandomSkip(nn.Module):
+    r"""Stochastic depth: $h + b\,f(h)$, $b \sim$ Bernoulli$(p)$ per batch in training; $h + p\,f(h)$ in eval.
+
+    Wraps a residual block $h \mapsto h + f(h)$ (Huang et al., 2016).
+    """
+
+    def __init__(self, block: nn.Module, survival: float):
+        super().__init__()
+        self.block, self.survival = block, survival
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            keep = bool(torch.rand(()) < self.survival)
+            return self.block(x) if keep else x
+        return x + self.survival * (self.block(x) - x)
+
+    def extra_repr(self) -> str:
+        return f"survival={self.survival:g}"
+
+
+def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
+    """A copy of a residual `model` whose blocks are each kept with probability `survival` per batch.
+
+    Training then only ever sees short paths (about `survival * n` branches); test time uses all.
+    """
+    if not 0 < survival <= 1:
+        raise ValueError(f"survival must be a probability in (0, 1], got {survival}")
+    if any(getattr(b, "residual_scale", 1.0) != 1.0 for b in _blocks(model)):
+        raise ValueError("stochastic_depth needs blocks h + f(h) (residual_scale 1)")
+    short = copy.deepcopy(model)
+    short.blocks = nn.Sequential(*[RandomSkip(b, survival) for b in short.blocks])
+    return short

@@ -1,0 +1,230 @@
+"""Shattered gradients (Balduzzi et al., 2017): how $\\partial y/\\partial x$ varies along the input.
+
+A deep feed-forward ReLU network's gradient with respect to its input decorrelates between
+neighbouring inputs, $r(1) \\to 0$ (white noise); a residual network's stays correlated. Re-exported
+by `reslib.gradients`, so `rl.gradients.shattering(...)` works.
+
+References:
+    Balduzzi et al., "The shattered gradients problem: if resnets are the answer, then what is
+    the question?", ICML 2017. https://arxiv.org/abs/1702.08591
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.autograd.forward_ad as fwAD
+from torch import nn
+
+from reslib.mlp import mlp
+
+__all__ = [
+    "autocorrelation",
+    "depth_gradients",
+    "freeze_batch_stats",
+    "input_gradients",
+    "lag1_by_depth",
+    "shattering",
+    "shattering_net",
+]
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+def freeze_batch_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
+    r"""Set every batch norm's running statistics to the statistics of the batch `x`, then `eval()`.
+
+    In train mode the outputs of a batch interact through the batch mean and variance, so
+    $\partial y_i / \partial x_i$ would also carry $1/N$ cross terms. Freezing the statistics of
+    the whole batch keeps the function the network computes on `x` and makes each output depend on
+    its own input only, as Balduzzi et al. (2017) measure it. Returns `model` (changed in place).
+    """
+    norms = [m for m in model.modules() if isinstance(m, _BATCH_NORMS)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+    model.train()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for m, momentum in zip(norms, saved, strict=True):
+            m.momentum = momentum
+    return model.eval()
+
+
+def _as_column(x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == 1:
+        x = x.unsqueeze(1)
+    if x.dim() != 2 or x.shape[1] != 1:
+        raise ValueError(f"x must hold scalar inputs, shape (N,) or (N, 1), got {tuple(x.shape)}")
+    return x
+
+
+def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    r"""$\partial y/\partial x$ at every scalar input $x_i$ in one backward pass.
+
+    Because each output depends on its own input only (norms must be in eval mode),
+    $\partial \sum_j y_j / \partial x_i = \partial y_i / \partial x_i$: one `autograd.grad` call.
+
+    Args:
+        model: maps (N, 1) -> (N, 1); batch norms in eval mode (see `freeze_batch_stats`).
+        x: inputs, shape (N,) or (N, 1).
+
+    Returns:
+        (N,) tensor of derivatives, on `x`'s device.
+    """
+    x = _as_column(x)
+    if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
+        raise ValueError("batch norm is in train mode, so every output depends on the whole batch; "
+                         "call freeze_batch_stats(model, x) (or model.eval()) first")
+    x = x.detach().requires_grad_(True)
+    y = model(x)
+    if y.shape != (len(x), 1):
+        raise ValueError(f"model must return one scalar per input, (N, 1), got {tuple(y.shape)}")
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    return grad.squeeze(1).detach()
+
+
+def depth_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    r"""$\partial y_d/\partial x$ for the network cut after each depth $d$: $y_d = \mathrm{head}(h_d)$.
+
+    One forward-mode pass carries $\partial h_d/\partial x$ through all layers of a `reslib.mlp.MLP`
+    (scalar input, so a single tangent), so the networks of depth 1..D cost one pass together.
+
+    Returns:
+        (depth, N) tensor; row $d-1$ is the derivative for the first $d$ layers plus the head.
+    """
+    x = _as_column(x).detach()
+    if not hasattr(model, "hidden_states") or not hasattr(model, "head"):
+        raise TypeError(f"model must be a reslib.mlp.MLP, got {type(model).__name__}")
+    if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
+        raise ValueError("batch norm is in train mode; call freeze_batch_stats(model, x) first")
+    with torch.no_grad(), fwAD.dual_level():
+        states = model.hidden_states(fwAD.make_dual(x, torch.ones_like(x)))
+        tangents = torch.stack([fwAD.unpack_dual(h).tangent for h in states])  # (depth, N, width)
+    # the head is linear, so d head(h)/dx = W dh/dx
+    return (tangents @ model.head.weight.detach().T).squeeze(-1)
+
+
+def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) -> np.ndarray:
+    r"""Autocorrelation of a sequence, mean removed and normalised to 1 at lag 0.
+
+    $r(k) = \sum_{i} (g_i - \bar g)(g_{i+k} - \bar g) \,/\, \sum_i (g_i - \bar g)^2$.
+
+    Args:
+        g: (N,) values on an evenly spaced grid (or (S, N): one row each).
+        max_lag: the largest lag returned, 0 <= max_lag < N; all lags by default.
+
+    Returns:
+        float64 array (max_lag + 1,) (or (S, max_lag + 1)).
+    """
+    a = g.detach().cpu().double().numpy() if isinstance(g, torch.Tensor) else np.asarray(g, float)
+    if a.ndim not in (1, 2) or a.shape[-1] < 2:
+        raise ValueError(f"g must be a sequence (N,) or rows (S, N) with N >= 2, got {a.shape}")
+    n = a.shape[-1]
+    max_lag = n - 1 if max_lag is None else max_lag
+    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) \
+            or not 0 <= max_lag < n:
+        raise ValueError(f"max_lag must be an int in [0, {n - 1}], got {max_lag!r}")
+    c = a - a.mean(-1, keepdims=True)
+    power = (c * c).sum(-1)
+    if np.any(power == 0):
+        raise ValueError("g is constant: a constant has no autocorrelation")
+    r = np.stack([(c[..., : n - k] * c[..., k:]).sum(-1) for k in range(max_lag + 1)], -1)
+    return r / power[..., None]
+
+
+_SHATTER_INITS = ("he", "glorot")
+
+
+def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
+                   seed: int = 0, init: str = "he") -> nn.Module:
+    r"""The network of the shattered-gradients experiment: a seeded `mlp(depth, width, 1, 1)`.
+
+    Feed-forward: the first layer is $\mathrm{ReLU}(w x + b)$ without norm, each unit switching on
+    at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`.
+    """
+    if init not in _SHATTER_INITS:
+        raise ValueError(f"init must be 'he' (Balduzzi et al.) or 'glorot' (UDL 11.1), got {init!r}")
+    gen_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None,
+                    init="he")
+        if not residual:  # the residual stem stays as mlp builds it: linear, so no kinks
+            first = nn.Linear(1, width)
+            nn.init.kaiming_normal_(first.weight, nonlinearity="relu")  # N(0, 2)
+            kinks = torch.empty(width).uniform_(-2.0, 2.0)  # where each unit switches on
+            with torch.no_grad():
+                first.bias.copy_(-first.weight[:, 0] * kinks)
+            model.stem = nn.Sequential(first, nn.ReLU())
+        if init == "glorot":  # UDL 11.1: every weight and bias ~ N(0, 1/width)
+            for layer in model.modules():
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, std=width**-0.5)
+                    if layer.bias is not None:
+                        nn.init.normal_(layer.bias, std=width**-0.5)
+        return model
+    finally:
+        torch.random.set_rng_state(gen_state)
+
+
+def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
+               n_inputs: int = 256, seed: int = 0, init: str = "he",
+               device: torch.device | str | None = None) -> dict:
+    r"""The shattered-gradients experiment: $\partial y/\partial x$ of a random ReLU net on $[-2, 2]$.
+
+    A fresh `mlp(depth, width, 1, 1)` (feed-forward: `depth` layers; residual: `depth` blocks
+    $h + W\,\mathrm{ReLU}(\mathrm{BN}(h))$), batch-norm statistics taken over the `n_inputs` grid
+    points (one batch), then the derivative at each point and its autocorrelation.
+
+    Args:
+        depth: layers or residual blocks, >= 1.
+        residual: skip connections or not.
+        batch_norm: batch norm before each ReLU (the paper's set-up).
+        width, n_inputs, seed: hidden units, grid points and the seed of the weights.
+        init: `"he"` (the paper) or `"glorot"` (UDL notebook 11.1: weights and biases
+            $\sim \mathcal N(0, 1/\text{width})$; use it with `batch_norm=False`).
+
+    Note:
+        The feed-forward net's first layer is $\mathrm{ReLU}(w x + b)$ without batch norm:
+        normalising $w x + b$ over the grid gives every unit $\pm(x - \bar x)/s_x$, so all
+        units would switch at the same point. With `init="he"` each unit's switch point $-b/w$
+        is drawn uniformly from $[-2, 2]$. The residual net keeps `mlp`'s linear stem.
+
+    Returns:
+        dict with `x` (n_inputs,), `grad` (n_inputs,) and `autocorr` (n_inputs,) numpy arrays,
+        and `lag1`, the autocorrelation at one grid step (4 / n_inputs).
+
+    References:
+        Balduzzi et al., "The shattered gradients problem", ICML 2017. https://arxiv.org/abs/1702.08591
+    """
+    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 2:
+        raise ValueError(f"n_inputs must be an int >= 2, got {n_inputs!r}")
+    model = shattering_net(depth, residual, batch_norm, width, seed, init)
+    x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
+    model = freeze_batch_stats(model.to(x.device), x)
+    grad = input_gradients(model, x).cpu().numpy()
+    r = autocorrelation(grad)
+    return {"x": x.squeeze(1).cpu().numpy(), "grad": grad, "autocorr": r, "lag1": float(r[1])}
+
+
+def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
+                  n_inputs: int = 256, seeds: tuple[int, ...] = (0, 1, 2), init: str = "he",
+                  ) -> np.ndarray:
+    r"""Lag-1 autocorrelation of $\partial y/\partial x$ for depths 1..`max_depth`, mean over seeds.
+
+    Each seed builds one network of `max_depth` layers; `depth_gradients` reads off all its
+    truncations in one pass. Returns a float64 array (max_depth,).
+    """
+    rows = []
+    x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)
+    for seed in seeds:
+        model = freeze_batch_stats(
+            shattering_net(max_depth, residual, batch_norm, width, seed, init), x)
+        rows.append(autocorrelation(depth_gradients(model, x), max_lag=1)[:, 1])
+    return np.mean(rows, axis=0)

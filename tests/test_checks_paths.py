@@ -1,0 +1,87 @@
+import copy
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_solutions(name: str):
+    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOL02 = load_solutions("02_shattered_gradients")
+SOL03 = load_solutions("03_residual_paths")
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def autocorrelation_keeps_the_mean(g):
+    n = len(g)
+    r = torch.stack([(g[: n - k] * g[k:]).sum() for k in range(n)])
+    return r / r[0]
+
+
+def lesion_deletes_the_block(model, drop):  # removes the block entirely: also fine for residual nets
+    out = copy.deepcopy(model)
+    out.blocks = nn.Sequential(*[b for i, b in enumerate(out.blocks) if i not in drop])
+    return out
+
+
+def lesion_wrong_index(model, drop):  # off by one
+    out = copy.deepcopy(model)
+    for i in drop:
+        out.blocks[(i + 1) % len(out.blocks)] = nn.Identity()
+    return out
+
+
+def lesion_in_place(model, drop):
+    for i in drop:
+        model.blocks[i] = nn.Identity()
+    return model
+
+
+CHECKS = [
+    (rl.checks.check_autocorrelation, SOL02.autocorrelation, autocorrelation_keeps_the_mean),
+    (rl.checks.check_count_paths, SOL03.count_paths, lambda n, k: 2**n // (n + 1)),
+    (rl.checks.check_lesion, SOL03.lesion, lesion_wrong_index),
+]
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_reference_solution_passes(check, solution, wrong):
+    result = check(solution)
+    assert result.passed is True and "correct" in result.message and result.max_diff < 1e-6
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_wrong_answer_fails_with_a_hint_and_the_difference(check, solution, wrong):
+    result = check(wrong)
+    assert result.passed is False and "Hint:" in result.message
+    assert "off by up to" in result.message and result.max_diff > 0
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_unsolved_stub_says_not_implemented(check, solution, wrong):
+    result = check(stub)
+    assert result.passed is None and "not implemented yet" in result.message
+
+
+def test_deleting_a_residual_block_from_the_sequence_is_the_same_lesion():
+    assert rl.checks.check_lesion(lesion_deletes_the_block).passed is True
+
+
+def test_a_lesion_that_changes_the_original_model_fails():
+    result = rl.checks.check_lesion(lesion_in_place)
+    assert result.passed is False and "deep copy" in result.message
