@@ -7,6 +7,7 @@ The notebooks tell the story; `reslib` holds the code they reuse:
 """
 
 from reslib import (
+    batchnorm,
     blocks,
     checks,
     counting,
@@ -15,6 +16,7 @@ from reslib import (
     mlp,
     plotting,
     train,
+    variance,
     viz_dense,
     viz_norm,
     viz_paths,
@@ -26,6 +28,7 @@ from reslib.runtime import device, set_seed
 __version__ = "0.1.0"
 
 __all__ = [
+    "batchnorm",
     "blocks",
     "checks",
     "counting",
@@ -36,6 +39,7 @@ __all__ = [
     "plotting",
     "set_seed",
     "train",
+    "variance",
     "viz_dense",
     "viz_norm",
     "viz_paths",
