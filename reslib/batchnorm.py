@@ -295,9 +295,9 @@ def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamm
     mean, var = x.mean(dim=1), x.var(dim=1, unbiased=False)  # (steps,) batch statistics
     unbiased = var * batch_size / (batch_size - 1)
     rm, rv, r_mean, r_var = 0.0, 1.0, [], []  # torch's initial buffers
-    for t in range(steps):
-        rm = (1 - momentum) * rm + momentum * float(mean[t])
-        rv = (1 - momentum) * rv + momentum * float(unbiased[t])
+    for batch_mean, batch_var in zip(mean.tolist(), unbiased.tolist(), strict=True):
+        rm = (1 - momentum) * rm + momentum * batch_mean
+        rv = (1 - momentum) * rv + momentum * batch_var
         r_mean.append(rm)
         r_var.append(rv)
     r_mean_t, r_var_t = torch.tensor(r_mean, dtype=torch.float64), torch.tensor(r_var, dtype=torch.float64)
