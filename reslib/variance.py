@@ -13,7 +13,6 @@ import math
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 __all__ = ["FLOAT32_MAX", "INITS", "forward_backward_profile", "variance_profile"]
 
@@ -74,6 +73,43 @@ def _moments(stacked: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return (second.double() * s2).numpy(), (variance.double().clamp_min(0) * s2).numpy()
 
 
+_EPS = 1e-5  # batch norm's epsilon, as in torch
+
+
+@torch.no_grad()
+def _forward(h: torch.Tensor, weights: torch.Tensor, scale: float, batch_norm: bool
+             ) -> tuple[list[torch.Tensor], list[tuple]]:
+    """h_k = s (h_{k-1} + ReLU(z) W_k^T), z = BN(h_{k-1}) or h_{k-1}; keeps what backward needs."""
+    states, saved = [h], []
+    for w in weights:  # (width, width)
+        h = states[-1]
+        if batch_norm:
+            var, mean = torch.var_mean(h, dim=0, unbiased=False)  # (width,) batch statistics
+            inv_std = torch.rsqrt(var + _EPS)
+            z = (h - mean) * inv_std  # gamma = 1, beta = 0 at initialisation
+        else:
+            z, inv_std = h, None
+        out = h + torch.relu(z) @ w.T  # h_{k-1} + f_k(h_{k-1})
+        states.append(out if scale == 1.0 else scale * out)
+        saved.append((z, inv_std))
+    return states, saved
+
+
+@torch.no_grad()
+def _backward(grad: torch.Tensor, weights: torch.Tensor, saved: list[tuple], scale: float
+              ) -> list[torch.Tensor]:
+    r"""dL/dh_k for k = 0..len(weights), from dL/dh_last = grad: $g_{k-1} = s\,g_k + J_{f_k}^\top s\,g_k$."""
+    grads = [grad]
+    for w, (z, inv_std) in zip(weights.flip(0), saved[::-1], strict=True):
+        g = grads[-1] if scale == 1.0 else scale * grads[-1]
+        dz = (g @ w) * (z > 0)  # through W_k and the ReLU
+        if inv_std is not None:  # through BN: the closed form of notebook 05
+            m = z.shape[0]
+            dz = inv_std * (dz - dz.sum(dim=0) / m - z * (dz * z).sum(dim=0) / m)
+        grads.append(g + dz)
+    return grads[::-1]
+
+
 def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool = False,
                              width: int = 64, n_samples: int = 256, init: str | float = "he",
                              seed: int = 0) -> dict:
@@ -105,24 +141,17 @@ def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm
     _check(depth, width, n_samples, residual_scale)
     gain = _gain(init)
     gen = torch.Generator().manual_seed(seed)
-    h = torch.randn(n_samples, width, generator=gen).requires_grad_(True)  # (N, width)
+    h = torch.randn(n_samples, width, generator=gen)  # (N, width)
     grad_out = torch.randn(n_samples, width, generator=gen)
-    std = math.sqrt(gain / width)
-    weights = _unit_weights(seed, width, depth)  # (depth, width, width), variance 1
-    states = [h]
-    for k in range(depth):
-        w = weights[k] * std  # W_k, (width, width)
-        z = F.batch_norm(states[-1], None, None, training=True) if batch_norm else states[-1]
-        h = states[-1] + F.relu(z) @ w.T  # h_{k-1} + f_k(h_{k-1}), (N, width)
-        states.append(h if residual_scale == 1.0 else residual_scale * h)
-    with torch.no_grad():
-        stacked = torch.stack(states)  # (depth + 1, N, width), float32
-        finite = torch.isfinite(stacked).flatten(1).all(dim=1).numpy()
+    weights = _unit_weights(seed, width, depth) * math.sqrt(gain / width)  # (depth, width, width)
+    states, saved = _forward(h, weights, residual_scale, batch_norm)
+    stacked = torch.stack(states)  # (depth + 1, N, width), float32
+    finite = torch.isfinite(stacked).flatten(1).all(dim=1).numpy()
     overflow_at = None if finite.all() else int(np.argmin(finite))
     last = depth if overflow_at is None else overflow_at - 1
     second, variance = np.full(depth + 1, np.nan), np.full(depth + 1, np.nan)
     second[: last + 1], variance[: last + 1] = _moments(stacked[: last + 1])
-    grads = torch.autograd.grad(states[last], states[: last + 1], grad_outputs=grad_out)
+    grads = _backward(grad_out, weights[:last], saved[:last], residual_scale)
     norms = np.sqrt(_moments(torch.stack(grads))[0] * n_samples * width)
     grad_overflow_at = None
     bad = np.flatnonzero(~np.isfinite(norms) | (norms == 0))

@@ -31,22 +31,27 @@ def test_batch_norm_in_the_branch_gives_linear_growth():
     assert 0.85 < slope < 1.15 and 45 < v[60] < 75
 
 
-def test_profile_is_the_mlp_it_models():
+@pytest.mark.parametrize("batch_norm, scale", [(True, 1.0), (False, 2**-0.5), (False, 1.0)])
+def test_profile_is_the_mlp_it_models_forward_and_backward(batch_norm, scale):
     torch.manual_seed(0)
-    depth, width = 4, 16
-    model = rl.mlp.mlp(depth, width, width, 2, residual=True, norm="batch", init="he")
-    r = forward_backward_profile(depth, batch_norm=True, width=width, n_samples=32, seed=3)
+    depth, width, n = 4, 16, 32
+    model = rl.mlp.mlp(depth, width, width, 2, residual=True, norm="batch" if batch_norm else None,
+                       residual_scale=scale, init="he")
+    r = forward_backward_profile(depth, scale, batch_norm, width=width, n_samples=n, seed=3)
     gen = torch.Generator().manual_seed(3)
-    h = torch.randn(32, width, generator=gen)
+    h, grad_out = torch.randn(n, width, generator=gen), torch.randn(n, width, generator=gen)
     weights = rl.variance._unit_weights(3, width, depth) * math.sqrt(2 / width)
     with torch.no_grad():
         for block, w in zip(model.blocks, weights, strict=True):
             block.linear.weight.copy_(w)
-        states = [h]
-        for block in model.blocks:
-            states.append(block(states[-1]))
-    want = [s.double().pow(2).mean().item() for s in states]
+    states = [h.requires_grad_()]
+    for block in model.blocks:
+        states.append(block(states[-1]))
+    want = [s.detach().double().pow(2).mean().item() for s in states]
     np.testing.assert_allclose(r["second_moment"], want, rtol=1e-4)
+    grads = torch.autograd.grad(states[-1], states, grad_outputs=grad_out)  # autograd through mlp
+    norms = np.array([g.double().norm().item() for g in grads])
+    np.testing.assert_allclose(r["grad_norm"], norms / norms[-1], rtol=1e-4)
 
 
 def test_float32_overflow_is_found_and_reported():
