@@ -7,6 +7,7 @@ The notebooks tell the story; `reslib` holds the code they reuse:
 """
 
 from reslib import (
+    batchnorm,
     blocks,
     checks,
     counting,
@@ -18,6 +19,7 @@ from reslib import (
     resnet,
     shattering,
     train,
+    variance,
     viz_dense,
     viz_norm,
     viz_paths,
@@ -29,6 +31,7 @@ from reslib.runtime import device, set_seed
 __version__ = "0.1.0"
 
 __all__ = [
+    "batchnorm",
     "blocks",
     "checks",
     "counting",
@@ -42,6 +45,7 @@ __all__ = [
     "set_seed",
     "shattering",
     "train",
+    "variance",
     "viz_dense",
     "viz_norm",
     "viz_paths",

@@ -99,6 +99,17 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
          itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])],
     ),
     # notebooks 04-05 (reslib.viz_norm)
+    "04 variance_explorer": (
+        rl.viz_norm.variance_explorer,
+        [dict(depth=d, init=i, multiplier=m, scaling=s, batch_norm=b) for d, i, m, s, b in
+         itertools.product([1, 67, 133, 200], ["He", "Glorot"], [0.25, 1.0, 4.0], ["none", "1/√2"],
+                           [False, True])],
+    ),
+    "05 running_stats_explorer": (
+        rl.viz_norm.running_stats_explorer,
+        [dict(batch_size=b, momentum=m, gamma=g, beta=be) for b, m, g, be in
+         itertools.product([2, 16, 128, 256], [0.01, 0.1, 1.0], [-2.0, 1.0, 3.0], [-3.0, 3.0])],
+    ),
     # notebooks 06-07 (reslib.viz_resnet)
     "06 block_cost_explorer": (
         lambda: rl.viz_resnet.block_cost_explorer(),

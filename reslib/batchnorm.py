@@ -1,0 +1,311 @@
+r"""Batch normalization from scratch: forward, backward, running statistics, folding.
+
+Algorithm 1 (Ioffe & Szegedy, 2015) normalises each channel with the statistics of
+the mini-batch and then scales and shifts it,
+$y = \gamma\,\dfrac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta$;
+at inference (Algorithm 2) $\mu_B, \sigma_B^2$ are replaced by running averages, so
+BN becomes one fixed affine map that can be folded into the preceding convolution.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNormCache",
+    "batch_norm_backward",
+    "batch_norm_backward_simplified",
+    "batch_norm_forward",
+    "fold_into_conv",
+    "inference_affine",
+    "running_stats_trace",
+]
+
+
+class BatchNormCache(NamedTuple):
+    """What the backward pass needs from the forward pass (and the module's running update)."""
+
+    x_hat: torch.Tensor  # normalised input, same shape as x
+    inv_std: torch.Tensor  # (C,) 1 / sqrt(var + eps)
+    gamma: torch.Tensor  # (C,)
+    mean: torch.Tensor  # (C,) batch mean
+    var: torch.Tensor  # (C,) biased batch variance (divides by m)
+    m: int  # values per channel: N (for (N, C)) or N*H*W (for (N, C, H, W))
+
+
+def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
+    return (1, x.shape[1]) + (1,) * (x.dim() - 2)  # broadcasts a (C,) vector over x
+
+
+def _reduce_dims(x: torch.Tensor) -> list[int]:
+    return [0] + list(range(2, x.dim()))  # every dim but the channel dim
+
+
+def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> None:
+    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+        raise ValueError("batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), "
+                         f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+    c = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        if not isinstance(p, torch.Tensor) or tuple(p.shape) != (c,):
+            got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
+            raise ValueError(f"{name} must have shape (C,) = ({c},), one value per channel of x "
+                             f"{tuple(x.shape)}, got {got}")
+    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+        raise ValueError(f"eps must be a finite number >= 0 (typically 1e-5), got {eps!r}")
+
+
+def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
+                       eps: float = 1e-5) -> tuple[torch.Tensor, BatchNormCache]:
+    r"""Algorithm 1: normalise each channel with its mini-batch mean and *biased* variance.
+
+    $\mu = \frac1m\sum_i x_i$, $\sigma^2 = \frac1m\sum_i (x_i-\mu)^2$,
+    $\hat x_i = (x_i-\mu)/\sqrt{\sigma^2+\epsilon}$, $y_i = \gamma\hat x_i + \beta$.
+
+    Args:
+        x: a batch, (N, C) or (N, C, H, W); statistics are per channel over every other dim.
+        gamma, beta: (C,) scale and shift.
+        eps: added to the variance, >= 0.
+
+    Returns:
+        `(y, cache)`: y has the shape of x; `cache` feeds `batch_norm_backward`.
+
+    Raises:
+        ValueError: bad shapes, negative eps, or a single value per channel (m = 1: its
+            variance is 0 and every output would equal beta).
+    """
+    _check_input(x, gamma, beta, eps)
+    dims, shape = _reduce_dims(x), _channel_shape(x)
+    m = x.numel() // x.shape[1]
+    if m < 2:
+        raise ValueError(f"batch norm in training needs more than one value per channel, got x of "
+                         f"shape {tuple(x.shape)} (m = {m}); use a batch of 2 or more, or eval mode")
+    mean = x.mean(dim=dims)  # (C,)
+    var = ((x - mean.reshape(shape)) ** 2).mean(dim=dims)  # (C,) biased: divides by m
+    inv_std = torch.rsqrt(var + eps)  # (C,)
+    x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+    y = gamma.reshape(shape) * x_hat + beta.reshape(shape)
+    return y, BatchNormCache(x_hat, inv_std, gamma, mean, var, m)
+
+
+def batch_norm_backward(dy: torch.Tensor, cache: BatchNormCache
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The backward pass step by step, through $\hat x$, $\sigma^2$ and $\mu$ (the paper's order).
+
+    $\partial L/\partial\sigma^2 = -\tfrac12(\sigma^2+\epsilon)^{-3/2}
+    \sum_i \partial L/\partial\hat x_i\,(x_i-\mu)$.
+
+    Returns:
+        `(dx, dgamma, dbeta)` with the shapes of x, gamma and beta.
+    """
+    x_hat, inv_std, gamma, _, _, m = cache
+    dims, shape = _reduce_dims(dy), _channel_shape(dy)
+    dbeta = dy.sum(dim=dims)
+    dgamma = (dy * x_hat).sum(dim=dims)
+    dx_hat = dy * gamma.reshape(shape)
+    xc = x_hat / inv_std.reshape(shape)  # x - mu
+    dvar = (dx_hat * xc).sum(dim=dims) * -0.5 * inv_std**3
+    dmean = -(dx_hat * inv_std.reshape(shape)).sum(dim=dims) + dvar * (-2.0 / m) * xc.sum(dim=dims)
+    dx = (dx_hat * inv_std.reshape(shape) + dvar.reshape(shape) * 2.0 * xc / m
+          + dmean.reshape(shape) / m)
+    return dx, dgamma, dbeta
+
+
+def batch_norm_backward_simplified(dy: torch.Tensor, cache: BatchNormCache
+                                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The same gradients in closed form: $\partial L/\partial x_i = \frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}
+    \big(m\,\delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\big)$,
+    $\delta = \partial L/\partial y$.
+    """
+    x_hat, inv_std, gamma, _, _, m = cache
+    dims, shape = _reduce_dims(dy), _channel_shape(dy)
+    dbeta = dy.sum(dim=dims)
+    dgamma = (dy * x_hat).sum(dim=dims)
+    dx = (gamma * inv_std / m).reshape(shape) * (
+        m * dy - dbeta.reshape(shape) - x_hat * dgamma.reshape(shape))
+    return dx, dgamma, dbeta
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    """Autograd glue: our forward, our backward (no graph of the forward's ops is kept)."""
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, eps):  # noqa: ANN001
+        y, cache = batch_norm_forward(x, gamma, beta, eps)
+        ctx.cache = cache
+        return y, cache.mean, cache.var
+
+    @staticmethod
+    def backward(ctx, dy, _dmean, _dvar):  # noqa: ANN001
+        dx, dgamma, dbeta = batch_norm_backward_simplified(dy, ctx.cache)
+        return dx, dgamma, dbeta, None
+
+
+class _BatchNorm(nn.Module):
+    """Shared by `BatchNorm1d` and `BatchNorm2d`: torch's arguments, buffers and state_dict keys."""
+
+    _dims: tuple[int, ...] = ()
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(f"num_features must be a positive int (channels), got {num_features!r}")
+        if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
+            raise ValueError(f"eps must be a finite number >= 0 (typically 1e-5), got {eps!r}")
+        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
+            raise ValueError(f"momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+        self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))  # gamma
+            self.bias = nn.Parameter(torch.zeros(num_features))  # beta
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() not in self._dims:
+            raise ValueError(f"{type(self).__name__} expects a {' or '.join(f'{d}-D' for d in self._dims)}"
+                             f" input (N, C, ...), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}({self.num_features}) got {x.shape[1]} channels "
+                             f"in x {tuple(x.shape)}")
+        ones = torch.ones(self.num_features, device=x.device, dtype=x.dtype)
+        gamma = self.weight if self.affine else ones
+        beta = self.bias if self.affine else torch.zeros_like(ones)
+        if self.training or not self.track_running_stats:
+            y, mean, var = _BatchNormFunction.apply(x, gamma, beta, self.eps)
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, var, x.numel() // x.shape[1])
+            return y
+        shape = _channel_shape(x)
+        inv_std = torch.rsqrt(self.running_var + self.eps)  # Algorithm 2: fixed statistics
+        return (x - self.running_mean.reshape(shape)) * (gamma * inv_std).reshape(shape) \
+            + beta.reshape(shape)
+
+    @torch.no_grad()
+    def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, m: int) -> None:
+        # Outside autograd, and the *unbiased* variance (m / (m - 1)): what torch stores.
+        self.num_batches_tracked.add_(1)
+        momentum = (1.0 / self.num_batches_tracked.item() if self.momentum is None
+                    else self.momentum)
+        self.running_mean.mul_(1 - momentum).add_(momentum * mean)
+        self.running_var.mul_(1 - momentum).add_(momentum * var * m / (m - 1))
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Drop-in for `torch.nn.BatchNorm1d`: input (N, C) or (N, C, L)."""
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Drop-in for `torch.nn.BatchNorm2d`: input (N, C, H, W), statistics per channel over N, H, W."""
+
+    _dims = (4,)
+
+
+def inference_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Algorithm 2: eval-mode BN as one affine map $y = a\,x + b$ per channel.
+
+    $a = \gamma/\sqrt{\hat\sigma^2+\epsilon}$, $b = \beta - a\,\hat\mu$ with the running statistics.
+
+    Args:
+        bn: a torch or reslib BatchNorm with running statistics.
+
+    Returns:
+        `(a, b)`, each (C,).
+    """
+    if getattr(bn, "running_mean", None) is None or getattr(bn, "running_var", None) is None:
+        raise ValueError(f"{type(bn).__name__} has no running statistics (track_running_stats=False):"
+                         " inference BN needs them")
+    a = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        a = bn.weight * a
+    b = -a * bn.running_mean
+    if bn.bias is not None:
+        b = b + bn.bias
+    return a.detach(), b.detach()
+
+
+def fold_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
+    r"""A new conv equal to `bn(conv(x))` in eval mode: $W' = a\,W$, $b' = a\,b + (\beta - a\hat\mu)$.
+
+    Args:
+        conv: an `nn.Conv1d`/`nn.Conv2d` (with or without bias); left unchanged.
+        bn: a torch or reslib BatchNorm over `conv.out_channels` channels.
+
+    Returns:
+        A copy of `conv` with folded weight and a bias.
+    """
+    if not isinstance(conv, nn.modules.conv._ConvNd):
+        raise TypeError(f"conv must be an nn.Conv1d/2d/3d, got {type(conv).__name__}")
+    if getattr(bn, "num_features", None) != conv.out_channels:
+        raise ValueError(f"bn must normalise the conv's {conv.out_channels} output channels, "
+                         f"got {getattr(bn, 'num_features', type(bn).__name__)}")
+    a, b = inference_affine(bn)
+    fused = copy.deepcopy(conv)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight * a.reshape(-1, *([1] * (conv.weight.dim() - 1))))
+        old_bias = conv.bias if conv.bias is not None else torch.zeros_like(a)
+        fused.bias = nn.Parameter(a * old_bias + b)
+    return fused
+
+
+@torch.no_grad()
+def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamma: float = 1.0,
+                        beta: float = 0.0, eps: float = 1e-5, seed: int = 0) -> dict:
+    r"""Train-mode BN on a stream of batches of one channel, $x = 2 + 3\,\mathrm{ReLU}(z)$, $z \sim N(0, 1)$.
+
+    The running statistics follow $r_t = (1-\text{momentum})\,r_{t-1} + \text{momentum}\cdot s_t$
+    (the variance with the $m/(m-1)$ correction), exactly as `BatchNorm1d(1, momentum=...)` does.
+    The population mean is $2 + 3/\sqrt{2\pi}$ and variance $9\,(1/2 - 1/(2\pi))$.
+
+    Returns:
+        dict with numpy arrays (steps,) `running_mean`, `running_var` (after each step),
+        `gap` (mean |train-mode output - eval-mode output| on that step's batch), the
+        population `mean` and `var`, and `output` (2000,): eval-mode outputs
+        $\gamma\,(x - \hat\mu)/\sqrt{\hat\sigma^2+\epsilon} + \beta$ of fresh examples after the last step.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+        raise ValueError(f"batch_size must be an int >= 2 (train-mode BN needs two values), "
+                         f"got {batch_size!r}")
+    if not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
+        raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+    gen = torch.Generator().manual_seed(seed)
+    x = 2 + 3 * torch.relu(torch.randn(steps, batch_size, generator=gen, dtype=torch.float64))
+    mean, var = x.mean(dim=1), x.var(dim=1, unbiased=False)  # (steps,) batch statistics
+    unbiased = var * batch_size / (batch_size - 1)
+    rm, rv, r_mean, r_var = 0.0, 1.0, [], []  # torch's initial buffers
+    for batch_mean, batch_var in zip(mean.tolist(), unbiased.tolist(), strict=True):
+        rm = (1 - momentum) * rm + momentum * batch_mean
+        rv = (1 - momentum) * rv + momentum * batch_var
+        r_mean.append(rm)
+        r_var.append(rv)
+    r_mean_t, r_var_t = torch.tensor(r_mean, dtype=torch.float64), torch.tensor(r_var, dtype=torch.float64)
+    train = (x - mean[:, None]) / torch.sqrt(var[:, None] + eps)
+    evals = (x - r_mean_t[:, None]) / torch.sqrt(r_var_t[:, None] + eps)
+    fresh = 2 + 3 * torch.relu(torch.randn(2000, generator=gen, dtype=torch.float64))
+    output = gamma * (fresh - rm) / math.sqrt(rv + eps) + beta
+    return {"running_mean": r_mean_t.numpy(), "running_var": r_var_t.numpy(),
+            "gap": (abs(gamma) * (train - evals).abs().mean(dim=1)).numpy(),
+            "mean": 2 + 3 / math.sqrt(2 * math.pi), "var": 9 * (0.5 - 1 / (2 * math.pi)),
+            "output": output.numpy()}

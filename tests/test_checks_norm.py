@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+import reslib as rl
+from tests.test_checks import load_solutions, stub
+
+SOL04 = load_solutions("04_forward_variance")
+SOL05 = load_solutions("05_batch_norm_math")
+
+
+def unbiased_forward(x, gamma, beta, eps):
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    x_hat = (x - x.mean(dims, keepdim=True)) / torch.sqrt(x.var(dims, keepdim=True) + eps)
+    return gamma.reshape(shape) * x_hat + beta.reshape(shape)
+
+
+def backward_without_mean_and_var_terms(dy, x, gamma, eps):
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    std = torch.sqrt(x.var(dims, unbiased=False, keepdim=True) + eps)
+    _, dgamma, dbeta = SOL05.bn_backward(dy, x, gamma, eps)
+    return dy * gamma.reshape(shape) / std, dgamma, dbeta
+
+
+def fold_forgetting_the_mean(conv, bn):
+    fused = SOL05.fold_bn(conv, bn)
+    with torch.no_grad():
+        fused.bias.copy_(bn.bias)
+    return fused
+
+
+CHECKS = [
+    (rl.checks.check_second_moment_recursion, SOL04.second_moment_recursion,
+     lambda d, g, s, bn: [s ** (2 * k) * 2.0**k for k in range(d + 1)]),  # "doubles" always
+    (rl.checks.check_batch_norm_forward, SOL05.bn_forward, unbiased_forward),
+    (rl.checks.check_batch_norm_backward, SOL05.bn_backward, backward_without_mean_and_var_terms),
+    (rl.checks.check_fold_into_conv, SOL05.fold_bn, fold_forgetting_the_mean),
+]
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_reference_solution_passes(check, solution, wrong):
+    result = check(solution)
+    assert result.passed is True and "correct" in result.message and result.max_diff < 1e-5
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_wrong_answer_fails_with_a_hint(check, solution, wrong):
+    result = check(wrong)
+    assert result.passed is False and "Hint:" in result.message and result.max_diff > 0
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_stub_says_not_implemented(check, solution, wrong):
+    assert check(stub).passed is None
+
+
+def test_forward_check_accepts_y_and_cache():
+    assert rl.checks.check_batch_norm_forward(rl.batchnorm.batch_norm_forward).passed is True
+
+
+def test_fold_check_reports_a_non_module():
+    result = rl.checks.check_fold_into_conv(lambda conv, bn: 3)
+    assert result.passed is False and "nn.Conv2d" in result.message
