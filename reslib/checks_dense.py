@@ -39,7 +39,7 @@ def check_dense_block_channels(fn: Callable[[int, int, int], list[int]]) -> Chec
 
 
 def check_transition_parameters(fn: Callable[[int, float], int]) -> CheckResult:
-    """Exercise (08): `fn(m, theta)`, the parameters of a transition from m channels with compression theta."""
+    """Exercise (08): `fn(m, theta)`, parameters of a transition from m channels, compression theta."""
     cases = [(256, 0.5), (512, 0.5), (330, 0.5), (100, 1.0), (99, 0.3)]
 
     def reference(m: int, theta: float) -> int:

@@ -103,7 +103,8 @@ def segmentation(n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3,
                  noise: float = 0.25) -> SegmentationData:
     """`n` noisy images with up to `shapes` discs and squares, and their masks (0 bg, 1 disc, 2 square).
 
-    Pixel values are $x = g\\,[\\text{inside}] + \\varepsilon$, $\\varepsilon \\sim \\mathcal N(0, \\text{noise}^2)$.
+    Pixel values are $x = g\\,[\\text{inside}] + \\varepsilon$,
+    $\\varepsilon \\sim \\mathcal N(0, \\text{noise}^2)$.
     """
     _check(n, size, seed)
     if isinstance(shapes, bool) or not isinstance(shapes, int) or shapes < 1:

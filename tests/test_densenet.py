@@ -74,7 +74,8 @@ def test_channel_plan_is_k0_plus_l_k_and_transition_compresses():
     plan = channel_plan(12, (3, 2), 24, compression=0.5)
     assert plan[0]["layer_inputs"] == [24, 36, 48] and plan[0]["out"] == 60
     assert plan[0]["after_transition"] == 30
-    assert plan[1]["layer_inputs"] == [30, 42] and plan[1]["out"] == 54 and plan[1]["after_transition"] is None
+    assert plan[1]["layer_inputs"] == [30, 42] and plan[1]["out"] == 54
+    assert plan[1]["after_transition"] is None
 
 
 def test_dense_block_keeps_its_input_and_grows_by_k_per_layer():

@@ -85,7 +85,8 @@ def test_stacked_hourglass_returns_one_heat_map_per_stack_and_adds_skips():
     assert not any(getattr(m, "inplace", False) for m in model.modules())
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(channels=6), "multiple of 4"), (dict(num_stacks=0), "num_stacks")])
+@pytest.mark.parametrize("kwargs, match", [(dict(channels=6), "multiple of 4"),
+                                           (dict(num_stacks=0), "num_stacks")])
 def test_stacked_hourglass_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         StackedHourglass(1, 2, **kwargs)
