@@ -276,8 +276,12 @@ class StackedHourglass(nn.Module):
 
 def fit_dense(model: nn.Module, x: torch.Tensor, target: torch.Tensor, epochs: int, lr: float = 1e-2,
               batch_size: int = 50, seed: int = 0) -> list[float]:
-    """Train a segmenter (integer `target` (N, H, W), cross-entropy) or a heat-map regressor
-    (float `target` (N, K, H, W), mean squared error summed over the stacks) with Adam.
+    """Train a segmenter (integer `target` (N, H, W), per-pixel cross-entropy) or a heat-map
+    predictor (float `target` (N, K, H, W), a list of outputs, one per stack) with Adam.
+
+    Heat maps are trained as distributions over pixels: $-\\sum_p \\hat t(p) \\log \\mathrm{softmax}(h)(p)$
+    with $\\hat t$ the target bump normalised to sum 1, summed over the stacks. (Newell et al. use
+    the mean squared error; on a few hundred images it learns much more slowly.)
 
     A valid U-Net's smaller output is compared with the centre crop of the target.
 
@@ -300,7 +304,11 @@ def fit_dense(model: nn.Module, x: torch.Tensor, target: torch.Tensor, epochs: i
             if target.dtype == torch.int64:
                 loss = F.cross_entropy(out, center_crop(target[idx], tuple(out.shape[-2:])))
             else:
-                loss = sum(F.mse_loss(h, target[idx]) for h in out)  # intermediate supervision
+                # each heat map is a distribution over pixels: cross-entropy with the normalised
+                # target bump, summed over the stacks (intermediate supervision)
+                p = target[idx].flatten(2)
+                p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
+                loss = sum(-(p * F.log_softmax(h.flatten(2), -1)).sum(-1).mean() for h in out)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
