@@ -99,12 +99,12 @@ def test_stacked_hourglass_rejects_sizes_not_divisible_by_two_to_the_order():
 
 def test_fit_dense_lowers_the_loss_for_segmentation_and_heat_maps():
     torch.manual_seed(0)
-    x = torch.randn(16, 1, 16, 16)
+    x = torch.randn(8, 1, 8, 8)
     mask = (x[:, 0] > 0).long()
-    losses = fit_dense(UNet(1, 2, 2, 4, "same"), x, mask, epochs=8, lr=1e-2, batch_size=8)
+    losses = fit_dense(UNet(1, 2, 1, 4, "same"), x, mask, epochs=6, lr=1e-2, batch_size=8)
     assert losses[-1] < losses[0]
-    heat = torch.rand(16, 2, 16, 16)
-    losses = fit_dense(StackedHourglass(1, 2, 2, 8, 2), x, heat, epochs=3, lr=1e-2, batch_size=8)
+    heat = torch.rand(8, 2, 8, 8)
+    losses = fit_dense(StackedHourglass(1, 2, 2, 8, 1), x, heat, epochs=4, lr=1e-2, batch_size=8)
     assert losses[-1] < losses[0]
 
 
