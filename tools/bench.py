@@ -124,6 +124,22 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
          itertools.product(list(rl.viz_resnet.NETWORKS), list(rl.viz_resnet.METRICS))],
     ),
     # notebooks 08-09 (reslib.viz_dense)
+    "08 densenet_explorer": (
+        rl.viz_dense.densenet_explorer,
+        [dict(growth_rate=k, layers=n, compression=t) for k, n, t in
+         itertools.product([1, 12, 24, 48], [1, 16, 40], [0.1, 0.5, 1.0])],
+    ),
+    "09 unet_trace_explorer": (
+        rl.viz_dense.unet_trace_explorer,
+        [dict(size=s) for s in (16, 17, 100, 188, 300, 571, 572, 576, 699, 700)],
+    ),
+    "09 hourglass_explorer": (
+        lambda: rl.viz_dense.hourglass_explorer(
+            rl.shapes.keypoints(20, 24, seed=0).x,
+            [torch.rand(20, 2, 24, 24, generator=torch.Generator().manual_seed(s)) for s in (0, 1)],
+            rl.shapes.keypoints(20, 24, seed=0).coords),
+        [dict(stack=s, example=e) for s, e in itertools.product([1, 2], [0, 7, 19])],
+    ),
 }
 
 

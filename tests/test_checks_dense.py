@@ -1,0 +1,67 @@
+"""Checks of notebooks 08-09: the reference solution passes, a plausible mistake fails, a stub waits."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+import reslib as rl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_solutions(name: str):
+    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SOL08, SOL09 = load_solutions("08_densenet"), load_solutions("09_unet_hourglass")
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+def _argmax_col_row(h):  # swaps row and column
+    return SOL09.heatmap_argmax(h).flip(-1)
+
+
+CHECKS = [
+    (rl.checks.check_dense_block_channels, SOL08.dense_block_channels,
+     lambda k0, k, n: [k0 + (layer + 1) * k for layer in range(n + 1)]),  # off by one layer
+    (rl.checks.check_transition_parameters, SOL08.transition_parameters,
+     lambda m, theta: m * int(theta * m)),  # forgets BN's scale and shift
+    (rl.checks.check_unet_output_size, SOL09.unet_output_size,
+     lambda s, d: SOL09.unet_output_size(s, d) + 4 * d),  # forgets the decoder's convs
+    (rl.checks.check_heatmap_argmax, SOL09.heatmap_argmax, _argmax_col_row),
+    (rl.checks.check_binary_iou, SOL09.binary_iou,
+     lambda p, t: ((p & t).sum() / t.sum()).item()),  # recall, not IoU
+]
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_reference_solution_passes(check, solution, wrong):
+    result = check(solution)
+    assert result.passed is True and "correct" in result.message
+    assert result.max_diff is not None and result.max_diff < 1e-6
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_wrong_answer_fails_with_a_hint(check, solution, wrong):
+    result = check(wrong)
+    assert result.passed is False and "Hint:" in result.message
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_unsolved_stub_says_not_implemented(check, solution, wrong):
+    result = check(stub)
+    assert result.passed is None and "not implemented yet" in result.message
+
+
+def test_a_shape_mistake_is_reported_not_raised():
+    result = rl.checks.check_heatmap_argmax(lambda h: torch.zeros(1))
+    assert result.passed is False and "shape" in result.message

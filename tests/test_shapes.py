@@ -1,0 +1,74 @@
+"""Generated shapes: deterministic, labelled correctly, heat maps peak at the keypoints; IoU."""
+
+import pytest
+import torch
+
+from reslib.shapes import CLASSES, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
+
+
+def test_segmentation_is_deterministic_from_the_seed_and_has_all_classes():
+    a, b, c = segmentation(50, 24, seed=3), segmentation(50, 24, seed=3), segmentation(50, 24, seed=4)
+    torch.testing.assert_close(a.x, b.x)
+    assert torch.equal(a.mask, b.mask) and not torch.equal(a.mask, c.mask)
+    assert a.x.shape == (50, 1, 24, 24) and a.mask.shape == (50, 24, 24) and a.mask.dtype == torch.int64
+    assert set(a.mask.unique().tolist()) == set(range(len(CLASSES))) and len(a) == 50
+
+
+def test_masks_mark_the_bright_pixels_when_there_is_no_noise():
+    d = segmentation(20, 32, seed=0, noise=0.0)
+    assert torch.equal(d.mask > 0, d.x[:, 0] > 0)
+    assert d.x[:, 0][d.mask > 0].min() >= 0.5  # grey levels in [0.5, 1]
+
+
+def test_discs_and_squares_share_the_same_brightness_range():
+    d = segmentation(300, 32, seed=1, noise=0.0)
+    disc, square = d.x[:, 0][d.mask == 1], d.x[:, 0][d.mask == 2]
+    assert abs(disc.mean() - square.mean()) < 0.05
+
+
+def test_keypoint_heat_maps_peak_at_the_shape_centres():
+    d = keypoints(30, 32, seed=2, noise=0.0)
+    assert d.heatmaps.shape == (30, 2, 32, 32) and d.coords.shape == (30, 2, 2)
+    assert (heatmap_argmax(d.heatmaps) - d.coords).abs().max() <= 0.5
+    rows, cols = d.coords[:, 0].round().long().T  # the disc's centre lies inside a drawn shape
+    assert (d.x[torch.arange(30), 0, rows, cols] > 0).all()
+
+
+def test_gaussian_heatmaps_value_one_at_the_centre():
+    h = gaussian_heatmaps(torch.tensor([[[3.0, 5.0]]]), 8, sigma=1.0)
+    assert h[0, 0, 3, 5] == 1.0 and h[0, 0, 3, 6] == pytest.approx(torch.exp(torch.tensor(-0.5)).item())
+
+
+def test_heatmap_argmax_returns_row_and_column():
+    h = torch.zeros(1, 2, 4, 5)
+    h[0, 0, 1, 3] = 1
+    h[0, 1, 3, 0] = 2
+    assert heatmap_argmax(h).tolist() == [[[1.0, 3.0], [3.0, 0.0]]]
+
+
+def test_iou_per_class_and_from_logits():
+    target = torch.tensor([[[0, 1], [1, 2]]])
+    pred = torch.tensor([[[0, 1], [2, 2]]])
+    torch.testing.assert_close(iou(pred, target), torch.tensor([1.0, 0.5, 0.5]))
+    logits = torch.nn.functional.one_hot(pred, 3).permute(0, 3, 1, 2).float()
+    torch.testing.assert_close(iou(logits, target), iou(pred, target))
+    assert torch.isnan(iou(torch.zeros(1, 2, 2).long(), torch.zeros(1, 2, 2).long())[1])
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: segmentation(0), "n must"), (lambda: segmentation(5, size=4), "size"),
+    (lambda: segmentation(5, seed=-1), "seed"), (lambda: segmentation(5, shapes=0), "shapes"),
+    (lambda: segmentation(5, noise=-1.0), "noise"), (lambda: keypoints(5, size=2), "size"),
+    (lambda: gaussian_heatmaps(torch.zeros(2, 2), 8), "coords"),
+    (lambda: gaussian_heatmaps(torch.zeros(1, 1, 2), 8, sigma=0), "sigma"),
+    (lambda: heatmap_argmax(torch.zeros(2, 2)), "heatmaps"),
+    (lambda: iou(torch.zeros(2, 2).long(), torch.zeros(3, 3).long()), "same shape"),
+])
+def test_bad_input_raises_value_error(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_data_moves_between_devices():
+    assert segmentation(2).to("cpu").x.device.type == "cpu"
+    assert keypoints(2).to("cpu").heatmaps.device.type == "cpu" and len(keypoints(2)) == 2

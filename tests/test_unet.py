@@ -1,0 +1,117 @@
+"""U-Net size traces (572 -> 388), same padding, skips, the stacked hourglass and its training loop."""
+
+import pytest
+import torch
+
+from reslib.unet import StackedHourglass, UNet, center_crop, fit_dense, unet_output_size, unet_shape_trace
+
+
+def test_original_unet_maps_572_to_388_with_the_papers_crops():
+    rows, problem = unet_shape_trace(572, 4, "valid")
+    assert problem is None and rows[-1]["size"] == 388
+    assert [r["size"] for r in rows if r["stage"] in ("encoder", "bottleneck")] == [568, 280, 136, 64, 28]
+    assert [r["crop"] for r in rows if r["stage"] == "up"] == [8, 32, 80, 176]
+    assert unet_output_size(572) == 388
+
+
+def test_valid_unet_forward_agrees_with_the_trace_on_the_meta_device():
+    model = UNet(1, 2, depth=4, base_channels=64, batch_norm=False)
+    assert sum(p.numel() for p in model.parameters()) == 31_030_658
+    out = model.to("meta")(torch.zeros(1, 1, 572, 572, device="meta"))
+    assert out.shape == (1, 2, 388, 388)
+
+
+@pytest.mark.parametrize("size, depth", [(188, 4), (92, 2), (30, 1), (44, 2)])
+def test_small_valid_unets_match_the_trace(size, depth):
+    model = UNet(1, 3, depth=depth, base_channels=2)
+    assert model(torch.randn(1, 1, size, size)).shape[-1] == unet_output_size(size, depth)
+
+
+@pytest.mark.parametrize("size", [16, 32, 48])
+def test_same_padding_keeps_the_input_size(size):
+    model = UNet(2, 3, depth=3, base_channels=4, padding="same")
+    assert model(torch.randn(2, 2, size, size)).shape == (2, 3, size, size)
+
+
+def test_unet_without_skips_has_narrower_decoder_and_same_output_shape():
+    with_skips, without = UNet(1, 2, 2, 4, "same"), UNet(1, 2, 2, 4, "same", skips=False)
+    assert sum(p.numel() for p in without.parameters()) < sum(p.numel() for p in with_skips.parameters())
+    assert without(torch.randn(1, 1, 16, 16)).shape == (1, 2, 16, 16)
+
+
+@pytest.mark.parametrize("size, padding, match", [
+    (570, "valid", "even size"), (100, "same", "even size"), (60, "valid", "at least 5 pixels"),
+    (33, "same", "even size")])
+def test_sizes_that_cannot_work_raise_value_errors_with_nearby_sizes(size, padding, match):
+    with pytest.raises(ValueError, match=match):
+        unet_output_size(size, 4, padding)
+    rows, problem = unet_shape_trace(size, 4, padding)
+    assert problem is not None and rows[0]["size"] == size
+
+
+def test_error_message_suggests_sizes_that_work():
+    with pytest.raises(ValueError, match="556 or 572"):
+        unet_output_size(570)
+    with pytest.raises(ValueError, match="96 or 112"):
+        unet_output_size(100, 4, "same")
+
+
+def test_forward_rejects_a_bad_size_before_running():
+    with pytest.raises(ValueError, match="cannot take 30 pixels"):
+        UNet(1, 2, depth=2, base_channels=2, padding="same")(torch.randn(1, 1, 30, 30))
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(depth=0), "depth"), (dict(padding="reflect"), "padding"),
+                                           (dict(base_channels=0), "base_channels")])
+def test_bad_unet_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        UNet(1, 2, **kwargs)
+    with pytest.raises(TypeError, match="int"):
+        unet_shape_trace(57.2)
+
+
+def test_center_crop_takes_the_middle_and_rejects_odd_margins():
+    x = torch.arange(36.0).reshape(1, 1, 6, 6)
+    torch.testing.assert_close(center_crop(x, (2, 2)), x[..., 2:4, 2:4])
+    with pytest.raises(ValueError, match="even number"):
+        center_crop(x, (3, 3))
+
+
+def test_stacked_hourglass_returns_one_heat_map_per_stack_and_adds_skips():
+    model = StackedHourglass(1, num_keypoints=3, num_stacks=3, channels=8, order=2)
+    out = model(torch.randn(2, 1, 16, 16))
+    assert len(out) == 3 and all(h.shape == (2, 3, 16, 16) for h in out)
+    assert "num_stacks=3" in repr(model)
+    assert not any(getattr(m, "inplace", False) for m in model.modules())
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(channels=6), "multiple of 4"),
+                                           (dict(num_stacks=0), "num_stacks")])
+def test_stacked_hourglass_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        StackedHourglass(1, 2, **kwargs)
+
+
+def test_stacked_hourglass_rejects_sizes_not_divisible_by_two_to_the_order():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        StackedHourglass(1, 2, order=3, channels=8)(torch.randn(1, 1, 20, 20))
+
+
+def test_fit_dense_lowers_the_loss_for_segmentation_and_heat_maps():
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 8, 8)
+    mask = (x[:, 0] > 0).long()
+    losses = fit_dense(UNet(1, 2, 1, 4, "same"), x, mask, epochs=6, lr=1e-2, batch_size=8)
+    assert losses[-1] < losses[0]
+    heat = torch.rand(8, 2, 8, 8)
+    losses = fit_dense(StackedHourglass(1, 2, 2, 8, 1), x, heat, epochs=4, lr=1e-2, batch_size=8)
+    assert losses[-1] < losses[0]
+
+
+def test_fit_dense_crops_targets_for_a_valid_unet_and_rejects_bad_input():
+    x, mask = torch.randn(4, 1, 30, 30), torch.zeros(4, 30, 30, dtype=torch.long)
+    assert len(fit_dense(UNet(1, 2, 1, 2), x, mask, epochs=1)) == 1
+    with pytest.raises(ValueError, match="epochs"):
+        fit_dense(UNet(1, 2, 1, 2), x, mask, epochs=0)
+    with pytest.raises(ValueError, match="same length"):
+        fit_dense(UNet(1, 2, 1, 2), x, mask[:2], epochs=1)

@@ -1,0 +1,74 @@
+"""Figures and explorers of notebooks 08-09: built, driven to every control's ends, never failing."""
+
+import plotly.graph_objects as go
+import pytest
+import torch
+
+import reslib as rl
+from reslib import viz_dense
+
+
+def _data(fig):
+    return [(tuple(t.x) if t.x is not None else None, tuple(t.y) if t.y is not None else None,
+             str(t.z) if getattr(t, "z", None) is not None else None) for t in fig.data]
+
+
+def test_static_figures_build():
+    assert isinstance(viz_dense.channel_figure(), go.Figure)
+    assert isinstance(viz_dense.bar_figure({"a": 1.0, "b": 2.0}, "t", "y"), go.Figure)
+    fig = viz_dense.unet_trace_figure(572)
+    assert list(fig.data[0].y)[-1] == 388
+    x, mask = torch.rand(3, 1, 8, 8), torch.randint(0, 3, (3, 8, 8))
+    fig = viz_dense.segmentation_figure(x, mask, {"model": mask}, n=3)
+    assert len(fig.data) == 9
+    heat = torch.rand(2, 8, 8)
+    assert len(viz_dense.heatmap_figure(x[0], heat, torch.rand(2, 2) * 7).data) == 3 + 2 * 4
+
+
+def test_channel_figure_bars_are_k0_plus_l_k():
+    fig = viz_dense.channel_figure(growth_rate=4, block_config=(3, 2), num_init_features=8)
+    assert list(fig.data[0].y) == [8, 12, 16] and list(fig.data[1].y) == [10, 14]
+
+
+@pytest.mark.parametrize("name, values", [
+    ("growth_rate", (1, 48)), ("layers", (1, 40)), ("compression", (0.1, 1.0))])
+def test_densenet_explorer_at_both_ends_of_every_slider(name, values):
+    explorer = viz_dense.densenet_explorer()
+    for value in values:
+        before = _data(explorer.figure)
+        explorer.update(**{name: value})
+        assert explorer.error is None, explorer.error
+        assert _data(explorer.figure) != before
+    assert "parameters" in explorer.status.value
+
+
+def test_densenet_explorer_status_gives_the_exact_parameter_count():
+    explorer = viz_dense.densenet_explorer()
+    explorer.update(growth_rate=12, layers=16, compression=0.5)
+    assert "769,162 parameters" in explorer.status.value
+
+
+def test_unet_trace_explorer_never_fails_and_reports_where_sizes_stop():
+    explorer = viz_dense.unet_trace_explorer()
+    for size in (16, 700, 571, 572, 576):
+        before = _data(explorer.figure)
+        explorer.update(size=size)
+        assert explorer.error is None, explorer.error
+        assert _data(explorer.figure) != before
+    explorer.update(size=571)
+    assert "fails at" in explorer.status.value and "even size" in explorer.status.value
+    explorer.update(size=572)
+    assert "572 -&gt; 388" in explorer.status.value
+
+
+def test_hourglass_explorer_at_both_ends_of_its_sliders():
+    torch.manual_seed(0)
+    data = rl.shapes.keypoints(6, 16, seed=0)
+    outputs = [torch.rand(6, 2, 16, 16), torch.rand(6, 2, 16, 16)]
+    explorer = viz_dense.hourglass_explorer(data.x, outputs, data.coords)
+    for values in (dict(stack=1), dict(stack=2), dict(example=5), dict(example=0)):
+        before = _data(explorer.figure)
+        explorer.update(**values)
+        assert explorer.error is None, explorer.error
+        assert _data(explorer.figure) != before
+    assert "keypoint errors" in explorer.status.value
