@@ -195,8 +195,10 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
 
     controls = {
         "batch_size": widgets.IntSlider(value=16, min=2, max=256, description="batch size"),
-        "momentum": widgets.FloatSlider(value=0.1, min=0.01, max=1.0, step=0.01,
-                                        description="momentum"),
+        # log scale: the interesting momenta span 0.01-1; a linear float slider with step 0.01 also
+        # got stuck under the keyboard in JupyterLab (0.1 -> 0.1 on ArrowRight)
+        "momentum": widgets.FloatLogSlider(value=0.1, base=10, min=-2, max=0, step=0.1,
+                                           description="momentum"),
         "gamma": widgets.FloatSlider(value=1.0, min=-2.0, max=3.0, step=0.1, description="γ"),
         "beta": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="β"),
     }
