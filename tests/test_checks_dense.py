@@ -1,29 +1,14 @@
 """Checks of notebooks 08-09: the reference solution passes, a plausible mistake fails, a stub waits."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
 import reslib as rl
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_solutions(name: str):
-    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.test_checks import load_solutions, stub
 
 SOL08, SOL09 = load_solutions("08_densenet"), load_solutions("09_unet_hourglass")
 
-
-def stub(*args):
-    raise NotImplementedError
 
 
 def _argmax_col_row(h):  # swaps row and column

@@ -1,30 +1,15 @@
 import copy
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 import reslib as rl
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_solutions(name: str):
-    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.test_checks import load_solutions, stub
 
 SOL02 = load_solutions("02_shattered_gradients")
 SOL03 = load_solutions("03_residual_paths")
 
-
-def stub(*args):
-    raise NotImplementedError
 
 
 def autocorrelation_keeps_the_mean(g):

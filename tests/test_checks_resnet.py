@@ -1,27 +1,12 @@
-import importlib.util
-from pathlib import Path
 
 import pytest
 
 import reslib as rl
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_solutions(name: str):
-    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.test_checks import load_solutions, stub
 
 SOL06 = load_solutions("06_bottleneck_counts")
 SOL07 = load_solutions("07_resnet")
 
-
-def stub(*args):
-    raise NotImplementedError
 
 
 CHECKS = [
