@@ -95,6 +95,14 @@ def _downsample(in_channels: int, out_channels: int, stride: int, shortcut: str 
 class _Block(nn.Module):
     expansion = 1
 
+    def _setup(self, in_channels: int, planes: int, stride: int, shortcut: str | None, dim: int,
+               norm_layer: NormLayer | None) -> tuple[type[nn.Module], NormLayer]:
+        """Check the arguments, record the block's shape, and return its conv and norm factories."""
+        _check_block_args(in_channels, planes, stride, shortcut)
+        self.in_channels, self.out_channels = in_channels, planes * self.expansion
+        self.stride, self.shortcut = stride, shortcut
+        return _conv(dim), _norm(dim, norm_layer)
+
     def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.downsample is None else self.downsample(x)
 
@@ -131,10 +139,7 @@ class BasicBlock(_Block):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
         super().__init__()
-        _check_block_args(in_channels, planes, stride, shortcut)
-        conv, norm = _conv(dim), _norm(dim, norm_layer)
-        self.in_channels, self.out_channels = in_channels, planes * self.expansion
-        self.stride, self.shortcut = stride, shortcut
+        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
         self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = norm(planes)
         self.relu = nn.ReLU()
@@ -170,10 +175,7 @@ class Bottleneck(_Block):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
         super().__init__()
-        _check_block_args(in_channels, planes, stride, shortcut)
-        conv, norm = _conv(dim), _norm(dim, norm_layer)
-        self.in_channels, self.out_channels = in_channels, planes * self.expansion
-        self.stride, self.shortcut = stride, shortcut
+        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
         self.conv1 = conv(in_channels, planes, 1, bias=False)
         self.bn1 = norm(planes)
         self.conv2 = conv(planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -209,10 +211,7 @@ class PreActBlock(_Block):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
         super().__init__()
-        _check_block_args(in_channels, planes, stride, shortcut)
-        conv, norm = _conv(dim), _norm(dim, norm_layer)
-        self.in_channels, self.out_channels = in_channels, planes * self.expansion
-        self.stride, self.shortcut = stride, shortcut
+        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
         self.bn1 = norm(in_channels)
         self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = norm(planes)
@@ -243,10 +242,7 @@ class PreActBottleneck(_Block):
     def __init__(self, in_channels: int, planes: int, stride: int = 1,
                  norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
         super().__init__()
-        _check_block_args(in_channels, planes, stride, shortcut)
-        conv, norm = _conv(dim), _norm(dim, norm_layer)
-        self.in_channels, self.out_channels = in_channels, planes * self.expansion
-        self.stride, self.shortcut = stride, shortcut
+        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
         self.bn1 = norm(in_channels)
         self.conv1 = conv(in_channels, planes, 1, bias=False)
         self.bn2 = norm(planes)
