@@ -1,33 +1,39 @@
 """reslib: the package behind the residual-networks notebook series.
 
-The notebooks tell the story; `reslib` holds the code they reuse:
-`mlp` (plain and residual networks), `data` (MNIST-1D, made offline),
-`train` (a fast training loop), `gradients`, `counting`, `plotting`,
-`widgets` (live explorers) and `checks` (exercise feedback).
+The notebooks tell the story; `reslib` holds the code they reuse, one module per topic:
+
+- ground floor: `core` (argument checks, 1-D/2-D layers, `residual_add`), `runtime` (seed, device);
+- data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
+  of discs and squares for segmentation and keypoints);
+- models: `mlp`, `blocks`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch);
+- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting`;
+- training: `train` (`fit`, `evaluate`);
+- presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
+
+Every figure, explorer and check is one hop away: `rl.viz.variance_explorer()`,
+`rl.checks.check_lesion(...)`.
 """
 
 from reslib import (
     batchnorm,
     blocks,
     checks,
+    core,
     counting,
     data,
     densenet,
     gradients,
+    hourglass,
     mlp,
     paths,
-    plotting,
     resnet,
-    shapes,
+    runtime,
+    scenes,
     shattering,
     train,
     unet,
     variance,
-    viz_dense,
-    viz_norm,
-    viz_paths,
-    viz_resnet,
-    widgets,
+    viz,
 )
 from reslib.runtime import device, set_seed
 
@@ -37,24 +43,22 @@ __all__ = [
     "batchnorm",
     "blocks",
     "checks",
+    "core",
     "counting",
     "data",
     "densenet",
     "device",
     "gradients",
+    "hourglass",
     "mlp",
     "paths",
-    "plotting",
     "resnet",
+    "runtime",
+    "scenes",
     "set_seed",
-    "shapes",
     "shattering",
     "train",
     "unet",
     "variance",
-    "viz_dense",
-    "viz_norm",
-    "viz_paths",
-    "viz_resnet",
-    "widgets",
+    "viz",
 ]

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.mlp import residual_add
+from reslib.core import residual_add
 
 __all__ = [
     "BasicBlock",

@@ -14,27 +14,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.mlp import mlp
-from reslib.shattering import (
-    autocorrelation,
-    depth_gradients,
-    freeze_batch_stats,
-    input_gradients,
-    lag1_by_depth,
-    shattering,
-    shattering_net,
-)
 
 __all__ = [
-    "autocorrelation",
-    "depth_gradients",
-    "freeze_batch_stats",
     "gradient_flow",
-    "input_gradients",
-    "lag1_by_depth",
     "layer_gradient_norms",
     "linear_layers",
-    "shattering",
-    "shattering_net",
     "weight_gradients",
 ]
 

@@ -14,26 +14,13 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp", "residual_add"]
+from reslib.core import residual_add
+
+__all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 _NORMS = (None, "batch")
 _INITS = ("auto", "he", "xavier", "torch")
-
-
-def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
-    r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
-
-    Raises:
-        ValueError: when `F(x)` and `x` do not have the same shape.
-    """
-    if fx.shape != x.shape:
-        raise ValueError(
-            f"residual add needs equal shapes, got F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
-            "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
-            "from x's channels to F(x)'s)"
-        )
-    return x + fx
 
 
 class PlainLayer(nn.Module):

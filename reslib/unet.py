@@ -1,11 +1,11 @@
-"""Encoder-decoder networks with skips: U-Net (concatenate) and the stacked hourglass (add).
+"""U-Net (Ronneberger et al. 2015): an encoder-decoder whose skips *concatenate*.
 
 The encoder halves the resolution `depth` times to see more context; the
 decoder doubles it back. The skips hand the decoder the encoder's
 high-resolution detail: U-Net *concatenates* the (cropped) encoder map,
 $d_i = D_i([\\mathrm{crop}(e_i), \\mathrm{up}(d_{i+1})])$; an hourglass *adds*
 a branch that went through its own residual module,
-$y = R(x) + \\mathrm{up}(g(\\mathrm{pool}(x)))$.
+$y = R(x) + \\mathrm{up}(g(\\mathrm{pool}(x)))$ (see `reslib.hourglass`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.blocks import PreActBottleneck
-
-__all__ = ["StackedHourglass", "UNet", "center_crop", "fit_dense", "unet_output_size", "unet_shape_trace"]
+__all__ = ["UNet", "center_crop", "fit_dense", "unet_output_size", "unet_shape_trace"]
 
 _PADDINGS = ("valid", "same")
 
@@ -179,99 +177,6 @@ class UNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"depth={self.depth}, padding={self.padding!r}, skips={self.skips}"
-
-
-def _residual(channels: int) -> nn.Module:
-    return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
-
-
-class Hourglass(nn.Module):
-    r"""One hourglass of order $n$: $y = R_{\text{skip}}(x) + \mathrm{up}(R(g_{n-1}(R(\mathrm{pool}(x)))))$.
-
-    The skip goes through its own residual module and is *added*; $g_0$ is a residual module.
-    """
-
-    def __init__(self, order: int, channels: int):
-        super().__init__()
-        self.order = order
-        self.skip = _residual(channels)
-        self.down = _residual(channels)
-        self.inner = Hourglass(order - 1, channels) if order > 1 else _residual(channels)
-        self.up = _residual(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        low = self.up(self.inner(self.down(F.max_pool2d(x, 2))))  # (N, C, H/2, W/2)
-        return self.skip(x) + F.interpolate(low, scale_factor=2.0, mode="nearest")
-
-    def extra_repr(self) -> str:
-        return f"order={self.order}"
-
-
-class StackedHourglass(nn.Module):
-    r"""Hourglasses in a row, each predicting heat maps that the next one refines.
-
-    After stack $s$: heat maps $h_s = W_h f_s$; the next stack reads
-    $x_{s+1} = x_s + W_f f_s + W_m h_s$. Training sums the loss over all stacks
-    (intermediate supervision); the last stack's heat maps are the prediction.
-
-    Args:
-        in_channels: image channels.
-        num_keypoints: heat maps per stack.
-        num_stacks: hourglasses in a row (8 in the paper).
-        channels: features inside the hourglasses (256 in the paper); a multiple of 4.
-        order: 2x downsamplings inside each hourglass (4 in the paper).
-
-    Shape:
-        (N, in_channels, H, W) -> list of `num_stacks` tensors (N, num_keypoints, H, W);
-        H and W must be divisible by 2^order.
-
-    Note:
-        The paper's stem first reduces 256x256 to 64x64; the small images here need no stem
-        downsampling, so the heat maps have the input's size.
-
-    References:
-        Newell, Yang and Deng, "Stacked Hourglass Networks for Human Pose Estimation", ECCV 2016.
-    """
-
-    def __init__(self, in_channels: int, num_keypoints: int, num_stacks: int = 2, channels: int = 32,
-                 order: int = 3):
-        super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_keypoints", num_keypoints),
-                            ("num_stacks", num_stacks), ("order", order)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 4 or channels % 4:
-            raise ValueError(f"channels must be a positive multiple of 4 (bottleneck width "
-                             f"channels/4), got {channels!r}")
-        self.num_stacks, self.order = num_stacks, order
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels), nn.ReLU(), _residual(channels))
-        self.hourglasses = nn.ModuleList([Hourglass(order, channels) for _ in range(num_stacks)])
-        self.features = nn.ModuleList([nn.Sequential(
-            _residual(channels), nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
-            nn.ReLU()) for _ in range(num_stacks)])
-        self.heads = nn.ModuleList([nn.Conv2d(channels, num_keypoints, 1) for _ in range(num_stacks)])
-        self.merge_features = nn.ModuleList([nn.Conv2d(channels, channels, 1)
-                                             for _ in range(num_stacks - 1)])
-        self.merge_heatmaps = nn.ModuleList([nn.Conv2d(num_keypoints, channels, 1)
-                                             for _ in range(num_stacks - 1)])
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h, w = x.shape[-2:]
-        if h % 2**self.order or w % 2**self.order:
-            raise ValueError(f"an hourglass of order {self.order} halves the size {self.order} times: "
-                             f"height and width must be divisible by {2**self.order}, got {(h, w)}")
-        x = self.stem(x)  # (N, C, H, W)
-        heatmaps = []
-        for s in range(self.num_stacks):
-            f = self.features[s](self.hourglasses[s](x))
-            heatmaps.append(self.heads[s](f))  # (N, K, H, W)
-            if s < self.num_stacks - 1:
-                x = x + self.merge_features[s](f) + self.merge_heatmaps[s](heatmaps[-1])
-        return heatmaps
-
-    def extra_repr(self) -> str:
-        return f"num_stacks={self.num_stacks}, order={self.order}"
 
 
 def fit_dense(model: nn.Module, x: torch.Tensor, target: torch.Tensor, epochs: int, lr: float = 1e-2,

@@ -2,7 +2,7 @@
 import pytest
 
 import reslib as rl
-from tests.test_checks import load_solutions, stub
+from tests.helpers import load_solutions, stub
 
 SOL06 = load_solutions("06_bottleneck_counts")
 SOL07 = load_solutions("07_resnet")

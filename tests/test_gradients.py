@@ -111,19 +111,19 @@ def test_linear_layers_needs_linear_layers():
 def _frozen_net(depth=3, residual=False, norm="batch", n=64):
     model = rl.mlp.mlp(depth, 32, 1, 1, residual=residual, norm=norm).double()
     x = torch.linspace(-2, 2, n, dtype=torch.float64).unsqueeze(1)
-    return rl.gradients.freeze_batch_stats(model, x), x
+    return rl.shattering.freeze_batch_stats(model, x), x
 
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_input_gradients_match_finite_differences(residual):
     model, x = _frozen_net(residual=residual)
-    grad = rl.gradients.input_gradients(model, x)
+    grad = rl.shattering.input_gradients(model, x)
     eps = 1e-6
     with torch.no_grad():
         fd = ((model(x + eps) - model(x - eps)) / (2 * eps)).squeeze(1)
     assert grad.shape == (64,)
     assert torch.allclose(grad, fd, atol=1e-6)
-    assert torch.allclose(rl.gradients.input_gradients(model, x.squeeze(1)), grad)  # (N,) input
+    assert torch.allclose(rl.shattering.input_gradients(model, x.squeeze(1)), grad)  # (N,) input
 
 
 def test_freeze_batch_stats_keeps_the_train_mode_function():
@@ -132,7 +132,7 @@ def test_freeze_batch_stats_keeps_the_train_mode_function():
     model.train()
     with torch.no_grad():
         train_out = model(x)
-    rl.gradients.freeze_batch_stats(model, x)
+    rl.shattering.freeze_batch_stats(model, x)
     assert not model.training
     with torch.no_grad():  # eval uses the unbiased variance: differs by the factor n / (n - 1) only
         assert torch.allclose(model(x), train_out, rtol=0.05, atol=0.05)
@@ -142,39 +142,39 @@ def test_freeze_batch_stats_keeps_the_train_mode_function():
 def test_input_gradients_reject_train_mode_bn_and_wrong_shapes():
     model = rl.mlp.mlp(2, 8, 1, 1, norm="batch")
     with pytest.raises(ValueError, match="train mode"):
-        rl.gradients.input_gradients(model, torch.zeros(4, 1))
+        rl.shattering.input_gradients(model, torch.zeros(4, 1))
     with pytest.raises(ValueError, match="scalar inputs"):
-        rl.gradients.input_gradients(model.eval(), torch.zeros(4, 2))
+        rl.shattering.input_gradients(model.eval(), torch.zeros(4, 2))
     with pytest.raises(TypeError, match="torch.Tensor"):
-        rl.gradients.input_gradients(model, [0.0, 1.0])
+        rl.shattering.input_gradients(model, [0.0, 1.0])
     with pytest.raises(ValueError, match="one scalar per input"):
-        rl.gradients.input_gradients(rl.mlp.mlp(2, 8, 1, 3), torch.zeros(4, 1))
+        rl.shattering.input_gradients(rl.mlp.mlp(2, 8, 1, 3), torch.zeros(4, 1))
 
 
 @pytest.mark.parametrize("residual", [False, True])
 def test_depth_gradients_equal_the_gradient_of_each_truncated_network(residual):
     model, x = _frozen_net(depth=5, residual=residual)
-    rows = rl.gradients.depth_gradients(model, x)
+    rows = rl.shattering.depth_gradients(model, x)
     assert rows.shape == (5, 64)
-    assert torch.allclose(rows[-1], rl.gradients.input_gradients(model, x), atol=1e-10)
+    assert torch.allclose(rows[-1], rl.shattering.input_gradients(model, x), atol=1e-10)
     short = torch.nn.Sequential(model.stem, *model.blocks[:2], model.head)  # depth 3 (plain) / 2 blocks
     row = 2 if not residual else 1
-    assert torch.allclose(rows[row], rl.gradients.input_gradients(short, x), atol=1e-10)
+    assert torch.allclose(rows[row], rl.shattering.input_gradients(short, x), atol=1e-10)
     with pytest.raises(TypeError, match="reslib.mlp.MLP"):
-        rl.gradients.depth_gradients(torch.nn.Linear(1, 1), x)
+        rl.shattering.depth_gradients(torch.nn.Linear(1, 1), x)
 
 
 def test_autocorrelation_removes_the_mean_and_matches_numpy():
     gen = np.random.default_rng(0)
     g = gen.normal(size=100)
-    r = rl.gradients.autocorrelation(g)
+    r = rl.shattering.autocorrelation(g)
     c = g - g.mean()
     expected = np.correlate(c, c, "full")[99:] / (c @ c)
     assert r.shape == (100,) and r[0] == pytest.approx(1.0)
     assert np.allclose(r, expected)
-    assert np.allclose(rl.gradients.autocorrelation(g + 100.0, max_lag=5), expected[:6])  # offset-free
-    assert np.allclose(rl.gradients.autocorrelation(torch.tensor(g)), expected)
-    rows = rl.gradients.autocorrelation(np.stack([g, np.cumsum(g)]), max_lag=1)
+    assert np.allclose(rl.shattering.autocorrelation(g + 100.0, max_lag=5), expected[:6])  # offset-free
+    assert np.allclose(rl.shattering.autocorrelation(torch.tensor(g)), expected)
+    rows = rl.shattering.autocorrelation(np.stack([g, np.cumsum(g)]), max_lag=1)
     assert rows.shape == (2, 2) and abs(rows[0, 1]) < 0.3 and rows[1, 1] > 0.8
 
 
@@ -184,11 +184,11 @@ def test_autocorrelation_removes_the_mean_and_matches_numpy():
 ])
 def test_autocorrelation_rejects_bad_input(g, max_lag, match):
     with pytest.raises(ValueError, match=match):
-        rl.gradients.autocorrelation(g, max_lag)
+        rl.shattering.autocorrelation(g, max_lag)
 
 
 def test_shattering_replicates_the_three_regimes():
-    lag1 = {(d, res): np.mean([rl.gradients.shattering(d, res, seed=s)["lag1"] for s in range(3)])
+    lag1 = {(d, res): np.mean([rl.shattering.shattering(d, res, seed=s)["lag1"] for s in range(3)])
             for d, res in [(1, False), (24, False), (50, True)]}
     assert lag1[1, False] > 0.9  # brown noise
     assert abs(lag1[24, False]) < 0.15  # white noise
@@ -196,20 +196,20 @@ def test_shattering_replicates_the_three_regimes():
 
 
 def test_shattering_returns_the_grid_gradient_and_autocorrelation():
-    r = rl.gradients.shattering(2, False, width=20, n_inputs=32)
+    r = rl.shattering.shattering(2, False, width=20, n_inputs=32)
     assert set(r) == {"x", "grad", "autocorr", "lag1"}
     assert r["x"].shape == r["grad"].shape == r["autocorr"].shape == (32,)
     assert r["x"][0] == -2.0 and r["x"][-1] == 2.0 and r["autocorr"][0] == pytest.approx(1.0)
-    again = rl.gradients.shattering(2, False, width=20, n_inputs=32)
+    again = rl.shattering.shattering(2, False, width=20, n_inputs=32)
     assert np.array_equal(r["grad"], again["grad"])  # seeded
 
 
 def test_the_udl_set_up_does_not_shatter_and_its_deep_units_never_switch():
-    r = rl.gradients.shattering(24, False, batch_norm=False, init="glorot")
+    r = rl.shattering.shattering(24, False, batch_norm=False, init="glorot")
     assert r["lag1"] > 0.9
     x = torch.linspace(-2, 2, 256).unsqueeze(1)
     for batch_norm, init, most in [(False, "glorot", 0.05), (True, "he", 1.0)]:
-        net = rl.gradients.freeze_batch_stats(rl.gradients.shattering_net(24, False, batch_norm,
+        net = rl.shattering.freeze_batch_stats(rl.shattering.shattering_net(24, False, batch_norm,
                                                                           init=init), x)
         with torch.no_grad():
             on = net.hidden_states(x)[-1] > 0
@@ -218,13 +218,13 @@ def test_the_udl_set_up_does_not_shatter_and_its_deep_units_never_switch():
 
 
 def test_shattering_net_first_layer_switches_inside_the_range():
-    net = rl.gradients.shattering_net(3, False, width=100)
+    net = rl.shattering.shattering_net(3, False, width=100)
     first = net.stem[0]
     kinks = -first.bias / first.weight[:, 0]
     assert kinks.min() >= -2 and kinks.max() <= 2 and kinks.std() > 0.8
-    assert isinstance(rl.gradients.shattering_net(3, True).stem, torch.nn.Linear)  # mlp's stem
-    assert torch.equal(rl.gradients.shattering_net(2, False, seed=1).stem[0].weight,
-                       rl.gradients.shattering_net(2, False, seed=1).stem[0].weight)
+    assert isinstance(rl.shattering.shattering_net(3, True).stem, torch.nn.Linear)  # mlp's stem
+    assert torch.equal(rl.shattering.shattering_net(2, False, seed=1).stem[0].weight,
+                       rl.shattering.shattering_net(2, False, seed=1).stem[0].weight)
 
 
 @pytest.mark.parametrize("kwargs, error", [
@@ -233,12 +233,12 @@ def test_shattering_net_first_layer_switches_inside_the_range():
 ])
 def test_shattering_rejects_bad_input(kwargs, error):
     with pytest.raises(error):
-        rl.gradients.shattering(**kwargs)
+        rl.shattering.shattering(**kwargs)
 
 
 def test_lag1_by_depth_decays_fast_for_feed_forward_and_slowly_for_residual():
-    ff = rl.gradients.lag1_by_depth(30, residual=False, width=100, seeds=(0, 1))
-    res = rl.gradients.lag1_by_depth(30, residual=True, width=100, seeds=(0, 1))
+    ff = rl.shattering.lag1_by_depth(30, residual=False, width=100, seeds=(0, 1))
+    res = rl.shattering.lag1_by_depth(30, residual=True, width=100, seeds=(0, 1))
     assert ff.shape == res.shape == (30,)
     assert ff[0] > 0.9 and res[0] > 0.9
     assert ff[-1] < 0.2 < 0.6 < res[-1]

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.mlp import mlp, residual_add
+from reslib.core import residual_add
+from reslib.mlp import mlp
 
 
 def linear_count(i, o):

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from reslib.unet import StackedHourglass, UNet, center_crop, fit_dense, unet_output_size, unet_shape_trace
+from reslib.hourglass import StackedHourglass
+from reslib.unet import UNet, center_crop, fit_dense, unet_output_size, unet_shape_trace
 
 
 def test_original_unet_maps_572_to_388_with_the_papers_crops():

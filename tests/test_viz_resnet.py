@@ -2,7 +2,7 @@ import plotly.graph_objects as go
 import pytest
 
 import reslib as rl
-from reslib import viz_resnet as V
+from reslib import viz as V
 from reslib.train import History
 
 

@@ -76,20 +76,20 @@ def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
 
 
 # Each explorer: a factory and a sweep of control values (every update is a cache miss).
-EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
+EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
     "01 gradient_explorer": (
-        lambda: rl.widgets.gradient_explorer(rl.data.mnist1d()),
+        lambda: rl.viz.gradient_explorer(rl.data.mnist1d()),
         [dict(depth=d, activation=a) for d, a in
          itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])],
     ),
-    # notebooks 02-03 (reslib.viz_paths)
+    # notebooks 02-03 (reslib.viz)
     "02 shattering_explorer": (
-        lambda: rl.viz_paths.shattering_explorer(),
+        lambda: rl.viz.shattering_explorer(),
         [dict(depth=d, architecture=a, batch_norm=b) for a, b, d in
          itertools.product(["feed-forward", "residual"], [True, False], [1, 2, 10, 24, 37, 50])],
     ),
     "03 path_explorer": (
-        lambda: rl.viz_paths.path_explorer(),
+        lambda: rl.viz.path_explorer(),
         [dict(n_blocks=n, factor=f) for n, f in
          itertools.product([1, 2, 12, 54, 80, 110], [0.05, 0.25, 0.5, 1.0])],
     ),
@@ -98,59 +98,59 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.widgets.Explorer], list[dict]]] = {
         [dict(first=f, count=c, choice=ch) for ch, f, c in
          itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])],
     ),
-    # notebooks 04-05 (reslib.viz_norm)
+    # notebooks 04-05 (reslib.viz)
     "04 variance_explorer": (
-        rl.viz_norm.variance_explorer,
+        rl.viz.variance_explorer,
         [dict(depth=d, init=i, multiplier=m, scaling=s, batch_norm=b) for d, i, m, s, b in
          itertools.product([1, 67, 133, 200], ["He", "Glorot"], [0.25, 1.0, 4.0], ["none", "1/√2"],
                            [False, True])],
     ),
     "05 running_stats_explorer": (
-        rl.viz_norm.running_stats_explorer,
+        rl.viz.running_stats_explorer,
         [dict(batch_size=b, momentum=m, gamma=g, beta=be) for b, m, g, be in
          itertools.product([2, 16, 128, 256], [0.01, 0.1, 1.0], [-2.0, 1.0, 3.0], [-3.0, 3.0])],
     ),
-    # notebooks 06-07 (reslib.viz_resnet)
+    # notebooks 06-07 (reslib.viz)
     "06 block_cost_explorer": (
-        lambda: rl.viz_resnet.block_cost_explorer(),
+        lambda: rl.viz.block_cost_explorer(),
         [dict(channels=c, planes=p, size=s, kernel_size=k) for c, p, s, k in
          itertools.product([16, 256, 1024], [4, 64, 512], [1, 56, 112], [1, 3, 7])],
     ),
     "07 resnet_explorer": (
-        lambda: rl.viz_resnet.resnet_explorer(
+        lambda: rl.viz.resnet_explorer(
             {"plain-8": rl.train.History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
              "residual-8": rl.train.History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35])}),
         [dict(network=n, metric=m) for n, m in
-         itertools.product(list(rl.viz_resnet.NETWORKS), list(rl.viz_resnet.METRICS))],
+         itertools.product(list(rl.viz.NETWORKS), list(rl.viz.METRICS))],
     ),
-    # notebooks 08-09 (reslib.viz_dense)
+    # notebooks 08-09 (reslib.viz)
     "08 densenet_explorer": (
-        rl.viz_dense.densenet_explorer,
+        rl.viz.densenet_explorer,
         [dict(growth_rate=k, layers=n, compression=t) for k, n, t in
          itertools.product([1, 12, 24, 48], [1, 16, 40], [0.1, 0.5, 1.0])],
     ),
     "09 unet_trace_explorer": (
-        rl.viz_dense.unet_trace_explorer,
+        rl.viz.unet_trace_explorer,
         [dict(size=s) for s in (16, 17, 100, 188, 300, 571, 572, 576, 699, 700)],
     ),
     "09 hourglass_explorer": (
-        lambda: rl.viz_dense.hourglass_explorer(
-            rl.shapes.keypoints(20, 24, seed=0).x,
+        lambda: rl.viz.hourglass_explorer(
+            rl.scenes.keypoints(20, 24, seed=0).x,
             [torch.rand(20, 2, 24, 24, generator=torch.Generator().manual_seed(s)) for s in (0, 1)],
-            rl.shapes.keypoints(20, 24, seed=0).coords),
+            rl.scenes.keypoints(20, 24, seed=0).coords),
         [dict(stack=s, example=e) for s, e in itertools.product([1, 2], [0, 7, 19])],
     ),
 }
 
 
-def _lesion_explorer() -> rl.widgets.Explorer:
+def _lesion_explorer() -> rl.viz.Explorer:
     """Notebook 03's lesion explorer over a residual and a plain net (12 deep), trained as there."""
     data, nets = rl.data.mnist1d(), {}
     for name, residual in [("residual", True), ("plain", False)]:
         rl.set_seed(0)
         nets[name] = rl.mlp.mlp(12, 64, 40, 10, residual=residual, norm="batch")
         rl.train.fit(nets[name], data, epochs=10, lr=0.05, progress=False)
-    return rl.viz_paths.lesion_explorer(nets, data)
+    return rl.viz.lesion_explorer(nets, data)
 
 
 def bench_explorers() -> list[tuple[str, int, float, float, dict]]:

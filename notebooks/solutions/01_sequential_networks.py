@@ -1,6 +1,6 @@
 """Reference solutions for notebook 01's exercises. Try them yourself first!
 
-`tests/test_checks.py` runs each of these through its check, so they stay correct.
+`tests/test_checks_sequential.py` runs each of these through its check, so they stay correct.
 """
 
 import math

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reslib as rl
-from reslib import viz_dense
+from reslib import viz
 
 
 def _data(fig):
@@ -14,26 +14,26 @@ def _data(fig):
 
 
 def test_static_figures_build():
-    assert isinstance(viz_dense.channel_figure(), go.Figure)
-    assert isinstance(viz_dense.bar_figure({"a": 1.0, "b": 2.0}, "t", "y"), go.Figure)
-    fig = viz_dense.unet_trace_figure(572)
+    assert isinstance(viz.channel_figure(), go.Figure)
+    assert isinstance(viz.bar_figure({"a": 1.0, "b": 2.0}, "t", "y"), go.Figure)
+    fig = viz.unet_trace_figure(572)
     assert list(fig.data[0].y)[-1] == 388
     x, mask = torch.rand(3, 1, 8, 8), torch.randint(0, 3, (3, 8, 8))
-    fig = viz_dense.segmentation_figure(x, mask, {"model": mask}, n=3)
+    fig = viz.segmentation_figure(x, mask, {"model": mask}, n=3)
     assert len(fig.data) == 9
     heat = torch.rand(2, 8, 8)
-    assert len(viz_dense.heatmap_figure(x[0], heat, torch.rand(2, 2) * 7).data) == 3 + 2 * 4
+    assert len(viz.heatmap_figure(x[0], heat, torch.rand(2, 2) * 7).data) == 3 + 2 * 4
 
 
 def test_channel_figure_bars_are_k0_plus_l_k():
-    fig = viz_dense.channel_figure(growth_rate=4, block_config=(3, 2), num_init_features=8)
+    fig = viz.channel_figure(growth_rate=4, block_config=(3, 2), num_init_features=8)
     assert list(fig.data[0].y) == [8, 12, 16] and list(fig.data[1].y) == [10, 14]
 
 
 @pytest.mark.parametrize("name, values", [
     ("growth_rate", (1, 48)), ("layers", (1, 40)), ("compression", (0.1, 1.0))])
 def test_densenet_explorer_at_both_ends_of_every_slider(name, values):
-    explorer = viz_dense.densenet_explorer()
+    explorer = viz.densenet_explorer()
     for value in values:
         before = _data(explorer.figure)
         explorer.update(**{name: value})
@@ -43,13 +43,13 @@ def test_densenet_explorer_at_both_ends_of_every_slider(name, values):
 
 
 def test_densenet_explorer_status_gives_the_exact_parameter_count():
-    explorer = viz_dense.densenet_explorer()
+    explorer = viz.densenet_explorer()
     explorer.update(growth_rate=12, layers=16, compression=0.5)
     assert "769,162 parameters" in explorer.status.value
 
 
 def test_unet_trace_explorer_never_fails_and_reports_where_sizes_stop():
-    explorer = viz_dense.unet_trace_explorer()
+    explorer = viz.unet_trace_explorer()
     for size in (16, 700, 571, 572, 576):
         before = _data(explorer.figure)
         explorer.update(size=size)
@@ -63,9 +63,9 @@ def test_unet_trace_explorer_never_fails_and_reports_where_sizes_stop():
 
 def test_hourglass_explorer_at_both_ends_of_its_sliders():
     torch.manual_seed(0)
-    data = rl.shapes.keypoints(6, 16, seed=0)
+    data = rl.scenes.keypoints(6, 16, seed=0)
     outputs = [torch.rand(6, 2, 16, 16), torch.rand(6, 2, 16, 16)]
-    explorer = viz_dense.hourglass_explorer(data.x, outputs, data.coords)
+    explorer = viz.hourglass_explorer(data.x, outputs, data.coords)
     for values in (dict(stack=1), dict(stack=2), dict(example=5), dict(example=0)):
         before = _data(explorer.figure)
         explorer.update(**values)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import reslib as rl
-from tests.test_checks import load_solutions, stub
+from tests.helpers import load_solutions, stub
 
 SOL04 = load_solutions("04_forward_variance")
 SOL05 = load_solutions("05_batch_norm_math")

@@ -15,7 +15,7 @@ def _plain_lists(explorer):
 
 @pytest.fixture(scope="module")
 def shattering():
-    return rl.viz_paths.shattering_explorer(max_depth=50, width=50, n_inputs=64)
+    return rl.viz.shattering_explorer(max_depth=50, width=50, n_inputs=64)
 
 
 @pytest.mark.parametrize("values", [dict(depth=1), dict(depth=50), dict(architecture="residual"),
@@ -41,7 +41,7 @@ def test_shattering_explorer_shows_the_regimes(shattering):
 
 @pytest.fixture(scope="module")
 def paths():
-    return rl.viz_paths.path_explorer(decay=0.3)
+    return rl.viz.path_explorer(decay=0.3)
 
 
 @pytest.mark.parametrize("values", [dict(n_blocks=1), dict(n_blocks=110), dict(factor=0.05),
@@ -62,7 +62,7 @@ def lesions(small_data):
         rl.set_seed(0)
         nets[name] = rl.mlp.mlp(6, 16, 40, 10, residual=residual, norm="batch")
         rl.train.fit(nets[name], small_data, epochs=2, lr=0.05, progress=False)
-    return rl.viz_paths.lesion_explorer(nets, small_data)
+    return rl.viz.lesion_explorer(nets, small_data)
 
 
 @pytest.mark.parametrize("values", [dict(first=0), dict(first=4), dict(count=0), dict(count=6),
@@ -78,12 +78,12 @@ def test_lesion_explorer_ends_of_the_sliders(lesions, values):
 
 
 def test_static_figures_build():
-    r = rl.gradients.shattering(2, False, width=20, n_inputs=32)
-    fig = rl.viz_paths.shattering_figure({"a": r, "b": r})
+    r = rl.shattering.shattering(2, False, width=20, n_inputs=32)
+    fig = rl.viz.shattering_figure({"a": r, "b": r})
     assert isinstance(fig, go.Figure) and len(fig.data) == 4
-    fig = rl.viz_paths.lag1_figure({"x": [1.0, 0.5, 0.1]})
+    fig = rl.viz.lag1_figure({"x": [1.0, 0.5, 0.1]})
     assert list(fig.data[0].y) == [1.0, 0.5, 0.1]
-    fig = rl.viz_paths.paths_figure(10, 0.5 ** np.arange(11))
+    fig = rl.viz.paths_figure(10, 0.5 ** np.arange(11))
     assert len(fig.data) == 3 and abs(sum(fig.data[2].y) - 1) < 1e-9
-    fig = rl.viz_paths.lesion_figure({"residual": [0.1, 0.2]}, {"residual": 0.1})
+    fig = rl.viz.lesion_figure({"residual": [0.1, 0.2]}, {"residual": 0.1})
     assert list(fig.data[0].y) == [0.1, 0.2]

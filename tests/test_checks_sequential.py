@@ -1,28 +1,12 @@
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 import reslib as rl
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_solutions(name: str):
-    path = ROOT / "notebooks" / "solutions" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"solutions_{name.replace('.', '_')}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.helpers import load_solutions, stub
 
 SOL01 = load_solutions("01_sequential_networks")
-
-
-def stub(*args):
-    raise NotImplementedError
 
 
 CHECKS = [

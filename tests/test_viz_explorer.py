@@ -7,7 +7,7 @@ import reslib as rl
 
 @pytest.fixture(scope="module")
 def explorer():
-    return rl.widgets.gradient_explorer(rl.data.mnist1d(device="cpu"))
+    return rl.viz.gradient_explorer(rl.data.mnist1d(device="cpu"))
 
 
 def test_gradient_explorer_builds_with_controls_and_a_figure_widget(explorer):
@@ -50,7 +50,7 @@ def test_a_failing_redraw_is_shown_not_raised():
 
     import ipywidgets as widgets
 
-    explorer = rl.widgets.Explorer({"n": widgets.IntSlider(value=1)}, fig, redraw)
+    explorer = rl.viz.Explorer({"n": widgets.IntSlider(value=1)}, fig, redraw)
     assert isinstance(explorer.error, FloatingPointError)
     assert "variance overflowed float32 at depth 140" in explorer.status.value
 

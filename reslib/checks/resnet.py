@@ -1,6 +1,4 @@
-"""Exercise checks for notebooks 06 and 07 (bottleneck parameter counts; ResNet).
-
-Re-exported by `reslib.checks`, so the notebooks call `rl.checks.check_*`.
+"""Exercise checks for ResNets: conv and bottleneck parameters, stage shapes, CIFAR counts.
 """
 
 from __future__ import annotations
@@ -8,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reslib.blocks import BasicBlock, Bottleneck
-from reslib.checks import CheckResult, compare
+from reslib.checks.core import CheckResult, compare
 from reslib.counting import conv_cost, count_parameters
 from reslib.resnet import cifar_resnet, stage_costs
 

@@ -3,7 +3,7 @@ import plotly.graph_objects as go
 import pytest
 
 import reslib as rl
-from reslib import viz_norm
+from reslib import viz
 
 
 def trace_data(fig):
@@ -16,12 +16,12 @@ def assert_plain(fig):
 
 @pytest.fixture(scope="module")
 def variance():
-    return viz_norm.variance_explorer()
+    return viz.variance_explorer()
 
 
 @pytest.fixture(scope="module")
 def running():
-    return viz_norm.running_stats_explorer()
+    return viz.running_stats_explorer()
 
 
 VARIANCE_MOVES = [("depth", 100, 1), ("depth", 100, 200), ("init", "He", "Glorot"),
@@ -62,11 +62,11 @@ def test_running_stats_explorer_every_control_changes_the_plot(running, name, va
 
 def test_static_figures():
     r = rl.variance.forward_backward_profile(10)
-    fig = viz_norm.profile_figure(r)
+    fig = viz.profile_figure(r)
     assert isinstance(fig, go.Figure) and len(fig.data[0].y) == 11
-    fig = viz_norm.variance_figure({"a": [1, 2, 4], "b": [1, 0, 1]})
+    fig = viz.variance_figure({"a": [1, 2, 4], "b": [1, 0, 1]})
     assert fig.data[1].y[1] is None and fig.layout.yaxis.type == "log"
-    fig = viz_norm.lr_sweep_figure([0.1, 1.0], {"plain": [0.5, float("nan")], "BN": [0.4, 0.3]})
+    fig = viz.lr_sweep_figure([0.1, 1.0], {"plain": [0.5, float("nan")], "BN": [0.4, 0.3]})
     assert len(fig.data) == 3 and fig.data[1].x == (1.0,)
-    fig = viz_norm.running_stats_figure(rl.batchnorm.running_stats_trace(8, 0.1, steps=10))
+    fig = viz.running_stats_figure(rl.batchnorm.running_stats_trace(8, 0.1, steps=10))
     assert len(fig.data[0].y) == 10 and abs(sum(fig.data[5].y) - 1) < 1e-9

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reslib as rl
-from tests.test_checks import load_solutions, stub
+from tests.helpers import load_solutions, stub
 
 SOL08, SOL09 = load_solutions("08_densenet"), load_solutions("09_unet_hourglass")
 

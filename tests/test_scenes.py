@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reslib.shapes import CLASSES, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
+from reslib.scenes import CLASSES, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
 
 
 def test_segmentation_is_deterministic_from_the_seed_and_has_all_classes():

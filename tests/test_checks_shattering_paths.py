@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import reslib as rl
-from tests.test_checks import load_solutions, stub
+from tests.helpers import load_solutions, stub
 
 SOL02 = load_solutions("02_shattered_gradients")
 SOL03 = load_solutions("03_residual_paths")

@@ -1,8 +1,4 @@
-"""Figures and live explorers for notebooks 06 and 07 (bottleneck parameter counts; ResNet).
-
-Pure figure builders (results -> `go.Figure`) and thin explorer wiring over
-`reslib.widgets.Explorer`; the compute they show lives in the topic modules
-(`reslib.counting.block_costs`, `reslib.resnet.stage_costs`).
+"""ResNet costs: basic vs bottleneck block costs, parameters and FLOPs per stage, and their explorers.
 """
 
 from __future__ import annotations
@@ -15,29 +11,28 @@ from plotly.subplots import make_subplots
 
 from reslib.blocks import BasicBlock
 from reslib.counting import block_costs
-from reslib.plotting import _plain
 from reslib.resnet import ARCHITECTURES, stage_costs
 from reslib.train import History
-from reslib.widgets import Explorer
+from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.training import METRICS
 
 __all__ = [
-    "METRICS",
     "NETWORKS",
     "block_cost_explorer",
     "block_cost_figure",
-    "curves_figure",
     "network_costs",
     "resnet_explorer",
     "resnet_figure",
+    "update_block_cost_figure",
+    "update_resnet_figure",
 ]
 
-_LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
+
+
 _KINDS = ("basic", "bottleneck")
+
+
 _CONV_COLORS = {"conv1": "#1f77b4", "conv2": "#ff7f0e", "conv3": "#2ca02c"}
-METRICS = {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
-
-
-# --- notebook 06: basic vs bottleneck ------------------------------------------------------
 
 
 def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figure:
@@ -53,7 +48,7 @@ def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figur
         for col in (1, 2):
             fig.add_trace(go.Bar(x=list(_KINDS), y=[0, 0], name=conv, legendgroup=conv,
                                  showlegend=col == 1, marker_color=_CONV_COLORS[conv]), row=1, col=col)
-    fig.update_layout(barmode="stack", height=360, **_LAYOUT)
+    fig.update_layout(barmode="stack", height=360, **LAYOUT)
     update_block_cost_figure(fig, costs)
     return fig
 
@@ -65,7 +60,7 @@ def update_block_cost_figure(fig: go.Figure, costs: Mapping[str, list[dict]]) ->
             values = [next((r[key] for r in costs[kind] if r["name"] == conv), 0) for kind in _KINDS]
             hover = [next((r["shape"] for r in costs[kind] if r["name"] == conv), "") for kind in _KINDS]
             trace = fig.data[2 * i + j]
-            trace.y = _plain(values)
+            trace.y = plain_list(values)
             trace.hovertext = hover
 
 
@@ -97,8 +92,6 @@ def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
     return Explorer(controls, figure, redraw)
 
 
-# --- notebook 07: ResNet stage tables and training curves -----------------------------------
-
 NETWORKS: dict[str, dict] = {
     **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
     **{f"CIFAR ResNet-{d}": dict(block=BasicBlock, layers=[(d - 2) // 6] * 3, widths=(16, 32, 64),
@@ -112,20 +105,6 @@ def network_costs(name: str) -> list[dict]:
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
     return stage_costs(**NETWORKS[name])
-
-
-def curves_figure(histories: Mapping[str, History], metric: str = "training error") -> go.Figure:
-    """One line per network of `metric` against epochs (plain dashed, residual solid)."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
-    fig = go.Figure()
-    for label, h in histories.items():
-        values = getattr(h, METRICS[metric])
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=_plain(values), name=label,
-                                 mode="lines+markers",
-                                 line=dict(dash="dash" if "plain" in label else "solid")))
-    fig.update_layout(height=360, xaxis_title="epoch", yaxis_title=metric, **_LAYOUT)
-    return fig
 
 
 def resnet_figure(name: str = "ResNet-18", histories: Mapping[str, History] | None = None,
@@ -144,7 +123,7 @@ def resnet_figure(name: str = "ResNet-18", histories: Mapping[str, History] | No
         fig.add_trace(go.Scatter(x=[], y=[], name=label, mode="lines+markers",
                                  line=dict(dash="dash" if "plain" in label else "solid")), row=2, col=2)
     fig.update_xaxes(title_text="epoch", row=2, col=2)
-    fig.update_layout(height=620, **_LAYOUT)
+    fig.update_layout(height=620, **LAYOUT)
     update_resnet_figure(fig, network_costs(name), histories or {}, metric)
     return fig
 
@@ -159,11 +138,11 @@ def update_resnet_figure(fig: go.Figure, rows: list[dict], histories: Mapping[st
                                 [f"{r['params']:,}" for r in rows],
                                 [f"{r['flops'] / 1e6:,.1f}" for r in rows]]
     names = [r["name"] for r in rows]
-    fig.data[1].x, fig.data[1].y = names, _plain([100 * r["params"] / total_p for r in rows])
-    fig.data[2].x, fig.data[2].y = names, _plain([100 * r["flops"] / total_f for r in rows])
+    fig.data[1].x, fig.data[1].y = names, plain_list([100 * r["params"] / total_p for r in rows])
+    fig.data[2].x, fig.data[2].y = names, plain_list([100 * r["flops"] / total_f for r in rows])
     for trace, h in zip(fig.data[3:], histories.values(), strict=True):
         values = getattr(h, METRICS[metric])
-        trace.x, trace.y = list(range(1, len(values) + 1)), _plain(values)
+        trace.x, trace.y = list(range(1, len(values) + 1)), plain_list(values)
     fig.layout.annotations[-1].text = metric
 
 

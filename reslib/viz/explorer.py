@@ -1,4 +1,4 @@
-"""Live explorers: thin ipywidgets wiring over pure compute and figure functions.
+"""The shared base of every explorer and figure: `Explorer`, the plot layout and plotly-safe values.
 
 Every explorer is an `Explorer`: controls on top, a status line, and a
 `go.FigureWidget` redrawn inside `batch_update()` whenever a control moves.
@@ -12,14 +12,41 @@ import html
 from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
+import torch
 
-from reslib.data import TensorData
-from reslib.data import mnist1d as load_mnist1d
-from reslib.gradients import gradient_flow
-from reslib.plotting import gradient_flow_figure, update_gradient_flow_figure
+__all__ = [
+    "Explorer",
+    "LAYOUT",
+    "image_grid",
+    "image_trace",
+    "plain_list",
+]
 
-__all__ = ["Explorer", "gradient_explorer"]
+
+
+LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
+
+
+def plain_list(values) -> list:
+    """A plain list with None for non-finite values.
+
+    FigureWidget traces get lists, not numpy arrays: plotly compares the arrays it holds with
+    what plotly.js sends back (sometimes as dicts), and a numpy array there raises in the kernel.
+    """
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def image_grid(z: torch.Tensor) -> list[list[float]]:
+    """A 2-D tensor as nested plain lists, first row at the bottom (plotly heatmaps draw y upwards)."""
+    return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
+
+
+def image_trace(z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None,
+           zmax: float | None = None) -> go.Heatmap:
+    return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False,
+                      zmin=zmin, zmax=zmax)
 
 
 class Explorer(widgets.VBox):
@@ -74,35 +101,3 @@ class Explorer(widgets.VBox):
             self.error = exc
             self.status.value = (f"<span style='color:#cf222e'>could not draw: "
                                  f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>")
-
-
-def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_size: int = 256,
-                      seed: int = 0) -> Explorer:
-    """Notebook 01: depth (1-50) and activation -> per-layer gradient norm and activation histograms.
-
-    Args:
-        data: where the batch comes from; MNIST-1D by default.
-        width: units per hidden layer.
-        batch_size: examples in the batch pushed through the network.
-        seed: seed of the initial weights (the same for every depth and activation).
-    """
-    data = data if data is not None else load_mnist1d()
-    x, y = data.x_train[:batch_size], data.y_train[:batch_size]
-    cache: dict[tuple, dict] = {}
-    figure = go.FigureWidget(gradient_flow_figure())
-
-    def redraw(depth: int, activation: str) -> str:
-        key = (depth, activation)
-        if key not in cache:
-            cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed)
-        result = cache[key]
-        update_gradient_flow_figure(figure, result)
-        return f"depth {depth}, {width} {activation} units per layer: {result['status']}"
-
-    controls = {
-        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth",
-                                   continuous_update=True),
-        "activation": widgets.Dropdown(options=["sigmoid", "tanh", "relu"], value="sigmoid",
-                                       description="activation"),
-    }
-    return Explorer(controls, figure, redraw)

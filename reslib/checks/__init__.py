@@ -1,0 +1,76 @@
+"""Instant feedback for the notebooks' exercises: `core` holds the protocol, one module per topic.
+
+Every `check_*` is re-exported here, so a notebook calls `rl.checks.check_lesion(...)`.
+"""
+
+from __future__ import annotations
+
+from reslib.checks.batchnorm import (
+    check_batch_norm_backward,
+    check_batch_norm_forward,
+    check_fold_into_conv,
+)
+from reslib.checks.core import (
+    CheckResult,
+    compare,
+)
+from reslib.checks.densenet import (
+    check_dense_block_channels,
+    check_transition_parameters,
+)
+from reslib.checks.hourglass import (
+    check_heatmap_argmax,
+)
+from reslib.checks.paths import (
+    check_count_paths,
+    check_lesion,
+)
+from reslib.checks.resnet import (
+    check_bottleneck_parameters,
+    check_cifar_parameter_count,
+    check_conv_parameters,
+    check_stage_shapes,
+)
+from reslib.checks.sequential import (
+    chain_gradient_reference,
+    check_chain_gradient,
+    check_compose,
+    check_mlp_parameter_count,
+)
+from reslib.checks.shattering import (
+    check_autocorrelation,
+)
+from reslib.checks.unet import (
+    check_binary_iou,
+    check_unet_output_size,
+)
+from reslib.checks.variance import (
+    check_second_moment_recursion,
+    second_moment_reference,
+)
+
+__all__ = [
+    "CheckResult",
+    "chain_gradient_reference",
+    "check_autocorrelation",
+    "check_batch_norm_backward",
+    "check_batch_norm_forward",
+    "check_binary_iou",
+    "check_bottleneck_parameters",
+    "check_chain_gradient",
+    "check_cifar_parameter_count",
+    "check_compose",
+    "check_conv_parameters",
+    "check_count_paths",
+    "check_dense_block_channels",
+    "check_fold_into_conv",
+    "check_heatmap_argmax",
+    "check_lesion",
+    "check_mlp_parameter_count",
+    "check_second_moment_recursion",
+    "check_stage_shapes",
+    "check_transition_parameters",
+    "check_unet_output_size",
+    "compare",
+    "second_moment_reference",
+]

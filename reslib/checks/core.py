@@ -1,0 +1,92 @@
+"""The protocol every exercise check follows.
+
+Each `check_*` runs the learner's function on a few cases, compares it with a
+reference, and returns a `CheckResult` that a notebook cell displays:
+"not implemented yet" for an untouched stub (so Run All never crashes), a
+hint and the largest difference for a wrong answer, a green tick otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = [
+    "CheckResult",
+    "compare",
+]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: `passed` is None when the exercise is not implemented yet."""
+
+    name: str
+    passed: bool | None
+    message: str
+    max_diff: float | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.passed)
+
+    def __repr__(self) -> str:
+        mark = {True: "✅", False: "❌", None: "⏳"}[self.passed]
+        return f"{mark} {self.name}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.passed]
+        return f'<p style="color:{colour}; font-weight:600">{self!r}</p>'
+
+
+def _as_tensor(value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64)
+    if isinstance(value, (tuple, list)):
+        return torch.cat([_as_tensor(v).reshape(-1) for v in value])
+    return torch.tensor(float(value), dtype=torch.float64)
+
+
+def compare(
+    name: str,
+    fn: Callable[..., Any],
+    reference: Callable[..., Any],
+    cases: Sequence[tuple],
+    hint: str,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> CheckResult:
+    """Run `fn(*case)` and `reference(*case)` for every case and compare the results.
+
+    Results may be numbers, tensors, or tuples/lists of them; they are compared
+    element-wise as float64 with `|a - b| <= atol + rtol * |b|`.
+    """
+    worst = 0.0
+    for i, case in enumerate(cases):
+        try:
+            got = fn(*case)
+        except NotImplementedError:
+            return CheckResult(name, None, "not implemented yet: replace the "
+                               "`raise NotImplementedError` with your code, then run this cell again.")
+        except Exception as exc:  # a learner's bug is feedback, not a crash
+            return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. Hint: {hint}")
+        want = _as_tensor(reference(*case))
+        try:
+            got_t = _as_tensor(got)
+        except (TypeError, ValueError, RuntimeError):
+            return CheckResult(name, False, f"returned a {type(got).__name__}, expected numbers "
+                               f"or tensors. Hint: {hint}")
+        if got_t.shape != want.shape:
+            return CheckResult(name, False, f"case {i + 1}: shape {tuple(got_t.shape)}, expected "
+                               f"{tuple(want.shape)}. Hint: {hint}")
+        diff = (got_t - want).abs()
+        max_diff = diff.max().item() if diff.numel() else 0.0
+        if not math.isfinite(max_diff) or bool((diff > atol + rtol * want.abs()).any()):
+            return CheckResult(name, False, f"case {i + 1} of {len(cases)} is off by up to "
+                               f"{max_diff:.3g}. Hint: {hint}", max_diff)
+        worst = max(worst, max_diff)
+    return CheckResult(name, True, f"correct on all {len(cases)} cases "
+                       f"(max difference {worst:.1e})", worst)

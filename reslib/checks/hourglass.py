@@ -1,0 +1,25 @@
+"""Exercise check for the stacked hourglass: reading keypoints off heat maps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from reslib.checks.core import CheckResult, compare
+from reslib.scenes import heatmap_argmax
+
+__all__ = [
+    "check_heatmap_argmax",
+]
+
+
+def check_heatmap_argmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise (09): `fn(heatmaps)` returns the (row, col) of each heat map's maximum, (N, K, 2)."""
+    gen = torch.Generator().manual_seed(9)
+    cases = [(torch.rand(2, 3, 8, 8, generator=gen),), (torch.rand(1, 1, 5, 7, generator=gen),),
+             (torch.rand(3, 2, 6, 4, generator=gen),)]
+    return compare("heatmap_argmax", fn, heatmap_argmax, cases,
+                   "flatten the last two dimensions, take argmax, then row = index // W and "
+                   "col = index % W (W is the width, the last dimension).", atol=0.0, rtol=0.0)

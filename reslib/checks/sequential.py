@@ -1,0 +1,76 @@
+"""Exercise checks for sequential networks: composition, parameter counts, the chain rule.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from reslib.checks.core import CheckResult, compare
+from reslib.counting import count_parameters
+from reslib.mlp import mlp
+
+__all__ = [
+    "chain_gradient_reference",
+    "check_chain_gradient",
+    "check_compose",
+    "check_mlp_parameter_count",
+]
+
+
+def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
+    """Exercise: `fn(layers, x)` applies `layers` in order, $f_K(\\cdots f_2(f_1(x)))$."""
+    gen = torch.Generator().manual_seed(1)
+    cases = []
+    for depth in (1, 2, 5):
+        torch.manual_seed(depth)
+        layers = [nn.Linear(4, 4), nn.Tanh()] * depth + [lambda h: 2 * h + 1]
+        cases.append((layers, torch.randn(3, 4, generator=gen)))
+    cases.append(([], torch.randn(2, 4, generator=gen)))  # no layers: the identity
+    reference = lambda layers, x: functools.reduce(lambda h, f: f(h), layers, x)  # noqa: E731
+    return compare("compose", fn, reference, cases,
+                   "start from h = x and replace h by f(h) for each f, first to last; "
+                   "an empty list returns x unchanged.")
+
+
+def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckResult:
+    """Exercise: the parameter count of a plain `mlp(depth, width, in_features, out_features)`."""
+    configs = [(1, 8, 40, 10), (3, 16, 40, 10), (10, 100, 40, 10), (24, 200, 1, 1)]
+    reference = lambda d, w, i, o: count_parameters(mlp(d, w, i, o))  # noqa: E731
+    return compare("mlp_parameter_count", fn, reference, configs,
+                   "each linear layer from a to b units has a*b weights and b biases; a plain "
+                   "mlp has one layer in->width, depth-1 layers width->width, one width->out.",
+                   atol=0.0, rtol=0.0)
+
+
+def _chain_loss(x: float, w1: float, w2: float, w3: float, wr: float, target: float):
+    params = [torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (w1, w2, w3, wr)]
+    w1_, w2_, w3_, wr_ = params
+    h1 = torch.sigmoid(w1_ * x)
+    h2 = torch.sigmoid(w2_ * h1)
+    y = torch.sigmoid(w3_ * h2 + wr_ * h1)
+    return 0.5 * (y - target) ** 2, params
+
+
+def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: float,
+                             target: float) -> float:
+    """dL/dw1 of the 3-layer sigmoid chain with a skip weight `wr`, by autograd (float64)."""
+    loss, params = _chain_loss(x, w1, w2, w3, wr, target)
+    (g,) = torch.autograd.grad(loss, params[:1])
+    return g.item()
+
+
+def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
+    """Exercise: $\\partial L/\\partial w_1$ by hand for $y = \\sigma(w_3 h_2 + w_r h_1)$, $L = (y-t)^2/2$."""
+    gen = torch.Generator().manual_seed(3)
+    cases = [(0.5, 0.8, 0.6, 0.9, 0.0, 1.0), (0.5, 0.8, 0.6, 0.9, 0.7, 1.0)]
+    for _ in range(4):
+        w = (torch.rand(4, generator=gen) * 4 - 2).tolist()
+        cases.append((0.5, *w, 0.0))
+    return compare("chain_gradient", fn, chain_gradient_reference, cases,
+                   "sigma'(z) = sigma(z)(1 - sigma(z)); h1 reaches y along two paths, through "
+                   "h2 (factors w3, sigma'(.), w2) and straight through wr: add the two.",
+                   atol=1e-9)

@@ -1,0 +1,152 @@
+"""The ground floor: argument checks, the 1-D/2-D layer choice and the residual add.
+
+Every other module builds on these; this one imports nothing from `reslib`.
+
+One rule for bad arguments, followed everywhere in `reslib`:
+
+- a wrong *type* (a float `2.0` where a count is expected, a string for a number)
+  raises `TypeError`;
+- a wrong *value* of the right type (a depth of 0, a stride of 3, an unknown
+  option) raises `ValueError`;
+- every message names the argument, shows what was given, says what is
+  expected and, where there is one, how to fix it.
+
+`bool` is never accepted as a number, although Python counts it as an `int`:
+`depth=True` is a bug, not a depth of 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+__all__ = [
+    "Layers",
+    "check_bool",
+    "check_choice",
+    "check_float",
+    "check_int",
+    "layers_for",
+    "residual_add",
+]
+
+
+def _fix(fix: str) -> str:
+    return f"; {fix}" if fix else ""
+
+
+def check_int(name: str, value: object, minimum: int | None = 1, maximum: int | None = None,
+              fix: str = "") -> int:
+    """Return `value` if it is an `int` in `[minimum, maximum]` (None: no bound).
+
+    Raises:
+        TypeError: `value` is not an int (floats and bools included).
+        ValueError: `value` is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = f" (use {int(value)})" if isinstance(value, float) and value.is_integer() else ""
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}{hint}{_fix(fix)}")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        if maximum is None:
+            expected = f">= {minimum}"
+        elif minimum is None:
+            expected = f"<= {maximum}"
+        else:
+            expected = f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name} must be an int {expected}, got {value}{_fix(fix)}")
+    return value
+
+
+def check_float(name: str, value: object, minimum: float | None = None, maximum: float | None = None,
+                strict_minimum: bool = False, fix: str = "") -> float:
+    """Return `value` as a float if it is a finite real number in range (ints are accepted).
+
+    Args:
+        strict_minimum: require `value > minimum` instead of `value >= minimum`.
+
+    Raises:
+        TypeError: `value` is not a real number (bools included).
+        ValueError: `value` is not finite or is out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}{_fix(fix)}")
+    value = float(value)
+    low_ok = minimum is None or (value > minimum if strict_minimum else value >= minimum)
+    if not math.isfinite(value) or not low_ok or (maximum is not None and value > maximum):
+        parts = []
+        if minimum is not None:
+            parts.append(f"{'>' if strict_minimum else '>='} {minimum:g}")
+        if maximum is not None:
+            parts.append(f"<= {maximum:g}")
+        expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
+        raise ValueError(f"{name} must be {expected}, got {value!r}{_fix(fix)}")
+    return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return `value` if it is a `bool`.
+
+    Raises:
+        TypeError: `value` is not True or False.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Iterable[object], fix: str = "") -> object:
+    """Return `value` if it is one of `choices`.
+
+    Raises:
+        ValueError: `value` is not one of `choices`.
+    """
+    choices = tuple(choices)
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}{_fix(fix)}")
+    return value
+
+
+class Layers(NamedTuple):
+    """The layer classes for 1-D signals (`dim=1`) or 2-D images (`dim=2`)."""
+
+    conv: type[nn.Module]
+    batch_norm: type[nn.Module]
+    max_pool: type[nn.Module]
+    avg_pool: type[nn.Module]
+    adaptive_avg_pool: type[nn.Module]
+
+
+_LAYERS = {
+    1: Layers(nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
+    2: Layers(nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d),
+}
+
+
+def layers_for(dim: int) -> Layers:
+    """`Conv1d`, `BatchNorm1d`, ... for `dim=1` (signals such as MNIST-1D); the 2-D ones for `dim=2`.
+
+    Raises:
+        TypeError: `dim` is not an int.
+        ValueError: `dim` is not 1 or 2.
+    """
+    check_int("dim", dim, 1, 2, fix="use 1 for signals (N, C, L) or 2 for images (N, C, H, W)")
+    return _LAYERS[dim]
+
+
+def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
+
+    Raises:
+        ValueError: when `F(x)` and `x` do not have the same shape.
+    """
+    if fx.shape != x.shape:
+        raise ValueError(
+            f"residual add needs equal shapes, got F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
+            "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
+            "from x's channels to F(x)'s)"
+        )
+    return x + fx

@@ -1,0 +1,79 @@
+"""DenseNet channel growth: input channels of every layer per dense block, and its explorer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from reslib.densenet import channel_plan, densenet_parameter_count
+from reslib.viz.explorer import LAYOUT, Explorer
+
+__all__ = [
+    "channel_figure",
+    "densenet_explorer",
+]
+
+
+
+_BLOCK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+
+
+def _channel_traces(growth_rate: int, block_config: Sequence[int], num_init_features: int,
+                    compression: float) -> list[dict]:
+    traces, x = [], 0
+    for row in channel_plan(growth_rate, block_config, num_init_features, compression):
+        n = len(row["layer_inputs"])
+        traces.append(dict(x=list(range(x + 1, x + n + 1)), y=list(row["layer_inputs"]),
+                           name=f"block {row['block']}"))
+        x += n
+    return traces
+
+
+def channel_figure(growth_rate: int = 12, block_config: Sequence[int] = (16, 16, 16),
+                   num_init_features: int = 24, compression: float = 0.5) -> go.Figure:
+    """Input channels of every dense layer, $k_0 + l\\,k$, one colour per block."""
+    fig = go.Figure()
+    for i, t in enumerate(_channel_traces(growth_rate, block_config, num_init_features, compression)):
+        fig.add_trace(go.Bar(**t, marker_color=_BLOCK_COLORS[i % len(_BLOCK_COLORS)]))
+    for i in range(len(fig.data), 4):  # fixed number of traces, so an explorer can update them
+        fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False))
+    fig.update_layout(title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
+                      xaxis_title="dense layer (counted through the network)",
+                      yaxis_title="input channels", height=380, bargap=0.05, **LAYOUT)
+    return fig
+
+
+def densenet_explorer(num_blocks: int = 3) -> Explorer:
+    """Notebook 08: growth rate, layers per block, compression -> channels per layer and parameters.
+
+    Closed-form (`channel_plan`, `densenet_parameter_count`): nothing is built or run.
+    """
+    figure = go.FigureWidget(channel_figure(12, (16,) * num_blocks, 24, 0.5))
+
+    def redraw(growth_rate: int, layers: int, compression: float) -> str:
+        config = (layers,) * num_blocks
+        traces = _channel_traces(growth_rate, config, 2 * growth_rate, compression)
+        for i, trace in enumerate(figure.data):
+            if i < len(traces):
+                trace.update(x=traces[i]["x"], y=traces[i]["y"], visible=True)
+            else:
+                trace.update(x=[], y=[], visible=False)
+        figure.layout.title.text = (f"channels read by each dense layer (k={growth_rate}, "
+                                    f"theta={compression:.2f})")
+        params = densenet_parameter_count(growth_rate, config, 2 * growth_rate, compression=compression,
+                                          num_classes=10, stem="cifar")
+        widest = max(max(t["y"]) for t in traces)
+        depth = 6 * layers + 4
+        return (f"DenseNet-BC, depth {depth} ({num_blocks} blocks of {layers}), k0 = 2k = {2 * growth_rate}: "
+                f"{params:,} parameters; widest layer input {widest} channels")
+
+    controls = {
+        "growth_rate": widgets.IntSlider(value=12, min=1, max=48, description="growth k"),
+        "layers": widgets.IntSlider(value=16, min=1, max=40, description="layers/block"),
+        "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05,
+                                           description="theta"),
+    }
+    return Explorer(controls, figure, redraw)

@@ -1,0 +1,117 @@
+"""Gradient flow through sequential networks: per-layer gradient norms and activations, and their explorer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from reslib.data import TensorData
+from reslib.data import mnist1d as load_mnist1d
+from reslib.gradients import gradient_flow
+from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+
+__all__ = [
+    "COLORS",
+    "gradient_explorer",
+    "gradient_flow_figure",
+    "gradient_norms_figure",
+    "update_gradient_flow_figure",
+]
+
+
+
+COLORS = {"relu": "#1f77b4", "tanh": "#2ca02c", "sigmoid": "#d62728"}
+
+
+def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
+    """$\\lVert\\partial L/\\partial W_k\\rVert$ against layer $k$ on a log axis, one line per label."""
+    fig = go.Figure()
+    for label, values in norms.items():
+        v = np.asarray(values, dtype=float)
+        fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=np.where(v > 0, v, np.nan),
+                                 name=label, mode="lines+markers",
+                                 line=dict(color=COLORS.get(label))))
+    fig.update_xaxes(title_text="layer k (1 = next to the input)")
+    fig.update_yaxes(title_text="gradient norm ||dL/dW_k||", type="log", exponentformat="power")
+    fig.update_layout(height=380, title=title, **LAYOUT)
+    return fig
+
+
+def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
+    """The explorer's two panels: gradient norm per layer (log) and activation histograms.
+
+    Traces: 0 the norms, 1-3 the histograms of the first, middle and last hidden layer,
+    4 red crosses on layers whose SGD step rounds back to the same float32 weights.
+
+    Args:
+        result: a dict from `reslib.gradients.gradient_flow`; None gives empty traces.
+    """
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=(
+        "gradient norm per layer", "activations h_k (fraction of units)"))
+    fig.add_trace(go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False),
+                  row=1, col=1)
+    for color in ("#1f77b4", "#ff7f0e", "#2ca02c"):
+        fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color)),
+                      row=1, col=2)
+    fig.add_trace(go.Scatter(mode="markers", name="SGD step rounds to no change",
+                             marker=dict(symbol="x", size=9, color="#d62728")), row=1, col=1)
+    fig.update_xaxes(title_text="layer k", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_xaxes(title_text="activation value", row=1, col=2)
+    fig.update_layout(height=380, legend=dict(x=1.0, y=1.0, xanchor="right"), **LAYOUT)
+    if result is not None:
+        update_gradient_flow_figure(fig, result)
+    return fig
+
+
+def update_gradient_flow_figure(fig: go.Figure, result: Mapping) -> None:
+    """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
+    norms = np.asarray(result["norms"], dtype=float)
+    fig.data[0].x = list(range(1, len(norms) + 1))
+    shown = np.where(norms > 0, norms, np.nan)  # log axis: zero cannot be drawn
+    fig.data[0].y = plain_list(shown)
+    frozen = np.flatnonzero(result["frozen"])
+    fig.data[4].x, fig.data[4].y = (frozen + 1).tolist(), plain_list(shown[frozen])
+    centers = plain_list((result["edges"][:-1] + result["edges"][1:]) / 2)
+    seen = set()
+    for trace, layer, hist in zip(fig.data[1:4], result["layers"], result["hist"], strict=True):
+        trace.x, trace.y, trace.name = centers, plain_list(hist), f"layer {layer}"
+        trace.visible = layer not in seen
+        seen.add(layer)
+
+
+def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_size: int = 256,
+                      seed: int = 0) -> Explorer:
+    """Notebook 01: depth (1-50) and activation -> per-layer gradient norm and activation histograms.
+
+    Args:
+        data: where the batch comes from; MNIST-1D by default.
+        width: units per hidden layer.
+        batch_size: examples in the batch pushed through the network.
+        seed: seed of the initial weights (the same for every depth and activation).
+    """
+    data = data if data is not None else load_mnist1d()
+    x, y = data.x_train[:batch_size], data.y_train[:batch_size]
+    cache: dict[tuple, dict] = {}
+    figure = go.FigureWidget(gradient_flow_figure())
+
+    def redraw(depth: int, activation: str) -> str:
+        key = (depth, activation)
+        if key not in cache:
+            cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed)
+        result = cache[key]
+        update_gradient_flow_figure(figure, result)
+        return f"depth {depth}, {width} {activation} units per layer: {result['status']}"
+
+    controls = {
+        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth",
+                                   continuous_update=True),
+        "activation": widgets.Dropdown(options=["sigmoid", "tanh", "relu"], value="sigmoid",
+                                       description="activation"),
+    }
+    return Explorer(controls, figure, redraw)

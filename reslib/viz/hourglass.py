@@ -1,0 +1,83 @@
+"""Stacked hourglass: keypoint heat maps per stack, and an explorer over examples and stacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from reslib.scenes import heatmap_argmax
+from reslib.viz.explorer import LAYOUT, Explorer, image_grid, image_trace
+
+__all__ = [
+    "heatmap_figure",
+    "hourglass_explorer",
+]
+
+
+
+def heatmap_figure(x: torch.Tensor, heatmaps: torch.Tensor, coords: torch.Tensor,
+                   names: Sequence[str] = ("disc centre", "square centre")) -> go.Figure:
+    """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints."""
+    k = heatmaps.shape[0]
+    fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
+    h = x.shape[-1]
+    fig.add_trace(image_trace(x[0]), row=1, col=1)
+    pred = heatmap_argmax(heatmaps[None])[0]
+    for j in range(k):
+        fig.add_trace(image_trace(heatmaps[j], "Hot"), row=1, col=j + 2)
+    for j in range(k):
+        for col in (1, j + 2):
+            fig.add_trace(go.Scatter(x=[float(coords[j, 1])], y=[h - 1 - float(coords[j, 0])], mode="markers",
+                                     marker=dict(symbol="circle-open", size=12, color="#1f77b4"),
+                                     showlegend=False), row=1, col=col)
+            fig.add_trace(go.Scatter(x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])], mode="markers",
+                                     marker=dict(symbol="x", size=10, color="#2ca02c"),
+                                     showlegend=False), row=1, col=col)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum",
+                      **LAYOUT)
+    return fig
+
+
+def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords: torch.Tensor) -> Explorer:
+    """Notebook 09: stack -> that stack's heat maps (precomputed) for one example.
+
+    Args:
+        x: images (N, 1, H, W).
+        outputs: per stack, predicted heat maps (N, K, H, W), computed once.
+        coords: true keypoints (N, K, 2).
+    """
+    outputs = [o.detach().cpu() for o in outputs]
+    x, coords = x.detach().cpu(), coords.detach().cpu()
+    figure = go.FigureWidget(heatmap_figure(x[0], outputs[-1][0], coords[0]))
+    k = outputs[0].shape[1]
+
+    def redraw(stack: int, example: int) -> str:
+        heat = outputs[stack - 1][example]
+        pred = heatmap_argmax(heat[None])[0]
+        h = x.shape[-1]
+        figure.data[0].update(z=image_grid(x[example, 0]))
+        for j in range(k):
+            figure.data[1 + j].update(z=image_grid(heat[j]))
+        i = 1 + k
+        for j in range(k):
+            for _ in range(2):
+                figure.data[i].update(x=[float(coords[example, j, 1])],
+                                      y=[h - 1 - float(coords[example, j, 0])])
+                figure.data[i + 1].update(x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])])
+                i += 2
+        err = (pred - coords[example]).norm(dim=-1)
+        return (f"stack {stack} of {len(outputs)}, example {example}: keypoint errors "
+                + ", ".join(f"{e:.1f}" for e in err.tolist()) + " pixels")
+
+    controls = {
+        "stack": widgets.IntSlider(value=len(outputs), min=1, max=len(outputs), description="stack"),
+        "example": widgets.IntSlider(value=0, min=0, max=len(x) - 1, description="example"),
+    }
+    return Explorer(controls, figure, redraw)

@@ -1,0 +1,86 @@
+"""U-Net: the size trace through a valid-padding U-Net, its explorer, and segmentation masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from reslib.unet import unet_shape_trace
+from reslib.viz.explorer import LAYOUT, Explorer, image_trace
+
+__all__ = [
+    "segmentation_figure",
+    "unet_trace_explorer",
+    "unet_trace_figure",
+]
+
+
+
+def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int], str | None]:
+    rows, problem = unet_shape_trace(size, depth, padding)
+    labels = [f"{r['stage']} {r['level']}" if r["stage"] != "input" else "input" for r in rows]
+    return labels, [r["size"] for r in rows], problem
+
+
+def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
+    """The spatial size after each step of a valid and a same U-Net; crops as bars."""
+    fig = go.Figure()
+    for padding, color in (("valid", "#d62728"), ("same", "#1f77b4")):
+        labels, sizes, problem = _trace_xy(size, depth, padding)
+        fig.add_trace(go.Scatter(x=list(range(len(sizes))), y=sizes, mode="lines+markers+text",
+                                 text=[str(s) for s in sizes], textposition="top center",
+                                 name=f"{padding}" + (" (stops)" if problem else ""),
+                                 line=dict(color=color), hovertext=labels))
+    rows, _ = unet_shape_trace(size, depth, "valid")
+    fig.add_trace(go.Bar(x=[i for i, r in enumerate(rows) if r["crop"]],
+                         y=[r["crop"] for r in rows if r["crop"]], name="valid: pixels cropped from the skip",
+                         marker_color="#ff9896", opacity=0.6))
+    fig.update_layout(title=f"U-Net of depth {depth}: spatial size through the network, input {size}",
+                      xaxis_title="step (input, encoder levels, bottleneck, up/decoder levels)",
+                      yaxis_title="height = width (pixels)", height=400, **LAYOUT)
+    return fig
+
+
+def unet_trace_explorer(depth: int = 4) -> Explorer:
+    """Notebook 09: input size -> the size trace through a valid and a same U-Net (never raises)."""
+    figure = go.FigureWidget(unet_trace_figure(572, depth))
+
+    def redraw(size: int) -> str:
+        messages = []
+        for i, padding in enumerate(("valid", "same")):
+            labels, sizes, problem = _trace_xy(size, depth, padding)
+            figure.data[i].update(x=list(range(len(sizes))), y=sizes, text=[str(s) for s in sizes],
+                                  hovertext=labels, name=padding + (" (stops)" if problem else ""))
+            messages.append(f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None
+                                              else f"fails at {problem}"))
+        rows, _ = unet_shape_trace(size, depth, "valid")
+        figure.data[2].update(x=[i for i, r in enumerate(rows) if r["crop"]],
+                              y=[r["crop"] for r in rows if r["crop"]])
+        figure.layout.title.text = f"U-Net of depth {depth}: spatial size through the network, input {size}"
+        return "; ".join(messages)
+
+    controls = {"size": widgets.IntSlider(value=572, min=16, max=700, description="input size")}
+    return Explorer(controls, figure, redraw)
+
+
+def segmentation_figure(x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor],
+                        n: int = 4) -> go.Figure:
+    """Rows: images, true masks, then one row of predicted masks per model (labels (N, H, W))."""
+    rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
+    fig = make_subplots(rows=len(rows), cols=n, row_titles=list(rows), horizontal_spacing=0.01,
+                        vertical_spacing=0.02)
+    for r, (name, images) in enumerate(rows.items()):
+        for c in range(n):
+            trace = (image_trace(images[c]) if name == "image"
+                     else image_trace(images[c].float(), "Viridis", 0, 2))
+            fig.add_trace(trace, row=r + 1, col=c + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_layout(height=150 * len(rows) + 60, width=150 * n + 120,
+                      title="masks: 0 background, 1 disc, 2 square", **LAYOUT)
+    return fig

@@ -1,0 +1,115 @@
+"""Forward variance of residual networks at initialisation: E[h_k^2] per block, and its explorer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from reslib.variance import FLOAT32_MAX, forward_backward_profile
+from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+
+__all__ = [
+    "profile_figure",
+    "update_profile_figure",
+    "variance_explorer",
+    "variance_figure",
+]
+
+
+
+def variance_figure(profiles: Mapping[str, Sequence[float]], title: str = "",
+                    yaxis: str = "E[h_k^2]") -> go.Figure:
+    """One line per label against block k (0 = the input) on a log axis."""
+    fig = go.Figure()
+    for label, values in profiles.items():
+        v = np.asarray(values, dtype=float)
+        fig.add_trace(go.Scatter(x=list(range(len(v))), y=plain_list(np.where(v > 0, v, np.nan)),
+                                 name=label, mode="lines"))
+    fig.update_xaxes(title_text="block k (0 = input)")
+    fig.update_yaxes(title_text=yaxis, type="log", exponentformat="power")
+    fig.update_layout(height=380, title=title, **LAYOUT)
+    return fig
+
+
+def profile_figure(result: Mapping | None = None) -> go.Figure:
+    """Forward (E[h^2], batch variance, float32's max) and backward (gradient norm) per block.
+
+    Traces: 0 E[h^2], 1 batch variance, 2 float32 max (dashed), 3 overflow marker, 4 gradient norm.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "forward: h_k after block k", "backward: ||dL/dh_k|| / ||dL/dh_last||"))
+    fig.add_trace(go.Scatter(mode="lines", name="E[h²]", line=dict(color="#1f77b4")), row=1, col=1)
+    fig.add_trace(go.Scatter(mode="lines", name="batch variance",
+                             line=dict(color="#ff7f0e", dash="dot")), row=1, col=1)
+    fig.add_trace(go.Scatter(mode="lines", name="float32 max", line=dict(color="#999", dash="dash")),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(mode="markers", name="overflow",
+                             marker=dict(symbol="x", size=12, color="#d62728")), row=1, col=1)
+    fig.add_trace(go.Scatter(mode="lines", name="gradient norm", line=dict(color="#2ca02c")),
+                  row=1, col=2)
+    for col in (1, 2):
+        fig.update_xaxes(title_text="block k", row=1, col=col)
+        fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
+    fig.update_layout(height=400, legend=dict(orientation="h", y=-0.25), **LAYOUT)
+    if result is not None:
+        update_profile_figure(fig, result)
+    return fig
+
+
+def update_profile_figure(fig: go.Figure, result: Mapping) -> None:
+    """Write a `forward_backward_profile` result into a `profile_figure`."""
+    second = np.asarray(result["second_moment"], dtype=float)
+    blocks = list(range(len(second)))
+    fig.data[0].x, fig.data[0].y = blocks, plain_list(second)
+    fig.data[1].x, fig.data[1].y = blocks, plain_list(np.where(result["batch_variance"] > 0,
+                                                           result["batch_variance"], np.nan))
+    fig.data[2].x, fig.data[2].y = [0, blocks[-1]], [FLOAT32_MAX, FLOAT32_MAX]
+    k = result["overflow_at"]
+    finite = second[np.isfinite(second)]
+    fig.data[3].x, fig.data[3].y = ([k], [float(finite.max())]) if k is not None else ([], [])
+    grad = np.asarray(result["grad_norm"], dtype=float)
+    fig.data[4].x, fig.data[4].y = blocks, plain_list(np.where(grad > 0, grad, np.nan))
+
+
+def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> Explorer:
+    """Notebook 04: depth, init, weight-variance multiplier, residual scaling, BN -> both passes.
+
+    Args:
+        width: units per block.
+        n_samples: batch size pushed through.
+        seed: seed of the input and the weights (the same for every setting).
+    """
+    cache: dict[tuple, dict] = {}
+    figure = go.FigureWidget(profile_figure())
+
+    def redraw(depth: int, init: str, multiplier: float, scaling: str, batch_norm: bool) -> str:
+        gain = {"He": 2.0, "Glorot": 1.0}[init] * multiplier  # sigma_w^2 * fan_in
+        scale = 1 / math.sqrt(2) if scaling == "1/√2" else 1.0
+        key = (depth, round(gain, 6), scale, batch_norm)
+        if key not in cache:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # 200 tiny matmuls: threads only add hand-offs
+            try:
+                cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples,
+                                                      gain, seed)
+            finally:
+                torch.set_num_threads(threads)
+        update_profile_figure(figure, cache[key])
+        return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key]['status']}"
+
+    controls = {
+        "depth": widgets.IntSlider(value=60, min=1, max=200, description="blocks"),
+        "init": widgets.Dropdown(options=["He", "Glorot"], value="He", description="init"),
+        "multiplier": widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25,
+                                             description="σ_w² ×"),
+        "scaling": widgets.Dropdown(options=["none", "1/√2"], value="none", description="scale sum"),
+        "batch_norm": widgets.Checkbox(value=False, description="BN in branch"),
+    }
+    return Explorer(controls, figure, redraw)
