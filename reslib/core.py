@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 __all__ = [
+    "INITS",
     "Layers",
     "check_bool",
     "check_choice",
@@ -33,6 +34,13 @@ __all__ = [
     "layers_for",
     "residual_add",
 ]
+
+
+# The one init vocabulary of the series: the weight variance times fan-in, sigma_w^2 * fan_in.
+# "he" keeps E[h^2] constant through ReLU layers (He et al. 2015); "glorot" keeps the variance
+# through linear or tanh layers (Glorot and Bengio 2010: 2 / (fan_in + fan_out), which is
+# 1 / fan_in for a square layer).
+INITS: dict[str, float] = {"he": 2.0, "glorot": 1.0}
 
 
 def _fix(fix: str) -> str:
