@@ -1,6 +1,6 @@
 """Reference solutions for notebook 02's exercises. Try them yourself first!
 
-`tests/test_checks_shattering_paths.py` runs each of these through its check, so they stay correct.
+The unit tests (`tests/`) run each of these through its `rl.checks` check, so they stay correct.
 """
 
 import torch

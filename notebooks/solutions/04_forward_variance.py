@@ -1,6 +1,6 @@
 """Reference solutions for notebook 04's exercises. Try them yourself first!
 
-`tests/test_checks_variance_batchnorm.py` runs each of these through its check, so they stay correct.
+The unit tests (`tests/`) run each of these through its `rl.checks` check, so they stay correct.
 """
 
 
