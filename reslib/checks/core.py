@@ -8,8 +8,9 @@ hint and the largest difference for a wrong answer, a green tick otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 __all__ = [
     "CheckResult",
     "compare",
+    "local_seed",
 ]
 
 
@@ -40,6 +42,19 @@ class CheckResult:
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.passed]
         return f'<p style="color:{colour}; font-weight:600">{self!r}</p>'
+
+
+@contextlib.contextmanager
+def local_seed(seed: int) -> Iterator[None]:
+    """Seed the CPU RNG for the block only, then give the caller's RNG state back.
+
+    A check builds its cases inside this block (modules initialise their weights from
+    the global RNG), so calling a check never changes what the notebook's next
+    `torch.rand` returns. Unlike `torch.manual_seed`, it leaves the CUDA RNGs alone.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
 
 
 def _as_tensor(value: Any) -> torch.Tensor:
