@@ -3,6 +3,7 @@
 import ast
 import builtins
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,24 @@ def test_notebook_functions_take_what_they_use_as_arguments(path):
     cells = {i: "".join(c["source"]) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"}
     found = notebook_functions_reading_globals(cells)
     assert not found, f"pass these as arguments (STYLE: no function reads a notebook global): {found}"
+
+
+# Learners never met the study notes this series grew from (STYLE, "Learner-facing words"):
+# random seeds (SEED, seed=0) are fine; "the seed notes", "seed note 001" or `SeedStandard` are not.
+SOURCE_NOTES = re.compile(r"(?i:seed[ -]?notes?\b|seed-\d|seed blog|the seed's)|\bSeed[A-Z]\w*")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "notebooks" / "solutions").glob("*.py")),
+                         ids=lambda p: p.name)
+def test_learner_text_never_calls_the_source_notes_seed(path):
+    if path.suffix == ".ipynb":
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+    else:
+        text = path.read_text()
+    assert not SOURCE_NOTES.findall(text), "say 'a popular tutorial' or 'study notes', or state the claim"
+
+
+def test_the_source_notes_pattern_spares_random_seeds():
+    assert not SOURCE_NOTES.search("SEED = 0\nrl.set_seed(SEED)\nseed=s, seeds=(0, 1). Seeds 0 and 1.")
+    for leak in ("the seed notes", "our seed note 001", "seed-001 block", "class SeedStandard", "Seed notes"):
+        assert SOURCE_NOTES.search(leak), leak
