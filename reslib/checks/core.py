@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
+# The protocol a notebook sees, re-exported as rl.checks.*. `local_seed` below is public but
+# not listed: it is a tool for the check modules, not something a learner calls.
 __all__ = [
     "CheckResult",
     "compare",
-    "local_seed",
 ]
 
 
