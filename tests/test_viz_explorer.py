@@ -54,3 +54,13 @@ def test_a_failing_redraw_is_shown_not_raised():
     assert isinstance(explorer.error, FloatingPointError)
     assert "variance overflowed float32 at depth 140" in explorer.status.value
 
+
+
+def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(explorer):
+    explorer.update(depth=7, activation="tanh")
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+    text = bundle["text/plain"]
+    assert text == repr(explorer) == "<live explorer (depth, activation): run this notebook to use it>"
+    explorer.update(depth=30, activation="relu")  # what a reader sees does not depend on the values
+    assert explorer._repr_mimebundle_()["text/plain"] == text

@@ -8,13 +8,16 @@ hint and the largest difference for a wrong answer, a green tick otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+# The protocol a notebook sees, re-exported as rl.checks.*. `local_seed` below is public but
+# not listed: it is a tool for the check modules, not something a learner calls.
 __all__ = [
     "CheckResult",
     "compare",
@@ -40,6 +43,19 @@ class CheckResult:
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.passed]
         return f'<p style="color:{colour}; font-weight:600">{self!r}</p>'
+
+
+@contextlib.contextmanager
+def local_seed(seed: int) -> Iterator[None]:
+    """Seed the CPU RNG for the block only, then give the caller's RNG state back.
+
+    A check builds its cases inside this block (modules initialise their weights from
+    the global RNG), so calling a check never changes what the notebook's next
+    `torch.rand` returns. Unlike `torch.manual_seed`, it leaves the CUDA RNGs alone.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
+        yield
 
 
 def _as_tensor(value: Any) -> torch.Tensor:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, compare
+from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.mlp import mlp
 from reslib.paths import lesion
 
@@ -29,9 +29,9 @@ def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
 
 def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckResult:
     """Exercise (03): `fn(model, drop)` returns a copy of `model` with blocks `drop` skipped."""
-    torch.manual_seed(5)
-    model = mlp(6, 16, 8, 3, residual=True).double().eval()
-    x = torch.randn(10, 8, dtype=torch.float64)
+    with local_seed(5):  # the notebook's RNG is not touched
+        model = mlp(6, 16, 8, 3, residual=True).double().eval()
+        x = torch.randn(10, 8, dtype=torch.float64)
     before = model(x).detach()
 
     def run(f: Callable, drop: Sequence[int]) -> torch.Tensor:

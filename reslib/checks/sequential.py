@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, compare
+from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.counting import count_parameters
 from reslib.mlp import mlp
 
@@ -26,8 +26,8 @@ def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]
     gen = torch.Generator().manual_seed(1)
     cases = []
     for depth in (1, 2, 5):
-        torch.manual_seed(depth)
-        layers = [nn.Linear(4, 4), nn.Tanh()] * depth + [lambda h: 2 * h + 1]
+        with local_seed(depth):  # the notebook's RNG is not touched
+            layers = [nn.Linear(4, 4), nn.Tanh()] * depth + [lambda h: 2 * h + 1]
         cases.append((layers, torch.randn(3, 4, generator=gen)))
     cases.append(([], torch.randn(2, 4, generator=gen)))  # no layers: the identity
     reference = lambda layers, x: functools.reduce(lambda h, f: f(h), layers, x)  # noqa: E731
@@ -39,7 +39,11 @@ def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]
 def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckResult:
     """Exercise: the parameter count of a plain `mlp(depth, width, in_features, out_features)`."""
     configs = [(1, 8, 40, 10), (3, 16, 40, 10), (10, 100, 40, 10), (24, 200, 1, 1)]
-    reference = lambda d, w, i, o: count_parameters(mlp(d, w, i, o))  # noqa: E731
+
+    def reference(d: int, w: int, i: int, o: int) -> int:
+        with local_seed(0):  # building the mlp draws its initial weights
+            return count_parameters(mlp(d, w, i, o))
+
     return compare("mlp_parameter_count", fn, reference, configs,
                    "each linear layer from a to b units has a*b weights and b biases; a plain "
                    "mlp has one layer in->width, depth-1 layers width->width, one width->out.",

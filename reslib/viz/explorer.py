@@ -76,6 +76,22 @@ class Explorer(widgets.VBox):
     def values(self) -> dict:
         return {name: c.value for name, c in self.controls.items()}
 
+    def __repr__(self) -> str:
+        """What GitHub and nbviewer show for a stored explorer: its control names, never their values.
+
+        ipywidgets' own repr lists every child's current value, so a stored output goes stale
+        whenever a default changes, and it means nothing to a reader without a kernel.
+        """
+        names = ", ".join(getattr(self, "controls", {}))
+        return f"<live explorer ({names}): run this notebook to use it>"
+
+    def _repr_mimebundle_(self, **kwargs) -> dict | None:
+        """The widget view for a live kernel, with `repr(self)` whole as its plain text."""
+        data = super()._repr_mimebundle_(**kwargs)
+        if data is not None:
+            data["text/plain"] = repr(self)  # ipywidgets would cut it at 110 characters
+        return data
+
     def _on_change(self, change: dict) -> None:
         if not self._holding:
             self.update()
