@@ -74,7 +74,8 @@ def test_no_private_name_or_star_is_imported_across_modules(path):
             names = [a.name for a in node.names]
             assert "*" not in names, f"{_name(path)}: star import from {node.module}"
             private = [n for n in names if n.startswith("_")]
-            assert not private, f"{_name(path)} imports private {private} from {node.module}: promote or move it"
+            where = f"{_name(path)} imports private {private} from {node.module}"
+            assert not private, f"{where}: promote or move it"
 
 
 @pytest.mark.parametrize("path", MODULES, ids=_name)
@@ -93,4 +94,4 @@ def test_every_check_and_figure_is_one_hop_away():
         for module in {_name(p) for p in MODULES if _name(p).startswith(package.__name__ + ".")}:
             sub = __import__(module, fromlist=["__all__"])
             missing = set(sub.__all__) - set(package.__all__)
-            assert not missing, f"{module} exports {sorted(missing)} that {package.__name__} does not re-export"
+            assert not missing, f"{module} exports {sorted(missing)}; {package.__name__} must re-export them"
