@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,7 +132,7 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     For a plain layer it deletes the only path through that layer. `model` is not changed.
     """
     blocks = _blocks(model)
-    drop = [drop] if isinstance(drop, (int, np.integer)) and not isinstance(drop, bool) else drop
+    drop = list(drop) if isinstance(drop, Iterable) else [drop]  # several indices or one
     drop = [int(i) if isinstance(i, np.integer) else i for i in drop]
     for i in drop:
         check_int("block index", i, 0, len(blocks) - 1,
