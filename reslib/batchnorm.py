@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
+
+from reslib.core import check_bool, check_float, check_int
 
 __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNormCache",
+    "RunningStatsTrace",
     "batch_norm_backward",
     "batch_norm_backward_simplified",
     "batch_norm_forward",
@@ -49,17 +54,18 @@ def _reduce_dims(x: torch.Tensor) -> list[int]:
 
 
 def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() < 2:
+    for name, t in (("x", x), ("gamma", gamma), ("beta", beta)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if x.dim() < 2:
         raise ValueError("batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), "
-                         f"got {tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+                         f"got {tuple(x.shape)}")
     c = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
-        if not isinstance(p, torch.Tensor) or tuple(p.shape) != (c,):
-            got = tuple(p.shape) if isinstance(p, torch.Tensor) else type(p).__name__
+        if tuple(p.shape) != (c,):
             raise ValueError(f"{name} must have shape (C,) = ({c},), one value per channel of x "
-                             f"{tuple(x.shape)}, got {got}")
-    if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
-        raise ValueError(f"eps must be a finite number >= 0 (typically 1e-5), got {eps!r}")
+                             f"{tuple(x.shape)}, got {tuple(p.shape)}")
+    check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
 
 
 def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
@@ -137,13 +143,13 @@ class _BatchNormFunction(torch.autograd.Function):
     """Autograd glue: our forward, our backward (no graph of the forward's ops is kept)."""
 
     @staticmethod
-    def forward(ctx, x, gamma, beta, eps):  # noqa: ANN001
+    def forward(ctx, x, gamma, beta, eps):
         y, cache = batch_norm_forward(x, gamma, beta, eps)
         ctx.cache = cache
         return y, cache.mean, cache.var
 
     @staticmethod
-    def backward(ctx, dy, _dmean, _dvar):  # noqa: ANN001
+    def backward(ctx, dy, _dmean, _dvar):
         dx, dgamma, dbeta = batch_norm_backward_simplified(dy, ctx.cache)
         return dx, dgamma, dbeta, None
 
@@ -156,12 +162,12 @@ class _BatchNorm(nn.Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int (channels), got {num_features!r}")
-        if not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps < 0:
-            raise ValueError(f"eps must be a finite number >= 0 (typically 1e-5), got {eps!r}")
-        if momentum is not None and not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
-            raise ValueError(f"momentum must be in [0, 1] or None (cumulative average), got {momentum!r}")
+        check_int("num_features", num_features, fix="pass the number of channels C of x (N, C, ...)")
+        check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
+        if momentum is not None:
+            check_float("momentum", momentum, 0.0, 1.0, fix="or None for a cumulative average")
+        check_bool("affine", affine)
+        check_bool("track_running_stats", track_running_stats)
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -270,9 +276,21 @@ def fold_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     return fused
 
 
+@dataclass(frozen=True)
+class RunningStatsTrace:
+    """Running statistics of a train-mode BN over a stream of batches, and the outputs they give."""
+
+    running_mean: np.ndarray  # (steps,) after each step
+    running_var: np.ndarray  # (steps,) after each step, unbiased as torch stores it
+    gap: np.ndarray  # (steps,) mean |train-mode output - eval-mode output| on that step's batch
+    mean: float  # the population mean
+    var: float  # the population variance
+    output: np.ndarray  # (2000,) eval-mode outputs of fresh examples after the last step
+
+
 @torch.no_grad()
 def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamma: float = 1.0,
-                        beta: float = 0.0, eps: float = 1e-5, seed: int = 0) -> dict:
+                        beta: float = 0.0, eps: float = 1e-5, seed: int = 0) -> RunningStatsTrace:
     r"""Train-mode BN on a stream of batches of one channel, $x = 2 + 3\,\mathrm{ReLU}(z)$, $z \sim N(0, 1)$.
 
     The running statistics follow $r_t = (1-\text{momentum})\,r_{t-1} + \text{momentum}\cdot s_t$
@@ -280,16 +298,13 @@ def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamm
     The population mean is $2 + 3/\sqrt{2\pi}$ and variance $9\,(1/2 - 1/(2\pi))$.
 
     Returns:
-        dict with numpy arrays (steps,) `running_mean`, `running_var` (after each step),
-        `gap` (mean |train-mode output - eval-mode output| on that step's batch), the
-        population `mean` and `var`, and `output` (2000,): eval-mode outputs
-        $\gamma\,(x - \hat\mu)/\sqrt{\hat\sigma^2+\epsilon} + \beta$ of fresh examples after the last step.
+        `RunningStatsTrace`; its `output` is $\gamma\,(x - \hat\mu)/\sqrt{\hat\sigma^2+\epsilon} + \beta$.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-        raise ValueError(f"batch_size must be an int >= 2 (train-mode BN needs two values), "
-                         f"got {batch_size!r}")
-    if not isinstance(momentum, (int, float)) or not 0 < momentum <= 1:
-        raise ValueError(f"momentum must be in (0, 1], got {momentum!r}")
+    check_int("batch_size", batch_size, minimum=2, fix="train-mode BN needs two values per channel")
+    check_float("momentum", momentum, 0.0, 1.0, strict_minimum=True)
+    check_int("steps", steps)
+    check_float("eps", eps, minimum=0.0)
+    check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     x = 2 + 3 * torch.relu(torch.randn(steps, batch_size, generator=gen, dtype=torch.float64))
     mean, var = x.mean(dim=1), x.var(dim=1, unbiased=False)  # (steps,) batch statistics
@@ -305,7 +320,6 @@ def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamm
     evals = (x - r_mean_t[:, None]) / torch.sqrt(r_var_t[:, None] + eps)
     fresh = 2 + 3 * torch.relu(torch.randn(2000, generator=gen, dtype=torch.float64))
     output = gamma * (fresh - rm) / math.sqrt(rv + eps) + beta
-    return {"running_mean": r_mean_t.numpy(), "running_var": r_var_t.numpy(),
-            "gap": (abs(gamma) * (train - evals).abs().mean(dim=1)).numpy(),
-            "mean": 2 + 3 / math.sqrt(2 * math.pi), "var": 9 * (0.5 - 1 / (2 * math.pi)),
-            "output": output.numpy()}
+    return RunningStatsTrace(r_mean_t.numpy(), r_var_t.numpy(),
+                             (abs(gamma) * (train - evals).abs().mean(dim=1)).numpy(),
+                             2 + 3 / math.sqrt(2 * math.pi), 9 * (0.5 - 1 / (2 * math.pi)), output.numpy())

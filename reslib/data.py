@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reslib.core import check_float, check_int
 from reslib.runtime import device as default_device
 
 __all__ = ["CIFAR10_ENV", "TensorData", "cifar10", "mnist1d"]
@@ -26,8 +27,9 @@ class TensorData:
     """A classification data set as four tensors on one device.
 
     Shape:
-        x_train: (N_train, D) float32; y_train: (N_train,) int64;
-        x_test: (N_test, D) float32; y_test: (N_test,) int64.
+        x_train: (N_train, ...) float32, one example per row of axis 0: (N, 40) for MNIST-1D,
+        (N, 1, 40) with a channel axis for 1-D convolutions, (N, 3, 32, 32) for CIFAR-10;
+        y_train: (N_train,) int64; x_test, y_test: the same for the N_test test examples.
     """
 
     x_train: torch.Tensor
@@ -38,6 +40,7 @@ class TensorData:
 
     @property
     def num_features(self) -> int:
+        """The size of axis 1: the features D of (N, D) data, the channels C of (N, C, ...) data."""
         return self.x_train.shape[1]
 
     def to(self, device: torch.device | str) -> TensorData:
@@ -76,8 +79,8 @@ def _mnist1d_numpy(num_samples: int, seed: int, train_split: float) -> tuple[np.
 @lru_cache(maxsize=8)
 def _mnist1d_tensors(num_samples: int, seed: int, train_split: float, device: str) -> TensorData:
     x, y, x_test, y_test = _mnist1d_numpy(num_samples, seed, train_split)
-    as_x = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)  # noqa: E731
-    as_y = lambda a: torch.as_tensor(a, dtype=torch.int64, device=device)  # noqa: E731
+    as_x = lambda a: torch.as_tensor(a, dtype=torch.float32, device=device)
+    as_y = lambda a: torch.as_tensor(a, dtype=torch.int64, device=device)
     return TensorData(as_x(x), as_y(y), as_x(x_test), as_y(y_test), num_classes=10)
 
 
@@ -107,14 +110,14 @@ def mnist1d(
         Greydanus, "Scaling down deep learning with MNIST-1D", 2020.
         https://arxiv.org/abs/2011.14439
     """
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        raise TypeError(f"num_samples must be an int, got {type(num_samples).__name__}")
-    if num_samples < 20 or num_samples % 10:
-        raise ValueError(f"num_samples must be a multiple of 10 and >= 20, got {num_samples}")
-    if not 0.0 < train_split < 1.0:
-        raise ValueError(f"train_split must be in (0, 1), got {train_split}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    check_int("num_samples", num_samples, minimum=20, fix="a multiple of 10: one tenth per digit")
+    if num_samples % 10:
+        raise ValueError(f"num_samples must be a multiple of 10 (one tenth per digit), got {num_samples}; "
+                         f"use {round(num_samples, -1)}")
+    check_float("train_split", train_split, 0.0, 1.0, strict_minimum=True)
+    if train_split == 1.0:
+        raise ValueError("train_split must be below 1, got 1.0: that would leave no test examples")
+    check_int("seed", seed, minimum=0)
     dev = torch.device(device) if device is not None else default_device()
     return _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
 
@@ -158,6 +161,8 @@ def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | 
     Raises:
         FileNotFoundError: when the folder or a batch file is missing (the message says where to get it).
     """
+    if num_train is not None:
+        check_int("num_train", num_train, fix="or None for all 50,000")
     if root is None:
         root = os.environ.get(CIFAR10_ENV)
         if not root:
@@ -170,9 +175,6 @@ def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | 
             f"CIFAR-10 binary files missing in {folder}: {', '.join(missing)}. Download the *binary "
             "version* (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, "
             "unpack it, and pass its folder cifar-10-batches-bin (reslib never downloads)")
-    if num_train is not None and (isinstance(num_train, bool) or not isinstance(num_train, int)
-                                  or num_train < 1):
-        raise ValueError(f"num_train must be None or a positive int, got {num_train!r}")
     parts = [_read_cifar_batch(folder / n) for n in _CIFAR_TRAIN]
     x = np.concatenate([p[0] for p in parts])[:num_train]
     y = np.concatenate([p[1] for p in parts])[:num_train]

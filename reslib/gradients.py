@@ -1,23 +1,26 @@
-"""Gradients, layer by layer: how much learning signal reaches each layer.
+r"""Gradients, layer by layer: how much learning signal reaches each layer.
 
 The backward pass multiplies one Jacobian per layer,
-$\\partial L/\\partial h_1 = J_2^\\top \\cdots J_K^\\top\\, \\partial L/\\partial h_K$,
+$\partial L/\partial h_1 = J_2^\top \cdots J_K^\top\, \partial L/\partial h_K$,
 so a factor below one per layer shrinks the signal geometrically (vanishing
 gradients) and a factor above one grows it (exploding gradients).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.mlp import mlp
+from reslib.core import check_choice, check_float, check_int
+from reslib.mlp import ACTIVATIONS, mlp
 
 __all__ = [
+    "GradientFlow",
     "gradient_flow",
-    "layer_gradient_norms",
     "linear_layers",
     "weight_gradients",
 ]
@@ -43,26 +46,21 @@ def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list
     return [g.detach() for g in torch.autograd.grad(loss, weights)]
 
 
-def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    r"""$\lVert \partial L / \partial W_k \rVert_F$ for every linear layer $k$ (L: mean cross-entropy).
-
-    Note:
-        The norm is taken in float64. In float32 the squares of entries below ~1e-19
-        underflow, so a tiny but non-zero gradient would report a norm of exactly 0.
-
-    Args:
-        model: a classifier with `nn.Linear` layers.
-        x: a batch of inputs (N, in_features).
-        y: their labels (N,).
-
-    Returns:
-        A float64 tensor (num_linear_layers,) on the CPU, input side first.
-    """
-    return _float64_norms(weight_gradients(model, x, y))
-
-
 def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
+    # In float32 the squares of entries below ~1e-19 underflow: a tiny gradient would have norm 0.
     return torch.stack([g.double().norm() for g in grads]).cpu()
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Per-layer gradient norms and activation histograms of one network at initialisation."""
+
+    norms: np.ndarray  # (depth + 1,) float64 ||dL/dW_k||, input side first (the last is the head)
+    frozen: np.ndarray  # (depth + 1,) bool: one SGD step rounds back to exactly W
+    layers: list[int]  # the 1-based hidden layers histogrammed: first, middle, last
+    edges: np.ndarray  # (bins + 1,) histogram bin edges
+    hist: np.ndarray  # (3, bins) fraction of units per bin, one row per entry of `layers`
+    status: str  # one sentence on what happened
 
 
 def gradient_flow(
@@ -74,8 +72,8 @@ def gradient_flow(
     seed: int = 0,
     bins: int = 40,
     lr: float = 0.1,
-) -> dict:
-    """Per-layer gradient norms and activation histograms of a fresh plain `mlp` at initialisation.
+) -> GradientFlow:
+    r"""Per-layer gradient norms and activation histograms of a fresh plain `mlp` at initialisation.
 
     The compute behind notebook 01's explorer: one model, one forward and one
     backward pass on the batch `(x, y)`.
@@ -85,27 +83,24 @@ def gradient_flow(
         activation: `"relu"`, `"sigmoid"` or `"tanh"` (init is `"auto"`: He or Xavier).
         x, y: a batch of inputs (N, D) and labels (N,).
         width: units per hidden layer.
-        seed: seed of the initial weights.
+        seed: seed of the initial weights (torch's global generator is left as it was).
         bins: histogram bins.
         lr: the learning rate of the SGD step used to find frozen layers.
 
     Returns:
-        dict with `norms` (depth + 1,) numpy array of $\\lVert\\partial L/\\partial W_k\\rVert$,
-        `layers` (the 1-based hidden layers histogrammed: first, middle, last),
-        `edges` (bins + 1,), `hist` (3, bins) fractions of units per bin, and
-        `frozen` (depth + 1,) bool array: layers where one SGD step $W - \\eta\\,\\partial L/\\partial W$
-        rounds back to exactly $W$ in the weights' dtype, and `status`, one sentence on what happened.
+        `GradientFlow`: `norms` $\lVert\partial L/\partial W_k\rVert$ (depth + 1,), `frozen`
+        (depth + 1,): layers where one SGD step $W - \eta\,\partial L/\partial W$ rounds back to
+        exactly $W$ in the weights' dtype, histograms `layers`, `edges`, `hist`, and `status`.
     """
-    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
-        raise ValueError(f"bins must be a positive int, got {bins!r}")
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    check_int("depth", depth)
+    check_choice("activation", activation, ACTIVATIONS)
+    check_int("width", width)
+    check_int("seed", seed, minimum=0)
+    check_int("bins", bins)
+    check_float("lr", lr, minimum=0.0, strict_minimum=True)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator builds the weights; restored after
+        torch.default_generator.manual_seed(seed)
         model = mlp(depth, width, x.shape[1], int(y.max()) + 1, activation=activation).to(x.device)
-    finally:
-        torch.random.set_rng_state(gen_state)
     with torch.no_grad():
         states = model.hidden_states(x)
     grads = weight_gradients(model, x, y)
@@ -124,9 +119,8 @@ def gradient_flow(
     edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
     hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel()
                         for v in values])
-    return {"norms": norms, "layers": layers, "edges": edges.numpy(), "hist": hist.numpy(),
-            "frozen": frozen,
-            "status": _gradient_status(norms, frozen, lr, str(x.dtype).removeprefix("torch."))}
+    status = _gradient_status(norms, frozen, lr, str(x.dtype).removeprefix("torch."))
+    return GradientFlow(norms, frozen, layers, edges.numpy(), hist.numpy(), status)
 
 
 def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1,

@@ -14,14 +14,18 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.core import check_float, check_int
+
 __all__ = [
+    "EffectivePaths",
     "RandomSkip",
     "effective_paths",
     "lesion",
@@ -33,14 +37,6 @@ __all__ = [
 ]
 
 
-def _check_count(name: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
 def path_length_distribution(n_blocks: int) -> np.ndarray:
     r"""Fraction of the $2^n$ paths that take exactly $k$ residual branches, $k = 0..n$.
 
@@ -49,12 +45,23 @@ def path_length_distribution(n_blocks: int) -> np.ndarray:
     Returns:
         float64 array (n_blocks + 1,), summing to 1.
     """
-    n = _check_count("n_blocks", n_blocks)
+    n = check_int("n_blocks", n_blocks, minimum=0)
     return np.array([math.comb(n, k) for k in range(n + 1)], dtype=np.float64) / 2.0**n
 
 
+@dataclass(frozen=True)
+class EffectivePaths:
+    """Which path lengths carry the gradient: each length's share, and the shortest range holding most."""
+
+    contribution: np.ndarray  # (n + 1,) share of the total gradient carried by paths of length k
+    lo: int  # the shortest range of lengths lo..hi that holds `share` of the gradient
+    hi: int
+    paths_fraction: float  # the fraction of all 2^n paths whose length lies in lo..hi
+    peak: int  # the length that carries the most
+
+
 def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
-                    share: float = 0.9) -> dict:
+                    share: float = 0.9) -> EffectivePaths:
     r"""Where the gradient comes from: path-length distribution times gradient per path.
 
     The gradient carried by paths of length $k$ is $\binom{n}{k}\,g(k)$, with $g(k)$ the gradient
@@ -67,17 +74,15 @@ def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
         share: the fraction of the total gradient the range must hold, in (0, 1].
 
     Returns:
-        dict with `contribution` (n + 1,) normalised to sum 1, `lo`, `hi` (the range of lengths),
-        `paths_fraction` (the fraction of all $2^n$ paths in that range) and `peak` (the most
-        contributing length).
+        `EffectivePaths`: `contribution` (n + 1,) normalised to sum 1, the range `lo`..`hi`,
+        `paths_fraction` (of all $2^n$ paths in that range) and `peak` (the most contributing length).
     """
+    check_float("share", share, 0.0, 1.0, strict_minimum=True)
     pmf = path_length_distribution(n_blocks)
     g = np.asarray(magnitude, dtype=np.float64)
     if g.shape != pmf.shape or not np.all(np.isfinite(g)) or np.any(g < 0) or not g.any():
         raise ValueError(f"magnitude must be {len(pmf)} finite values >= 0 (one per path length "
                          f"0..{n_blocks}), not all zero; got shape {g.shape}")
-    if not 0 < share <= 1:
-        raise ValueError(f"share must be in (0, 1], got {share}")
     contribution = pmf * g / (pmf * g).sum()
     best = (0, len(g) - 1)
     for lo in range(len(g)):  # the shortest window [lo, hi] holding `share` of the gradient
@@ -86,8 +91,7 @@ def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
         if reach.size and reach[0] < best[1] - best[0]:
             best = (lo, lo + int(reach[0]))
     lo, hi = best
-    return {"contribution": contribution, "lo": lo, "hi": hi,
-            "paths_fraction": float(pmf[lo : hi + 1].sum()), "peak": int(contribution.argmax())}
+    return EffectivePaths(contribution, lo, hi, float(pmf[lo : hi + 1].sum()), int(contribution.argmax()))
 
 
 def unravel(blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor
@@ -128,12 +132,11 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     For a plain layer it deletes the only path through that layer. `model` is not changed.
     """
     blocks = _blocks(model)
-    drop = [drop] if isinstance(drop, (int, np.integer)) and not isinstance(drop, bool) else drop
-    drop = [_check_count("block index", i) for i in drop]
-    bad = [i for i in drop if not 0 <= i < len(blocks)]
-    if bad:
-        raise ValueError(f"block index {bad[0]} does not exist: the model has {len(blocks)} blocks, "
-                         f"indices 0..{len(blocks) - 1}")
+    drop = list(drop) if isinstance(drop, Iterable) else [drop]  # several indices or one
+    drop = [int(i) if isinstance(i, np.integer) else i for i in drop]
+    for i in drop:
+        check_int("block index", i, 0, len(blocks) - 1,
+                  fix=f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}")
     lesioned = copy.deepcopy(model)
     for i in set(drop):
         lesioned.blocks[i] = nn.Identity()
@@ -166,8 +169,10 @@ def path_gradient_magnitude(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     blocks = _blocks(model)
     n = len(blocks)
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
-    if any(isinstance(k, bool) or not 0 <= k <= n for k in lengths):
-        raise ValueError(f"lengths must lie in 0..{n}, got {lengths}")
+    for i, k in enumerate(lengths):
+        check_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
+    check_int("samples", samples)
+    check_int("seed", seed, minimum=0)
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -202,7 +207,7 @@ class RandomSkip(nn.Module):
 
     def __init__(self, block: nn.Module, survival: float):
         super().__init__()
-        self.block, self.survival = block, survival
+        self.block, self.survival = block, check_float("survival", survival, 0.0, 1.0, strict_minimum=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
@@ -219,8 +224,7 @@ def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
 
     Training then only ever sees short paths (about `survival * n` branches); test time uses all.
     """
-    if not 0 < survival <= 1:
-        raise ValueError(f"survival must be a probability in (0, 1], got {survival}")
+    check_float("survival", survival, 0.0, 1.0, strict_minimum=True, fix="it is a probability")
     if any(getattr(b, "residual_scale", 1.0) != 1.0 for b in _blocks(model)):
         raise ValueError("stochastic_depth needs blocks h + f(h) (residual_scale 1)")
     short = copy.deepcopy(model)

@@ -7,6 +7,8 @@ import random
 import numpy as np
 import torch
 
+from reslib.core import check_int
+
 __all__ = ["set_seed", "device"]
 
 
@@ -19,10 +21,7 @@ def set_seed(seed: int) -> torch.Generator:
     Returns:
         A fresh `torch.Generator` seeded with `seed`, for code that wants its own stream.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    seed = check_int("seed", int(seed) if isinstance(seed, np.integer) else seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from reslib.core import check_float, check_int
+
 __all__ = [
     "CLASSES",
     "KEYPOINTS",
@@ -66,12 +68,6 @@ class KeypointData:
         return len(self.x)
 
 
-def _check(n: int, size: int, seed: int) -> None:
-    for name, value, low in (("n", n, 1), ("size", size, 8), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-
-
 def _draw(rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw one shape per column of `kinds` (0 = none, 1 = disc, 2 = square), later ones on top."""
@@ -79,7 +75,7 @@ def _draw(rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
     image = np.zeros((n, size, size), np.float32)
     mask = np.zeros((n, size, size), np.int64)
     m = kinds.shape[1]
-    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    f32 = lambda a: a.astype(np.float32)
     radius = f32(rng.uniform(0.12, 0.22, (n, m)) * size)
     centre = f32(rng.uniform(0.2, 0.8, (n, m, 2)) * size)
     angle = f32(rng.uniform(0, np.pi / 2, (n, m)))
@@ -101,16 +97,16 @@ def _draw(rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
 
 def segmentation(n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3,
                  noise: float = 0.25) -> SegmentationData:
-    """`n` noisy images with up to `shapes` discs and squares, and their masks (0 bg, 1 disc, 2 square).
+    r"""`n` noisy images with up to `shapes` discs and squares, and their masks (0 bg, 1 disc, 2 square).
 
-    Pixel values are $x = g\\,[\\text{inside}] + \\varepsilon$,
-    $\\varepsilon \\sim \\mathcal N(0, \\text{noise}^2)$.
+    Pixel values are $x = g\,[\text{inside}] + \varepsilon$,
+    $\varepsilon \sim \mathcal N(0, \text{noise}^2)$.
     """
-    _check(n, size, seed)
-    if isinstance(shapes, bool) or not isinstance(shapes, int) or shapes < 1:
-        raise ValueError(f"shapes must be a positive int, got {shapes!r}")
-    if not 0 <= noise < 10:
-        raise ValueError(f"noise must be in [0, 10), got {noise!r}")
+    check_int("n", n)
+    check_int("size", size, minimum=8, fix="a shape needs a few pixels")
+    check_int("seed", seed, minimum=0)
+    check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
+    check_int("shapes", shapes)
     rng = np.random.default_rng(seed)
     kinds = rng.integers(1, 3, (n, shapes))
     kinds[:, 1:] *= rng.random((n, shapes - 1)) < 0.7  # some images have fewer shapes (0 = none)
@@ -125,10 +121,12 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     Shape:
         coords (N, K, 2) -> (N, K, size, size)
     """
+    if not isinstance(coords, torch.Tensor):
+        raise TypeError(f"coords must be a torch.Tensor, got {type(coords).__name__}")
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    check_int("size", size)
+    check_float("sigma", sigma, minimum=0.0, strict_minimum=True, fix="sigma is the peak's width in pixels")
     grid = torch.arange(size, dtype=torch.float32, device=coords.device)
     dy = (grid[:, None] - coords[..., 0, None, None]) ** 2  # (N, K, H, 1)
     dx = (grid[None, :] - coords[..., 1, None, None]) ** 2  # (N, K, 1, W)
@@ -142,7 +140,11 @@ def keypoints(n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5,
     Channel 0 marks the disc's centre, channel 1 the square's (`KEYPOINTS`): the network
     has to recognise which shape is which, not just find blobs.
     """
-    _check(n, size, seed)
+    check_int("n", n)
+    check_int("size", size, minimum=8, fix="a shape needs a few pixels")
+    check_int("seed", seed, minimum=0)
+    check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
+    check_float("sigma", sigma, minimum=0.0, strict_minimum=True)
     rng = np.random.default_rng(seed)
     kinds = np.tile(np.array([[1, 2]]), (n, 1))
     swap = rng.random(n) < 0.5  # which of the two is drawn on top
@@ -179,6 +181,10 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     Returns:
         (num_classes,) float tensor; NaN for a class absent from both.
     """
+    for name, t in (("pred", pred), ("target", target)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    check_int("num_classes", num_classes)
     if pred.ndim == 4:
         pred = pred.argmax(1)
     if pred.shape != target.shape:

@@ -1,8 +1,7 @@
-"""Shattered gradients (Balduzzi et al., 2017): how $\\partial y/\\partial x$ varies along the input.
+r"""Shattered gradients (Balduzzi et al., 2017): how $\partial y/\partial x$ varies along the input.
 
 A deep feed-forward ReLU network's gradient with respect to its input decorrelates between
-neighbouring inputs, $r(1) \\to 0$ (white noise); a residual network's stays correlated. Re-exported
-by `reslib.gradients`, so `rl.gradients.shattering(...)` works.
+neighbouring inputs, $r(1) \to 0$ (white noise); a residual network's stays correlated.
 
 References:
     Balduzzi et al., "The shattered gradients problem: if resnets are the answer, then what is
@@ -11,14 +10,19 @@ References:
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
 
+from reslib.core import INITS, check_bool, check_choice, check_int
 from reslib.mlp import mlp
 
 __all__ = [
+    "ShatteringResult",
     "autocorrelation",
     "depth_gradients",
     "freeze_batch_stats",
@@ -127,9 +131,8 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
         raise ValueError(f"g must be a sequence (N,) or rows (S, N) with N >= 2, got {a.shape}")
     n = a.shape[-1]
     max_lag = n - 1 if max_lag is None else max_lag
-    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) \
-            or not 0 <= max_lag < n:
-        raise ValueError(f"max_lag must be an int in [0, {n - 1}], got {max_lag!r}")
+    max_lag = int(max_lag) if isinstance(max_lag, np.integer) else max_lag
+    check_int("max_lag", max_lag, 0, n - 1, fix=f"the sequence has {n} values")
     c = a - a.mean(-1, keepdims=True)
     power = (c * c).sum(-1)
     if np.any(power == 0):
@@ -138,21 +141,22 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     return r / power[..., None]
 
 
-_SHATTER_INITS = ("he", "glorot")
-
-
 def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
                    seed: int = 0, init: str = "he") -> nn.Module:
     r"""The network of the shattered-gradients experiment: a seeded `mlp(depth, width, 1, 1)`.
 
     Feed-forward: the first layer is $\mathrm{ReLU}(w x + b)$ without norm, each unit switching on
-    at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`.
+    at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`
+    for `init`. Torch's global generator is left as it was.
     """
-    if init not in _SHATTER_INITS:
-        raise ValueError(f"init must be 'he' (Balduzzi et al.) or 'glorot' (UDL 11.1), got {init!r}")
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    check_int("depth", depth)
+    check_bool("residual", residual)
+    check_bool("batch_norm", batch_norm)
+    check_int("width", width)
+    check_int("seed", seed, minimum=0)
+    check_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
+    with torch.random.fork_rng(devices=[]):  # the CPU generator draws the weights; restored after
+        torch.default_generator.manual_seed(seed)
         model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None,
                     init="he")
         if not residual:  # the residual stem stays as mlp builds it: linear, so no kinks
@@ -162,20 +166,33 @@ def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: i
             with torch.no_grad():
                 first.bias.copy_(-first.weight[:, 0] * kinks)
             model.stem = nn.Sequential(first, nn.ReLU())
-        if init == "glorot":  # UDL 11.1: every weight and bias ~ N(0, 1/width)
-            for layer in model.modules():
-                if isinstance(layer, nn.Linear):
-                    nn.init.normal_(layer.weight, std=width**-0.5)
-                    if layer.bias is not None:
-                        nn.init.normal_(layer.bias, std=width**-0.5)
-        return model
-    finally:
-        torch.random.set_rng_state(gen_state)
+        if init == "glorot":
+            _redraw_weights_and_biases(model, std=math.sqrt(INITS["glorot"]) * width**-0.5)
+    return model
+
+
+def _redraw_weights_and_biases(model: nn.Module, std: float) -> None:
+    """UDL 11.1's set-up: every linear weight *and bias* ~ N(0, std^2), the first layer's too."""
+    for layer in model.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, std=std)
+            if layer.bias is not None:
+                nn.init.normal_(layer.bias, std=std)
+
+
+@dataclass(frozen=True)
+class ShatteringResult:
+    """The derivative of one random network along the input grid, and its autocorrelation."""
+
+    x: np.ndarray  # (n_inputs,) the grid on [-2, 2]
+    grad: np.ndarray  # (n_inputs,) dy/dx at each grid point
+    autocorr: np.ndarray  # (n_inputs,) autocorrelation of `grad` at lags 0..n_inputs - 1
+    lag1: float  # the autocorrelation at one grid step (4 / (n_inputs - 1))
 
 
 def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
                n_inputs: int = 256, seed: int = 0, init: str = "he",
-               device: torch.device | str | None = None) -> dict:
+               device: torch.device | str | None = None) -> ShatteringResult:
     r"""The shattered-gradients experiment: $\partial y/\partial x$ of a random ReLU net on $[-2, 2]$.
 
     A fresh `mlp(depth, width, 1, 1)` (feed-forward: `depth` layers; residual: `depth` blocks
@@ -187,30 +204,33 @@ def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int =
         residual: skip connections or not.
         batch_norm: batch norm before each ReLU (the paper's set-up).
         width, n_inputs, seed: hidden units, grid points and the seed of the weights.
-        init: `"he"` (the paper) or `"glorot"` (UDL notebook 11.1: weights and biases
-            $\sim \mathcal N(0, 1/\text{width})$; use it with `batch_norm=False`).
+        init: a name from `reslib.core.INITS`, each a whole published set-up:
+            `"he"` (the paper): `mlp`'s He init, $\sigma_w^2 = 2/\text{fan\_in}$, zero biases
+            (but the first layer's, see the note); `"glorot"` (UDL notebook 11.1): every weight
+            **and every bias**, the first layer's too, $\sim \mathcal N(0, 1/\text{width})$;
+            use it with `batch_norm=False`.
 
     Note:
+        Elsewhere in reslib `"glorot"` sets only the weight variance; here it also draws the
+        biases, because that is the set-up of the UDL notebook this experiment replicates.
         The feed-forward net's first layer is $\mathrm{ReLU}(w x + b)$ without batch norm:
         normalising $w x + b$ over the grid gives every unit $\pm(x - \bar x)/s_x$, so all
         units would switch at the same point. With `init="he"` each unit's switch point $-b/w$
         is drawn uniformly from $[-2, 2]$. The residual net keeps `mlp`'s linear stem.
 
     Returns:
-        dict with `x` (n_inputs,), `grad` (n_inputs,) and `autocorr` (n_inputs,) numpy arrays,
-        and `lag1`, the autocorrelation at one grid step (4 / n_inputs).
+        `ShatteringResult` with numpy arrays `x`, `grad`, `autocorr` (n_inputs,) and `lag1`.
 
     References:
         Balduzzi et al., "The shattered gradients problem", ICML 2017. https://arxiv.org/abs/1702.08591
     """
-    if isinstance(n_inputs, bool) or not isinstance(n_inputs, int) or n_inputs < 2:
-        raise ValueError(f"n_inputs must be an int >= 2, got {n_inputs!r}")
+    check_int("n_inputs", n_inputs, minimum=2)
     model = shattering_net(depth, residual, batch_norm, width, seed, init)
     x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
     model = freeze_batch_stats(model.to(x.device), x)
     grad = input_gradients(model, x).cpu().numpy()
     r = autocorrelation(grad)
-    return {"x": x.squeeze(1).cpu().numpy(), "grad": grad, "autocorr": r, "lag1": float(r[1])}
+    return ShatteringResult(x.squeeze(1).cpu().numpy(), grad, r, float(r[1]))
 
 
 def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
@@ -221,6 +241,10 @@ def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width
     Each seed builds one network of `max_depth` layers; `depth_gradients` reads off all its
     truncations in one pass. Returns a float64 array (max_depth,).
     """
+    check_int("max_depth", max_depth)
+    check_int("n_inputs", n_inputs, minimum=2)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed, got an empty sequence")
     rows = []
     x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)
     for seed in seeds:

@@ -10,53 +10,37 @@ batch norm in the branch makes it grow by one per block: $\mathbb{E}[h_k^2] = \m
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 
-__all__ = ["FLOAT32_MAX", "INITS", "forward_backward_profile", "variance_profile"]
+from reslib.core import INITS, check_bool, check_choice, check_float, check_int
+
+__all__ = ["FLOAT32_MAX", "ForwardBackwardProfile", "forward_backward_profile", "variance_profile"]
 
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # 3.4e38
-INITS = {"he": 2.0, "glorot": 1.0}  # sigma_w^2 * fan_in for a square width x width layer
 
 
 def _gain(init: str | float) -> float:
+    """sigma_w^2 * fan_in: a name from `reslib.core.INITS` (any case) or a positive number."""
     if isinstance(init, str):
-        if init.lower() not in INITS:
-            raise ValueError(f"init must be one of {sorted(INITS)} or a positive number "
-                             f"(sigma_w^2 * fan_in), got {init!r}")
-        return INITS[init.lower()]
-    if isinstance(init, bool) or not isinstance(init, (int, float)) or not math.isfinite(init) \
-            or init <= 0:
-        raise ValueError(f"init must be 'he', 'glorot' or a positive finite number "
-                         f"(sigma_w^2 * fan_in), got {init!r}")
-    return float(init)
-
-
-def _check(depth: int, width: int, n_samples: int, residual_scale: float) -> None:
-    for name, value, low in (("depth", depth, 1), ("width", width, 1), ("n_samples", n_samples, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if isinstance(residual_scale, bool) or not isinstance(residual_scale, (int, float)) \
-            or not math.isfinite(residual_scale) or residual_scale <= 0:
-        raise ValueError(f"residual_scale must be a positive finite number (1 or 1/sqrt(2)), "
-                         f"got {residual_scale!r}")
-
-
-_WEIGHTS: dict[tuple[int, int], torch.Tensor] = {}
+        return INITS[check_choice("init", init.lower(), INITS,
+                                  fix="or pass a positive number c for sigma_w^2 = c / fan_in")]
+    return check_float("init", init, minimum=0.0, strict_minimum=True,
+                       fix="pass 'he', 'glorot' or c for sigma_w^2 = c / fan_in")
 
 
 def _unit_weights(seed: int, width: int, depth: int) -> torch.Tensor:
-    """Standard normal (depth, width, width) weights; block k's are the same for every depth.
+    """Standard normal (depth, width, width) weights; block k's are the same for every depth."""
+    return _draw_unit_weights(seed, width, max(depth, 200))[:depth]  # one draw: explorer's 1-200
 
-    Cached per (seed, width) and grown on demand, so an explorer pays for them once.
-    """
-    have = _WEIGHTS.get((seed, width))
-    if have is None or len(have) < depth:
-        gen = torch.Generator().manual_seed(10_000 + seed)
-        have = torch.randn(max(depth, 200), width, width, generator=gen)
-        _WEIGHTS[(seed, width)] = have
-    return have[:depth]
+
+@lru_cache(maxsize=4)  # a few (seed, width) pairs, 3-13 MB each: an explorer pays for them once
+def _draw_unit_weights(seed: int, width: int, blocks: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    return torch.randn(blocks, width, width, generator=gen)
 
 
 @torch.no_grad()
@@ -110,9 +94,38 @@ def _backward(grad: torch.Tensor, weights: torch.Tensor, saved: list[tuple], sca
     return grads[::-1]
 
 
+@dataclass(frozen=True)
+class ForwardBackwardProfile:
+    """Both passes through a fresh residual stack, per block k = 0..depth (0 is the input)."""
+
+    second_moment: np.ndarray  # (depth + 1,) E[h_k^2] over batch and units; NaN past an overflow
+    batch_variance: np.ndarray  # (depth + 1,) each unit's variance over the batch, mean over units
+    grad_norm: np.ndarray  # (depth + 1,) ||dL/dh_k|| / ||dL/dh_last||; NaN past an overflow
+    overflow_at: int | None  # first block whose float32 activations are inf/NaN
+    variance_overflow_at: int | None  # first block whose E[h^2] passes float32's max
+    grad_overflow_at: int | None  # first block, counting back, whose gradient is not finite
+
+    @property
+    def status(self) -> str:
+        """One sentence on what happened, overflows first."""
+        last = len(self.second_moment) - 1 if self.overflow_at is None else self.overflow_at - 1
+        parts = [f"E[h^2] after block {last}: {self.second_moment[last]:.3g}"]
+        if self.overflow_at is not None:
+            parts.append(f"activations overflowed float32 (|h| > 3.4e38) at block {self.overflow_at}: "
+                         f"the curves stop there and the backward pass starts from block {last}")
+        if self.variance_overflow_at is not None:
+            parts.append(f"E[h^2] passes float32's max at block {self.variance_overflow_at}, so "
+                         "h.var() in float32 is inf from there (measured here in float64)")
+        if self.grad_overflow_at is not None:
+            parts.append(f"the backward pass overflowed float32 at block {self.grad_overflow_at}")
+        if len(parts) == 1:
+            parts.append("no overflow in float32")
+        return "; ".join(parts)
+
+
 def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool = False,
                              width: int = 64, n_samples: int = 256, init: str | float = "he",
-                             seed: int = 0) -> dict:
+                             seed: int = 0) -> ForwardBackwardProfile:
     r"""Push a batch through `depth` fresh residual blocks in float32, then back.
 
     The input $h_0$ is standard normal, (n_samples, width). The loss is
@@ -129,17 +142,18 @@ def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm
         seed: seed of the input, the weights and $G$.
 
     Returns:
-        dict of numpy float64 arrays of length depth + 1 (index 0 is the input $h_0$):
-        `second_moment` $\mathbb{E}[h_k^2]$ (mean over batch and units), `batch_variance`
-        (each unit's variance over the batch, averaged over units), `grad_norm`
-        $\lVert\partial L/\partial h_k\rVert / \lVert\partial L/\partial h_{\text{last}}\rVert$;
-        NaN past an overflow. Also `overflow_at` (first block whose float32 activations are
-        inf/NaN, or None), `variance_overflow_at` (first block whose $\mathbb{E}[h^2]$ exceeds
-        float32's max, so `h.var()` in float32 is inf), `grad_overflow_at` (first block, counting
-        back, whose gradient is not finite) and `status`, one sentence.
+        `ForwardBackwardProfile`: `second_moment` $\mathbb{E}[h_k^2]$, `batch_variance` and
+        `grad_norm` $\lVert\partial L/\partial h_k\rVert / \lVert\partial L/\partial h_{\text{last}}\rVert$
+        per block, where the overflows happened, and `status`, one sentence.
     """
-    _check(depth, width, n_samples, residual_scale)
+    check_int("depth", depth)
+    check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True,
+                fix="use 1 (no scaling) or 1/sqrt(2)")
+    check_bool("batch_norm", batch_norm)
+    check_int("width", width)
+    check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
     gain = _gain(init)
+    check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     h = torch.randn(n_samples, width, generator=gen)  # (N, width)
     grad_out = torch.randn(n_samples, width, generator=gen)
@@ -162,27 +176,8 @@ def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm
     grad_norm[: last + 1] = norms / norms[-1]
     over = np.flatnonzero(second > FLOAT32_MAX)
     variance_overflow_at = int(over[0]) if over.size else None
-    result = {"second_moment": second, "batch_variance": variance, "grad_norm": grad_norm,
-              "overflow_at": overflow_at, "variance_overflow_at": variance_overflow_at,
-              "grad_overflow_at": grad_overflow_at}
-    result["status"] = _status(result, depth)
-    return result
-
-
-def _status(r: dict, depth: int) -> str:
-    last = len(r["second_moment"]) - 1 if r["overflow_at"] is None else r["overflow_at"] - 1
-    parts = [f"E[h^2] after block {last}: {r['second_moment'][last]:.3g}"]
-    if r["overflow_at"] is not None:
-        parts.append(f"activations overflowed float32 (|h| > 3.4e38) at block {r['overflow_at']}: "
-                     f"the curves stop there and the backward pass starts from block {last}")
-    if r["variance_overflow_at"] is not None:
-        parts.append(f"E[h^2] passes float32's max at block {r['variance_overflow_at']}, so "
-                     "h.var() in float32 is inf from there (measured here in float64)")
-    if r["grad_overflow_at"] is not None:
-        parts.append(f"the backward pass overflowed float32 at block {r['grad_overflow_at']}")
-    if len(parts) == 1:
-        parts.append("no overflow in float32")
-    return "; ".join(parts)
+    return ForwardBackwardProfile(second, variance, grad_norm, overflow_at, variance_overflow_at,
+                                  grad_overflow_at)
 
 
 def variance_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool = False,
@@ -205,7 +200,6 @@ def variance_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool =
         float64 array (depth + 1,): index 0 is the input, index k the output of block k;
         NaN from the block where float32 activations overflow.
     """
-    if quantity not in ("second_moment", "batch_variance"):
-        raise ValueError(f"quantity must be 'second_moment' or 'batch_variance', got {quantity!r}")
+    check_choice("quantity", quantity, ("second_moment", "batch_variance"))
     r = forward_backward_profile(depth, residual_scale, batch_norm, width, n_samples, init, seed)
-    return r[quantity]
+    return r.second_moment if quantity == "second_moment" else r.batch_variance

@@ -143,9 +143,9 @@ def test_running_stats_trace_matches_the_module():
     bn = BatchNorm1d(1, momentum=0.2).double()
     for batch in x:
         bn(batch[:, None])
-    assert abs(bn.running_mean.item() - t["running_mean"][-1]) < 1e-12
-    assert abs(bn.running_var.item() - t["running_var"][-1]) < 1e-12
-    assert t["gap"].shape == (20,) and t["output"].shape == (2000,)
+    assert abs(bn.running_mean.item() - t.running_mean[-1]) < 1e-12
+    assert abs(bn.running_var.item() - t.running_var[-1]) < 1e-12
+    assert t.gap.shape == (20,) and t.output.shape == (2000,)
     with pytest.raises(ValueError, match="batch_size"):
         running_stats_trace(1, 0.1)
     with pytest.raises(ValueError, match="momentum"):

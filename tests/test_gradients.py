@@ -6,22 +6,23 @@ from torch.nn import functional as F
 import reslib as rl
 
 
-def test_layer_gradient_norms_match_backward_and_leave_grads_alone(batch):
+def test_gradient_flow_norms_match_backward_and_weight_gradients_leave_grads_alone(batch):
     x, y = batch
+    norms = rl.gradients.gradient_flow(4, "relu", x, y, width=16, seed=3).norms
+    assert norms.shape == (5,) and norms.dtype == np.float64  # 4 hidden layers + head
+    torch.manual_seed(3)  # the same weights gradient_flow built
     model = rl.mlp.mlp(4, 16, 40, 10)
-    norms = rl.gradients.layer_gradient_norms(model, x, y)
-    assert norms.shape == (5,)  # 4 hidden layers + head
+    rl.gradients.weight_gradients(model, x, y)
     assert all(p.grad is None for p in model.parameters())
     F.cross_entropy(model(x), y).backward()
     expected = [layer.weight.grad.norm() for layer in rl.gradients.linear_layers(model)]
-    assert norms.dtype == torch.float64
-    assert torch.allclose(norms, torch.stack(expected).double())
+    assert np.allclose(norms, torch.stack(expected).double().numpy())
 
 
 def test_sigmoid_gradients_vanish_geometrically_relu_do_not(batch):
     x, y = batch
-    sig = rl.gradients.gradient_flow(20, "sigmoid", x, y, width=64)["norms"]
-    relu = rl.gradients.gradient_flow(20, "relu", x, y, width=64)["norms"]
+    sig = rl.gradients.gradient_flow(20, "sigmoid", x, y, width=64).norms
+    relu = rl.gradients.gradient_flow(20, "relu", x, y, width=64).norms
     per_layer = (sig[-2] / sig[0]) ** (1 / 19)  # average shrink factor from layer 20 to layer 1
     assert 3.0 < per_layer < 6.0  # sigma' <= 1/4 with Xavier weights: about 4x per layer
     assert 1e-2 < relu[0] / relu[-2] < 1e2
@@ -35,21 +36,21 @@ def test_tiny_gradients_are_not_reported_as_zero(batch):
     model = rl.mlp.mlp(50, 64, 40, 10, activation="sigmoid")
     first = rl.gradients.weight_gradients(model, x, y)[0]
     assert first.abs().max() > 0 and first.norm() == 0  # the float32 trap
-    assert rl.gradients.layer_gradient_norms(model, x, y)[0] > 0
+    assert rl.gradients.gradient_flow(50, "sigmoid", x, y, seed=0).norms[0] > 0  # the same model
 
 
 def test_gradient_flow_finds_layers_an_sgd_step_cannot_change(batch):
     x, y = batch
     result = rl.gradients.gradient_flow(50, "sigmoid", x, y, lr=0.1)
-    assert result["norms"].min() > 0 and result["frozen"][0] and not result["frozen"][-1]
-    assert "exactly unchanged in float32" in result["status"]
+    assert result.norms.min() > 0 and result.frozen[0] and not result.frozen[-1]
+    assert "exactly unchanged in float32" in result.status
     torch.manual_seed(0)  # the same weights gradient_flow built (seed=0)
     model = rl.mlp.mlp(50, 64, 40, 10, activation="sigmoid")
     w = model.stem.linear.weight
     g = rl.gradients.weight_gradients(model, x, y)[0]
     assert torch.equal(w - 0.1 * g, w)
     relu = rl.gradients.gradient_flow(50, "relu", x, y)
-    assert not relu["frozen"].any() and "unchanged" not in relu["status"]
+    assert not relu.frozen.any() and "unchanged" not in relu.status
 
 
 def test_gradient_status_reports_true_zeros():
@@ -62,10 +63,10 @@ def test_gradient_status_reports_true_zeros():
 def test_gradient_flow_histograms_at_the_ends_of_the_slider(batch, depth, activation):
     x, y = batch
     result = rl.gradients.gradient_flow(depth, activation, x, y, bins=20)
-    assert result["hist"].shape == (3, 20) and result["edges"].shape == (21,)
-    assert np.allclose(result["hist"].sum(axis=1), 1.0)
-    assert result["layers"][0] == 1 and result["layers"][-1] == depth
-    assert len(result["norms"]) == depth + 1 and result["status"]
+    assert result.hist.shape == (3, 20) and result.edges.shape == (21,)
+    assert np.allclose(result.hist.sum(axis=1), 1.0)
+    assert result.layers[0] == 1 and result.layers[-1] == depth
+    assert len(result.norms) == depth + 1 and result.status
 
 
 def test_gradient_flow_does_not_disturb_the_global_rng(batch):
@@ -81,17 +82,17 @@ def test_gradient_status_reports_overflow():
     assert "overflowed" in rl.gradients._gradient_status(np.array([1.0, np.inf]))
 
 
-@pytest.mark.parametrize("fn", [rl.gradients.layer_gradient_norms, rl.gradients.weight_gradients])
-def test_gradient_functions_reject_mismatched_batch(fn):
+def test_weight_gradients_reject_mismatched_batch():
     with pytest.raises(ValueError, match="same length"):
-        fn(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long))
+        rl.gradients.weight_gradients(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40),
+                                      torch.zeros(2, dtype=torch.long))
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(depth=0), "depth must be a positive int"),
+    (dict(depth=0), "depth must be an int >= 1"),
     (dict(activation="gelu"), "activation must be one of"),
-    (dict(lr=0.0), "lr must be a positive finite number"),
-    (dict(bins=0), "bins must be a positive int"),
+    (dict(lr=0.0), "lr must be a finite number > 0"),
+    (dict(bins=0), "bins must be an int >= 1"),
 ])
 def test_gradient_flow_rejects_bad_arguments(batch, kwargs, match):
     x, y = batch
@@ -178,12 +179,13 @@ def test_autocorrelation_removes_the_mean_and_matches_numpy():
     assert rows.shape == (2, 2) and abs(rows[0, 1]) < 0.3 and rows[1, 1] > 0.8
 
 
-@pytest.mark.parametrize("g, max_lag, match", [
-    (np.ones(10), None, "constant"), (np.zeros((2, 2, 2)), None, "sequence"),
-    (np.arange(5.0), 5, "max_lag"), (np.arange(5.0), -1, "max_lag"), (np.arange(5.0), 1.0, "max_lag"),
+@pytest.mark.parametrize("g, max_lag, error, match", [
+    (np.ones(10), None, ValueError, "constant"), (np.zeros((2, 2, 2)), None, ValueError, "sequence"),
+    (np.arange(5.0), 5, ValueError, "max_lag"), (np.arange(5.0), -1, ValueError, "max_lag"),
+    (np.arange(5.0), 1.0, TypeError, "max_lag"),
 ])
-def test_autocorrelation_rejects_bad_input(g, max_lag, match):
-    with pytest.raises(ValueError, match=match):
+def test_autocorrelation_rejects_bad_input(g, max_lag, error, match):
+    with pytest.raises(error, match=match):
         rl.shattering.autocorrelation(g, max_lag)
 
 
@@ -197,16 +199,16 @@ def test_shattering_replicates_the_three_regimes():
 
 def test_shattering_returns_the_grid_gradient_and_autocorrelation():
     r = rl.shattering.shattering(2, False, width=20, n_inputs=32)
-    assert set(r) == {"x", "grad", "autocorr", "lag1"}
-    assert r["x"].shape == r["grad"].shape == r["autocorr"].shape == (32,)
-    assert r["x"][0] == -2.0 and r["x"][-1] == 2.0 and r["autocorr"][0] == pytest.approx(1.0)
+    assert isinstance(r, rl.shattering.ShatteringResult) and r.lag1 == r.autocorr[1]
+    assert r.x.shape == r.grad.shape == r.autocorr.shape == (32,)
+    assert r.x[0] == -2.0 and r.x[-1] == 2.0 and r.autocorr[0] == pytest.approx(1.0)
     again = rl.shattering.shattering(2, False, width=20, n_inputs=32)
-    assert np.array_equal(r["grad"], again["grad"])  # seeded
+    assert np.array_equal(r.grad, again.grad)  # seeded
 
 
 def test_the_udl_set_up_does_not_shatter_and_its_deep_units_never_switch():
     r = rl.shattering.shattering(24, False, batch_norm=False, init="glorot")
-    assert r["lag1"] > 0.9
+    assert r.lag1 > 0.9
     x = torch.linspace(-2, 2, 256).unsqueeze(1)
     for batch_norm, init, most in [(False, "glorot", 0.05), (True, "he", 1.0)]:
         net = rl.shattering.freeze_batch_stats(rl.shattering.shattering_net(24, False, batch_norm,
@@ -215,6 +217,17 @@ def test_the_udl_set_up_does_not_shatter_and_its_deep_units_never_switch():
             on = net.hidden_states(x)[-1] > 0
         switching = (on.any(0) & (~on).any(0)).float().mean().item()
         assert switching < most if most < 1 else switching == 1.0
+
+
+def test_shattering_net_leaves_the_global_rng_alone_and_glorot_draws_the_biases_too():
+    torch.manual_seed(1)
+    expected = torch.rand(1)
+    torch.manual_seed(1)
+    net = rl.shattering.shattering_net(3, False, batch_norm=False, width=50, init="glorot")
+    assert torch.equal(torch.rand(1), expected)
+    biases = [m.bias for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(bool((b != 0).all()) for b in biases)  # UDL 11.1: every bias is drawn, none left 0
+    assert 0.1 < torch.cat(biases[1:-1]).std() < 0.18  # N(0, 1/width): std 1/sqrt(50) = 0.14
 
 
 def test_shattering_net_first_layer_switches_inside_the_range():

@@ -32,11 +32,11 @@ def test_path_length_distribution_rejects_bad_n(n, error):
 
 def test_effective_paths_with_flat_gradient_is_the_binomial_bulk_and_decay_shortens_it():
     flat = rl.paths.effective_paths(54, np.ones(55))
-    assert np.allclose(flat["contribution"], rl.paths.path_length_distribution(54))
-    assert flat["peak"] == 27 and flat["lo"] <= 22 and flat["hi"] >= 32
+    assert np.allclose(flat.contribution, rl.paths.path_length_distribution(54))
+    assert flat.peak == 27 and flat.lo <= 22 and flat.hi >= 32
     fast = rl.paths.effective_paths(54, 0.25 ** np.arange(55))
-    assert fast["peak"] < 14 and fast["hi"] < 20 and fast["paths_fraction"] < 0.01
-    assert fast["contribution"][fast["lo"]:fast["hi"] + 1].sum() >= 0.9
+    assert fast.peak < 14 and fast.hi < 20 and fast.paths_fraction < 0.01
+    assert fast.contribution[fast.lo:fast.hi + 1].sum() >= 0.9
 
 
 @pytest.mark.parametrize("magnitude, share", [(np.ones(3), 0.9), (np.zeros(5), 0.9),

@@ -15,14 +15,14 @@ def factors(values, blocks=slice(1, 21)):
 
 def test_he_residual_second_moment_doubles_and_batch_variance_grows_by_1_7():
     r = forward_backward_profile(30, width=128, n_samples=512)
-    assert 1.85 < factors(r["second_moment"]) < 2.15
-    assert 1.55 < factors(r["batch_variance"]) < 1.85  # 1 + 2 Var(ReLU) = 1 + 2 * 0.34
+    assert 1.85 < factors(r.second_moment) < 2.15
+    assert 1.55 < factors(r.batch_variance) < 1.85  # 1 + 2 Var(ReLU) = 1 + 2 * 0.34
 
 
 def test_scaled_residual_keeps_second_moment_flat_while_batch_variance_drifts_down():
     r = forward_backward_profile(30, residual_scale=2**-0.5, width=128, n_samples=512)
-    assert 0.9 < factors(r["second_moment"]) < 1.1
-    assert 0.78 < factors(r["batch_variance"]) < 0.92
+    assert 0.9 < factors(r.second_moment) < 1.1
+    assert 0.78 < factors(r.batch_variance) < 0.92
 
 
 def test_batch_norm_in_the_branch_gives_linear_growth():
@@ -48,31 +48,31 @@ def test_profile_is_the_mlp_it_models_forward_and_backward(batch_norm, scale):
     for block in model.blocks:
         states.append(block(states[-1]))
     want = [s.detach().double().pow(2).mean().item() for s in states]
-    np.testing.assert_allclose(r["second_moment"], want, rtol=1e-4)
+    np.testing.assert_allclose(r.second_moment, want, rtol=1e-4)
     grads = torch.autograd.grad(states[-1], states, grad_outputs=grad_out)  # autograd through mlp
     norms = np.array([g.double().norm().item() for g in grads])
-    np.testing.assert_allclose(r["grad_norm"], norms / norms[-1], rtol=1e-4)
+    np.testing.assert_allclose(r.grad_norm, norms / norms[-1], rtol=1e-4)
 
 
 def test_float32_overflow_is_found_and_reported():
     r = forward_backward_profile(200, init=8.0)
-    k = r["overflow_at"]
+    k = r.overflow_at
     assert k is not None and 90 < k < 130
-    assert np.isnan(r["second_moment"][k]) and np.isfinite(r["second_moment"][k - 1])
-    assert r["variance_overflow_at"] < k and r["second_moment"][r["variance_overflow_at"]] > FLOAT32_MAX
-    assert f"at block {k}" in r["status"]
+    assert np.isnan(r.second_moment[k]) and np.isfinite(r.second_moment[k - 1])
+    assert r.variance_overflow_at < k and r.second_moment[r.variance_overflow_at] > FLOAT32_MAX
+    assert f"at block {k}" in r.status
 
 
 def test_he_variance_passes_float32_max_near_block_128():
     r = forward_backward_profile(150)
-    assert r["overflow_at"] is None and 115 < r["variance_overflow_at"] < 145
-    assert "h.var() in float32 is inf" in r["status"]
+    assert r.overflow_at is None and 115 < r.variance_overflow_at < 145
+    assert "h.var() in float32 is inf" in r.status
 
 
 def test_backward_grows_towards_the_input_without_scaling():
-    g = forward_backward_profile(20, width=128)["grad_norm"]
+    g = forward_backward_profile(20, width=128).grad_norm
     assert g[-1] == 1.0 and 2**8 < g[0] < 2**12  # sqrt(2) per block
-    flat = forward_backward_profile(20, residual_scale=2**-0.5, width=128)["grad_norm"]
+    flat = forward_backward_profile(20, residual_scale=2**-0.5, width=128).grad_norm
     assert 0.3 < flat[0] < 3
 
 
@@ -89,12 +89,24 @@ def test_glorot_and_numbers_set_the_gain():
     np.testing.assert_allclose(variance_profile(5, init=1.0), variance_profile(5, init="glorot"))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(depth=0), "depth"), (dict(depth=2.5), "depth"), (dict(depth=3, n_samples=1), "n_samples"),
-    (dict(depth=3, init="lecun"), "init"), (dict(depth=3, init=-1.0), "init"),
-    (dict(depth=3, residual_scale=0), "residual_scale"),
-    (dict(depth=3, quantity="std"), "quantity"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(depth=0), ValueError, "depth"), (dict(depth=2.5), TypeError, "depth"),
+    (dict(depth=3, n_samples=1), ValueError, "n_samples"),
+    (dict(depth=3, init="lecun"), ValueError, "init"), (dict(depth=3, init=-1.0), ValueError, "init"),
+    (dict(depth=3, init=[2.0]), TypeError, "init"),
+    (dict(depth=3, residual_scale=0), ValueError, "residual_scale"),
+    (dict(depth=3, quantity="std"), ValueError, "quantity"),
 ])
-def test_bad_arguments_raise_clear_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_arguments_raise_clear_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
         variance_profile(**kwargs)
+
+
+def test_the_weight_cache_is_bounded_and_shared_across_depths():
+    from reslib.variance import _draw_unit_weights
+
+    variance_profile(5, seed=11)
+    hits = _draw_unit_weights.cache_info().hits
+    variance_profile(60, seed=11)  # another depth of the explorer's slider: no new draw
+    assert _draw_unit_weights.cache_info().hits == hits + 1
+    assert _draw_unit_weights.cache_info().maxsize is not None

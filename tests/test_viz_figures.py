@@ -39,5 +39,5 @@ def test_gradient_flow_figure_marks_frozen_layers(batch):
     x, y = batch
     result = rl.gradients.gradient_flow(30, "sigmoid", x, y)
     fig = rl.viz.gradient_flow_figure(result)
-    frozen = [i + 1 for i, f in enumerate(result["frozen"]) if f]
+    frozen = [i + 1 for i, f in enumerate(result.frozen) if f]
     assert frozen and list(fig.data[4].x) == frozen

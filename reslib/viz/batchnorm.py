@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.batchnorm import running_stats_trace
+from reslib.batchnorm import RunningStatsTrace, running_stats_trace
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -43,7 +43,7 @@ def lr_sweep_figure(lrs: Sequence[float], losses: Mapping[str, Sequence[float]],
     return fig
 
 
-def running_stats_figure(trace: Mapping | None = None) -> go.Figure:
+def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
     """Running mean/variance vs step, train-vs-eval gap vs step, eval output histogram.
 
     Traces: 0 running mean, 1 population mean, 2 running var, 3 population var, 4 gap, 5 histogram.
@@ -65,16 +65,16 @@ def running_stats_figure(trace: Mapping | None = None) -> go.Figure:
     return fig
 
 
-def update_running_stats_figure(fig: go.Figure, trace: Mapping) -> None:
+def update_running_stats_figure(fig: go.Figure, trace: RunningStatsTrace) -> None:
     """Write a `running_stats_trace` result into a `running_stats_figure`."""
-    steps = list(range(1, len(trace["running_mean"]) + 1))
+    steps = list(range(1, len(trace.running_mean) + 1))
     ends = [1, steps[-1]]
-    fig.data[0].x, fig.data[0].y = steps, plain_list(trace["running_mean"])
-    fig.data[1].x, fig.data[1].y = ends, [trace["mean"]] * 2
-    fig.data[2].x, fig.data[2].y = steps, plain_list(trace["running_var"])
-    fig.data[3].x, fig.data[3].y = ends, [trace["var"]] * 2
-    fig.data[4].x, fig.data[4].y = steps, plain_list(trace["gap"])
-    counts, _ = np.histogram(np.clip(trace["output"], _BINS[0], _BINS[-1]), _BINS)
+    fig.data[0].x, fig.data[0].y = steps, plain_list(trace.running_mean)
+    fig.data[1].x, fig.data[1].y = ends, [trace.mean] * 2
+    fig.data[2].x, fig.data[2].y = steps, plain_list(trace.running_var)
+    fig.data[3].x, fig.data[3].y = ends, [trace.var] * 2
+    fig.data[4].x, fig.data[4].y = steps, plain_list(trace.gap)
+    counts, _ = np.histogram(np.clip(trace.output, _BINS[0], _BINS[-1]), _BINS)
     fig.data[5].x = plain_list((_BINS[:-1] + _BINS[1:]) / 2)
     fig.data[5].y = plain_list(counts / counts.sum())
 
@@ -87,10 +87,10 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
     def redraw(batch_size: int, momentum: float, gamma: float, beta: float) -> str:
         t = running_stats_trace(batch_size, momentum, steps, gamma, beta, seed=seed)
         update_running_stats_figure(figure, t)
-        return (f"after {steps} steps: running mean {t['running_mean'][-1]:.2f} (true "
-                f"{t['mean']:.2f}), running var {t['running_var'][-1]:.2f} (true {t['var']:.2f}); "
-                f"train/eval gap on the last batch {t['gap'][-1]:.3f}; output mean "
-                f"{t['output'].mean():.2f}, std {t['output'].std():.2f}")
+        return (f"after {steps} steps: running mean {t.running_mean[-1]:.2f} (true "
+                f"{t.mean:.2f}), running var {t.running_var[-1]:.2f} (true {t.var:.2f}); "
+                f"train/eval gap on the last batch {t.gap[-1]:.3f}; output mean "
+                f"{t.output.mean():.2f}, std {t.output.std():.2f}")
 
     controls = {
         "batch_size": widgets.IntSlider(value=16, min=2, max=256, description="batch size"),

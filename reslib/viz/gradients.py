@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
-from reslib.gradients import gradient_flow
+from reslib.gradients import GradientFlow, gradient_flow
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -29,7 +29,7 @@ COLORS = {"relu": "#1f77b4", "tanh": "#2ca02c", "sigmoid": "#d62728"}
 
 
 def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
-    """$\\lVert\\partial L/\\partial W_k\\rVert$ against layer $k$ on a log axis, one line per label."""
+    r"""$\lVert\partial L/\partial W_k\rVert$ against layer $k$ on a log axis, one line per label."""
     fig = go.Figure()
     for label, values in norms.items():
         v = np.asarray(values, dtype=float)
@@ -42,14 +42,14 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
     return fig
 
 
-def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
+def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     """The explorer's two panels: gradient norm per layer (log) and activation histograms.
 
     Traces: 0 the norms, 1-3 the histograms of the first, middle and last hidden layer,
     4 red crosses on layers whose SGD step rounds back to the same float32 weights.
 
     Args:
-        result: a dict from `reslib.gradients.gradient_flow`; None gives empty traces.
+        result: from `reslib.gradients.gradient_flow`; None gives empty traces.
     """
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=(
         "gradient norm per layer", "activations h_k (fraction of units)"))
@@ -69,17 +69,17 @@ def gradient_flow_figure(result: Mapping | None = None) -> go.Figure:
     return fig
 
 
-def update_gradient_flow_figure(fig: go.Figure, result: Mapping) -> None:
+def update_gradient_flow_figure(fig: go.Figure, result: GradientFlow) -> None:
     """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
-    norms = np.asarray(result["norms"], dtype=float)
+    norms = np.asarray(result.norms, dtype=float)
     fig.data[0].x = list(range(1, len(norms) + 1))
     shown = np.where(norms > 0, norms, np.nan)  # log axis: zero cannot be drawn
     fig.data[0].y = plain_list(shown)
-    frozen = np.flatnonzero(result["frozen"])
+    frozen = np.flatnonzero(result.frozen)
     fig.data[4].x, fig.data[4].y = (frozen + 1).tolist(), plain_list(shown[frozen])
-    centers = plain_list((result["edges"][:-1] + result["edges"][1:]) / 2)
+    centers = plain_list((result.edges[:-1] + result.edges[1:]) / 2)
     seen = set()
-    for trace, layer, hist in zip(fig.data[1:4], result["layers"], result["hist"], strict=True):
+    for trace, layer, hist in zip(fig.data[1:4], result.layers, result.hist, strict=True):
         trace.x, trace.y, trace.name = centers, plain_list(hist), f"layer {layer}"
         trace.visible = layer not in seen
         seen.add(layer)
@@ -97,7 +97,7 @@ def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_siz
     """
     data = data if data is not None else load_mnist1d()
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
-    cache: dict[tuple, dict] = {}
+    cache: dict[tuple[int, str], GradientFlow] = {}
     figure = go.FigureWidget(gradient_flow_figure())
 
     def redraw(depth: int, activation: str) -> str:
@@ -106,7 +106,7 @@ def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_siz
             cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed)
         result = cache[key]
         update_gradient_flow_figure(figure, result)
-        return f"depth {depth}, {width} {activation} units per layer: {result['status']}"
+        return f"depth {depth}, {width} {activation} units per layer: {result.status}"
 
     controls = {
         "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth",

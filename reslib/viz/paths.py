@@ -42,7 +42,7 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
     g = np.zeros(n_blocks + 1) if magnitude is None else np.asarray(magnitude, float)
     fig.add_trace(go.Scatter(x=k, y=plain_list(np.where(g > 0, g, np.nan)), mode="lines+markers",
                              marker_color=_RES, name="gradient"), 1, 2)
-    contribution = effective_paths(n_blocks, g)["contribution"] if g.any() else np.zeros_like(g)
+    contribution = effective_paths(n_blocks, g).contribution if g.any() else np.zeros_like(g)
     fig.add_trace(go.Bar(x=k, y=plain_list(contribution), marker_color=_RES, name="share"), 1, 3)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(title_text="path length k (residual branches taken)")
@@ -63,12 +63,12 @@ def path_explorer(decay: float = 0.5) -> Explorer:
         g = factor ** k.astype(float)
         pmf = path_length_distribution(n_blocks)
         eff = effective_paths(n_blocks, g)
-        for trace, y in zip(figure.data, (pmf, np.where(g > 0, g, np.nan), eff["contribution"]),
+        for trace, y in zip(figure.data, (pmf, np.where(g > 0, g, np.nan), eff.contribution),
                             strict=True):
             trace.x, trace.y = k.tolist(), plain_list(y)
         return (f"{n_blocks} blocks, 2^{n_blocks} paths, mean length {n_blocks / 2:g}; "
-                f"90% of the gradient comes from lengths {eff['lo']}-{eff['hi']} "
-                f"({100 * eff['paths_fraction']:.3g}% of all paths)")
+                f"90% of the gradient comes from lengths {eff.lo}-{eff.hi} "
+                f"({100 * eff.paths_fraction:.3g}% of all paths)")
 
     controls = {
         "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description="blocks n"),

@@ -11,7 +11,13 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.shattering import autocorrelation, depth_gradients, freeze_batch_stats, shattering_net
+from reslib.shattering import (
+    ShatteringResult,
+    autocorrelation,
+    depth_gradients,
+    freeze_batch_stats,
+    shattering_net,
+)
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -23,15 +29,15 @@ __all__ = [
 _RES, _PLAIN = "#1f77b4", "#d62728"
 
 
-def shattering_figure(results: Mapping[str, Mapping], max_lag: int = 40) -> go.Figure:
-    """One column per result of `reslib.gradients.shattering`: dy/dx (top), autocorrelation (bottom)."""
+def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40) -> go.Figure:
+    """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom)."""
     labels = list(results)
     fig = make_subplots(rows=2, cols=len(labels), subplot_titles=labels, vertical_spacing=0.15)
     for j, label in enumerate(labels, start=1):
         r = results[label]
-        fig.add_trace(go.Scatter(x=plain_list(r["x"]), y=plain_list(r["grad"]), mode="lines",
+        fig.add_trace(go.Scatter(x=plain_list(r.x), y=plain_list(r.grad), mode="lines",
                                  line=dict(width=1, color="#333"), showlegend=False), 1, j)
-        fig.add_trace(go.Bar(x=list(range(max_lag + 1)), y=plain_list(r["autocorr"][: max_lag + 1]),
+        fig.add_trace(go.Bar(x=list(range(max_lag + 1)), y=plain_list(r.autocorr[: max_lag + 1]),
                              marker_color=_RES, showlegend=False), 2, j)
         fig.update_yaxes(range=[-1, 1], row=2, col=j)
     fig.update_xaxes(title_text="input x", row=1)
@@ -68,9 +74,8 @@ def shattering_explorer(max_depth: int = 50, width: int = 200, n_inputs: int = 2
             model = shattering_net(max_depth, residual, bn, width, seed)
             cache[residual, bn] = depth_gradients(freeze_batch_stats(model, x), x).numpy()
 
-    dummy = {"x": x.squeeze(1).numpy(), "grad": np.zeros(n_inputs),
-             "autocorr": np.zeros(n_inputs)}
-    figure = go.FigureWidget(shattering_figure({"dy/dx": dummy}))
+    empty = ShatteringResult(x.squeeze(1).numpy(), np.zeros(n_inputs), np.zeros(n_inputs), float("nan"))
+    figure = go.FigureWidget(shattering_figure({"dy/dx": empty}))
     figure.update_layout(height=420)
 
     def redraw(depth: int, architecture: str, batch_norm: bool) -> str:

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.variance import FLOAT32_MAX, forward_backward_profile
+from reslib.core import INITS
+from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backward_profile
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -38,7 +39,7 @@ def variance_figure(profiles: Mapping[str, Sequence[float]], title: str = "",
     return fig
 
 
-def profile_figure(result: Mapping | None = None) -> go.Figure:
+def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
     """Forward (E[h^2], batch variance, float32's max) and backward (gradient norm) per block.
 
     Traces: 0 E[h^2], 1 batch variance, 2 float32 max (dashed), 3 overflow marker, 4 gradient norm.
@@ -63,18 +64,18 @@ def profile_figure(result: Mapping | None = None) -> go.Figure:
     return fig
 
 
-def update_profile_figure(fig: go.Figure, result: Mapping) -> None:
+def update_profile_figure(fig: go.Figure, result: ForwardBackwardProfile) -> None:
     """Write a `forward_backward_profile` result into a `profile_figure`."""
-    second = np.asarray(result["second_moment"], dtype=float)
+    second = np.asarray(result.second_moment, dtype=float)
     blocks = list(range(len(second)))
     fig.data[0].x, fig.data[0].y = blocks, plain_list(second)
-    fig.data[1].x, fig.data[1].y = blocks, plain_list(np.where(result["batch_variance"] > 0,
-                                                           result["batch_variance"], np.nan))
+    variance = result.batch_variance
+    fig.data[1].x, fig.data[1].y = blocks, plain_list(np.where(variance > 0, variance, np.nan))
     fig.data[2].x, fig.data[2].y = [0, blocks[-1]], [FLOAT32_MAX, FLOAT32_MAX]
-    k = result["overflow_at"]
+    k = result.overflow_at
     finite = second[np.isfinite(second)]
     fig.data[3].x, fig.data[3].y = ([k], [float(finite.max())]) if k is not None else ([], [])
-    grad = np.asarray(result["grad_norm"], dtype=float)
+    grad = np.asarray(result.grad_norm, dtype=float)
     fig.data[4].x, fig.data[4].y = blocks, plain_list(np.where(grad > 0, grad, np.nan))
 
 
@@ -86,11 +87,11 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
         n_samples: batch size pushed through.
         seed: seed of the input and the weights (the same for every setting).
     """
-    cache: dict[tuple, dict] = {}
+    cache: dict[tuple, ForwardBackwardProfile] = {}
     figure = go.FigureWidget(profile_figure())
 
     def redraw(depth: int, init: str, multiplier: float, scaling: str, batch_norm: bool) -> str:
-        gain = {"He": 2.0, "Glorot": 1.0}[init] * multiplier  # sigma_w^2 * fan_in
+        gain = INITS[init.lower()] * multiplier  # sigma_w^2 * fan_in
         scale = 1 / math.sqrt(2) if scaling == "1/√2" else 1.0
         key = (depth, round(gain, 6), scale, batch_norm)
         if key not in cache:
@@ -102,7 +103,7 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
             finally:
                 torch.set_num_threads(threads)
         update_profile_figure(figure, cache[key])
-        return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key]['status']}"
+        return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key].status}"
 
     controls = {
         "depth": widgets.IntSlider(value=60, min=1, max=200, description="blocks"),
