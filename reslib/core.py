@@ -18,6 +18,7 @@ One rule for bad arguments, followed everywhere in `reslib`:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -49,13 +50,15 @@ def _fix(fix: str) -> str:
 
 def check_int(name: str, value: object, minimum: int | None = 1, maximum: int | None = None,
               fix: str = "") -> int:
-    """Return `value` if it is an `int` in `[minimum, maximum]` (None: no bound).
+    """Return `value` as an `int` if it is an integer in `[minimum, maximum]` (None: no bound).
+
+    NumPy integers count as integers; floats such as `2.0` and bools do not.
 
     Raises:
         TypeError: `value` is not an int (floats and bools included).
         ValueError: `value` is out of range.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         hint = f" (use {int(value)})" if isinstance(value, float) and value.is_integer() else ""
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}{hint}{_fix(fix)}")
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -66,7 +69,7 @@ def check_int(name: str, value: object, minimum: int | None = 1, maximum: int | 
         else:
             expected = f"in [{minimum}, {maximum}]"
         raise ValueError(f"{name} must be an int {expected}, got {value}{_fix(fix)}")
-    return value
+    return int(value)
 
 
 def check_float(name: str, value: object, minimum: float | None = None, maximum: float | None = None,
