@@ -89,11 +89,12 @@ def test_residual_add_explains_shape_mismatch():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(depth=0), ValueError, "depth must be a positive int"),
-    (dict(width=-3), ValueError, "width must be a positive int"),
-    (dict(depth=2.0), TypeError, "depth must be a positive int"),
-    (dict(activation="gelu"), ValueError, r"activation must be one of \['relu', 'sigmoid', 'tanh'\]"),
-    (dict(norm="layer"), ValueError, "norm must be None or 'batch'"),
+    (dict(depth=0), ValueError, "depth must be an int >= 1"),
+    (dict(width=-3), ValueError, "width must be an int >= 1"),
+    (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
+    (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),
+    (dict(norm="layer"), ValueError, "norm must be one of None, 'batch'"),
+    (dict(init="xavier"), ValueError, "init must be one of 'auto', 'he', 'glorot', 'torch'"),
     (dict(init="orthogonal"), ValueError, "init must be one of"),
     (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
     (dict(residual=True, residual_scale=math.inf), ValueError, "residual_scale"),
