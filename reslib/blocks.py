@@ -3,9 +3,9 @@ r"""Residual blocks with torchvision's names: `BasicBlock`, `Bottleneck` and the
 Every block computes $y = \mathrm{shortcut}(x) + F(x)$. The shortcut is the
 identity when the shapes agree; else torchvision's `downsample` module maps x to
 F(x)'s shape, by `shortcut_type` "B", a strided 1x1 conv + norm (He et al., 2016a),
-or "A", a parameter-free strided subsample padded with zero channels.
-`plain=True` drops the skip and gives the *plain* block of the same depth, for
-comparisons.
+or "A", a parameter-free strided subsample padded with zero channels;
+`block.shortcut(x)` computes that skip path. `plain=True` drops the skip and
+gives the *plain* block of the same depth, for comparisons.
 
 Blocks work on images (`dim=2`, the default) or on 1-D signals (`dim=1`, e.g.
 MNIST-1D), with the same names and parameter counts per kernel position.
@@ -92,12 +92,19 @@ class _Block(nn.Module):
         # downsample.0 (conv) and downsample.1 (norm); pre-activation blocks project only.
         return nn.Sequential(conv) if self.preact else nn.Sequential(conv, norm(self.out_channels))
 
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """The skip path: x itself, or `downsample(x)` where the block changes the shape.
+
+        Raises:
+            ValueError: a plain block has no skip path.
+        """
+        if self.plain:
+            raise ValueError("a plain block (plain=True) has no shortcut; build it with plain=False")
+        return x if self.downsample is None else self.downsample(x)
+
     def _add_shortcut(self, x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
         r"""$\mathrm{shortcut}(x) + F(x)$, or just $F(x)$ for a plain block."""
-        if self.plain:
-            return fx
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return residual_add(shortcut, fx)
+        return fx if self.plain else residual_add(self.shortcut(x), fx)
 
     def extra_repr(self) -> str:
         skip = "plain=True" if self.plain else f"shortcut_type={self.shortcut_type!r}"

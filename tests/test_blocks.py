@@ -56,6 +56,8 @@ def test_option_a_is_parameter_free_and_pads_zeros():
 def test_plain_block_has_no_skip():
     b = BasicBlock(8, 8, plain=True, norm_layer=nn.Identity)
     assert b.downsample is None and "plain=True" in repr(b)
+    with pytest.raises(ValueError, match="has no shortcut"):
+        b.shortcut(torch.randn(2, 8, 3, 3))
     b.zero_init_last()
     assert torch.equal(b(torch.randn(2, 8, 3, 3)), torch.zeros(2, 8, 3, 3))
 

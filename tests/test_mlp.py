@@ -64,12 +64,12 @@ def test_residual_scale_multiplies_the_sum():
     assert torch.allclose(b.blocks[0](x), 0.5 * a.blocks[0](x))
 
 
-def test_he_and_xavier_initialisation_variances():
+def test_he_and_glorot_initialisation_variances():
     torch.manual_seed(0)
     he = mlp(2, 1000, 500, 10).blocks[0].linear.weight
     assert abs(he.var().item() - 2 / 1000) < 2e-4
-    xavier = mlp(2, 1000, 500, 10, activation="tanh").blocks[0].linear.weight
-    assert abs(xavier.var().item() - 2 / 2000) < 1e-4
+    glorot = mlp(2, 1000, 500, 10, activation="tanh").blocks[0].linear.weight
+    assert abs(glorot.var().item() - 2 / 2000) < 1e-4
     assert mlp(2, 100, 50, 10).blocks[0].linear.bias.abs().max() == 0
 
 
