@@ -1,13 +1,17 @@
-"""Residual blocks with torchvision's names: `BasicBlock`, `Bottleneck` and their pre-activation twins.
+r"""Residual blocks with torchvision's names: `BasicBlock`, `Bottleneck` and their pre-activation twins.
 
-Every block computes $y = \\mathrm{shortcut}(x) + F(x)$. The shortcut is the
-identity when the shapes agree, else (torchvision's `downsample`) a projection:
-option B, a strided 1x1 conv + norm (He et al., 2016a), or option A, a
-parameter-free strided subsample padded with zero channels. `shortcut=None`
-drops the skip and gives the *plain* block of the same depth, for comparisons.
+Every block computes $y = \mathrm{shortcut}(x) + F(x)$. The shortcut is the
+identity when the shapes agree; else torchvision's `downsample` module maps x to
+F(x)'s shape, by `shortcut_type` "B", a strided 1x1 conv + norm (He et al., 2016a),
+or "A", a parameter-free strided subsample padded with zero channels;
+`block.shortcut(x)` computes that skip path. `plain=True` drops the skip and
+gives the *plain* block of the same depth, for comparisons.
 
 Blocks work on images (`dim=2`, the default) or on 1-D signals (`dim=1`, e.g.
 MNIST-1D), with the same names and parameter counts per kernel position.
+
+Your own block can be staged by `make_stage` and `ResNet` too: any `nn.Module`
+class with an `expansion` attribute and a `zero_init_last()` method.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.core import residual_add
+from reslib.core import check_bool, check_choice, check_int, layers_for, residual_add
 
 __all__ = [
     "BasicBlock",
@@ -26,34 +30,12 @@ __all__ = [
     "PadShortcut",
     "PreActBlock",
     "PreActBottleneck",
+    "check_block",
     "make_stage",
 ]
 
 NormLayer = Callable[[int], nn.Module]
-_SHORTCUTS = ("A", "B", None)
-
-
-def _conv(dim: int) -> type[nn.Module]:
-    if dim not in (1, 2):
-        raise ValueError(f"dim must be 1 (signals, Conv1d) or 2 (images, Conv2d), got {dim!r}")
-    return nn.Conv1d if dim == 1 else nn.Conv2d
-
-
-def _norm(dim: int, norm_layer: NormLayer | None) -> NormLayer:
-    if norm_layer is not None:
-        return norm_layer
-    return nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d
-
-
-def _check_block_args(in_channels: int, planes: int, stride: int, shortcut: str | None) -> None:
-    for name, value in (("in_channels", in_channels), ("planes", planes)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if stride not in (1, 2) or isinstance(stride, bool):
-        raise ValueError(f"stride must be 1 (keep the size) or 2 (halve it), got {stride!r}")
-    if shortcut not in _SHORTCUTS:
-        raise ValueError(f"shortcut must be 'A' (zero-pad), 'B' (1x1 projection) or None (plain, "
-                         f"no skip), got {shortcut!r}")
+SHORTCUT_TYPES = ("A", "B")
 
 
 class PadShortcut(nn.Module):
@@ -69,49 +51,64 @@ class PadShortcut(nn.Module):
         super().__init__()
         if out_channels < in_channels:
             raise ValueError(f"zero padding can only add channels, got {in_channels} -> {out_channels}; "
-                             "use shortcut='B' (a 1x1 projection) to reduce them")
+                             "use shortcut_type='B' (a 1x1 projection) to reduce them")
         self.in_channels, self.out_channels, self.stride, self.dim = in_channels, out_channels, stride, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * self.dim]
+        x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * self.dim]  # (N, C_in, *S/s)
         pad = self.out_channels - self.in_channels
-        return F.pad(x, (0, 0) * self.dim + (0, pad))  # zeros after the last channel
+        return F.pad(x, (0, 0) * self.dim + (0, pad))  # zeros after the last channel: (N, C_out, *S/s)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}"
 
 
-def _downsample(in_channels: int, out_channels: int, stride: int, shortcut: str | None, dim: int,
-                norm: NormLayer, preact: bool) -> nn.Module | None:
-    if shortcut is None or (stride == 1 and in_channels == out_channels):
-        return None
-    if shortcut == "A":
-        return PadShortcut(in_channels, out_channels, stride, dim)
-    conv = _conv(dim)(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
-    # torchvision: downsample.0 (conv) and downsample.1 (norm); pre-activation blocks project only.
-    return nn.Sequential(conv) if preact else nn.Sequential(conv, norm(out_channels))
-
-
 class _Block(nn.Module):
     expansion = 1
+    preact = False
 
-    def _setup(self, in_channels: int, planes: int, stride: int, shortcut: str | None, dim: int,
-               norm_layer: NormLayer | None) -> tuple[type[nn.Module], NormLayer]:
-        """Check the arguments, record the block's shape, and return its conv and norm factories."""
-        _check_block_args(in_channels, planes, stride, shortcut)
+    def _setup(self, in_channels: int, planes: int, stride: int, norm_layer: NormLayer | None,
+               shortcut_type: str, plain: bool, dim: int) -> tuple[type[nn.Module], NormLayer]:
+        """Check the arguments, record the block's shape and `downsample`, return its conv and norm."""
+        check_int("in_channels", in_channels)
+        check_int("planes", planes)
+        check_int("stride", stride, 1, 2, fix="1 keeps the size, 2 halves it")
+        check_choice("shortcut_type", shortcut_type, SHORTCUT_TYPES,
+                     fix="'A' zero-pads the channels, 'B' is a 1x1 projection")
+        check_bool("plain", plain)
+        layers = layers_for(dim)
         self.in_channels, self.out_channels = in_channels, planes * self.expansion
-        self.stride, self.shortcut = stride, shortcut
-        return _conv(dim), _norm(dim, norm_layer)
+        self.stride, self.shortcut_type, self.plain, self.dim = stride, shortcut_type, plain, dim
+        return layers.conv, norm_layer or layers.batch_norm
 
-    def _shortcut(self, x: torch.Tensor) -> torch.Tensor:
+    def _downsample(self, norm: NormLayer) -> nn.Module | None:
+        """torchvision's `downsample`: the module that maps x to F(x)'s shape; None for the identity."""
+        if self.plain or (self.stride == 1 and self.in_channels == self.out_channels):
+            return None
+        if self.shortcut_type == "A":
+            return PadShortcut(self.in_channels, self.out_channels, self.stride, self.dim)
+        conv = layers_for(self.dim).conv(self.in_channels, self.out_channels, kernel_size=1,
+                                         stride=self.stride, bias=False)
+        # downsample.0 (conv) and downsample.1 (norm); pre-activation blocks project only.
+        return nn.Sequential(conv) if self.preact else nn.Sequential(conv, norm(self.out_channels))
+
+    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
+        """The skip path: x itself, or `downsample(x)` where the block changes the shape.
+
+        Raises:
+            ValueError: a plain block has no skip path.
+        """
+        if self.plain:
+            raise ValueError("a plain block (plain=True) has no shortcut; build it with plain=False")
         return x if self.downsample is None else self.downsample(x)
 
-    def _add(self, x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
-        return fx if self.shortcut is None else residual_add(self._shortcut(x), fx)
+    def _add_shortcut(self, x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+        r"""$\mathrm{shortcut}(x) + F(x)$, or just $F(x)$ for a plain block."""
+        return fx if self.plain else residual_add(self.shortcut(x), fx)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, "
-                f"shortcut={self.shortcut!r}")
+        skip = "plain=True" if self.plain else f"shortcut_type={self.shortcut_type!r}"
+        return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, {skip}"
 
 
 class BasicBlock(_Block):
@@ -124,7 +121,8 @@ class BasicBlock(_Block):
         planes: channels of both convs; the output has `planes * expansion` (= planes).
         stride: 1, or 2 to halve the spatial size (in `conv1`, as torchvision).
         norm_layer: a callable `channels -> module`; `nn.Identity` drops normalisation.
-        shortcut: `"B"` (1x1 projection when shapes change), `"A"` (zero padding) or None (plain).
+        shortcut_type: when the shape changes, `"B"` (1x1 projection) or `"A"` (zero padding).
+        plain: drop the skip connection (the plain block of the same depth).
         dim: 2 for images, 1 for signals.
 
     Shape:
@@ -136,20 +134,24 @@ class BasicBlock(_Block):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1,
-                 norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
+                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
         super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
+        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
         self.bn1 = norm(planes)
         self.relu = nn.ReLU()
         self.conv2 = conv(planes, planes, 3, padding=1, bias=False)
         self.bn2 = norm(planes)
-        self.downsample = _downsample(in_channels, self.out_channels, stride, shortcut, dim, norm, False)
+        self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fx = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        return self.relu(self._add(x, fx))
+        h = self.conv1(x)  # (N, planes, *S / stride)
+        h = self.bn1(h)
+        h = self.relu(h)
+        h = self.conv2(h)
+        fx = self.bn2(h)
+        return self.relu(self._add_shortcut(x, fx))
 
     def zero_init_last(self) -> None:
         """Zero the last BN's scale (or the last conv without BN): the block starts as its shortcut."""
@@ -172,10 +174,10 @@ class Bottleneck(_Block):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1,
-                 norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
+                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
         super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
+        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.conv1 = conv(in_channels, planes, 1, bias=False)
         self.bn1 = norm(planes)
         self.conv2 = conv(planes, planes, 3, stride=stride, padding=1, bias=False)
@@ -183,13 +185,13 @@ class Bottleneck(_Block):
         self.conv3 = conv(planes, self.out_channels, 1, bias=False)
         self.bn3 = norm(self.out_channels)
         self.relu = nn.ReLU()
-        self.downsample = _downsample(in_channels, self.out_channels, stride, shortcut, dim, norm, False)
+        self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.relu(self.bn1(self.conv1(x)))
-        h = self.relu(self.bn2(self.conv2(h)))
-        fx = self.bn3(self.conv3(h))
-        return self.relu(self._add(x, fx))
+        h = self.relu(self.bn1(self.conv1(x)))  # (N, planes, *S)
+        h = self.relu(self.bn2(self.conv2(h)))  # (N, planes, *S / stride)
+        fx = self.bn3(self.conv3(h))  # (N, 4 planes, *S / stride)
+        return self.relu(self._add_shortcut(x, fx))
 
     def zero_init_last(self) -> None:
         """Zero `bn3`'s scale: the block starts as its shortcut (Goyal et al., 2017)."""
@@ -207,21 +209,25 @@ class PreActBlock(_Block):
     """
 
     expansion = 1
+    preact = True
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1,
-                 norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
+                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
         super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
+        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.bn1 = norm(in_channels)
         self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
         self.bn2 = norm(planes)
         self.conv2 = conv(planes, planes, 3, padding=1, bias=False)
         self.relu = nn.ReLU()
-        self.downsample = _downsample(in_channels, self.out_channels, stride, shortcut, dim, norm, True)
+        self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fx = self.conv2(self.relu(self.bn2(self.conv1(self.relu(self.bn1(x))))))
-        return self._add(x, fx)
+        h = self.relu(self.bn1(x))
+        h = self.conv1(h)  # (N, planes, *S / stride)
+        h = self.relu(self.bn2(h))
+        fx = self.conv2(h)
+        return self._add_shortcut(x, fx)
 
     def zero_init_last(self) -> None:
         """Zero `conv2`: the block starts as its shortcut."""
@@ -238,11 +244,12 @@ class PreActBottleneck(_Block):
     """
 
     expansion = 4
+    preact = True
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1,
-                 norm_layer: NormLayer | None = None, shortcut: str | None = "B", dim: int = 2):
+    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
+                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
         super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, shortcut, dim, norm_layer)
+        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.bn1 = norm(in_channels)
         self.conv1 = conv(in_channels, planes, 1, bias=False)
         self.bn2 = norm(planes)
@@ -250,13 +257,13 @@ class PreActBottleneck(_Block):
         self.bn3 = norm(planes)
         self.conv3 = conv(planes, self.out_channels, 1, bias=False)
         self.relu = nn.ReLU()
-        self.downsample = _downsample(in_channels, self.out_channels, stride, shortcut, dim, norm, True)
+        self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(self.relu(self.bn1(x)))
-        h = self.conv2(self.relu(self.bn2(h)))
-        fx = self.conv3(self.relu(self.bn3(h)))
-        return self._add(x, fx)
+        h = self.conv1(self.relu(self.bn1(x)))  # (N, planes, *S)
+        h = self.conv2(self.relu(self.bn2(h)))  # (N, planes, *S / stride)
+        fx = self.conv3(self.relu(self.bn3(h)))  # (N, 4 planes, *S / stride)
+        return self._add_shortcut(x, fx)
 
     def zero_init_last(self) -> None:
         """Zero `conv3`: the block starts as its shortcut."""
@@ -271,23 +278,43 @@ def _zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
             conv.weight.zero_()
 
 
-BLOCKS = (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+def check_block(block: object) -> type[nn.Module]:
+    """Return `block` if it is a block class `make_stage` and `ResNet` can use.
+
+    A block class is any `nn.Module` subclass with an int `expansion` (output channels =
+    `planes * expansion`) and a `zero_init_last()` method (start the block as its shortcut).
+
+    Raises:
+        TypeError: `block` is not such a class; the message names what is missing.
+    """
+    if not (isinstance(block, type) and issubclass(block, nn.Module)):
+        raise TypeError(f"block must be an nn.Module class such as BasicBlock (the class, not an instance), "
+                        f"got {type(block).__name__} {block!r}")
+    missing = [what for what, ok in [
+        ("an int `expansion` attribute (output channels = planes * expansion)",
+         isinstance(getattr(block, "expansion", None), int)),
+        ("a `zero_init_last()` method", callable(getattr(block, "zero_init_last", None)))] if not ok]
+    if missing:
+        raise TypeError(f"block {block.__name__} needs {' and '.join(missing)} to be staged")
+    return block
 
 
-def make_stage(block: type[_Block], in_channels: int, planes: int, num_blocks: int, stride: int = 1,
-               **block_kwargs) -> tuple[nn.Sequential, int]:
+def make_stage(block: type[nn.Module], in_channels: int, planes: int, num_blocks: int, stride: int = 1,
+               **block_kwargs: object) -> tuple[nn.Sequential, int]:
     """`num_blocks` blocks, the first with `stride` (and the shortcut that changes shape), the rest stride 1.
 
     Pure: returns the stage and its output channels, `planes * block.expansion`,
     instead of keeping a running channel count on a model (torchvision's `self.inplanes`).
 
+    Args:
+        block: a block class (see `check_block`), called as
+            `block(in_channels, planes, stride, **block_kwargs)`.
+
     Returns:
         `(nn.Sequential of blocks, out_channels)`.
     """
-    if block not in BLOCKS:
-        raise TypeError(f"block must be one of {[b.__name__ for b in BLOCKS]}, got {block!r}")
-    if isinstance(num_blocks, bool) or not isinstance(num_blocks, int) or num_blocks < 1:
-        raise ValueError(f"num_blocks must be a positive int, got {num_blocks!r}")
+    check_block(block)
+    check_int("num_blocks", num_blocks)
     out_channels = planes * block.expansion
     layers = [block(in_channels, planes, stride, **block_kwargs)]
     layers += [block(out_channels, planes, 1, **block_kwargs) for _ in range(num_blocks - 1)]

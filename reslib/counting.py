@@ -9,7 +9,11 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from reslib.core import check_bool, check_int
+
 __all__ = [
+    "BlockCosts",
+    "ConvCost",
     "LayerRow",
     "ParameterTable",
     "block_costs",
@@ -46,9 +50,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
         model: any module; run in eval mode for the count, then restored.
         input_shape: the input's shape including the batch dimension, e.g. `(1, 40)`.
     """
-    shape = tuple(input_shape)
-    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a tuple of positive ints (batch first), got {shape}")
+    shape = _check_shape(input_shape)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     was_training = model.training
@@ -62,10 +64,12 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else ()
-    if not shape or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape):
-        raise ValueError(f"input_shape must be a tuple of positive ints (batch first), got {input_shape!r}")
-    return shape
+    if not isinstance(input_shape, (tuple, list, torch.Size)):
+        raise TypeError(f"input_shape must be a tuple of ints (batch first), got "
+                        f"{type(input_shape).__name__} {input_shape!r}")
+    if not input_shape:
+        raise ValueError("input_shape must not be empty: give the batch size first, e.g. (1, 40)")
+    return tuple(check_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,8 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     shape = _check_shape(input_shape)
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
-        raise ValueError(f"depth must be None (leaf modules) or a positive int, got {depth!r}")
+    if depth is not None:
+        check_int("depth", depth, fix="or None for the leaf modules")
     named = [(n, m) for n, m in model.named_modules() if n]
     if depth is None:
         chosen = [(n, m) for n, m in named if not list(m.children())]
@@ -173,12 +177,6 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
                           count_parameters(model), int(counter.get_total_flops()), shape)
 
 
-def _pos_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positions: int = 1,
               bias: bool = False, dim: int = 2) -> tuple[int, int]:
     r"""Parameters and FLOPs of one convolution, in closed form.
@@ -200,14 +198,32 @@ def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positio
     """
     for name, value in [("kernel_size", kernel_size), ("in_channels", in_channels),
                         ("out_channels", out_channels), ("out_positions", out_positions)]:
-        _pos_int(name, value)
-    if dim not in (1, 2, 3):
-        raise ValueError(f"dim must be 1, 2 or 3, got {dim!r}")
+        check_int(name, value)
+    check_bool("bias", bias)
+    check_int("dim", dim, 1, 3)
     weights = kernel_size**dim * in_channels * out_channels
     return weights + (out_channels if bias else 0), 2 * weights * out_positions
 
 
-def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> dict[str, list[dict]]:
+@dataclass(frozen=True)
+class ConvCost:
+    """One conv of a block: its name, shape (`"k x k, C_in->C_out"`), weights and FLOPs per image."""
+
+    name: str
+    shape: str
+    params: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class BlockCosts:
+    """The convs of a basic and of a bottleneck block with the same input and output width."""
+
+    basic: tuple[ConvCost, ...]
+    bottleneck: tuple[ConvCost, ...]
+
+
+def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> BlockCosts:
     r"""Conv weights and FLOPs of a basic and a bottleneck block with the same input and output width.
 
     Basic: two $k \times k$ convs $C \to C$. Bottleneck: $1 \times 1$ $C \to$ `planes`,
@@ -215,21 +231,20 @@ def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> 
     `size` x `size` map (stride 1), so the identity shortcut is free; BN is left out.
 
     Returns:
-        `{"basic": [...], "bottleneck": [...]}`, each a list of convs as dicts with
-        `name`, `shape` (`"k×k, C_in→C_out"`), `params`, `flops`.
+        A `BlockCosts`: `basic` and `bottleneck`, each a tuple of `ConvCost`s with `name`,
+        `shape` (`"kxk, C_in->C_out"`), `params`, `flops`.
     """
     for name, value in [("channels", channels), ("planes", planes), ("size", size),
                         ("kernel_size", kernel_size)]:
-        _pos_int(name, value)
+        check_int(name, value)
     positions = size * size
 
-    def row(name: str, k: int, c_in: int, c_out: int) -> dict:
-        params, flops = conv_cost(k, c_in, c_out, positions)
-        return dict(name=name, shape=f"{k}x{k}, {c_in}->{c_out}", params=params, flops=flops)
+    def row(name: str, k: int, c_in: int, c_out: int) -> ConvCost:
+        return ConvCost(name, f"{k}x{k}, {c_in}->{c_out}", *conv_cost(k, c_in, c_out, positions))
 
     k = kernel_size
-    return {
-        "basic": [row("conv1", k, channels, channels), row("conv2", k, channels, channels)],
-        "bottleneck": [row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
-                       row("conv3", 1, planes, channels)],
-    }
+    return BlockCosts(
+        basic=(row("conv1", k, channels, channels), row("conv2", k, channels, channels)),
+        bottleneck=(row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
+                    row("conv3", 1, planes, channels)),
+    )

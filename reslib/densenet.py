@@ -1,8 +1,8 @@
-"""DenseNet: every layer sees the concatenation of all earlier feature maps.
+r"""DenseNet: every layer sees the concatenation of all earlier feature maps.
 
 A residual block *adds*, $x_{l} = x_{l-1} + F_l(x_{l-1})$; a dense layer
-*concatenates*, $x_l = F_l([x_0, x_1, \\dots, x_{l-1}])$, so the input of layer
-$l$ in a block has $k_0 + l\\,k$ channels (growth rate $k$). Module names and
+*concatenates*, $x_l = F_l([x_0, x_1, \dots, x_{l-1}])$, so the input of layer
+$l$ in a block has $k_0 + l\,k$ channels (growth rate $k$). Module names and
 state_dict layout follow torchvision's `models/densenet.py`
 (`features.denseblockN.denselayerM.norm1/conv1/norm2/conv2`,
 `features.transitionN`, `features.norm5`, `classifier`), so a torchvision
@@ -14,12 +14,16 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.core import check_choice, check_float, check_int, layers_for
+
 __all__ = [
+    "BlockPlan",
     "DenseBlock",
     "DenseLayer",
     "DenseNet",
@@ -34,31 +38,8 @@ __all__ = [
 ]
 
 
-def _modules(dim: int) -> tuple[type[nn.Module], type[nn.Module], type[nn.Module]]:
-    if dim == 1:
-        return nn.Conv1d, nn.BatchNorm1d, nn.AvgPool1d
-    if dim == 2:
-        return nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d
-    raise ValueError(f"dim must be 1 (signals) or 2 (images), got {dim!r}")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def _check_plan(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                bn_size: int, compression: float) -> None:
-    _positive_int("growth_rate (k, channels each dense layer adds)", growth_rate)
-    _positive_int("num_init_features (k0, channels of the stem)", num_init_features)
-    _positive_int("bn_size (the bottleneck has bn_size * k channels)", bn_size)
-    if isinstance(block_config, (str, bytes)) or not isinstance(block_config, Sequence) or not block_config:
-        raise ValueError(f"block_config must be a non-empty sequence of layer counts, got {block_config!r}")
-    for n in block_config:
-        _positive_int("every entry of block_config (layers per dense block)", n)
-    if isinstance(compression, bool) or not isinstance(compression, (int, float)) or not 0 < compression <= 1:
-        raise ValueError(f"compression (theta) must be in (0, 1], got {compression!r}")
+STEM_TYPES = ("imagenet", "cifar")
+_STEM_FIX = "'imagenet' is a 7x7/2 conv + BN + ReLU + 3x3/2 max pool, 'cifar' one 3x3 conv"
 
 
 class DenseLayer(nn.Module):
@@ -73,18 +54,20 @@ class DenseLayer(nn.Module):
     def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4, drop_rate: float = 0.0,
                  dim: int = 2):
         super().__init__()
-        conv, norm, _ = _modules(dim)
+        nd = layers_for(dim)
         self.in_channels, self.growth_rate, self.drop_rate = in_channels, growth_rate, float(drop_rate)
-        self.norm1 = norm(in_channels)
+        self.norm1 = nd.batch_norm(in_channels)
         self.relu1 = nn.ReLU()
-        self.conv1 = conv(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
-        self.norm2 = norm(bn_size * growth_rate)
+        self.conv1 = nd.conv(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
+        self.norm2 = nd.batch_norm(bn_size * growth_rate)
         self.relu2 = nn.ReLU()
-        self.conv2 = conv(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
+        self.conv2 = nd.conv(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(self.relu1(self.norm1(x)))  # (N, bn_size*k, *S)
-        h = self.conv2(self.relu2(self.norm2(h)))  # (N, k, *S)
+        h = self.relu1(self.norm1(x))
+        h = self.conv1(h)  # (N, bn_size*k, *S)
+        h = self.relu2(self.norm2(h))
+        h = self.conv2(h)  # (N, k, *S)
         return F.dropout(h, p=self.drop_rate, training=self.training) if self.drop_rate else h
 
     def extra_repr(self) -> str:
@@ -125,48 +108,71 @@ class Transition(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, out_channels: int, dim: int = 2):
-        conv, norm, pool = _modules(dim)
-        super().__init__(OrderedDict(norm=norm(in_channels), relu=nn.ReLU(),
-                                     conv=conv(in_channels, out_channels, kernel_size=1, bias=False),
-                                     pool=pool(kernel_size=2, stride=2)))
+        nd = layers_for(dim)
+        super().__init__(OrderedDict(norm=nd.batch_norm(in_channels), relu=nn.ReLU(),
+                                     conv=nd.conv(in_channels, out_channels, kernel_size=1, bias=False),
+                                     pool=nd.avg_pool(kernel_size=2, stride=2)))
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    """One dense block of `channel_plan`: each layer's input channels, the output, after the transition."""
+
+    block: int
+    layer_inputs: tuple[int, ...]
+    out: int
+    after_transition: int | None
 
 
 def channel_plan(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                 compression: float = 0.5) -> list[dict]:
+                 compression: float = 0.5) -> list[BlockPlan]:
     """Closed-form channel bookkeeping: one row per block with the input width of every layer.
 
     Returns:
-        A list of dicts `{block, layer_inputs, out, after_transition}`; `after_transition`
-        is None for the last block.
+        One `BlockPlan` per dense block; `after_transition` is None for the last block.
     """
-    _check_plan(growth_rate, block_config, num_init_features, 1, compression)
+    check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
+    check_int("num_init_features", num_init_features, fix="k0 is the number of channels of the stem")
+    if isinstance(block_config, (str, bytes)) or not isinstance(block_config, Sequence):
+        raise TypeError(f"block_config must be a sequence of layer counts such as (6, 12, 24, 16), got "
+                        f"{type(block_config).__name__} {block_config!r}")
+    if not block_config:
+        raise ValueError("block_config must name at least one dense block, got an empty sequence")
+    for i, n in enumerate(block_config):
+        check_int(f"block_config[{i}]", n, fix="each entry is the number of layers of a dense block")
+    check_float("compression", compression, 0.0, 1.0, strict_minimum=True,
+                fix="theta: a transition keeps floor(theta * m) of its m channels")
     rows, c = [], num_init_features
     for b, n in enumerate(block_config):
-        inputs = [c + i * growth_rate for i in range(n)]
+        inputs = tuple(c + i * growth_rate for i in range(n))
         c = c + n * growth_rate
         last = b == len(block_config) - 1
         after = None if last else max(1, math.floor(compression * c))
-        rows.append(dict(block=b + 1, layer_inputs=inputs, out=c, after_transition=after))
+        rows.append(BlockPlan(block=b + 1, layer_inputs=inputs, out=c, after_transition=after))
         c = after if after is not None else c
     return rows
 
 
 def densenet_parameter_count(growth_rate: int, block_config: Sequence[int], num_init_features: int,
                              bn_size: int = 4, compression: float = 0.5, num_classes: int = 1000,
-                             in_channels: int = 3, stem: str = "imagenet") -> int:
-    """The parameters of `DenseNet(...)` without building it (used live by the explorer).
+                             in_channels: int = 3, stem_type: str = "imagenet") -> int:
+    r"""The parameters of `DenseNet(...)` without building it (used live by the explorer).
 
-    A dense layer reading $c$ channels costs $2c + 4kc + 2\\cdot 4k + 9\\cdot 4k\\cdot k$ (BN, 1x1, BN, 3x3).
+    A dense layer reading $c$ channels costs $2c + 4kc + 2\cdot 4k + 9\cdot 4k\cdot k$ (BN, 1x1, BN, 3x3).
     """
-    _check_plan(growth_rate, block_config, num_init_features, bn_size, compression)
+    plan = channel_plan(growth_rate, block_config, num_init_features, compression)
+    check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+    check_int("num_classes", num_classes)
+    check_int("in_channels", in_channels)
+    check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
     b = bn_size * growth_rate
-    total = (in_channels * num_init_features * 49 + 2 * num_init_features if stem == "imagenet"
+    total = (in_channels * num_init_features * 49 + 2 * num_init_features if stem_type == "imagenet"
              else in_channels * num_init_features * 9)
-    for row in channel_plan(growth_rate, block_config, num_init_features, compression):
-        total += sum(2 * c + c * b + 2 * b + 9 * b * growth_rate for c in row["layer_inputs"])
-        if row["after_transition"] is not None:
-            total += 2 * row["out"] + row["out"] * row["after_transition"]
-    c = row["out"]
+    for row in plan:
+        total += sum(2 * c + c * b + 2 * b + 9 * b * growth_rate for c in row.layer_inputs)
+        if row.after_transition is not None:
+            total += 2 * row.out + row.out * row.after_transition
+    c = plan[-1].out
     return total + 2 * c + c * num_classes + num_classes
 
 
@@ -185,7 +191,7 @@ class DenseNet(nn.Module):
         drop_rate: dropout after each dense layer.
         num_classes: outputs of `classifier`.
         in_channels: channels of the input.
-        stem: "imagenet" (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or "cifar" (one 3x3 conv).
+        stem_type: "imagenet" (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or "cifar" (one 3x3 conv).
         dim: 2 for images, 1 for signals (MNIST-1D).
 
     Shape:
@@ -202,35 +208,32 @@ class DenseNet(nn.Module):
     def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
                  num_init_features: int = 64, bn_size: int = 4, compression: float = 0.5,
                  drop_rate: float = 0.0, num_classes: int = 1000, in_channels: int = 3,
-                 stem: str = "imagenet", dim: int = 2):
+                 stem_type: str = "imagenet", dim: int = 2):
         super().__init__()
-        _check_plan(growth_rate, block_config, num_init_features, bn_size, compression)
-        _positive_int("num_classes", num_classes)
-        _positive_int("in_channels", in_channels)
-        conv, norm, _ = _modules(dim)
-        if stem == "imagenet":
-            maxpool = nn.MaxPool1d if dim == 1 else nn.MaxPool2d
-            layers = [("conv0", conv(in_channels, num_init_features, 7, stride=2, padding=3, bias=False)),
-                      ("norm0", norm(num_init_features)), ("relu0", nn.ReLU()),
-                      ("pool0", maxpool(kernel_size=3, stride=2, padding=1))]
-        elif stem == "cifar":
-            layers = [("conv0", conv(in_channels, num_init_features, 3, padding=1, bias=False))]
-        else:
-            raise ValueError(f"stem must be 'imagenet' (7x7/2 conv + max pool) or 'cifar' (3x3 conv), "
-                             f"got {stem!r}")
-        self.growth_rate, self.block_config, self.stem = growth_rate, tuple(block_config), stem
-        self.features = nn.Sequential(OrderedDict(layers))
         plan = channel_plan(growth_rate, block_config, num_init_features, compression)
+        check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+        check_float("drop_rate", drop_rate, 0.0, 1.0)
+        check_int("num_classes", num_classes)
+        check_int("in_channels", in_channels)
+        check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
+        nd = layers_for(dim)
+        if stem_type == "imagenet":
+            layers = [("conv0", nd.conv(in_channels, num_init_features, 7, stride=2, padding=3, bias=False)),
+                      ("norm0", nd.batch_norm(num_init_features)), ("relu0", nn.ReLU()),
+                      ("pool0", nd.max_pool(kernel_size=3, stride=2, padding=1))]
+        else:
+            layers = [("conv0", nd.conv(in_channels, num_init_features, 3, padding=1, bias=False))]
+        self.growth_rate, self.block_config, self.stem_type = growth_rate, tuple(block_config), stem_type
+        self.features = nn.Sequential(OrderedDict(layers))
         c = num_init_features
         for row, n in zip(plan, block_config, strict=True):
-            self.features.add_module(f"denseblock{row['block']}",
+            self.features.add_module(f"denseblock{row.block}",
                                      DenseBlock(n, c, growth_rate, bn_size, drop_rate, dim))
-            c = row["out"]
-            if row["after_transition"] is not None:
-                self.features.add_module(f"transition{row['block']}",
-                                         Transition(c, row["after_transition"], dim))
-                c = row["after_transition"]
-        self.features.add_module("norm5", norm(c))
+            c = row.out
+            if row.after_transition is not None:
+                self.features.add_module(f"transition{row.block}", Transition(c, row.after_transition, dim))
+                c = row.after_transition
+        self.features.add_module("norm5", nd.batch_norm(c))
         self.num_features = c
         self.classifier = nn.Linear(c, num_classes)
         for m in self.modules():  # torchvision's init: He (fan_in) normal for convs, BN = identity
@@ -246,39 +249,43 @@ class DenseNet(nn.Module):
         return F.relu(self.features(x))  # (N, C, *S')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.forward_features(x)
-        return self.classifier(torch.flatten(h, 2).mean(-1))  # global average pool -> (N, classes)
+        h = self.forward_features(x)  # (N, C, *S')
+        h = torch.flatten(h, 2).mean(-1)  # global average pool: (N, C)
+        return self.classifier(h)  # (N, classes)
 
     def extra_repr(self) -> str:
-        return f"k={self.growth_rate}, blocks={self.block_config}, stem={self.stem!r}"
+        return f"k={self.growth_rate}, blocks={self.block_config}, stem_type={self.stem_type!r}"
 
 
-def densenet121(num_classes: int = 1000, **kwargs) -> DenseNet:
+def densenet121(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-121: k=32, blocks (6, 12, 24, 16), k0=64 (7,978,856 parameters)."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, **kwargs)
 
 
-def densenet169(num_classes: int = 1000, **kwargs) -> DenseNet:
+def densenet169(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-169: k=32, blocks (6, 12, 32, 32), k0=64 (14,149,480 parameters)."""
     return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, **kwargs)
 
 
-def densenet201(num_classes: int = 1000, **kwargs) -> DenseNet:
+def densenet201(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-201: k=32, blocks (6, 12, 48, 32), k0=64 (20,013,928 parameters)."""
     return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, **kwargs)
 
 
-def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, **kwargs) -> DenseNet:
+def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, **kwargs: object) -> DenseNet:
     r"""CIFAR DenseNet-BC: 3 blocks of $(L-4)/6$ bottleneck layers, k0 = 2k, theta = 0.5.
 
     Depth counts the conv layers: stem + 2 per dense layer + 2 transitions + classifier,
     so $L = 6n + 4$ (L=100, k=12: 0.77M parameters, 4.51% error on C10+ in the paper).
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
-        raise ValueError(f"depth must be 6n + 4 with n >= 1 (10, 16, ..., 100, ...), got {depth!r}")
-    _positive_int("growth_rate (k, channels each dense layer adds)", growth_rate)
+    check_int("depth", depth, minimum=None)
+    if depth < 10 or (depth - 4) % 6:
+        near = max(10, 6 * round((depth - 4) / 6) + 4)
+        raise ValueError(f"depth must be 6n + 4 with n >= 1 (10, 16, ..., 100, ...), got {depth!r}; "
+                         f"the nearest valid depth is {near}")
+    check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
     n = (depth - 4) // 6
-    return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem="cifar",
+    return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem_type="cifar",
                     **kwargs)
 
 

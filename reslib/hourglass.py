@@ -13,11 +13,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.blocks import PreActBottleneck
+from reslib.core import check_int
 
-__all__ = ["Hourglass", "StackedHourglass", "residual_module"]
+__all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
 
 def residual_module(channels: int) -> nn.Module:
+    """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
@@ -36,8 +38,12 @@ class Hourglass(nn.Module):
         self.up = residual_module(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        low = self.up(self.inner(self.down(F.max_pool2d(x, 2))))  # (N, C, H/2, W/2)
-        return self.skip(x) + F.interpolate(low, scale_factor=2.0, mode="nearest")
+        low = F.max_pool2d(x, 2)  # (N, C, H/2, W/2)
+        low = self.down(low)
+        low = self.inner(low)
+        low = self.up(low)
+        up = F.interpolate(low, scale_factor=2.0, mode="nearest")  # (N, C, H, W)
+        return self.skip(x) + up
 
     def extra_repr(self) -> str:
         return f"order={self.order}"
@@ -74,9 +80,9 @@ class StackedHourglass(nn.Module):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_keypoints", num_keypoints),
                             ("num_stacks", num_stacks), ("order", order)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 4 or channels % 4:
+            check_int(name, value)
+        check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
+        if channels % 4:
             raise ValueError(f"channels must be a positive multiple of 4 (bottleneck width "
                              f"channels/4), got {channels!r}")
         self.num_stacks, self.order = num_stacks, order
@@ -100,7 +106,8 @@ class StackedHourglass(nn.Module):
         x = self.stem(x)  # (N, C, H, W)
         heatmaps = []
         for s in range(self.num_stacks):
-            f = self.features[s](self.hourglasses[s](x))
+            f = self.hourglasses[s](x)  # (N, C, H, W)
+            f = self.features[s](f)
             heatmaps.append(self.heads[s](f))  # (N, K, H, W)
             if s < self.num_stacks - 1:
                 x = x + self.merge_features[s](f) + self.merge_heatmaps[s](heatmaps[-1])
@@ -108,3 +115,22 @@ class StackedHourglass(nn.Module):
 
     def extra_repr(self) -> str:
         return f"num_stacks={self.num_stacks}, order={self.order}"
+
+
+def heatmap_loss(heatmaps: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
+    r"""Cross-entropy between each heat map, as a distribution over pixels, and the target bump.
+
+    $$L = \sum_{s} -\frac{1}{N K} \sum_{n, k} \sum_p \hat t_{nk}(p)\,\log \mathrm{softmax}_p(h^s_{nk})(p)$$
+
+    with $\hat t$ the target heat map normalised to sum 1, summed over the stacks $s$
+    (intermediate supervision). Pass it to `reslib.train.fit(..., loss_fn=heatmap_loss)`.
+
+    Shape:
+        heatmaps: one (N, K, H, W) tensor per stack; target: (N, K, H, W), non-negative.
+
+    Note:
+        Newell et al. use the mean squared error; on a few hundred images it learns much more slowly.
+    """
+    p = target.flatten(2)  # (N, K, H W)
+    p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
+    return sum(-(p * F.log_softmax(h.flatten(2), -1)).sum(-1).mean() for h in heatmaps)

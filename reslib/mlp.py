@@ -1,26 +1,24 @@
-"""Plain and residual multi-layer perceptrons: the one builder the series uses.
+r"""Plain and residual multi-layer perceptrons, built by `mlp()`.
 
 A plain network is a composition of hidden layers,
 $h_k = a(W_k h_{k-1} + b_k)$; a residual network adds each block's output to
-its input, $h_k = s\\,(h_{k-1} + f_k(h_{k-1}))$. Both share one interface
+its input, $h_k = s\,(h_{k-1} + f_k(h_{k-1}))$. Both share one interface
 (`stem`, `blocks`, `head`) so the notebooks can compare, lesion and probe them
 the same way.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-from reslib.core import residual_add
+from reslib.core import INITS, check_bool, check_choice, check_float, check_int, residual_add
 
 __all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 _NORMS = (None, "batch")
-_INITS = ("auto", "he", "xavier", "torch")
+_INITS = ("auto", *INITS, "torch")  # reslib.core.INITS, plus "auto" and PyTorch's own default
 
 
 class PlainLayer(nn.Module):
@@ -38,7 +36,9 @@ class PlainLayer(nn.Module):
         self.act = ACTIVATIONS[activation]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.norm(self.linear(x)))
+        h = self.linear(x)  # (N, out_features)
+        h = self.norm(h)
+        return self.act(h)
 
 
 class ResidualBlock(nn.Module):
@@ -59,7 +59,9 @@ class ResidualBlock(nn.Module):
         self.residual_scale = residual_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        fx = self.linear(self.act(self.norm(x)))
+        h = self.norm(x)
+        h = self.act(h)
+        fx = self.linear(h)
         h = residual_add(x, fx)
         return h if self.residual_scale == 1.0 else self.residual_scale * h
 
@@ -75,16 +77,18 @@ class MLP(nn.Module):
     survive), `blocks` are `depth` residual blocks. `head` is a linear classifier.
     """
 
-    def __init__(self, stem: nn.Module, blocks: nn.Sequential, head: nn.Module, **config):
+    def __init__(self, stem: nn.Module, blocks: nn.Sequential, head: nn.Module, **config: object):
         super().__init__()
         self.stem, self.blocks, self.head = stem, blocks, head
         self.config = config
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, in) -> (N, out)
-        return self.head(self.blocks(self.stem(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)  # (N, width)
+        h = self.blocks(h)
+        return self.head(h)  # (N, out_features)
 
     def hidden_states(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Every hidden representation $h_1, \\dots, h_{depth}$, input side first.
+        r"""Every hidden representation $h_1, \dots, h_{depth}$, input side first.
 
         Shape:
             x: (N, in_features) -> `depth` tensors of shape (N, width)
@@ -100,13 +104,6 @@ class MLP(nn.Module):
         return ", ".join(f"{k}={v}" for k, v in self.config.items())
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int (>= 1), got {value}")
-
-
 def _init_linear(layer: nn.Linear, init: str, activation: str) -> None:
     if init == "torch":
         return  # PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), variance 1/(3 fan_in)
@@ -114,7 +111,7 @@ def _init_linear(layer: nn.Linear, init: str, activation: str) -> None:
         # Var(w) = 2/fan_in keeps E[h^2] constant through ReLU layers (He et al., 2015).
         nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
     else:
-        # Var(w) = 2/(fan_in + fan_out) (Glorot & Bengio, 2010).
+        # "glorot": Var(w) = 2/(fan_in + fan_out) (Glorot & Bengio, 2010).
         nn.init.xavier_normal_(layer.weight)
     if layer.bias is not None:
         nn.init.zeros_(layer.bias)
@@ -142,8 +139,8 @@ def mlp(
         norm: `None`, or `"batch"` for batch norm before each activation.
         activation: `"relu"`, `"sigmoid"` or `"tanh"`.
         residual_scale: $s$ above; $1/\sqrt{2}$ keeps the forward variance flat.
-        init: `"he"`, `"xavier"`, `"torch"` (PyTorch's default) or `"auto"`
-            (He for ReLU, Xavier for sigmoid and tanh). Biases start at zero.
+        init: `"he"`, `"glorot"`, `"torch"` (PyTorch's default) or `"auto"`
+            (He for ReLU, Glorot for sigmoid and tanh). Biases start at zero.
 
     Returns:
         An `MLP` whose `blocks` can be indexed, deleted and probed.
@@ -153,24 +150,20 @@ def mlp(
     """
     for name, value in [("depth", depth), ("width", width), ("in_features", in_features),
                         ("out_features", out_features)]:
-        _check_positive_int(name, value)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    if norm not in _NORMS:
-        raise ValueError(f"norm must be None or 'batch', got {norm!r}")
-    if init not in _INITS:
-        raise ValueError(f"init must be one of {_INITS}, got {init!r}")
-    if not isinstance(residual_scale, (int, float)) or not math.isfinite(residual_scale) \
-            or residual_scale <= 0:
-        raise ValueError(f"residual_scale must be a positive finite number, got {residual_scale!r}")
+        check_int(name, value)
+    check_bool("residual", residual)
+    check_choice("norm", norm, _NORMS)
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("init", init, _INITS)
+    residual_scale = check_float("residual_scale", residual_scale, 0.0, strict_minimum=True)
     if residual_scale != 1.0 and not residual:
         raise ValueError("residual_scale only applies to residual=True networks")
     if init == "auto":
-        init = "he" if activation == "relu" else "xavier"
+        init = "he" if activation == "relu" else "glorot"
 
     if residual:
         stem: nn.Module = nn.Linear(in_features, width)
-        blocks = [ResidualBlock(width, activation, norm, float(residual_scale)) for _ in range(depth)]
+        blocks = [ResidualBlock(width, activation, norm, residual_scale) for _ in range(depth)]
     else:
         stem = PlainLayer(in_features, width, activation, norm)
         blocks = [PlainLayer(width, width, activation, norm) for _ in range(depth - 1)]

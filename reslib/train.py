@@ -1,7 +1,10 @@
-"""A small, fast training loop for classifiers on in-memory tensors.
+"""One small, fast training loop on in-memory tensors: classifiers, segmenters, heat-map predictors.
+
+`fit` minimises cross-entropy by default; pass `loss_fn` for other tasks (for example
+`reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
 No DataLoader: the data already sits on the device, so a mini-batch is one
-indexing operation. Per-batch losses and logits are kept (detached) and
+indexing operation. Per-batch losses (and logits) are kept detached and
 reduced once per epoch, so a step does no extra work and the loop never waits
 on the GPU mid-epoch.
 """
@@ -9,6 +12,7 @@ on the GPU mid-epoch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -16,9 +20,13 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.data import TensorData
 
-__all__ = ["History", "evaluate", "fit", "make_optimizer"]
+__all__ = ["History", "LossFn", "evaluate", "fit", "make_optimizer"]
+
+# (model output, target) -> a scalar loss, the mean over the batch
+LossFn = Callable[[torch.Tensor | list[torch.Tensor], torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -28,6 +36,8 @@ class History:
     `train_loss` / `train_error` average the mini-batches of each epoch (as the
     weights change); `test_loss` / `test_error` are measured after each epoch
     in eval mode. `diverged_at` is the epoch whose loss became inf or NaN.
+    The error rates are kept for classifiers (the default loss) only, and the test
+    curves only when `fit` was given a `TensorData`; otherwise those lists stay empty.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -57,6 +67,7 @@ def evaluate(
     Returns:
         `(loss, error)`, both Python floats; error is in [0, 1].
     """
+    check_int("batch_size", batch_size)
     if isinstance(x, TensorData):
         x, y = x.x_test, x.y_test
     if y is None or len(x) != len(y):
@@ -77,19 +88,33 @@ def make_optimizer(
     model: nn.Module, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
     """`"sgd"` (with momentum) or `"adam"` over all of `model`'s parameters."""
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+    check_float("lr", lr, 0.0, strict_minimum=True)
+    check_float("momentum", momentum, 0.0)
+    check_float("weight_decay", weight_decay, 0.0)
+    check_choice("optimizer", name, ("sgd", "adam"))
     if name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
                                weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd' or 'adam', got {name!r}")
+
+
+@torch.no_grad()
+def _test_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+               batch_size: int = 1000) -> float:
+    """The mean of `loss_fn` over `(x, y)` in eval mode, weighting each batch by its size."""
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), device=x.device)
+    for i in range(0, len(x), batch_size):
+        total += loss_fn(model(x[i : i + batch_size]), y[i : i + batch_size]) * len(x[i : i + batch_size])
+    model.train(was_training)
+    return total.item() / len(x)
 
 
 def fit(
     model: nn.Module,
-    data: TensorData,
+    data: TensorData | tuple[torch.Tensor, torch.Tensor],
     epochs: int,
     lr: float,
     batch_size: int = 100,
@@ -98,31 +123,47 @@ def fit(
     weight_decay: float = 0.0,
     seed: int = 0,
     progress: bool = True,
+    loss_fn: LossFn | None = None,
 ) -> History:
-    """Train `model` with cross-entropy on `data` for `epochs` passes; return the curves.
+    """Train `model` on `data` for `epochs` passes, minimising `loss_fn`; return the curves.
 
     The model is moved to the data's device. Each epoch visits the training set
-    in an order drawn from `seed`, so the same call gives the same curves.
-    Training stops early, with `History.diverged_at` set, if the loss stops
-    being finite.
+    in an order drawn from `seed` (a local `torch.Generator`), so the same call gives
+    the same curves. Training stops early, with `History.diverged_at` set, if the loss
+    stops being finite.
 
     Args:
-        model: a classifier returning logits of shape (N, data.num_classes).
-        data: a `TensorData`, e.g. `reslib.data.mnist1d()`.
+        model: a classifier returning logits (N, classes), or any model `loss_fn` understands.
+        data: a `TensorData` (train and test split, e.g. `reslib.data.mnist1d()`), or a pair
+            `(x, target)` of training tensors (then no test curves are measured).
         epochs: passes over the training set, >= 1.
         lr: learning rate.
         batch_size: examples per step.
         optimizer: `"sgd"` (with `momentum`) or `"adam"`.
+        momentum: SGD's momentum.
+        weight_decay: L2 penalty, passed to the optimizer.
         seed: seed of the shuffling order.
         progress: show a tqdm progress bar.
+        loss_fn: `(output, target) -> mean loss`; None is cross-entropy on logits, and then the
+            error rates are recorded too. E.g. `reslib.unet.segmentation_loss` (per-pixel
+            cross-entropy) or `reslib.hourglass.heatmap_loss` (a list of heat maps per stack).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if not isinstance(data, TensorData):
-        raise TypeError(f"data must be a reslib.data.TensorData, got {type(data).__name__}")
-    x, y = data.x_train, data.y_train
+    check_int("epochs", epochs)
+    check_int("batch_size", batch_size)
+    check_int("seed", seed, minimum=None)
+    check_bool("progress", progress)
+    if isinstance(data, TensorData):
+        x, y = data.x_train, data.y_train
+    elif (isinstance(data, tuple) and len(data) == 2
+          and all(isinstance(t, torch.Tensor) for t in data)):
+        x, y = data
+    else:
+        raise TypeError(f"data must be a reslib.data.TensorData or a pair (x, target) of tensors, got "
+                        f"{type(data).__name__}")
+    if len(x) != len(y):
+        raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
+    classify = loss_fn is None
+    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     model.to(x.device)
     opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
     gen = torch.Generator().manual_seed(seed)
@@ -135,25 +176,34 @@ def fit(
         losses, outputs = [], []  # detached, so no graph is kept; summed once per epoch
         for i in range(0, n, batch_size):
             idx = order[i : i + batch_size]
-            logits = model(x[idx])
-            loss = F.cross_entropy(logits, y[idx])
+            out = model(x[idx])
+            loss = loss_fn(out, y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(loss.detach())
-            outputs.append(logits.detach())
-        sizes = torch.tensor([len(o) for o in outputs], device=x.device, dtype=torch.float32)
+            if classify:
+                outputs.append(out.detach())
+        sizes = torch.tensor([len(idx) for idx in order.split(batch_size)], device=x.device,
+                             dtype=torch.float32)
         loss_sum = (torch.stack(losses) * sizes).sum()
-        wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
         train_loss = loss_sum.item() / n  # the one sync per epoch
         history.train_loss.append(train_loss)
-        history.train_error.append(wrong.item() / n)
+        if classify:
+            wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
+            history.train_error.append(wrong.item() / n)
         if not math.isfinite(train_loss):
             history.diverged_at = epoch
             break
-        test_loss, test_error = evaluate(model, data.x_test, data.y_test)
-        history.test_loss.append(test_loss)
-        history.test_error.append(test_error)
-        bar.set_postfix(loss=f"{train_loss:.3f}", test_error=f"{test_error:.3f}")
+        postfix = {"loss": f"{train_loss:.3f}"}
+        if isinstance(data, TensorData):
+            if classify:
+                test_loss, test_error = evaluate(model, data.x_test, data.y_test)
+                history.test_error.append(test_error)
+                postfix["test_error"] = f"{test_error:.3f}"
+            else:
+                test_loss = _test_loss(model, data.x_test, data.y_test, loss_fn)
+            history.test_loss.append(test_loss)
+        bar.set_postfix(**postfix)
     bar.close()
     return history

@@ -1,79 +1,103 @@
-"""U-Net (Ronneberger et al. 2015): an encoder-decoder whose skips *concatenate*.
+r"""U-Net (Ronneberger et al. 2015): an encoder-decoder whose skips *concatenate*.
 
 The encoder halves the resolution `depth` times to see more context; the
 decoder doubles it back. The skips hand the decoder the encoder's
 high-resolution detail: U-Net *concatenates* the (cropped) encoder map,
-$d_i = D_i([\\mathrm{crop}(e_i), \\mathrm{up}(d_{i+1})])$; an hourglass *adds*
+$d_i = D_i([\mathrm{crop}(e_i), \mathrm{up}(d_{i+1})])$; an hourglass *adds*
 a branch that went through its own residual module,
-$y = R(x) + \\mathrm{up}(g(\\mathrm{pool}(x)))$ (see `reslib.hourglass`).
+$y = R(x) + \mathrm{up}(g(\mathrm{pool}(x)))$ (see `reslib.hourglass`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["UNet", "center_crop", "fit_dense", "unet_output_size", "unet_shape_trace"]
+from reslib.core import check_bool, check_choice, check_int
 
-_PADDINGS = ("valid", "same")
+__all__ = [
+    "ShapeTrace",
+    "TraceStep",
+    "UNet",
+    "center_crop",
+    "segmentation_loss",
+    "unet_output_size",
+    "unet_shape_trace",
+]
+
+PADDINGS = ("valid", "same")
+_PADDING_FIX = "'valid' (no padding, crop the skips) or 'same' (zero padding)"
 
 
-def _check_unet(depth: int, padding: str) -> None:
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth (number of 2x downsamplings) must be a positive int, got {depth!r}")
-    if padding not in _PADDINGS:
-        raise ValueError(f"padding must be 'valid' (no padding, crop the skips) or 'same' "
-                         f"(zero padding), got {padding!r}")
+@dataclass(frozen=True)
+class TraceStep:
+    """One step of a U-Net's size trace: stage, level, spatial size, pixels cropped from the skip."""
+
+    stage: str
+    level: int
+    size: int
+    crop: int
 
 
-def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> tuple[list[dict], str | None]:
+@dataclass(frozen=True)
+class ShapeTrace:
+    """The steps of `unet_shape_trace` up to where the sizes work, and why they stop (None if they do not)."""
+
+    steps: tuple[TraceStep, ...]
+    problem: str | None
+
+
+def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> ShapeTrace:
     """The spatial size at every step of a U-Net, traced without running it.
 
     A valid 3x3 conv takes 2 pixels off (two per level: -4); a 2x2 max pool needs an even
     size; an up-convolution doubles; the skip is centre-cropped to the decoder's size.
 
     Returns:
-        `(rows, problem)`: rows `{stage, level, size, crop}` up to where the sizes work, and
-        None or a sentence saying where and why the sizes stop working.
+        A `ShapeTrace`: `steps` (stage, level, size, crop) up to where the sizes work, and
+        `problem`, None or a sentence saying where and why the sizes stop working.
     """
-    _check_unet(depth, padding)
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size must be an int, got {type(size).__name__}")
+    check_int("size", size)
+    check_int("depth", depth, fix="depth is the number of 2x downsamplings")
+    check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
     return _trace(size, depth, padding, suggest=True)
 
 
-def _trace(size: int, depth: int, padding: str, suggest: bool) -> tuple[list[dict], str | None]:
+def _trace(size: int, depth: int, padding: str, suggest: bool) -> ShapeTrace:
     shrink = 4 if padding == "valid" else 0
-    rows, skips, s = [dict(stage="input", level=0, size=size, crop=0)], [], size
+    steps, skips, s = [TraceStep("input", 0, size, 0)], [], size
     for level in range(depth + 1):
         if s - shrink < 1:
-            return rows, (f"level {level}: two valid 3x3 convs need at least {shrink + 1} pixels, "
-                          f"the map has {s}")
+            return ShapeTrace(tuple(steps), f"level {level}: two valid 3x3 convs need at least "
+                                            f"{shrink + 1} pixels, the map has {s}")
         s -= shrink
-        rows.append(dict(stage="bottleneck" if level == depth else "encoder", level=level, size=s, crop=0))
+        steps.append(TraceStep("bottleneck" if level == depth else "encoder", level, s, 0))
         if level == depth:
             break
         if s % 2:
-            return rows, (f"level {level}: 2x2 max pooling needs an even size, got {s}; "
-                          f"{'valid' if shrink else 'same'} U-Nets of depth {depth} take "
-                          f"{_nearest(size, depth, padding) if suggest else '...'}")
+            return ShapeTrace(tuple(steps), (
+                f"level {level}: 2x2 max pooling needs an even size, got {s}; "
+                f"{'valid' if shrink else 'same'} U-Nets of depth {depth} take "
+                f"{_nearest(size, depth, padding) if suggest else '...'}"))
         skips.append(s)
         s //= 2
     for level in reversed(range(depth)):
         s *= 2
-        crop = skips[level] - s
-        rows.append(dict(stage="up", level=level, size=s, crop=crop))
+        steps.append(TraceStep("up", level, s, skips[level] - s))
         if s - shrink < 1:
-            return rows, f"decoder level {level}: {s} pixels are too few for two valid 3x3 convs"
+            return ShapeTrace(tuple(steps), f"decoder level {level}: {s} pixels are too few for two "
+                                            "valid 3x3 convs")
         s -= shrink
-        rows.append(dict(stage="decoder", level=level, size=s, crop=0))
-    return rows, None
+        steps.append(TraceStep("decoder", level, s, 0))
+    return ShapeTrace(tuple(steps), None)
 
 
 def _nearest(size: int, depth: int, padding: str) -> str:
     ok = [s for s in range(max(1, size - 64), size + 257)
-          if _trace(s, depth, padding, suggest=False)[1] is None]
+          if _trace(s, depth, padding, suggest=False).problem is None]
     below = [s for s in ok if s < size]
     above = [s for s in ok if s > size]
     parts = ([f"{below[-1]}"] if below else []) + ([f"{above[0]}"] if above else [])
@@ -85,10 +109,10 @@ def unet_output_size(size: int, depth: int = 4, padding: str = "valid") -> int:
 
     For the original U-Net (depth 4, valid): 572 -> 388.
     """
-    rows, problem = unet_shape_trace(size, depth, padding)
-    if problem is not None:
-        raise ValueError(f"a {padding} U-Net of depth {depth} cannot take {size} pixels: {problem}")
-    return rows[-1]["size"]
+    trace = unet_shape_trace(size, depth, padding)
+    if trace.problem is not None:
+        raise ValueError(f"a {padding} U-Net of depth {depth} cannot take {size} pixels: {trace.problem}")
+    return trace.steps[-1].size
 
 
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -140,11 +164,12 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, depth: int = 4, base_channels: int = 64,
                  padding: str = "valid", skips: bool = True, batch_norm: bool = True):
         super().__init__()
-        _check_unet(depth, padding)
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                            ("base_channels", base_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+                            ("depth", depth), ("base_channels", base_channels)):
+            check_int(name, value)
+        check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
+        check_bool("skips", skips)
+        check_bool("batch_norm", batch_norm)
         self.depth, self.padding, self.skips = depth, padding, skips
         pad = 1 if padding == "same" else 0
         widths = [base_channels * 2**i for i in range(depth + 1)]
@@ -179,44 +204,14 @@ class UNet(nn.Module):
         return f"depth={self.depth}, padding={self.padding!r}, skips={self.skips}"
 
 
-def fit_dense(model: nn.Module, x: torch.Tensor, target: torch.Tensor, epochs: int, lr: float = 1e-2,
-              batch_size: int = 50, seed: int = 0) -> list[float]:
-    """Train a segmenter (integer `target` (N, H, W), per-pixel cross-entropy) or a heat-map
-    predictor (float `target` (N, K, H, W), a list of outputs, one per stack) with Adam.
+def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    r"""Per-pixel cross-entropy, $-\frac{1}{N H' W'} \sum_{n, p} \log \mathrm{softmax}(z_{n,p})_{y_{n,p}}$.
 
-    Heat maps are trained as distributions over pixels: $-\\sum_p \\hat t(p) \\log \\mathrm{softmax}(h)(p)$
-    with $\\hat t$ the target bump normalised to sum 1, summed over the stacks. (Newell et al. use
-    the mean squared error; on a few hundred images it learns much more slowly.)
+    A valid U-Net's output is smaller than its input: it is compared with the centre crop
+    of the mask (the pixels the network actually saw in full context). Pass it to
+    `reslib.train.fit(..., loss_fn=segmentation_loss)`.
 
-    A valid U-Net's smaller output is compared with the centre crop of the target.
-
-    Returns:
-        The mean training loss of each epoch.
+    Shape:
+        logits: (N, classes, H', W'); mask: (N, H, W) integer labels, H >= H'.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if len(x) != len(target):
-        raise ValueError(f"x and target need the same length, got {len(x)} and {len(target)}")
-    model.to(x.device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    losses = []
-    for _ in range(epochs):
-        order, total = torch.randperm(len(x), generator=gen).to(x.device), []
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            out = model(x[idx])
-            if target.dtype == torch.int64:
-                loss = F.cross_entropy(out, center_crop(target[idx], tuple(out.shape[-2:])))
-            else:
-                # each heat map is a distribution over pixels: cross-entropy with the normalised
-                # target bump, summed over the stacks (intermediate supervision)
-                p = target[idx].flatten(2)
-                p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
-                loss = sum(-(p * F.log_softmax(h.flatten(2), -1)).sum(-1).mean() for h in out)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total.append(loss.detach())
-        losses.append(torch.stack(total).mean().item())
-    return losses
+    return F.cross_entropy(logits, center_crop(mask, tuple(logits.shape[-2:])))

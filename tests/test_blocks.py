@@ -44,9 +44,9 @@ def test_zero_init_last_makes_the_block_its_shortcut(block):
 
 
 def test_option_a_is_parameter_free_and_pads_zeros():
-    a = BasicBlock(16, 32, stride=2, shortcut="A")
+    a = BasicBlock(16, 32, stride=2, shortcut_type="A")
     assert isinstance(a.downsample, PadShortcut)
-    assert n_params(a) == n_params(BasicBlock(16, 32, stride=2, shortcut=None))
+    assert n_params(a) == n_params(BasicBlock(16, 32, stride=2, plain=True))
     x = torch.randn(1, 16, 4, 4)
     y = a.downsample(x)
     assert y.shape == (1, 32, 2, 2) and torch.equal(y[:, 16:], torch.zeros(1, 16, 2, 2))
@@ -54,7 +54,10 @@ def test_option_a_is_parameter_free_and_pads_zeros():
 
 
 def test_plain_block_has_no_skip():
-    b = BasicBlock(8, 8, shortcut=None, norm_layer=nn.Identity)
+    b = BasicBlock(8, 8, plain=True, norm_layer=nn.Identity)
+    assert b.downsample is None and "plain=True" in repr(b)
+    with pytest.raises(ValueError, match="has no shortcut"):
+        b.shortcut(torch.randn(2, 8, 3, 3))
     b.zero_init_last()
     assert torch.equal(b(torch.randn(2, 8, 3, 3)), torch.zeros(2, 8, 3, 3))
 
@@ -66,10 +69,10 @@ def test_make_stage_is_pure():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(in_channels=8, planes=8, stride=3), "stride must be 1"),
-    (dict(in_channels=8, planes=0), "planes must be a positive int"),
-    (dict(in_channels=8, planes=8, shortcut="C"), "shortcut must be"),
-    (dict(in_channels=8, planes=8, dim=3), "dim must be 1"),
+    (dict(in_channels=8, planes=8, stride=3), r"stride must be an int in \[1, 2\], got 3; 1 keeps"),
+    (dict(in_channels=8, planes=0), "planes must be an int >= 1"),
+    (dict(in_channels=8, planes=8, shortcut_type="C"), "shortcut_type must be one of 'A', 'B'"),
+    (dict(in_channels=8, planes=8, dim=3), r"dim must be an int in \[1, 2\]"),
 ])
 def test_bad_arguments_say_how_to_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -77,11 +80,54 @@ def test_bad_arguments_say_how_to_fix(kwargs, match):
 
 
 def test_mismatched_add_says_add_a_projection():
-    b = BasicBlock(16, 8, shortcut="B")
+    b = BasicBlock(16, 8, shortcut_type="B")
     b.downsample = None  # the seed-001 bug: a 16-channel x and an 8-channel F(x)
     with pytest.raises(ValueError, match="projection shortcut"):
         b(torch.randn(1, 16, 4, 4))
     with pytest.raises(ValueError, match="zero padding can only add"):
         PadShortcut(16, 8, 1)
-    with pytest.raises(TypeError, match="block must be"):
+    with pytest.raises(TypeError, match="Linear needs an int `expansion`"):
         make_stage(nn.Linear, 8, 8, 1)
+    with pytest.raises(TypeError, match="the class, not an instance"):
+        make_stage(BasicBlock(8, 8), 8, 8, 1)
+
+
+class LearnersBlock(nn.Module):
+    """A learner's own block: x + conv(relu(x)), with just what make_stage needs."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, planes, 3, stride=stride, padding=1)
+
+    def forward(self, x):
+        return x + self.conv(torch.relu(x))
+
+    def zero_init_last(self):
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+
+def test_make_stage_and_resnet_stage_a_learners_own_block():
+    stage, out = make_stage(LearnersBlock, 8, 8, 3)
+    assert out == 8 and len(stage) == 3 and all(isinstance(b, LearnersBlock) for b in stage)
+    x = torch.randn(2, 8, 5, 5)
+    assert stage(x).shape == x.shape
+
+    class Staged(LearnersBlock):  # ResNet passes its block options as keywords
+        def __init__(self, in_channels, planes, stride=1, **options):
+            super().__init__(in_channels, planes, stride)
+
+    model = rl.resnet.ResNet(Staged, [2], widths=(8,), stem_type="cifar", num_classes=3,
+                             zero_init_residual=True)
+    assert all(torch.equal(b.conv.weight, torch.zeros_like(b.conv.weight)) for b in model.layer1)
+    assert model(torch.randn(2, 3, 8, 8)).shape == (2, 3)
+
+
+def test_missing_zero_init_last_is_named():
+    class NoZero(nn.Module):
+        expansion = 1
+
+    with pytest.raises(TypeError, match="NoZero needs a `zero_init_last\\(\\)` method"):
+        make_stage(NoZero, 8, 8, 1)

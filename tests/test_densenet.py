@@ -60,7 +60,7 @@ def test_densenet_bc_100_has_about_0_8_million_parameters_and_cifar_shapes():
 
 
 @pytest.mark.parametrize("config", [
-    dict(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem="cifar"),
+    dict(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem_type="cifar"),
     dict(growth_rate=5, block_config=(2, 3), num_init_features=7, compression=0.3, bn_size=2),
     dict(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64),
 ])
@@ -72,10 +72,10 @@ def test_closed_form_parameter_count_matches_the_built_model(config):
 
 def test_channel_plan_is_k0_plus_l_k_and_transition_compresses():
     plan = channel_plan(12, (3, 2), 24, compression=0.5)
-    assert plan[0]["layer_inputs"] == [24, 36, 48] and plan[0]["out"] == 60
-    assert plan[0]["after_transition"] == 30
-    assert plan[1]["layer_inputs"] == [30, 42] and plan[1]["out"] == 54
-    assert plan[1]["after_transition"] is None
+    assert plan[0].layer_inputs == (24, 36, 48) and plan[0].out == 60
+    assert plan[0].after_transition == 30
+    assert plan[1].layer_inputs == (30, 42) and plan[1].out == 54
+    assert plan[1].after_transition is None
 
 
 def test_dense_block_keeps_its_input_and_grows_by_k_per_layer():
@@ -97,7 +97,7 @@ def test_dense_layer_and_transition_shapes_and_names():
 
 
 def test_one_dimensional_densenet_runs_on_signals():
-    model = DenseNet(4, (2, 2), 8, num_classes=10, in_channels=1, stem="cifar", dim=1)
+    model = DenseNet(4, (2, 2), 8, num_classes=10, in_channels=1, stem_type="cifar", dim=1)
     assert model(torch.randn(3, 1, 40)).shape == (3, 10)
     assert isinstance(model.features.conv0, torch.nn.Conv1d)
 
@@ -120,7 +120,7 @@ def test_saved_tensor_bytes_grows_faster_than_linearly_in_dense_block_depth():
     (dict(block_config=(2, 0)), "block_config"),
     (dict(compression=0.0), "compression"),
     (dict(compression=1.5), "compression"),
-    (dict(stem="vgg"), "stem"),
+    (dict(stem_type="vgg"), "stem_type"),
     (dict(dim=3), "dim"),
     (dict(num_classes=0), "num_classes"),
 ])

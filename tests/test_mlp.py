@@ -64,12 +64,12 @@ def test_residual_scale_multiplies_the_sum():
     assert torch.allclose(b.blocks[0](x), 0.5 * a.blocks[0](x))
 
 
-def test_he_and_xavier_initialisation_variances():
+def test_he_and_glorot_initialisation_variances():
     torch.manual_seed(0)
     he = mlp(2, 1000, 500, 10).blocks[0].linear.weight
     assert abs(he.var().item() - 2 / 1000) < 2e-4
-    xavier = mlp(2, 1000, 500, 10, activation="tanh").blocks[0].linear.weight
-    assert abs(xavier.var().item() - 2 / 2000) < 1e-4
+    glorot = mlp(2, 1000, 500, 10, activation="tanh").blocks[0].linear.weight
+    assert abs(glorot.var().item() - 2 / 2000) < 1e-4
     assert mlp(2, 100, 50, 10).blocks[0].linear.bias.abs().max() == 0
 
 
@@ -89,11 +89,12 @@ def test_residual_add_explains_shape_mismatch():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(depth=0), ValueError, "depth must be a positive int"),
-    (dict(width=-3), ValueError, "width must be a positive int"),
-    (dict(depth=2.0), TypeError, "depth must be a positive int"),
-    (dict(activation="gelu"), ValueError, r"activation must be one of \['relu', 'sigmoid', 'tanh'\]"),
-    (dict(norm="layer"), ValueError, "norm must be None or 'batch'"),
+    (dict(depth=0), ValueError, "depth must be an int >= 1"),
+    (dict(width=-3), ValueError, "width must be an int >= 1"),
+    (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
+    (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),
+    (dict(norm="layer"), ValueError, "norm must be one of None, 'batch'"),
+    (dict(init="xavier"), ValueError, "init must be one of 'auto', 'he', 'glorot', 'torch'"),
     (dict(init="orthogonal"), ValueError, "init must be one of"),
     (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
     (dict(residual=True, residual_scale=math.inf), ValueError, "residual_scale"),

@@ -55,7 +55,7 @@ def test_cifar_option_a_counts_match_he_et_al(depth, count):
     assert round(n / 1e6, 2 if depth < 110 else 1) == round(count / 1e6, 2)
     # option A is parameter-free, so the plain twin has the same count; option B adds projections
     assert rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, plain=True)) == n
-    b = rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, shortcut="B"))
+    b = rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, shortcut_type="B"))
     assert b == n + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
 
 
@@ -96,34 +96,34 @@ def test_stage_costs_equal_the_hooked_counts(name):
                                         depth=1)
     by_name = {r.name: r for r in table.rows}
     for row in rows[1:-1]:
-        assert row["params"] == by_name[row["name"]].parameters
-        assert row["flops"] == by_name[row["name"]].flops
-        assert (1, *row["shape"]) == by_name[row["name"]].output_shape
-    assert sum(r["params"] for r in rows) == table.total_parameters
-    assert sum(r["flops"] for r in rows) == table.total_flops
+        assert row.params == by_name[row.name].parameters
+        assert row.flops == by_name[row.name].flops
+        assert (1, *row.shape) == by_name[row.name].output_shape
+    assert sum(r.params for r in rows) == table.total_parameters
+    assert sum(r.flops for r in rows) == table.total_flops
 
 
 def test_resnet18_is_about_1_8_gmacs():
     rows = R.stage_costs(BasicBlock, [2, 2, 2, 2])
-    assert round(sum(r["flops"] for r in rows) / 2e9, 2) == 1.81
+    assert round(sum(r.flops for r in rows) / 2e9, 2) == 1.81
 
 
 def test_cifar_stage_costs_match_model():
-    rows = R.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10, shortcut="A")
-    assert sum(r["params"] for r in rows) == 269_722
-    assert [r["shape"] for r in rows[1:-1]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
+    rows = R.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10, shortcut_type="A")
+    assert sum(r.params for r in rows) == 269_722
+    assert [r.shape for r in rows[1:-1]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 
 
 def test_zero_init_makes_every_block_its_shortcut():
-    model = R.cifar_resnet(20, zero_init_residual=True, shortcut="B").eval()
+    model = R.cifar_resnet(20, zero_init_residual=True, shortcut_type="B").eval()
     with torch.no_grad():
         h = torch.relu(torch.randn(3, 16, 32, 32))
         for stage in model.stages():
             for block in stage:
                 out = block(h)
-                torch.testing.assert_close(out, torch.relu(block._shortcut(h)))
+                torch.testing.assert_close(out, torch.relu(block.shortcut(h)))
                 h = out
-    pre = R.cifar_resnet(8, block=PreActBlock, zero_init_residual=True, shortcut="B").eval()
+    pre = R.cifar_resnet(8, block=PreActBlock, zero_init_residual=True, shortcut_type="B").eval()
     x = torch.randn(2, 16, 32, 32)
     block = pre.layer1[0]
     torch.testing.assert_close(block(x), x)
@@ -146,25 +146,31 @@ def test_state_dict_order_and_repr():
     model = meta(R.resnet50)
     assert list(dict(model.named_children())) == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
                                                   "layer3", "layer4", "avgpool", "fc"]
-    assert "stem='imagenet', stages=4" in repr(model)
+    assert "stem_type='imagenet', stages=4" in repr(model)
 
 
-@pytest.mark.parametrize("depth", [19, 21, 2, 0, 20.0, True])
+@pytest.mark.parametrize("depth", [19, 21, 2, 0])
 def test_cifar_depth_must_be_6n_plus_2(depth):
     with pytest.raises(ValueError, match="6n \\+ 2"):
+        R.cifar_resnet(depth)
+
+
+@pytest.mark.parametrize("depth", [20.0, True, "20"])
+def test_cifar_depth_must_be_an_int(depth):
+    with pytest.raises(TypeError, match="depth must be an int"):
         R.cifar_resnet(depth)
 
 
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="nearest valid depth is 20"):
         R.cifar_resnet(21)
-    with pytest.raises(ValueError, match="stride must be 1"):
+    with pytest.raises(ValueError, match="stride must be an int in"):
         rl.blocks.BasicBlock(16, 16, stride=3)
     with pytest.raises(ValueError, match="one width per stage"):
         R.ResNet(BasicBlock, [2, 2], widths=(16,))
-    with pytest.raises(ValueError, match="stem must be"):
-        R.ResNet(BasicBlock, [1], widths=(8,), stem="tiny")
-    with pytest.raises(TypeError, match="block must be one of"):
+    with pytest.raises(ValueError, match="stem_type must be one of 'imagenet', 'cifar'"):
+        R.ResNet(BasicBlock, [1], widths=(8,), stem_type="tiny")
+    with pytest.raises(TypeError, match="Linear needs an int `expansion`"):
         R.ResNet(nn.Linear, [1], widths=(8,))
     with pytest.raises(ValueError, match="unsqueeze"):
         R.cifar_resnet(8, in_channels=1, dim=1)(torch.zeros(2, 40))
@@ -172,10 +178,12 @@ def test_bad_arguments_raise_clear_errors():
         R.stage_costs(PreActBlock, [1])
     with pytest.raises(ValueError, match="image_size"):
         R.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=0)
+    with pytest.raises(TypeError, match="image_size"):
+        R.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=224.0)
 
 
 def test_mismatched_residual_add_says_how_to_fix():
-    block = rl.blocks.BasicBlock(16, 32, shortcut="B")
+    block = rl.blocks.BasicBlock(16, 32, shortcut_type="B")
     block.downsample = None  # break the projection: x (16 ch) + F(x) (32 ch)
     with pytest.raises(ValueError, match="projection shortcut"):
         block(torch.zeros(1, 16, 8, 8))

@@ -60,8 +60,9 @@ def test_evaluate_accepts_tensordata_and_keeps_the_mode(small_data):
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(epochs=0), ValueError, "epochs"),
     (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(lr=-1.0), ValueError, "lr must be a positive"),
-    (dict(optimizer="rmsprop"), ValueError, "optimizer must be 'sgd' or 'adam'"),
+    (dict(lr=-1.0), ValueError, "lr must be a finite number > 0"),
+    (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of 'sgd', 'adam'"),
+    (dict(epochs=2.0), TypeError, "epochs must be an int"),
 ])
 def test_fit_rejects_bad_arguments(small_data, kwargs, error, match):
     args = dict(epochs=1, lr=0.1, progress=False) | kwargs
@@ -69,9 +70,28 @@ def test_fit_rejects_bad_arguments(small_data, kwargs, error, match):
         rl.train.fit(rl.mlp.mlp(1, 4, 40, 10), small_data, **args)
 
 
-def test_fit_rejects_raw_tensors():
-    with pytest.raises(TypeError, match="TensorData"):
-        rl.train.fit(rl.mlp.mlp(1, 4, 40, 10), (torch.zeros(2, 40), torch.zeros(2)), 1, 0.1)
+def test_fit_rejects_what_is_neither_tensordata_nor_a_pair():
+    with pytest.raises(TypeError, match="TensorData or a pair"):
+        rl.train.fit(rl.mlp.mlp(1, 4, 40, 10), [torch.zeros(2, 40), torch.zeros(2)], 1, 0.1)
+
+
+def test_fit_on_a_pair_trains_without_test_curves(small_data):
+    x, y = small_data.x_train, small_data.y_train
+    rl.set_seed(3)
+    on_pair = rl.train.fit(rl.mlp.mlp(1, 8, 40, 10), (x, y), 2, 0.05, progress=False)
+    rl.set_seed(3)
+    on_data = rl.train.fit(rl.mlp.mlp(1, 8, 40, 10), small_data, 2, 0.05, progress=False)
+    assert on_pair.train_loss == on_data.train_loss and on_pair.train_error == on_data.train_error
+    assert on_pair.test_loss == [] and len(on_data.test_loss) == 2
+
+
+def test_fit_with_a_loss_function_measures_the_test_loss_but_no_error(small_data):
+    def smoothed(logits, y):
+        return torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.1)
+
+    history = rl.train.fit(rl.mlp.mlp(1, 8, 40, 10), small_data, 2, 0.05, progress=False, loss_fn=smoothed)
+    assert len(history.train_loss) == len(history.test_loss) == 2
+    assert history.train_error == [] and history.test_error == []
 
 
 def test_evaluate_rejects_mismatched_lengths():

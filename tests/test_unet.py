@@ -1,17 +1,20 @@
 """U-Net size traces (572 -> 388), same padding, skips, the stacked hourglass and its training loop."""
 
+import math
+
 import pytest
 import torch
 
-from reslib.hourglass import StackedHourglass
-from reslib.unet import UNet, center_crop, fit_dense, unet_output_size, unet_shape_trace
+from reslib.hourglass import StackedHourglass, heatmap_loss
+from reslib.train import fit
+from reslib.unet import UNet, center_crop, segmentation_loss, unet_output_size, unet_shape_trace
 
 
 def test_original_unet_maps_572_to_388_with_the_papers_crops():
-    rows, problem = unet_shape_trace(572, 4, "valid")
-    assert problem is None and rows[-1]["size"] == 388
-    assert [r["size"] for r in rows if r["stage"] in ("encoder", "bottleneck")] == [568, 280, 136, 64, 28]
-    assert [r["crop"] for r in rows if r["stage"] == "up"] == [8, 32, 80, 176]
+    trace = unet_shape_trace(572, 4, "valid")
+    assert trace.problem is None and trace.steps[-1].size == 388
+    assert [r.size for r in trace.steps if r.stage in ("encoder", "bottleneck")] == [568, 280, 136, 64, 28]
+    assert [r.crop for r in trace.steps if r.stage == "up"] == [8, 32, 80, 176]
     assert unet_output_size(572) == 388
 
 
@@ -46,8 +49,8 @@ def test_unet_without_skips_has_narrower_decoder_and_same_output_shape():
 def test_sizes_that_cannot_work_raise_value_errors_with_nearby_sizes(size, padding, match):
     with pytest.raises(ValueError, match=match):
         unet_output_size(size, 4, padding)
-    rows, problem = unet_shape_trace(size, 4, padding)
-    assert problem is not None and rows[0]["size"] == size
+    trace = unet_shape_trace(size, 4, padding)
+    assert trace.problem is not None and trace.steps[0].size == size
 
 
 def test_error_message_suggests_sizes_that_work():
@@ -69,6 +72,8 @@ def test_bad_unet_arguments(kwargs, match):
         UNet(1, 2, **kwargs)
     with pytest.raises(TypeError, match="int"):
         unet_shape_trace(57.2)
+    with pytest.raises(TypeError, match="depth"):
+        UNet(1, 2, depth=2.0)
 
 
 def test_center_crop_takes_the_middle_and_rejects_odd_margins():
@@ -98,21 +103,34 @@ def test_stacked_hourglass_rejects_sizes_not_divisible_by_two_to_the_order():
         StackedHourglass(1, 2, order=3, channels=8)(torch.randn(1, 1, 20, 20))
 
 
-def test_fit_dense_lowers_the_loss_for_segmentation_and_heat_maps():
+def _fit(model, x, target, loss_fn, epochs, **kwargs):
+    kwargs = dict(lr=1e-2, optimizer="adam", progress=False) | kwargs
+    return fit(model, (x, target), epochs, loss_fn=loss_fn, **kwargs)
+
+
+def test_fit_lowers_the_loss_for_segmentation_and_heat_maps():
     torch.manual_seed(0)
     x = torch.randn(8, 1, 8, 8)
     mask = (x[:, 0] > 0).long()
-    losses = fit_dense(UNet(1, 2, 1, 4, "same"), x, mask, epochs=6, lr=1e-2, batch_size=8)
-    assert losses[-1] < losses[0]
+    history = _fit(UNet(1, 2, 1, 4, "same"), x, mask, segmentation_loss, 6, batch_size=8)
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert history.train_error == [] and history.test_loss == []  # no error rate for dense tasks
     heat = torch.rand(8, 2, 8, 8)
-    losses = fit_dense(StackedHourglass(1, 2, 2, 8, 1), x, heat, epochs=4, lr=1e-2, batch_size=8)
-    assert losses[-1] < losses[0]
+    history = _fit(StackedHourglass(1, 2, 2, 8, 1), x, heat, heatmap_loss, 4, batch_size=8)
+    assert history.train_loss[-1] < history.train_loss[0]
 
 
-def test_fit_dense_crops_targets_for_a_valid_unet_and_rejects_bad_input():
+def test_segmentation_loss_crops_targets_for_a_valid_unet_and_fit_rejects_bad_input():
     x, mask = torch.randn(4, 1, 30, 30), torch.zeros(4, 30, 30, dtype=torch.long)
-    assert len(fit_dense(UNet(1, 2, 1, 2), x, mask, epochs=1)) == 1
+    assert _fit(UNet(1, 2, 1, 2), x, mask, segmentation_loss, 1).epochs == 1
     with pytest.raises(ValueError, match="epochs"):
-        fit_dense(UNet(1, 2, 1, 2), x, mask, epochs=0)
+        _fit(UNet(1, 2, 1, 2), x, mask, segmentation_loss, 0)
     with pytest.raises(ValueError, match="same length"):
-        fit_dense(UNet(1, 2, 1, 2), x, mask[:2], epochs=1)
+        _fit(UNet(1, 2, 1, 2), x, mask[:2], segmentation_loss, 1)
+
+
+def test_heatmap_loss_is_the_pixel_cross_entropy_summed_over_stacks():
+    target = torch.zeros(1, 1, 2, 2)
+    target[0, 0, 0, 0] = 3.0  # normalised to a one-hot distribution over the 4 pixels
+    flat = torch.zeros(1, 1, 2, 2)  # uniform softmax: -log(1/4) per stack
+    torch.testing.assert_close(heatmap_loss([flat, flat], target), torch.tensor(2 * math.log(4)))

@@ -42,7 +42,7 @@ def check_stage_shapes(fn: Callable[[int, str], list]) -> CheckResult:
 
     def reference(size: int, block: str) -> list:
         b, layers = blocks[block]
-        return [r["shape"] for r in stage_costs(b, layers, image_size=size)[1:-1]]
+        return [r.shape for r in stage_costs(b, layers, image_size=size)[1:-1]]
 
     cases = [(224, "basic"), (224, "bottleneck"), (160, "basic"), (64, "bottleneck"), (97, "basic")]
     return compare("stage shapes", fn, reference, cases,

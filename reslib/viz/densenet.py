@@ -21,23 +21,24 @@ __all__ = [
 _BLOCK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _channel_traces(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                    compression: float) -> list[dict]:
-    traces, x = [], 0
+def _channel_bars(growth_rate: int, block_config: Sequence[int], num_init_features: int,
+                  compression: float) -> list[tuple[list[int], list[int]]]:
+    """Per dense block, `(x, y)`: its layers' positions counted through the network, their input channels."""
+    bars, x = [], 0
     for row in channel_plan(growth_rate, block_config, num_init_features, compression):
-        n = len(row["layer_inputs"])
-        traces.append(dict(x=list(range(x + 1, x + n + 1)), y=list(row["layer_inputs"]),
-                           name=f"block {row['block']}"))
+        n = len(row.layer_inputs)
+        bars.append((list(range(x + 1, x + n + 1)), list(row.layer_inputs)))
         x += n
-    return traces
+    return bars
 
 
 def channel_figure(growth_rate: int = 12, block_config: Sequence[int] = (16, 16, 16),
                    num_init_features: int = 24, compression: float = 0.5) -> go.Figure:
-    """Input channels of every dense layer, $k_0 + l\\,k$, one colour per block."""
+    r"""Input channels of every dense layer, $k_0 + l\,k$, one colour per block."""
     fig = go.Figure()
-    for i, t in enumerate(_channel_traces(growth_rate, block_config, num_init_features, compression)):
-        fig.add_trace(go.Bar(**t, marker_color=_BLOCK_COLORS[i % len(_BLOCK_COLORS)]))
+    for i, (x, y) in enumerate(_channel_bars(growth_rate, block_config, num_init_features, compression)):
+        color = _BLOCK_COLORS[i % len(_BLOCK_COLORS)]
+        fig.add_trace(go.Bar(x=x, y=y, name=f"block {i + 1}", marker_color=color))
     for i in range(len(fig.data), 4):  # fixed number of traces, so an explorer can update them
         fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False))
     fig.update_layout(title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
@@ -55,17 +56,17 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
 
     def redraw(growth_rate: int, layers: int, compression: float) -> str:
         config = (layers,) * num_blocks
-        traces = _channel_traces(growth_rate, config, 2 * growth_rate, compression)
+        bars = _channel_bars(growth_rate, config, 2 * growth_rate, compression)
         for i, trace in enumerate(figure.data):
-            if i < len(traces):
-                trace.update(x=traces[i]["x"], y=traces[i]["y"], visible=True)
+            if i < len(bars):
+                trace.update(x=bars[i][0], y=bars[i][1], visible=True)
             else:
                 trace.update(x=[], y=[], visible=False)
         figure.layout.title.text = (f"channels read by each dense layer (k={growth_rate}, "
                                     f"theta={compression:.2f})")
         params = densenet_parameter_count(growth_rate, config, 2 * growth_rate, compression=compression,
-                                          num_classes=10, stem="cifar")
-        widest = max(max(t["y"]) for t in traces)
+                                          num_classes=10, stem_type="cifar")
+        widest = max(max(y) for _, y in bars)
         depth = 6 * layers + 4
         return (f"DenseNet-BC, depth {depth} ({num_blocks} blocks of {layers}), k0 = 2k = {2 * growth_rate}: "
                 f"{params:,} parameters; widest layer input {widest} channels")

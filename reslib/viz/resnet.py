@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.blocks import BasicBlock
-from reslib.counting import block_costs
-from reslib.resnet import ARCHITECTURES, stage_costs
+from reslib.counting import BlockCosts, block_costs
+from reslib.resnet import ARCHITECTURES, StageCost, stage_costs
 from reslib.train import History
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 from reslib.viz.training import METRICS
@@ -35,7 +35,7 @@ _KINDS = ("basic", "bottleneck")
 _CONV_COLORS = {"conv1": "#1f77b4", "conv2": "#ff7f0e", "conv3": "#2ca02c"}
 
 
-def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figure:
+def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     """Parameters (left) and FLOPs (right) of a basic and a bottleneck block, stacked per conv.
 
     Args:
@@ -53,19 +53,21 @@ def block_cost_figure(costs: Mapping[str, list[dict]] | None = None) -> go.Figur
     return fig
 
 
-def update_block_cost_figure(fig: go.Figure, costs: Mapping[str, list[dict]]) -> None:
+def update_block_cost_figure(fig: go.Figure, costs: BlockCosts) -> None:
     """Write `costs` into a figure made by `block_cost_figure` (traces: conv1..3 x params/FLOPs)."""
     for i, conv in enumerate(("conv1", "conv2", "conv3")):
+        rows = [{r.name: r for r in getattr(costs, kind)}.get(conv) for kind in _KINDS]
         for j, key in enumerate(("params", "flops")):
-            values = [next((r[key] for r in costs[kind] if r["name"] == conv), 0) for kind in _KINDS]
-            hover = [next((r["shape"] for r in costs[kind] if r["name"] == conv), "") for kind in _KINDS]
+            values = [getattr(r, key) if r is not None else 0 for r in rows]
+            hover = [r.shape if r is not None else "" for r in rows]
             trace = fig.data[2 * i + j]
             trace.y = plain_list(values)
             trace.hovertext = hover
 
 
-def _totals(costs: Mapping[str, list[dict]], key: str) -> dict[str, int]:
-    return {kind: sum(r[key] for r in costs[kind]) for kind in _KINDS}
+def _totals(costs: BlockCosts, key: str) -> tuple[int, int]:
+    """`key` ("params" or "flops") summed over the convs of the basic and of the bottleneck block."""
+    return sum(getattr(r, key) for r in costs.basic), sum(getattr(r, key) for r in costs.bottleneck)
 
 
 def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
@@ -76,12 +78,11 @@ def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
     def redraw(channels: int, planes: int, size: int, kernel_size: int) -> str:
         costs = block_costs(channels, planes, size, kernel_size)
         update_block_cost_figure(figure, costs)
-        p, f = _totals(costs, "params"), _totals(costs, "flops")
-        ratio = p["basic"] / p["bottleneck"]
+        (p_basic, p_bottle), (f_basic, f_bottle) = _totals(costs, "params"), _totals(costs, "flops")
         return (f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
-                f"basic {p['basic']:,} weights / {f['basic'] / 1e9:.3g} GFLOPs, bottleneck "
-                f"{p['bottleneck']:,} / {f['bottleneck'] / 1e9:.3g} GFLOPs "
-                f"(basic/bottleneck = {ratio:.2f}x)")
+                f"basic {p_basic:,} weights / {f_basic / 1e9:.3g} GFLOPs, bottleneck "
+                f"{p_bottle:,} / {f_bottle / 1e9:.3g} GFLOPs "
+                f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)")
 
     controls = {
         "channels": widgets.IntSlider(value=channels, min=16, max=1024, step=16, description="channels C"),
@@ -95,12 +96,12 @@ def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
 NETWORKS: dict[str, dict] = {
     **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
     **{f"CIFAR ResNet-{d}": dict(block=BasicBlock, layers=[(d - 2) // 6] * 3, widths=(16, 32, 64),
-                                 stem="cifar", image_size=32, num_classes=10, shortcut="A")
+                                 stem_type="cifar", image_size=32, num_classes=10, shortcut_type="A")
        for d in (20, 32, 44, 56, 110)},
 }
 
 
-def network_costs(name: str) -> list[dict]:
+def network_costs(name: str) -> list[StageCost]:
     """`reslib.resnet.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
@@ -128,18 +129,18 @@ def resnet_figure(name: str = "ResNet-18", histories: Mapping[str, History] | No
     return fig
 
 
-def update_resnet_figure(fig: go.Figure, rows: list[dict], histories: Mapping[str, History],
+def update_resnet_figure(fig: go.Figure, rows: Sequence[StageCost], histories: Mapping[str, History],
                          metric: str) -> None:
     """Write a stage table and the curves of `metric` into a figure made by `resnet_figure`."""
-    total_p, total_f = sum(r["params"] for r in rows), sum(r["flops"] for r in rows)
-    fig.data[0].cells.values = [[r["name"] for r in rows],
-                                ["x".join(map(str, r["shape"])) for r in rows],
-                                [r["blocks"] for r in rows],
-                                [f"{r['params']:,}" for r in rows],
-                                [f"{r['flops'] / 1e6:,.1f}" for r in rows]]
-    names = [r["name"] for r in rows]
-    fig.data[1].x, fig.data[1].y = names, plain_list([100 * r["params"] / total_p for r in rows])
-    fig.data[2].x, fig.data[2].y = names, plain_list([100 * r["flops"] / total_f for r in rows])
+    total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
+    fig.data[0].cells.values = [[r.name for r in rows],
+                                ["x".join(map(str, r.shape)) for r in rows],
+                                [r.blocks for r in rows],
+                                [f"{r.params:,}" for r in rows],
+                                [f"{r.flops / 1e6:,.1f}" for r in rows]]
+    names = [r.name for r in rows]
+    fig.data[1].x, fig.data[1].y = names, plain_list([100 * r.params / total_p for r in rows])
+    fig.data[2].x, fig.data[2].y = names, plain_list([100 * r.flops / total_f for r in rows])
     for trace, h in zip(fig.data[3:], histories.values(), strict=True):
         values = getattr(h, METRICS[metric])
         trace.x, trace.y = list(range(1, len(values) + 1)), plain_list(values)
@@ -159,7 +160,7 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
     def redraw(network: str, metric: str) -> str:
         rows = tables[network]
         update_resnet_figure(figure, rows, histories, metric)
-        params, flops = sum(r["params"] for r in rows), sum(r["flops"] for r in rows)
+        params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
         finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
         return (f"{network}: {params:,} parameters, {flops / 2e9:.3g} GMACs per image; "
                 f"final {metric}: {finals}")

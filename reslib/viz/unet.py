@@ -22,9 +22,9 @@ __all__ = [
 
 
 def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int], str | None]:
-    rows, problem = unet_shape_trace(size, depth, padding)
-    labels = [f"{r['stage']} {r['level']}" if r["stage"] != "input" else "input" for r in rows]
-    return labels, [r["size"] for r in rows], problem
+    trace = unet_shape_trace(size, depth, padding)
+    labels = [f"{r.stage} {r.level}" if r.stage != "input" else "input" for r in trace.steps]
+    return labels, [r.size for r in trace.steps], trace.problem
 
 
 def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
@@ -36,9 +36,9 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
                                  text=[str(s) for s in sizes], textposition="top center",
                                  name=f"{padding}" + (" (stops)" if problem else ""),
                                  line=dict(color=color), hovertext=labels))
-    rows, _ = unet_shape_trace(size, depth, "valid")
-    fig.add_trace(go.Bar(x=[i for i, r in enumerate(rows) if r["crop"]],
-                         y=[r["crop"] for r in rows if r["crop"]], name="valid: pixels cropped from the skip",
+    steps = unet_shape_trace(size, depth, "valid").steps
+    fig.add_trace(go.Bar(x=[i for i, r in enumerate(steps) if r.crop],
+                         y=[r.crop for r in steps if r.crop], name="valid: pixels cropped from the skip",
                          marker_color="#ff9896", opacity=0.6))
     fig.update_layout(title=f"U-Net of depth {depth}: spatial size through the network, input {size}",
                       xaxis_title="step (input, encoder levels, bottleneck, up/decoder levels)",
@@ -58,9 +58,9 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
                                   hovertext=labels, name=padding + (" (stops)" if problem else ""))
             messages.append(f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None
                                               else f"fails at {problem}"))
-        rows, _ = unet_shape_trace(size, depth, "valid")
-        figure.data[2].update(x=[i for i, r in enumerate(rows) if r["crop"]],
-                              y=[r["crop"] for r in rows if r["crop"]])
+        steps = unet_shape_trace(size, depth, "valid").steps
+        figure.data[2].update(x=[i for i, r in enumerate(steps) if r.crop],
+                              y=[r.crop for r in steps if r.crop])
         figure.layout.title.text = f"U-Net of depth {depth}: spatial size through the network, input {size}"
         return "; ".join(messages)
 
