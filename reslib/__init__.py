@@ -5,7 +5,8 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - ground floor: `core` (argument checks, 1-D/2-D layers, `residual_add`), `runtime` (seed, device);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints);
-- models: `mlp`, `blocks`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch);
+- models: `mlp`, `blocks`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
+  and `batchnorm_eval` (running statistics, folding);
 - analysis: `gradients`, `shattering`, `paths`, `variance`, `counting`;
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
@@ -16,6 +17,7 @@ Every figure, explorer and check is one hop away: `rl.viz.variance_explorer()`,
 
 from reslib import (
     batchnorm,
+    batchnorm_eval,
     blocks,
     checks,
     core,
@@ -41,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "batchnorm",
+    "batchnorm_eval",
     "blocks",
     "checks",
     "core",

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.batchnorm import RunningStatsTrace, running_stats_trace
+from reslib.batchnorm_eval import RunningStatsTrace, running_stats_trace
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
