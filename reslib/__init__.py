@@ -5,9 +5,9 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - ground floor: `core` (argument checks, 1-D/2-D layers, `residual_add`), `runtime` (seed, device);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints);
-- models: `mlp`, `blocks`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
+- models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
   and `batchnorm_eval` (running statistics, folding);
-- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting`;
+- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form);
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
@@ -21,6 +21,7 @@ from reslib import (
     blocks,
     checks,
     core,
+    costs,
     counting,
     data,
     densenet,
@@ -28,6 +29,7 @@ from reslib import (
     hourglass,
     mlp,
     paths,
+    preact,
     resnet,
     runtime,
     scenes,
@@ -47,6 +49,7 @@ __all__ = [
     "blocks",
     "checks",
     "core",
+    "costs",
     "counting",
     "data",
     "densenet",
@@ -55,6 +58,7 @@ __all__ = [
     "hourglass",
     "mlp",
     "paths",
+    "preact",
     "resnet",
     "runtime",
     "scenes",

@@ -1,4 +1,4 @@
-r"""Residual blocks with torchvision's names: `BasicBlock`, `Bottleneck` and their pre-activation twins.
+r"""Residual blocks with torchvision's names: `BasicBlock`, `Bottleneck` (pre-activation: `reslib.preact`).
 
 Every block computes $y = \mathrm{shortcut}(x) + F(x)$. The shortcut is the
 identity when the shapes agree; else torchvision's `downsample` module maps x to
@@ -26,11 +26,11 @@ from reslib.core import check_bool, check_choice, check_int, layers_for, residua
 
 __all__ = [
     "BasicBlock",
+    "BlockBase",
     "Bottleneck",
     "PadShortcut",
-    "PreActBlock",
-    "PreActBottleneck",
     "check_block",
+    "zero_last",
     "make_stage",
 ]
 
@@ -63,7 +63,9 @@ class PadShortcut(nn.Module):
         return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}"
 
 
-class _Block(nn.Module):
+class BlockBase(nn.Module):
+    """The shared base of the residual conv blocks: argument checks, `downsample`, the shortcut."""
+
     expansion = 1
     preact = False
 
@@ -111,7 +113,7 @@ class _Block(nn.Module):
         return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, {skip}"
 
 
-class BasicBlock(_Block):
+class BasicBlock(BlockBase):
     r"""Two 3x3 convs, post-activation.
 
     $y = a(\mathrm{sc}(x) + \mathrm{BN}(W_2\,a(\mathrm{BN}(W_1 x))))$ with $a$ = ReLU.
@@ -155,10 +157,10 @@ class BasicBlock(_Block):
 
     def zero_init_last(self) -> None:
         """Zero the last BN's scale (or the last conv without BN): the block starts as its shortcut."""
-        _zero_last(self.bn2, self.conv2)
+        zero_last(self.bn2, self.conv2)
 
 
-class Bottleneck(_Block):
+class Bottleneck(BlockBase):
     r"""1x1 reduce, 3x3, 1x1 expand (x4), post-activation.
 
     $y = a(\mathrm{sc}(x) + \mathrm{BN}(W_3\,a(\mathrm{BN}(W_2\,a(\mathrm{BN}(W_1 x))))))$.
@@ -195,82 +197,10 @@ class Bottleneck(_Block):
 
     def zero_init_last(self) -> None:
         """Zero `bn3`'s scale: the block starts as its shortcut (Goyal et al., 2017)."""
-        _zero_last(self.bn3, self.conv3)
+        zero_last(self.bn3, self.conv3)
 
 
-class PreActBlock(_Block):
-    r"""Pre-activation basic block: $y = \mathrm{sc}(x) + W_2\,a(\mathrm{BN}(W_1\,a(\mathrm{BN}(x))))$.
-
-    Nothing follows the addition, so a stack of these keeps a clean identity path
-    from input to output; the branch ends in a conv and can add negative values.
-
-    References:
-        He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016.
-    """
-
-    expansion = 1
-    preact = True
-
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
-        super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
-        self.bn1 = norm(in_channels)
-        self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = norm(planes)
-        self.conv2 = conv(planes, planes, 3, padding=1, bias=False)
-        self.relu = nn.ReLU()
-        self.downsample = self._downsample(norm)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.relu(self.bn1(x))
-        h = self.conv1(h)  # (N, planes, *S / stride)
-        h = self.relu(self.bn2(h))
-        fx = self.conv2(h)
-        return self._add_shortcut(x, fx)
-
-    def zero_init_last(self) -> None:
-        """Zero `conv2`: the block starts as its shortcut."""
-        _zero_last(None, self.conv2)
-
-
-class PreActBottleneck(_Block):
-    r"""Pre-activation bottleneck.
-
-    $y = \mathrm{sc}(x) + W_3\,a(\mathrm{BN}(W_2\,a(\mathrm{BN}(W_1\,a(\mathrm{BN}(x))))))$.
-
-    Shape:
-        (N, in_channels, *S) -> (N, 4 * planes, *S / stride)
-    """
-
-    expansion = 4
-    preact = True
-
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
-        super().__init__()
-        conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
-        self.bn1 = norm(in_channels)
-        self.conv1 = conv(in_channels, planes, 1, bias=False)
-        self.bn2 = norm(planes)
-        self.conv2 = conv(planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn3 = norm(planes)
-        self.conv3 = conv(planes, self.out_channels, 1, bias=False)
-        self.relu = nn.ReLU()
-        self.downsample = self._downsample(norm)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(self.relu(self.bn1(x)))  # (N, planes, *S)
-        h = self.conv2(self.relu(self.bn2(h)))  # (N, planes, *S / stride)
-        fx = self.conv3(self.relu(self.bn3(h)))  # (N, 4 planes, *S / stride)
-        return self._add_shortcut(x, fx)
-
-    def zero_init_last(self) -> None:
-        """Zero `conv3`: the block starts as its shortcut."""
-        _zero_last(None, self.conv3)
-
-
-def _zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
+def zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
     with torch.no_grad():
         if norm is not None and getattr(norm, "weight", None) is not None:
             norm.weight.zero_()

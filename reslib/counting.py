@@ -9,18 +9,15 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from reslib.core import check_bool, check_int
+from reslib.core import check_int
 
 __all__ = [
-    "BlockCosts",
-    "ConvCost",
     "LayerRow",
     "ParameterTable",
-    "block_costs",
-    "conv_cost",
     "count_flops",
     "count_parameters",
     "parameter_table",
+    "saved_tensor_bytes",
 ]
 
 
@@ -177,74 +174,20 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
                           count_parameters(model), int(counter.get_total_flops()), shape)
 
 
-def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positions: int = 1,
-              bias: bool = False, dim: int = 2) -> tuple[int, int]:
-    r"""Parameters and FLOPs of one convolution, in closed form.
+def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass of `model(x).sum()`.
 
-    $$P = k^d\,C_{in}\,C_{out} + [\text{bias}]\,C_{out}, \qquad
-    \text{FLOPs} = 2\,k^d\,C_{in}\,C_{out} \cdot \text{positions}$$
-
-    (a multiply-add is 2 FLOPs, bias adds are not counted, as in `torch.utils.flop_counter`).
-
-    Args:
-        kernel_size: k, the kernel's side.
-        in_channels, out_channels: $C_{in}$, $C_{out}$.
-        out_positions: output positions per example ($H_{out} W_{out}$ for images).
-        bias: add $C_{out}$ bias parameters.
-        dim: 2 for a k x k kernel, 1 for a length-k kernel.
-
-    Returns:
-        `(parameters, flops)` for one example.
+    Each storage is counted once (a view shares its base's memory); parameters are excluded.
     """
-    for name, value in [("kernel_size", kernel_size), ("in_channels", in_channels),
-                        ("out_channels", out_channels), ("out_positions", out_positions)]:
-        check_int(name, value)
-    check_bool("bias", bias)
-    check_int("dim", dim, 1, 3)
-    weights = kernel_size**dim * in_channels * out_channels
-    return weights + (out_channels if bias else 0), 2 * weights * out_positions
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
 
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        s = t.untyped_storage()
+        if s.data_ptr() not in params:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
 
-@dataclass(frozen=True)
-class ConvCost:
-    """One conv of a block: its name, shape (`"k x k, C_in->C_out"`), weights and FLOPs per image."""
-
-    name: str
-    shape: str
-    params: int
-    flops: int
-
-
-@dataclass(frozen=True)
-class BlockCosts:
-    """The convs of a basic and of a bottleneck block with the same input and output width."""
-
-    basic: tuple[ConvCost, ...]
-    bottleneck: tuple[ConvCost, ...]
-
-
-def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> BlockCosts:
-    r"""Conv weights and FLOPs of a basic and a bottleneck block with the same input and output width.
-
-    Basic: two $k \times k$ convs $C \to C$. Bottleneck: $1 \times 1$ $C \to$ `planes`,
-    $k \times k$ `planes` $\to$ `planes`, $1 \times 1$ `planes` $\to C$. Both keep a
-    `size` x `size` map (stride 1), so the identity shortcut is free; BN is left out.
-
-    Returns:
-        A `BlockCosts`: `basic` and `bottleneck`, each a tuple of `ConvCost`s with `name`,
-        `shape` (`"kxk, C_in->C_out"`), `params`, `flops`.
-    """
-    for name, value in [("channels", channels), ("planes", planes), ("size", size),
-                        ("kernel_size", kernel_size)]:
-        check_int(name, value)
-    positions = size * size
-
-    def row(name: str, k: int, c_in: int, c_out: int) -> ConvCost:
-        return ConvCost(name, f"{k}x{k}, {c_in}->{c_out}", *conv_cost(k, c_in, c_out, positions))
-
-    k = kernel_size
-    return BlockCosts(
-        basic=(row("conv1", k, channels, channels), row("conv2", k, channels, channels)),
-        bottleneck=(row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
-                    row("conv3", 1, planes, channels)),
-    )
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(x).sum()
+    return sum(seen.values())

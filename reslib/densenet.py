@@ -33,8 +33,6 @@ __all__ = [
     "densenet169",
     "densenet201",
     "densenet_bc",
-    "densenet_parameter_count",
-    "saved_tensor_bytes",
 ]
 
 
@@ -153,29 +151,6 @@ def channel_plan(growth_rate: int, block_config: Sequence[int], num_init_feature
     return rows
 
 
-def densenet_parameter_count(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                             bn_size: int = 4, compression: float = 0.5, num_classes: int = 1000,
-                             in_channels: int = 3, stem_type: str = "imagenet") -> int:
-    r"""The parameters of `DenseNet(...)` without building it (used live by the explorer).
-
-    A dense layer reading $c$ channels costs $2c + 4kc + 2\cdot 4k + 9\cdot 4k\cdot k$ (BN, 1x1, BN, 3x3).
-    """
-    plan = channel_plan(growth_rate, block_config, num_init_features, compression)
-    check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
-    check_int("num_classes", num_classes)
-    check_int("in_channels", in_channels)
-    check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
-    b = bn_size * growth_rate
-    total = (in_channels * num_init_features * 49 + 2 * num_init_features if stem_type == "imagenet"
-             else in_channels * num_init_features * 9)
-    for row in plan:
-        total += sum(2 * c + c * b + 2 * b + 9 * b * growth_rate for c in row.layer_inputs)
-        if row.after_transition is not None:
-            total += 2 * row.out + row.out * row.after_transition
-    c = plan[-1].out
-    return total + 2 * c + c * num_classes + num_classes
-
-
 class DenseNet(nn.Module):
     r"""DenseNet-BC: a stem, dense blocks joined by compressing transitions, BN, global pool, linear.
 
@@ -287,22 +262,3 @@ def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, 
     n = (depth - 4) // 6
     return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem_type="cifar",
                     **kwargs)
-
-
-def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass of `model(x).sum()`.
-
-    Each storage is counted once (a view shares its base's memory); parameters are excluded.
-    """
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    seen: dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        s = t.untyped_storage()
-        if s.data_ptr() not in params:
-            seen[s.data_ptr()] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(x).sum()
-    return sum(seen.values())

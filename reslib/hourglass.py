@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.blocks import PreActBottleneck
 from reslib.core import check_int
+from reslib.preact import PreActBottleneck
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 

@@ -11,19 +11,16 @@ stages of 16/32/64 channels on 32/16/8 maps), with option A or B shortcuts, or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from reslib.blocks import BasicBlock, Bottleneck, NormLayer, check_block, make_stage
 from reslib.core import check_bool, check_choice, check_int, layers_for
-from reslib.counting import conv_cost
 
 __all__ = [
     "ARCHITECTURES",
     "ResNet",
-    "StageCost",
     "cifar_resnet",
     "resnet18",
     "resnet34",
@@ -31,7 +28,6 @@ __all__ = [
     "resnet101",
     "resnet152",
     "resnet200",
-    "stage_costs",
 ]
 
 STEM_TYPES = ("imagenet", "cifar")
@@ -48,9 +44,9 @@ class ResNet(nn.Module):
     halves the spatial size with stride 2 in its first block.
 
     Args:
-        block: a block class: `reslib.blocks`' `BasicBlock`, `Bottleneck`, `PreActBlock`,
-            `PreActBottleneck`, or your own (an `expansion` and a `zero_init_last()`; it is called as
-            `block(in_channels, planes, stride, norm_layer=, shortcut_type=, plain=, dim=)`).
+        block: a block class: `BasicBlock`, `Bottleneck` (`reslib.blocks`), `PreActBlock`,
+            `PreActBottleneck` (`reslib.preact`), or your own (an `expansion` and a `zero_init_last()`;
+            it is called as `block(in_channels, planes, stride, norm_layer=, shortcut_type=, plain=, dim=)`).
         layers: blocks per stage, e.g. `[2, 2, 2, 2]` for ResNet-18.
         num_classes: outputs of `fc`.
         widths: `planes` of each stage (the bottleneck width for bottleneck blocks).
@@ -235,76 +231,3 @@ def cifar_resnet(depth: int, shortcut_type: str = "A", plain: bool = False, num_
     return ResNet(block, [n, n, n], num_classes=num_classes, widths=(width, 2 * width, 4 * width),
                   stem_type="cifar", in_channels=in_channels, shortcut_type=shortcut_type, plain=plain,
                   dim=dim, **kwargs)
-
-
-@dataclass(frozen=True)
-class StageCost:
-    """One row of `stage_costs`: a stage's output shape (C, H, W), blocks, parameters and FLOPs per image."""
-
-    name: str
-    shape: tuple[int, ...]
-    blocks: int
-    params: int
-    flops: int
-
-
-def _block_convs(block: type[nn.Module], c_in: int, planes: int, stride: int, size: int
-                 ) -> tuple[list[tuple[int, int, int, int]], int, int]:
-    """The convs `(k, C_in, C_out, positions)` of one block, its BN parameters and its output size."""
-    out_size = (size + 1) // 2 if stride == 2 else size
-    pos = out_size * out_size
-    out = planes * block.expansion
-    if block is BasicBlock:
-        convs = [(3, c_in, planes, pos), (3, planes, planes, pos)]
-        bn = 2 * planes + 2 * out
-    else:
-        convs = [(1, c_in, planes, size * size), (3, planes, planes, pos), (1, planes, out, pos)]
-        bn = 2 * planes + 2 * planes + 2 * out
-    return convs, bn, out_size
-
-
-def stage_costs(block: type[nn.Module], layers: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
-                stem_type: str = "imagenet", image_size: int = 224, in_channels: int = 3,
-                num_classes: int = 1000, shortcut_type: str = "B") -> list[StageCost]:
-    r"""Shapes, parameters and FLOPs per stage of `ResNet(block, layers, ...)`, in closed form.
-
-    No network is built: each conv costs `reslib.counting.conv_cost` ($k^2 C_{in} C_{out}$ weights
-    and twice that many FLOPs per output position); each BN $2C$ parameters.
-    `tests/test_resnet.py` checks every number against `reslib.counting.parameter_table` on the
-    real model.
-
-    Returns:
-        One `StageCost` per row (`stem`, `layer1`.., `head`); `shape` is the row's output.
-    """
-    if block not in (BasicBlock, Bottleneck):
-        raise TypeError(f"block must be BasicBlock or Bottleneck (the closed form knows these two), "
-                        f"got {block!r}")
-    check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
-    check_choice("shortcut_type", shortcut_type, ("A", "B"))
-    check_int("image_size", image_size)
-    if stem_type == "imagenet":
-        size = (image_size + 1) // 2  # 7x7/2 conv, padding 3
-        p, f = conv_cost(7, in_channels, widths[0], size * size)
-        size = (size + 1) // 2  # 3x3/2 max-pool, padding 1
-    else:
-        size = image_size
-        p, f = conv_cost(3, in_channels, widths[0], size * size)
-    rows = [StageCost("stem", (widths[0], size, size), 0, p + 2 * widths[0], f)]
-    channels = widths[0]
-    for i, (n, planes) in enumerate(zip(layers, widths, strict=True)):
-        params = flops = 0
-        for j in range(n):
-            stride = 2 if i > 0 and j == 0 else 1
-            convs, bn, out_size = _block_convs(block, channels, planes, stride, size)
-            out = planes * block.expansion
-            if shortcut_type == "B" and (stride != 1 or channels != out):
-                convs.append((1, channels, out, out_size * out_size))
-                bn += 2 * out
-            costs = [conv_cost(*c) for c in convs]
-            params += sum(c[0] for c in costs) + bn
-            flops += sum(c[1] for c in costs)
-            channels, size = out, out_size
-        rows.append(StageCost(f"layer{i + 1}", (channels, size, size), n, params, flops))
-    rows.append(StageCost("head", (num_classes,), 0, channels * num_classes + num_classes,
-                          2 * channels * num_classes))
-    return rows

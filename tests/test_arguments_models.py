@@ -11,11 +11,13 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck, make_stage
-from reslib.counting import block_costs, conv_cost, count_flops, parameter_table
-from reslib.densenet import DenseNet, channel_plan, densenet121, densenet_bc, densenet_parameter_count
+from reslib.blocks import BasicBlock, Bottleneck, make_stage
+from reslib.costs import block_costs, conv_cost, densenet_parameter_count, stage_costs
+from reslib.counting import count_flops, parameter_table
+from reslib.densenet import DenseNet, channel_plan, densenet121, densenet_bc
 from reslib.hourglass import StackedHourglass
-from reslib.resnet import ResNet, cifar_resnet, resnet18, resnet50, stage_costs
+from reslib.preact import PreActBlock, PreActBottleneck
+from reslib.resnet import ResNet, cifar_resnet, resnet18, resnet50
 from reslib.train import evaluate, fit
 from reslib.unet import UNet, unet_output_size, unet_shape_trace
 

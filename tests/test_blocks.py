@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.blocks import BasicBlock, Bottleneck, PadShortcut, PreActBlock, PreActBottleneck, make_stage
+from reslib.blocks import BasicBlock, Bottleneck, PadShortcut, make_stage
+from reslib.preact import PreActBlock, PreActBottleneck
 
 ALL = [BasicBlock, Bottleneck, PreActBlock, PreActBottleneck]
 

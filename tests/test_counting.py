@@ -88,30 +88,30 @@ def test_parameter_table_rejects_bad_input(kwargs, error):
 
 
 def test_conv_cost_formula():
-    assert rl.counting.conv_cost(3, 256, 64) == (147_456, 2 * 147_456)
-    assert rl.counting.conv_cost(1, 256, 256, bias=True) == (65_792, 2 * 65_536)
-    assert rl.counting.conv_cost(3, 64, 64, out_positions=56 * 56)[1] == 2 * 36_864 * 56 * 56
-    assert rl.counting.conv_cost(5, 2, 3, dim=1) == (30, 60)
+    assert rl.costs.conv_cost(3, 256, 64) == (147_456, 2 * 147_456)
+    assert rl.costs.conv_cost(1, 256, 256, bias=True) == (65_792, 2 * 65_536)
+    assert rl.costs.conv_cost(3, 64, 64, out_positions=56 * 56)[1] == 2 * 36_864 * 56 * 56
+    assert rl.costs.conv_cost(5, 2, 3, dim=1) == (30, 60)
     conv = nn.Conv2d(32, 16, 3, padding=1, bias=True)
-    params, flops = rl.counting.conv_cost(3, 32, 16, out_positions=10 * 10, bias=True)
+    params, flops = rl.costs.conv_cost(3, 32, 16, out_positions=10 * 10, bias=True)
     assert params == rl.counting.count_parameters(conv)
     assert flops == rl.counting.count_flops(conv, (1, 32, 10, 10))
     with pytest.raises(ValueError, match="kernel_size must be an int >= 1"):
-        rl.counting.conv_cost(0, 3, 3)
+        rl.costs.conv_cost(0, 3, 3)
     with pytest.raises(ValueError, match="dim must be"):
-        rl.counting.conv_cost(3, 3, 3, dim=4)
+        rl.costs.conv_cost(3, 3, 3, dim=4)
 
 
 def test_block_costs_reproduce_he_et_al_figure_5():
-    basic = rl.counting.block_costs(64, 64, 56).basic
-    bottleneck = rl.counting.block_costs(256, 64, 56).bottleneck
+    basic = rl.costs.block_costs(64, 64, 56).basic
+    bottleneck = rl.costs.block_costs(256, 64, 56).bottleneck
     assert sum(r.params for r in basic) == 73_728
     assert sum(r.params for r in bottleneck) == 69_632
     assert [r.shape for r in bottleneck] == ["1x1, 256->64", "3x3, 64->64", "1x1, 64->256"]
-    equal = rl.counting.block_costs(512, 128, 14)
+    equal = rl.costs.block_costs(512, 128, 14)
     ratio = sum(r.params for r in equal.basic) / sum(r.params for r in equal.bottleneck)
     assert round(ratio, 2) == 16.94  # two 3x3 convs at 512 channels vs 1x1-3x3-1x1 at width 128
     one_conv = equal.basic[0].params / sum(r.params for r in equal.bottleneck)
     assert round(one_conv, 2) == 8.47  # "about 8x": one 512-channel 3x3 conv vs a whole bottleneck
     with pytest.raises(ValueError, match="planes must be an int >= 1"):
-        rl.counting.block_costs(64, 0, 8)
+        rl.costs.block_costs(64, 0, 8)

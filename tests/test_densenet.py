@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import reslib as rl
-from reslib.counting import count_parameters
+from reslib.costs import densenet_parameter_count
+from reslib.counting import count_parameters, saved_tensor_bytes
 from reslib.densenet import (
     DenseBlock,
     DenseLayer,
@@ -18,8 +19,6 @@ from reslib.densenet import (
     densenet169,
     densenet201,
     densenet_bc,
-    densenet_parameter_count,
-    saved_tensor_bytes,
 )
 
 # Keys and shapes of torchvision 0.20.0's densenet121().state_dict(), read from

@@ -9,7 +9,8 @@ from torch import nn
 
 import reslib as rl
 from reslib import resnet as R
-from reslib.blocks import BasicBlock, Bottleneck, PreActBlock
+from reslib.blocks import BasicBlock, Bottleneck
+from reslib.preact import PreActBlock
 
 # Expected keys and shapes, written from torchvision 0.20.0's own `torchvision/models/resnet.py`
 # (downloaded with `pip download torchvision==0.20.0 --no-deps`, its ResNet class executed standalone
@@ -91,7 +92,7 @@ def test_one_dimensional_plain_and_residual_nets():
 @pytest.mark.parametrize("name", list(R.ARCHITECTURES))
 def test_stage_costs_equal_the_hooked_counts(name):
     block, layers = R.ARCHITECTURES[name]
-    rows = R.stage_costs(block, layers)
+    rows = rl.costs.stage_costs(block, layers)
     table = rl.counting.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224),
                                         depth=1)
     by_name = {r.name: r for r in table.rows}
@@ -104,12 +105,13 @@ def test_stage_costs_equal_the_hooked_counts(name):
 
 
 def test_resnet18_is_about_1_8_gmacs():
-    rows = R.stage_costs(BasicBlock, [2, 2, 2, 2])
+    rows = rl.costs.stage_costs(BasicBlock, [2, 2, 2, 2])
     assert round(sum(r.flops for r in rows) / 2e9, 2) == 1.81
 
 
 def test_cifar_stage_costs_match_model():
-    rows = R.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10, shortcut_type="A")
+    rows = rl.costs.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10,
+                                shortcut_type="A")
     assert sum(r.params for r in rows) == 269_722
     assert [r.shape for r in rows[1:-1]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 
@@ -175,11 +177,11 @@ def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="unsqueeze"):
         R.cifar_resnet(8, in_channels=1, dim=1)(torch.zeros(2, 40))
     with pytest.raises(TypeError, match="BasicBlock or Bottleneck"):
-        R.stage_costs(PreActBlock, [1])
+        rl.costs.stage_costs(PreActBlock, [1])
     with pytest.raises(ValueError, match="image_size"):
-        R.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=0)
+        rl.costs.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=0)
     with pytest.raises(TypeError, match="image_size"):
-        R.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=224.0)
+        rl.costs.stage_costs(Bottleneck, [1, 1, 1, 1], image_size=224.0)
 
 
 def test_mismatched_residual_add_says_how_to_fix():

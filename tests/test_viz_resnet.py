@@ -11,7 +11,7 @@ def _traces(explorer):
 
 
 def test_block_cost_figure_shows_fig5_numbers():
-    fig = V.block_cost_figure(rl.counting.block_costs(256, 64, 56, 3))
+    fig = V.block_cost_figure(rl.costs.block_costs(256, 64, 56, 3))
     params = [sum(fig.data[2 * i].y[k] for i in range(3)) for k in range(2)]
     assert params == [2 * 9 * 256 * 256, 69_632]
 

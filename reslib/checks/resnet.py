@@ -7,8 +7,9 @@ from collections.abc import Callable
 
 from reslib.blocks import BasicBlock, Bottleneck
 from reslib.checks.core import CheckResult, compare
-from reslib.counting import conv_cost, count_parameters
-from reslib.resnet import cifar_resnet, stage_costs
+from reslib.costs import conv_cost, stage_costs
+from reslib.counting import count_parameters
+from reslib.resnet import cifar_resnet
 
 __all__ = [
     "check_bottleneck_parameters",

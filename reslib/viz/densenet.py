@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from reslib.densenet import channel_plan, densenet_parameter_count
+from reslib.costs import densenet_parameter_count
+from reslib.densenet import channel_plan
 from reslib.viz.explorer import LAYOUT, Explorer
 
 __all__ = [

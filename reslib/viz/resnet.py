@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.blocks import BasicBlock
-from reslib.counting import BlockCosts, block_costs
-from reslib.resnet import ARCHITECTURES, StageCost, stage_costs
+from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
+from reslib.resnet import ARCHITECTURES
 from reslib.train import History
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 from reslib.viz.training import METRICS
@@ -39,7 +39,7 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     """Parameters (left) and FLOPs (right) of a basic and a bottleneck block, stacked per conv.
 
     Args:
-        costs: the result of `reslib.counting.block_costs`; the Fig. 5 setting (256 channels,
+        costs: the result of `reslib.costs.block_costs`; the Fig. 5 setting (256 channels,
             width 64, 56x56, 3x3) by default.
     """
     costs = costs if costs is not None else block_costs(256, 64, 56, 3)
@@ -102,7 +102,7 @@ NETWORKS: dict[str, dict] = {
 
 
 def network_costs(name: str) -> list[StageCost]:
-    """`reslib.resnet.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32)."""
+    """`reslib.costs.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32)."""
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
     return stage_costs(**NETWORKS[name])

@@ -1,0 +1,197 @@
+r"""What a network costs, in closed form: parameters and FLOPs without building it.
+
+One formula for a convolution, $k^2 C_{in} C_{out}$ weights (+ $C_{out}$ biases) and two
+FLOPs per weight per output position, then the sums it gives for ResNet blocks and
+stages and for DenseNets. `reslib.counting` measures the same numbers on real models;
+the tests check that the two agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from reslib.blocks import BasicBlock, Bottleneck
+from reslib.core import check_bool, check_choice, check_int
+from reslib.densenet import channel_plan
+from reslib.resnet import STEM_TYPES
+
+__all__ = [
+    "BlockCosts",
+    "ConvCost",
+    "StageCost",
+    "block_costs",
+    "conv_cost",
+    "densenet_parameter_count",
+    "stage_costs",
+]
+
+
+def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positions: int = 1,
+              bias: bool = False, dim: int = 2) -> tuple[int, int]:
+    r"""Parameters and FLOPs of one convolution, in closed form.
+
+    $$P = k^d\,C_{in}\,C_{out} + [\text{bias}]\,C_{out}, \qquad
+    \text{FLOPs} = 2\,k^d\,C_{in}\,C_{out} \cdot \text{positions}$$
+
+    (a multiply-add is 2 FLOPs, bias adds are not counted, as in `torch.utils.flop_counter`).
+
+    Args:
+        kernel_size: k, the kernel's side.
+        in_channels, out_channels: $C_{in}$, $C_{out}$.
+        out_positions: output positions per example ($H_{out} W_{out}$ for images).
+        bias: add $C_{out}$ bias parameters.
+        dim: 2 for a k x k kernel, 1 for a length-k kernel.
+
+    Returns:
+        `(parameters, flops)` for one example.
+    """
+    for name, value in [("kernel_size", kernel_size), ("in_channels", in_channels),
+                        ("out_channels", out_channels), ("out_positions", out_positions)]:
+        check_int(name, value)
+    check_bool("bias", bias)
+    check_int("dim", dim, 1, 3)
+    weights = kernel_size**dim * in_channels * out_channels
+    return weights + (out_channels if bias else 0), 2 * weights * out_positions
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    """One conv of a block: its name, shape (`"k x k, C_in->C_out"`), weights and FLOPs per image."""
+
+    name: str
+    shape: str
+    params: int
+    flops: int
+
+
+@dataclass(frozen=True)
+class BlockCosts:
+    """The convs of a basic and of a bottleneck block with the same input and output width."""
+
+    basic: tuple[ConvCost, ...]
+    bottleneck: tuple[ConvCost, ...]
+
+
+def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> BlockCosts:
+    r"""Conv weights and FLOPs of a basic and a bottleneck block with the same input and output width.
+
+    Basic: two $k \times k$ convs $C \to C$. Bottleneck: $1 \times 1$ $C \to$ `planes`,
+    $k \times k$ `planes` $\to$ `planes`, $1 \times 1$ `planes` $\to C$. Both keep a
+    `size` x `size` map (stride 1), so the identity shortcut is free; BN is left out.
+
+    Returns:
+        A `BlockCosts`: `basic` and `bottleneck`, each a tuple of `ConvCost`s with `name`,
+        `shape` (`"kxk, C_in->C_out"`), `params`, `flops`.
+    """
+    for name, value in [("channels", channels), ("planes", planes), ("size", size),
+                        ("kernel_size", kernel_size)]:
+        check_int(name, value)
+    positions = size * size
+
+    def row(name: str, k: int, c_in: int, c_out: int) -> ConvCost:
+        return ConvCost(name, f"{k}x{k}, {c_in}->{c_out}", *conv_cost(k, c_in, c_out, positions))
+
+    k = kernel_size
+    return BlockCosts(
+        basic=(row("conv1", k, channels, channels), row("conv2", k, channels, channels)),
+        bottleneck=(row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
+                    row("conv3", 1, planes, channels)),
+    )
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """One row of `stage_costs`: a stage's output shape (C, H, W), blocks, parameters and FLOPs per image."""
+
+    name: str
+    shape: tuple[int, ...]
+    blocks: int
+    params: int
+    flops: int
+
+
+def _block_convs(block: type[nn.Module], c_in: int, planes: int, stride: int, size: int
+                 ) -> tuple[list[tuple[int, int, int, int]], int, int]:
+    """The convs `(k, C_in, C_out, positions)` of one block, its BN parameters and its output size."""
+    out_size = (size + 1) // 2 if stride == 2 else size
+    pos = out_size * out_size
+    out = planes * block.expansion
+    if block is BasicBlock:
+        convs = [(3, c_in, planes, pos), (3, planes, planes, pos)]
+        bn = 2 * planes + 2 * out
+    else:
+        convs = [(1, c_in, planes, size * size), (3, planes, planes, pos), (1, planes, out, pos)]
+        bn = 2 * planes + 2 * planes + 2 * out
+    return convs, bn, out_size
+
+
+def stage_costs(block: type[nn.Module], layers: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
+                stem_type: str = "imagenet", image_size: int = 224, in_channels: int = 3,
+                num_classes: int = 1000, shortcut_type: str = "B") -> list[StageCost]:
+    r"""Shapes, parameters and FLOPs per stage of `ResNet(block, layers, ...)`, in closed form.
+
+    No network is built: each conv costs `conv_cost` ($k^2 C_{in} C_{out}$ weights and twice
+    that many FLOPs per output position); each BN $2C$ parameters. The tests check every
+    number against `reslib.counting.parameter_table` on the real model.
+
+    Returns:
+        One `StageCost` per row (`stem`, `layer1`.., `head`); `shape` is the row's output.
+    """
+    if block not in (BasicBlock, Bottleneck):
+        raise TypeError(f"block must be BasicBlock or Bottleneck (the closed form knows these two), "
+                        f"got {block!r}")
+    check_choice("stem_type", stem_type, STEM_TYPES)
+    check_choice("shortcut_type", shortcut_type, ("A", "B"))
+    check_int("image_size", image_size)
+    if stem_type == "imagenet":
+        size = (image_size + 1) // 2  # 7x7/2 conv, padding 3
+        p, f = conv_cost(7, in_channels, widths[0], size * size)
+        size = (size + 1) // 2  # 3x3/2 max-pool, padding 1
+    else:
+        size = image_size
+        p, f = conv_cost(3, in_channels, widths[0], size * size)
+    rows = [StageCost("stem", (widths[0], size, size), 0, p + 2 * widths[0], f)]
+    channels = widths[0]
+    for i, (n, planes) in enumerate(zip(layers, widths, strict=True)):
+        params = flops = 0
+        for j in range(n):
+            stride = 2 if i > 0 and j == 0 else 1
+            convs, bn, out_size = _block_convs(block, channels, planes, stride, size)
+            out = planes * block.expansion
+            if shortcut_type == "B" and (stride != 1 or channels != out):
+                convs.append((1, channels, out, out_size * out_size))
+                bn += 2 * out
+            costs = [conv_cost(*c) for c in convs]
+            params += sum(c[0] for c in costs) + bn
+            flops += sum(c[1] for c in costs)
+            channels, size = out, out_size
+        rows.append(StageCost(f"layer{i + 1}", (channels, size, size), n, params, flops))
+    rows.append(StageCost("head", (num_classes,), 0, channels * num_classes + num_classes,
+                          2 * channels * num_classes))
+    return rows
+
+
+def densenet_parameter_count(growth_rate: int, block_config: Sequence[int], num_init_features: int,
+                             bn_size: int = 4, compression: float = 0.5, num_classes: int = 1000,
+                             in_channels: int = 3, stem_type: str = "imagenet") -> int:
+    r"""The parameters of `DenseNet(...)` without building it (used live by the explorer).
+
+    A dense layer reading $c$ channels costs $2c + 4kc + 2\cdot 4k + 9\cdot 4k\cdot k$ (BN, 1x1, BN, 3x3).
+    """
+    plan = channel_plan(growth_rate, block_config, num_init_features, compression)
+    check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+    check_int("num_classes", num_classes)
+    check_int("in_channels", in_channels)
+    check_choice("stem_type", stem_type, STEM_TYPES)
+    b = bn_size * growth_rate
+    total = (in_channels * num_init_features * 49 + 2 * num_init_features if stem_type == "imagenet"
+             else in_channels * num_init_features * 9)
+    for row in plan:
+        total += sum(2 * c + c * b + 2 * b + 9 * b * growth_rate for c in row.layer_inputs)
+        if row.after_transition is not None:
+            total += 2 * row.out + row.out * row.after_transition
+    c = plan[-1].out
+    return total + 2 * c + c * num_classes + num_classes
