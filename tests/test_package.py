@@ -9,7 +9,7 @@ import reslib as rl
 
 PACKAGE = Path(rl.__file__).parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
-MAX_LINES = 320  # STYLE.md: "under ~300 lines"
+MAX_LINES = 310  # STYLE.md: "under ~300 lines", counted after ruff format
 
 
 def _name(path: Path) -> str:
