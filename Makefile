@@ -1,6 +1,11 @@
 # reslib: two commands for a fresh machine.
 #   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with its token)
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test
+# Before a commit:
+#   make check  the quick gate (~15 s on 2 cores): ruff format --check, ruff check, then every unit
+#               test, `slow`-marked ones included (correctness first; `-m "not browser and not slow"`
+#               skips them); no notebooks, no browser
+#   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -12,7 +17,11 @@ NBVAL_ARGS = $(NBVAL) --nbval-current-env --nbval-sanitize-with tests/nbval_sani
 # Jupyter refuses to run as root (containers, CI) unless told to; the token still applies.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: install lab test unit notebooks browser outputs bench lint lock clean
+# What ruff lints and formats (notebooks included); .pre-commit-config.yaml names the same.
+RUFF       := $(VENV)/bin/ruff
+RUFF_PATHS := reslib tests tools notebooks
+
+.PHONY: install lab test check format unit notebooks browser outputs bench lint lock clean
 
 install: $(STAMP)
 
@@ -28,6 +37,17 @@ lab: install
 
 test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
+
+check: install
+	$(RUFF) format --check $(RUFF_PATHS)
+	$(RUFF) check $(RUFF_PATHS)
+	$(PY) -m pytest tests -m "not browser"
+
+# Lint fixes first: a fix (a removed import, a removed noqa) can leave code the formatter changes.
+# --exit-zero: what ruff cannot fix is listed and the formatter still runs; make check then fails on it.
+format: install
+	$(RUFF) check --fix --exit-zero $(RUFF_PATHS)
+	$(RUFF) format $(RUFF_PATHS)
 
 unit: install
 	$(PY) -m pytest tests -m "not browser"
@@ -46,7 +66,7 @@ bench: install
 	$(PY) -m tools.bench
 
 lint: install
-	$(VENV)/bin/ruff check reslib tests tools notebooks
+	$(RUFF) check $(RUFF_PATHS)
 
 # Re-pin every package after editing pyproject.toml's dependencies.
 lock: install
@@ -56,4 +76,4 @@ lock: install
 	  cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 import reslib as rl
+
+# Unit tests push tiny tensors, where a second intra-op thread only adds hand-offs; on a busy machine
+# each hand-off can wait out a time slice. On 2 shared cores the suite took 51-61 s with torch's
+# default 2 threads (a different set of tests over 3 s in each run) and 11 s with 1.
+# An OMP_NUM_THREADS set by the caller still wins.
+if "OMP_NUM_THREADS" not in os.environ:
+    torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

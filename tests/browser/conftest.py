@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian installs chromium, Ubuntu and others chromium-browser: look on the PATH, not at one path.
+CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
 # Without the background-networking flags Chromium hangs on a closed network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -43,7 +44,8 @@ def require_browser() -> None:
     """Skip without Chromium or Playwright; fail instead where RESLIB_REQUIRE_BROWSER is set (CI)."""
     missing = None
     if not CHROMIUM.exists():
-        missing = f"Chromium not found at {CHROMIUM} (Debian/Ubuntu: apt-get install chromium)"
+        missing = (f"Chromium not found: no chromium or chromium-browser on the PATH, nor {CHROMIUM} "
+                   "(Debian/Ubuntu: apt-get install chromium)")
     else:
         try:
             import playwright.sync_api  # noqa: F401
