@@ -50,18 +50,22 @@ def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: 
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if x.dim() < 2:
-        raise ValueError("batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), "
-                         f"got {tuple(x.shape)}")
+        raise ValueError(
+            f"batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), got {tuple(x.shape)}"
+        )
     c = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
         if tuple(p.shape) != (c,):
-            raise ValueError(f"{name} must have shape (C,) = ({c},), one value per channel of x "
-                             f"{tuple(x.shape)}, got {tuple(p.shape)}")
+            raise ValueError(
+                f"{name} must have shape (C,) = ({c},), one value per channel of x "
+                f"{tuple(x.shape)}, got {tuple(p.shape)}"
+            )
     check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
 
 
-def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
-                       eps: float = 1e-5) -> tuple[torch.Tensor, BatchNormCache]:
+def batch_norm_forward(
+    x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5
+) -> tuple[torch.Tensor, BatchNormCache]:
     r"""Algorithm 1: normalise each channel with its mini-batch mean and *biased* variance.
 
     $\mu = \frac1m\sum_i x_i$, $\sigma^2 = \frac1m\sum_i (x_i-\mu)^2$,
@@ -83,8 +87,10 @@ def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
     dims, shape = _reduce_dims(x), _channel_shape(x)
     m = x.numel() // x.shape[1]
     if m < 2:
-        raise ValueError(f"batch norm in training needs more than one value per channel, got x of "
-                         f"shape {tuple(x.shape)} (m = {m}); use a batch of 2 or more, or eval mode")
+        raise ValueError(
+            f"batch norm in training needs more than one value per channel, got x of "
+            f"shape {tuple(x.shape)} (m = {m}); use a batch of 2 or more, or eval mode"
+        )
     mean = x.mean(dim=dims)  # (C,)
     var = ((x - mean.reshape(shape)) ** 2).mean(dim=dims)  # (C,) biased: divides by m
     inv_std = torch.rsqrt(var + eps)  # (C,)
@@ -93,8 +99,9 @@ def batch_norm_forward(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor,
     return y, BatchNormCache(x_hat, inv_std, gamma, mean, var, m)
 
 
-def batch_norm_backward(dy: torch.Tensor, cache: BatchNormCache
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def batch_norm_backward(
+    dy: torch.Tensor, cache: BatchNormCache
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The backward pass step by step, through $\hat x$, $\sigma^2$ and $\mu$ (the paper's order).
 
     $\partial L/\partial\sigma^2 = -\tfrac12(\sigma^2+\epsilon)^{-3/2}
@@ -111,13 +118,13 @@ def batch_norm_backward(dy: torch.Tensor, cache: BatchNormCache
     xc = x_hat / inv_std.reshape(shape)  # x - mu
     dvar = (dx_hat * xc).sum(dim=dims) * -0.5 * inv_std**3
     dmean = -(dx_hat * inv_std.reshape(shape)).sum(dim=dims) + dvar * (-2.0 / m) * xc.sum(dim=dims)
-    dx = (dx_hat * inv_std.reshape(shape) + dvar.reshape(shape) * 2.0 * xc / m
-          + dmean.reshape(shape) / m)
+    dx = dx_hat * inv_std.reshape(shape) + dvar.reshape(shape) * 2.0 * xc / m + dmean.reshape(shape) / m
     return dx, dgamma, dbeta
 
 
-def batch_norm_backward_simplified(dy: torch.Tensor, cache: BatchNormCache
-                                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def batch_norm_backward_simplified(
+    dy: torch.Tensor, cache: BatchNormCache
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""The same gradients in closed form: $\partial L/\partial x_i = \frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}
     \big(m\,\delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\big)$,
     $\delta = \partial L/\partial y$.
@@ -127,7 +134,8 @@ def batch_norm_backward_simplified(dy: torch.Tensor, cache: BatchNormCache
     dbeta = dy.sum(dim=dims)
     dgamma = (dy * x_hat).sum(dim=dims)
     dx = (gamma * inv_std / m).reshape(shape) * (
-        m * dy - dbeta.reshape(shape) - x_hat * dgamma.reshape(shape))
+        m * dy - dbeta.reshape(shape) - x_hat * dgamma.reshape(shape)
+    )
     return dx, dgamma, dbeta
 
 
@@ -151,8 +159,14 @@ class _BatchNorm(nn.Module):
 
     _dims: tuple[int, ...] = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+    ):
         super().__init__()
         check_int("num_features", num_features, fix="pass the number of channels C of x (N, C, ...)")
         check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
@@ -177,11 +191,14 @@ class _BatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() not in self._dims:
-            raise ValueError(f"{type(self).__name__} expects a {' or '.join(f'{d}-D' for d in self._dims)}"
-                             f" input (N, C, ...), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects a {' or '.join(f'{d}-D' for d in self._dims)}"
+                f" input (N, C, ...), got shape {tuple(x.shape)}"
+            )
         if x.shape[1] != self.num_features:
-            raise ValueError(f"{type(self).__name__}({self.num_features}) got {x.shape[1]} channels "
-                             f"in x {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}) got {x.shape[1]} channels in x {tuple(x.shape)}"
+            )
         ones = torch.ones(self.num_features, device=x.device, dtype=x.dtype)
         gamma = self.weight if self.affine else ones
         beta = self.bias if self.affine else torch.zeros_like(ones)
@@ -192,21 +209,21 @@ class _BatchNorm(nn.Module):
             return y
         shape = _channel_shape(x)
         inv_std = torch.rsqrt(self.running_var + self.eps)  # Algorithm 2: fixed statistics
-        return (x - self.running_mean.reshape(shape)) * (gamma * inv_std).reshape(shape) \
-            + beta.reshape(shape)
+        return (x - self.running_mean.reshape(shape)) * (gamma * inv_std).reshape(shape) + beta.reshape(shape)
 
     @torch.no_grad()
     def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, m: int) -> None:
         # Outside autograd, and the *unbiased* variance (m / (m - 1)): what torch stores.
         self.num_batches_tracked.add_(1)
-        momentum = (1.0 / self.num_batches_tracked.item() if self.momentum is None
-                    else self.momentum)
+        momentum = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
         self.running_mean.mul_(1 - momentum).add_(momentum * mean)
         self.running_var.mul_(1 - momentum).add_(momentum * var * m / (m - 1))
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):

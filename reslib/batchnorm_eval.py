@@ -32,8 +32,10 @@ def inference_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
         `(a, b)`, each (C,).
     """
     if getattr(bn, "running_mean", None) is None or getattr(bn, "running_var", None) is None:
-        raise ValueError(f"{type(bn).__name__} has no running statistics (track_running_stats=False):"
-                         " inference BN needs them")
+        raise ValueError(
+            f"{type(bn).__name__} has no running statistics (track_running_stats=False):"
+            " inference BN needs them"
+        )
     a = torch.rsqrt(bn.running_var + bn.eps)
     if bn.weight is not None:
         a = bn.weight * a
@@ -56,8 +58,10 @@ def fold_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     if not isinstance(conv, nn.modules.conv._ConvNd):
         raise TypeError(f"conv must be an nn.Conv1d/2d/3d, got {type(conv).__name__}")
     if getattr(bn, "num_features", None) != conv.out_channels:
-        raise ValueError(f"bn must normalise the conv's {conv.out_channels} output channels, "
-                         f"got {getattr(bn, 'num_features', type(bn).__name__)}")
+        raise ValueError(
+            f"bn must normalise the conv's {conv.out_channels} output channels, "
+            f"got {getattr(bn, 'num_features', type(bn).__name__)}"
+        )
     a, b = inference_affine(bn)
     fused = copy.deepcopy(conv)
     with torch.no_grad():
@@ -80,8 +84,15 @@ class RunningStatsTrace:
 
 
 @torch.no_grad()
-def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamma: float = 1.0,
-                        beta: float = 0.0, eps: float = 1e-5, seed: int = 0) -> RunningStatsTrace:
+def running_stats_trace(
+    batch_size: int,
+    momentum: float,
+    steps: int = 100,
+    gamma: float = 1.0,
+    beta: float = 0.0,
+    eps: float = 1e-5,
+    seed: int = 0,
+) -> RunningStatsTrace:
     r"""Train-mode BN on a stream of batches of one channel, $x = 2 + 3\,\mathrm{ReLU}(z)$, $z \sim N(0, 1)$.
 
     The running statistics follow $r_t = (1-\text{momentum})\,r_{t-1} + \text{momentum}\cdot s_t$
@@ -111,6 +122,11 @@ def running_stats_trace(batch_size: int, momentum: float, steps: int = 100, gamm
     evals = (x - r_mean_t[:, None]) / torch.sqrt(r_var_t[:, None] + eps)
     fresh = 2 + 3 * torch.relu(torch.randn(2000, generator=gen, dtype=torch.float64))
     output = gamma * (fresh - rm) / math.sqrt(rv + eps) + beta
-    return RunningStatsTrace(r_mean_t.numpy(), r_var_t.numpy(),
-                             (abs(gamma) * (train - evals).abs().mean(dim=1)).numpy(),
-                             2 + 3 / math.sqrt(2 * math.pi), 9 * (0.5 - 1 / (2 * math.pi)), output.numpy())
+    return RunningStatsTrace(
+        r_mean_t.numpy(),
+        r_var_t.numpy(),
+        (abs(gamma) * (train - evals).abs().mean(dim=1)).numpy(),
+        2 + 3 / math.sqrt(2 * math.pi),
+        9 * (0.5 - 1 / (2 * math.pi)),
+        output.numpy(),
+    )

@@ -50,8 +50,10 @@ class PadShortcut(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int, dim: int = 2):
         super().__init__()
         if out_channels < in_channels:
-            raise ValueError(f"zero padding can only add channels, got {in_channels} -> {out_channels}; "
-                             "use shortcut_type='B' (a 1x1 projection) to reduce them")
+            raise ValueError(
+                f"zero padding can only add channels, got {in_channels} -> {out_channels}; "
+                "use shortcut_type='B' (a 1x1 projection) to reduce them"
+            )
         self.in_channels, self.out_channels, self.stride, self.dim = in_channels, out_channels, stride, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,14 +71,26 @@ class BlockBase(nn.Module):
     expansion = 1
     preact = False
 
-    def _setup(self, in_channels: int, planes: int, stride: int, norm_layer: NormLayer | None,
-               shortcut_type: str, plain: bool, dim: int) -> tuple[type[nn.Module], NormLayer]:
+    def _setup(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int,
+        norm_layer: NormLayer | None,
+        shortcut_type: str,
+        plain: bool,
+        dim: int,
+    ) -> tuple[type[nn.Module], NormLayer]:
         """Check the arguments, record the block's shape and `downsample`, return its conv and norm."""
         check_int("in_channels", in_channels)
         check_int("planes", planes)
         check_int("stride", stride, 1, 2, fix="1 keeps the size, 2 halves it")
-        check_choice("shortcut_type", shortcut_type, SHORTCUT_TYPES,
-                     fix="'A' zero-pads the channels, 'B' is a 1x1 projection")
+        check_choice(
+            "shortcut_type",
+            shortcut_type,
+            SHORTCUT_TYPES,
+            fix="'A' zero-pads the channels, 'B' is a 1x1 projection",
+        )
         check_bool("plain", plain)
         layers = layers_for(dim)
         self.in_channels, self.out_channels = in_channels, planes * self.expansion
@@ -89,8 +103,9 @@ class BlockBase(nn.Module):
             return None
         if self.shortcut_type == "A":
             return PadShortcut(self.in_channels, self.out_channels, self.stride, self.dim)
-        conv = layers_for(self.dim).conv(self.in_channels, self.out_channels, kernel_size=1,
-                                         stride=self.stride, bias=False)
+        conv = layers_for(self.dim).conv(
+            self.in_channels, self.out_channels, kernel_size=1, stride=self.stride, bias=False
+        )
         # downsample.0 (conv) and downsample.1 (norm); pre-activation blocks project only.
         return nn.Sequential(conv) if self.preact else nn.Sequential(conv, norm(self.out_channels))
 
@@ -136,8 +151,16 @@ class BasicBlock(BlockBase):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        norm_layer: NormLayer | None = None,
+        shortcut_type: str = "B",
+        plain: bool = False,
+        dim: int = 2,
+    ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.conv1 = conv(in_channels, planes, 3, stride=stride, padding=1, bias=False)
@@ -176,8 +199,16 @@ class Bottleneck(BlockBase):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        norm_layer: NormLayer | None = None,
+        shortcut_type: str = "B",
+        plain: bool = False,
+        dim: int = 2,
+    ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.conv1 = conv(in_channels, planes, 1, bias=False)
@@ -218,19 +249,34 @@ def check_block(block: object) -> type[nn.Module]:
         TypeError: `block` is not such a class; the message names what is missing.
     """
     if not (isinstance(block, type) and issubclass(block, nn.Module)):
-        raise TypeError(f"block must be an nn.Module class such as BasicBlock (the class, not an instance), "
-                        f"got {type(block).__name__} {block!r}")
-    missing = [what for what, ok in [
-        ("an int `expansion` attribute (output channels = planes * expansion)",
-         isinstance(getattr(block, "expansion", None), int)),
-        ("a `zero_init_last()` method", callable(getattr(block, "zero_init_last", None)))] if not ok]
+        raise TypeError(
+            f"block must be an nn.Module class such as BasicBlock (the class, not an instance), "
+            f"got {type(block).__name__} {block!r}"
+        )
+    missing = [
+        what
+        for what, ok in [
+            (
+                "an int `expansion` attribute (output channels = planes * expansion)",
+                isinstance(getattr(block, "expansion", None), int),
+            ),
+            ("a `zero_init_last()` method", callable(getattr(block, "zero_init_last", None))),
+        ]
+        if not ok
+    ]
     if missing:
         raise TypeError(f"block {block.__name__} needs {' and '.join(missing)} to be staged")
     return block
 
 
-def make_stage(block: type[nn.Module], in_channels: int, planes: int, num_blocks: int, stride: int = 1,
-               **block_kwargs: object) -> tuple[nn.Sequential, int]:
+def make_stage(
+    block: type[nn.Module],
+    in_channels: int,
+    planes: int,
+    num_blocks: int,
+    stride: int = 1,
+    **block_kwargs: object,
+) -> tuple[nn.Sequential, int]:
     """`num_blocks` blocks, the first with `stride` (and the shortcut that changes shape), the rest stride 1.
 
     Pure: returns the stage and its output channels, `planes * block.expansion`,

@@ -48,8 +48,9 @@ def _fix(fix: str) -> str:
     return f"; {fix}" if fix else ""
 
 
-def check_int(name: str, value: object, minimum: int | None = 1, maximum: int | None = None,
-              fix: str = "") -> int:
+def check_int(
+    name: str, value: object, minimum: int | None = 1, maximum: int | None = None, fix: str = ""
+) -> int:
     """Return `value` as an `int` if it is an integer in `[minimum, maximum]` (None: no bound).
 
     NumPy integers count as integers; floats such as `2.0` and bools do not.
@@ -72,8 +73,14 @@ def check_int(name: str, value: object, minimum: int | None = 1, maximum: int | 
     return int(value)
 
 
-def check_float(name: str, value: object, minimum: float | None = None, maximum: float | None = None,
-                strict_minimum: bool = False, fix: str = "") -> float:
+def check_float(
+    name: str,
+    value: object,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    fix: str = "",
+) -> float:
     """Return `value` as a float if it is a finite real number in range (ints are accepted).
 
     Args:

@@ -29,8 +29,14 @@ __all__ = [
 ]
 
 
-def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positions: int = 1,
-              bias: bool = False, dim: int = 2) -> tuple[int, int]:
+def conv_cost(
+    kernel_size: int,
+    in_channels: int,
+    out_channels: int,
+    out_positions: int = 1,
+    bias: bool = False,
+    dim: int = 2,
+) -> tuple[int, int]:
     r"""Parameters and FLOPs of one convolution, in closed form.
 
     $$P = k^d\,C_{in}\,C_{out} + [\text{bias}]\,C_{out}, \qquad
@@ -48,8 +54,12 @@ def conv_cost(kernel_size: int, in_channels: int, out_channels: int, out_positio
     Returns:
         `(parameters, flops)` for one example.
     """
-    for name, value in [("kernel_size", kernel_size), ("in_channels", in_channels),
-                        ("out_channels", out_channels), ("out_positions", out_positions)]:
+    for name, value in [
+        ("kernel_size", kernel_size),
+        ("in_channels", in_channels),
+        ("out_channels", out_channels),
+        ("out_positions", out_positions),
+    ]:
         check_int(name, value)
     check_bool("bias", bias)
     check_int("dim", dim, 1, 3)
@@ -86,8 +96,12 @@ def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> 
         A `BlockCosts`: `basic` and `bottleneck`, each a tuple of `ConvCost`s with `name`,
         `shape` (`"kxk, C_in->C_out"`), `params`, `flops`.
     """
-    for name, value in [("channels", channels), ("planes", planes), ("size", size),
-                        ("kernel_size", kernel_size)]:
+    for name, value in [
+        ("channels", channels),
+        ("planes", planes),
+        ("size", size),
+        ("kernel_size", kernel_size),
+    ]:
         check_int(name, value)
     positions = size * size
 
@@ -97,8 +111,11 @@ def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> 
     k = kernel_size
     return BlockCosts(
         basic=(row("conv1", k, channels, channels), row("conv2", k, channels, channels)),
-        bottleneck=(row("conv1", 1, channels, planes), row("conv2", k, planes, planes),
-                    row("conv3", 1, planes, channels)),
+        bottleneck=(
+            row("conv1", 1, channels, planes),
+            row("conv2", k, planes, planes),
+            row("conv3", 1, planes, channels),
+        ),
     )
 
 
@@ -113,8 +130,9 @@ class StageCost:
     flops: int
 
 
-def _block_convs(block: type[nn.Module], c_in: int, planes: int, stride: int, size: int
-                 ) -> tuple[list[tuple[int, int, int, int]], int, int]:
+def _block_convs(
+    block: type[nn.Module], c_in: int, planes: int, stride: int, size: int
+) -> tuple[list[tuple[int, int, int, int]], int, int]:
     """The convs `(k, C_in, C_out, positions)` of one block, its BN parameters and its output size."""
     out_size = (size + 1) // 2 if stride == 2 else size
     pos = out_size * out_size
@@ -128,9 +146,16 @@ def _block_convs(block: type[nn.Module], c_in: int, planes: int, stride: int, si
     return convs, bn, out_size
 
 
-def stage_costs(block: type[nn.Module], layers: Sequence[int], widths: Sequence[int] = (64, 128, 256, 512),
-                stem_type: str = "imagenet", image_size: int = 224, in_channels: int = 3,
-                num_classes: int = 1000, shortcut_type: str = "B") -> list[StageCost]:
+def stage_costs(
+    block: type[nn.Module],
+    layers: Sequence[int],
+    widths: Sequence[int] = (64, 128, 256, 512),
+    stem_type: str = "imagenet",
+    image_size: int = 224,
+    in_channels: int = 3,
+    num_classes: int = 1000,
+    shortcut_type: str = "B",
+) -> list[StageCost]:
     r"""Shapes, parameters and FLOPs per stage of `ResNet(block, layers, ...)`, in closed form.
 
     No network is built: each conv costs `conv_cost` ($k^2 C_{in} C_{out}$ weights and twice
@@ -141,8 +166,9 @@ def stage_costs(block: type[nn.Module], layers: Sequence[int], widths: Sequence[
         One `StageCost` per row (`stem`, `layer1`.., `head`); `shape` is the row's output.
     """
     if block not in (BasicBlock, Bottleneck):
-        raise TypeError(f"block must be BasicBlock or Bottleneck (the closed form knows these two), "
-                        f"got {block!r}")
+        raise TypeError(
+            f"block must be BasicBlock or Bottleneck (the closed form knows these two), got {block!r}"
+        )
     check_choice("stem_type", stem_type, STEM_TYPES)
     check_choice("shortcut_type", shortcut_type, ("A", "B"))
     check_int("image_size", image_size)
@@ -169,14 +195,22 @@ def stage_costs(block: type[nn.Module], layers: Sequence[int], widths: Sequence[
             flops += sum(c[1] for c in costs)
             channels, size = out, out_size
         rows.append(StageCost(f"layer{i + 1}", (channels, size, size), n, params, flops))
-    rows.append(StageCost("head", (num_classes,), 0, channels * num_classes + num_classes,
-                          2 * channels * num_classes))
+    rows.append(
+        StageCost("head", (num_classes,), 0, channels * num_classes + num_classes, 2 * channels * num_classes)
+    )
     return rows
 
 
-def densenet_parameter_count(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                             bn_size: int = 4, compression: float = 0.5, num_classes: int = 1000,
-                             in_channels: int = 3, stem_type: str = "imagenet") -> int:
+def densenet_parameter_count(
+    growth_rate: int,
+    block_config: Sequence[int],
+    num_init_features: int,
+    bn_size: int = 4,
+    compression: float = 0.5,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    stem_type: str = "imagenet",
+) -> int:
     r"""The parameters of `DenseNet(...)` without building it (used live by the explorer).
 
     A dense layer reading $c$ channels costs $2c + 4kc + 2\cdot 4k + 9\cdot 4k\cdot k$ (BN, 1x1, BN, 3x3).
@@ -187,8 +221,11 @@ def densenet_parameter_count(growth_rate: int, block_config: Sequence[int], num_
     check_int("in_channels", in_channels)
     check_choice("stem_type", stem_type, STEM_TYPES)
     b = bn_size * growth_rate
-    total = (in_channels * num_init_features * 49 + 2 * num_init_features if stem_type == "imagenet"
-             else in_channels * num_init_features * 9)
+    total = (
+        in_channels * num_init_features * 49 + 2 * num_init_features
+        if stem_type == "imagenet"
+        else in_channels * num_init_features * 9
+    )
     for row in plan:
         total += sum(2 * c + c * b + 2 * b + 9 * b * growth_rate for c in row.layer_inputs)
         if row.after_transition is not None:

@@ -62,8 +62,10 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
 
 def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     if not isinstance(input_shape, (tuple, list, torch.Size)):
-        raise TypeError(f"input_shape must be a tuple of ints (batch first), got "
-                        f"{type(input_shape).__name__} {input_shape!r}")
+        raise TypeError(
+            f"input_shape must be a tuple of ints (batch first), got "
+            f"{type(input_shape).__name__} {input_shape!r}"
+        )
     if not input_shape:
         raise ValueError("input_shape must not be empty: give the batch size first, e.g. (1, 40)")
     return tuple(check_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
@@ -101,14 +103,15 @@ class ParameterTable:
             label = "  " * (r.depth - 1) + f"{r.name} ({r.kind})"
             shape = str(list(r.output_shape)) if r.output_shape is not None else "-"
             lines.append(f"{label:<40}{shape:>22}{r.parameters:>14,}{r.flops:>18,}")
-        lines += ["=" * len(head),
-                  f"input {list(self.input_shape)}; total params: {self.total_parameters:,}; "
-                  f"total FLOPs: {self.total_flops:,} ({self.total_flops / 2e9:.3g} GMACs)"]
+        lines += [
+            "=" * len(head),
+            f"input {list(self.input_shape)}; total params: {self.total_parameters:,}; "
+            f"total FLOPs: {self.total_flops:,} ({self.total_flops / 2e9:.3g} GMACs)",
+        ]
         return "\n".join(lines)
 
 
-def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | None = None
-                    ) -> ParameterTable:
+def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | None = None) -> ParameterTable:
     r"""Run one forward pass on zeros and tabulate every module call, in call order.
 
     Output shapes come from forward hooks; FLOPs from `torch.utils.flop_counter`
@@ -149,9 +152,20 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
         def hook(module: nn.Module, args, output) -> None:
             call, start = starts[id(module)].pop()
             out = tuple(output.shape) if isinstance(output, torch.Tensor) else None
-            rows.append((call, LayerRow(name, type(module).__name__, name.count(".") + 1, out,
-                                        count_parameters(module),
-                                        int(counter.get_total_flops() - start))))
+            rows.append(
+                (
+                    call,
+                    LayerRow(
+                        name,
+                        type(module).__name__,
+                        name.count(".") + 1,
+                        out,
+                        count_parameters(module),
+                        int(counter.get_total_flops() - start),
+                    ),
+                )
+            )
+
         return hook
 
     handles = []
@@ -170,8 +184,12 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
         for h in handles:
             h.remove()
     # post-hooks fire inner-first: list the rows in the order the calls started
-    return ParameterTable([row for _, row in sorted(rows, key=lambda r: r[0])],
-                          count_parameters(model), int(counter.get_total_flops()), shape)
+    return ParameterTable(
+        [row for _, row in sorted(rows, key=lambda r: r[0])],
+        count_parameters(model),
+        int(counter.get_total_flops()),
+        shape,
+    )
 
 
 def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:

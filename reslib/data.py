@@ -112,8 +112,10 @@ def mnist1d(
     """
     check_int("num_samples", num_samples, minimum=20, fix="a multiple of 10: one tenth per digit")
     if num_samples % 10:
-        raise ValueError(f"num_samples must be a multiple of 10 (one tenth per digit), got {num_samples}; "
-                         f"use {round(num_samples, -1)}")
+        raise ValueError(
+            f"num_samples must be a multiple of 10 (one tenth per digit), got {num_samples}; "
+            f"use {round(num_samples, -1)}"
+        )
     check_float("train_split", train_split, 0.0, 1.0, strict_minimum=True)
     if train_split == 1.0:
         raise ValueError("train_split must be below 1, got 1.0: that would leave no test examples")
@@ -131,8 +133,10 @@ _RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blu
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     raw = np.fromfile(path, dtype=np.uint8)
     if raw.size == 0 or raw.size % _RECORD:
-        raise ValueError(f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not a positive "
-                         f"multiple of {_RECORD} (1 label byte + 3072 pixel bytes per image)")
+        raise ValueError(
+            f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not a positive "
+            f"multiple of {_RECORD} (1 label byte + 3072 pixel bytes per image)"
+        )
     records = raw.reshape(-1, _RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() > 9:
@@ -140,8 +144,11 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
-def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | None = None,
-            num_train: int | None = None) -> TensorData:
+def cifar10(
+    root: str | os.PathLike | None = None,
+    device: torch.device | str | None = None,
+    num_train: int | None = None,
+) -> TensorData:
     r"""CIFAR-10 from its *binary* distribution in a local folder; never downloads, never unpickles.
 
     Reads `data_batch_1.bin` ... `data_batch_5.bin` and `test_batch.bin` (the folder
@@ -166,15 +173,18 @@ def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | 
     if root is None:
         root = os.environ.get(CIFAR10_ENV)
         if not root:
-            raise FileNotFoundError(f"no CIFAR-10 folder given: pass root=... or set {CIFAR10_ENV} to the "
-                                    "folder holding data_batch_1.bin ... test_batch.bin")
+            raise FileNotFoundError(
+                f"no CIFAR-10 folder given: pass root=... or set {CIFAR10_ENV} to the "
+                "folder holding data_batch_1.bin ... test_batch.bin"
+            )
     folder = Path(root)
     missing = [n for n in (*_CIFAR_TRAIN, _CIFAR_TEST) if not (folder / n).is_file()]
     if missing:
         raise FileNotFoundError(
             f"CIFAR-10 binary files missing in {folder}: {', '.join(missing)}. Download the *binary "
             "version* (cifar-10-binary.tar.gz) from https://www.cs.toronto.edu/~kriz/cifar.html, "
-            "unpack it, and pass its folder cifar-10-batches-bin (reslib never downloads)")
+            "unpack it, and pass its folder cifar-10-batches-bin (reslib never downloads)"
+        )
     parts = [_read_cifar_batch(folder / n) for n in _CIFAR_TRAIN]
     x = np.concatenate([p[0] for p in parts])[:num_train]
     y = np.concatenate([p[1] for p in parts])[:num_train]
@@ -188,5 +198,10 @@ def cifar10(root: str | os.PathLike | None = None, device: torch.device | str | 
         return (a - mean) / std
 
     x_test_t = torch.as_tensor(x_test, device=dev).float() / 255.0
-    return TensorData(norm(xt), torch.as_tensor(y, device=dev), norm(x_test_t),
-                      torch.as_tensor(y_test, device=dev), num_classes=10)
+    return TensorData(
+        norm(xt),
+        torch.as_tensor(y, device=dev),
+        norm(x_test_t),
+        torch.as_tensor(y_test, device=dev),
+        num_classes=10,
+    )

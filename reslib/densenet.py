@@ -49,8 +49,9 @@ class DenseLayer(nn.Module):
         (N, in_channels, *S) -> (N, growth_rate, *S): only the *new* features.
     """
 
-    def __init__(self, in_channels: int, growth_rate: int, bn_size: int = 4, drop_rate: float = 0.0,
-                 dim: int = 2):
+    def __init__(
+        self, in_channels: int, growth_rate: int, bn_size: int = 4, drop_rate: float = 0.0, dim: int = 2
+    ):
         super().__init__()
         nd = layers_for(dim)
         self.in_channels, self.growth_rate, self.drop_rate = in_channels, growth_rate, float(drop_rate)
@@ -79,14 +80,22 @@ class DenseBlock(nn.ModuleDict):
         (N, k0, *S) -> (N, k0 + num_layers * k, *S)
     """
 
-    def __init__(self, num_layers: int, in_channels: int, growth_rate: int, bn_size: int = 4,
-                 drop_rate: float = 0.0, dim: int = 2):
+    def __init__(
+        self,
+        num_layers: int,
+        in_channels: int,
+        growth_rate: int,
+        bn_size: int = 4,
+        drop_rate: float = 0.0,
+        dim: int = 2,
+    ):
         super().__init__()
         self.in_channels = in_channels
         self.out_channels = in_channels + num_layers * growth_rate
         for i in range(num_layers):
-            self[f"denselayer{i + 1}"] = DenseLayer(in_channels + i * growth_rate, growth_rate,
-                                                    bn_size, drop_rate, dim)
+            self[f"denselayer{i + 1}"] = DenseLayer(
+                in_channels + i * growth_rate, growth_rate, bn_size, drop_rate, dim
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = [x]  # every earlier output stays alive: that is the memory cost
@@ -107,9 +116,14 @@ class Transition(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, dim: int = 2):
         nd = layers_for(dim)
-        super().__init__(OrderedDict(norm=nd.batch_norm(in_channels), relu=nn.ReLU(),
-                                     conv=nd.conv(in_channels, out_channels, kernel_size=1, bias=False),
-                                     pool=nd.avg_pool(kernel_size=2, stride=2)))
+        super().__init__(
+            OrderedDict(
+                norm=nd.batch_norm(in_channels),
+                relu=nn.ReLU(),
+                conv=nd.conv(in_channels, out_channels, kernel_size=1, bias=False),
+                pool=nd.avg_pool(kernel_size=2, stride=2),
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -122,8 +136,9 @@ class BlockPlan:
     after_transition: int | None
 
 
-def channel_plan(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                 compression: float = 0.5) -> list[BlockPlan]:
+def channel_plan(
+    growth_rate: int, block_config: Sequence[int], num_init_features: int, compression: float = 0.5
+) -> list[BlockPlan]:
     """Closed-form channel bookkeeping: one row per block with the input width of every layer.
 
     Returns:
@@ -132,14 +147,22 @@ def channel_plan(growth_rate: int, block_config: Sequence[int], num_init_feature
     check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
     check_int("num_init_features", num_init_features, fix="k0 is the number of channels of the stem")
     if isinstance(block_config, (str, bytes)) or not isinstance(block_config, Sequence):
-        raise TypeError(f"block_config must be a sequence of layer counts such as (6, 12, 24, 16), got "
-                        f"{type(block_config).__name__} {block_config!r}")
+        raise TypeError(
+            f"block_config must be a sequence of layer counts such as (6, 12, 24, 16), got "
+            f"{type(block_config).__name__} {block_config!r}"
+        )
     if not block_config:
         raise ValueError("block_config must name at least one dense block, got an empty sequence")
     for i, n in enumerate(block_config):
         check_int(f"block_config[{i}]", n, fix="each entry is the number of layers of a dense block")
-    check_float("compression", compression, 0.0, 1.0, strict_minimum=True,
-                fix="theta: a transition keeps floor(theta * m) of its m channels")
+    check_float(
+        "compression",
+        compression,
+        0.0,
+        1.0,
+        strict_minimum=True,
+        fix="theta: a transition keeps floor(theta * m) of its m channels",
+    )
     rows, c = [], num_init_features
     for b, n in enumerate(block_config):
         inputs = tuple(c + i * growth_rate for i in range(n))
@@ -180,10 +203,19 @@ class DenseNet(nn.Module):
         Huang et al., "Densely Connected Convolutional Networks", CVPR 2017.
     """
 
-    def __init__(self, growth_rate: int = 32, block_config: Sequence[int] = (6, 12, 24, 16),
-                 num_init_features: int = 64, bn_size: int = 4, compression: float = 0.5,
-                 drop_rate: float = 0.0, num_classes: int = 1000, in_channels: int = 3,
-                 stem_type: str = "imagenet", dim: int = 2):
+    def __init__(
+        self,
+        growth_rate: int = 32,
+        block_config: Sequence[int] = (6, 12, 24, 16),
+        num_init_features: int = 64,
+        bn_size: int = 4,
+        compression: float = 0.5,
+        drop_rate: float = 0.0,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        stem_type: str = "imagenet",
+        dim: int = 2,
+    ):
         super().__init__()
         plan = channel_plan(growth_rate, block_config, num_init_features, compression)
         check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
@@ -193,17 +225,21 @@ class DenseNet(nn.Module):
         check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
         nd = layers_for(dim)
         if stem_type == "imagenet":
-            layers = [("conv0", nd.conv(in_channels, num_init_features, 7, stride=2, padding=3, bias=False)),
-                      ("norm0", nd.batch_norm(num_init_features)), ("relu0", nn.ReLU()),
-                      ("pool0", nd.max_pool(kernel_size=3, stride=2, padding=1))]
+            layers = [
+                ("conv0", nd.conv(in_channels, num_init_features, 7, stride=2, padding=3, bias=False)),
+                ("norm0", nd.batch_norm(num_init_features)),
+                ("relu0", nn.ReLU()),
+                ("pool0", nd.max_pool(kernel_size=3, stride=2, padding=1)),
+            ]
         else:
             layers = [("conv0", nd.conv(in_channels, num_init_features, 3, padding=1, bias=False))]
         self.growth_rate, self.block_config, self.stem_type = growth_rate, tuple(block_config), stem_type
         self.features = nn.Sequential(OrderedDict(layers))
         c = num_init_features
         for row, n in zip(plan, block_config, strict=True):
-            self.features.add_module(f"denseblock{row.block}",
-                                     DenseBlock(n, c, growth_rate, bn_size, drop_rate, dim))
+            self.features.add_module(
+                f"denseblock{row.block}", DenseBlock(n, c, growth_rate, bn_size, drop_rate, dim)
+            )
             c = row.out
             if row.after_transition is not None:
                 self.features.add_module(f"transition{row.block}", Transition(c, row.after_transition, dim))
@@ -256,9 +292,12 @@ def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, 
     check_int("depth", depth, minimum=None)
     if depth < 10 or (depth - 4) % 6:
         near = max(10, 6 * round((depth - 4) / 6) + 4)
-        raise ValueError(f"depth must be 6n + 4 with n >= 1 (10, 16, ..., 100, ...), got {depth!r}; "
-                         f"the nearest valid depth is {near}")
+        raise ValueError(
+            f"depth must be 6n + 4 with n >= 1 (10, 16, ..., 100, ...), got {depth!r}; "
+            f"the nearest valid depth is {near}"
+        )
     check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
     n = (depth - 4) // 6
-    return DenseNet(growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem_type="cifar",
-                    **kwargs)
+    return DenseNet(
+        growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem_type="cifar", **kwargs
+    )

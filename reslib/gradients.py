@@ -106,8 +106,12 @@ def gradient_flow(
     grads = weight_gradients(model, x, y)
     norms = _float64_norms(grads).numpy()
     with torch.no_grad():
-        frozen = np.array([bool(torch.equal(layer.weight - lr * g, layer.weight))
-                           for layer, g in zip(linear_layers(model), grads, strict=True)])
+        frozen = np.array(
+            [
+                bool(torch.equal(layer.weight - lr * g, layer.weight))
+                for layer, g in zip(linear_layers(model), grads, strict=True)
+            ]
+        )
     layers = sorted({1, (depth + 1) // 2, depth})
     layers = (layers + [layers[-1]] * 3)[:3]
     values = [states[k - 1].detach().flatten().cpu() for k in layers]
@@ -117,24 +121,28 @@ def gradient_flow(
         finite = finite[torch.isfinite(finite)]
         hi = max(float(finite.quantile(0.99)) if finite.numel() else 1.0, 1e-12)
     edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
-    hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel()
-                        for v in values])
+    hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel() for v in values])
     status = _gradient_status(norms, frozen, lr, str(x.dtype).removeprefix("torch."))
     return GradientFlow(norms, frozen, layers, edges.numpy(), hist.numpy(), status)
 
 
-def _gradient_status(norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1,
-                     dtype: str = "float32") -> str:
+def _gradient_status(
+    norms: np.ndarray, frozen: np.ndarray | None = None, lr: float = 0.1, dtype: str = "float32"
+) -> str:
     bad = ~np.isfinite(norms)
     if bad.any():
         return f"the gradient overflowed (inf/NaN) at layer {int(np.argmax(bad)) + 1}"
     zero = np.flatnonzero(norms == 0.0)
     if zero.size:
-        return (f"the gradient underflowed to exactly 0 at {zero.size} of {len(norms)} layers "
-                f"(layers {zero[0] + 1}-{zero[-1] + 1}): they cannot learn at all")
+        return (
+            f"the gradient underflowed to exactly 0 at {zero.size} of {len(norms)} layers "
+            f"(layers {zero[0] + 1}-{zero[-1] + 1}): they cannot learn at all"
+        )
     ratio = f"largest / smallest layer gradient: {norms.max() / norms.min():.1e}"
     stuck = np.flatnonzero(frozen) if frozen is not None else np.array([], dtype=int)
     if stuck.size:
-        return (f"{ratio}; an SGD step (lr {lr:g}) leaves the weights of {stuck.size} layer(s) "
-                f"(first: layer {stuck[0] + 1}) exactly unchanged in {dtype}")
+        return (
+            f"{ratio}; an SGD step (lr {lr:g}) leaves the weights of {stuck.size} layer(s) "
+            f"(first: layer {stuck[0] + 1}) exactly unchanged in {dtype}"
+        )
     return ratio

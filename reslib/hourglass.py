@@ -75,34 +75,54 @@ class StackedHourglass(nn.Module):
         Newell, Yang and Deng, "Stacked Hourglass Networks for Human Pose Estimation", ECCV 2016.
     """
 
-    def __init__(self, in_channels: int, num_keypoints: int, num_stacks: int = 2, channels: int = 32,
-                 order: int = 3):
+    def __init__(
+        self, in_channels: int, num_keypoints: int, num_stacks: int = 2, channels: int = 32, order: int = 3
+    ):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_keypoints", num_keypoints),
-                            ("num_stacks", num_stacks), ("order", order)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("num_keypoints", num_keypoints),
+            ("num_stacks", num_stacks),
+            ("order", order),
+        ):
             check_int(name, value)
         check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
         if channels % 4:
-            raise ValueError(f"channels must be a positive multiple of 4 (bottleneck width "
-                             f"channels/4), got {channels!r}")
+            raise ValueError(
+                f"channels must be a positive multiple of 4 (bottleneck width channels/4), got {channels!r}"
+            )
         self.num_stacks, self.order = num_stacks, order
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels), nn.ReLU(), residual_module(channels))
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+            residual_module(channels),
+        )
         self.hourglasses = nn.ModuleList([Hourglass(order, channels) for _ in range(num_stacks)])
-        self.features = nn.ModuleList([nn.Sequential(
-            residual_module(channels), nn.Conv2d(channels, channels, 1, bias=False), nn.BatchNorm2d(channels),
-            nn.ReLU()) for _ in range(num_stacks)])
+        self.features = nn.ModuleList(
+            [
+                nn.Sequential(
+                    residual_module(channels),
+                    nn.Conv2d(channels, channels, 1, bias=False),
+                    nn.BatchNorm2d(channels),
+                    nn.ReLU(),
+                )
+                for _ in range(num_stacks)
+            ]
+        )
         self.heads = nn.ModuleList([nn.Conv2d(channels, num_keypoints, 1) for _ in range(num_stacks)])
-        self.merge_features = nn.ModuleList([nn.Conv2d(channels, channels, 1)
-                                             for _ in range(num_stacks - 1)])
-        self.merge_heatmaps = nn.ModuleList([nn.Conv2d(num_keypoints, channels, 1)
-                                             for _ in range(num_stacks - 1)])
+        self.merge_features = nn.ModuleList([nn.Conv2d(channels, channels, 1) for _ in range(num_stacks - 1)])
+        self.merge_heatmaps = nn.ModuleList(
+            [nn.Conv2d(num_keypoints, channels, 1) for _ in range(num_stacks - 1)]
+        )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         h, w = x.shape[-2:]
         if h % 2**self.order or w % 2**self.order:
-            raise ValueError(f"an hourglass of order {self.order} halves the size {self.order} times: "
-                             f"height and width must be divisible by {2**self.order}, got {(h, w)}")
+            raise ValueError(
+                f"an hourglass of order {self.order} halves the size {self.order} times: "
+                f"height and width must be divisible by {2**self.order}, got {(h, w)}"
+            )
         x = self.stem(x)  # (N, C, H, W)
         heatmaps = []
         for s in range(self.num_stacks):

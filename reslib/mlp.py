@@ -148,8 +148,12 @@ def mlp(
     Shape:
         (N, in_features) -> (N, out_features)
     """
-    for name, value in [("depth", depth), ("width", width), ("in_features", in_features),
-                        ("out_features", out_features)]:
+    for name, value in [
+        ("depth", depth),
+        ("width", width),
+        ("in_features", in_features),
+        ("out_features", out_features),
+    ]:
         check_int(name, value)
     check_bool("residual", residual)
     check_choice("norm", norm, _NORMS)
@@ -167,9 +171,18 @@ def mlp(
     else:
         stem = PlainLayer(in_features, width, activation, norm)
         blocks = [PlainLayer(width, width, activation, norm) for _ in range(depth - 1)]
-    model = MLP(stem, nn.Sequential(*blocks), nn.Linear(width, out_features),
-                depth=depth, width=width, residual=residual, norm=norm, activation=activation,
-                residual_scale=residual_scale, init=init)
+    model = MLP(
+        stem,
+        nn.Sequential(*blocks),
+        nn.Linear(width, out_features),
+        depth=depth,
+        width=width,
+        residual=residual,
+        norm=norm,
+        activation=activation,
+        residual_scale=residual_scale,
+        init=init,
+    )
     for module in model.modules():
         if isinstance(module, nn.Linear):
             _init_linear(module, init, activation)

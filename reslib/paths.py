@@ -60,8 +60,9 @@ class EffectivePaths:
     peak: int  # the length that carries the most
 
 
-def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
-                    share: float = 0.9) -> EffectivePaths:
+def effective_paths(
+    n_blocks: int, magnitude: Sequence[float] | np.ndarray, share: float = 0.9
+) -> EffectivePaths:
     r"""Where the gradient comes from: path-length distribution times gradient per path.
 
     The gradient carried by paths of length $k$ is $\binom{n}{k}\,g(k)$, with $g(k)$ the gradient
@@ -81,8 +82,10 @@ def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
     pmf = path_length_distribution(n_blocks)
     g = np.asarray(magnitude, dtype=np.float64)
     if g.shape != pmf.shape or not np.all(np.isfinite(g)) or np.any(g < 0) or not g.any():
-        raise ValueError(f"magnitude must be {len(pmf)} finite values >= 0 (one per path length "
-                         f"0..{n_blocks}), not all zero; got shape {g.shape}")
+        raise ValueError(
+            f"magnitude must be {len(pmf)} finite values >= 0 (one per path length "
+            f"0..{n_blocks}), not all zero; got shape {g.shape}"
+        )
     contribution = pmf * g / (pmf * g).sum()
     best = (0, len(g) - 1)
     for lo in range(len(g)):  # the shortest window [lo, hi] holding `share` of the gradient
@@ -94,8 +97,9 @@ def effective_paths(n_blocks: int, magnitude: Sequence[float] | np.ndarray,
     return EffectivePaths(contribution, lo, hi, float(pmf[lo : hi + 1].sum()), int(contribution.argmax()))
 
 
-def unravel(blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor
-            ) -> dict[tuple[int, ...], torch.Tensor]:
+def unravel(
+    blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor
+) -> dict[tuple[int, ...], torch.Tensor]:
     r"""The $2^n$ path terms of $y = (1 + f_n) \circ \cdots \circ (1 + f_1)(x)$ for *linear* $f_k$.
 
     Path $(i_1 < \dots < i_m)$ applies $f_{i_1}$, then ..., then $f_{i_m}$ and skips the rest;
@@ -120,8 +124,9 @@ def unravel(blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.T
 def _blocks(model: nn.Module) -> nn.Sequential:
     blocks = getattr(model, "blocks", None)
     if not isinstance(blocks, nn.Sequential):
-        raise TypeError(f"model must have an nn.Sequential `blocks` (e.g. reslib.mlp.mlp), "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"model must have an nn.Sequential `blocks` (e.g. reslib.mlp.mlp), got {type(model).__name__}"
+        )
     return blocks
 
 
@@ -135,8 +140,13 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     drop = list(drop) if isinstance(drop, Iterable) else [drop]  # several indices or one
     drop = [int(i) if isinstance(i, np.integer) else i for i in drop]
     for i in drop:
-        check_int("block index", i, 0, len(blocks) - 1,
-                  fix=f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}")
+        check_int(
+            "block index",
+            i,
+            0,
+            len(blocks) - 1,
+            fix=f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}",
+        )
     lesioned = copy.deepcopy(model)
     for i in set(drop):
         lesioned.blocks[i] = nn.Identity()
@@ -153,9 +163,14 @@ def reorder(model: nn.Module, order: Sequence[int]) -> nn.Module:
     return reordered
 
 
-def path_gradient_magnitude(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-                            lengths: Sequence[int] | None = None, samples: int = 20,
-                            seed: int = 0) -> np.ndarray:
+def path_gradient_magnitude(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lengths: Sequence[int] | None = None,
+    samples: int = 20,
+    seed: int = 0,
+) -> np.ndarray:
     r"""Gradient norm at the first block's input, through paths of length $k$ only (Veit et al.).
 
     One forward pass as usual; in the backward pass $k$ random blocks propagate through their

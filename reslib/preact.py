@@ -29,8 +29,16 @@ class PreActBlock(BlockBase):
     expansion = 1
     preact = True
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        norm_layer: NormLayer | None = None,
+        shortcut_type: str = "B",
+        plain: bool = False,
+        dim: int = 2,
+    ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.bn1 = norm(in_channels)
@@ -64,8 +72,16 @@ class PreActBottleneck(BlockBase):
     expansion = 4
     preact = True
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, norm_layer: NormLayer | None = None,
-                 shortcut_type: str = "B", plain: bool = False, dim: int = 2):
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        norm_layer: NormLayer | None = None,
+        shortcut_type: str = "B",
+        plain: bool = False,
+        dim: int = 2,
+    ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
         self.bn1 = norm(in_channels)

@@ -69,10 +69,20 @@ class ResNet(nn.Module):
         He et al., "Deep Residual Learning for Image Recognition", CVPR 2016, Table 1 and section 4.2.
     """
 
-    def __init__(self, block: type[nn.Module], layers: Sequence[int], num_classes: int = 1000,
-                 widths: Sequence[int] = (64, 128, 256, 512), stem_type: str = "imagenet",
-                 in_channels: int = 3, shortcut_type: str = "B", plain: bool = False,
-                 zero_init_residual: bool = False, norm_layer: NormLayer | None = None, dim: int = 2):
+    def __init__(
+        self,
+        block: type[nn.Module],
+        layers: Sequence[int],
+        num_classes: int = 1000,
+        widths: Sequence[int] = (64, 128, 256, 512),
+        stem_type: str = "imagenet",
+        in_channels: int = 3,
+        shortcut_type: str = "B",
+        plain: bool = False,
+        zero_init_residual: bool = False,
+        norm_layer: NormLayer | None = None,
+        dim: int = 2,
+    ):
         super().__init__()
         check_block(block)
         layers, widths = list(layers), list(widths)
@@ -93,8 +103,9 @@ class ResNet(nn.Module):
             self.conv1 = nd.conv(in_channels, widths[0], kernel_size=3, stride=1, padding=1, bias=False)
         self.bn1 = norm(widths[0])
         self.relu = nn.ReLU()
-        self.maxpool = (nd.max_pool(kernel_size=3, stride=2, padding=1) if stem_type == "imagenet"
-                        else nn.Identity())
+        self.maxpool = (
+            nd.max_pool(kernel_size=3, stride=2, padding=1) if stem_type == "imagenet" else nn.Identity()
+        )
         channels = widths[0]
         kwargs = dict(norm_layer=norm_layer, shortcut_type=shortcut_type, plain=plain, dim=dim)
         for i, (num_blocks, planes) in enumerate(zip(layers, widths, strict=True)):
@@ -131,9 +142,11 @@ class ResNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and stages: (N, C_in, H, W) -> (N, C_last, H / s, W / s)."""
         if x.dim() != self.dim + 2:
-            raise ValueError(f"input must have shape (N, C, {'H, W' if self.dim == 2 else 'L'}), got "
-                             f"{tuple(x.shape)}" + ("; add a channel axis with x.unsqueeze(1)"
-                                                    if x.dim() == self.dim + 1 else ""))
+            raise ValueError(
+                f"input must have shape (N, C, {'H, W' if self.dim == 2 else 'L'}), got "
+                f"{tuple(x.shape)}"
+                + ("; add a channel axis with x.unsqueeze(1)" if x.dim() == self.dim + 1 else "")
+            )
         x = self.conv1(x)  # (N, C_0, H / 2, W / 2) for the ImageNet stem
         x = self.bn1(x)
         x = self.relu(x)
@@ -197,9 +210,17 @@ def resnet200(**kwargs: object) -> ResNet:
     return ResNet(*ARCHITECTURES["ResNet-200"], **kwargs)
 
 
-def cifar_resnet(depth: int, shortcut_type: str = "A", plain: bool = False, num_classes: int = 10,
-                 width: int = 16, in_channels: int = 3, dim: int = 2,
-                 block: type[nn.Module] = BasicBlock, **kwargs: object) -> ResNet:
+def cifar_resnet(
+    depth: int,
+    shortcut_type: str = "A",
+    plain: bool = False,
+    num_classes: int = 10,
+    width: int = 16,
+    in_channels: int = 3,
+    dim: int = 2,
+    block: type[nn.Module] = BasicBlock,
+    **kwargs: object,
+) -> ResNet:
     r"""The CIFAR-10 networks of He et al. (2016a), section 4.2: depth $= 6n + 2$.
 
     A 3x3 conv, three stages of $n$ basic blocks with `width`, `2 width`, `4 width` channels
@@ -224,10 +245,21 @@ def cifar_resnet(depth: int, shortcut_type: str = "A", plain: bool = False, num_
     check_int("depth", depth, minimum=None)
     if depth < 8 or (depth - 2) % 6:
         near = max(8, 6 * round((depth - 2) / 6) + 2)
-        raise ValueError(f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got "
-                         f"{depth!r}; the nearest valid depth is {near}")
+        raise ValueError(
+            f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got "
+            f"{depth!r}; the nearest valid depth is {near}"
+        )
     check_int("width", width)
     n = (depth - 2) // 6
-    return ResNet(block, [n, n, n], num_classes=num_classes, widths=(width, 2 * width, 4 * width),
-                  stem_type="cifar", in_channels=in_channels, shortcut_type=shortcut_type, plain=plain,
-                  dim=dim, **kwargs)
+    return ResNet(
+        block,
+        [n, n, n],
+        num_classes=num_classes,
+        widths=(width, 2 * width, 4 * width),
+        stem_type="cifar",
+        in_channels=in_channels,
+        shortcut_type=shortcut_type,
+        plain=plain,
+        dim=dim,
+        **kwargs,
+    )

@@ -68,8 +68,9 @@ class KeypointData:
         return len(self.x)
 
 
-def _draw(rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _draw(
+    rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw one shape per column of `kinds` (0 = none, 1 = disc, 2 = square), later ones on top."""
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)  # (H, W)
     image = np.zeros((n, size, size), np.float32)
@@ -95,8 +96,9 @@ def _draw(rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
     return image, mask, centre
 
 
-def segmentation(n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3,
-                 noise: float = 0.25) -> SegmentationData:
+def segmentation(
+    n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3, noise: float = 0.25
+) -> SegmentationData:
     r"""`n` noisy images with up to `shapes` discs and squares, and their masks (0 bg, 1 disc, 2 square).
 
     Pixel values are $x = g\,[\text{inside}] + \varepsilon$,
@@ -133,8 +135,9 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     return torch.exp(-(dy + dx) / (2 * sigma**2))
 
 
-def keypoints(n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5,
-              noise: float = 0.25) -> KeypointData:
+def keypoints(
+    n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5, noise: float = 0.25
+) -> KeypointData:
     """`n` images with one disc and one square; targets are heat maps at the two centres.
 
     Channel 0 marks the disc's centre, channel 1 the square's (`KEYPOINTS`): the network
@@ -154,8 +157,9 @@ def keypoints(n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5,
     coords = np.take_along_axis(centre, order[..., None], axis=1).astype(np.float32)
     x = image + noise * rng.standard_normal(image.shape).astype(np.float32)
     coords_t = torch.from_numpy(coords)
-    return KeypointData(torch.from_numpy(x[:, None].copy()), gaussian_heatmaps(coords_t, size, sigma),
-                        coords_t)
+    return KeypointData(
+        torch.from_numpy(x[:, None].copy()), gaussian_heatmaps(coords_t, size, sigma), coords_t
+    )
 
 
 def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
@@ -188,8 +192,9 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     if pred.ndim == 4:
         pred = pred.argmax(1)
     if pred.shape != target.shape:
-        raise ValueError(f"pred and target need the same shape, got {tuple(pred.shape)} and "
-                         f"{tuple(target.shape)}")
+        raise ValueError(
+            f"pred and target need the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
+        )
     classes = torch.arange(num_classes, device=pred.device)[:, None]
     p, t = pred.reshape(1, -1) == classes, target.reshape(1, -1) == classes  # (C, N*H*W)
     inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()

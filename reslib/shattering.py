@@ -83,8 +83,10 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """
     x = _as_column(x)
     if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
-        raise ValueError("batch norm is in train mode, so every output depends on the whole batch; "
-                         "call freeze_batch_stats(model, x) (or model.eval()) first")
+        raise ValueError(
+            "batch norm is in train mode, so every output depends on the whole batch; "
+            "call freeze_batch_stats(model, x) (or model.eval()) first"
+        )
     x = x.detach().requires_grad_(True)
     y = model(x)
     if y.shape != (len(x), 1):
@@ -141,8 +143,9 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     return r / power[..., None]
 
 
-def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
-                   seed: int = 0, init: str = "he") -> nn.Module:
+def shattering_net(
+    depth: int, residual: bool, batch_norm: bool = True, width: int = 200, seed: int = 0, init: str = "he"
+) -> nn.Module:
     r"""The network of the shattered-gradients experiment: a seeded `mlp(depth, width, 1, 1)`.
 
     Feed-forward: the first layer is $\mathrm{ReLU}(w x + b)$ without norm, each unit switching on
@@ -157,8 +160,7 @@ def shattering_net(depth: int, residual: bool, batch_norm: bool = True, width: i
     check_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
     with torch.random.fork_rng(devices=[]):  # the CPU generator draws the weights; restored after
         torch.default_generator.manual_seed(seed)
-        model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None,
-                    init="he")
+        model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None, init="he")
         if not residual:  # the residual stem stays as mlp builds it: linear, so no kinks
             first = nn.Linear(1, width)
             nn.init.kaiming_normal_(first.weight, nonlinearity="relu")  # N(0, 2)
@@ -190,9 +192,16 @@ class ShatteringResult:
     lag1: float  # the autocorrelation at one grid step (4 / (n_inputs - 1))
 
 
-def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
-               n_inputs: int = 256, seed: int = 0, init: str = "he",
-               device: torch.device | str | None = None) -> ShatteringResult:
+def shattering(
+    depth: int,
+    residual: bool,
+    batch_norm: bool = True,
+    width: int = 200,
+    n_inputs: int = 256,
+    seed: int = 0,
+    init: str = "he",
+    device: torch.device | str | None = None,
+) -> ShatteringResult:
     r"""The shattered-gradients experiment: $\partial y/\partial x$ of a random ReLU net on $[-2, 2]$.
 
     A fresh `mlp(depth, width, 1, 1)` (feed-forward: `depth` layers; residual: `depth` blocks
@@ -233,9 +242,15 @@ def shattering(depth: int, residual: bool, batch_norm: bool = True, width: int =
     return ShatteringResult(x.squeeze(1).cpu().numpy(), grad, r, float(r[1]))
 
 
-def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width: int = 200,
-                  n_inputs: int = 256, seeds: tuple[int, ...] = (0, 1, 2), init: str = "he",
-                  ) -> np.ndarray:
+def lag1_by_depth(
+    max_depth: int,
+    residual: bool,
+    batch_norm: bool = True,
+    width: int = 200,
+    n_inputs: int = 256,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    init: str = "he",
+) -> np.ndarray:
     r"""Lag-1 autocorrelation of $\partial y/\partial x$ for depths 1..`max_depth`, mean over seeds.
 
     Each seed builds one network of `max_depth` layers; `depth_gradients` reads off all its
@@ -248,7 +263,6 @@ def lag1_by_depth(max_depth: int, residual: bool, batch_norm: bool = True, width
     rows = []
     x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)
     for seed in seeds:
-        model = freeze_batch_stats(
-            shattering_net(max_depth, residual, batch_norm, width, seed, init), x)
+        model = freeze_batch_stats(shattering_net(max_depth, residual, batch_norm, width, seed, init), x)
         rows.append(autocorrelation(depth_gradients(model, x), max_lag=1)[:, 1])
     return np.mean(rows, axis=0)

@@ -53,7 +53,9 @@ class History:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, x: torch.Tensor | TensorData, y: torch.Tensor | None = None,
+    model: nn.Module,
+    x: torch.Tensor | TensorData,
+    y: torch.Tensor | None = None,
     batch_size: int = 1000,
 ) -> tuple[float, float]:
     """Mean cross-entropy loss and error rate of `model` on `(x, y)`, in eval mode.
@@ -93,15 +95,15 @@ def make_optimizer(
     check_float("weight_decay", weight_decay, 0.0)
     check_choice("optimizer", name, ("sgd", "adam"))
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
-                               weight_decay=weight_decay)
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 @torch.no_grad()
-def _test_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
-               batch_size: int = 1000) -> float:
+def _test_loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, batch_size: int = 1000
+) -> float:
     """The mean of `loss_fn` over `(x, y)` in eval mode, weighting each batch by its size."""
     was_training = model.training
     model.eval()
@@ -154,12 +156,13 @@ def fit(
     check_bool("progress", progress)
     if isinstance(data, TensorData):
         x, y = data.x_train, data.y_train
-    elif (isinstance(data, tuple) and len(data) == 2
-          and all(isinstance(t, torch.Tensor) for t in data)):
+    elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         x, y = data
     else:
-        raise TypeError(f"data must be a reslib.data.TensorData or a pair (x, target) of tensors, got "
-                        f"{type(data).__name__}")
+        raise TypeError(
+            f"data must be a reslib.data.TensorData or a pair (x, target) of tensors, got "
+            f"{type(data).__name__}"
+        )
     if len(x) != len(y):
         raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
     classify = loss_fn is None
@@ -184,8 +187,9 @@ def fit(
             losses.append(loss.detach())
             if classify:
                 outputs.append(out.detach())
-        sizes = torch.tensor([len(idx) for idx in order.split(batch_size)], device=x.device,
-                             dtype=torch.float32)
+        sizes = torch.tensor(
+            [len(idx) for idx in order.split(batch_size)], device=x.device, dtype=torch.float32
+        )
         loss_sum = (torch.stack(losses) * sizes).sum()
         train_loss = loss_sum.item() / n  # the one sync per epoch
         history.train_loss.append(train_loss)

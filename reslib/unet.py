@@ -71,33 +71,43 @@ def _trace(size: int, depth: int, padding: str, suggest: bool) -> ShapeTrace:
     steps, skips, s = [TraceStep("input", 0, size, 0)], [], size
     for level in range(depth + 1):
         if s - shrink < 1:
-            return ShapeTrace(tuple(steps), f"level {level}: two valid 3x3 convs need at least "
-                                            f"{shrink + 1} pixels, the map has {s}")
+            return ShapeTrace(
+                tuple(steps),
+                f"level {level}: two valid 3x3 convs need at least {shrink + 1} pixels, the map has {s}",
+            )
         s -= shrink
         steps.append(TraceStep("bottleneck" if level == depth else "encoder", level, s, 0))
         if level == depth:
             break
         if s % 2:
-            return ShapeTrace(tuple(steps), (
-                f"level {level}: 2x2 max pooling needs an even size, got {s}; "
-                f"{'valid' if shrink else 'same'} U-Nets of depth {depth} take "
-                f"{_nearest(size, depth, padding) if suggest else '...'}"))
+            return ShapeTrace(
+                tuple(steps),
+                (
+                    f"level {level}: 2x2 max pooling needs an even size, got {s}; "
+                    f"{'valid' if shrink else 'same'} U-Nets of depth {depth} take "
+                    f"{_nearest(size, depth, padding) if suggest else '...'}"
+                ),
+            )
         skips.append(s)
         s //= 2
     for level in reversed(range(depth)):
         s *= 2
         steps.append(TraceStep("up", level, s, skips[level] - s))
         if s - shrink < 1:
-            return ShapeTrace(tuple(steps), f"decoder level {level}: {s} pixels are too few for two "
-                                            "valid 3x3 convs")
+            return ShapeTrace(
+                tuple(steps), f"decoder level {level}: {s} pixels are too few for two valid 3x3 convs"
+            )
         s -= shrink
         steps.append(TraceStep("decoder", level, s, 0))
     return ShapeTrace(tuple(steps), None)
 
 
 def _nearest(size: int, depth: int, padding: str) -> str:
-    ok = [s for s in range(max(1, size - 64), size + 257)
-          if _trace(s, depth, padding, suggest=False).problem is None]
+    ok = [
+        s
+        for s in range(max(1, size - 64), size + 257)
+        if _trace(s, depth, padding, suggest=False).problem is None
+    ]
     below = [s for s in ok if s < size]
     above = [s for s in ok if s > size]
     parts = ([f"{below[-1]}"] if below else []) + ([f"{above[0]}"] if above else [])
@@ -119,8 +129,10 @@ def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The central `size` window of x's last two dimensions (U-Net's crop before concatenation)."""
     h, w = x.shape[-2:]
     if size[0] > h or size[1] > w or (h - size[0]) % 2 or (w - size[1]) % 2:
-        raise ValueError(f"cannot centre-crop {(h, w)} to {tuple(size)}: need a smaller size that "
-                         "differs by an even number of pixels")
+        raise ValueError(
+            f"cannot centre-crop {(h, w)} to {tuple(size)}: need a smaller size that "
+            "differs by an even number of pixels"
+        )
     top, left = (h - size[0]) // 2, (w - size[1]) // 2
     return x[..., top : top + size[0], left : left + size[1]]
 
@@ -161,11 +173,23 @@ class UNet(nn.Module):
         Segmentation", MICCAI 2015.
     """
 
-    def __init__(self, in_channels: int, num_classes: int, depth: int = 4, base_channels: int = 64,
-                 padding: str = "valid", skips: bool = True, batch_norm: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        depth: int = 4,
+        base_channels: int = 64,
+        padding: str = "valid",
+        skips: bool = True,
+        batch_norm: bool = True,
+    ):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
-                            ("depth", depth), ("base_channels", base_channels)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("num_classes", num_classes),
+            ("depth", depth),
+            ("base_channels", base_channels),
+        ):
             check_int(name, value)
         check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
         check_bool("skips", skips)
@@ -173,14 +197,20 @@ class UNet(nn.Module):
         self.depth, self.padding, self.skips = depth, padding, skips
         pad = 1 if padding == "same" else 0
         widths = [base_channels * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList([DoubleConv(in_channels if i == 0 else widths[i - 1], widths[i], pad,
-                                              batch_norm) for i in range(depth)])
+        self.down = nn.ModuleList(
+            [
+                DoubleConv(in_channels if i == 0 else widths[i - 1], widths[i], pad, batch_norm)
+                for i in range(depth)
+            ]
+        )
         self.pool = nn.MaxPool2d(2)
         self.bottleneck = DoubleConv(widths[depth - 1], widths[depth], pad, batch_norm)
-        self.upconv = nn.ModuleList([nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
-                                     for i in range(depth)])
-        self.up = nn.ModuleList([DoubleConv(widths[i] * (2 if skips else 1), widths[i], pad, batch_norm)
-                                 for i in range(depth)])
+        self.upconv = nn.ModuleList(
+            [nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(depth)]
+        )
+        self.up = nn.ModuleList(
+            [DoubleConv(widths[i] * (2 if skips else 1), widths[i], pad, batch_norm) for i in range(depth)]
+        )
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

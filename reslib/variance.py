@@ -26,10 +26,18 @@ FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # 3.4e38
 def _gain(init: str | float) -> float:
     """sigma_w^2 * fan_in: a name from `reslib.core.INITS` (any case) or a positive number."""
     if isinstance(init, str):
-        return INITS[check_choice("init", init.lower(), INITS,
-                                  fix="or pass a positive number c for sigma_w^2 = c / fan_in")]
-    return check_float("init", init, minimum=0.0, strict_minimum=True,
-                       fix="pass 'he', 'glorot' or c for sigma_w^2 = c / fan_in")
+        return INITS[
+            check_choice(
+                "init", init.lower(), INITS, fix="or pass a positive number c for sigma_w^2 = c / fan_in"
+            )
+        ]
+    return check_float(
+        "init",
+        init,
+        minimum=0.0,
+        strict_minimum=True,
+        fix="pass 'he', 'glorot' or c for sigma_w^2 = c / fan_in",
+    )
 
 
 def _unit_weights(seed: int, width: int, depth: int) -> torch.Tensor:
@@ -61,8 +69,9 @@ _EPS = 1e-5  # batch norm's epsilon, as in torch
 
 
 @torch.no_grad()
-def _forward(h: torch.Tensor, weights: torch.Tensor, scale: float, batch_norm: bool
-             ) -> tuple[list[torch.Tensor], list[tuple]]:
+def _forward(
+    h: torch.Tensor, weights: torch.Tensor, scale: float, batch_norm: bool
+) -> tuple[list[torch.Tensor], list[tuple]]:
     """h_k = s (h_{k-1} + ReLU(z) W_k^T), z = BN(h_{k-1}) or h_{k-1}; keeps what backward needs."""
     states, saved = [h], []
     for w in weights:  # (width, width)
@@ -80,8 +89,9 @@ def _forward(h: torch.Tensor, weights: torch.Tensor, scale: float, batch_norm: b
 
 
 @torch.no_grad()
-def _backward(grad: torch.Tensor, weights: torch.Tensor, saved: list[tuple], scale: float
-              ) -> list[torch.Tensor]:
+def _backward(
+    grad: torch.Tensor, weights: torch.Tensor, saved: list[tuple], scale: float
+) -> list[torch.Tensor]:
     r"""dL/dh_k for k = 0..len(weights), from dL/dh_last = grad: $g_{k-1} = s\,g_k + J_{f_k}^\top s\,g_k$."""
     grads = [grad]
     for w, (z, inv_std) in zip(weights.flip(0), saved[::-1], strict=True):
@@ -111,11 +121,15 @@ class ForwardBackwardProfile:
         last = len(self.second_moment) - 1 if self.overflow_at is None else self.overflow_at - 1
         parts = [f"E[h^2] after block {last}: {self.second_moment[last]:.3g}"]
         if self.overflow_at is not None:
-            parts.append(f"activations overflowed float32 (|h| > 3.4e38) at block {self.overflow_at}: "
-                         f"the curves stop there and the backward pass starts from block {last}")
+            parts.append(
+                f"activations overflowed float32 (|h| > 3.4e38) at block {self.overflow_at}: "
+                f"the curves stop there and the backward pass starts from block {last}"
+            )
         if self.variance_overflow_at is not None:
-            parts.append(f"E[h^2] passes float32's max at block {self.variance_overflow_at}, so "
-                         "h.var() in float32 is inf from there (measured here in float64)")
+            parts.append(
+                f"E[h^2] passes float32's max at block {self.variance_overflow_at}, so "
+                "h.var() in float32 is inf from there (measured here in float64)"
+            )
         if self.grad_overflow_at is not None:
             parts.append(f"the backward pass overflowed float32 at block {self.grad_overflow_at}")
         if len(parts) == 1:
@@ -123,9 +137,15 @@ class ForwardBackwardProfile:
         return "; ".join(parts)
 
 
-def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool = False,
-                             width: int = 64, n_samples: int = 256, init: str | float = "he",
-                             seed: int = 0) -> ForwardBackwardProfile:
+def forward_backward_profile(
+    depth: int,
+    residual_scale: float = 1.0,
+    batch_norm: bool = False,
+    width: int = 64,
+    n_samples: int = 256,
+    init: str | float = "he",
+    seed: int = 0,
+) -> ForwardBackwardProfile:
     r"""Push a batch through `depth` fresh residual blocks in float32, then back.
 
     The input $h_0$ is standard normal, (n_samples, width). The loss is
@@ -147,8 +167,13 @@ def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm
         per block, where the overflows happened, and `status`, one sentence.
     """
     check_int("depth", depth)
-    check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True,
-                fix="use 1 (no scaling) or 1/sqrt(2)")
+    check_float(
+        "residual_scale",
+        residual_scale,
+        minimum=0.0,
+        strict_minimum=True,
+        fix="use 1 (no scaling) or 1/sqrt(2)",
+    )
     check_bool("batch_norm", batch_norm)
     check_int("width", width)
     check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
@@ -176,13 +201,21 @@ def forward_backward_profile(depth: int, residual_scale: float = 1.0, batch_norm
     grad_norm[: last + 1] = norms / norms[-1]
     over = np.flatnonzero(second > FLOAT32_MAX)
     variance_overflow_at = int(over[0]) if over.size else None
-    return ForwardBackwardProfile(second, variance, grad_norm, overflow_at, variance_overflow_at,
-                                  grad_overflow_at)
+    return ForwardBackwardProfile(
+        second, variance, grad_norm, overflow_at, variance_overflow_at, grad_overflow_at
+    )
 
 
-def variance_profile(depth: int, residual_scale: float = 1.0, batch_norm: bool = False,
-                     width: int = 64, n_samples: int = 256, init: str | float = "he", seed: int = 0,
-                     quantity: str = "second_moment") -> np.ndarray:
+def variance_profile(
+    depth: int,
+    residual_scale: float = 1.0,
+    batch_norm: bool = False,
+    width: int = 64,
+    n_samples: int = 256,
+    init: str | float = "he",
+    seed: int = 0,
+    quantity: str = "second_moment",
+) -> np.ndarray:
     r"""The second moment $\mathbb{E}[h_k^2]$ after each residual block at initialisation.
 
     This is the "variance" of the book's argument: the mean of $h^2$ over the batch and the

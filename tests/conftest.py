@@ -35,8 +35,9 @@ def data() -> rl.data.TensorData:
 @pytest.fixture(scope="session")
 def small_data(data: rl.data.TensorData) -> rl.data.TensorData:
     """The first 500 training and 200 test signals."""
-    return rl.data.TensorData(data.x_train[:500], data.y_train[:500], data.x_test[:200],
-                              data.y_test[:200], data.num_classes)
+    return rl.data.TensorData(
+        data.x_train[:500], data.y_train[:500], data.x_test[:200], data.y_test[:200], data.num_classes
+    )
 
 
 @pytest.fixture

@@ -29,22 +29,25 @@ BASE = {
     rl.paths.effective_paths: lambda: dict(n_blocks=4, magnitude=[1.0] * 5, share=0.9),
     rl.paths.lesion: lambda: dict(model=_net(), drop=[1]),
     rl.paths.reorder: lambda: dict(model=_net(), order=[2, 1, 0]),
-    rl.paths.path_gradient_magnitude: lambda: dict(model=_net(), x=torch.ones(4, 4), y=torch.zeros(4).long(),
-                                                   lengths=[0, 1], samples=2, seed=0),
+    rl.paths.path_gradient_magnitude: lambda: dict(
+        model=_net(), x=torch.ones(4, 4), y=torch.zeros(4).long(), lengths=[0, 1], samples=2, seed=0
+    ),
     rl.paths.stochastic_depth: lambda: dict(model=_net(), survival=0.5),
     rl.paths.RandomSkip: lambda: dict(block=nn.Identity(), survival=0.5),
     rl.variance.forward_backward_profile: lambda: dict(depth=3, width=8, n_samples=16),
     rl.variance.variance_profile: lambda: dict(depth=3, width=8, n_samples=16),
     rl.batchnorm_eval.running_stats_trace: lambda: dict(batch_size=8, momentum=0.1, steps=5),
-    rl.batchnorm.batch_norm_forward: lambda: dict(x=torch.ones(4, 3), gamma=torch.ones(3),
-                                                  beta=torch.zeros(3)),
+    rl.batchnorm.batch_norm_forward: lambda: dict(
+        x=torch.ones(4, 3), gamma=torch.ones(3), beta=torch.zeros(3)
+    ),
     rl.batchnorm.BatchNorm1d: lambda: dict(num_features=3),
     rl.batchnorm.BatchNorm2d: lambda: dict(num_features=3),
     rl.scenes.segmentation: lambda: dict(n=2, size=8),
     rl.scenes.keypoints: lambda: dict(n=2, size=8),
     rl.scenes.gaussian_heatmaps: lambda: dict(coords=torch.zeros(1, 2, 2), size=8, sigma=1.0),
-    rl.scenes.iou: lambda: dict(pred=torch.zeros(1, 2, 2).long(), target=torch.zeros(1, 2, 2).long(),
-                                num_classes=3),
+    rl.scenes.iou: lambda: dict(
+        pred=torch.zeros(1, 2, 2).long(), target=torch.zeros(1, 2, 2).long(), num_classes=3
+    ),
     rl.data.mnist1d: lambda: dict(num_samples=100, device="cpu"),
     rl.data.cifar10: lambda: dict(root="/nonexistent", device="cpu"),
     rl.runtime.set_seed: lambda: dict(seed=0),
@@ -165,7 +168,6 @@ def test_every_callable_has_a_type_row_and_a_value_row():
     assert not missing
 
 
-@pytest.mark.parametrize("fn", [fn for fn in BASE if fn is not rl.data.cifar10],
-                         ids=lambda fn: fn.__name__)
+@pytest.mark.parametrize("fn", [fn for fn in BASE if fn is not rl.data.cifar10], ids=lambda fn: fn.__name__)
 def test_the_base_arguments_are_valid(fn):
     fn(**BASE[fn]())  # so each row fails because of its bad value, not of the base

@@ -55,10 +55,14 @@ ROWS = [
     (rl.mlp.mlp, MLP | dict(residual=1), TypeError, "residual"),
     (rl.mlp.mlp, MLP | dict(residual=True, residual_scale=0.0), ValueError, "residual_scale"),
     # reslib.blocks: the four blocks and make_stage
-    *[(block, BLOCK | dict(planes=8.0), TypeError, "planes")
-      for block in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)],
-    *[(block, BLOCK | dict(stride=3), ValueError, "stride")
-      for block in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)],
+    *[
+        (block, BLOCK | dict(planes=8.0), TypeError, "planes")
+        for block in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+    ],
+    *[
+        (block, BLOCK | dict(stride=3), ValueError, "stride")
+        for block in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
+    ],
     (BasicBlock, BLOCK | dict(stride=2.0), TypeError, "stride"),
     (Bottleneck, BLOCK | dict(shortcut_type=None), ValueError, "shortcut_type"),
     (PreActBlock, BLOCK | dict(dim=3), ValueError, "dim"),
@@ -150,8 +154,9 @@ def test_bad_argument_raises_the_right_error_and_names_it(fn, kwargs, error, wor
     assert word in str(info.value), str(info.value)
 
 
-@pytest.mark.parametrize("fn", sorted({row[0] for row in ROWS}, key=lambda f: f.__name__),
-                         ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "fn", sorted({row[0] for row in ROWS}, key=lambda f: f.__name__), ids=lambda f: f.__name__
+)
 def test_every_callable_has_a_type_row_and_a_value_row(fn):
     errors = {error for f, _, error, _ in ROWS if f is fn}
     assert errors == {TypeError, ValueError}, fn.__name__

@@ -55,8 +55,9 @@ def test_backward_matches_finite_differences():
             xp, xm = x.clone(), x.clone()
             xp[i, j] += h
             xm[i, j] -= h
-            num = ((batch_norm_forward(xp, g, b, 1e-5)[0] - batch_norm_forward(xm, g, b, 1e-5)[0])
-                   * dy).sum() / (2 * h)
+            num = (
+                (batch_norm_forward(xp, g, b, 1e-5)[0] - batch_norm_forward(xm, g, b, 1e-5)[0]) * dy
+            ).sum() / (2 * h)
             assert abs(num.item() - dx[i, j].item()) < 1e-6
 
 
@@ -67,11 +68,14 @@ def test_module_passes_gradcheck(cls, shape):
     assert torch.autograd.gradcheck(bn, (x,))
 
 
-@pytest.mark.parametrize("mine, theirs, shape, momentum", [
-    (BatchNorm2d, nn.BatchNorm2d, (4, 3, 5, 5), 0.1),
-    (BatchNorm1d, nn.BatchNorm1d, (8, 3), 0.3),
-    (BatchNorm1d, nn.BatchNorm1d, (8, 3, 4), None),
-])
+@pytest.mark.parametrize(
+    "mine, theirs, shape, momentum",
+    [
+        (BatchNorm2d, nn.BatchNorm2d, (4, 3, 5, 5), 0.1),
+        (BatchNorm1d, nn.BatchNorm1d, (8, 3), 0.3),
+        (BatchNorm1d, nn.BatchNorm1d, (8, 3, 4), None),
+    ],
+)
 def test_drop_in_for_torch_over_training_steps_and_in_eval(mine, theirs, shape, momentum):
     torch.manual_seed(0)
     a, b = mine(3, momentum=momentum, eps=1e-3), theirs(3, momentum=momentum, eps=1e-3)
@@ -111,8 +115,9 @@ def test_buffers_are_not_part_of_the_graph():
 
 def test_no_affine_no_running_stats_and_repr():
     bn = BatchNorm2d(2, affine=False, track_running_stats=False)
-    assert list(bn.state_dict()) == list(nn.BatchNorm2d(2, affine=False,
-                                                        track_running_stats=False).state_dict())
+    assert list(bn.state_dict()) == list(
+        nn.BatchNorm2d(2, affine=False, track_running_stats=False).state_dict()
+    )
     x = torch.randn(3, 2, 4, 4)
     torch.testing.assert_close(bn.eval()(x), nn.functional.batch_norm(x, None, None, training=True))
     assert "track_running_stats=False" in repr(bn)

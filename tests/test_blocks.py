@@ -21,7 +21,9 @@ def test_torchvision_names_and_counts():
     assert keys[:2] == ["conv1.weight", "bn1.weight"] and "bn3.running_var" in keys
     basic = BasicBlock(64, 128, stride=2)
     assert [k for k in basic.state_dict() if k.startswith("downsample")][:2] == [
-        "downsample.0.weight", "downsample.1.weight"]
+        "downsample.0.weight",
+        "downsample.1.weight",
+    ]
     assert n_params(BasicBlock(64, 64)) == 2 * 9 * 64 * 64 + 4 * 64
 
 
@@ -69,12 +71,15 @@ def test_make_stage_is_pure():
     assert all(b.downsample is None for b in stage[1:])
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(in_channels=8, planes=8, stride=3), r"stride must be an int in \[1, 2\], got 3; 1 keeps"),
-    (dict(in_channels=8, planes=0), "planes must be an int >= 1"),
-    (dict(in_channels=8, planes=8, shortcut_type="C"), "shortcut_type must be one of 'A', 'B'"),
-    (dict(in_channels=8, planes=8, dim=3), r"dim must be an int in \[1, 2\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(in_channels=8, planes=8, stride=3), r"stride must be an int in \[1, 2\], got 3; 1 keeps"),
+        (dict(in_channels=8, planes=0), "planes must be an int >= 1"),
+        (dict(in_channels=8, planes=8, shortcut_type="C"), "shortcut_type must be one of 'A', 'B'"),
+        (dict(in_channels=8, planes=8, dim=3), r"dim must be an int in \[1, 2\]"),
+    ],
+)
 def test_bad_arguments_say_how_to_fix(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BasicBlock(**kwargs)
@@ -120,8 +125,9 @@ def test_make_stage_and_resnet_stage_a_learners_own_block():
         def __init__(self, in_channels, planes, stride=1, **options):
             super().__init__(in_channels, planes, stride)
 
-    model = rl.resnet.ResNet(Staged, [2], widths=(8,), stem_type="cifar", num_classes=3,
-                             zero_init_residual=True)
+    model = rl.resnet.ResNet(
+        Staged, [2], widths=(8,), stem_type="cifar", num_classes=3, zero_init_residual=True
+    )
     assert all(torch.equal(b.conv.weight, torch.zeros_like(b.conv.weight)) for b in model.layer1)
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 3)
 

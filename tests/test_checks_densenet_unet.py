@@ -1,6 +1,5 @@
 """Checks of notebooks 08-09: the reference solution passes, a plausible mistake fails, a stub waits."""
 
-
 import pytest
 import torch
 
@@ -10,21 +9,32 @@ from tests.helpers import load_solutions, stub
 SOL08, SOL09 = load_solutions("08_densenet"), load_solutions("09_unet_hourglass")
 
 
-
 def _argmax_col_row(h):  # swaps row and column
     return SOL09.heatmap_argmax(h).flip(-1)
 
 
 CHECKS = [
-    (rl.checks.check_dense_block_channels, SOL08.dense_block_channels,
-     lambda k0, k, n: [k0 + (layer + 1) * k for layer in range(n + 1)]),  # off by one layer
-    (rl.checks.check_transition_parameters, SOL08.transition_parameters,
-     lambda m, theta: m * int(theta * m)),  # forgets BN's scale and shift
-    (rl.checks.check_unet_output_size, SOL09.unet_output_size,
-     lambda s, d: SOL09.unet_output_size(s, d) + 4 * d),  # forgets the decoder's convs
+    (
+        rl.checks.check_dense_block_channels,
+        SOL08.dense_block_channels,
+        lambda k0, k, n: [k0 + (layer + 1) * k for layer in range(n + 1)],
+    ),  # off by one layer
+    (
+        rl.checks.check_transition_parameters,
+        SOL08.transition_parameters,
+        lambda m, theta: m * int(theta * m),
+    ),  # forgets BN's scale and shift
+    (
+        rl.checks.check_unet_output_size,
+        SOL09.unet_output_size,
+        lambda s, d: SOL09.unet_output_size(s, d) + 4 * d,
+    ),  # forgets the decoder's convs
     (rl.checks.check_heatmap_argmax, SOL09.heatmap_argmax, _argmax_col_row),
-    (rl.checks.check_binary_iou, SOL09.binary_iou,
-     lambda p, t: ((p & t).sum() / t.sum()).item()),  # recall, not IoU
+    (
+        rl.checks.check_binary_iou,
+        SOL09.binary_iou,
+        lambda p, t: ((p & t).sum() / t.sum()).item(),
+    ),  # recall, not IoU
 ]
 
 

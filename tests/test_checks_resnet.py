@@ -1,4 +1,3 @@
-
 import pytest
 import torch
 
@@ -9,16 +8,27 @@ SOL06 = load_solutions("06_bottleneck_counts")
 SOL07 = load_solutions("07_resnet")
 
 
-
 CHECKS = [
-    (rl.checks.check_conv_parameters, SOL06.conv_parameters,
-     lambda k, i, o, b: k * k * i * o),  # forgets the bias
-    (rl.checks.check_bottleneck_parameters, SOL06.bottleneck_parameters,
-     lambda c, p: c * p + 9 * p * p + 4 * p * p),  # conv weights only: no BN, no projection
-    (rl.checks.check_stage_shapes, SOL07.stage_shapes,
-     lambda s, b: [(64 * 2**i, s // 2 ** (i + 2), s // 2 ** (i + 2)) for i in range(4)]),  # no expansion
-    (rl.checks.check_cifar_parameter_count, SOL07.cifar_parameter_count,
-     lambda d: 270_000 * (d - 2) // 18),  # a guess scaled from ResNet-20
+    (
+        rl.checks.check_conv_parameters,
+        SOL06.conv_parameters,
+        lambda k, i, o, b: k * k * i * o,
+    ),  # forgets the bias
+    (
+        rl.checks.check_bottleneck_parameters,
+        SOL06.bottleneck_parameters,
+        lambda c, p: c * p + 9 * p * p + 4 * p * p,
+    ),  # conv weights only: no BN, no projection
+    (
+        rl.checks.check_stage_shapes,
+        SOL07.stage_shapes,
+        lambda s, b: [(64 * 2**i, s // 2 ** (i + 2), s // 2 ** (i + 2)) for i in range(4)],
+    ),  # no expansion
+    (
+        rl.checks.check_cifar_parameter_count,
+        SOL07.cifar_parameter_count,
+        lambda d: 270_000 * (d - 2) // 18,
+    ),  # a guess scaled from ResNet-20
 ]
 
 
@@ -31,8 +41,12 @@ def test_check_passes_solution_fails_wrong_and_handles_stub(check, solution, wro
 
 
 def test_checks_are_exported():
-    for name in ("check_conv_parameters", "check_bottleneck_parameters", "check_stage_shapes",
-                 "check_cifar_parameter_count"):
+    for name in (
+        "check_conv_parameters",
+        "check_bottleneck_parameters",
+        "check_stage_shapes",
+        "check_cifar_parameter_count",
+    ):
         assert name in rl.checks.__all__
 
 

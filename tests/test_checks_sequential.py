@@ -11,10 +11,16 @@ SOL01 = load_solutions("01_sequential_networks")
 
 CHECKS = [
     (rl.checks.check_compose, SOL01.compose, lambda layers, x: x),
-    (rl.checks.check_mlp_parameter_count, SOL01.mlp_parameter_count,
-     lambda d, w, i, o: i * w + (d - 1) * w * w + w * o),  # forgets the biases
-    (rl.checks.check_chain_gradient, SOL01.chain_gradient,
-     lambda x, w1, w2, w3, wr, t: SOL01.chain_gradient(x, w1, w2, w3, 0.0, t)),  # ignores the skip
+    (
+        rl.checks.check_mlp_parameter_count,
+        SOL01.mlp_parameter_count,
+        lambda d, w, i, o: i * w + (d - 1) * w * w + w * o,
+    ),  # forgets the biases
+    (
+        rl.checks.check_chain_gradient,
+        SOL01.chain_gradient,
+        lambda x, w1, w2, w3, wr, t: SOL01.chain_gradient(x, w1, w2, w3, 0.0, t),
+    ),  # ignores the skip
 ]
 
 
@@ -69,6 +75,5 @@ def test_nan_answer_fails():
 
 
 def test_compare_accepts_tensors_and_tuples():
-    ok = rl.checks.compare("pair", lambda a: (a, a * 2), lambda a: (a, a * 2),
-                           [(torch.ones(3),)], hint="")
+    ok = rl.checks.compare("pair", lambda a: (a, a * 2), lambda a: (a, a * 2), [(torch.ones(3),)], hint="")
     assert ok.passed is True

@@ -11,7 +11,6 @@ SOL02 = load_solutions("02_shattered_gradients")
 SOL03 = load_solutions("03_residual_paths")
 
 
-
 def autocorrelation_keeps_the_mean(g):
     n = len(g)
     r = torch.stack([(g[: n - k] * g[k:]).sum() for k in range(n)])

@@ -31,8 +31,11 @@ def fold_forgetting_the_mean(conv, bn):
 
 
 CHECKS = [
-    (rl.checks.check_second_moment_recursion, SOL04.second_moment_recursion,
-     lambda d, g, s, bn: [s ** (2 * k) * 2.0**k for k in range(d + 1)]),  # "doubles" always
+    (
+        rl.checks.check_second_moment_recursion,
+        SOL04.second_moment_recursion,
+        lambda d, g, s, bn: [s ** (2 * k) * 2.0**k for k in range(d + 1)],
+    ),  # "doubles" always
     (rl.checks.check_batch_norm_forward, SOL05.bn_forward, unbiased_forward),
     (rl.checks.check_batch_norm_backward, SOL05.bn_backward, backward_without_mean_and_var_terms),
     (rl.checks.check_fold_into_conv, SOL05.fold_bn, fold_forgetting_the_mean),

@@ -29,10 +29,14 @@ def test_check_int_suggests_the_int_for_a_whole_float():
         check_int("depth", 2.0)
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    (dict(value=0), ">= 1"), (dict(value=5, maximum=4), r"in \[1, 4\]"),
-    (dict(value=5, minimum=None, maximum=4), "<= 4"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(value=0), ">= 1"),
+        (dict(value=5, maximum=4), r"in \[1, 4\]"),
+        (dict(value=5, minimum=None, maximum=4), "<= 4"),
+    ],
+)
 def test_check_int_out_of_range_is_a_value_error_saying_what_is_expected(kwargs, expected):
     with pytest.raises(ValueError, match=expected):
         check_int("depth", **kwargs)

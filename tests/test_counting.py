@@ -27,8 +27,10 @@ def test_count_flops_of_an_mlp_and_mode_is_restored():
     assert model.training
 
 
-@pytest.mark.parametrize("shape, error", [((), ValueError), ((0, 40), ValueError), ((1, -2), ValueError),
-                                          ((1.0, 40), TypeError), (40, TypeError)])
+@pytest.mark.parametrize(
+    "shape, error",
+    [((), ValueError), ((0, 40), ValueError), ((1, -2), ValueError), ((1.0, 40), TypeError), (40, TypeError)],
+)
 def test_count_flops_rejects_bad_shapes(shape, error):
     with pytest.raises(error, match="input_shape"):
         rl.counting.count_flops(nn.Linear(40, 10), shape)
@@ -49,8 +51,9 @@ def test_parameter_table_rows_in_call_order_with_shapes_params_and_flops():
     assert names == ["conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"]
     assert [r.parameters for r in table.rows if r.kind == "Conv2d"] == [16_384, 36_864, 16_384]
     assert table.rows[0].output_shape == (1, 64, 8, 8) and table.rows[6].output_shape == (1, 256, 8, 8)
-    assert [r.flops for r in table.rows if r.kind == "Conv2d"] == [2 * w * 64 for w in (16_384, 36_864,
-                                                                                        16_384)]
+    assert [r.flops for r in table.rows if r.kind == "Conv2d"] == [
+        2 * w * 64 for w in (16_384, 36_864, 16_384)
+    ]
     assert table.total_parameters == 70_400  # convs + three BNs (2 per channel)
     assert table.total_flops == rl.counting.count_flops(model, (1, 256, 8, 8))
     text = repr(table)
@@ -60,8 +63,17 @@ def test_parameter_table_rows_in_call_order_with_shapes_params_and_flops():
 def test_parameter_table_depth_lists_containers_with_their_childrens_totals():
     model = rl.resnet.cifar_resnet(8, width=4)
     table = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=1)
-    assert [r.name for r in table.rows] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
-                                            "layer3", "avgpool", "fc"]
+    assert [r.name for r in table.rows] == [
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "avgpool",
+        "fc",
+    ]
     assert sum(r.parameters for r in table.rows) == table.total_parameters
     assert sum(r.flops for r in table.rows) == table.total_flops
     nested = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=2)
@@ -77,11 +89,15 @@ def test_parameter_table_works_on_meta_and_restores_mode():
     assert table.rows[-1].output_shape == (1, 1000)
 
 
-@pytest.mark.parametrize("kwargs, error", [(dict(model="not a module", input_shape=(1, 3)), TypeError),
-                                           (dict(model=nn.Linear(3, 2), input_shape=(0, 3)), ValueError),
-                                           (dict(model=nn.Linear(3, 2), input_shape=3), TypeError),
-                                           (dict(model=nn.Linear(3, 2), input_shape=(1, 3), depth=0),
-                                            ValueError)])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(model="not a module", input_shape=(1, 3)), TypeError),
+        (dict(model=nn.Linear(3, 2), input_shape=(0, 3)), ValueError),
+        (dict(model=nn.Linear(3, 2), input_shape=3), TypeError),
+        (dict(model=nn.Linear(3, 2), input_shape=(1, 3), depth=0), ValueError),
+    ],
+)
 def test_parameter_table_rejects_bad_input(kwargs, error):
     with pytest.raises(error, match="must be"):
         rl.counting.parameter_table(**kwargs)

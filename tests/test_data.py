@@ -51,12 +51,15 @@ def test_tensordata_to_and_repr(small_data):
     assert "train=(500, 40)" in repr(small_data)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(num_samples=15), "multiple of 10"),
-    (dict(num_samples=10), ">= 20"),
-    (dict(train_split=1.0), "train_split"),
-    (dict(seed=-1), "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(num_samples=15), "multiple of 10"),
+        (dict(num_samples=10), ">= 20"),
+        (dict(train_split=1.0), "train_split"),
+        (dict(seed=-1), "seed"),
+    ],
+)
 def test_mnist1d_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         rl.data.mnist1d(**kwargs)

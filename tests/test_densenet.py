@@ -32,8 +32,9 @@ def test_densenet121_has_torchvisions_state_dict_keys_and_shapes_in_order():
     assert count_parameters(densenet121()) == FIXTURE["parameters"] == 7_978_856
 
 
-@pytest.mark.parametrize("factory, count", [(densenet121, 7_978_856), (densenet169, 14_149_480),
-                                            (densenet201, 20_013_928)])
+@pytest.mark.parametrize(
+    "factory, count", [(densenet121, 7_978_856), (densenet169, 14_149_480), (densenet201, 20_013_928)]
+)
 def test_imagenet_densenets_have_torchvisions_parameter_counts(factory, count):
     with torch.device("meta"):
         model = factory()
@@ -58,11 +59,16 @@ def test_densenet_bc_100_has_about_0_8_million_parameters_and_cifar_shapes():
     assert model(torch.randn(2, 3, 8, 8)).shape == (2, 10)  # CIFAR would be 32x32
 
 
-@pytest.mark.parametrize("config", [
-    dict(growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem_type="cifar"),
-    dict(growth_rate=5, block_config=(2, 3), num_init_features=7, compression=0.3, bn_size=2),
-    dict(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(
+            growth_rate=12, block_config=(16, 16, 16), num_init_features=24, num_classes=10, stem_type="cifar"
+        ),
+        dict(growth_rate=5, block_config=(2, 3), num_init_features=7, compression=0.3, bn_size=2),
+        dict(growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64),
+    ],
+)
 def test_closed_form_parameter_count_matches_the_built_model(config):
     with torch.device("meta"):
         model = DenseNet(**config)
@@ -113,16 +119,19 @@ def test_saved_tensor_bytes_grows_faster_than_linearly_in_dense_block_depth():
     assert large > 2 * small  # the concatenations each layer reads grow with depth
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(growth_rate=0), "growth_rate"),
-    (dict(block_config=()), "block_config"),
-    (dict(block_config=(2, 0)), "block_config"),
-    (dict(compression=0.0), "compression"),
-    (dict(compression=1.5), "compression"),
-    (dict(stem_type="vgg"), "stem_type"),
-    (dict(dim=3), "dim"),
-    (dict(num_classes=0), "num_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(growth_rate=0), "growth_rate"),
+        (dict(block_config=()), "block_config"),
+        (dict(block_config=(2, 0)), "block_config"),
+        (dict(compression=0.0), "compression"),
+        (dict(compression=1.5), "compression"),
+        (dict(stem_type="vgg"), "stem_type"),
+        (dict(dim=3), "dim"),
+        (dict(num_classes=0), "num_classes"),
+    ],
+)
 def test_bad_arguments_raise_clear_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DenseNet(**{**dict(block_config=(2, 2), num_init_features=8), **kwargs})

@@ -10,10 +10,20 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PYPI = {"pytorch-cpu": "torch"}
-IMPORT_TO_PYPI = {"torch": "torch", "numpy": "numpy", "mnist1d": "mnist1d", "tqdm": "tqdm",
-                  "plotly": "plotly", "anywidget": "anywidget", "ipywidgets": "ipywidgets",
-                  "pytest": "pytest", "psutil": "psutil", "playwright": "playwright",
-                  "reslib": None, "IPython": "jupyterlab"}
+IMPORT_TO_PYPI = {
+    "torch": "torch",
+    "numpy": "numpy",
+    "mnist1d": "mnist1d",
+    "tqdm": "tqdm",
+    "plotly": "plotly",
+    "anywidget": "anywidget",
+    "ipywidgets": "ipywidgets",
+    "pytest": "pytest",
+    "psutil": "psutil",
+    "playwright": "playwright",
+    "reslib": None,
+    "IPython": "jupyterlab",
+}
 
 
 def name_of(requirement: str) -> str:
@@ -22,15 +32,14 @@ def name_of(requirement: str) -> str:
 
 def pyproject_packages() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + [r for group in project["optional-dependencies"].values()
-                                      for r in group]
+    reqs = project["dependencies"] + [r for group in project["optional-dependencies"].values() for r in group]
     return {name_of(r) for r in reqs}
 
 
 def environment_yml_packages() -> set[str]:
     names = set()
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("dependencies:"):].splitlines():
+    for line in text[text.index("dependencies:") :].splitlines():
         m = re.match(r"^\s*-\s+([A-Za-z0-9_.\-]+)", line)
         if m and not line.strip().startswith("- --"):
             names.add(CONDA_TO_PYPI.get(name_of(m.group(1)), name_of(m.group(1))))

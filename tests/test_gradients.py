@@ -84,16 +84,20 @@ def test_gradient_status_reports_overflow():
 
 def test_weight_gradients_reject_mismatched_batch():
     with pytest.raises(ValueError, match="same length"):
-        rl.gradients.weight_gradients(rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40),
-                                      torch.zeros(2, dtype=torch.long))
+        rl.gradients.weight_gradients(
+            rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long)
+        )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(depth=0), "depth must be an int >= 1"),
-    (dict(activation="gelu"), "activation must be one of"),
-    (dict(lr=0.0), "lr must be a finite number > 0"),
-    (dict(bins=0), "bins must be an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(depth=0), "depth must be an int >= 1"),
+        (dict(activation="gelu"), "activation must be one of"),
+        (dict(lr=0.0), "lr must be a finite number > 0"),
+        (dict(bins=0), "bins must be an int >= 1"),
+    ],
+)
 def test_gradient_flow_rejects_bad_arguments(batch, kwargs, match):
     x, y = batch
     args = dict(depth=3, activation="relu") | kwargs
@@ -179,19 +183,26 @@ def test_autocorrelation_removes_the_mean_and_matches_numpy():
     assert rows.shape == (2, 2) and abs(rows[0, 1]) < 0.3 and rows[1, 1] > 0.8
 
 
-@pytest.mark.parametrize("g, max_lag, error, match", [
-    (np.ones(10), None, ValueError, "constant"), (np.zeros((2, 2, 2)), None, ValueError, "sequence"),
-    (np.arange(5.0), 5, ValueError, "max_lag"), (np.arange(5.0), -1, ValueError, "max_lag"),
-    (np.arange(5.0), 1.0, TypeError, "max_lag"),
-])
+@pytest.mark.parametrize(
+    "g, max_lag, error, match",
+    [
+        (np.ones(10), None, ValueError, "constant"),
+        (np.zeros((2, 2, 2)), None, ValueError, "sequence"),
+        (np.arange(5.0), 5, ValueError, "max_lag"),
+        (np.arange(5.0), -1, ValueError, "max_lag"),
+        (np.arange(5.0), 1.0, TypeError, "max_lag"),
+    ],
+)
 def test_autocorrelation_rejects_bad_input(g, max_lag, error, match):
     with pytest.raises(error, match=match):
         rl.shattering.autocorrelation(g, max_lag)
 
 
 def test_shattering_replicates_the_three_regimes():
-    lag1 = {(d, res): np.mean([rl.shattering.shattering(d, res, seed=s)["lag1"] for s in range(3)])
-            for d, res in [(1, False), (24, False), (50, True)]}
+    lag1 = {
+        (d, res): np.mean([rl.shattering.shattering(d, res, seed=s).lag1 for s in range(3)])
+        for d, res in [(1, False), (24, False), (50, True)]
+    }
     assert lag1[1, False] > 0.9  # brown noise
     assert abs(lag1[24, False]) < 0.15  # white noise
     assert lag1[50, True] > 0.5  # in between
@@ -211,8 +222,9 @@ def test_the_udl_set_up_does_not_shatter_and_its_deep_units_never_switch():
     assert r.lag1 > 0.9
     x = torch.linspace(-2, 2, 256).unsqueeze(1)
     for batch_norm, init, most in [(False, "glorot", 0.05), (True, "he", 1.0)]:
-        net = rl.shattering.freeze_batch_stats(rl.shattering.shattering_net(24, False, batch_norm,
-                                                                          init=init), x)
+        net = rl.shattering.freeze_batch_stats(
+            rl.shattering.shattering_net(24, False, batch_norm, init=init), x
+        )
         with torch.no_grad():
             on = net.hidden_states(x)[-1] > 0
         switching = (on.any(0) & (~on).any(0)).float().mean().item()
@@ -236,14 +248,21 @@ def test_shattering_net_first_layer_switches_inside_the_range():
     kinks = -first.bias / first.weight[:, 0]
     assert kinks.min() >= -2 and kinks.max() <= 2 and kinks.std() > 0.8
     assert isinstance(rl.shattering.shattering_net(3, True).stem, torch.nn.Linear)  # mlp's stem
-    assert torch.equal(rl.shattering.shattering_net(2, False, seed=1).stem[0].weight,
-                       rl.shattering.shattering_net(2, False, seed=1).stem[0].weight)
+    assert torch.equal(
+        rl.shattering.shattering_net(2, False, seed=1).stem[0].weight,
+        rl.shattering.shattering_net(2, False, seed=1).stem[0].weight,
+    )
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    (dict(depth=0, residual=False), ValueError), (dict(depth=2, residual=False, n_inputs=1), ValueError),
-    (dict(depth=2.5, residual=False), TypeError), (dict(depth=2, residual=False, init="xavier"), ValueError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        (dict(depth=0, residual=False), ValueError),
+        (dict(depth=2, residual=False, n_inputs=1), ValueError),
+        (dict(depth=2.5, residual=False), TypeError),
+        (dict(depth=2, residual=False, init="xavier"), ValueError),
+    ],
+)
 def test_shattering_rejects_bad_input(kwargs, error):
     with pytest.raises(error):
         rl.shattering.shattering(**kwargs)

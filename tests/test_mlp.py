@@ -17,8 +17,7 @@ def linear_count(i, o):
 def test_plain_mlp_structure_and_parameter_count(depth, width):
     model = mlp(depth, width, 40, 10)
     assert isinstance(model.stem, rl.mlp.PlainLayer) and len(model.blocks) == depth - 1
-    expected = linear_count(40, width) + (depth - 1) * linear_count(width, width) \
-        + linear_count(width, 10)
+    expected = linear_count(40, width) + (depth - 1) * linear_count(width, width) + linear_count(width, 10)
     assert rl.counting.count_parameters(model) == expected
     assert model(torch.randn(5, 40)).shape == (5, 10)
 
@@ -27,8 +26,9 @@ def test_residual_mlp_structure():
     model = mlp(4, 16, 40, 10, residual=True)
     assert isinstance(model.stem, nn.Linear) and len(model.blocks) == 4
     assert all(isinstance(b, rl.mlp.ResidualBlock) for b in model.blocks)
-    assert rl.counting.count_parameters(model) == linear_count(40, 16) + 4 * linear_count(16, 16) \
-        + linear_count(16, 10)
+    assert rl.counting.count_parameters(model) == linear_count(40, 16) + 4 * linear_count(
+        16, 16
+    ) + linear_count(16, 10)
 
 
 def test_batch_norm_layers_have_no_bias_before_bn():
@@ -88,18 +88,21 @@ def test_residual_add_explains_shape_mismatch():
     assert torch.equal(residual_add(torch.ones(2), torch.ones(2)), torch.full((2,), 2.0))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(depth=0), ValueError, "depth must be an int >= 1"),
-    (dict(width=-3), ValueError, "width must be an int >= 1"),
-    (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
-    (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),
-    (dict(norm="layer"), ValueError, "norm must be one of None, 'batch'"),
-    (dict(init="xavier"), ValueError, "init must be one of 'auto', 'he', 'glorot', 'torch'"),
-    (dict(init="orthogonal"), ValueError, "init must be one of"),
-    (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
-    (dict(residual=True, residual_scale=math.inf), ValueError, "residual_scale"),
-    (dict(residual_scale=0.5), ValueError, "only applies to residual"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(depth=0), ValueError, "depth must be an int >= 1"),
+        (dict(width=-3), ValueError, "width must be an int >= 1"),
+        (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
+        (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),
+        (dict(norm="layer"), ValueError, "norm must be one of None, 'batch'"),
+        (dict(init="xavier"), ValueError, "init must be one of 'auto', 'he', 'glorot', 'torch'"),
+        (dict(init="orthogonal"), ValueError, "init must be one of"),
+        (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
+        (dict(residual=True, residual_scale=math.inf), ValueError, "residual_scale"),
+        (dict(residual_scale=0.5), ValueError, "only applies to residual"),
+    ],
+)
 def test_mlp_rejects_bad_arguments(kwargs, error, match):
     args = dict(depth=3, width=8, in_features=4, out_features=2) | kwargs
     with pytest.raises(error, match=match):
@@ -107,5 +110,5 @@ def test_mlp_rejects_bad_arguments(kwargs, error, match):
 
 
 def test_repr_shows_the_configuration():
-    text = repr(mlp(2, 8, 4, 2, residual=True, residual_scale=2 ** -0.5))
+    text = repr(mlp(2, 8, 4, 2, residual=True, residual_scale=2**-0.5))
     assert "residual=True" in text and "residual_scale=0.7071" in text

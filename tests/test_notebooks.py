@@ -122,8 +122,12 @@ def notebook_functions_reading_globals(cells: dict[int, str]) -> list[str]:
     top level of a cell is an expression read where it stands, next to the values it uses.
     """
     trees = {i: ast.parse(source) for i, source in cells.items()}
-    defined = {node.name for tree in trees.values() for node in tree.body
-               if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined = {
+        node.name
+        for tree in trees.values()
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
     allowed = set(dir(builtins)) | MODULES | defined
     found = []
     for i, tree in trees.items():
@@ -139,18 +143,24 @@ def _is_outermost(fn: ast.AST, tree: ast.Module) -> bool:
 
 
 def test_the_global_detector_finds_a_function_that_reads_a_notebook_global():
-    cells = {0: "import torch\nimport reslib as rl\nx0, t = 0.5, 1.0",
-             2: "def loss(w):\n    h = torch.sigmoid(w * x0)\n    return 0.5 * (h - t) ** 2",
-             3: "def fine(w, x0, t):\n    h = [torch.sigmoid(w * v) for v in (x0,)]\n"
-                "    return helper(h, t) + len(h)",
-             4: "def helper(h, t):\n    inner = lambda z: z * t\n    return inner(h[0])",
-             5: "def outer(a):\n    def inner(b):\n        return a + b + t\n    return inner",
-             6: "scale = 2\nclass Net(torch.nn.Module):\n    def forward(self, x):\n        return x * scale",
-             7: "def counter():\n    global total\n    return total + 1",
-             8: "print(sorted([3, 1], key=lambda v: v * t))"}
+    cells = {
+        0: "import torch\nimport reslib as rl\nx0, t = 0.5, 1.0",
+        2: "def loss(w):\n    h = torch.sigmoid(w * x0)\n    return 0.5 * (h - t) ** 2",
+        3: "def fine(w, x0, t):\n    h = [torch.sigmoid(w * v) for v in (x0,)]\n"
+        "    return helper(h, t) + len(h)",
+        4: "def helper(h, t):\n    inner = lambda z: z * t\n    return inner(h[0])",
+        5: "def outer(a):\n    def inner(b):\n        return a + b + t\n    return inner",
+        6: "scale = 2\nclass Net(torch.nn.Module):\n    def forward(self, x):\n        return x * scale",
+        7: "def counter():\n    global total\n    return total + 1",
+        8: "print(sorted([3, 1], key=lambda v: v * t))",
+    }
     assert notebook_functions_reading_globals(cells) == [
-        "cell 2: loss reads t", "cell 2: loss reads x0", "cell 5: inner reads t",
-        "cell 6: forward reads scale", "cell 7: counter reads total"]
+        "cell 2: loss reads t",
+        "cell 2: loss reads x0",
+        "cell 5: inner reads t",
+        "cell 6: forward reads scale",
+        "cell 7: counter reads total",
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -166,8 +176,9 @@ def test_notebook_functions_take_what_they_use_as_arguments(path):
 SOURCE_NOTES = re.compile(r"(?i:seed[ -]?notes?\b|seed-\d|seed blog|the seed's)|\bSeed[A-Z]\w*")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "notebooks" / "solutions").glob("*.py")),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", NOTEBOOKS + sorted((ROOT / "notebooks" / "solutions").glob("*.py")), ids=lambda p: p.name
+)
 def test_learner_text_never_calls_the_source_notes_seed(path):
     if path.suffix == ".ipynb":
         text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])

@@ -47,7 +47,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if nxt.startswith(node + "."):  # a package re-exporting its submodules
                 continue
             if state.get(nxt) == "open":
-                found.append(stack[stack.index(nxt):] + [nxt])
+                found.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, [*stack, nxt])
         state[node] = "done"

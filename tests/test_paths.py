@@ -36,11 +36,12 @@ def test_effective_paths_with_flat_gradient_is_the_binomial_bulk_and_decay_short
     assert flat.peak == 27 and flat.lo <= 22 and flat.hi >= 32
     fast = rl.paths.effective_paths(54, 0.25 ** np.arange(55))
     assert fast.peak < 14 and fast.hi < 20 and fast.paths_fraction < 0.01
-    assert fast.contribution[fast.lo:fast.hi + 1].sum() >= 0.9
+    assert fast.contribution[fast.lo : fast.hi + 1].sum() >= 0.9
 
 
-@pytest.mark.parametrize("magnitude, share", [(np.ones(3), 0.9), (np.zeros(5), 0.9),
-                                              (-np.ones(5), 0.9), (np.ones(5), 1.5)])
+@pytest.mark.parametrize(
+    "magnitude, share", [(np.ones(3), 0.9), (np.zeros(5), 0.9), (-np.ones(5), 0.9), (np.ones(5), 1.5)]
+)
 def test_effective_paths_rejects_bad_input(magnitude, share):
     with pytest.raises(ValueError):
         rl.paths.effective_paths(4, magnitude, share)
@@ -83,8 +84,9 @@ def test_lesion_skips_the_blocks_and_leaves_the_model_alone(resnet):
     assert isinstance(rl.paths.lesion(resnet, 0).blocks[0], nn.Identity)
 
 
-@pytest.mark.parametrize("drop, error", [([5], ValueError), ([-1], ValueError), ([1.0], TypeError),
-                                         ([True], TypeError)])
+@pytest.mark.parametrize(
+    "drop, error", [([5], ValueError), ([-1], ValueError), ([1.0], TypeError), ([True], TypeError)]
+)
 def test_lesion_rejects_blocks_that_do_not_exist(resnet, drop, error):
     with pytest.raises(error, match="block index"):
         rl.paths.lesion(resnet, drop)

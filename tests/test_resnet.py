@@ -18,8 +18,14 @@ from reslib.preact import PreActBlock
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "torchvision_resnet_state_dict.json").read_text())
 
 # torchvision's published counts (1000 classes)
-COUNTS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032,
-          "resnet101": 44_549_160, "resnet152": 60_192_808, "resnet200": 64_673_832}
+COUNTS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnet200": 64_673_832,
+}
 
 
 def meta(factory, **kw):
@@ -48,8 +54,9 @@ def test_torchvision_state_dict_loads_strictly_and_gives_same_output():
     torch.testing.assert_close(ours(x), theirs(x))
 
 
-@pytest.mark.parametrize("depth, count", [(20, 0.27e6), (32, 0.46e6), (44, 0.66e6), (56, 0.85e6),
-                                          (110, 1.7e6)])
+@pytest.mark.parametrize(
+    "depth, count", [(20, 0.27e6), (32, 0.46e6), (44, 0.66e6), (56, 0.85e6), (110, 1.7e6)]
+)
 def test_cifar_option_a_counts_match_he_et_al(depth, count):
     model = meta(R.cifar_resnet, depth=depth)
     n = rl.counting.count_parameters(model)
@@ -93,8 +100,7 @@ def test_one_dimensional_plain_and_residual_nets():
 def test_stage_costs_equal_the_hooked_counts(name):
     block, layers = R.ARCHITECTURES[name]
     rows = rl.costs.stage_costs(block, layers)
-    table = rl.counting.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224),
-                                        depth=1)
+    table = rl.counting.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224), depth=1)
     by_name = {r.name: r for r in table.rows}
     for row in rows[1:-1]:
         assert row.params == by_name[row.name].parameters
@@ -110,8 +116,9 @@ def test_resnet18_is_about_1_8_gmacs():
 
 
 def test_cifar_stage_costs_match_model():
-    rows = rl.costs.stage_costs(BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10,
-                                shortcut_type="A")
+    rows = rl.costs.stage_costs(
+        BasicBlock, [3, 3, 3], (16, 32, 64), "cifar", 32, num_classes=10, shortcut_type="A"
+    )
     assert sum(r.params for r in rows) == 269_722
     assert [r.shape for r in rows[1:-1]] == [(16, 32, 32), (32, 16, 16), (64, 8, 8)]
 
@@ -146,8 +153,18 @@ def test_kaiming_fan_out_init():
 
 def test_state_dict_order_and_repr():
     model = meta(R.resnet50)
-    assert list(dict(model.named_children())) == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
-                                                  "layer3", "layer4", "avgpool", "fc"]
+    assert list(dict(model.named_children())) == [
+        "conv1",
+        "bn1",
+        "relu",
+        "maxpool",
+        "layer1",
+        "layer2",
+        "layer3",
+        "layer4",
+        "avgpool",
+        "fc",
+    ]
     assert "stem_type='imagenet', stages=4" in repr(model)
 
 

@@ -20,8 +20,9 @@ def test_set_seed_returns_a_seeded_generator():
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
 
 
-@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError),
-                                        (True, TypeError)])
+@pytest.mark.parametrize(
+    "bad, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)]
+)
 def test_set_seed_rejects_bad_seeds(bad, error):
     with pytest.raises(error, match="seed"):
         rl.set_seed(bad)

@@ -55,15 +55,21 @@ def test_iou_per_class_and_from_logits():
     assert torch.isnan(iou(torch.zeros(1, 2, 2).long(), torch.zeros(1, 2, 2).long())[1])
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: segmentation(0), "n must"), (lambda: segmentation(5, size=4), "size"),
-    (lambda: segmentation(5, seed=-1), "seed"), (lambda: segmentation(5, shapes=0), "shapes"),
-    (lambda: segmentation(5, noise=-1.0), "noise"), (lambda: keypoints(5, size=2), "size"),
-    (lambda: gaussian_heatmaps(torch.zeros(2, 2), 8), "coords"),
-    (lambda: gaussian_heatmaps(torch.zeros(1, 1, 2), 8, sigma=0), "sigma"),
-    (lambda: heatmap_argmax(torch.zeros(2, 2)), "heatmaps"),
-    (lambda: iou(torch.zeros(2, 2).long(), torch.zeros(3, 3).long()), "same shape"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: segmentation(0), "n must"),
+        (lambda: segmentation(5, size=4), "size"),
+        (lambda: segmentation(5, seed=-1), "seed"),
+        (lambda: segmentation(5, shapes=0), "shapes"),
+        (lambda: segmentation(5, noise=-1.0), "noise"),
+        (lambda: keypoints(5, size=2), "size"),
+        (lambda: gaussian_heatmaps(torch.zeros(2, 2), 8), "coords"),
+        (lambda: gaussian_heatmaps(torch.zeros(1, 1, 2), 8, sigma=0), "sigma"),
+        (lambda: heatmap_argmax(torch.zeros(2, 2)), "heatmaps"),
+        (lambda: iou(torch.zeros(2, 2).long(), torch.zeros(3, 3).long()), "same shape"),
+    ],
+)
 def test_bad_input_raises_value_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -27,8 +27,9 @@ def test_fit_is_deterministic_given_seeds(small_data):
 
 
 def test_fit_with_adam(small_data):
-    history = rl.train.fit(rl.mlp.mlp(1, 16, 40, 10), small_data, epochs=3, lr=1e-2,
-                           optimizer="adam", progress=False)
+    history = rl.train.fit(
+        rl.mlp.mlp(1, 16, 40, 10), small_data, epochs=3, lr=1e-2, optimizer="adam", progress=False
+    )
     assert history.train_loss[-1] < history.train_loss[0]
 
 
@@ -53,17 +54,21 @@ def test_evaluate_accepts_tensordata_and_keeps_the_mode(small_data):
     model = rl.mlp.mlp(1, 8, 40, 10, norm="batch")
     model.train()
     assert rl.train.evaluate(model, small_data) == rl.train.evaluate(
-        model, small_data.x_test, small_data.y_test)
+        model, small_data.x_test, small_data.y_test
+    )
     assert model.training
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(epochs=0), ValueError, "epochs"),
-    (dict(batch_size=0), ValueError, "batch_size"),
-    (dict(lr=-1.0), ValueError, "lr must be a finite number > 0"),
-    (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of 'sgd', 'adam'"),
-    (dict(epochs=2.0), TypeError, "epochs must be an int"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(lr=-1.0), ValueError, "lr must be a finite number > 0"),
+        (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of 'sgd', 'adam'"),
+        (dict(epochs=2.0), TypeError, "epochs must be an int"),
+    ],
+)
 def test_fit_rejects_bad_arguments(small_data, kwargs, error, match):
     args = dict(epochs=1, lr=0.1, progress=False) | kwargs
     with pytest.raises(error, match=match):

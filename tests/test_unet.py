@@ -43,9 +43,15 @@ def test_unet_without_skips_has_narrower_decoder_and_same_output_shape():
     assert without(torch.randn(1, 1, 16, 16)).shape == (1, 2, 16, 16)
 
 
-@pytest.mark.parametrize("size, padding, match", [
-    (570, "valid", "even size"), (100, "same", "even size"), (60, "valid", "at least 5 pixels"),
-    (33, "same", "even size")])
+@pytest.mark.parametrize(
+    "size, padding, match",
+    [
+        (570, "valid", "even size"),
+        (100, "same", "even size"),
+        (60, "valid", "at least 5 pixels"),
+        (33, "same", "even size"),
+    ],
+)
 def test_sizes_that_cannot_work_raise_value_errors_with_nearby_sizes(size, padding, match):
     with pytest.raises(ValueError, match=match):
         unet_output_size(size, 4, padding)
@@ -65,8 +71,14 @@ def test_forward_rejects_a_bad_size_before_running():
         UNet(1, 2, depth=2, base_channels=2, padding="same")(torch.randn(1, 1, 30, 30))
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(depth=0), "depth"), (dict(padding="reflect"), "padding"),
-                                           (dict(base_channels=0), "base_channels")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(depth=0), "depth"),
+        (dict(padding="reflect"), "padding"),
+        (dict(base_channels=0), "base_channels"),
+    ],
+)
 def test_bad_unet_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         UNet(1, 2, **kwargs)
@@ -91,8 +103,9 @@ def test_stacked_hourglass_returns_one_heat_map_per_stack_and_adds_skips():
     assert not any(getattr(m, "inplace", False) for m in model.modules())
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(channels=6), "multiple of 4"),
-                                           (dict(num_stacks=0), "num_stacks")])
+@pytest.mark.parametrize(
+    "kwargs, match", [(dict(channels=6), "multiple of 4"), (dict(num_stacks=0), "num_stacks")]
+)
 def test_stacked_hourglass_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         StackedHourglass(1, 2, **kwargs)

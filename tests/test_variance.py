@@ -10,7 +10,7 @@ from reslib.variance import FLOAT32_MAX, forward_backward_profile, variance_prof
 
 def factors(values, blocks=slice(1, 21)):
     v = np.asarray(values)
-    return np.exp(np.mean(np.log(v[1:] / v[:-1])[blocks.start - 1: blocks.stop - 1]))
+    return np.exp(np.mean(np.log(v[1:] / v[:-1])[blocks.start - 1 : blocks.stop - 1]))
 
 
 def test_he_residual_second_moment_doubles_and_batch_variance_grows_by_1_7():
@@ -35,8 +35,16 @@ def test_batch_norm_in_the_branch_gives_linear_growth():
 def test_profile_is_the_mlp_it_models_forward_and_backward(batch_norm, scale):
     torch.manual_seed(0)
     depth, width, n = 4, 16, 32
-    model = rl.mlp.mlp(depth, width, width, 2, residual=True, norm="batch" if batch_norm else None,
-                       residual_scale=scale, init="he")
+    model = rl.mlp.mlp(
+        depth,
+        width,
+        width,
+        2,
+        residual=True,
+        norm="batch" if batch_norm else None,
+        residual_scale=scale,
+        init="he",
+    )
     r = forward_backward_profile(depth, scale, batch_norm, width=width, n_samples=n, seed=3)
     gen = torch.Generator().manual_seed(3)
     h, grad_out = torch.randn(n, width, generator=gen), torch.randn(n, width, generator=gen)
@@ -89,14 +97,19 @@ def test_glorot_and_numbers_set_the_gain():
     np.testing.assert_allclose(variance_profile(5, init=1.0), variance_profile(5, init="glorot"))
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(depth=0), ValueError, "depth"), (dict(depth=2.5), TypeError, "depth"),
-    (dict(depth=3, n_samples=1), ValueError, "n_samples"),
-    (dict(depth=3, init="lecun"), ValueError, "init"), (dict(depth=3, init=-1.0), ValueError, "init"),
-    (dict(depth=3, init=[2.0]), TypeError, "init"),
-    (dict(depth=3, residual_scale=0), ValueError, "residual_scale"),
-    (dict(depth=3, quantity="std"), ValueError, "quantity"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(depth=0), ValueError, "depth"),
+        (dict(depth=2.5), TypeError, "depth"),
+        (dict(depth=3, n_samples=1), ValueError, "n_samples"),
+        (dict(depth=3, init="lecun"), ValueError, "init"),
+        (dict(depth=3, init=-1.0), ValueError, "init"),
+        (dict(depth=3, init=[2.0]), TypeError, "init"),
+        (dict(depth=3, residual_scale=0), ValueError, "residual_scale"),
+        (dict(depth=3, quantity="std"), ValueError, "quantity"),
+    ],
+)
 def test_bad_arguments_raise_clear_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         variance_profile(**kwargs)

@@ -9,8 +9,14 @@ from reslib import viz
 
 
 def _data(fig):
-    return [(tuple(t.x) if t.x is not None else None, tuple(t.y) if t.y is not None else None,
-             str(t.z) if getattr(t, "z", None) is not None else None) for t in fig.data]
+    return [
+        (
+            tuple(t.x) if t.x is not None else None,
+            tuple(t.y) if t.y is not None else None,
+            str(t.z) if getattr(t, "z", None) is not None else None,
+        )
+        for t in fig.data
+    ]
 
 
 def test_static_figures_build():
@@ -30,8 +36,9 @@ def test_channel_figure_bars_are_k0_plus_l_k():
     assert list(fig.data[0].y) == [8, 12, 16] and list(fig.data[1].y) == [10, 14]
 
 
-@pytest.mark.parametrize("name, values", [
-    ("growth_rate", (1, 48)), ("layers", (1, 40)), ("compression", (0.1, 1.0))])
+@pytest.mark.parametrize(
+    "name, values", [("growth_rate", (1, 48)), ("layers", (1, 40)), ("compression", (0.1, 1.0))]
+)
 def test_densenet_explorer_at_both_ends_of_every_slider(name, values):
     explorer = viz.densenet_explorer()
     for value in values:

@@ -55,7 +55,6 @@ def test_a_failing_redraw_is_shown_not_raised():
     assert "variance overflowed float32 at depth 140" in explorer.status.value
 
 
-
 def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(explorer):
     explorer.update(depth=7, activation="tanh")
     bundle = explorer._repr_mimebundle_()

@@ -11,8 +11,9 @@ def test_mnist1d_figure_has_one_trace_per_class(small_data):
 
 
 def test_degradation_figure(small_data):
-    h = rl.train.History(train_loss=[2.0, 1.0], train_error=[0.5, 0.3], test_loss=[2.1, 1.2],
-                         test_error=[0.6, 0.4])
+    h = rl.train.History(
+        train_loss=[2.0, 1.0], train_error=[0.5, 0.3], test_loss=[2.1, 1.2], test_error=[0.6, 0.4]
+    )
     fig = rl.viz.training_curves_figure({"2 layers": h}, {"2 layers": (1.0, 1.2)})
     names = [t.name for t in fig.data]
     assert names == ["2 layers", "train loss", "test loss"]

@@ -16,8 +16,9 @@ def test_block_cost_figure_shows_fig5_numbers():
     assert params == [2 * 9 * 256 * 256, 69_632]
 
 
-@pytest.mark.parametrize("name, low, high", [("channels", 16, 1024), ("planes", 4, 512), ("size", 1, 112),
-                                             ("kernel_size", 1, 7)])
+@pytest.mark.parametrize(
+    "name, low, high", [("channels", 16, 1024), ("planes", 4, 512), ("size", 1, 112), ("kernel_size", 1, 7)]
+)
 def test_block_cost_explorer_moves_every_slider_to_its_ends(name, low, high):
     explorer = V.block_cost_explorer()
     for value in (low, high):
@@ -29,8 +30,10 @@ def test_block_cost_explorer_moves_every_slider_to_its_ends(name, low, high):
 
 
 def _histories():
-    return {"plain-8": History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
-            "residual-8": History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35])}
+    return {
+        "plain-8": History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
+        "residual-8": History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35]),
+    }
 
 
 def test_resnet_explorer_switches_network_and_metric():

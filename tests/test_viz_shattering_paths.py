@@ -18,13 +18,25 @@ def shattering():
     return rl.viz.shattering_explorer(max_depth=50, width=50, n_inputs=64)
 
 
-@pytest.mark.parametrize("values", [dict(depth=1), dict(depth=50), dict(architecture="residual"),
-                                    dict(architecture="feed-forward"), dict(batch_norm=False),
-                                    dict(batch_norm=True)])
+@pytest.mark.parametrize(
+    "values",
+    [
+        dict(depth=1),
+        dict(depth=50),
+        dict(architecture="residual"),
+        dict(architecture="feed-forward"),
+        dict(batch_norm=False),
+        dict(batch_norm=True),
+    ],
+)
 def test_shattering_explorer_controls_change_the_plot(shattering, values):
-    shattering.update(depth=25, architecture="residual" if "architecture" not in values else
-                      ("feed-forward" if values["architecture"] == "residual" else "residual"),
-                      batch_norm=not values.get("batch_norm", True))
+    shattering.update(
+        depth=25,
+        architecture="residual"
+        if "architecture" not in values
+        else ("feed-forward" if values["architecture"] == "residual" else "residual"),
+        batch_norm=not values.get("batch_norm", True),
+    )
     before = _data(shattering)
     shattering.update(**values)
     assert shattering.error is None and _plain_lists(shattering)
@@ -44,8 +56,9 @@ def paths():
     return rl.viz.path_explorer(decay=0.3)
 
 
-@pytest.mark.parametrize("values", [dict(n_blocks=1), dict(n_blocks=110), dict(factor=0.05),
-                                    dict(factor=1.0)])
+@pytest.mark.parametrize(
+    "values", [dict(n_blocks=1), dict(n_blocks=110), dict(factor=0.05), dict(factor=1.0)]
+)
 def test_path_explorer_ends_of_the_sliders(paths, values):
     paths.update(n_blocks=54, factor=0.3)
     before = _data(paths)
@@ -65,11 +78,19 @@ def lesions(small_data):
     return rl.viz.lesion_explorer(nets, small_data)
 
 
-@pytest.mark.parametrize("values", [dict(first=0), dict(first=4), dict(count=0), dict(count=6),
-                                    dict(choice="random"), dict(choice="consecutive")])
+@pytest.mark.parametrize(
+    "values",
+    [
+        dict(first=0),
+        dict(first=4),
+        dict(count=0),
+        dict(count=6),
+        dict(choice="random"),
+        dict(choice="consecutive"),
+    ],
+)
 def test_lesion_explorer_ends_of_the_sliders(lesions, values):
-    lesions.update(first=2, count=2, choice="random" if values.get("choice") != "random" else
-                   "consecutive")
+    lesions.update(first=2, count=2, choice="random" if values.get("choice") != "random" else "consecutive")
     before = _data(lesions)
     lesions.update(**values)
     assert lesions.error is None and _plain_lists(lesions)

@@ -24,10 +24,18 @@ def running():
     return viz.running_stats_explorer()
 
 
-VARIANCE_MOVES = [("depth", 100, 1), ("depth", 100, 200), ("init", "He", "Glorot"),
-                  ("init", "Glorot", "He"), ("multiplier", 1.0, 0.25), ("multiplier", 1.0, 4.0),
-                  ("scaling", "none", "1/√2"), ("scaling", "1/√2", "none"),
-                  ("batch_norm", False, True), ("batch_norm", True, False)]
+VARIANCE_MOVES = [
+    ("depth", 100, 1),
+    ("depth", 100, 200),
+    ("init", "He", "Glorot"),
+    ("init", "Glorot", "He"),
+    ("multiplier", 1.0, 0.25),
+    ("multiplier", 1.0, 4.0),
+    ("scaling", "none", "1/√2"),
+    ("scaling", "1/√2", "none"),
+    ("batch_norm", False, True),
+    ("batch_norm", True, False),
+]
 
 
 @pytest.mark.parametrize("name, start, value", VARIANCE_MOVES)
@@ -47,8 +55,16 @@ def test_variance_explorer_reports_overflow_instead_of_failing(variance):
     assert variance.figure.data[3].x  # the overflow marker is drawn
 
 
-RUNNING_MOVES = [("batch_size", 2), ("batch_size", 256), ("momentum", 0.01), ("momentum", 1.0),
-                 ("gamma", -2.0), ("gamma", 3.0), ("beta", -3.0), ("beta", 3.0)]
+RUNNING_MOVES = [
+    ("batch_size", 2),
+    ("batch_size", 256),
+    ("momentum", 0.01),
+    ("momentum", 1.0),
+    ("gamma", -2.0),
+    ("gamma", 3.0),
+    ("beta", -3.0),
+    ("beta", 3.0),
+]
 
 
 @pytest.mark.parametrize("name, value", RUNNING_MOVES)

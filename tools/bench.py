@@ -74,8 +74,13 @@ def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
     rows = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=False,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            store_widget_state=False,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         # The kernel's stdout and stderr (ipykernel's "running over TCP without encryption" warning
         # on every start) would land between the table's rows.
         with tempfile.TemporaryFile("w+", errors="replace") as kernel_log, PeakMemory() as mem:
@@ -95,55 +100,81 @@ def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
 EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
     "01 gradient_explorer": (
         lambda: rl.viz.gradient_explorer(rl.data.mnist1d()),
-        [dict(depth=d, activation=a) for d, a in
-         itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])],
+        [
+            dict(depth=d, activation=a)
+            for d, a in itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])
+        ],
     ),
     # notebooks 02-03 (reslib.viz)
     "02 shattering_explorer": (
         lambda: rl.viz.shattering_explorer(),
-        [dict(depth=d, architecture=a, batch_norm=b) for a, b, d in
-         itertools.product(["feed-forward", "residual"], [True, False], [1, 2, 10, 24, 37, 50])],
+        [
+            dict(depth=d, architecture=a, batch_norm=b)
+            for a, b, d in itertools.product(
+                ["feed-forward", "residual"], [True, False], [1, 2, 10, 24, 37, 50]
+            )
+        ],
     ),
     "03 path_explorer": (
         lambda: rl.viz.path_explorer(),
-        [dict(n_blocks=n, factor=f) for n, f in
-         itertools.product([1, 2, 12, 54, 80, 110], [0.05, 0.25, 0.5, 1.0])],
+        [
+            dict(n_blocks=n, factor=f)
+            for n, f in itertools.product([1, 2, 12, 54, 80, 110], [0.05, 0.25, 0.5, 1.0])
+        ],
     ),
     "03 lesion_explorer": (
         lambda: _lesion_explorer(),
-        [dict(first=f, count=c, choice=ch) for ch, f, c in
-         itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])],
+        [
+            dict(first=f, count=c, choice=ch)
+            for ch, f, c in itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])
+        ],
     ),
     # notebooks 04-05 (reslib.viz)
     "04 variance_explorer": (
         rl.viz.variance_explorer,
-        [dict(depth=d, init=i, multiplier=m, scaling=s, batch_norm=b) for d, i, m, s, b in
-         itertools.product([1, 67, 133, 200], ["He", "Glorot"], [0.25, 1.0, 4.0], ["none", "1/√2"],
-                           [False, True])],
+        [
+            dict(depth=d, init=i, multiplier=m, scaling=s, batch_norm=b)
+            for d, i, m, s, b in itertools.product(
+                [1, 67, 133, 200], ["He", "Glorot"], [0.25, 1.0, 4.0], ["none", "1/√2"], [False, True]
+            )
+        ],
     ),
     "05 running_stats_explorer": (
         rl.viz.running_stats_explorer,
-        [dict(batch_size=b, momentum=m, gamma=g, beta=be) for b, m, g, be in
-         itertools.product([2, 16, 128, 256], [0.01, 0.1, 1.0], [-2.0, 1.0, 3.0], [-3.0, 3.0])],
+        [
+            dict(batch_size=b, momentum=m, gamma=g, beta=be)
+            for b, m, g, be in itertools.product(
+                [2, 16, 128, 256], [0.01, 0.1, 1.0], [-2.0, 1.0, 3.0], [-3.0, 3.0]
+            )
+        ],
     ),
     # notebooks 06-07 (reslib.viz)
     "06 block_cost_explorer": (
         lambda: rl.viz.block_cost_explorer(),
-        [dict(channels=c, planes=p, size=s, kernel_size=k) for c, p, s, k in
-         itertools.product([16, 256, 1024], [4, 64, 512], [1, 56, 112], [1, 3, 7])],
+        [
+            dict(channels=c, planes=p, size=s, kernel_size=k)
+            for c, p, s, k in itertools.product([16, 256, 1024], [4, 64, 512], [1, 56, 112], [1, 3, 7])
+        ],
     ),
     "07 resnet_explorer": (
         lambda: rl.viz.resnet_explorer(
-            {"plain-8": rl.train.History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
-             "residual-8": rl.train.History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35])}),
-        [dict(network=n, metric=m) for n, m in
-         itertools.product(list(rl.viz.NETWORKS), list(rl.viz.METRICS))],
+            {
+                "plain-8": rl.train.History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
+                "residual-8": rl.train.History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35]),
+            }
+        ),
+        [
+            dict(network=n, metric=m)
+            for n, m in itertools.product(list(rl.viz.NETWORKS), list(rl.viz.METRICS))
+        ],
     ),
     # notebooks 08-09 (reslib.viz)
     "08 densenet_explorer": (
         rl.viz.densenet_explorer,
-        [dict(growth_rate=k, layers=n, compression=t) for k, n, t in
-         itertools.product([1, 12, 24, 48], [1, 16, 40], [0.1, 0.5, 1.0])],
+        [
+            dict(growth_rate=k, layers=n, compression=t)
+            for k, n, t in itertools.product([1, 12, 24, 48], [1, 16, 40], [0.1, 0.5, 1.0])
+        ],
     ),
     "09 unet_trace_explorer": (
         rl.viz.unet_trace_explorer,
@@ -153,7 +184,8 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
         lambda: rl.viz.hourglass_explorer(
             rl.scenes.keypoints(20, 24, seed=0).x,
             [torch.rand(20, 2, 24, 24, generator=torch.Generator().manual_seed(s)) for s in (0, 1)],
-            rl.scenes.keypoints(20, 24, seed=0).coords),
+            rl.scenes.keypoints(20, 24, seed=0).coords,
+        ),
         [dict(stack=s, example=e) for s, e in itertools.product([1, 2], [0, 7, 19])],
     ),
 }
@@ -181,8 +213,7 @@ def bench_explorers() -> list[tuple[str, int, float, float, dict]]:
             if explorer.error is not None:
                 raise RuntimeError(f"{name} failed at {values}: {explorer.error}")
         worst = max(range(len(times)), key=times.__getitem__)
-        rows.append((name, len(times), statistics.median(times) * 1e3, times[worst] * 1e3,
-                     sweep[worst]))
+        rows.append((name, len(times), statistics.median(times) * 1e3, times[worst] * 1e3, sweep[worst]))
     return rows
 
 
@@ -228,8 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
     args = parser.parse_args()
-    print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, "
-          f"cpus: {psutil.cpu_count()}")
+    print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, cpus: {psutil.cpu_count()}")
     if not args.skip_notebooks:
         print("\nnotebook                              time (s)   peak memory (GB)   target <=45 s, <=1.5 GB")
         for name, seconds, gb in bench_notebooks(sorted((ROOT / "notebooks").glob("*.ipynb"))):

@@ -28,8 +28,7 @@ def bn_backward(dy, x, gamma, eps):
     x_hat = (x - mean) * inv_std
     dbeta = dy.sum(dim=dims)
     dgamma = (dy * x_hat).sum(dim=dims)
-    dx = gamma.reshape(shape) * inv_std / m * (
-        m * dy - dbeta.reshape(shape) - x_hat * dgamma.reshape(shape))
+    dx = gamma.reshape(shape) * inv_std / m * (m * dy - dbeta.reshape(shape) - x_hat * dgamma.reshape(shape))
     return dx, dgamma, dbeta
 
 

@@ -1,5 +1,4 @@
-"""Exercise checks for batch normalization: forward, backward, folding into a conv.
-"""
+"""Exercise checks for batch normalization: forward, backward, folding into a conv."""
 
 from __future__ import annotations
 
@@ -29,8 +28,14 @@ def _bn_cases() -> list[tuple]:
     for shape in [(8, 3), (2, 4), (4, 3, 5, 5), (2, 2, 3, 4)]:
         c = shape[1]
         x = torch.randn(*shape, generator=gen, dtype=torch.float64) * 3 + 1
-        cases.append((x, torch.randn(c, generator=gen, dtype=torch.float64),
-                      torch.randn(c, generator=gen, dtype=torch.float64), 1e-5))
+        cases.append(
+            (
+                x,
+                torch.randn(c, generator=gen, dtype=torch.float64),
+                torch.randn(c, generator=gen, dtype=torch.float64),
+                1e-5,
+            )
+        )
     x = torch.randn(6, 2, generator=gen, dtype=torch.float64) * 0.01  # eps matters here
     cases.append((x, torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), 1e-3))
     return cases
@@ -38,30 +43,41 @@ def _bn_cases() -> list[tuple]:
 
 def check_batch_norm_forward(fn: Callable) -> CheckResult:
     """Exercise: `fn(x, gamma, beta, eps)` returns BN's training-mode output (or `(y, cache)`)."""
-    return compare("batch_norm_forward", lambda *a: _first(fn(*a)),
-                   lambda *a: batch_norm_forward(*a)[0], _bn_cases(),
-                   "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
-                   "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
-                   "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1).",
-                   atol=1e-9, rtol=1e-7)
+    return compare(
+        "batch_norm_forward",
+        lambda *a: _first(fn(*a)),
+        lambda *a: batch_norm_forward(*a)[0],
+        _bn_cases(),
+        "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
+        "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
+        "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1).",
+        atol=1e-9,
+        rtol=1e-7,
+    )
 
 
 def _backward_reference(dy, x, gamma, eps):
-    return batch_norm_backward_simplified(dy, batch_norm_forward(x, gamma, torch.zeros_like(gamma),
-                                                                 eps)[1])
+    return batch_norm_backward_simplified(dy, batch_norm_forward(x, gamma, torch.zeros_like(gamma), eps)[1])
 
 
 def check_batch_norm_backward(fn: Callable) -> CheckResult:
     """Exercise: `fn(dy, x, gamma, eps)` returns `(dx, dgamma, dbeta)` of training-mode BN."""
     gen = torch.Generator().manual_seed(6)
-    cases = [(torch.randn(x.shape, generator=gen, dtype=torch.float64), x, g, eps)
-             for x, g, _, eps in _bn_cases()]
-    return compare("batch_norm_backward", fn, _backward_reference, cases,
-                   "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); dx has "
-                   "three terms: the direct one through x_hat, and the ones through the mean and "
-                   "the variance, which also depend on every x_i. Closed form: dx = gamma / "
-                   "(m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)).",
-                   atol=1e-9, rtol=1e-7)
+    cases = [
+        (torch.randn(x.shape, generator=gen, dtype=torch.float64), x, g, eps) for x, g, _, eps in _bn_cases()
+    ]
+    return compare(
+        "batch_norm_backward",
+        fn,
+        _backward_reference,
+        cases,
+        "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); dx has "
+        "three terms: the direct one through x_hat, and the ones through the mean and "
+        "the variance, which also depend on every x_i. Closed form: dx = gamma / "
+        "(m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)).",
+        atol=1e-9,
+        rtol=1e-7,
+    )
 
 
 def _fold_cases() -> list[tuple]:
@@ -90,8 +106,14 @@ def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -
         with torch.no_grad():
             return fused(x)
 
-    return compare("fold_into_conv", lambda *c: run(fn, *c), lambda *c: run(fold_into_conv, *c),
-                   _fold_cases(),
-                   "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
-                   "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
-                   "b = 0 when the conv has no bias.", atol=1e-5, rtol=1e-5)
+    return compare(
+        "fold_into_conv",
+        lambda *c: run(fn, *c),
+        lambda *c: run(fold_into_conv, *c),
+        _fold_cases(),
+        "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
+        "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
+        "b = 0 when the conv has no bias.",
+        atol=1e-5,
+        rtol=1e-5,
+    )

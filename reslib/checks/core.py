@@ -85,8 +85,12 @@ def compare(
         try:
             got = fn(*case)
         except NotImplementedError:
-            return CheckResult(name, None, "not implemented yet: replace the "
-                               "`raise NotImplementedError` with your code, then run this cell again.")
+            return CheckResult(
+                name,
+                None,
+                "not implemented yet: replace the "
+                "`raise NotImplementedError` with your code, then run this cell again.",
+            )
         except Exception as exc:  # a learner's bug is feedback, not a crash
             return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. Hint: {hint}")
         with local_seed(0):  # a reference that builds a model must not move the notebook's RNG
@@ -94,16 +98,23 @@ def compare(
         try:
             got_t = _as_tensor(got)
         except (TypeError, ValueError, RuntimeError):
-            return CheckResult(name, False, f"returned a {type(got).__name__}, expected numbers "
-                               f"or tensors. Hint: {hint}")
+            return CheckResult(
+                name, False, f"returned a {type(got).__name__}, expected numbers or tensors. Hint: {hint}"
+            )
         if got_t.shape != want.shape:
-            return CheckResult(name, False, f"case {i + 1}: shape {tuple(got_t.shape)}, expected "
-                               f"{tuple(want.shape)}. Hint: {hint}")
+            return CheckResult(
+                name,
+                False,
+                f"case {i + 1}: shape {tuple(got_t.shape)}, expected {tuple(want.shape)}. Hint: {hint}",
+            )
         diff = (got_t - want).abs()
         max_diff = diff.max().item() if diff.numel() else 0.0
         if not math.isfinite(max_diff) or bool((diff > atol + rtol * want.abs()).any()):
-            return CheckResult(name, False, f"case {i + 1} of {len(cases)} is off by up to "
-                               f"{max_diff:.3g}. Hint: {hint}", max_diff)
+            return CheckResult(
+                name,
+                False,
+                f"case {i + 1} of {len(cases)} is off by up to {max_diff:.3g}. Hint: {hint}",
+                max_diff,
+            )
         worst = max(worst, max_diff)
-    return CheckResult(name, True, f"correct on all {len(cases)} cases "
-                       f"(max difference {worst:.1e})", worst)
+    return CheckResult(name, True, f"correct on all {len(cases)} cases (max difference {worst:.1e})", worst)

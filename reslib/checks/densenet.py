@@ -1,5 +1,4 @@
-"""Exercise checks for DenseNets: channels inside a dense block, transition parameters.
-"""
+"""Exercise checks for DenseNets: channels inside a dense block, transition parameters."""
 
 from __future__ import annotations
 
@@ -23,10 +22,16 @@ def check_dense_block_channels(fn: Callable[[int, int, int], list[int]]) -> Chec
         block = DenseBlock(n, k0, k)
         return [layer.in_channels for layer in block.values()] + [block.out_channels]
 
-    return compare("dense_block_channels", fn, reference, cases,
-                   "layer l (counting from 0) reads k0 + l*k channels; the block outputs all of them "
-                   "concatenated, k0 + num_layers*k (one more entry than there are layers).",
-                   atol=0.0, rtol=0.0)
+    return compare(
+        "dense_block_channels",
+        fn,
+        reference,
+        cases,
+        "layer l (counting from 0) reads k0 + l*k channels; the block outputs all of them "
+        "concatenated, k0 + num_layers*k (one more entry than there are layers).",
+        atol=0.0,
+        rtol=0.0,
+    )
 
 
 def check_transition_parameters(fn: Callable[[int, float], int]) -> CheckResult:
@@ -36,6 +41,13 @@ def check_transition_parameters(fn: Callable[[int, float], int]) -> CheckResult:
     def reference(m: int, theta: float) -> int:
         return count_parameters(Transition(m, max(1, int(theta * m))))
 
-    return compare("transition_parameters", fn, reference, cases,
-                   "BN has 2 parameters per input channel (scale and shift); the 1x1 conv maps m to "
-                   "floor(theta*m) channels with no bias; pooling has none.", atol=0.0, rtol=0.0)
+    return compare(
+        "transition_parameters",
+        fn,
+        reference,
+        cases,
+        "BN has 2 parameters per input channel (scale and shift); the 1x1 conv maps m to "
+        "floor(theta*m) channels with no bias; pooling has none.",
+        atol=0.0,
+        rtol=0.0,
+    )

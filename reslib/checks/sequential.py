@@ -1,5 +1,4 @@
-"""Exercise checks for sequential networks: composition, parameter counts, the chain rule.
-"""
+"""Exercise checks for sequential networks: composition, parameter counts, the chain rule."""
 
 from __future__ import annotations
 
@@ -30,10 +29,15 @@ def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]
             layers = [nn.Linear(4, 4), nn.Tanh()] * depth + [lambda h: 2 * h + 1]
         cases.append((layers, torch.randn(3, 4, generator=gen)))
     cases.append(([], torch.randn(2, 4, generator=gen)))  # no layers: the identity
-    reference = lambda layers, x: functools.reduce(lambda h, f: f(h), layers, x)  # noqa: E731
-    return compare("compose", fn, reference, cases,
-                   "start from h = x and replace h by f(h) for each f, first to last; "
-                   "an empty list returns x unchanged.")
+    reference = lambda layers, x: functools.reduce(lambda h, f: f(h), layers, x)
+    return compare(
+        "compose",
+        fn,
+        reference,
+        cases,
+        "start from h = x and replace h by f(h) for each f, first to last; "
+        "an empty list returns x unchanged.",
+    )
 
 
 def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckResult:
@@ -44,10 +48,16 @@ def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckR
         with local_seed(0):  # building the mlp draws its initial weights
             return count_parameters(mlp(d, w, i, o))
 
-    return compare("mlp_parameter_count", fn, reference, configs,
-                   "each linear layer from a to b units has a*b weights and b biases; a plain "
-                   "mlp has one layer in->width, depth-1 layers width->width, one width->out.",
-                   atol=0.0, rtol=0.0)
+    return compare(
+        "mlp_parameter_count",
+        fn,
+        reference,
+        configs,
+        "each linear layer from a to b units has a*b weights and b biases; a plain "
+        "mlp has one layer in->width, depth-1 layers width->width, one width->out.",
+        atol=0.0,
+        rtol=0.0,
+    )
 
 
 def _chain_loss(x: float, w1: float, w2: float, w3: float, wr: float, target: float):
@@ -59,8 +69,7 @@ def _chain_loss(x: float, w1: float, w2: float, w3: float, wr: float, target: fl
     return 0.5 * (y - target) ** 2, params
 
 
-def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: float,
-                             target: float) -> float:
+def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: float, target: float) -> float:
     """dL/dw1 of the 3-layer sigmoid chain with a skip weight `wr`, by autograd (float64)."""
     loss, params = _chain_loss(x, w1, w2, w3, wr, target)
     (g,) = torch.autograd.grad(loss, params[:1])
@@ -74,7 +83,12 @@ def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
     for _ in range(4):
         w = (torch.rand(4, generator=gen) * 4 - 2).tolist()
         cases.append((0.5, *w, 0.0))
-    return compare("chain_gradient", fn, chain_gradient_reference, cases,
-                   "sigma'(z) = sigma(z)(1 - sigma(z)); h1 reaches y along two paths, through "
-                   "h2 (factors w3, sigma'(.), w2) and straight through wr: add the two.",
-                   atol=1e-9)
+    return compare(
+        "chain_gradient",
+        fn,
+        chain_gradient_reference,
+        cases,
+        "sigma'(z) = sigma(z)(1 - sigma(z)); h1 reaches y along two paths, through "
+        "h2 (factors w3, sigma'(.), w2) and straight through wr: add the two.",
+        atol=1e-9,
+    )

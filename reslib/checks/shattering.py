@@ -1,5 +1,4 @@
-"""Exercise check for shattered gradients: the autocorrelation of a gradient signal.
-"""
+"""Exercise check for shattered gradients: the autocorrelation of a gradient signal."""
 
 from __future__ import annotations
 
@@ -18,10 +17,18 @@ __all__ = [
 def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     r"""Exercise (02): $r(k)$ of a 1-D tensor for every lag, mean removed, $r(0) = 1$."""
     gen = torch.Generator().manual_seed(2)
-    cases = [(torch.randn(64, generator=gen, dtype=torch.float64),),
-             (torch.randn(50, generator=gen, dtype=torch.float64).cumsum(0),),  # brown noise
-             (torch.linspace(-1, 1, 20, dtype=torch.float64) + 3.0,),  # far from zero mean
-             (torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0], dtype=torch.float64),)]
-    return compare("autocorrelation", fn, lambda g: torch.from_numpy(autocorrelation(g)), cases,
-                   "subtract the mean first; r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for "
-                   "k = 0 .. N-1, so r(0) = 1 and there are N values.", atol=1e-9)
+    cases = [
+        (torch.randn(64, generator=gen, dtype=torch.float64),),
+        (torch.randn(50, generator=gen, dtype=torch.float64).cumsum(0),),  # brown noise
+        (torch.linspace(-1, 1, 20, dtype=torch.float64) + 3.0,),  # far from zero mean
+        (torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0], dtype=torch.float64),),
+    ]
+    return compare(
+        "autocorrelation",
+        fn,
+        lambda g: torch.from_numpy(autocorrelation(g)),
+        cases,
+        "subtract the mean first; r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for "
+        "k = 0 .. N-1, so r(0) = 1 and there are N values.",
+        atol=1e-9,
+    )

@@ -1,5 +1,4 @@
-"""Exercise check for forward variance: the second-moment recursion.
-"""
+"""Exercise check for forward variance: the second-moment recursion."""
 
 from __future__ import annotations
 
@@ -15,8 +14,7 @@ __all__ = [
 ]
 
 
-def second_moment_reference(depth: int, gain: float, residual_scale: float,
-                            batch_norm: bool) -> torch.Tensor:
+def second_moment_reference(depth: int, gain: float, residual_scale: float, batch_norm: bool) -> torch.Tensor:
     """E[h_k^2] for k = 0..depth predicted by the recursion, starting from E[h_0^2] = 1."""
     values = [1.0]
     for _ in range(depth):
@@ -27,10 +25,22 @@ def second_moment_reference(depth: int, gain: float, residual_scale: float,
 
 def check_second_moment_recursion(fn: Callable[[int, float, float, bool], object]) -> CheckResult:
     """Exercise: `fn(depth, gain, residual_scale, batch_norm)` predicts E[h_k^2], k = 0..depth."""
-    cases = [(5, 2.0, 1.0, False), (10, 2.0, 2**-0.5, False), (10, 2.0, 1.0, True),
-             (7, 1.0, 1.0, False), (6, 3.0, 2**-0.5, True), (1, 0.5, 1.0, False)]
-    return compare("second_moment_recursion", fn, second_moment_reference, cases,
-                   "start from [1.0]; each block adds the branch's E[f^2] = gain * E[ReLU(z)^2] = "
-                   "gain/2 * E[z^2], where z is h_{k-1} (no BN) or the normalised h (BN: E[z^2] = 1), "
-                   "then multiplies the sum by residual_scale**2. Return depth + 1 values.",
-                   atol=1e-9, rtol=1e-9)
+    cases = [
+        (5, 2.0, 1.0, False),
+        (10, 2.0, 2**-0.5, False),
+        (10, 2.0, 1.0, True),
+        (7, 1.0, 1.0, False),
+        (6, 3.0, 2**-0.5, True),
+        (1, 0.5, 1.0, False),
+    ]
+    return compare(
+        "second_moment_recursion",
+        fn,
+        second_moment_reference,
+        cases,
+        "start from [1.0]; each block adds the branch's E[f^2] = gain * E[ReLU(z)^2] = "
+        "gain/2 * E[z^2], where z is h_{k-1} (no BN) or the normalised h (BN: E[z^2] = 1), "
+        "then multiplies the sum by residual_scale**2. Return depth + 1 values.",
+        atol=1e-9,
+        rtol=1e-9,
+    )

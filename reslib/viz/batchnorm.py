@@ -1,5 +1,4 @@
-"""Batch normalization: learning-rate sweeps and running statistics against the batch statistics.
-"""
+"""Batch normalization: learning-rate sweeps and running statistics against the batch statistics."""
 
 from __future__ import annotations
 
@@ -21,12 +20,12 @@ __all__ = [
 ]
 
 
-
 _BINS = np.linspace(-12, 12, 97)
 
 
-def lr_sweep_figure(lrs: Sequence[float], losses: Mapping[str, Sequence[float]],
-                    title: str = "") -> go.Figure:
+def lr_sweep_figure(
+    lrs: Sequence[float], losses: Mapping[str, Sequence[float]], title: str = ""
+) -> go.Figure:
     """Final training loss against learning rate (log x), one line per label; diverged runs as x."""
     fig = go.Figure()
     for label, values in losses.items():
@@ -34,9 +33,15 @@ def lr_sweep_figure(lrs: Sequence[float], losses: Mapping[str, Sequence[float]],
         fig.add_trace(go.Scatter(x=list(lrs), y=plain_list(v), name=label, mode="lines+markers"))
         bad = [lr for lr, loss in zip(lrs, v, strict=True) if not np.isfinite(loss)]
         if bad:
-            fig.add_trace(go.Scatter(x=bad, y=[3.0] * len(bad), mode="markers",
-                                     name=f"{label}: diverged",
-                                     marker=dict(symbol="x", size=12, color="#d62728")))
+            fig.add_trace(
+                go.Scatter(
+                    x=bad,
+                    y=[3.0] * len(bad),
+                    mode="markers",
+                    name=f"{label}: diverged",
+                    marker=dict(symbol="x", size=12, color="#d62728"),
+                )
+            )
     fig.update_xaxes(title_text="learning rate", type="log")
     fig.update_yaxes(title_text="training loss after training")
     fig.update_layout(height=380, title=title, **LAYOUT)
@@ -48,12 +53,18 @@ def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
 
     Traces: 0 running mean, 1 population mean, 2 running var, 3 population var, 4 gap, 5 histogram.
     """
-    fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        "running statistics", "|train output - eval output|", "eval-mode output y"))
-    for name, color, dash in (("running mean", "#1f77b4", None), ("true mean", "#1f77b4", "dash"),
-                              ("running var", "#ff7f0e", None), ("true var", "#ff7f0e", "dash")):
-        fig.add_trace(go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash)),
-                      row=1, col=1)
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=("running statistics", "|train output - eval output|", "eval-mode output y"),
+    )
+    for name, color, dash in (
+        ("running mean", "#1f77b4", None),
+        ("true mean", "#1f77b4", "dash"),
+        ("running var", "#ff7f0e", None),
+        ("true var", "#ff7f0e", "dash"),
+    ):
+        fig.add_trace(go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash)), row=1, col=1)
     fig.add_trace(go.Scatter(mode="lines", name="gap", line=dict(color="#2ca02c")), row=1, col=2)
     fig.add_trace(go.Bar(name="y", marker_color="#9467bd", showlegend=False), row=1, col=3)
     fig.update_xaxes(title_text="step", row=1, col=1)
@@ -87,17 +98,20 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
     def redraw(batch_size: int, momentum: float, gamma: float, beta: float) -> str:
         t = running_stats_trace(batch_size, momentum, steps, gamma, beta, seed=seed)
         update_running_stats_figure(figure, t)
-        return (f"after {steps} steps: running mean {t.running_mean[-1]:.2f} (true "
-                f"{t.mean:.2f}), running var {t.running_var[-1]:.2f} (true {t.var:.2f}); "
-                f"train/eval gap on the last batch {t.gap[-1]:.3f}; output mean "
-                f"{t.output.mean():.2f}, std {t.output.std():.2f}")
+        return (
+            f"after {steps} steps: running mean {t.running_mean[-1]:.2f} (true "
+            f"{t.mean:.2f}), running var {t.running_var[-1]:.2f} (true {t.var:.2f}); "
+            f"train/eval gap on the last batch {t.gap[-1]:.3f}; output mean "
+            f"{t.output.mean():.2f}, std {t.output.std():.2f}"
+        )
 
     controls = {
         "batch_size": widgets.IntSlider(value=16, min=2, max=256, description="batch size"),
         # log scale: the interesting momenta span 0.01-1; a linear float slider with step 0.01 also
         # got stuck under the keyboard in JupyterLab (0.1 -> 0.1 on ArrowRight)
-        "momentum": widgets.FloatLogSlider(value=0.1, base=10, min=-2, max=0, step=0.1,
-                                           description="momentum"),
+        "momentum": widgets.FloatLogSlider(
+            value=0.1, base=10, min=-2, max=0, step=0.1, description="momentum"
+        ),
         "gamma": widgets.FloatSlider(value=1.0, min=-2.0, max=3.0, step=0.1, description="γ"),
         "beta": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="β"),
     }

@@ -1,5 +1,4 @@
-"""DenseNet channel growth: input channels of every layer per dense block, and its explorer.
-"""
+"""DenseNet channel growth: input channels of every layer per dense block, and its explorer."""
 
 from __future__ import annotations
 
@@ -18,12 +17,12 @@ __all__ = [
 ]
 
 
-
 _BLOCK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def _channel_bars(growth_rate: int, block_config: Sequence[int], num_init_features: int,
-                  compression: float) -> list[tuple[list[int], list[int]]]:
+def _channel_bars(
+    growth_rate: int, block_config: Sequence[int], num_init_features: int, compression: float
+) -> list[tuple[list[int], list[int]]]:
     """Per dense block, `(x, y)`: its layers' positions counted through the network, their input channels."""
     bars, x = [], 0
     for row in channel_plan(growth_rate, block_config, num_init_features, compression):
@@ -33,8 +32,12 @@ def _channel_bars(growth_rate: int, block_config: Sequence[int], num_init_featur
     return bars
 
 
-def channel_figure(growth_rate: int = 12, block_config: Sequence[int] = (16, 16, 16),
-                   num_init_features: int = 24, compression: float = 0.5) -> go.Figure:
+def channel_figure(
+    growth_rate: int = 12,
+    block_config: Sequence[int] = (16, 16, 16),
+    num_init_features: int = 24,
+    compression: float = 0.5,
+) -> go.Figure:
     r"""Input channels of every dense layer, $k_0 + l\,k$, one colour per block."""
     fig = go.Figure()
     for i, (x, y) in enumerate(_channel_bars(growth_rate, block_config, num_init_features, compression)):
@@ -42,9 +45,14 @@ def channel_figure(growth_rate: int = 12, block_config: Sequence[int] = (16, 16,
         fig.add_trace(go.Bar(x=x, y=y, name=f"block {i + 1}", marker_color=color))
     for i in range(len(fig.data), 4):  # fixed number of traces, so an explorer can update them
         fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False))
-    fig.update_layout(title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
-                      xaxis_title="dense layer (counted through the network)",
-                      yaxis_title="input channels", height=380, bargap=0.05, **LAYOUT)
+    fig.update_layout(
+        title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
+        xaxis_title="dense layer (counted through the network)",
+        yaxis_title="input channels",
+        height=380,
+        bargap=0.05,
+        **LAYOUT,
+    )
     return fig
 
 
@@ -63,19 +71,22 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
                 trace.update(x=bars[i][0], y=bars[i][1], visible=True)
             else:
                 trace.update(x=[], y=[], visible=False)
-        figure.layout.title.text = (f"channels read by each dense layer (k={growth_rate}, "
-                                    f"theta={compression:.2f})")
-        params = densenet_parameter_count(growth_rate, config, 2 * growth_rate, compression=compression,
-                                          num_classes=10, stem_type="cifar")
+        figure.layout.title.text = (
+            f"channels read by each dense layer (k={growth_rate}, theta={compression:.2f})"
+        )
+        params = densenet_parameter_count(
+            growth_rate, config, 2 * growth_rate, compression=compression, num_classes=10, stem_type="cifar"
+        )
         widest = max(max(y) for _, y in bars)
         depth = 6 * layers + 4
-        return (f"DenseNet-BC, depth {depth} ({num_blocks} blocks of {layers}), k0 = 2k = {2 * growth_rate}: "
-                f"{params:,} parameters; widest layer input {widest} channels")
+        return (
+            f"DenseNet-BC, depth {depth} ({num_blocks} blocks of {layers}), k0 = 2k = {2 * growth_rate}: "
+            f"{params:,} parameters; widest layer input {widest} channels"
+        )
 
     controls = {
         "growth_rate": widgets.IntSlider(value=12, min=1, max=48, description="growth k"),
         "layers": widgets.IntSlider(value=16, min=1, max=40, description="layers/block"),
-        "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05,
-                                           description="theta"),
+        "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description="theta"),
     }
     return Explorer(controls, figure, redraw)

@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 
-
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
 
 
@@ -43,10 +42,10 @@ def image_grid(z: torch.Tensor) -> list[list[float]]:
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
 
-def image_trace(z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None,
-           zmax: float | None = None) -> go.Heatmap:
-    return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False,
-                      zmin=zmin, zmax=zmax)
+def image_trace(
+    z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None, zmax: float | None = None
+) -> go.Heatmap:
+    return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False, zmin=zmin, zmax=zmax)
 
 
 class Explorer(widgets.VBox):
@@ -59,8 +58,9 @@ class Explorer(widgets.VBox):
             returns a status sentence shown above the figure.
     """
 
-    def __init__(self, controls: Mapping[str, widgets.ValueWidget], figure: go.FigureWidget,
-                 redraw: Callable[..., str]):
+    def __init__(
+        self, controls: Mapping[str, widgets.ValueWidget], figure: go.FigureWidget, redraw: Callable[..., str]
+    ):
         self.controls = dict(controls)
         self.figure = figure
         self.status = widgets.HTML()
@@ -100,8 +100,7 @@ class Explorer(widgets.VBox):
         """Set any controls given by name, then recompute and redraw once."""
         unknown = set(values) - set(self.controls)
         if unknown:
-            raise ValueError(f"unknown controls {sorted(unknown)}; this explorer has "
-                             f"{sorted(self.controls)}")
+            raise ValueError(f"unknown controls {sorted(unknown)}; this explorer has {sorted(self.controls)}")
         self._holding = True
         try:
             for name, value in values.items():
@@ -115,5 +114,7 @@ class Explorer(widgets.VBox):
             self.status.value = f"<span style='color:#444'>{html.escape(message)}</span>"
         except Exception as exc:  # show what happened instead of a silent dead widget
             self.error = exc
-            self.status.value = (f"<span style='color:#cf222e'>could not draw: "
-                                 f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>")
+            self.status.value = (
+                f"<span style='color:#cf222e'>could not draw: "
+                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
+            )

@@ -1,5 +1,4 @@
-"""Gradient flow through sequential networks: per-layer gradient norms and activations, and their explorer.
-"""
+"""Gradient flow through sequential networks: per-layer gradient norms and activations, and their explorer."""
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ __all__ = [
 ]
 
 
-
 COLORS = {"relu": "#1f77b4", "tanh": "#2ca02c", "sigmoid": "#d62728"}
 
 
@@ -33,9 +31,15 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
     fig = go.Figure()
     for label, values in norms.items():
         v = np.asarray(values, dtype=float)
-        fig.add_trace(go.Scatter(x=np.arange(1, len(v) + 1), y=np.where(v > 0, v, np.nan),
-                                 name=label, mode="lines+markers",
-                                 line=dict(color=COLORS.get(label))))
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(v) + 1),
+                y=np.where(v > 0, v, np.nan),
+                name=label,
+                mode="lines+markers",
+                line=dict(color=COLORS.get(label)),
+            )
+        )
     fig.update_xaxes(title_text="layer k (1 = next to the input)")
     fig.update_yaxes(title_text="gradient norm ||dL/dW_k||", type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
@@ -51,15 +55,24 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     Args:
         result: from `reslib.gradients.gradient_flow`; None gives empty traces.
     """
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=(
-        "gradient norm per layer", "activations h_k (fraction of units)"))
-    fig.add_trace(go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False),
-                  row=1, col=1)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.55, 0.45],
+        subplot_titles=("gradient norm per layer", "activations h_k (fraction of units)"),
+    )
+    fig.add_trace(go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False), row=1, col=1)
     for color in ("#1f77b4", "#ff7f0e", "#2ca02c"):
-        fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color)),
-                      row=1, col=2)
-    fig.add_trace(go.Scatter(mode="markers", name="SGD step rounds to no change",
-                             marker=dict(symbol="x", size=9, color="#d62728")), row=1, col=1)
+        fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color)), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(
+            mode="markers",
+            name="SGD step rounds to no change",
+            marker=dict(symbol="x", size=9, color="#d62728"),
+        ),
+        row=1,
+        col=1,
+    )
     fig.update_xaxes(title_text="layer k", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
     fig.update_xaxes(title_text="activation value", row=1, col=2)
@@ -85,8 +98,9 @@ def update_gradient_flow_figure(fig: go.Figure, result: GradientFlow) -> None:
         seen.add(layer)
 
 
-def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_size: int = 256,
-                      seed: int = 0) -> Explorer:
+def gradient_explorer(
+    data: TensorData | None = None, width: int = 64, batch_size: int = 256, seed: int = 0
+) -> Explorer:
     """Notebook 01: depth (1-50) and activation -> per-layer gradient norm and activation histograms.
 
     Args:
@@ -109,9 +123,9 @@ def gradient_explorer(data: TensorData | None = None, width: int = 64, batch_siz
         return f"depth {depth}, {width} {activation} units per layer: {result.status}"
 
     controls = {
-        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth",
-                                   continuous_update=True),
-        "activation": widgets.Dropdown(options=["sigmoid", "tanh", "relu"], value="sigmoid",
-                                       description="activation"),
+        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth", continuous_update=True),
+        "activation": widgets.Dropdown(
+            options=["sigmoid", "tanh", "relu"], value="sigmoid", description="activation"
+        ),
     }
     return Explorer(controls, figure, redraw)

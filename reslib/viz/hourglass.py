@@ -1,5 +1,4 @@
-"""Stacked hourglass: keypoint heat maps per stack, and an explorer over examples and stacks.
-"""
+"""Stacked hourglass: keypoint heat maps per stack, and an explorer over examples and stacks."""
 
 from __future__ import annotations
 
@@ -19,9 +18,12 @@ __all__ = [
 ]
 
 
-
-def heatmap_figure(x: torch.Tensor, heatmaps: torch.Tensor, coords: torch.Tensor,
-                   names: Sequence[str] = ("disc centre", "square centre")) -> go.Figure:
+def heatmap_figure(
+    x: torch.Tensor,
+    heatmaps: torch.Tensor,
+    coords: torch.Tensor,
+    names: Sequence[str] = ("disc centre", "square centre"),
+) -> go.Figure:
     """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints."""
     k = heatmaps.shape[0]
     fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
@@ -32,16 +34,31 @@ def heatmap_figure(x: torch.Tensor, heatmaps: torch.Tensor, coords: torch.Tensor
         fig.add_trace(image_trace(heatmaps[j], "Hot"), row=1, col=j + 2)
     for j in range(k):
         for col in (1, j + 2):
-            fig.add_trace(go.Scatter(x=[float(coords[j, 1])], y=[h - 1 - float(coords[j, 0])], mode="markers",
-                                     marker=dict(symbol="circle-open", size=12, color="#1f77b4"),
-                                     showlegend=False), row=1, col=col)
-            fig.add_trace(go.Scatter(x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])], mode="markers",
-                                     marker=dict(symbol="x", size=10, color="#2ca02c"),
-                                     showlegend=False), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=[float(coords[j, 1])],
+                    y=[h - 1 - float(coords[j, 0])],
+                    mode="markers",
+                    marker=dict(symbol="circle-open", size=12, color="#1f77b4"),
+                    showlegend=False,
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[float(pred[j, 1])],
+                    y=[h - 1 - float(pred[j, 0])],
+                    mode="markers",
+                    marker=dict(symbol="x", size=10, color="#2ca02c"),
+                    showlegend=False,
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum",
-                      **LAYOUT)
+    fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum", **LAYOUT)
     return fig
 
 
@@ -68,13 +85,17 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
         i = 1 + k
         for j in range(k):
             for _ in range(2):
-                figure.data[i].update(x=[float(coords[example, j, 1])],
-                                      y=[h - 1 - float(coords[example, j, 0])])
+                figure.data[i].update(
+                    x=[float(coords[example, j, 1])], y=[h - 1 - float(coords[example, j, 0])]
+                )
                 figure.data[i + 1].update(x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])])
                 i += 2
         err = (pred - coords[example]).norm(dim=-1)
-        return (f"stack {stack} of {len(outputs)}, example {example}: keypoint errors "
-                + ", ".join(f"{e:.1f}" for e in err.tolist()) + " pixels")
+        return (
+            f"stack {stack} of {len(outputs)}, example {example}: keypoint errors "
+            + ", ".join(f"{e:.1f}" for e in err.tolist())
+            + " pixels"
+        )
 
     controls = {
         "stack": widgets.IntSlider(value=len(outputs), min=1, max=len(outputs), description="stack"),

@@ -1,5 +1,4 @@
-"""Residual networks as ensembles of paths: path-length distributions, gradient per path length, lesions.
-"""
+"""Residual networks as ensembles of paths: path-length distributions, gradient per path length, lesions."""
 
 from __future__ import annotations
 
@@ -34,14 +33,30 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
         n_blocks: residual blocks.
         magnitude: gradient norm of one path of each length 0..n; omitted: only the distribution.
     """
-    fig = make_subplots(rows=1, cols=3, subplot_titles=(
-        "paths of each length (fraction)", "gradient per path (log)", "share of the total gradient"))
+    fig = make_subplots(
+        rows=1,
+        cols=3,
+        subplot_titles=(
+            "paths of each length (fraction)",
+            "gradient per path (log)",
+            "share of the total gradient",
+        ),
+    )
     pmf = path_length_distribution(n_blocks)
     k = list(range(n_blocks + 1))
     fig.add_trace(go.Bar(x=k, y=plain_list(pmf), marker_color="#7f7f7f", name="paths"), 1, 1)
     g = np.zeros(n_blocks + 1) if magnitude is None else np.asarray(magnitude, float)
-    fig.add_trace(go.Scatter(x=k, y=plain_list(np.where(g > 0, g, np.nan)), mode="lines+markers",
-                             marker_color=_RES, name="gradient"), 1, 2)
+    fig.add_trace(
+        go.Scatter(
+            x=k,
+            y=plain_list(np.where(g > 0, g, np.nan)),
+            mode="lines+markers",
+            marker_color=_RES,
+            name="gradient",
+        ),
+        1,
+        2,
+    )
     contribution = effective_paths(n_blocks, g).contribution if g.any() else np.zeros_like(g)
     fig.add_trace(go.Bar(x=k, y=plain_list(contribution), marker_color=_RES, name="share"), 1, 3)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
@@ -63,29 +78,40 @@ def path_explorer(decay: float = 0.5) -> Explorer:
         g = factor ** k.astype(float)
         pmf = path_length_distribution(n_blocks)
         eff = effective_paths(n_blocks, g)
-        for trace, y in zip(figure.data, (pmf, np.where(g > 0, g, np.nan), eff.contribution),
-                            strict=True):
+        for trace, y in zip(figure.data, (pmf, np.where(g > 0, g, np.nan), eff.contribution), strict=True):
             trace.x, trace.y = k.tolist(), plain_list(y)
-        return (f"{n_blocks} blocks, 2^{n_blocks} paths, mean length {n_blocks / 2:g}; "
-                f"90% of the gradient comes from lengths {eff.lo}-{eff.hi} "
-                f"({100 * eff.paths_fraction:.3g}% of all paths)")
+        return (
+            f"{n_blocks} blocks, 2^{n_blocks} paths, mean length {n_blocks / 2:g}; "
+            f"90% of the gradient comes from lengths {eff.lo}-{eff.hi} "
+            f"({100 * eff.paths_fraction:.3g}% of all paths)"
+        )
 
     controls = {
         "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description="blocks n"),
-        "factor": widgets.FloatSlider(value=decay, min=0.05, max=1.0, step=0.05,
-                                      description="factor r"),
+        "factor": widgets.FloatSlider(value=decay, min=0.05, max=1.0, step=0.05, description="factor r"),
     }
     return Explorer(controls, figure, redraw)
 
 
-def lesion_figure(errors: Mapping[str, Sequence[float]], baseline: Mapping[str, float],
-                  xlabel: str = "deleted block", title: str = "") -> go.Figure:
+def lesion_figure(
+    errors: Mapping[str, Sequence[float]],
+    baseline: Mapping[str, float],
+    xlabel: str = "deleted block",
+    title: str = "",
+) -> go.Figure:
     """Test error after each lesion (lines), with the intact networks' error (dashed)."""
     fig = go.Figure()
     for label, values in errors.items():
         color = _RES if "res" in label else _PLAIN
-        fig.add_trace(go.Scatter(x=list(range(len(values))), y=plain_list(values), name=label,
-                                 mode="lines+markers", line=dict(color=color)))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(len(values))),
+                y=plain_list(values),
+                name=label,
+                mode="lines+markers",
+                line=dict(color=color),
+            )
+        )
         fig.add_hline(y=baseline[label], line=dict(color=color, dash="dash"))
     fig.update_xaxes(title_text=xlabel)
     fig.update_yaxes(title_text="test error", range=[0, 1])
@@ -103,12 +129,20 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
     labels = list(models)
     n = min(len(m.blocks) for m in models.values())
     intact = {label: evaluate(m, data)[1] for label, m in models.items()}
-    figure = go.FigureWidget(go.Figure(
-        [go.Bar(x=labels, y=[intact[k] for k in labels], name="intact", marker_color="#bbbbbb"),
-         go.Bar(x=labels, y=[intact[k] for k in labels], name="lesioned",
-                marker_color=[_RES if "res" in k else _PLAIN for k in labels])],
-        layout=dict(height=360, barmode="group", yaxis=dict(title="test error", range=[0, 1]),
-                    **LAYOUT)))
+    figure = go.FigureWidget(
+        go.Figure(
+            [
+                go.Bar(x=labels, y=[intact[k] for k in labels], name="intact", marker_color="#bbbbbb"),
+                go.Bar(
+                    x=labels,
+                    y=[intact[k] for k in labels],
+                    name="lesioned",
+                    marker_color=[_RES if "res" in k else _PLAIN for k in labels],
+                ),
+            ],
+            layout=dict(height=360, barmode="group", yaxis=dict(title="test error", range=[0, 1]), **LAYOUT),
+        )
+    )
 
     def redraw(first: int, count: int, choice: str) -> str:
         if choice == "random":
@@ -118,15 +152,17 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
             drop = list(range(first, min(first + count, n)))
         errors = [evaluate(lesion(models[k], drop), data)[1] for k in labels]
         figure.data[1].y = plain_list(errors)
-        shown = ", ".join(f"{k} {e:.2f} (intact {intact[k]:.2f})"
-                          for k, e in zip(labels, errors, strict=True))
+        shown = ", ".join(
+            f"{k} {e:.2f} (intact {intact[k]:.2f})" for k, e in zip(labels, errors, strict=True)
+        )
         how = f"random draw {first}" if choice == "random" else "consecutive"
         return f"deleted blocks {drop or 'none'} ({how}): test error {shown}"
 
     controls = {
         "first": widgets.IntSlider(value=3, min=0, max=n - 1, description="first block"),
         "count": widgets.IntSlider(value=1, min=0, max=n, description="blocks deleted"),
-        "choice": widgets.Dropdown(options=["consecutive", "random"], value="consecutive",
-                                   description="which"),
+        "choice": widgets.Dropdown(
+            options=["consecutive", "random"], value="consecutive", description="which"
+        ),
     }
     return Explorer(controls, figure, redraw)

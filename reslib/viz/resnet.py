@@ -1,5 +1,4 @@
-"""ResNet costs: basic vs bottleneck block costs, parameters and FLOPs per stage, and their explorers.
-"""
+"""ResNet costs: basic vs bottleneck block costs, parameters and FLOPs per stage, and their explorers."""
 
 from __future__ import annotations
 
@@ -28,7 +27,6 @@ __all__ = [
 ]
 
 
-
 _KINDS = ("basic", "bottleneck")
 
 
@@ -46,8 +44,18 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("conv parameters", "FLOPs per image"))
     for conv in ("conv1", "conv2", "conv3"):
         for col in (1, 2):
-            fig.add_trace(go.Bar(x=list(_KINDS), y=[0, 0], name=conv, legendgroup=conv,
-                                 showlegend=col == 1, marker_color=_CONV_COLORS[conv]), row=1, col=col)
+            fig.add_trace(
+                go.Bar(
+                    x=list(_KINDS),
+                    y=[0, 0],
+                    name=conv,
+                    legendgroup=conv,
+                    showlegend=col == 1,
+                    marker_color=_CONV_COLORS[conv],
+                ),
+                row=1,
+                col=col,
+            )
     fig.update_layout(barmode="stack", height=360, **LAYOUT)
     update_block_cost_figure(fig, costs)
     return fig
@@ -70,8 +78,9 @@ def _totals(costs: BlockCosts, key: str) -> tuple[int, int]:
     return sum(getattr(r, key) for r in costs.basic), sum(getattr(r, key) for r in costs.bottleneck)
 
 
-def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
-                        kernel_size: int = 3) -> Explorer:
+def block_cost_explorer(
+    channels: int = 256, planes: int = 64, size: int = 56, kernel_size: int = 3
+) -> Explorer:
     """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live."""
     figure = go.FigureWidget(block_cost_figure(block_costs(channels, planes, size, kernel_size)))
 
@@ -79,10 +88,12 @@ def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
         costs = block_costs(channels, planes, size, kernel_size)
         update_block_cost_figure(figure, costs)
         (p_basic, p_bottle), (f_basic, f_bottle) = _totals(costs, "params"), _totals(costs, "flops")
-        return (f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
-                f"basic {p_basic:,} weights / {f_basic / 1e9:.3g} GFLOPs, bottleneck "
-                f"{p_bottle:,} / {f_bottle / 1e9:.3g} GFLOPs "
-                f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)")
+        return (
+            f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
+            f"basic {p_basic:,} weights / {f_basic / 1e9:.3g} GFLOPs, bottleneck "
+            f"{p_bottle:,} / {f_bottle / 1e9:.3g} GFLOPs "
+            f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)"
+        )
 
     controls = {
         "channels": widgets.IntSlider(value=channels, min=16, max=1024, step=16, description="channels C"),
@@ -95,9 +106,18 @@ def block_cost_explorer(channels: int = 256, planes: int = 64, size: int = 56,
 
 NETWORKS: dict[str, dict] = {
     **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
-    **{f"CIFAR ResNet-{d}": dict(block=BasicBlock, layers=[(d - 2) // 6] * 3, widths=(16, 32, 64),
-                                 stem_type="cifar", image_size=32, num_classes=10, shortcut_type="A")
-       for d in (20, 32, 44, 56, 110)},
+    **{
+        f"CIFAR ResNet-{d}": dict(
+            block=BasicBlock,
+            layers=[(d - 2) // 6] * 3,
+            widths=(16, 32, 64),
+            stem_type="cifar",
+            image_size=32,
+            num_classes=10,
+            shortcut_type="A",
+        )
+        for d in (20, 32, 44, 56, 110)
+    },
 }
 
 
@@ -108,36 +128,58 @@ def network_costs(name: str) -> list[StageCost]:
     return stage_costs(**NETWORKS[name])
 
 
-def resnet_figure(name: str = "ResNet-18", histories: Mapping[str, History] | None = None,
-                  metric: str = "training error") -> go.Figure:
+def resnet_figure(
+    name: str = "ResNet-18", histories: Mapping[str, History] | None = None, metric: str = "training error"
+) -> go.Figure:
     """Stage table (top), share of parameters and FLOPs per stage, and training curves (bottom)."""
-    fig = make_subplots(rows=2, cols=2, specs=[[{"type": "table", "colspan": 2}, None],
-                                               [{"type": "xy"}, {"type": "xy"}]],
-                        row_heights=[0.45, 0.55], vertical_spacing=0.08,
-                        subplot_titles=("", "share per stage (%)", f"{metric}"))
-    fig.add_trace(go.Table(header=dict(values=["stage", "output shape", "blocks", "parameters",
-                                               "MFLOPs"]),
-                           cells=dict(values=[[], [], [], [], []])), row=1, col=1)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        specs=[[{"type": "table", "colspan": 2}, None], [{"type": "xy"}, {"type": "xy"}]],
+        row_heights=[0.45, 0.55],
+        vertical_spacing=0.08,
+        subplot_titles=("", "share per stage (%)", f"{metric}"),
+    )
+    fig.add_trace(
+        go.Table(
+            header=dict(values=["stage", "output shape", "blocks", "parameters", "MFLOPs"]),
+            cells=dict(values=[[], [], [], [], []]),
+        ),
+        row=1,
+        col=1,
+    )
     fig.add_trace(go.Bar(x=[], y=[], name="parameters", marker_color="#1f77b4"), row=2, col=1)
     fig.add_trace(go.Bar(x=[], y=[], name="FLOPs", marker_color="#ff7f0e"), row=2, col=1)
-    for label in (histories or {}):
-        fig.add_trace(go.Scatter(x=[], y=[], name=label, mode="lines+markers",
-                                 line=dict(dash="dash" if "plain" in label else "solid")), row=2, col=2)
+    for label in histories or {}:
+        fig.add_trace(
+            go.Scatter(
+                x=[],
+                y=[],
+                name=label,
+                mode="lines+markers",
+                line=dict(dash="dash" if "plain" in label else "solid"),
+            ),
+            row=2,
+            col=2,
+        )
     fig.update_xaxes(title_text="epoch", row=2, col=2)
     fig.update_layout(height=620, **LAYOUT)
     update_resnet_figure(fig, network_costs(name), histories or {}, metric)
     return fig
 
 
-def update_resnet_figure(fig: go.Figure, rows: Sequence[StageCost], histories: Mapping[str, History],
-                         metric: str) -> None:
+def update_resnet_figure(
+    fig: go.Figure, rows: Sequence[StageCost], histories: Mapping[str, History], metric: str
+) -> None:
     """Write a stage table and the curves of `metric` into a figure made by `resnet_figure`."""
     total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
-    fig.data[0].cells.values = [[r.name for r in rows],
-                                ["x".join(map(str, r.shape)) for r in rows],
-                                [r.blocks for r in rows],
-                                [f"{r.params:,}" for r in rows],
-                                [f"{r.flops / 1e6:,.1f}" for r in rows]]
+    fig.data[0].cells.values = [
+        [r.name for r in rows],
+        ["x".join(map(str, r.shape)) for r in rows],
+        [r.blocks for r in rows],
+        [f"{r.params:,}" for r in rows],
+        [f"{r.flops / 1e6:,.1f}" for r in rows],
+    ]
     names = [r.name for r in rows]
     fig.data[1].x, fig.data[1].y = names, plain_list([100 * r.params / total_p for r in rows])
     fig.data[2].x, fig.data[2].y = names, plain_list([100 * r.flops / total_f for r in rows])
@@ -162,8 +204,9 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
         update_resnet_figure(figure, rows, histories, metric)
         params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
         finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
-        return (f"{network}: {params:,} parameters, {flops / 2e9:.3g} GMACs per image; "
-                f"final {metric}: {finals}")
+        return (
+            f"{network}: {params:,} parameters, {flops / 2e9:.3g} GMACs per image; final {metric}: {finals}"
+        )
 
     controls = {
         "network": widgets.Dropdown(options=list(NETWORKS), value=name, description="network"),

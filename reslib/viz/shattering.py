@@ -1,5 +1,4 @@
-"""Shattered gradients: dy/dx against x, its autocorrelation, lag-1 correlation by depth, and an explorer.
-"""
+"""Shattered gradients: dy/dx against x, its autocorrelation, lag-1 correlation by depth, and an explorer."""
 
 from __future__ import annotations
 
@@ -35,10 +34,27 @@ def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40
     fig = make_subplots(rows=2, cols=len(labels), subplot_titles=labels, vertical_spacing=0.15)
     for j, label in enumerate(labels, start=1):
         r = results[label]
-        fig.add_trace(go.Scatter(x=plain_list(r.x), y=plain_list(r.grad), mode="lines",
-                                 line=dict(width=1, color="#333"), showlegend=False), 1, j)
-        fig.add_trace(go.Bar(x=list(range(max_lag + 1)), y=plain_list(r.autocorr[: max_lag + 1]),
-                             marker_color=_RES, showlegend=False), 2, j)
+        fig.add_trace(
+            go.Scatter(
+                x=plain_list(r.x),
+                y=plain_list(r.grad),
+                mode="lines",
+                line=dict(width=1, color="#333"),
+                showlegend=False,
+            ),
+            1,
+            j,
+        )
+        fig.add_trace(
+            go.Bar(
+                x=list(range(max_lag + 1)),
+                y=plain_list(r.autocorr[: max_lag + 1]),
+                marker_color=_RES,
+                showlegend=False,
+            ),
+            2,
+            j,
+        )
         fig.update_yaxes(range=[-1, 1], row=2, col=j)
     fig.update_xaxes(title_text="input x", row=1)
     fig.update_xaxes(title_text="lag (grid steps)", row=2)
@@ -52,16 +68,24 @@ def lag1_figure(curves: Mapping[str, Sequence[float]], title: str = "") -> go.Fi
     """Lag-1 autocorrelation of dy/dx against depth, one line per label."""
     fig = go.Figure()
     for label, values in curves.items():
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=plain_list(values), name=label,
-                                 mode="lines+markers", marker=dict(size=4)))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=plain_list(values),
+                name=label,
+                mode="lines+markers",
+                marker=dict(size=4),
+            )
+        )
     fig.update_xaxes(title_text="depth (layers or residual blocks)")
     fig.update_yaxes(title_text="lag-1 autocorrelation of dy/dx", range=[-0.3, 1.05])
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
 
-def shattering_explorer(max_depth: int = 50, width: int = 200, n_inputs: int = 256,
-                        seed: int = 0) -> Explorer:
+def shattering_explorer(
+    max_depth: int = 50, width: int = 200, n_inputs: int = 256, seed: int = 0
+) -> Explorer:
     """Notebook 02: depth (1-50), architecture and batch norm -> dy/dx and its autocorrelation.
 
     One network of `max_depth` layers per (architecture, batch norm) gives every depth at once
@@ -86,13 +110,16 @@ def shattering_explorer(max_depth: int = 50, width: int = 200, n_inputs: int = 2
         figure.data[0].y = plain_list(g)
         figure.data[1].y = plain_list(r)
         kind = ("block" if architecture == "residual" else "layer") + ("s" if depth > 1 else "")
-        return (f"{depth} {architecture} {kind}, {'with' if batch_norm else 'no'} batch norm: "
-                f"lag-1 autocorrelation {r[1]:.2f} (1 = smooth, 0 = white noise)")
+        return (
+            f"{depth} {architecture} {kind}, {'with' if batch_norm else 'no'} batch norm: "
+            f"lag-1 autocorrelation {r[1]:.2f} (1 = smooth, 0 = white noise)"
+        )
 
     controls = {
         "depth": widgets.IntSlider(value=24, min=1, max=max_depth, description="depth"),
-        "architecture": widgets.Dropdown(options=["feed-forward", "residual"],
-                                         value="feed-forward", description="architecture"),
+        "architecture": widgets.Dropdown(
+            options=["feed-forward", "residual"], value="feed-forward", description="architecture"
+        ),
         "batch_norm": widgets.Checkbox(value=True, description="batch norm"),
     }
     return Explorer(controls, figure, redraw)

@@ -1,5 +1,4 @@
-"""Figures of training runs: loss and error curves per epoch, and bar charts of final numbers.
-"""
+"""Figures of training runs: loss and error curves per epoch, and bar charts of final numbers."""
 
 from __future__ import annotations
 
@@ -20,28 +19,34 @@ __all__ = [
 ]
 
 
-
 METRICS = {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
 
 
-def training_curves_figure(histories: Mapping[str, History], final: Mapping[str, Sequence[float]]
-                       ) -> go.Figure:
+def training_curves_figure(
+    histories: Mapping[str, History], final: Mapping[str, Sequence[float]]
+) -> go.Figure:
     """Training-loss curves per network (left) and final train/test loss per network (right).
 
     Args:
         histories: label -> `History` from `reslib.train.fit`.
         final: label -> (train_loss, test_loss) measured after training.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss per epoch",
-                                                        "after training"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss per epoch", "after training"))
     for label, h in histories.items():
-        fig.add_trace(go.Scatter(x=np.arange(1, h.epochs + 1), y=h.train_loss, name=label,
-                                 mode="lines"), row=1, col=1)
+        fig.add_trace(
+            go.Scatter(x=np.arange(1, h.epochs + 1), y=h.train_loss, name=label, mode="lines"), row=1, col=1
+        )
     labels = list(final)
-    fig.add_trace(go.Bar(x=labels, y=[final[k][0] for k in labels], name="train loss",
-                         marker_color="#1f77b4"), row=1, col=2)
-    fig.add_trace(go.Bar(x=labels, y=[final[k][1] for k in labels], name="test loss",
-                         marker_color="#ff7f0e"), row=1, col=2)
+    fig.add_trace(
+        go.Bar(x=labels, y=[final[k][0] for k in labels], name="train loss", marker_color="#1f77b4"),
+        row=1,
+        col=2,
+    )
+    fig.add_trace(
+        go.Bar(x=labels, y=[final[k][1] for k in labels], name="test loss", marker_color="#ff7f0e"),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
     fig.update_layout(height=380, barmode="group", **LAYOUT)
@@ -55,9 +60,15 @@ def curves_figure(histories: Mapping[str, History], metric: str = "training erro
     fig = go.Figure()
     for label, h in histories.items():
         values = getattr(h, METRICS[metric])
-        fig.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=plain_list(values), name=label,
-                                 mode="lines+markers",
-                                 line=dict(dash="dash" if "plain" in label else "solid")))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(values) + 1)),
+                y=plain_list(values),
+                name=label,
+                mode="lines+markers",
+                line=dict(dash="dash" if "plain" in label else "solid"),
+            )
+        )
     fig.update_layout(height=360, xaxis_title="epoch", yaxis_title=metric, **LAYOUT)
     return fig
 
@@ -65,7 +76,13 @@ def curves_figure(histories: Mapping[str, History], metric: str = "training erro
 def bar_figure(values: Mapping[str, float], title: str, yaxis: str) -> go.Figure:
     """One bar per label, with the value written on it."""
     labels = list(values)
-    fig = go.Figure(go.Bar(x=labels, y=plain_list([values[k] for k in labels]),
-                           text=[f"{values[k]:,.3g}" for k in labels], textposition="outside"))
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=plain_list([values[k] for k in labels]),
+            text=[f"{values[k]:,.3g}" for k in labels],
+            textposition="outside",
+        )
+    )
     fig.update_layout(title=title, yaxis_title=yaxis, height=360, **LAYOUT)
     return fig

@@ -1,5 +1,4 @@
-"""U-Net: the size trace through a valid-padding U-Net, its explorer, and segmentation masks.
-"""
+"""U-Net: the size trace through a valid-padding U-Net, its explorer, and segmentation masks."""
 
 from __future__ import annotations
 
@@ -20,7 +19,6 @@ __all__ = [
 ]
 
 
-
 def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int], str | None]:
     trace = unet_shape_trace(size, depth, padding)
     labels = [f"{r.stage} {r.level}" if r.stage != "input" else "input" for r in trace.steps]
@@ -32,17 +30,35 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
     fig = go.Figure()
     for padding, color in (("valid", "#d62728"), ("same", "#1f77b4")):
         labels, sizes, problem = _trace_xy(size, depth, padding)
-        fig.add_trace(go.Scatter(x=list(range(len(sizes))), y=sizes, mode="lines+markers+text",
-                                 text=[str(s) for s in sizes], textposition="top center",
-                                 name=f"{padding}" + (" (stops)" if problem else ""),
-                                 line=dict(color=color), hovertext=labels))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(len(sizes))),
+                y=sizes,
+                mode="lines+markers+text",
+                text=[str(s) for s in sizes],
+                textposition="top center",
+                name=f"{padding}" + (" (stops)" if problem else ""),
+                line=dict(color=color),
+                hovertext=labels,
+            )
+        )
     steps = unet_shape_trace(size, depth, "valid").steps
-    fig.add_trace(go.Bar(x=[i for i, r in enumerate(steps) if r.crop],
-                         y=[r.crop for r in steps if r.crop], name="valid: pixels cropped from the skip",
-                         marker_color="#ff9896", opacity=0.6))
-    fig.update_layout(title=f"U-Net of depth {depth}: spatial size through the network, input {size}",
-                      xaxis_title="step (input, encoder levels, bottleneck, up/decoder levels)",
-                      yaxis_title="height = width (pixels)", height=400, **LAYOUT)
+    fig.add_trace(
+        go.Bar(
+            x=[i for i, r in enumerate(steps) if r.crop],
+            y=[r.crop for r in steps if r.crop],
+            name="valid: pixels cropped from the skip",
+            marker_color="#ff9896",
+            opacity=0.6,
+        )
+    )
+    fig.update_layout(
+        title=f"U-Net of depth {depth}: spatial size through the network, input {size}",
+        xaxis_title="step (input, encoder levels, bottleneck, up/decoder levels)",
+        yaxis_title="height = width (pixels)",
+        height=400,
+        **LAYOUT,
+    )
     return fig
 
 
@@ -54,13 +70,20 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
         messages = []
         for i, padding in enumerate(("valid", "same")):
             labels, sizes, problem = _trace_xy(size, depth, padding)
-            figure.data[i].update(x=list(range(len(sizes))), y=sizes, text=[str(s) for s in sizes],
-                                  hovertext=labels, name=padding + (" (stops)" if problem else ""))
-            messages.append(f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None
-                                              else f"fails at {problem}"))
+            figure.data[i].update(
+                x=list(range(len(sizes))),
+                y=sizes,
+                text=[str(s) for s in sizes],
+                hovertext=labels,
+                name=padding + (" (stops)" if problem else ""),
+            )
+            messages.append(
+                f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None else f"fails at {problem}")
+            )
         steps = unet_shape_trace(size, depth, "valid").steps
-        figure.data[2].update(x=[i for i, r in enumerate(steps) if r.crop],
-                              y=[r.crop for r in steps if r.crop])
+        figure.data[2].update(
+            x=[i for i, r in enumerate(steps) if r.crop], y=[r.crop for r in steps if r.crop]
+        )
         figure.layout.title.text = f"U-Net of depth {depth}: spatial size through the network, input {size}"
         return "; ".join(messages)
 
@@ -68,19 +91,26 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
     return Explorer(controls, figure, redraw)
 
 
-def segmentation_figure(x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor],
-                        n: int = 4) -> go.Figure:
+def segmentation_figure(
+    x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor], n: int = 4
+) -> go.Figure:
     """Rows: images, true masks, then one row of predicted masks per model (labels (N, H, W))."""
     rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
-    fig = make_subplots(rows=len(rows), cols=n, row_titles=list(rows), horizontal_spacing=0.01,
-                        vertical_spacing=0.02)
+    fig = make_subplots(
+        rows=len(rows), cols=n, row_titles=list(rows), horizontal_spacing=0.01, vertical_spacing=0.02
+    )
     for r, (name, images) in enumerate(rows.items()):
         for c in range(n):
-            trace = (image_trace(images[c]) if name == "image"
-                     else image_trace(images[c].float(), "Viridis", 0, 2))
+            trace = (
+                image_trace(images[c]) if name == "image" else image_trace(images[c].float(), "Viridis", 0, 2)
+            )
             fig.add_trace(trace, row=r + 1, col=c + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    fig.update_layout(height=150 * len(rows) + 60, width=150 * n + 120,
-                      title="masks: 0 background, 1 disc, 2 square", **LAYOUT)
+    fig.update_layout(
+        height=150 * len(rows) + 60,
+        width=150 * n + 120,
+        title="masks: 0 background, 1 disc, 2 square",
+        **LAYOUT,
+    )
     return fig

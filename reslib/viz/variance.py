@@ -1,5 +1,4 @@
-"""Forward variance of residual networks at initialisation: E[h_k^2] per block, and its explorer.
-"""
+"""Forward variance of residual networks at initialisation: E[h_k^2] per block, and its explorer."""
 
 from __future__ import annotations
 
@@ -24,15 +23,18 @@ __all__ = [
 ]
 
 
-
-def variance_figure(profiles: Mapping[str, Sequence[float]], title: str = "",
-                    yaxis: str = "E[h_k^2]") -> go.Figure:
+def variance_figure(
+    profiles: Mapping[str, Sequence[float]], title: str = "", yaxis: str = "E[h_k^2]"
+) -> go.Figure:
     """One line per label against block k (0 = the input) on a log axis."""
     fig = go.Figure()
     for label, values in profiles.items():
         v = np.asarray(values, dtype=float)
-        fig.add_trace(go.Scatter(x=list(range(len(v))), y=plain_list(np.where(v > 0, v, np.nan)),
-                                 name=label, mode="lines"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(len(v))), y=plain_list(np.where(v > 0, v, np.nan)), name=label, mode="lines"
+            )
+        )
     fig.update_xaxes(title_text="block k (0 = input)")
     fig.update_yaxes(title_text=yaxis, type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
@@ -44,17 +46,24 @@ def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
 
     Traces: 0 E[h^2], 1 batch variance, 2 float32 max (dashed), 3 overflow marker, 4 gradient norm.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "forward: h_k after block k", "backward: ||dL/dh_k|| / ||dL/dh_last||"))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("forward: h_k after block k", "backward: ||dL/dh_k|| / ||dL/dh_last||"),
+    )
     fig.add_trace(go.Scatter(mode="lines", name="E[h²]", line=dict(color="#1f77b4")), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="lines", name="batch variance",
-                             line=dict(color="#ff7f0e", dash="dot")), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="lines", name="float32 max", line=dict(color="#999", dash="dash")),
-                  row=1, col=1)
-    fig.add_trace(go.Scatter(mode="markers", name="overflow",
-                             marker=dict(symbol="x", size=12, color="#d62728")), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="lines", name="gradient norm", line=dict(color="#2ca02c")),
-                  row=1, col=2)
+    fig.add_trace(
+        go.Scatter(mode="lines", name="batch variance", line=dict(color="#ff7f0e", dash="dot")), row=1, col=1
+    )
+    fig.add_trace(
+        go.Scatter(mode="lines", name="float32 max", line=dict(color="#999", dash="dash")), row=1, col=1
+    )
+    fig.add_trace(
+        go.Scatter(mode="markers", name="overflow", marker=dict(symbol="x", size=12, color="#d62728")),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(go.Scatter(mode="lines", name="gradient norm", line=dict(color="#2ca02c")), row=1, col=2)
     for col in (1, 2):
         fig.update_xaxes(title_text="block k", row=1, col=col)
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
@@ -98,8 +107,7 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
             threads = torch.get_num_threads()
             torch.set_num_threads(1)  # 200 tiny matmuls: threads only add hand-offs
             try:
-                cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples,
-                                                      gain, seed)
+                cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples, gain, seed)
             finally:
                 torch.set_num_threads(threads)
         update_profile_figure(figure, cache[key])
@@ -108,8 +116,9 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
     controls = {
         "depth": widgets.IntSlider(value=60, min=1, max=200, description="blocks"),
         "init": widgets.Dropdown(options=["He", "Glorot"], value="He", description="init"),
-        "multiplier": widgets.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25,
-                                             description="σ_w² ×"),
+        "multiplier": widgets.FloatLogSlider(
+            value=1.0, base=2, min=-2, max=2, step=0.25, description="σ_w² ×"
+        ),
         "scaling": widgets.Dropdown(options=["none", "1/√2"], value="none", description="scale sum"),
         "batch_norm": widgets.Checkbox(value=False, description="BN in branch"),
     }

@@ -25,13 +25,23 @@ ROOT = Path(__file__).resolve().parents[2]
 # Debian installs chromium, Ubuntu and others chromium-browser: look on the PATH, not at one path.
 CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
 # Without the background-networking flags Chromium hangs on a closed network.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 # Keep every cell in the DOM (no windowing) and stop JupyterLab asking the network for news.
 LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-        "fetchNews": "false", "checkForUpdates": False},
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
 }
 
 
@@ -44,8 +54,10 @@ def require_browser() -> None:
     """Skip without Chromium or Playwright; fail instead where RESLIB_REQUIRE_BROWSER is set (CI)."""
     missing = None
     if not CHROMIUM.exists():
-        missing = (f"Chromium not found: no chromium or chromium-browser on the PATH, nor {CHROMIUM} "
-                   "(Debian/Ubuntu: apt-get install chromium)")
+        missing = (
+            f"Chromium not found: no chromium or chromium-browser on the PATH, nor {CHROMIUM} "
+            "(Debian/Ubuntu: apt-get install chromium)"
+        )
     else:
         try:
             import playwright.sync_api  # noqa: F401
@@ -68,8 +80,9 @@ class Lab:
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
     def api(self, path: str, method: str = "GET") -> object:
-        request = urllib.request.Request(f"{self.url}/api/{path}", method=method,
-                                         headers={"Authorization": f"token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}/api/{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
         return json.loads(body) if body else None
@@ -98,12 +111,20 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     port, token = free_port(), secrets.token_hex(24)
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
-           f"--ServerApp.port={port}", "--ServerApp.port_retries=0",  # never wander to another port
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           f"--LabApp.user_settings_dir={base / 'settings'}",
-           f"--LabApp.workspaces_dir={base / 'workspaces'}",
-           "--LabApp.expose_app_in_browser=True"]  # window.jupyterapp, as JupyterLab's own UI tests use
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",  # never wander to another port
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabApp.user_settings_dir={base / 'settings'}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        "--LabApp.expose_app_in_browser=True",
+    ]  # window.jupyterapp, as JupyterLab's own UI tests use
     if hasattr(os, "getuid") and os.getuid() == 0:
         cmd.append("--allow-root")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config")}  # ignore ~/.jupyter

@@ -156,8 +156,9 @@ def save_screenshot(page: Page, tmp_path: Path, stem: str) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_and_its_explorers_redraw(lab: Lab, browser: Browser, path: Path,
-                                                tmp_path: Path) -> None:
+def test_notebook_runs_and_its_explorers_redraw(
+    lab: Lab, browser: Browser, path: Path, tmp_path: Path
+) -> None:
     """Run All shows no error; every slider and dropdown of every explorer redraws its plot."""
     name = path.name
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
