@@ -32,30 +32,21 @@ def heatmap_figure(
     pred = heatmap_argmax(heatmaps[None])[0]
     for j in range(k):
         fig.add_trace(image_trace(heatmaps[j], "Hot"), row=1, col=j + 2)
+    markers = (
+        (coords, dict(symbol="circle-open", size=12, color="#1f77b4")),  # target
+        (pred, dict(symbol="x", size=10, color="#2ca02c")),
+    )  # predicted maximum
     for j in range(k):
         for col in (1, j + 2):
-            fig.add_trace(
-                go.Scatter(
-                    x=[float(coords[j, 1])],
-                    y=[h - 1 - float(coords[j, 0])],
+            for points, marker in markers:
+                point = go.Scatter(
+                    x=[float(points[j, 1])],
+                    y=[h - 1 - float(points[j, 0])],
                     mode="markers",
-                    marker=dict(symbol="circle-open", size=12, color="#1f77b4"),
+                    marker=marker,
                     showlegend=False,
-                ),
-                row=1,
-                col=col,
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=[float(pred[j, 1])],
-                    y=[h - 1 - float(pred[j, 0])],
-                    mode="markers",
-                    marker=dict(symbol="x", size=10, color="#2ca02c"),
-                    showlegend=False,
-                ),
-                row=1,
-                col=col,
-            )
+                )
+                fig.add_trace(point, row=1, col=col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
     fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum", **LAYOUT)
