@@ -1,6 +1,7 @@
 # reslib: two commands for a fresh machine.
 #   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with its token)
-#   make test   install if needed, then unit tests + nbval on every notebook + the browser test
+#   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
+#               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:
 #   make check  the quick gate (~15 s on 2 cores): ruff format --check, ruff check, then every unit
 #               test, `slow`-marked ones included (correctness first; `-m "not browser and not slow"`
@@ -10,8 +11,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# nbval compares stored outputs exactly on a CPU; on a GPU, kernels differ, so only errors count.
-NBVAL   = $(shell $(PY) -c "import torch; print('--nbval-lax' if torch.cuda.is_available() else '--nbval')")
+# nbval compares stored outputs exactly on a CPU; on a GPU (CUDA or Apple's MPS: whatever
+# reslib.device() picks) kernels differ, so only errors and the notebooks' asserts count.
+NBVAL   = $(shell $(PY) -c "import reslib; print('--nbval' if reslib.device().type == 'cpu' else '--nbval-lax')")
+# The second nbval pass: torch's generic CPU kernels on one thread, a stand-in for another machine.
+PORTABLE_ENV := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 NBVAL_ARGS = $(NBVAL) --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
 # Jupyter refuses to run as root (containers, CI) unless told to; the token still applies.
@@ -21,7 +25,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 RUFF       := $(VENV)/bin/ruff
 RUFF_PATHS := reslib tests tools notebooks
 
-.PHONY: install lab test check format unit notebooks browser outputs bench lint lock clean
+.PHONY: install lab test check format unit notebooks portable browser outputs bench lint lock clean
 
 install: $(STAMP)
 
@@ -37,6 +41,7 @@ lab: install
 
 test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
+	$(PORTABLE_ENV) $(PY) -m pytest notebooks $(NBVAL_ARGS)
 
 check: install
 	$(RUFF) format --check $(RUFF_PATHS)
@@ -54,6 +59,10 @@ unit: install
 
 notebooks: install
 	$(PY) -m pytest notebooks $(NBVAL_ARGS)
+
+# The same notebooks as another machine would run them (make test runs both passes).
+portable: install
+	$(PORTABLE_ENV) $(PY) -m pytest notebooks $(NBVAL_ARGS)
 
 browser: install
 	$(PY) -m pytest tests -m browser

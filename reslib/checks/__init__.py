@@ -13,6 +13,7 @@ from reslib.checks.batchnorm import (
 from reslib.checks.core import (
     CheckResult,
     compare,
+    tiered_hint,
 )
 from reslib.checks.densenet import (
     check_dense_block_channels,
@@ -72,5 +73,6 @@ __all__ = [
     "check_transition_parameters",
     "check_unet_output_size",
     "compare",
+    "tiered_hint",
     "second_moment_reference",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 __all__ = [
     "CheckResult",
     "compare",
+    "tiered_hint",
 ]
 
 
@@ -58,6 +60,27 @@ def local_seed(seed: int) -> Iterator[None]:
         yield
 
 
+# Wrong answers so far, per check name: the hint deepens with each failed try (a nudge first,
+# the formula only after a second failure). The only state a check keeps; a pass resets it.
+_failures: Counter[str] = Counter()
+
+
+def tiered_hint(name: str, hint: str | Sequence[str]) -> str:
+    """The hint for this failed try of check `name`: tier k on the k-th failure, the last tier after.
+
+    `hint` is one string (always shown) or a sequence of tiers, from a nudge to the formula.
+    """
+    tiers = [hint] if isinstance(hint, str) else list(hint)
+    if not tiers or not all(isinstance(t, str) and t for t in tiers):
+        raise ValueError(f"hint must be a non-empty string or a sequence of them, got {hint!r}")
+    tier = min(_failures[name], len(tiers) - 1)
+    _failures[name] += 1
+    if len(tiers) == 1:
+        return f"Hint: {tiers[0]}"
+    more = " Still stuck? Try again, and the next run shows a fuller hint." if tier < len(tiers) - 1 else ""
+    return f"Hint {tier + 1} of {len(tiers)}: {tiers[tier]}{more}"
+
+
 def _as_tensor(value: Any) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu", torch.float64)
@@ -71,14 +94,15 @@ def compare(
     fn: Callable[..., Any],
     reference: Callable[..., Any],
     cases: Sequence[tuple],
-    hint: str,
+    hint: str | Sequence[str],
     atol: float = 1e-6,
     rtol: float = 1e-5,
 ) -> CheckResult:
     """Run `fn(*case)` and `reference(*case)` for every case and compare the results.
 
     Results may be numbers, tensors, or tuples/lists of them; they are compared
-    element-wise as float64 with `|a - b| <= atol + rtol * |b|`.
+    element-wise as float64 with `|a - b| <= atol + rtol * |b|`. `hint` is one string or
+    tiers from a nudge to the formula; each wrong answer shows the next tier (`tiered_hint`).
     """
     worst = 0.0
     for i, case in enumerate(cases):
@@ -92,20 +116,23 @@ def compare(
                 "`raise NotImplementedError` with your code, then run this cell again.",
             )
         except Exception as exc:  # a learner's bug is feedback, not a crash
-            return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. Hint: {hint}")
+            return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. {tiered_hint(name, hint)}")
         with local_seed(0):  # a reference that builds a model must not move the notebook's RNG
             want = _as_tensor(reference(*case))
         try:
             got_t = _as_tensor(got)
         except (TypeError, ValueError, RuntimeError):
             return CheckResult(
-                name, False, f"returned a {type(got).__name__}, expected numbers or tensors. Hint: {hint}"
+                name,
+                False,
+                f"returned a {type(got).__name__}, expected numbers or tensors. {tiered_hint(name, hint)}",
             )
         if got_t.shape != want.shape:
             return CheckResult(
                 name,
                 False,
-                f"case {i + 1}: shape {tuple(got_t.shape)}, expected {tuple(want.shape)}. Hint: {hint}",
+                f"case {i + 1}: shape {tuple(got_t.shape)}, expected {tuple(want.shape)}. "
+                f"{tiered_hint(name, hint)}",
             )
         diff = (got_t - want).abs()
         max_diff = diff.max().item() if diff.numel() else 0.0
@@ -113,8 +140,9 @@ def compare(
             return CheckResult(
                 name,
                 False,
-                f"case {i + 1} of {len(cases)} is off by up to {max_diff:.3g}. Hint: {hint}",
+                f"case {i + 1} of {len(cases)} is off by up to {max_diff:.3g}. {tiered_hint(name, hint)}",
                 max_diff,
             )
         worst = max(worst, max_diff)
+    _failures.pop(name, None)
     return CheckResult(name, True, f"correct on all {len(cases)} cases (max difference {worst:.1e})", worst)
