@@ -9,6 +9,8 @@ the same way.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -17,7 +19,21 @@ from reslib.core import INITS, check_bool, check_choice, check_float, check_int,
 __all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
-_NORMS = (None, "batch")
+_NORMS = (None, "batch", "layer", "group")
+
+
+def _norm(norm: str | None, width: int) -> nn.Module:
+    """Batch norm (statistics over the batch), layer norm (over one example's units), group norm
+    (over gcd(8, width) groups of one example's units), or nothing."""
+    if norm == "batch":
+        return nn.BatchNorm1d(width)
+    if norm == "layer":
+        return nn.LayerNorm(width)
+    if norm == "group":
+        return nn.GroupNorm(math.gcd(8, width), width)
+    return nn.Identity()
+
+
 _INITS = ("auto", *INITS, "torch")  # reslib.core.INITS, plus "auto" and PyTorch's own default
 
 
@@ -30,9 +46,9 @@ class PlainLayer(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, activation: str, norm: str | None):
         super().__init__()
-        # A bias just before batch norm is cancelled by its mean subtraction.
+        # A bias just before a norm is cancelled by its mean subtraction.
         self.linear = nn.Linear(in_features, out_features, bias=norm is None)
-        self.norm = nn.BatchNorm1d(out_features) if norm == "batch" else nn.Identity()
+        self.norm = _norm(norm, out_features)
         self.act = ACTIVATIONS[activation]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +58,7 @@ class PlainLayer(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    r"""A pre-activation residual block $h = s\,(x + W\,a(\mathrm{norm}(x)) + b)$.
+    r"""A pre-activation residual block $h = s\,(\lambda x + W\,a(\mathrm{norm}(x)) + b)$.
 
     The branch ends in a linear layer, so it can add negative as well as positive
     values to $x$ (a branch ending in ReLU could only ever increase it).
@@ -51,22 +67,31 @@ class ResidualBlock(nn.Module):
         (N, width) -> (N, width)
     """
 
-    def __init__(self, width: int, activation: str, norm: str | None, residual_scale: float):
+    def __init__(
+        self,
+        width: int,
+        activation: str,
+        norm: str | None,
+        residual_scale: float,
+        shortcut_scale: float = 1.0,
+    ):
         super().__init__()
-        self.norm = nn.BatchNorm1d(width) if norm == "batch" else nn.Identity()
+        self.norm = _norm(norm, width)
         self.act = ACTIVATIONS[activation]()
         self.linear = nn.Linear(width, width)
         self.residual_scale = residual_scale
+        self.shortcut_scale = shortcut_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm(x)
         h = self.act(h)
         fx = self.linear(h)
-        h = residual_add(x, fx)
+        skip = x if self.shortcut_scale == 1.0 else self.shortcut_scale * x  # lambda x
+        h = residual_add(skip, fx)
         return h if self.residual_scale == 1.0 else self.residual_scale * h
 
     def extra_repr(self) -> str:
-        return f"residual_scale={self.residual_scale:.4g}"
+        return f"residual_scale={self.residual_scale:.4g}, shortcut_scale={self.shortcut_scale:.4g}"
 
 
 class MLP(nn.Module):
@@ -127,6 +152,7 @@ def mlp(
     activation: str = "relu",
     residual_scale: float = 1.0,
     init: str = "auto",
+    shortcut_scale: float = 1.0,
 ) -> MLP:
     r"""Build a plain or residual MLP with `depth` hidden layers (or residual blocks) of `width`.
 
@@ -136,9 +162,14 @@ def mlp(
         in_features: size of the input vector.
         out_features: size of the output (classes, for a classifier).
         residual: add skip connections, $h_k = s\,(h_{k-1} + f_k(h_{k-1}))$.
-        norm: `None`, or `"batch"` for batch norm before each activation.
+        norm: `None`, or a norm before each activation: `"batch"` (statistics over the
+            batch), `"layer"` (over one example's units) or `"group"` (over gcd(8, width)
+            groups of one example's units).
         activation: `"relu"`, `"sigmoid"` or `"tanh"`.
         residual_scale: $s$ above; $1/\sqrt{2}$ keeps the forward variance flat.
+        shortcut_scale: $\lambda$ in $h_k = s\,(\lambda h_{k-1} + f_k(h_{k-1}))$; 1 is the identity
+            shortcut, and He et al. (2016b) show that $\lambda = 0.5$ shrinks the signal along the
+            shortcut path by $0.5^L$ over $L$ blocks.
         init: `"he"`, `"glorot"`, `"torch"` (PyTorch's default) or `"auto"`
             (He for ReLU, Glorot for sigmoid and tanh). Biases start at zero.
 
@@ -162,12 +193,17 @@ def mlp(
     residual_scale = check_float("residual_scale", residual_scale, 0.0, strict_minimum=True)
     if residual_scale != 1.0 and not residual:
         raise ValueError("residual_scale only applies to residual=True networks")
+    shortcut_scale = check_float("shortcut_scale", shortcut_scale, 0.0)
+    if shortcut_scale != 1.0 and not residual:
+        raise ValueError("shortcut_scale only applies to residual=True networks")
     if init == "auto":
         init = "he" if activation == "relu" else "glorot"
 
     if residual:
         stem: nn.Module = nn.Linear(in_features, width)
-        blocks = [ResidualBlock(width, activation, norm, residual_scale) for _ in range(depth)]
+        blocks = [
+            ResidualBlock(width, activation, norm, residual_scale, shortcut_scale) for _ in range(depth)
+        ]
     else:
         stem = PlainLayer(in_features, width, activation, norm)
         blocks = [PlainLayer(width, width, activation, norm) for _ in range(depth - 1)]
@@ -182,6 +218,7 @@ def mlp(
         activation=activation,
         residual_scale=residual_scale,
         init=init,
+        shortcut_scale=shortcut_scale,
     )
     for module in model.modules():
         if isinstance(module, nn.Linear):

@@ -95,7 +95,10 @@ def test_residual_add_explains_shape_mismatch():
         (dict(width=-3), ValueError, "width must be an int >= 1"),
         (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
         (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),
-        (dict(norm="layer"), ValueError, "norm must be one of None, 'batch'"),
+        (dict(norm="instance"), ValueError, "norm must be one of None, 'batch', 'layer', 'group'"),
+        (dict(residual=True, shortcut_scale=-0.5), ValueError, "shortcut_scale"),
+        (dict(residual=True, shortcut_scale="half"), TypeError, "shortcut_scale"),
+        (dict(shortcut_scale=0.5), ValueError, "only applies to residual"),
         (dict(init="xavier"), ValueError, "init must be one of 'auto', 'he', 'glorot', 'torch'"),
         (dict(init="orthogonal"), ValueError, "init must be one of"),
         (dict(residual=True, residual_scale=0), ValueError, "residual_scale"),
@@ -112,3 +115,26 @@ def test_mlp_rejects_bad_arguments(kwargs, error, match):
 def test_repr_shows_the_configuration():
     text = repr(mlp(2, 8, 4, 2, residual=True, residual_scale=2**-0.5))
     assert "residual=True" in text and "residual_scale=0.7071" in text
+
+
+@pytest.mark.parametrize("norm", ["layer", "group"])
+def test_per_example_norms_do_not_mix_the_batch(norm):
+    # Layer and group norm normalise each example on its own: an example's output does not
+    # depend on which other examples share its batch, unlike batch norm in training mode.
+    torch.manual_seed(0)
+    net = mlp(4, 16, 6, 3, residual=True, norm=norm)
+    x = torch.randn(5, 6)
+    assert torch.allclose(net(x)[:2], net(x[:2]), atol=1e-6)
+    bn = mlp(4, 16, 6, 3, residual=True, norm="batch")
+    assert not torch.allclose(bn(x)[:2], bn(x[:2]), atol=1e-3)
+
+
+def test_shortcut_scale_multiplies_the_skip_path():
+    torch.manual_seed(0)
+    net = mlp(3, 8, 4, 2, residual=True, shortcut_scale=0.5)
+    for block in net.blocks:
+        nn.init.zeros_(block.linear.weight)
+        nn.init.zeros_(block.linear.bias)
+    x = torch.randn(2, 4)
+    h = net.stem(x)
+    assert torch.allclose(net.blocks(h), 0.5**3 * h)  # zero branches: only the shortcut, 0.5^L

@@ -191,3 +191,26 @@ def test_the_source_notes_pattern_spares_random_seeds():
     assert not SOURCE_NOTES.search("SEED = 0\nrl.set_seed(SEED)\nseed=s, seeds=(0, 1). Seeds 0 and 1.")
     for leak in ("the seed notes", "our seed note 001", "seed-001 block", "class SeedStandard", "Seed notes"):
         assert SOURCE_NOTES.search(leak), leak
+
+
+def _printed(cell) -> str:
+    out = []
+    for o in cell["outputs"]:
+        out.append("".join(o.get("text", "")))
+        out.append("".join(o.get("data", {}).get("text/plain", "")))
+    return "".join(out)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_printed_claim_is_also_asserted(path):
+    # A lesson's claim printed as True/False must be an assert too: on a GPU nbval runs lax and
+    # compares no output, so only the assert checks the claim there.
+    nb = json.loads(path.read_text())
+    bare = []
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or "NBVAL_IGNORE_OUTPUT" in source or "assert" in source:
+            continue
+        if re.search(r"\b(True|False)\b", _printed(cell)):
+            bare.append(i)
+    assert not bare, f"cells {bare} print True/False without an assert: assert the claim, with a margin"
