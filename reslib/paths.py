@@ -27,8 +27,10 @@ from reslib.core import check_float, check_int
 __all__ = [
     "EffectivePaths",
     "RandomSkip",
+    "ShortPathTraining",
     "effective_paths",
     "lesion",
+    "path_gradient",
     "path_gradient_magnitude",
     "path_length_distribution",
     "reorder",
@@ -163,6 +165,39 @@ def reorder(model: nn.Module, order: Sequence[int]) -> nn.Module:
     return reordered
 
 
+def _route(block: nn.Module, h: torch.Tensor, skip: bool = True, branch: bool = True) -> torch.Tensor:
+    """`block(h)` = s (lambda h + f(h)) unchanged; the gradient through the skip and/or the branch only."""
+    out = block(h)
+    if skip and branch:
+        return out
+    shortcut = getattr(block, "residual_scale", 1.0) * getattr(block, "shortcut_scale", 1.0) * h
+    fx = out - shortcut  # s f(h)
+    return (shortcut if skip else shortcut.detach()) + (fx if branch else fx.detach())
+
+
+def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: Iterable[int]) -> torch.Tensor:
+    r"""$\partial L / \partial h_0$ through the branches of the blocks in `active` and the others' skips.
+
+    The forward values are the model's own; in the backward pass block $i$ passes the gradient
+    through its branch only if $i \in$ `active`, else through its skip only. Blocks must be residual,
+    $h \mapsto s(\lambda h + f(h))$. Put a batch-norm model in eval mode first.
+
+    Shape:
+        x: (N, in_features), y: (N,) -> (N, width), the gradient at the first block's input $h_0$.
+    """
+    blocks = _blocks(model)
+    n = len(blocks)
+    active = {check_int("block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active}
+    with torch.no_grad():
+        h0 = model.stem(x)  # (N, width)
+    h_in = h0.clone().requires_grad_(True)
+    h = h_in
+    for i, block in enumerate(blocks):
+        h = _route(block, h, skip=i not in active, branch=i in active)
+    (g,) = torch.autograd.grad(F.cross_entropy(model.head(h), y), h_in)
+    return g
+
+
 def path_gradient_magnitude(
     model: nn.Module,
     x: torch.Tensor,
@@ -171,18 +206,15 @@ def path_gradient_magnitude(
     samples: int = 20,
     seed: int = 0,
 ) -> np.ndarray:
-    r"""Gradient norm at the first block's input, through paths of length $k$ only (Veit et al.).
+    r"""Mean gradient norm at the first block's input through paths of length $k$ only (Veit et al.).
 
-    One forward pass as usual; in the backward pass $k$ random blocks propagate through their
-    branch only and the other $n - k$ through their skip only, so the gradient that arrives,
-    $\lVert \partial L / \partial h_0 \rVert$, flows along paths that take exactly those $k$ branches.
-    Blocks must be residual, $h \mapsto s\,(h + f(h))$, with $s$ their `residual_scale` (default 1).
+    For each $k$: `samples` random sets of $k$ blocks, each measured with `path_gradient`
+    (in eval mode): $\lVert \partial L / \partial h_0 \rVert$ along paths that take exactly those branches.
 
     Returns:
         float64 array (len(lengths),): the mean norm over `samples` draws (and the batch).
     """
-    blocks = _blocks(model)
-    n = len(blocks)
+    n = len(_blocks(model))
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
     for i, k in enumerate(lengths):
         check_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
@@ -191,22 +223,12 @@ def path_gradient_magnitude(
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        h0 = model.stem(x)
     out = []
     try:
         for k in lengths:
             norms = []
             for _ in range(samples):
-                active = set(torch.randperm(n, generator=gen)[:k].tolist())
-                h_in = h0.clone().requires_grad_(True)
-                h = h_in
-                for i, block in enumerate(blocks):
-                    s = getattr(block, "residual_scale", 1.0)
-                    branch = block(h) - s * h  # s f(h): forward value unchanged below
-                    h = s * h.detach() + branch if i in active else s * h + branch.detach()
-                loss = F.cross_entropy(model.head(h), y)
-                (g,) = torch.autograd.grad(loss, h_in)
+                g = path_gradient(model, x, y, torch.randperm(n, generator=gen)[:k].tolist())
                 norms.append(g.detach().cpu().double().norm(dim=1).mean().item())  # MPS has no float64
             out.append(float(np.mean(norms)))
     finally:
@@ -245,3 +267,38 @@ def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
     short = copy.deepcopy(model)
     short.blocks = nn.Sequential(*[RandomSkip(b, survival) for b in short.blocks])
     return short
+
+
+class ShortPathTraining(nn.Module):
+    r"""Veit et al.'s training on short paths: the full forward pass, the gradient through $k$ branches.
+
+    In training mode every forward draws `branches` of the $n$ blocks at random; each other block
+    $h \mapsto s(\lambda h + f(h))$ computes the same value but detaches its branch output
+    $s f(h)$, so the gradient crosses it along the skip only and no path longer than `branches`
+    is trained. Eval mode is the wrapped model unchanged (Veit et al., 2016, Sec. 6).
+
+    Args:
+        model: a residual network with `stem`, `blocks` and `head` (e.g. `reslib.mlp.mlp`).
+        branches: $k$, the blocks whose branches receive a gradient in a step, 0..n.
+        seed: seed of the draws (a local generator: the global RNG is not touched).
+    """
+
+    def __init__(self, model: nn.Module, branches: int, seed: int = 0):
+        super().__init__()
+        n = len(_blocks(model))
+        self.model = model
+        self.branches = check_int("branches", branches, 0, n, fix=f"the model has {n} blocks")
+        self.generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.model(x)
+        blocks = self.model.blocks
+        active = set(torch.randperm(len(blocks), generator=self.generator)[: self.branches].tolist())
+        h = self.model.stem(x)  # (N, width)
+        for i, block in enumerate(blocks):
+            h = _route(block, h, branch=i in active)  # same value; the others pass gradient by the skip only
+        return self.model.head(h)
+
+    def extra_repr(self) -> str:
+        return f"branches={self.branches} of {len(self.model.blocks)}"

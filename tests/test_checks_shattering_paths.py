@@ -1,4 +1,5 @@
 import copy
+import re
 
 import pytest
 import torch
@@ -30,6 +31,12 @@ def lesion_wrong_index(model, drop):  # off by one
     return out
 
 
+def path_gradient_both_routes(model, x, y, active):  # forgets to cut the unused route
+    h0 = model.stem(x).detach().requires_grad_(True)
+    h = model.blocks(h0)
+    return torch.autograd.grad(torch.nn.functional.cross_entropy(model.head(h), y), h0)[0]
+
+
 def lesion_in_place(model, drop):
     for i in drop:
         model.blocks[i] = nn.Identity()
@@ -40,6 +47,7 @@ CHECKS = [
     (rl.checks.check_autocorrelation, SOL02.autocorrelation, autocorrelation_keeps_the_mean),
     (rl.checks.check_count_paths, SOL03.count_paths, lambda n, k: 2**n // (n + 1)),
     (rl.checks.check_lesion, SOL03.lesion, lesion_wrong_index),
+    (rl.checks.check_path_gradient, SOL03.path_gradient, path_gradient_both_routes),
 ]
 
 
@@ -52,7 +60,7 @@ def test_reference_solution_passes(check, solution, wrong):
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)
 def test_wrong_answer_fails_with_a_hint_and_the_difference(check, solution, wrong):
     result = check(wrong)
-    assert result.passed is False and "Hint:" in result.message
+    assert result.passed is False and re.search(r"Hint( \d of \d)?:", result.message)
     assert "off by up to" in result.message and result.max_diff > 0
 
 
@@ -69,3 +77,33 @@ def test_deleting_a_residual_block_from_the_sequence_is_the_same_lesion():
 def test_a_lesion_that_changes_the_original_model_fails():
     result = rl.checks.check_lesion(lesion_in_place)
     assert result.passed is False and "deep copy" in result.message
+
+
+@pytest.mark.parametrize(
+    "check, solution, wrong, first, last",
+    [
+        (
+            rl.checks.check_count_paths,
+            SOL03.count_paths,
+            lambda n, k: n * k,
+            "choose which blocks",
+            "math.comb",
+        ),
+        (rl.checks.check_lesion, SOL03.lesion, lesion_wrong_index, "work on a copy", "nn.Identity()"),
+        (
+            rl.checks.check_path_gradient,
+            SOL03.path_gradient,
+            path_gradient_both_routes,
+            ".detach()",
+            "h.detach() + f",
+        ),
+    ],
+)
+def test_paths_hints_nudge_first_and_give_the_formula_only_on_the_second_try(
+    check, solution, wrong, first, last
+):
+    assert check(solution).passed  # a pass starts the tiers again
+    one, two = check(wrong).message, check(wrong).message
+    assert "Hint 1 of 2" in one and first in one and last not in one
+    assert "Hint 2 of 2" in two and last in two
+    assert check(solution).passed

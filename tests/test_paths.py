@@ -136,3 +136,82 @@ def test_stochastic_depth_drops_blocks_in_training_and_scales_in_eval(resnet):
         rl.paths.stochastic_depth(resnet, 0.0)
     with pytest.raises(ValueError, match="residual_scale"):
         rl.paths.stochastic_depth(rl.mlp.mlp(2, 4, 2, 2, residual=True, residual_scale=0.5))
+
+
+@pytest.fixture(scope="module")
+def resnet64():
+    torch.manual_seed(0)
+    return rl.mlp.mlp(5, 6, 8, 3, residual=True, norm="batch").double().eval()
+
+
+def test_path_gradients_over_all_subsets_sum_to_the_full_gradient(resnet64):
+    # the unraveled view of the backward pass: dL/dh0 = g_n (I + J_5) ... (I + J_1) = sum over the 32 paths
+    x, y = torch.randn(7, 8, dtype=torch.float64), torch.randint(0, 3, (7,))
+    h0 = resnet64.stem(x).detach().requires_grad_(True)
+    (full,) = torch.autograd.grad(nn.functional.cross_entropy(resnet64.head(resnet64.blocks(h0)), y), h0)
+    subsets = [[i for i in range(5) if mask >> i & 1] for mask in range(32)]
+    total = sum(rl.paths.path_gradient(resnet64, x, y, s) for s in subsets)
+    assert total.shape == (7, 6) and torch.allclose(total, full, atol=1e-12)
+    assert not torch.allclose(rl.paths.path_gradient(resnet64, x, y, [0, 1]), full)
+
+
+def test_path_gradient_magnitude_averages_path_gradient(resnet64):
+    x, y = torch.randn(7, 8, dtype=torch.float64), torch.randint(0, 3, (7,))
+    g = rl.paths.path_gradient(resnet64, x, y, range(5)).norm(dim=1).mean().item()
+    assert rl.paths.path_gradient_magnitude(resnet64, x, y, lengths=[5], samples=2)[0] == pytest.approx(g)
+
+
+@pytest.mark.parametrize("active, error", [([5], ValueError), ([-1], ValueError), ([1.0], TypeError)])
+def test_path_gradient_rejects_blocks_that_do_not_exist(resnet64, active, error):
+    x, y = torch.randn(2, 8, dtype=torch.float64), torch.zeros(2).long()
+    with pytest.raises(error, match="block index"):
+        rl.paths.path_gradient(resnet64, x, y, active)
+    with pytest.raises(TypeError, match="blocks"):
+        rl.paths.path_gradient(nn.Linear(8, 3), x, y, [0])
+
+
+@pytest.mark.parametrize("shortcut_scale", [1.0, 0.5])
+def test_short_path_training_keeps_the_forward_pass_and_trains_k_branches(shortcut_scale):
+    torch.manual_seed(0)
+    net = rl.mlp.mlp(6, 8, 8, 3, residual=True, norm="batch", shortcut_scale=shortcut_scale).double()
+    short = rl.paths.ShortPathTraining(net, branches=2, seed=3)
+    x, y = torch.randn(16, 8, dtype=torch.float64), torch.randint(0, 3, (16,))
+    rng = torch.get_rng_state()
+    assert torch.allclose(short(x), net(x), atol=1e-12)  # training mode: same values
+    short.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(short(x), y).backward()
+    assert torch.equal(torch.get_rng_state(), rng)  # draws come from its own generator
+    trained = [b.linear.weight.grad is not None for b in net.blocks]
+    assert sum(trained) == 2  # only 2 of the 6 branches receive a gradient
+    assert net.stem.weight.grad is not None and net.head.weight.grad is not None
+    short.eval()
+    assert torch.equal(short(x), net.eval()(x))  # eval: the wrapped network unchanged
+    assert "branches=2 of 6" in repr(short)
+
+
+def test_short_path_training_with_every_branch_is_full_training():
+    torch.manual_seed(0)
+    net = rl.mlp.mlp(4, 8, 8, 3, residual=True, norm="batch").double()
+    x, y = torch.randn(16, 8, dtype=torch.float64), torch.randint(0, 3, (16,))
+    nn.functional.cross_entropy(net(x), y).backward()
+    full = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(rl.paths.ShortPathTraining(net, branches=4)(x), y).backward()
+    assert all(torch.allclose(p.grad, g) for p, g in zip(net.parameters(), full, strict=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, word",
+    [
+        (dict(branches=7), ValueError, "branches"),
+        (dict(branches=-1), ValueError, "branches"),
+        (dict(branches=2.0), TypeError, "branches"),
+        (dict(branches=2, seed=-1), ValueError, "seed"),
+        (dict(branches=2, seed=0.5), TypeError, "seed"),
+    ],
+)
+def test_short_path_training_rejects_bad_arguments(kwargs, error, word):
+    with pytest.raises(error, match=word):
+        rl.paths.ShortPathTraining(rl.mlp.mlp(6, 4, 2, 2, residual=True), **kwargs)
+    with pytest.raises(TypeError, match="blocks"):
+        rl.paths.ShortPathTraining(nn.Linear(2, 2), branches=1)

@@ -108,3 +108,13 @@ def test_static_figures_build():
     assert len(fig.data) == 3 and abs(sum(fig.data[2].y) - 1) < 1e-9
     fig = rl.viz.lesion_figure({"residual": [0.1, 0.2]}, {"residual": 0.1})
     assert list(fig.data[0].y) == [0.1, 0.2]
+
+
+def test_lesion_explorer_reaches_every_block_of_each_network(lesions):
+    # the residual net has 6 blocks, the plain one 5 layers after its stem: each is lesioned in its own range
+    lesions.update(first=0, count=6, choice="consecutive")
+    assert lesions.error is None
+    assert "residual: deleted blocks [0, 1, 2, 3, 4, 5]" in lesions.status.value
+    assert "plain: deleted blocks [0, 1, 2, 3, 4]" in lesions.status.value
+    lesions.update(first=5, count=1)
+    assert "plain: deleted blocks none" in lesions.status.value

@@ -6,7 +6,9 @@ The unit tests (`tests/`) run each of these through its `rl.checks` check, so th
 import copy
 import math
 
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def count_paths(n, k):
@@ -18,3 +20,13 @@ def lesion(model, drop):
     for i in drop:
         lesioned.blocks[i] = nn.Identity()  # skip connection only: h -> h
     return lesioned
+
+
+def path_gradient(model, x, y, active):
+    h0 = model.stem(x).detach().requires_grad_(True)  # the gradient is measured here
+    h = h0
+    for i, block in enumerate(model.blocks):
+        f = block(h) - h  # the branch's output f(h); block(h) = h + f(h)
+        h = h.detach() + f if i in active else h + f.detach()  # branch only, or skip only
+    loss = F.cross_entropy(model.head(h), y)
+    return torch.autograd.grad(loss, h0)[0]

@@ -25,6 +25,7 @@ from reslib.checks.hourglass import (
 from reslib.checks.paths import (
     check_count_paths,
     check_lesion,
+    check_path_gradient,
 )
 from reslib.checks.resnet import (
     check_bottleneck_parameters,
@@ -68,6 +69,7 @@ __all__ = [
     "check_heatmap_argmax",
     "check_lesion",
     "check_mlp_parameter_count",
+    "check_path_gradient",
     "check_second_moment_recursion",
     "check_stage_shapes",
     "check_transition_parameters",

@@ -1,4 +1,4 @@
-"""Exercise checks for residual paths: counting paths, lesions."""
+"""Exercise checks for residual paths: counting paths, lesions, the gradient along chosen paths."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from torch import nn
 
 from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.mlp import mlp
-from reslib.paths import lesion
+from reslib.paths import lesion, path_gradient
 
 __all__ = [
     "check_count_paths",
     "check_lesion",
+    "check_path_gradient",
 ]
 
 
@@ -26,7 +27,12 @@ def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
         fn,
         lambda n, k: math.comb(n, k),
         cases,
-        "a path chooses, for each block, branch or skip: choose which k of the n blocks it takes.",
+        (
+            "count the ways to choose which blocks a path goes through: a path is fixed by the set of "
+            "k blocks whose branch it takes, out of n.",
+            "the number of k-element subsets of n blocks is the binomial coefficient "
+            "n! / (k! (n - k)!) = math.comb(n, k).",
+        ),
         atol=0.0,
         rtol=1e-12,
     )
@@ -51,8 +57,11 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
         lambda d: run(fn, d),
         lambda d: run(lesion, d),
         cases,
-        "copy the model (copy.deepcopy) and replace model.blocks[i] by nn.Identity() "
-        "for each i in drop; skip the branch, keep the skip connection.",
+        (
+            "work on a copy, never on `model`; a deleted residual block must still pass its input on "
+            "unchanged (keep the skip, drop the branch).",
+            "copy = copy.deepcopy(model), then copy.blocks[i] = nn.Identity() for each i in drop.",
+        ),
     )
     if result.passed and not torch.equal(model(x).detach(), before):
         return CheckResult(
@@ -61,3 +70,29 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
             "the original model changed: lesion a deep copy. Hint: copy.deepcopy(model) first.",
         )
     return result
+
+
+def check_path_gradient(
+    fn: Callable[[nn.Module, torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor],
+) -> CheckResult:
+    """Exercise (03): `fn(model, x, y, active)` = dL/dh0 through the branches in `active`, skips elsewhere."""
+    with local_seed(7):  # the notebook's RNG is not touched
+        model = mlp(5, 12, 8, 3, residual=True, norm="batch").double().eval()
+        x = torch.randn(16, 8, dtype=torch.float64)
+        y = torch.randint(0, 3, (16,))
+    cases = [([],), ([2],), ([0, 4],), ([1, 2, 3],), ([0, 1, 2, 3, 4],)]
+    return compare(
+        "path_gradient",
+        lambda active: fn(model, x, y, list(active)),
+        lambda active: path_gradient(model, x, y, active),
+        cases,
+        (
+            "run the blocks one by one from h0 = model.stem(x) (a leaf that requires grad); each block's "
+            "value stays block(h), but cut the gradient of the part it should not use with .detach().",
+            "with f = block(h) - h: h = h.detach() + f for a block in active (branch only), "
+            "h = h + f.detach() otherwise (skip only); at the end "
+            "torch.autograd.grad(F.cross_entropy(model.head(h), y), h0).",
+        ),
+        atol=1e-10,
+        rtol=1e-8,
+    )

@@ -127,7 +127,8 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
         data: where the test split comes from.
     """
     labels = list(models)
-    n = min(len(m.blocks) for m in models.values())
+    sizes = {label: len(m.blocks) for label, m in models.items()}
+    n = max(sizes.values())  # each network is lesioned within its own blocks
     intact = {label: evaluate(m, data)[1] for label, m in models.items()}
     figure = go.FigureWidget(
         go.Figure(
@@ -145,18 +146,21 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
     )
 
     def redraw(first: int, count: int, choice: str) -> str:
-        if choice == "random":
-            gen = torch.Generator().manual_seed(first)
-            drop = sorted(torch.randperm(n, generator=gen)[:count].tolist())
-        else:
-            drop = list(range(first, min(first + count, n)))
-        errors = [evaluate(lesion(models[k], drop), data)[1] for k in labels]
+        drops = {}
+        for k in labels:
+            if choice == "random":  # `count` of this network's own blocks, draw number `first`
+                gen = torch.Generator().manual_seed(first)
+                drops[k] = sorted(torch.randperm(sizes[k], generator=gen)[: min(count, sizes[k])].tolist())
+            else:
+                drops[k] = list(range(min(first, sizes[k]), min(first + count, sizes[k])))
+        errors = [evaluate(lesion(models[k], drops[k]), data)[1] for k in labels]
         figure.data[1].y = plain_list(errors)
-        shown = ", ".join(
-            f"{k} {e:.2f} (intact {intact[k]:.2f})" for k, e in zip(labels, errors, strict=True)
+        shown = "; ".join(
+            f"{k}: deleted blocks {drops[k] or 'none'}, error {e:.2f} (intact {intact[k]:.2f})"
+            for k, e in zip(labels, errors, strict=True)
         )
         how = f"random draw {first}" if choice == "random" else "consecutive"
-        return f"deleted blocks {drop or 'none'} ({how}): test error {shown}"
+        return f"{how}: {shown}"
 
     controls = {
         "first": widgets.IntSlider(value=3, min=0, max=n - 1, description="first block"),
