@@ -190,7 +190,7 @@ class Bottleneck(BlockBase):
 
     The stride sits on the 3x3 conv (torchvision's "ResNet v1.5"); `stride_in_1x1=True` moves it
     to the first 1x1 conv, as in He et al. (v1): same parameters, fewer FLOPs (3.8 vs 4.1 GMACs
-    for ResNet-50), since the 3x3 then runs on the smaller map.
+    for ResNet-50), since the 1x1 reduce conv then runs on the halved map.
 
     Shape:
         (N, in_channels, *S) -> (N, 4 * planes, *S / stride)
