@@ -195,3 +195,11 @@ def test_shortcut_gradients_reject_bad_arguments(kwargs, error, match):
 
     with pytest.raises(error, match=match):
         shortcut_gradients(**kwargs)
+
+
+def test_shortcut_gradients_restore_the_thread_count():
+    from reslib.preact import shortcut_gradients
+
+    threads = torch.get_num_threads()
+    shortcut_gradients(3, 1.0)
+    assert torch.get_num_threads() == threads
