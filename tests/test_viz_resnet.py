@@ -56,6 +56,8 @@ def test_curves_and_network_costs_reject_unknown_names():
         V.curves_figure(_histories(), "accuracy")
     with pytest.raises(ValueError, match="unknown network"):
         V.network_costs("ResNet-1000")
+    with pytest.raises(TypeError, match="stride_in_1x1 must be True or False"):
+        V.network_costs("ResNet-18", stride_in_1x1="yes")
 
 
 def test_resnet_explorer_moves_the_stride_and_recovers_the_papers_gmacs():

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.blocks import BasicBlock, Bottleneck
+from reslib.core import check_bool
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
 from reslib.preact import ShortcutGradients, shortcut_gradients
 from reslib.resnet import ARCHITECTURES
@@ -137,7 +138,7 @@ def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
     config = NETWORKS[name]
-    moved = stride_in_1x1 and config["block"] is Bottleneck
+    moved = check_bool("stride_in_1x1", stride_in_1x1) and config["block"] is Bottleneck
     return stage_costs(**config, **(dict(stride_in_1x1=True) if moved else {}))
 
 
