@@ -188,7 +188,9 @@ class Bottleneck(BlockBase):
 
     $y = a(\mathrm{sc}(x) + \mathrm{BN}(W_3\,a(\mathrm{BN}(W_2\,a(\mathrm{BN}(W_1 x))))))$.
 
-    The stride sits on the 3x3 conv (torchvision's "ResNet v1.5").
+    The stride sits on the 3x3 conv (torchvision's "ResNet v1.5"); `stride_in_1x1=True` moves it
+    to the first 1x1 conv, as in He et al. (v1): same parameters, fewer FLOPs (3.8 vs 4.1 GMACs
+    for ResNet-50), since the 1x1 reduce conv then runs on the halved map.
 
     Shape:
         (N, in_channels, *S) -> (N, 4 * planes, *S / stride)
@@ -208,12 +210,15 @@ class Bottleneck(BlockBase):
         shortcut_type: str = "B",
         plain: bool = False,
         dim: int = 2,
+        stride_in_1x1: bool = False,
     ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
-        self.conv1 = conv(in_channels, planes, 1, bias=False)
+        self.stride_in_1x1 = check_bool("stride_in_1x1", stride_in_1x1)
+        s1, s2 = (stride, 1) if stride_in_1x1 else (1, stride)  # where the map is halved
+        self.conv1 = conv(in_channels, planes, 1, stride=s1, bias=False)
         self.bn1 = norm(planes)
-        self.conv2 = conv(planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.conv2 = conv(planes, planes, 3, stride=s2, padding=1, bias=False)
         self.bn2 = norm(planes)
         self.conv3 = conv(planes, self.out_channels, 1, bias=False)
         self.bn3 = norm(self.out_channels)
@@ -221,10 +226,13 @@ class Bottleneck(BlockBase):
         self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.relu(self.bn1(self.conv1(x)))  # (N, planes, *S)
+        h = self.relu(self.bn1(self.conv1(x)))  # (N, planes, *S), or *S / stride if stride_in_1x1
         h = self.relu(self.bn2(self.conv2(h)))  # (N, planes, *S / stride)
         fx = self.bn3(self.conv3(h))  # (N, 4 planes, *S / stride)
         return self.relu(self._add_shortcut(x, fx))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", stride_in_1x1=True" if self.stride_in_1x1 else "")
 
     def zero_init_last(self) -> None:
         """Zero `bn3`'s scale: the block starts as its shortcut (Goyal et al., 2017)."""

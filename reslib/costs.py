@@ -131,7 +131,7 @@ class StageCost:
 
 
 def _block_convs(
-    block: type[nn.Module], c_in: int, planes: int, stride: int, size: int
+    block: type[nn.Module], c_in: int, planes: int, stride: int, size: int, stride_in_1x1: bool = False
 ) -> tuple[list[tuple[int, int, int, int]], int, int]:
     """The convs `(k, C_in, C_out, positions)` of one block, its BN parameters and its output size."""
     out_size = (size + 1) // 2 if stride == 2 else size
@@ -141,7 +141,8 @@ def _block_convs(
         convs = [(3, c_in, planes, pos), (3, planes, planes, pos)]
         bn = 2 * planes + 2 * out
     else:
-        convs = [(1, c_in, planes, size * size), (3, planes, planes, pos), (1, planes, out, pos)]
+        first = pos if stride_in_1x1 else size * size  # the 1x1 reduce runs on the halved map, or not
+        convs = [(1, c_in, planes, first), (3, planes, planes, pos), (1, planes, out, pos)]
         bn = 2 * planes + 2 * planes + 2 * out
     return convs, bn, out_size
 
@@ -155,12 +156,14 @@ def stage_costs(
     in_channels: int = 3,
     num_classes: int = 1000,
     shortcut_type: str = "B",
+    stride_in_1x1: bool = False,
 ) -> list[StageCost]:
     r"""Shapes, parameters and FLOPs per stage of `ResNet(block, layers, ...)`, in closed form.
 
     No network is built: each conv costs `conv_cost` ($k^2 C_{in} C_{out}$ weights and twice
     that many FLOPs per output position); each BN $2C$ parameters. The tests check every
-    number against `reslib.counting.parameter_table` on the real model.
+    number against `reslib.counting.parameter_table` on the real model. `stride_in_1x1`
+    (bottlenecks only) is He et al.'s stride placement, as in `ResNet`.
 
     Returns:
         One `StageCost` per row (`stem`, `layer1`.., `head`); `shape` is the row's output.
@@ -172,6 +175,8 @@ def stage_costs(
     check_choice("stem_type", stem_type, STEM_TYPES)
     check_choice("shortcut_type", shortcut_type, ("A", "B"))
     check_int("image_size", image_size)
+    if check_bool("stride_in_1x1", stride_in_1x1) and block is not Bottleneck:
+        raise ValueError("stride_in_1x1 applies to Bottleneck blocks only; use stride_in_1x1=False")
     if stem_type == "imagenet":
         size = (image_size + 1) // 2  # 7x7/2 conv, padding 3
         p, f = conv_cost(7, in_channels, widths[0], size * size)
@@ -185,7 +190,7 @@ def stage_costs(
         params = flops = 0
         for j in range(n):
             stride = 2 if i > 0 and j == 0 else 1
-            convs, bn, out_size = _block_convs(block, channels, planes, stride, size)
+            convs, bn, out_size = _block_convs(block, channels, planes, stride, size, stride_in_1x1)
             out = planes * block.expansion
             if shortcut_type == "B" and (stride != 1 or channels != out):
                 convs.append((1, channels, out, out_size * out_size))

@@ -138,3 +138,68 @@ def test_missing_zero_init_last_is_named():
 
     with pytest.raises(TypeError, match="NoZero needs a `zero_init_last\\(\\)` method"):
         make_stage(NoZero, 8, 8, 1)
+
+
+# --- reslib.preact.shortcut_gradients: He et al. (2016b)'s scaled-shortcut argument ---
+
+
+def test_shortcut_gradients_follow_lambda_to_the_l_along_a_bare_shortcut_path():
+    from reslib.preact import shortcut_gradients
+
+    for lam in (0.5, 1.0, 1.2):
+        r = shortcut_gradients(10, lam, branch_scale=0.0)
+        assert r.depth == 10 and len(r.norms) == 11 and r.norms[-1] == 1.0
+        want = torch.tensor([lam ** (10 - l) for l in range(11)], dtype=torch.float64)
+        torch.testing.assert_close(torch.tensor(r.norms, dtype=torch.float64), want, rtol=1e-5, atol=0)
+    small = shortcut_gradients(40, 0.5)  # a small branch (alpha = 0.1) changes little
+    assert 0.49 < small.per_block < 0.53 and small.at_input < 1e-10
+    assert 0.8 < shortcut_gradients(40, 1.0).at_input < 1.6
+
+
+def test_shortcut_gradients_equal_rl_mlp_with_shortcut_scale_and_leave_the_rng_alone():
+    from torch.nn import functional as F
+
+    from reslib.preact import shortcut_gradients
+
+    before = torch.get_rng_state()
+    r = shortcut_gradients(6, 0.5, branch_scale=1.0, width=8, batch_size=5, seed=3)
+    assert torch.equal(torch.get_rng_state(), before)
+    with torch.random.fork_rng(devices=[]):  # the same network, built by rl.mlp with shortcut_scale
+        torch.manual_seed(3)
+        model = rl.mlp.mlp(6, 8, 8, 10, residual=True, shortcut_scale=0.5)
+        x, y = torch.randn(5, 8), torch.randint(0, 10, (5,))
+    states = [model.stem(x)]
+    for block in model.blocks:
+        states.append(block(states[-1]))
+    grads = torch.autograd.grad(F.cross_entropy(model.head(states[-1]), y), states)
+    norms = torch.stack([g.double().norm() for g in grads])
+    torch.testing.assert_close(
+        torch.tensor(r.norms, dtype=torch.float64), norms / norms[-1], rtol=1e-5, atol=0
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(depth=4.0, shortcut_scale=1.0), TypeError, "depth"),
+        (dict(depth=0, shortcut_scale=1.0), ValueError, "depth"),
+        (dict(depth=4, shortcut_scale="1"), TypeError, "shortcut_scale"),
+        (dict(depth=4, shortcut_scale=-0.5), ValueError, "shortcut_scale"),
+        (dict(depth=4, shortcut_scale=1.0, branch_scale=-1.0), ValueError, "branch_scale"),
+        (dict(depth=4, shortcut_scale=1.0, width=0), ValueError, "width"),
+        (dict(depth=4, shortcut_scale=1.0, batch_size=2.5), TypeError, "batch_size"),
+    ],
+)
+def test_shortcut_gradients_reject_bad_arguments(kwargs, error, match):
+    from reslib.preact import shortcut_gradients
+
+    with pytest.raises(error, match=match):
+        shortcut_gradients(**kwargs)
+
+
+def test_shortcut_gradients_restore_the_thread_count():
+    from reslib.preact import shortcut_gradients
+
+    threads = torch.get_num_threads()
+    shortcut_gradients(3, 1.0)
+    assert torch.get_num_threads() == threads

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 import reslib as rl
 from tests.helpers import load_solutions, stub
@@ -28,14 +29,21 @@ CHECKS = [
         SOL07.cifar_parameter_count,
         lambda d: 270_000 * (d - 2) // 18,
     ),  # a guess scaled from ResNet-20
+    (
+        rl.checks.check_pad_shortcut,
+        SOL07.pad_shortcut,
+        lambda x, out, s: torch.cat([torch.zeros_like(x), x], 1)[:, -out:, ::s, ::s],
+    ),  # zeros first
 ]
 
 
 @pytest.mark.parametrize("check, solution, wrong", CHECKS, ids=lambda c: getattr(c, "__name__", ""))
 def test_check_passes_solution_fails_wrong_and_handles_stub(check, solution, wrong):
     assert check(solution).passed is True
-    result = check(wrong)
-    assert result.passed is False and "Hint:" in result.message
+    first, second = check(wrong), check(wrong)
+    assert first.passed is False and "Hint 1 of 2" in first.message and "Try again" in first.message
+    assert second.passed is False and "Hint 2 of 2" in second.message  # the fuller hint comes second
+    assert check(solution).passed is True  # a pass starts the tiers again
     assert check(stub).passed is None and "not implemented" in check(stub).message
 
 
@@ -45,5 +53,6 @@ def test_checks_are_exported():
         "check_bottleneck_parameters",
         "check_stage_shapes",
         "check_cifar_parameter_count",
+        "check_pad_shortcut",
     ):
         assert name in rl.checks.__all__

@@ -206,3 +206,48 @@ def test_mismatched_residual_add_says_how_to_fix():
     block.downsample = None  # break the projection: x (16 ch) + F(x) (32 ch)
     with pytest.raises(ValueError, match="projection shortcut"):
         block(torch.zeros(1, 16, 8, 8))
+
+
+# --- stride placement: torchvision's v1.5 (stride on the 3x3) vs He et al.'s v1 (on the first 1x1) ---
+
+
+def test_stride_in_1x1_moves_the_stride_keeps_the_parameters_and_recovers_the_papers_gmacs():
+    v15, v1 = meta(R.resnet50), meta(R.resnet50, stride_in_1x1=True)
+    assert rl.counting.count_parameters(v1) == COUNTS["resnet50"]
+    assert [k for k in v1.state_dict()] == [k for k in v15.state_dict()]  # same layout
+    block = v1.layer2[0]
+    assert block.conv1.stride == (2, 2) and block.conv2.stride == (1, 1)
+    assert v15.layer2[0].conv1.stride == (1, 1) and v15.layer2[0].conv2.stride == (2, 2)
+    assert "stride_in_1x1=True" in repr(block) and "stride_in_1x1" not in repr(v15.layer2[0])
+    # He et al. (2016a) Table 1: 3.8, 7.6, 11.3 x 10^9 multiply-adds
+    for name, paper in [("ResNet-50", 3.8), ("ResNet-101", 7.6), ("ResNet-152", 11.3)]:
+        block_cls, layers = R.ARCHITECTURES[name]
+        gmacs = {
+            s: sum(r.flops for r in rl.costs.stage_costs(block_cls, layers, stride_in_1x1=s)) / 2e9
+            for s in (False, True)
+        }
+        assert abs(gmacs[True] - paper) < 0.07 < gmacs[False] - paper, (name, gmacs)
+
+
+def test_stride_in_1x1_closed_form_equals_the_hooked_count():
+    model = meta(R.resnet101, stride_in_1x1=True)
+    table = rl.counting.parameter_table(model, (1, 3, 224, 224), depth=1)
+    rows = rl.costs.stage_costs(Bottleneck, [3, 4, 23, 3], stride_in_1x1=True)
+    hooked = {r.name: r for r in table.rows}
+    for r in rows[1:-1]:
+        assert (r.params, r.flops) == (hooked[r.name].parameters, hooked[r.name].flops)
+    y = Bottleneck(16, 8, stride=2, stride_in_1x1=True)(torch.randn(2, 16, 9, 9))
+    assert y.shape == (2, 32, 5, 5)
+
+
+def test_stride_in_1x1_bad_arguments():
+    with pytest.raises(TypeError, match="stride_in_1x1 must be True or False, got int 1"):
+        Bottleneck(16, 8, stride_in_1x1=1)
+    with pytest.raises(ValueError, match="stride_in_1x1 moves a Bottleneck's stride.*BasicBlock"):
+        R.resnet18(stride_in_1x1=True)
+    with pytest.raises(TypeError, match="stride_in_1x1"):
+        R.resnet50(stride_in_1x1="yes")
+    with pytest.raises(ValueError, match="Bottleneck blocks only"):
+        rl.costs.stage_costs(BasicBlock, [2, 2, 2, 2], stride_in_1x1=True)
+    with pytest.raises(TypeError, match="stride_in_1x1"):
+        rl.costs.stage_costs(Bottleneck, [3, 4, 6, 3], stride_in_1x1=None)

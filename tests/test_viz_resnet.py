@@ -56,3 +56,40 @@ def test_curves_and_network_costs_reject_unknown_names():
         V.curves_figure(_histories(), "accuracy")
     with pytest.raises(ValueError, match="unknown network"):
         V.network_costs("ResNet-1000")
+    with pytest.raises(TypeError, match="stride_in_1x1 must be True or False"):
+        V.network_costs("ResNet-18", stride_in_1x1="yes")
+
+
+def test_resnet_explorer_moves_the_stride_and_recovers_the_papers_gmacs():
+    explorer = V.resnet_explorer(_histories(), "ResNet-50")
+    assert "4.09 GMACs" in explorer.status.value
+    explorer.update(stride="first 1x1 (He et al., v1)")
+    assert explorer.error is None and "3.86 GMACs" in explorer.status.value
+    explorer.update(network="ResNet-18")
+    assert "nothing moves" in explorer.status.value and "1.81 GMACs" in explorer.status.value
+    assert sum(r.flops for r in V.network_costs("ResNet-18", True)) == sum(
+        r.flops for r in V.network_costs("ResNet-18")
+    )
+
+
+@pytest.mark.parametrize(
+    "name, low, high", [("depth", 1, 80), ("shortcut_scale", 0.0, 1.5), ("branch_scale", 0.0, 1.0)]
+)
+def test_shortcut_explorer_moves_every_slider_to_its_ends(name, low, high):
+    explorer = V.shortcut_explorer()
+    assert "λ^L = 9.1e-13" in explorer.status.value
+    for value in (low, high):
+        before = _traces(explorer)
+        explorer.update(**{name: value})
+        assert explorer.error is None, explorer.error
+        assert _traces(explorer) != before
+        assert "the gradient at the input is" in explorer.status.value
+
+
+def test_shortcut_figure_draws_measured_and_reference_per_result():
+    results = [rl.preact.shortcut_gradients(5, lam, 0.0) for lam in (0.5, 1.0)]
+    fig = V.shortcut_figure(results)
+    assert len(fig.data) == 4 and fig.layout.yaxis.type == "log"
+    assert list(fig.data[0].y) == pytest.approx(
+        list(fig.data[1].y), rel=1e-5
+    )  # alpha = 0: exactly lambda^(L-l)

@@ -3,6 +3,8 @@
 The unit tests (`tests/`) run each of these through its `rl.checks` check, so they stay correct.
 """
 
+import torch
+
 
 def stage_shapes(image_size, block):
     expansion = 1 if block == "basic" else 4
@@ -25,3 +27,10 @@ def cifar_parameter_count(depth):
             total += 9 * channels * width + 2 * width + 9 * width * width + 2 * width
             channels = width  # option A: the shortcut has no parameters
     return total + 64 * 10 + 10  # fc
+
+
+def pad_shortcut(x, out_channels, stride):
+    x = x[:, :, ::stride, ::stride]  # (N, C, ceil(H / stride), ceil(W / stride))
+    n, c, h, w = x.shape
+    zeros = x.new_zeros(n, out_channels - c, h, w)  # the new channels carry nothing
+    return torch.cat([x, zeros], dim=1)  # (N, out_channels, H', W')

@@ -31,6 +31,7 @@ from reslib.checks.resnet import (
     check_bottleneck_parameters,
     check_cifar_parameter_count,
     check_conv_parameters,
+    check_pad_shortcut,
     check_stage_shapes,
 )
 from reslib.checks.sequential import (
@@ -69,6 +70,7 @@ __all__ = [
     "check_heatmap_argmax",
     "check_lesion",
     "check_mlp_parameter_count",
+    "check_pad_shortcut",
     "check_path_gradient",
     "check_second_moment_recursion",
     "check_stage_shapes",

@@ -1,11 +1,13 @@
-"""Exercise checks for ResNets: conv and bottleneck parameters, stage shapes, CIFAR counts."""
+"""Exercise checks for ResNets: conv and bottleneck parameters, stage shapes, CIFAR counts, option A."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from reslib.blocks import BasicBlock, Bottleneck
-from reslib.checks.core import CheckResult, compare
+import torch
+
+from reslib.blocks import BasicBlock, Bottleneck, PadShortcut
+from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.costs import conv_cost, stage_costs
 from reslib.counting import count_parameters
 from reslib.resnet import cifar_resnet
@@ -14,6 +16,7 @@ __all__ = [
     "check_bottleneck_parameters",
     "check_cifar_parameter_count",
     "check_conv_parameters",
+    "check_pad_shortcut",
     "check_stage_shapes",
 ]
 
@@ -33,8 +36,12 @@ def check_conv_parameters(fn: Callable[[int, int, int, bool], int]) -> CheckResu
         fn,
         lambda k, i, o, b: conv_cost(k, i, o, bias=b)[0],
         cases,
-        "a k x k kernel has k*k*C_in weights per output channel, and there are C_out "
-        "output channels; a bias adds one number per output channel.",
+        (
+            "each output channel has its own kernel, and that kernel sees every input channel; "
+            "the bias is optional.",
+            "a k x k kernel has k*k*C_in weights per output channel, and there are C_out "
+            "output channels; a bias adds one number per output channel: k*k*C_in*C_out (+ C_out).",
+        ),
     )
 
 
@@ -46,8 +53,12 @@ def check_bottleneck_parameters(fn: Callable[[int, int], int]) -> CheckResult:
         fn,
         lambda c, p: count_parameters(Bottleneck(c, p)),
         cases,
-        "three convs (1x1 C->p, 3x3 p->p, 1x1 p->4p), a BN with 2 parameters per channel "
-        "after each, and a 1x1 projection + BN on the shortcut when C != 4p.",
+        (
+            "list the block's convs and norms with their channels; do not forget the shortcut "
+            "when the input does not already have 4 * planes channels.",
+            "three convs (1x1 C->p, 3x3 p->p, 1x1 p->4p), a BN with 2 parameters per channel "
+            "after each, and a 1x1 projection (C * 4p) + BN (2 * 4p) on the shortcut when C != 4p.",
+        ),
     )
 
 
@@ -65,9 +76,12 @@ def check_stage_shapes(fn: Callable[[int, str], list]) -> CheckResult:
         fn,
         reference,
         cases,
-        "the stem halves the size twice (7x7/2 conv, 3x3/2 max-pool, padding keeps "
-        "ceil(size/2)); layer2..4 halve it again; channels are 64, 128, 256, 512 "
-        "times the block's expansion (1 basic, 4 bottleneck).",
+        (
+            "count the stride-2 steps before layer1 and between the stages; odd sizes round up.",
+            "the stem halves the size twice (7x7/2 conv, 3x3/2 max-pool, padding keeps "
+            "ceil(size/2)); layer2..4 halve it again; channels are 64, 128, 256, 512 "
+            "times the block's expansion (1 basic, 4 bottleneck).",
+        ),
     )
 
 
@@ -79,7 +93,34 @@ def check_cifar_parameter_count(fn: Callable[[int], int]) -> CheckResult:
         fn,
         lambda d: count_parameters(cifar_resnet(d)),
         cases,
-        "n = (depth - 2) / 6 basic blocks per stage; each block has two 3x3 convs and two "
-        "BNs; option A shortcuts have no parameters; add the 3x3 3->16 stem conv + BN "
-        "and the 64->10 fc with its bias.",
+        (
+            "sum stem + three stages of n blocks + fc; which parts have no parameters?",
+            "n = (depth - 2) / 6 basic blocks per stage; each block has two 3x3 convs and two "
+            "BNs; option A shortcuts have no parameters; add the 3x3 3->16 stem conv + BN "
+            "and the 64->10 fc with its bias.",
+        ),
+    )
+
+
+def check_pad_shortcut(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> CheckResult:
+    """Exercise (07): `fn(x, out_channels, stride)` = option A's shortcut of a (N, C, H, W) tensor x.
+
+    The reference is `reslib.blocks.PadShortcut(C, out_channels, stride)`.
+    """
+    with local_seed(7):  # the cases, drawn without moving the notebook's RNG
+        shapes = [((2, 16, 8, 8), 32, 2), ((1, 3, 5, 5), 8, 2), ((2, 4, 6, 6), 4, 1), ((1, 8, 7, 4), 24, 2)]
+        cases = [(torch.randn(shape), out, stride) for shape, out, stride in shapes]
+    return compare(
+        "option-A shortcut",
+        fn,
+        lambda x, out, stride: PadShortcut(x.shape[1], out, stride)(x),
+        cases,
+        (
+            "two steps: keep every stride-th position along H and W (odd sizes round up), then "
+            "append out_channels - C channels of zeros after the existing ones.",
+            "x[:, :, ::stride, ::stride], then torch.cat with x.new_zeros(N, out_channels - C, H', W') "
+            "along dim=1 (or F.pad(x, (0, 0, 0, 0, 0, out_channels - C))).",
+        ),
+        atol=0.0,
+        rtol=0.0,
     )

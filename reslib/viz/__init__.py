@@ -46,13 +46,17 @@ from reslib.viz.paths import (
 )
 from reslib.viz.resnet import (
     NETWORKS,
+    STRIDES,
     block_cost_explorer,
     block_cost_figure,
     network_costs,
     resnet_explorer,
     resnet_figure,
+    shortcut_explorer,
+    shortcut_figure,
     update_block_cost_figure,
     update_resnet_figure,
+    update_shortcut_figure,
 )
 from reslib.viz.shattering import (
     lag1_figure,
@@ -83,6 +87,7 @@ __all__ = [
     "LAYOUT",
     "METRICS",
     "NETWORKS",
+    "STRIDES",
     "bar_figure",
     "block_cost_explorer",
     "block_cost_figure",
@@ -113,6 +118,8 @@ __all__ = [
     "segmentation_figure",
     "shattering_explorer",
     "shattering_figure",
+    "shortcut_explorer",
+    "shortcut_figure",
     "training_curves_figure",
     "unet_trace_explorer",
     "unet_trace_figure",
@@ -121,6 +128,7 @@ __all__ = [
     "update_profile_figure",
     "update_resnet_figure",
     "update_running_stats_figure",
+    "update_shortcut_figure",
     "variance_explorer",
     "variance_figure",
 ]

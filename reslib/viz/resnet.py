@@ -8,8 +8,10 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.blocks import BasicBlock
+from reslib.blocks import BasicBlock, Bottleneck
+from reslib.core import check_bool
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
+from reslib.preact import ShortcutGradients, shortcut_gradients
 from reslib.resnet import ARCHITECTURES
 from reslib.train import History
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
@@ -17,13 +19,17 @@ from reslib.viz.training import METRICS
 
 __all__ = [
     "NETWORKS",
+    "STRIDES",
     "block_cost_explorer",
     "block_cost_figure",
     "network_costs",
     "resnet_explorer",
     "resnet_figure",
+    "shortcut_explorer",
+    "shortcut_figure",
     "update_block_cost_figure",
     "update_resnet_figure",
+    "update_shortcut_figure",
 ]
 
 
@@ -121,11 +127,19 @@ NETWORKS: dict[str, dict] = {
 }
 
 
-def network_costs(name: str) -> list[StageCost]:
-    """`reslib.costs.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32)."""
+STRIDES = {"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True}
+
+
+def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
+    """`reslib.costs.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32).
+
+    `stride_in_1x1` moves a bottleneck's stride to its first 1x1 conv; basic blocks have none.
+    """
     if name not in NETWORKS:
         raise ValueError(f"unknown network {name!r}; choose one of {list(NETWORKS)}")
-    return stage_costs(**NETWORKS[name])
+    config = NETWORKS[name]
+    moved = check_bool("stride_in_1x1", stride_in_1x1) and config["block"] is Bottleneck
+    return stage_costs(**config, **(dict(stride_in_1x1=True) if moved else {}))
 
 
 def resnet_figure(
@@ -190,26 +204,81 @@ def update_resnet_figure(
 
 
 def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -> Explorer:
-    """Notebook 07: pick a network -> stage table and per-stage shares; pick a metric -> curves.
+    """Notebook 07: a network and its stride placement -> stage table and shares; a metric -> curves.
 
     Args:
         histories: label -> `History`, trained in the notebook; the explorer only switches views.
         name: the network shown first (a key of `NETWORKS`).
     """
-    tables = {n: network_costs(n) for n in NETWORKS}  # closed form: microseconds each
+    tables = {(n, s): network_costs(n, s) for n in NETWORKS for s in STRIDES.values()}  # microseconds each
     figure = go.FigureWidget(resnet_figure(name, histories))
 
-    def redraw(network: str, metric: str) -> str:
-        rows = tables[network]
+    def redraw(network: str, stride: str, metric: str) -> str:
+        rows = tables[network, STRIDES[stride]]
         update_resnet_figure(figure, rows, histories, metric)
         params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
         finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
+        basic = NETWORKS[network]["block"] is BasicBlock and STRIDES[stride]
+        note = " (basic blocks have no 1x1 conv: nothing moves)" if basic else ""
         return (
-            f"{network}: {params:,} parameters, {flops / 2e9:.3g} GMACs per image; final {metric}: {finals}"
+            f"{network}, stride on the {stride}{note}: {params:,} parameters, {flops / 2e9:.3g} GMACs "
+            f"per image; final {metric}: {finals}"
         )
 
     controls = {
         "network": widgets.Dropdown(options=list(NETWORKS), value=name, description="network"),
+        "stride": widgets.Dropdown(options=list(STRIDES), description="stride on"),
         "metric": widgets.Dropdown(options=list(METRICS), value="training error", description="curves"),
+    }
+    return Explorer(controls, figure, redraw)
+
+
+def shortcut_figure(results: Sequence[ShortcutGradients]) -> go.Figure:
+    r"""Gradient at each block relative to the output (log scale): measured, and $\lambda^{L-l}$."""
+    fig = go.Figure()
+    for _ in results:
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name=""))
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", line=dict(dash="dot"), name=""))
+    fig.update_xaxes(title_text="block l (0 = the first block's input)")
+    fig.update_yaxes(title_text="||dL/dh_l|| / ||dL/dh_L||", type="log", exponentformat="power")
+    fig.update_layout(height=380, **LAYOUT)
+    update_shortcut_figure(fig, results)
+    return fig
+
+
+def update_shortcut_figure(fig: go.Figure, results: Sequence[ShortcutGradients]) -> None:
+    """Write `results` into a figure made by `shortcut_figure` (two traces per result)."""
+    for i, r in enumerate(results):
+        blocks = list(range(r.depth + 1))
+        lam, alpha = r.shortcut_scale, r.branch_scale
+        measured, reference = fig.data[2 * i], fig.data[2 * i + 1]
+        measured.x, measured.y = blocks, plain_list(r.norms)
+        measured.name = f"measured, λ = {lam:g}, α = {alpha:g}"
+        reference.x, reference.y = blocks, plain_list([lam ** (r.depth - l) for l in blocks])
+        reference.name = f"λ^(L-l) = {lam:g}^(L-l)"
+
+
+def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
+    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live."""
+    first = shortcut_gradients(depth, shortcut_scale, branch_scale)
+    figure = go.FigureWidget(shortcut_figure([first]))
+
+    def redraw(depth: int, shortcut_scale: float, branch_scale: float) -> str:
+        r = shortcut_gradients(depth, shortcut_scale, branch_scale)  # one thread inside: ~10 ms
+        update_shortcut_figure(figure, [r])
+        return (
+            f"{depth} blocks, λ = {shortcut_scale:g}, α = {branch_scale:g}: the gradient at the input is "
+            f"{r.at_input:.2g} x the output's ({r.per_block:.3g} per block; "
+            f"λ^L = {shortcut_scale**depth:.2g})"
+        )
+
+    controls = {
+        "depth": widgets.IntSlider(value=depth, min=1, max=80, description="blocks L"),
+        "shortcut_scale": widgets.FloatSlider(
+            value=shortcut_scale, min=0.0, max=1.5, step=0.05, description="shortcut λ"
+        ),
+        "branch_scale": widgets.FloatSlider(
+            value=branch_scale, min=0.0, max=1.0, step=0.05, description="branch α"
+        ),
     }
     return Explorer(controls, figure, redraw)
