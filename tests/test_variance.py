@@ -13,10 +13,10 @@ def factors(values, blocks=slice(1, 21)):
     return np.exp(np.mean(np.log(v[1:] / v[:-1])[blocks.start - 1 : blocks.stop - 1]))
 
 
-def test_he_residual_second_moment_doubles_and_batch_variance_grows_by_1_7():
+def test_he_residual_second_moment_doubles_and_batch_variance_grows_by_1_6_to_1_8():
     r = forward_backward_profile(30, width=128, n_samples=512)
     assert 1.85 < factors(r.second_moment) < 2.15
-    assert 1.55 < factors(r.batch_variance) < 1.85  # 1 + 2 Var(ReLU) = 1 + 2 * 0.34
+    assert 1.55 < factors(r.batch_variance) < 1.85  # 1 + 2 Var(ReLU) = 1.68 first, about 1.8 later
 
 
 def test_scaled_residual_keeps_second_moment_flat_while_batch_variance_drifts_down():
