@@ -18,7 +18,15 @@ import torch
 
 from reslib.core import INITS, check_bool, check_choice, check_float, check_int
 
-__all__ = ["FLOAT32_MAX", "ForwardBackwardProfile", "forward_backward_profile", "variance_profile"]
+__all__ = [
+    "FLOAT32_MAX",
+    "ForwardBackwardProfile",
+    "ResidualStream",
+    "branch_share",
+    "forward_backward_profile",
+    "residual_stream",
+    "variance_profile",
+]
 
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # 3.4e38
 
@@ -38,6 +46,17 @@ def _gain(init: str | float) -> float:
         strict_minimum=True,
         fix="pass 'he', 'glorot' or c for sigma_w^2 = c / fan_in",
     )
+
+
+def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed) -> float:
+    """Check the arguments shared by `forward_backward_profile` and `branch_share`; return the gain."""
+    check_int("depth", depth)
+    check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True, fix="use 1 or 1/sqrt(2)")
+    check_bool("batch_norm", batch_norm)
+    check_int("width", width)
+    check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
+    check_int("seed", seed, minimum=0)
+    return _gain(init)
 
 
 def _unit_weights(seed: int, width: int, depth: int) -> torch.Tensor:
@@ -166,19 +185,7 @@ def forward_backward_profile(
         `grad_norm` $\lVert\partial L/\partial h_k\rVert / \lVert\partial L/\partial h_{\text{last}}\rVert$
         per block, where the overflows happened, and `status`, one sentence.
     """
-    check_int("depth", depth)
-    check_float(
-        "residual_scale",
-        residual_scale,
-        minimum=0.0,
-        strict_minimum=True,
-        fix="use 1 (no scaling) or 1/sqrt(2)",
-    )
-    check_bool("batch_norm", batch_norm)
-    check_int("width", width)
-    check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
-    gain = _gain(init)
-    check_int("seed", seed, minimum=0)
+    gain = _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed)
     gen = torch.Generator().manual_seed(seed)
     h = torch.randn(n_samples, width, generator=gen)  # (N, width)
     grad_out = torch.randn(n_samples, width, generator=gen)
@@ -220,9 +227,8 @@ def variance_profile(
 
     This is the "variance" of the book's argument: the mean of $h^2$ over the batch and the
     units, which doubles per block with He init. Pass `quantity="batch_variance"` for each
-    unit's variance over the batch (averaged over units), which grows only by about 1.7 per
-    block because ReLU outputs have a non-zero mean ($\mathrm{Var}[\mathrm{ReLU}(z)] \approx
-    0.34\,\sigma^2$ while $\mathbb{E}[\mathrm{ReLU}(z)^2] = 0.5\,\sigma^2$).
+    unit's variance over the batch (averaged over units), which grows only 1.6x (first block)
+    to 1.8x (later blocks) because ReLU outputs have a non-zero mean.
 
     Args:
         depth, residual_scale, batch_norm, width, n_samples, init, seed: as in
@@ -236,3 +242,69 @@ def variance_profile(
     check_choice("quantity", quantity, ("second_moment", "batch_variance"))
     r = forward_backward_profile(depth, residual_scale, batch_norm, width, n_samples, init, seed)
     return r.second_moment if quantity == "second_moment" else r.batch_variance
+
+
+def branch_share(
+    depth: int,
+    residual_scale: float = 1.0,
+    batch_norm: bool = False,
+    width: int = 64,
+    n_samples: int = 256,
+    init: str | float = "he",
+    seed: int = 0,
+) -> np.ndarray:
+    r"""The branch's share of block k's output at initialisation, $\mathbb{E}[(s f_k)^2]/\mathbb{E}[h_k^2]$.
+
+    With BN in the branch, block $k$ adds one unit to a stream of about $k$, so the share is
+    about $1/(k+1)$ and late blocks start close to the identity (De & Smith, 2020); without
+    BN (scaled or not) every block's branch is half of its output.
+
+    Args and network: as in `forward_backward_profile`, block for block.
+
+    Returns:
+        float64 array (depth + 1,): block k's share at index k; NaN at 0 (the input).
+    """
+    gain = _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed)
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(n_samples, width, generator=gen, dtype=torch.float64)  # no overflow in float64
+    weights = _unit_weights(seed, width, depth).double() * math.sqrt(gain / width)
+    states = torch.stack(_forward(h, weights, residual_scale, batch_norm)[0])  # (depth + 1, N, width)
+    branch = states[1:] - residual_scale * states[:-1]  # s f_k = h_k - s h_{k-1}
+    share = branch.pow(2).mean(dim=(1, 2)) / states[1:].pow(2).mean(dim=(1, 2))
+    return np.concatenate([[np.nan], share.numpy()])
+
+
+@dataclass(frozen=True)
+class ResidualStream:
+    """What flows along a residual network's skip path, per block k = 0..depth (0: the stem's output)."""
+
+    second_moment: np.ndarray  # (depth + 1,) E[h_k^2] over batch and units
+    branch_share: np.ndarray  # (depth + 1,) E[(h_k - skip_k)^2] / E[h_k^2]; NaN at k = 0
+
+
+@torch.no_grad()
+def residual_stream(model: torch.nn.Module, x: torch.Tensor) -> ResidualStream:
+    r"""$\mathbb{E}[h_k^2]$ and the branch's share of $h_k$ for a residual `reslib.mlp.mlp` on input `x`.
+
+    Block $k$ computes $h_k = s\,(\lambda h_{k-1} + f_k(h_{k-1}))$; its skip part is
+    $s\lambda h_{k-1}$, its branch part the rest. The model runs in its current mode (a fresh
+    model is in training mode: BN uses the batch's statistics, as at the first step).
+
+    Shape:
+        x: (N, in_features)
+    """
+    blocks = getattr(model, "blocks", None)
+    if not getattr(model, "config", {}).get("residual", False) or blocks is None:
+        raise ValueError(
+            f"residual_stream needs a residual reslib.mlp.mlp, got {type(model).__name__}; "
+            "build it with rl.mlp.mlp(..., residual=True)"
+        )
+    h = model.stem(x)  # (N, width)
+    second, share = [h.pow(2).mean().item()], [math.nan]
+    for block in blocks:
+        out = block(h)
+        skip = block.residual_scale * block.shortcut_scale * h
+        second.append(out.pow(2).mean().item())
+        share.append(((out - skip).pow(2).mean() / out.pow(2).mean()).item())
+        h = out
+    return ResidualStream(np.array(second), np.array(share))

@@ -30,6 +30,18 @@ def fold_forgetting_the_mean(conv, bn):
     return fused
 
 
+class BNAfterReLU(torch.nn.Module):
+    """A common slip: the ReLU before the batch norm."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(width)
+        self.linear = torch.nn.Linear(width, width)
+
+    def forward(self, x):
+        return x + self.linear(self.norm(torch.relu(x)))
+
+
 CHECKS = [
     (
         rl.checks.check_second_moment_recursion,
@@ -39,6 +51,7 @@ CHECKS = [
     (rl.checks.check_batch_norm_forward, SOL05.bn_forward, unbiased_forward),
     (rl.checks.check_batch_norm_backward, SOL05.bn_backward, backward_without_mean_and_var_terms),
     (rl.checks.check_fold_into_conv, SOL05.fold_bn, fold_forgetting_the_mean),
+    (rl.checks.check_bn_residual_block, SOL05.BNResidualBlock, BNAfterReLU),
 ]
 
 
@@ -51,7 +64,15 @@ def test_reference_solution_passes(check, solution, wrong):
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)
 def test_wrong_answer_fails_with_a_hint(check, solution, wrong):
     result = check(wrong)
-    assert result.passed is False and "Hint:" in result.message and result.max_diff > 0
+    assert result.passed is False and "Hint" in result.message and result.max_diff > 0
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_first_hint_is_a_nudge_and_the_formula_comes_second(check, solution, wrong):
+    check(solution)  # a pass resets the tiers
+    first, second = check(wrong), check(wrong)
+    assert "Hint 1 of 2" in first.message and "Hint 2 of 2" in second.message
+    check(solution)
 
 
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)
@@ -66,3 +87,17 @@ def test_forward_check_accepts_y_and_cache():
 def test_fold_check_reports_a_non_module():
     result = rl.checks.check_fold_into_conv(lambda conv, bn: 3)
     assert result.passed is False and "nn.Conv2d" in result.message
+
+
+def test_bn_block_check_explains_a_non_module_and_wrong_layer_names():
+    rl.checks.check_bn_residual_block(SOL05.BNResidualBlock)
+    assert "nn.Module" in rl.checks.check_bn_residual_block(lambda width: "block").message
+
+    class Named(torch.nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.bn = torch.nn.BatchNorm1d(width)
+            self.fc = torch.nn.Linear(width, width)
+
+    result = rl.checks.check_bn_residual_block(Named)
+    assert result.passed is False and "norm" in result.message

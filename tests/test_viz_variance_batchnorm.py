@@ -82,6 +82,8 @@ def test_static_figures():
     assert isinstance(fig, go.Figure) and len(fig.data[0].y) == 11
     fig = viz.variance_figure({"a": [1, 2, 4], "b": [1, 0, 1]})
     assert fig.data[1].y[1] is None and fig.layout.yaxis.type == "log"
+    fig = viz.branch_share_figure({"BN": [float("nan"), 0.5, 0.33], "He": [float("nan"), 0.5, 0.5]})
+    assert len(fig.data) == 3 and fig.data[0].x == (1, 2) and fig.data[2].name == "1/(k+1)"
     fig = viz.lr_sweep_figure([0.1, 1.0], {"plain": [0.5, float("nan")], "BN": [0.4, 0.3]})
     assert len(fig.data) == 3 and fig.data[1].x == (1.0,)
     fig = viz.running_stats_figure(rl.batchnorm_eval.running_stats_trace(8, 0.1, steps=10))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from reslib.checks.batchnorm import (
     check_batch_norm_backward,
     check_batch_norm_forward,
+    check_bn_residual_block,
     check_fold_into_conv,
 )
 from reslib.checks.core import (
@@ -59,6 +60,7 @@ __all__ = [
     "check_batch_norm_backward",
     "check_batch_norm_forward",
     "check_binary_iou",
+    "check_bn_residual_block",
     "check_bottleneck_parameters",
     "check_chain_gradient",
     "check_cifar_parameter_count",

@@ -10,10 +10,12 @@ from torch import nn
 from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward
 from reslib.batchnorm_eval import fold_into_conv
 from reslib.checks.core import CheckResult, compare, local_seed
+from reslib.mlp import ResidualBlock
 
 __all__ = [
     "check_batch_norm_backward",
     "check_batch_norm_forward",
+    "check_bn_residual_block",
     "check_fold_into_conv",
 ]
 
@@ -48,9 +50,13 @@ def check_batch_norm_forward(fn: Callable) -> CheckResult:
         lambda *a: _first(fn(*a)),
         lambda *a: batch_norm_forward(*a)[0],
         _bn_cases(),
-        "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
-        "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
-        "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1).",
+        (
+            "one mean and one variance per channel (dim 1), taken over every other dim; "
+            "check which variance Algorithm 1 uses, and how gamma (shape (C,)) lines up with x.",
+            "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
+            "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
+            "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1).",
+        ),
         atol=1e-9,
         rtol=1e-7,
     )
@@ -71,10 +77,14 @@ def check_batch_norm_backward(fn: Callable) -> CheckResult:
         fn,
         _backward_reference,
         cases,
-        "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); dx has "
-        "three terms: the direct one through x_hat, and the ones through the mean and "
-        "the variance, which also depend on every x_i. Closed form: dx = gamma / "
-        "(m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)).",
+        (
+            "dbeta and dgamma are sums over every dim but 1. For dx, every x_i reaches the loss "
+            "three ways: through its own x_hat_i, and through the mean and the variance, which "
+            "depend on all of the batch; section 2's closed form collects the three.",
+            "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); closed form: "
+            "dx = gamma / (m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)), with "
+            "std = sqrt(biased var + eps) and m the values per channel.",
+        ),
         atol=1e-9,
         rtol=1e-7,
     )
@@ -111,9 +121,55 @@ def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -
         lambda *c: run(fn, *c),
         lambda *c: run(fold_into_conv, *c),
         _fold_cases(),
-        "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
-        "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
-        "b = 0 when the conv has no bias.",
+        (
+            "in eval mode BN is one affine map per output channel, y = a * x + b (Algorithm 2); "
+            "scale each output channel's kernel by a and work out the new bias.",
+            "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
+            "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
+            "b = 0 when the conv has no bias.",
+        ),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+def _run_block(make: Callable[[int], nn.Module], width: int, x: torch.Tensor) -> torch.Tensor:
+    """Train-mode output, the running statistics it leaves, and the eval-mode output, for one block."""
+    with local_seed(width):  # the same weights for the learner's block and reslib's; RNG untouched
+        weights = ResidualBlock(width, "relu", "batch", 1.0).state_dict()
+        block = make(width)
+    if not isinstance(block, nn.Module):
+        raise TypeError(f"BNResidualBlock(width) should build an nn.Module, got {type(block).__name__}")
+    block.load_state_dict(weights)  # names: norm.*, linear.*
+    with torch.no_grad():
+        train_out = block.train()(x)  # (N, width), batch statistics
+        eval_out = block.eval()(x)  # (N, width), running statistics
+    return torch.cat(
+        [train_out.flatten(), block.norm.running_mean, block.norm.running_var, eval_out.flatten()]
+    )
+
+
+def check_bn_residual_block(cls: Callable[[int], nn.Module]) -> CheckResult:
+    """Exercise: `cls(width)` builds a residual block with BN in its branch, x + W ReLU(BN(x)) + b.
+
+    Its layers are `self.norm` (an `nn.BatchNorm1d`) and `self.linear` (an `nn.Linear`), as in
+    `reslib.mlp.ResidualBlock`, whose weights are loaded into it: outputs in train and eval mode
+    and the running statistics must match.
+    """
+    gen = torch.Generator().manual_seed(7)
+    cases = [(w, torch.randn(n, w, generator=gen) * 2 + 1) for w, n in [(4, 8), (16, 32), (3, 2)]]
+    return compare(
+        "bn_residual_block",
+        lambda w, x: _run_block(cls, w, x),
+        lambda w, x: _run_block(lambda width: ResidualBlock(width, "relu", "batch", 1.0), w, x),
+        cases,
+        (
+            "the block is skip + branch: the skip is x itself; the branch normalises first, then "
+            "applies the ReLU, then the linear layer. Name the layers self.norm and self.linear.",
+            "__init__: super().__init__(); self.norm = nn.BatchNorm1d(width); "
+            "self.linear = nn.Linear(width, width). "
+            "forward: return x + self.linear(torch.relu(self.norm(x))).",
+        ),
         atol=1e-5,
         rtol=1e-5,
     )

@@ -75,6 +75,7 @@ from reslib.viz.unet import (
     unet_trace_figure,
 )
 from reslib.viz.variance import (
+    branch_share_figure,
     profile_figure,
     update_profile_figure,
     variance_explorer,
@@ -89,6 +90,7 @@ __all__ = [
     "NETWORKS",
     "STRIDES",
     "bar_figure",
+    "branch_share_figure",
     "block_cost_explorer",
     "block_cost_figure",
     "channel_figure",

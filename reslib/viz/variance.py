@@ -16,6 +16,7 @@ from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backwar
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
+    "branch_share_figure",
     "profile_figure",
     "update_profile_figure",
     "variance_explorer",
@@ -37,6 +38,26 @@ def variance_figure(
         )
     fig.update_xaxes(title_text="block k (0 = input)")
     fig.update_yaxes(title_text=yaxis, type="log", exponentformat="power")
+    fig.update_layout(height=380, title=title, **LAYOUT)
+    return fig
+
+
+def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
+    """The branch's share of each block's output against block k, with the line 1/(k+1) for reference."""
+    fig = go.Figure()
+    depth = 1
+    for label, values in shares.items():
+        v = np.asarray(values, dtype=float)
+        depth = max(depth, len(v) - 1)
+        fig.add_trace(go.Scatter(x=list(range(1, len(v))), y=plain_list(v[1:]), name=label, mode="lines"))
+    k = np.arange(1, depth + 1)
+    fig.add_trace(
+        go.Scatter(
+            x=k.tolist(), y=plain_list(1 / (k + 1)), name="1/(k+1)", line=dict(color="#999", dash="dash")
+        )
+    )
+    fig.update_xaxes(title_text="block k")
+    fig.update_yaxes(title_text="E[branch²] / E[h_k²]", type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
