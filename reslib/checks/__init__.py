@@ -43,6 +43,7 @@ from reslib.checks.shattering import (
 )
 from reslib.checks.unet import (
     check_binary_iou,
+    check_edge_band,
     check_unet_output_size,
 )
 from reslib.checks.variance import (
@@ -57,6 +58,7 @@ __all__ = [
     "check_batch_norm_backward",
     "check_batch_norm_forward",
     "check_binary_iou",
+    "check_edge_band",
     "check_bottleneck_parameters",
     "check_chain_gradient",
     "check_cifar_parameter_count",
