@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from reslib.core import check_float, check_int
 
@@ -20,6 +21,7 @@ __all__ = [
     "KEYPOINTS",
     "KeypointData",
     "SegmentationData",
+    "edge_band",
     "gaussian_heatmaps",
     "heatmap_argmax",
     "iou",
@@ -199,3 +201,26 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     p, t = pred.reshape(1, -1) == classes, target.reshape(1, -1) == classes  # (C, N*H*W)
     inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.nan)
+
+
+def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
+    r"""The pixels within `width` pixels of a label change: $\max_{N(p)} y \ne \min_{N(p)} y$.
+
+    $N(p)$ is the $(2w+1) \times (2w+1)$ square around pixel $p$; with `width=1` the band is two
+    pixels wide, one on each side of every edge. Pixels past the image border do not count.
+
+    Shape:
+        (N, H, W) integer labels -> (N, H, W) bool
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor of labels, got {type(mask).__name__}")
+    if mask.ndim != 3:
+        raise ValueError(
+            f"mask must have shape (N, H, W), got {tuple(mask.shape)}; index one image as mask[None]"
+        )
+    check_int("width", width, fix="the band reaches width pixels from each edge (1: a 2-pixel band)")
+    m = mask[:, None].float()  # (N, 1, H, W)
+    k = 2 * width + 1
+    high = F.max_pool2d(m, k, stride=1, padding=width)  # neighbourhood maximum; the border pads with -inf
+    low = -F.max_pool2d(-m, k, stride=1, padding=width)  # neighbourhood minimum
+    return (high != low)[:, 0]

@@ -35,6 +35,11 @@ CHECKS = [
         SOL09.binary_iou,
         lambda p, t: ((p & t).sum() / t.sum()).item(),
     ),  # recall, not IoU
+    (
+        rl.checks.check_edge_band,
+        SOL09.edge_band,
+        lambda m, w: SOL09.edge_band(m, w) & (m > 0),
+    ),  # marks only the inner side of each edge
 ]
 
 
@@ -47,8 +52,12 @@ def test_reference_solution_passes(check, solution, wrong):
 
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)
 def test_wrong_answer_fails_with_a_hint(check, solution, wrong):
-    result = check(wrong)
-    assert result.passed is False and "Hint:" in result.message
+    first, second = check(wrong), check(wrong)
+    assert first.passed is False and second.passed is False
+    assert "Hint" in first.message and "Hint" in second.message
+    if "Hint 1 of 2:" in first.message:  # tiered: a nudge first, the formula on the second try
+        assert "Hint 2 of 2:" in second.message
+    check(solution)  # a pass resets the tiers
 
 
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)

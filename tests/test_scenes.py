@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reslib.scenes import CLASSES, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
+from reslib.scenes import CLASSES, edge_band, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
 
 
 def test_segmentation_is_deterministic_from_the_seed_and_has_all_classes():
@@ -68,6 +68,8 @@ def test_iou_per_class_and_from_logits():
         (lambda: gaussian_heatmaps(torch.zeros(1, 1, 2), 8, sigma=0), "sigma"),
         (lambda: heatmap_argmax(torch.zeros(2, 2)), "heatmaps"),
         (lambda: iou(torch.zeros(2, 2).long(), torch.zeros(3, 3).long()), "same shape"),
+        (lambda: edge_band(torch.zeros(4, 4).long()), "mask must have shape"),
+        (lambda: edge_band(torch.zeros(1, 4, 4).long(), width=0), "width"),
     ],
 )
 def test_bad_input_raises_value_error(call, match):
@@ -78,3 +80,19 @@ def test_bad_input_raises_value_error(call, match):
 def test_data_moves_between_devices():
     assert segmentation(2).to("cpu").x.device.type == "cpu"
     assert keypoints(2).to("cpu").heatmaps.device.type == "cpu" and len(keypoints(2)) == 2
+
+
+def test_edge_band_marks_pixels_next_to_a_label_change():
+    mask = torch.tensor([[[0, 0, 0, 1, 1, 1]] * 3])  # (1, 3, 6): one vertical edge between columns 2 and 3
+    assert edge_band(mask, 1)[0, 0].tolist() == [False, False, True, True, False, False]
+    assert edge_band(mask, 2)[0, 1].tolist() == [False, True, True, True, True, False]
+    assert not edge_band(torch.zeros(2, 5, 5).long()).any()  # the image border is not an edge
+    band = edge_band(segmentation(4, size=16, seed=2).mask)
+    assert band.dtype == torch.bool and band.shape == (4, 16, 16) and 0 < band.float().mean() < 0.5
+
+
+def test_edge_band_rejects_a_non_tensor_and_a_float_width():
+    with pytest.raises(TypeError, match="mask must be a torch.Tensor"):
+        edge_band([[0, 1]])
+    with pytest.raises(TypeError, match="width"):
+        edge_band(torch.zeros(1, 4, 4).long(), width=1.5)

@@ -1,6 +1,7 @@
 """Reference solutions for notebook 09 (U-Net and stacked hourglass). Try the exercises first."""
 
 import torch
+from torch.nn import functional as F
 
 
 def unet_output_size(size: int, depth: int) -> int:
@@ -23,3 +24,11 @@ def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
 def binary_iou(pred: torch.Tensor, target: torch.Tensor) -> float:
     """|pred & target| / |pred | target| for boolean masks."""
     return ((pred & target).sum() / (pred | target).sum()).item()
+
+
+def edge_band(mask: torch.Tensor, width: int) -> torch.Tensor:
+    """(N, H, W) labels -> (N, H, W) bool: pixels whose (2w+1)-square holds more than one label."""
+    m = mask[:, None].float()
+    high = F.max_pool2d(m, 2 * width + 1, stride=1, padding=width)
+    low = -F.max_pool2d(-m, 2 * width + 1, stride=1, padding=width)
+    return (high != low)[:, 0]

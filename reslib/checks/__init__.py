@@ -46,6 +46,7 @@ from reslib.checks.shattering import (
 )
 from reslib.checks.unet import (
     check_binary_iou,
+    check_edge_band,
     check_unet_output_size,
 )
 from reslib.checks.variance import (
@@ -61,6 +62,7 @@ __all__ = [
     "check_batch_norm_forward",
     "check_binary_iou",
     "check_bn_residual_block",
+    "check_edge_band",
     "check_bottleneck_parameters",
     "check_chain_gradient",
     "check_cifar_parameter_count",

@@ -27,8 +27,12 @@ def check_dense_block_channels(fn: Callable[[int, int, int], list[int]]) -> Chec
         fn,
         reference,
         cases,
-        "layer l (counting from 0) reads k0 + l*k channels; the block outputs all of them "
-        "concatenated, k0 + num_layers*k (one more entry than there are layers).",
+        (
+            "each layer reads everything before it and adds k channels; the list has one entry "
+            "per layer and one more for the block's output.",
+            "layer l (counting from 0) reads k0 + l*k channels; the block outputs all of them "
+            "concatenated, k0 + num_layers*k (one more entry than there are layers).",
+        ),
         atol=0.0,
         rtol=0.0,
     )
@@ -46,8 +50,12 @@ def check_transition_parameters(fn: Callable[[int, float], int]) -> CheckResult:
         fn,
         reference,
         cases,
-        "BN has 2 parameters per input channel (scale and shift); the 1x1 conv maps m to "
-        "floor(theta*m) channels with no bias; pooling has none.",
+        (
+            "add up the three parts: BN over m channels, a bias-free 1x1 conv, the average pool; "
+            "how many output channels does the conv have?",
+            "BN has 2 parameters per input channel (scale and shift); the 1x1 conv maps m to "
+            "floor(theta*m) channels with no bias, m * floor(theta*m); pooling has none.",
+        ),
         atol=0.0,
         rtol=0.0,
     )

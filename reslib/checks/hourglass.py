@@ -27,8 +27,12 @@ def check_heatmap_argmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRes
         fn,
         heatmap_argmax,
         cases,
-        "flatten the last two dimensions, take argmax, then row = index // W and "
-        "col = index % W (W is the width, the last dimension).",
+        (
+            "argmax works on one dimension: make each heat map one long vector first, then turn "
+            "the flat index back into a row and a column.",
+            "flatten the last two dimensions, take argmax, then row = index // W and "
+            "col = index % W (W is the width, the last dimension).",
+        ),
         atol=0.0,
         rtol=0.0,
     )

@@ -1,4 +1,4 @@
-"""Exercise checks for U-Nets: the valid-padding output size, IoU."""
+"""Exercise checks for U-Nets: the valid-padding output size, IoU, the edge band."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from collections.abc import Callable
 import torch
 
 from reslib.checks.core import CheckResult, compare
-from reslib.scenes import iou
+from reslib.scenes import edge_band, iou, segmentation
 from reslib.unet import unet_output_size
 
 __all__ = [
     "check_binary_iou",
+    "check_edge_band",
     "check_unet_output_size",
 ]
 
@@ -24,9 +25,13 @@ def check_unet_output_size(fn: Callable[[int, int], int]) -> CheckResult:
         fn,
         lambda s, d: unet_output_size(s, d, "valid"),
         cases,
-        "each level's two valid 3x3 convs take 4 pixels off; pooling halves; an up-conv "
-        "doubles; the decoder's two convs take 4 off again. Go down depth times, through "
-        "the bottleneck, and up depth times.",
+        (
+            "follow one side of the image: down `depth` levels, through the bottleneck, and up "
+            "`depth` levels; what does each valid conv, each pool, each up-conv do to the size?",
+            "each level's two valid 3x3 convs take 4 pixels off; pooling halves; an up-conv "
+            "doubles; the decoder's two convs take 4 off again. Go down depth times, through "
+            "the bottleneck (4 off), and up depth times.",
+        ),
         atol=0.0,
         rtol=0.0,
     )
@@ -45,6 +50,30 @@ def check_binary_iou(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Check
         fn,
         reference,
         cases,
-        "intersection = (pred & target).sum(), union = (pred | target).sum(); divide "
-        "(as floats) the intersection by the union, not by the target's size.",
+        (
+            "count the pixels that both masks mark, and the pixels that either mask marks; "
+            "the answer is one count over the other (a float between 0 and 1).",
+            "intersection = (pred & target).sum(), union = (pred | target).sum(); divide "
+            "(as floats) the intersection by the union, not by the target's size.",
+        ),
+    )
+
+
+def check_edge_band(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
+    """Exercise (09): `fn(mask, width)`, the boolean band of pixels within `width` of a label change."""
+    masks = segmentation(3, size=16, seed=3).mask
+    cases = [(masks, 1), (masks, 2), (torch.tensor([[[0, 0, 1, 1, 1], [0, 0, 1, 1, 1]]]), 1)]
+    return compare(
+        "edge_band",
+        fn,
+        edge_band,
+        cases,
+        (
+            "a pixel is on an edge when the square of (2*width+1) pixels around it holds two "
+            "different labels: compare the largest and the smallest label in that square.",
+            "m = mask[:, None].float(); high = F.max_pool2d(m, 2*width+1, stride=1, padding=width); "
+            "low = -F.max_pool2d(-m, same arguments); return (high != low)[:, 0].",
+        ),
+        atol=0.0,
+        rtol=0.0,
     )
