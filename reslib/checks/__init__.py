@@ -37,6 +37,7 @@ from reslib.checks.sequential import (
     check_chain_gradient,
     check_compose,
     check_mlp_parameter_count,
+    check_residual_forward,
 )
 from reslib.checks.shattering import (
     check_autocorrelation,
@@ -68,6 +69,7 @@ __all__ = [
     "check_heatmap_argmax",
     "check_lesion",
     "check_mlp_parameter_count",
+    "check_residual_forward",
     "check_second_moment_recursion",
     "check_stage_shapes",
     "check_transition_parameters",
