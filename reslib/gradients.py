@@ -94,8 +94,9 @@ def gradient_flow(
     Returns:
         `GradientFlow`: `norms` $\lVert\partial L/\partial W_k\rVert$ (depth + 1,) for a plain
         net (its hidden layers, then the head) or (depth + 2,) for a residual one (the linear
-        stem, the `depth` blocks, the head), `frozen` (same length): layers where one SGD step $W - \eta\,\partial L/\partial W$ rounds back to
-        exactly $W$ in the weights' dtype, histograms `layers`, `edges`, `hist`, and `status`.
+        stem, the `depth` blocks, the head), `frozen` (same length): layers where one SGD step
+        $W - \eta\,\partial L/\partial W$ rounds back to exactly $W$ in the weights' dtype,
+        histograms `layers`, `edges`, `hist`, and `status`.
     """
     check_int("depth", depth)
     check_choice("activation", activation, ACTIVATIONS)
@@ -132,7 +133,7 @@ def gradient_flow(
 
 
 def _value_range(values: torch.Tensor, lower: bool) -> tuple[float, float]:
-    """The 1 % (or 0) to 99 % quantiles of the finite `values`: a histogram range that outliers cannot stretch."""
+    """The 1 % (or 0) to 99 % quantiles of the finite `values`: a range that outliers cannot stretch."""
     finite = values[torch.isfinite(values)].double()
     if not finite.numel():
         return 0.0, 1.0

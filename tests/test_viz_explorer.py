@@ -86,6 +86,7 @@ def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(e
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
     text = bundle["text/plain"]
-    assert text == repr(explorer) == "<live explorer (depth, activation, residual): run this notebook to use it>"
+    expected = "<live explorer (depth, activation, residual): run this notebook to use it>"
+    assert text == repr(explorer) == expected
     explorer.update(depth=30, activation="relu")  # what a reader sees does not depend on the values
     assert explorer._repr_mimebundle_()["text/plain"] == text

@@ -1,4 +1,4 @@
-"""Exercise checks for sequential networks: composition, parameter counts, the chain rule, a residual forward pass."""
+"""Exercise checks for sequential networks: composition, parameter counts, chain rule, residual forward."""
 
 from __future__ import annotations
 
