@@ -63,6 +63,14 @@ def test_an_update_of_the_gradient_explorer_takes_under_100_ms(explorer):
     assert time.perf_counter() - start < 0.5  # < 100 ms on an idle laptop; slack for loaded CI
 
 
+def test_the_gradient_explorer_gives_the_thread_count_back(explorer):
+    import torch
+
+    before = torch.get_num_threads()
+    explorer.update(depth=47, activation="relu", residual=False)  # not cached: computes on one thread
+    assert torch.get_num_threads() == before
+
+
 def test_update_rejects_unknown_controls(explorer):
     with pytest.raises(ValueError, match="unknown controls"):
         explorer.update(width=3)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from reslib.data import TensorData
@@ -122,7 +123,12 @@ def gradient_explorer(
     def redraw(depth: int, activation: str, residual: bool) -> str:
         key = (depth, activation, residual)
         if key not in cache:
-            cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed, residual=residual)
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)  # 14-21 ms on one thread; two busy threads can take 300 ms
+            try:
+                cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed, residual=residual)
+            finally:
+                torch.set_num_threads(threads)
         result = cache[key]
         update_gradient_flow_figure(figure, result)
         kind = f"{depth} residual block{'s' if depth > 1 else ''}" if residual else f"depth {depth}"
