@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.core import check_choice, check_float, check_int
+from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.mlp import ACTIVATIONS, mlp
 
 __all__ = [
@@ -55,8 +55,8 @@ def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
 class GradientFlow:
     """Per-layer gradient norms and activation histograms of one network at initialisation."""
 
-    norms: np.ndarray  # (depth + 1,) float64 ||dL/dW_k||, input side first (the last is the head)
-    frozen: np.ndarray  # (depth + 1,) bool: one SGD step rounds back to exactly W
+    norms: np.ndarray  # (layers,) float64 ||dL/dW_k||, input side first (the last is the head)
+    frozen: np.ndarray  # (layers,) bool: one SGD step rounds back to exactly W
     layers: list[int]  # the 1-based hidden layers histogrammed: first, middle, last
     edges: np.ndarray  # (bins + 1,) histogram bin edges
     hist: np.ndarray  # (3, bins) fraction of units per bin, one row per entry of `layers`
@@ -72,8 +72,9 @@ def gradient_flow(
     seed: int = 0,
     bins: int = 40,
     lr: float = 0.1,
+    residual: bool = False,
 ) -> GradientFlow:
-    r"""Per-layer gradient norms and activation histograms of a fresh plain `mlp` at initialisation.
+    r"""Per-layer gradient norms and activation histograms of a fresh `mlp` at initialisation.
 
     The compute behind notebook 01's explorer: one model, one forward and one
     backward pass on the batch `(x, y)`.
@@ -86,11 +87,16 @@ def gradient_flow(
         seed: seed of the initial weights (torch's global generator is left as it was).
         bins: histogram bins.
         lr: the learning rate of the SGD step used to find frozen layers.
+        residual: skip connections, $h_k = h_{k-1} + W_k\,a(h_{k-1}) + b_k$ (no norm), so the
+            backward factor per block is $I + W_k^\top \mathrm{diag}(a')$ instead of
+            $W_k^\top \mathrm{diag}(a')$: the identity keeps the gradient from vanishing.
 
     Returns:
-        `GradientFlow`: `norms` $\lVert\partial L/\partial W_k\rVert$ (depth + 1,), `frozen`
-        (depth + 1,): layers where one SGD step $W - \eta\,\partial L/\partial W$ rounds back to
-        exactly $W$ in the weights' dtype, histograms `layers`, `edges`, `hist`, and `status`.
+        `GradientFlow`: `norms` $\lVert\partial L/\partial W_k\rVert$ (depth + 1,) for a plain
+        net (its hidden layers, then the head) or (depth + 2,) for a residual one (the linear
+        stem, the `depth` blocks, the head), `frozen` (same length): layers where one SGD step
+        $W - \eta\,\partial L/\partial W$ rounds back to exactly $W$ in the weights' dtype,
+        histograms `layers`, `edges`, `hist`, and `status`.
     """
     check_int("depth", depth)
     check_choice("activation", activation, ACTIVATIONS)
@@ -98,9 +104,11 @@ def gradient_flow(
     check_int("seed", seed, minimum=0)
     check_int("bins", bins)
     check_float("lr", lr, minimum=0.0, strict_minimum=True)
+    check_bool("residual", residual)
     with torch.random.fork_rng(devices=[]):  # the CPU generator builds the weights; restored after
         torch.default_generator.manual_seed(seed)
-        model = mlp(depth, width, x.shape[1], int(y.max()) + 1, activation=activation).to(x.device)
+        model = mlp(depth, width, x.shape[1], int(y.max()) + 1, residual=residual, activation=activation)
+        model = model.to(x.device)
     with torch.no_grad():
         states = model.hidden_states(x)
     grads = weight_gradients(model, x, y)
@@ -116,14 +124,22 @@ def gradient_flow(
     layers = (layers + [layers[-1]] * 3)[:3]
     values = [states[k - 1].detach().flatten().cpu() for k in layers]
     lo, hi = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}.get(activation, (0.0, None))
-    if hi is None:
-        finite = torch.cat(values)
-        finite = finite[torch.isfinite(finite)]
-        hi = max(float(finite.quantile(0.99)) if finite.numel() else 1.0, 1e-12)
+    if residual or hi is None:  # a residual stream h + f(h) leaves the activation's range
+        lo, hi = _value_range(torch.cat(values), lower=residual)
     edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
     hist = torch.stack([torch.histc(v.double().clamp(lo, hi), bins, lo, hi) / v.numel() for v in values])
     status = _gradient_status(norms, frozen, lr, str(x.dtype).removeprefix("torch."))
     return GradientFlow(norms, frozen, layers, edges.numpy(), hist.numpy(), status)
+
+
+def _value_range(values: torch.Tensor, lower: bool) -> tuple[float, float]:
+    """The 1 % (or 0) to 99 % quantiles of the finite `values`: a range that outliers cannot stretch."""
+    finite = values[torch.isfinite(values)].double()
+    if not finite.numel():
+        return 0.0, 1.0
+    lo = float(finite.quantile(0.01)) if lower else 0.0
+    hi = float(finite.quantile(0.99))
+    return lo, max(hi, lo + 1e-12)
 
 
 def _gradient_status(

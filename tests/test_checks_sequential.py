@@ -21,6 +21,11 @@ CHECKS = [
         SOL01.chain_gradient,
         lambda x, w1, w2, w3, wr, t: SOL01.chain_gradient(x, w1, w2, w3, 0.0, t),
     ),  # ignores the skip
+    (
+        rl.checks.check_residual_forward,
+        SOL01.residual_forward,
+        lambda branches, h: SOL01.compose(branches, h),
+    ),  # forgets the identity: h = f(h) instead of h + f(h)
 ]
 
 
@@ -34,7 +39,7 @@ def test_reference_solution_passes(check, solution, wrong):
 @pytest.mark.parametrize("check, solution, wrong", CHECKS)
 def test_wrong_answer_fails_with_a_hint_and_the_difference(check, solution, wrong):
     result = check(wrong)
-    assert result.passed is False and "Hint:" in result.message
+    assert result.passed is False and "Hint" in result.message
     assert "off by up to" in result.message and result.max_diff > 0
     assert repr(result).startswith("❌")
 
@@ -44,6 +49,32 @@ def test_unsolved_stub_says_not_implemented(check, solution, wrong):
     result = check(stub)
     assert result.passed is None and "not implemented yet" in result.message
     assert repr(result).startswith("⏳") and "not implemented" in result._repr_html_()
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS)
+def test_hints_come_in_tiers_a_nudge_first(check, solution, wrong):
+    assert check(solution).passed  # earlier tests' wrong tries are forgotten
+    first, second = check(wrong), check(wrong)
+    assert "Hint 1 of 2" in first.message and "Hint 2 of 2" in second.message
+    assert check(solution).passed  # a pass starts the tiers again
+
+
+def test_an_in_place_residual_add_is_caught():
+    def in_place(branches, h):
+        for f in branches:
+            h += f(h)  # overwrites the caller's tensor
+        return h
+
+    with torch.no_grad():
+        result = rl.checks.check_residual_forward(in_place)
+    assert result.passed is False
+
+
+def test_the_residual_forward_solution_is_the_library_residual_network():
+    net = rl.mlp.mlp(3, 5, 2, 2, residual=True)
+    branches = [lambda h, b=block: b.linear(b.act(b.norm(h))) for block in net.blocks]
+    h = net.stem(torch.randn(4, 2))
+    assert torch.allclose(SOL01.residual_forward(branches, h), net.blocks(h))
 
 
 def test_a_crashing_answer_is_reported_not_raised():

@@ -274,3 +274,27 @@ def test_lag1_by_depth_decays_fast_for_feed_forward_and_slowly_for_residual():
     assert ff.shape == res.shape == (30,)
     assert ff[0] > 0.9 and res[0] > 0.9
     assert ff[-1] < 0.2 < 0.6 < res[-1]
+
+
+def test_a_residual_sigmoid_net_keeps_its_gradient_where_the_plain_one_loses_it(batch):
+    x, y = batch
+    plain = rl.gradients.gradient_flow(50, "sigmoid", x, y)
+    res = rl.gradients.gradient_flow(50, "sigmoid", x, y, residual=True)
+    assert len(plain.norms) == 51 and len(res.norms) == 52  # residual: stem, 50 blocks, head
+    assert plain.norms[0] / plain.norms[-2] < 1e-25
+    assert res.norms[0] / res.norms[-2] > 1e-2 and not res.frozen.any()
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("depth", [1, 50])
+def test_residual_histograms_cover_the_stream_outside_the_activation_range(batch, depth, activation):
+    x, y = batch
+    result = rl.gradients.gradient_flow(depth, activation, x, y, bins=20, residual=True)
+    assert np.allclose(result.hist.sum(axis=1), 1.0) and result.edges[0] < result.edges[-1]
+    assert result.layers[-1] == depth and result.status
+
+
+def test_gradient_flow_rejects_a_non_bool_residual(batch):
+    x, y = batch
+    with pytest.raises(TypeError, match="residual"):
+        rl.gradients.gradient_flow(3, "relu", x, y, residual=1)

@@ -11,7 +11,7 @@ def explorer():
 
 
 def test_gradient_explorer_builds_with_controls_and_a_figure_widget(explorer):
-    assert set(explorer.controls) == {"depth", "activation"}
+    assert set(explorer.controls) == {"depth", "activation", "residual"}
     assert isinstance(explorer.figure, go.FigureWidget)
     assert explorer.figure in explorer.children and explorer.error is None
     assert len(explorer.figure.data[0].y) == explorer.values["depth"] + 1
@@ -37,6 +37,40 @@ def test_ends_of_the_slider_never_crash(explorer, depth, activation):
         assert "exactly unchanged" in explorer.status.value
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("depth", [1, 50])
+def test_the_residual_box_at_the_ends_of_the_slider(explorer, depth, activation):
+    explorer.update(depth=depth, activation=activation, residual=True)
+    assert explorer.error is None and f"{depth} residual block" in explorer.status.value
+    assert len(explorer.figure.data[0].y) == depth + 2  # stem, blocks, head
+
+
+def test_skips_keep_a_50_layer_sigmoid_nets_gradient(explorer):
+    explorer.update(depth=50, activation="sigmoid", residual=False)
+    plain = np.array(explorer.figure.data[0].y, dtype=float)
+    explorer.controls["residual"].value = True  # as a browser would
+    res = np.array(explorer.figure.data[0].y, dtype=float)
+    assert plain[0] / plain[-2] < 1e-25 and res[0] / res[-2] > 1e-2
+    assert "exactly unchanged" not in explorer.status.value
+
+
+def test_an_update_of_the_gradient_explorer_takes_under_100_ms(explorer):
+    import time
+
+    explorer.update(depth=50, activation="sigmoid", residual=True)  # warm up
+    start = time.perf_counter()
+    explorer.update(depth=49, activation="tanh", residual=True)  # not cached
+    assert time.perf_counter() - start < 0.5  # < 100 ms on an idle laptop; slack for loaded CI
+
+
+def test_the_gradient_explorer_gives_the_thread_count_back(explorer):
+    import torch
+
+    before = torch.get_num_threads()
+    explorer.update(depth=47, activation="relu", residual=False)  # not cached: computes on one thread
+    assert torch.get_num_threads() == before
+
+
 def test_update_rejects_unknown_controls(explorer):
     with pytest.raises(ValueError, match="unknown controls"):
         explorer.update(width=3)
@@ -60,6 +94,7 @@ def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(e
     bundle = explorer._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
     text = bundle["text/plain"]
-    assert text == repr(explorer) == "<live explorer (depth, activation): run this notebook to use it>"
+    expected = "<live explorer (depth, activation, residual): run this notebook to use it>"
+    assert text == repr(explorer) == expected
     explorer.update(depth=30, activation="relu")  # what a reader sees does not depend on the values
     assert explorer._repr_mimebundle_()["text/plain"] == text

@@ -30,3 +30,9 @@ def chain_gradient(x, w1, w2, w3, wr, t):
     delta_y = (y - t) * y * (1 - y)  # dL/dz_y for L = (y - t)^2 / 2
     dy_dh1 = w3 * h2 * (1 - h2) * w2 + wr  # two paths: through h2, and the skip
     return delta_y * dy_dh1 * h1 * (1 - h1) * x
+
+
+def residual_forward(branches, h):
+    for f in branches:  # block k: h_k = h_{k-1} + f_k(h_{k-1})
+        h = h + f(h)  # not h += f(h): that would overwrite the caller's tensor
+    return h

@@ -40,6 +40,7 @@ from reslib.checks.sequential import (
     check_chain_gradient,
     check_compose,
     check_mlp_parameter_count,
+    check_residual_forward,
 )
 from reslib.checks.shattering import (
     check_autocorrelation,
@@ -76,6 +77,7 @@ __all__ = [
     "check_mlp_parameter_count",
     "check_pad_shortcut",
     "check_path_gradient",
+    "check_residual_forward",
     "check_second_moment_recursion",
     "check_stage_shapes",
     "check_transition_parameters",

@@ -1,4 +1,4 @@
-"""Exercise checks for sequential networks: composition, parameter counts, the chain rule."""
+"""Exercise checks for sequential networks: composition, parameter counts, chain rule, residual forward."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "check_chain_gradient",
     "check_compose",
     "check_mlp_parameter_count",
+    "check_residual_forward",
 ]
 
 
@@ -35,8 +36,11 @@ def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]
         fn,
         reference,
         cases,
-        "start from h = x and replace h by f(h) for each f, first to last; "
-        "an empty list returns x unchanged.",
+        (
+            "keep a running value: start from x and let each layer, first to last, act on the "
+            "result of the one before. What should an empty list give back?",
+            "h = x; then for f in layers: h = f(h); return h (an empty list returns x unchanged).",
+        ),
     )
 
 
@@ -53,8 +57,12 @@ def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckR
         fn,
         reference,
         configs,
-        "each linear layer from a to b units has a*b weights and b biases; a plain "
-        "mlp has one layer in->width, depth-1 layers width->width, one width->out.",
+        (
+            "count layer by layer: how many nn.Linear layers does a plain mlp have, and what are "
+            "their input and output sizes? Do not forget the biases.",
+            "a linear layer from a to b units has a*b weights and b biases; a plain mlp has one "
+            "layer in->width, depth-1 layers width->width and one width->out: add them up.",
+        ),
         atol=0.0,
         rtol=0.0,
     )
@@ -88,7 +96,46 @@ def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
         fn,
         chain_gradient_reference,
         cases,
-        "sigma'(z) = sigma(z)(1 - sigma(z)); h1 reaches y along two paths, through "
-        "h2 (factors w3, sigma'(.), w2) and straight through wr: add the two.",
+        (
+            "follow h1 to y: along how many paths does it reach the output? Each path contributes "
+            "one product of local derivatives, and the contributions add.",
+            "sigma'(z) = sigma(z)(1 - sigma(z)); dL/dw1 = (y - t) y (1 - y) (w3 h2 (1 - h2) w2 + wr) "
+            "h1 (1 - h1) x: the path through h2 plus the skip wr.",
+        ),
         atol=1e-9,
+    )
+
+
+def _residual_reference(branches: Sequence[Callable], h: torch.Tensor) -> torch.Tensor:
+    return functools.reduce(lambda h, f: h + f(h), branches, h)
+
+
+def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
+    r"""Exercise: `fn(branches, h)` runs a residual network, $h \leftarrow h + f_k(h)$ for each branch.
+
+    One case uses the branches of a `reslib.mlp.mlp(..., residual=True)`, whose blocks must give
+    the same numbers: the learner's loop *is* the library's residual network.
+    """
+    gen = torch.Generator().manual_seed(4)
+    cases = []
+    for depth in (1, 3, 8):
+        with local_seed(depth):  # the notebook's RNG is not touched
+            branches = [nn.Sequential(nn.Tanh(), nn.Linear(4, 4)) for _ in range(depth)]
+        cases.append((branches, torch.randn(3, 4, generator=gen)))
+    with local_seed(5):
+        net = mlp(4, 6, 3, 2, residual=True, activation="sigmoid")
+    branches = [lambda h, b=block: b.linear(b.act(b.norm(h))) for block in net.blocks]
+    cases.append((branches, torch.randn(5, 6, generator=gen)))
+    cases.append(([], torch.randn(2, 4, generator=gen)))  # no blocks: the identity
+    return compare(
+        "residual_forward",
+        fn,
+        _residual_reference,
+        cases,
+        (
+            "like compose, but a block does not replace h: it adds something to it. "
+            "What does each block add, and to what?",
+            "h = x; then for f in branches: h = h + f(h); return h. No in-place h += f(h): "
+            "it would change the caller's tensor.",
+        ),
     )

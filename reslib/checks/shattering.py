@@ -28,7 +28,11 @@ def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRe
         fn,
         lambda g: torch.from_numpy(autocorrelation(g)),
         cases,
-        "subtract the mean first; r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for "
-        "k = 0 .. N-1, so r(0) = 1 and there are N values.",
+        (
+            "two steps: centre the sequence, then compare it with a copy of itself shifted by k "
+            "places, for every k from 0 to N - 1. Normalise so that r(0) = 1.",
+            "c = g - g.mean(); r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for k = 0 .. N-1 "
+            "(the sum runs over the N - k overlapping pairs), so there are N values.",
+        ),
         atol=1e-9,
     )
