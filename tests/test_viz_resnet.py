@@ -65,8 +65,13 @@ def test_resnet_explorer_moves_the_stride_and_recovers_the_papers_gmacs():
     assert "4.09 GMACs" in explorer.status.value
     explorer.update(stride="first 1x1 (He et al., v1)")
     assert explorer.error is None and "3.86 GMACs" in explorer.status.value
+    assert explorer.figure.data[0].header.values[-1] == "MFLOPs (stride on 1x1, v1)"
     explorer.update(network="ResNet-18")
     assert "nothing moves" in explorer.status.value and "1.81 GMACs" in explorer.status.value
+    # the table says so too, so every control changes what the plot shows (the browser test's rule)
+    assert explorer.figure.data[0].header.values[-1] == "MFLOPs (basic blocks: no 1x1)"
+    explorer.update(stride="3x3 (torchvision, v1.5)")
+    assert explorer.figure.data[0].header.values[-1] == "MFLOPs"
     assert sum(r.flops for r in V.network_costs("ResNet-18", True)) == sum(
         r.flops for r in V.network_costs("ResNet-18")
     )

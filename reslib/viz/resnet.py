@@ -183,10 +183,18 @@ def resnet_figure(
 
 
 def update_resnet_figure(
-    fig: go.Figure, rows: Sequence[StageCost], histories: Mapping[str, History], metric: str
+    fig: go.Figure,
+    rows: Sequence[StageCost],
+    histories: Mapping[str, History],
+    metric: str,
+    note: str = "",
 ) -> None:
-    """Write a stage table and the curves of `metric` into a figure made by `resnet_figure`."""
+    """Write a stage table and the curves of `metric` into a figure made by `resnet_figure`.
+
+    `note` follows the table's FLOPs heading (the explorer names the stride placement there).
+    """
     total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
+    fig.data[0].header.values = ["stage", "output shape", "blocks", "parameters", f"MFLOPs{note}"]
     fig.data[0].cells.values = [
         [r.name for r in rows],
         ["x".join(map(str, r.shape)) for r in rows],
@@ -215,11 +223,12 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
 
     def redraw(network: str, stride: str, metric: str) -> str:
         rows = tables[network, STRIDES[stride]]
-        update_resnet_figure(figure, rows, histories, metric)
-        params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
-        finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
         basic = NETWORKS[network]["block"] is BasicBlock and STRIDES[stride]
         note = " (basic blocks have no 1x1 conv: nothing moves)" if basic else ""
+        heading = " (basic blocks: no 1x1)" if basic else " (stride on 1x1, v1)" if STRIDES[stride] else ""
+        update_resnet_figure(figure, rows, histories, metric, heading)
+        params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
+        finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
         return (
             f"{network}, stride on the {stride}{note}: {params:,} parameters, {flops / 2e9:.3g} GMACs "
             f"per image; final {metric}: {finals}"
