@@ -164,8 +164,17 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
             }
         ),
         [
-            dict(network=n, metric=m)
-            for n, m in itertools.product(list(rl.viz.NETWORKS), list(rl.viz.METRICS))
+            dict(network=n, stride=s, metric=m)
+            for n, s, m in itertools.product(
+                list(rl.viz.NETWORKS), list(rl.viz.STRIDES), list(rl.viz.METRICS)
+            )
+        ],
+    ),
+    "07 shortcut_explorer": (
+        rl.viz.shortcut_explorer,
+        [
+            dict(depth=d, shortcut_scale=lam, branch_scale=a)
+            for d, lam, a in itertools.product([1, 40, 80], [0.0, 0.5, 1.0, 1.5], [0.0, 0.1, 1.0])
         ],
     ),
     # notebooks 08-09 (reslib.viz)
