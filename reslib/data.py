@@ -9,6 +9,7 @@ hard enough that depth, skips and normalisation make a visible difference.
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -67,12 +68,13 @@ def _mnist1d_numpy(num_samples: int, seed: int, train_split: float) -> tuple[np.
 
     args = get_dataset_args()
     args.num_samples, args.seed, args.train_split = num_samples, seed, train_split
-    # make_dataset reseeds NumPy's global generator; give the caller theirs back.
-    state = np.random.get_state()
+    # make_dataset reseeds Python's and NumPy's global generators; give the caller theirs back.
+    py_state, np_state = random.getstate(), np.random.get_state()
     try:
         d = make_dataset(args)  # generated from the templates: no download, no pickle
     finally:
-        np.random.set_state(state)
+        random.setstate(py_state)
+        np.random.set_state(np_state)
     return d["x"], d["y"], d["x_test"], d["y_test"]
 
 
@@ -93,8 +95,9 @@ def mnist1d(
     """MNIST-1D generated with `mnist1d.data.make_dataset`, as tensors on `device`.
 
     The defaults give the standard set: 4,000 training and 1,000 test signals of
-    40 points, standardised to mean 0 and standard deviation 1. The result is
-    cached in memory, so calling this again is free; treat the tensors as read-only.
+    40 points, standardised to mean 0 and standard deviation 1. The data are generated
+    once and cached; each call returns fresh copies, so a caller may change its tensors
+    in place without affecting the next call. No global random generator is changed.
 
     Args:
         num_samples: signals in total, a multiple of 10 (one tenth per digit).
@@ -121,7 +124,9 @@ def mnist1d(
         raise ValueError("train_split must be below 1, got 1.0: that would leave no test examples")
     check_int("seed", seed, minimum=0)
     dev = torch.device(device) if device is not None else default_device()
-    return _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
+    d = _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
+    # copies: an in-place edit (x.mul_(0)) must not reach the cache and every later call
+    return TensorData(d.x_train.clone(), d.y_train.clone(), d.x_test.clone(), d.y_test.clone(), 10)
 
 
 CIFAR10_ENV = "RESLIB_CIFAR10"
@@ -130,13 +135,18 @@ _CIFAR_TEST = "test_batch.bin"
 _RECORD = 1 + 3 * 32 * 32  # one label byte, then 1024 red, 1024 green, 1024 blue pixel bytes
 
 
+_BATCH_RECORDS = 10_000  # images per file of the real distribution
+
+
 def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    raw = np.fromfile(path, dtype=np.uint8)
-    if raw.size == 0 or raw.size % _RECORD:
+    size = path.stat().st_size  # checked before reading: a huge or truncated file fails here
+    if size == 0 or size % _RECORD or size > _BATCH_RECORDS * _RECORD:
         raise ValueError(
-            f"{path} is not a CIFAR-10 binary batch: {raw.size} bytes is not a positive "
-            f"multiple of {_RECORD} (1 label byte + 3072 pixel bytes per image)"
+            f"{path} is not a CIFAR-10 binary batch: {size} bytes is not a positive multiple of "
+            f"{_RECORD} (1 label byte + 3072 pixel bytes per image) of at most {_BATCH_RECORDS} "
+            f"images ({_BATCH_RECORDS * _RECORD} bytes, the size of each real batch file)"
         )
+    raw = np.fromfile(path, dtype=np.uint8)
     records = raw.reshape(-1, _RECORD)
     labels = records[:, 0].astype(np.int64)
     if labels.max() > 9:

@@ -1,3 +1,5 @@
+import random
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,8 @@ def test_mnist1d_standard_split(data):
 
 def test_mnist1d_is_cached_and_deterministic():
     a = rl.data.mnist1d(num_samples=200, seed=1, device="cpu")
-    assert rl.data.mnist1d(num_samples=200, seed=1, device="cpu") is a
+    again = rl.data.mnist1d(num_samples=200, seed=1, device="cpu")
+    assert again is not a and torch.equal(again.x_train, a.x_train)
     rl.data._mnist1d_tensors.cache_clear()
     rl.data._mnist1d_numpy.cache_clear()
     b = rl.data.mnist1d(num_samples=200, seed=1, device="cpu")
@@ -32,6 +35,33 @@ def test_mnist1d_leaves_numpy_global_rng_alone():
     np.random.seed(5)
     rl.data.mnist1d(num_samples=100, seed=3, device="cpu")
     assert np.random.rand() == expected
+
+
+def test_mnist1d_leaves_python_global_rng_alone():
+    # mnist1d's own set_seed calls random.seed(42); the first (uncached) call used to leave it so
+    rl.data._mnist1d_numpy.cache_clear()
+    rl.data._mnist1d_tensors.cache_clear()
+    random.seed(0)
+    state = random.getstate()
+    rl.data.mnist1d(num_samples=100, seed=3, device="cpu")
+    assert random.getstate() == state
+
+
+def test_mnist1d_copies_are_independent():
+    # an in-place edit of one call's tensors used to reach the cache, so every later call saw it
+    first = rl.data.mnist1d(num_samples=100, seed=4, device="cpu")
+    kept = first.x_train.clone()
+    first.x_train.mul_(0)
+    first.y_train.fill_(0)
+    second = rl.data.mnist1d(num_samples=100, seed=4, device="cpu")
+    assert torch.equal(second.x_train, kept) and second.y_train.unique().numel() > 1
+
+
+def test_mnist1d_is_the_same_data_set_as_before(data):
+    # the notebooks' stored outputs depend on these exact signals (fingerprint of the default set)
+    assert data.y_train[:10].tolist() == [2, 6, 4, 5, 6, 6, 6, 0, 3, 1]
+    assert abs(data.x_train.double().sum().item() - (-51.7874697859)) < 1e-3
+    assert data.x_test[0, :3].tolist() == pytest.approx([-0.0787708, -0.2107317, -0.0917514], abs=1e-6)
 
 
 def test_mnist1d_never_downloads(monkeypatch):
@@ -123,6 +153,16 @@ def test_cifar10_says_what_is_missing(tmp_path, monkeypatch):
     _write_cifar(tmp_path)
     (tmp_path / "test_batch.bin").write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match="not a CIFAR-10 binary batch"):
+        rl.data.cifar10(tmp_path, device="cpu")
+    # sizes are checked before reading: a truncated file, or one far larger than a real batch
+    _write_cifar(tmp_path)
+    with open(tmp_path / "data_batch_2.bin", "r+b") as f:
+        f.truncate(3 * 3073 - 5)  # cut mid-record
+    with pytest.raises(ValueError, match=r"data_batch_2.bin is not a CIFAR-10 binary batch: 9214 bytes"):
+        rl.data.cifar10(tmp_path, device="cpu")
+    with open(tmp_path / "data_batch_2.bin", "r+b") as f:
+        f.truncate(10_001 * 3073)  # sparse: a whole record too many, never read
+    with pytest.raises(ValueError, match="at most 10000 images"):
         rl.data.cifar10(tmp_path, device="cpu")
     with pytest.raises(ValueError, match="num_train"):
         _write_cifar(tmp_path)
