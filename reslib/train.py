@@ -69,11 +69,13 @@ def evaluate(
     Returns:
         `(loss, error)`, both Python floats; error is in [0, 1].
     """
-    check_int("batch_size", batch_size)
+    check_int("batch_size", batch_size)  # >= 1: a negative one used to skip every batch, scoring (0, 0)
     if isinstance(x, TensorData):
         x, y = x.x_test, x.y_test
     if y is None or len(x) != len(y):
         raise ValueError("evaluate needs inputs and labels of the same length")
+    if len(x) == 0:
+        raise ValueError("evaluate needs at least one example, got x of length 0")
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
@@ -114,6 +116,12 @@ def _test_loss(
     return total.item() / len(x)
 
 
+def _finite_parameters(model: nn.Module) -> bool:
+    """Whether every parameter and buffer of `model` is finite (one sync)."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    return not tensors or bool(torch.stack([t.isfinite().all() for t in tensors]).all())
+
+
 def fit(
     model: nn.Module,
     data: TensorData | tuple[torch.Tensor, torch.Tensor],
@@ -132,7 +140,7 @@ def fit(
     The model is moved to the data's device. Each epoch visits the training set
     in an order drawn from `seed` (a local `torch.Generator`), so the same call gives
     the same curves. Training stops early, with `History.diverged_at` set, if the loss
-    stops being finite.
+    or any weight stops being finite.
 
     Args:
         model: a classifier returning logits (N, classes), or any model `loss_fn` understands.
@@ -196,7 +204,8 @@ def fit(
         if classify:
             wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
             history.train_error.append(wrong.item() / n)
-        if not math.isfinite(train_loss):
+        # a NaN gradient in the last step leaves NaN weights behind a finite loss: check both
+        if not math.isfinite(train_loss) or not _finite_parameters(model):
             history.diverged_at = epoch
             break
         postfix = {"loss": f"{train_loss:.3f}"}

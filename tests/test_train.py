@@ -40,6 +40,32 @@ def test_fit_stops_when_the_loss_diverges(small_data):
     assert not math.isfinite(history.train_loss[-1])
 
 
+def test_fit_flags_nan_weights_as_diverged(small_data):
+    # a NaN gradient in the epoch's only step leaves NaN weights behind a finite loss:
+    # 0 * d sqrt(u)/du at u = 0 is 0 * inf = NaN, while the loss itself stays finite
+    def nan_gradient(out, y):
+        return torch.nn.functional.cross_entropy(out, y) + 0.0 * (out - out.detach()).pow(2).sum().sqrt()
+
+    model = rl.mlp.mlp(1, 8, 40, 10)
+    history = rl.train.fit(
+        model, small_data, epochs=3, lr=0.1, batch_size=500, progress=False, loss_fn=nan_gradient
+    )
+    assert math.isfinite(history.train_loss[0]) and not all(p.isfinite().all() for p in model.parameters())
+    assert history.diverged_at == 0 and history.epochs == 1
+
+
+@pytest.mark.parametrize("batch_size", [-1, 0])
+def test_evaluate_rejects_a_batch_size_below_one(small_data, batch_size):
+    # batch_size=-1 used to skip every batch and report a perfect model, (0.0, 0.0)
+    model = rl.mlp.mlp(1, 8, 40, 10)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        rl.train.evaluate(model, small_data.x_test, small_data.y_test, batch_size=batch_size)
+    with pytest.raises(TypeError, match="batch_size"):
+        rl.train.evaluate(model, small_data, batch_size=10.0)
+    with pytest.raises(ValueError, match="at least one example"):
+        rl.train.evaluate(model, small_data.x_test[:0], small_data.y_test[:0])
+
+
 def test_evaluate_of_a_uniform_classifier_is_log10():
     class Uniform(nn.Module):
         def forward(self, x):
