@@ -17,9 +17,11 @@ One rule for bad arguments, followed everywhere in `reslib`:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 import torch
@@ -27,11 +29,14 @@ from torch import nn
 
 __all__ = [
     "INITS",
+    "MEMORY_LIMIT",
     "Layers",
+    "byte_cache",
     "check_bool",
     "check_choice",
     "check_float",
     "check_int",
+    "check_memory",
     "layers_for",
     "residual_add",
 ]
@@ -126,6 +131,71 @@ def check_choice(name: str, value: object, choices: Iterable[object], fix: str =
     if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}{_fix(fix)}")
     return value
+
+
+# The most one call may allocate. Binder gives a whole notebook 2 GB; a request past this is a
+# typo (width=10**5) far more often than an experiment, and it would take the kernel down.
+MEMORY_LIMIT = 2**30  # bytes, 1 GiB
+
+
+def check_memory(name: str, value: object, nbytes: int, limit: int = MEMORY_LIMIT) -> int:
+    """Refuse, before allocating, a call whose estimated allocation `nbytes` passes `limit`.
+
+    Args:
+        name, value: the argument that sets the size, for the message.
+        nbytes: the estimated bytes the call would allocate.
+
+    Raises:
+        ValueError: `nbytes > limit`; the message names the argument and the limit.
+    """
+    if nbytes > limit:
+        raise ValueError(
+            f"{name}={value!r} would allocate about {nbytes / 2**20:,.0f} MiB, past the limit of "
+            f"{limit / 2**20:,.0f} MiB (reslib.core.MEMORY_LIMIT); use a smaller {name}"
+        )
+    return nbytes
+
+
+def _nbytes(value: object) -> int:
+    """Bytes held by tensors (in modules, arrays, tuples and lists too); 0 for anything else."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, nn.Module):
+        return sum(_nbytes(t) for t in (*value.parameters(), *value.buffers()))
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    return int(getattr(value, "nbytes", 0))  # NumPy arrays
+
+
+def byte_cache(max_bytes: int) -> Callable[[Callable], Callable]:
+    """`functools.lru_cache`, bounded by the bytes its results hold rather than by their number.
+
+    The least recently used results are dropped until the total fits `max_bytes`; a result
+    larger than `max_bytes` on its own is returned and not kept. The wrapper has
+    `cache_clear()` and `cache_bytes()` (the bytes held now).
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+
+        @functools.wraps(fn)
+        def cached(*args: object) -> object:
+            if args in entries:
+                entries.move_to_end(args)
+                return entries[args][0]
+            result = fn(*args)
+            size = _nbytes(result)
+            if size <= max_bytes:
+                entries[args] = (result, size)
+                while sum(s for _, s in entries.values()) > max_bytes:
+                    entries.popitem(last=False)
+            return result
+
+        cached.cache_clear = entries.clear
+        cached.cache_bytes = lambda: sum(s for _, s in entries.values())
+        return cached
+
+    return decorate
 
 
 class Layers(NamedTuple):

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import torch
 
-from reslib.core import INITS, check_bool, check_choice, check_float, check_int
+from reslib.core import INITS, byte_cache, check_bool, check_choice, check_float, check_int, check_memory
 
 __all__ = [
     "FLOAT32_MAX",
@@ -33,19 +32,10 @@ FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # 3.4e38
 
 def _gain(init: str | float) -> float:
     """sigma_w^2 * fan_in: a name from `reslib.core.INITS` (any case) or a positive number."""
+    fix = "or pass a positive number c for sigma_w^2 = c / fan_in"
     if isinstance(init, str):
-        return INITS[
-            check_choice(
-                "init", init.lower(), INITS, fix="or pass a positive number c for sigma_w^2 = c / fan_in"
-            )
-        ]
-    return check_float(
-        "init",
-        init,
-        minimum=0.0,
-        strict_minimum=True,
-        fix="pass 'he', 'glorot' or c for sigma_w^2 = c / fan_in",
-    )
+        return INITS[check_choice("init", init.lower(), INITS, fix=fix)]
+    return check_float("init", init, minimum=0.0, strict_minimum=True, fix="pass 'he', 'glorot' " + fix)
 
 
 def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed) -> float:
@@ -56,28 +46,38 @@ def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, see
     check_int("width", width)
     check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
     check_int("seed", seed, minimum=0)
+    # bytes, before allocating: weights and scaled copies; a dozen (depth + 1, N, width) stacks
+    weights, states = 12 * depth * width**2, 48 * (depth + 1) * n_samples * width
+    name = "depth" if depth > _BLOCKS else "width" if weights >= states else "n_samples"
+    check_memory(name, {"depth": depth, "width": width, "n_samples": n_samples}[name], weights + states)
     return _gain(init)
 
 
+_BLOCKS = 200  # the explorer's deepest network: one draw serves every depth of its slider
+_CACHE_BYTES = 64 * 2**20  # the explorer's 200 blocks are 3.3 MB at width 64, 52 MB at width 256
+
+
 def _unit_weights(seed: int, width: int, depth: int) -> torch.Tensor:
-    """Standard normal (depth, width, width) weights; block k's are the same for every depth."""
-    return _draw_unit_weights(seed, width, max(depth, 200))[:depth]  # one draw: explorer's 1-200
+    """(depth, width, width) standard normal weights, the first blocks of one draw of max(depth, 200).
+
+    Cached up to `_CACHE_BYTES`; past it only the blocks used are drawn: the same numbers, since torch's
+    CPU sampler fills 16 values at a time from one stream (`test_variance` checks it)."""
+    total, n = max(depth, _BLOCKS) * width * width, depth * width * width
+    padded = -(-n // 16) * 16  # a whole number of 16-value chunks: no partial tail
+    draw = _draw if total * 4 <= _CACHE_BYTES or padded > total - 16 else _draw.__wrapped__
+    return draw(seed, total if draw is _draw else padded)[:n].view(depth, width, width)
 
 
-@lru_cache(maxsize=4)  # a few (seed, width) pairs, 3-13 MB each: an explorer pays for them once
-def _draw_unit_weights(seed: int, width: int, blocks: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(10_000 + seed)
-    return torch.randn(blocks, width, width, generator=gen)
+@byte_cache(_CACHE_BYTES)  # a few (seed, width) pairs; an explorer pays for them once
+def _draw(seed: int, count: int) -> torch.Tensor:
+    return torch.randn(count, generator=torch.Generator().manual_seed(10_000 + seed))
 
 
 @torch.no_grad()
 def _moments(stacked: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per slice k of (K, N, W): E[h^2] and the mean over units of the batch variance, in float64.
-
-    Each slice is divided by its largest |value| first, so sums cannot overflow float32.
-    """
+    """Per slice k of (K, N, W): E[h^2] and the units' mean batch variance, in float64 (no overflow)."""
     scale = stacked.abs().amax(dim=(1, 2)).clamp_min(torch.finfo(stacked.dtype).tiny)  # (K,)
-    hn = stacked / scale[:, None, None]
+    hn = stacked / scale[:, None, None]  # each slice over its largest |value|: float32 sums stay finite
     second = hn.pow(2).mean(dim=(1, 2))  # (K,)
     variance = second - hn.mean(dim=1).pow(2).mean(dim=1)
     s2 = scale.double().pow(2)

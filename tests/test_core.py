@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+import reslib as rl
 from reslib.core import INITS, check_bool, check_choice, check_float, check_int, layers_for, residual_add
 
 
@@ -89,3 +90,35 @@ def test_residual_add_explains_a_shape_mismatch():
 
 def test_inits_are_sigma_squared_times_fan_in():
     assert INITS == {"he": 2.0, "glorot": 1.0}
+
+
+def test_check_memory_names_the_argument_and_the_limit():
+    assert rl.core.check_memory("width", 64, 2**20) == 2**20
+    with pytest.raises(
+        ValueError, match=r"width=100000 would allocate about 2,048 MiB, past the limit of 1,024"
+    ):
+        rl.core.check_memory("width", 10**5, 2**31)
+
+
+def test_byte_cache_keeps_at_most_its_budget_and_drops_the_least_recent():
+    calls = []
+
+    @rl.core.byte_cache(100)
+    def zeros(n):
+        calls.append(n)
+        return torch.zeros(n, dtype=torch.uint8)  # n bytes
+
+    a = zeros(40)
+    assert zeros(40) is a and calls == [40]
+    zeros(50)
+    zeros(40)  # most recent now: 50 is dropped first
+    zeros(30)
+    assert zeros.cache_bytes() == 70 and calls == [40, 50, 30]
+    zeros(50)
+    assert calls == [40, 50, 30, 50]
+    big = zeros(500)  # larger than the whole budget: returned, never kept
+    assert big.numel() == 500 and zeros.cache_bytes() <= 100
+    zeros(500)
+    assert calls[-2:] == [500, 500]
+    zeros.cache_clear()
+    assert zeros.cache_bytes() == 0

@@ -116,13 +116,48 @@ def test_bad_arguments_raise_clear_errors(kwargs, error, match):
 
 
 def test_the_weight_cache_is_bounded_and_shared_across_depths():
-    from reslib.variance import _draw_unit_weights
+    from reslib.variance import _CACHE_BYTES, _draw
 
+    _draw.cache_clear()
     variance_profile(5, seed=11)
-    hits = _draw_unit_weights.cache_info().hits
+    held = _draw.cache_bytes()
     variance_profile(60, seed=11)  # another depth of the explorer's slider: no new draw
-    assert _draw_unit_weights.cache_info().hits == hits + 1
-    assert _draw_unit_weights.cache_info().maxsize is not None
+    assert _draw.cache_bytes() == held == 200 * 64 * 64 * 4
+    for seed in range(30):  # an lru_cache(4) of 200-block draws kept 3.3 GB at width 2048
+        variance_profile(1, width=128, seed=seed)
+    assert _draw.cache_bytes() <= _CACHE_BYTES
+
+
+def test_a_wide_shallow_profile_draws_only_its_blocks():
+    from reslib.variance import _draw
+
+    _draw.cache_clear()
+    variance_profile(1, width=2048)  # drew (and kept) 200 blocks, 3.3 GB, before
+    assert _draw.cache_bytes() == 0
+
+
+@pytest.mark.parametrize("width", [5, 63, 100, 257, 300])
+@pytest.mark.parametrize("depth", [1, 3, 199, 200, 201])
+def test_unit_weights_are_the_same_blocks_whichever_way_they_are_drawn(width, depth):
+    # the uncached path relies on torch's CPU sampler being prefix-consistent in 16-value chunks
+    full = torch.randn(max(depth, 200), width, width, generator=torch.Generator().manual_seed(10_003))
+    assert torch.equal(rl.variance._unit_weights(3, width, depth), full[:depth])
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(depth=1, width=10**5), "width"),
+        (dict(depth=10**6), "depth"),
+        (dict(depth=2, n_samples=10**8), "n_samples"),
+    ],
+)
+def test_huge_sizes_are_refused_before_allocating(kwargs, name):
+    for fn in (variance_profile, rl.variance.forward_backward_profile, rl.variance.branch_share):
+        with pytest.raises(
+            ValueError, match=rf"{name}=\d+ would allocate about .* MiB, past the limit of 1,024 MiB"
+        ):
+            fn(**kwargs)
 
 
 def test_branch_share_is_about_one_over_k_plus_one_with_bn_and_one_half_without():
