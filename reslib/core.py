@@ -17,6 +17,7 @@ One rule for bad arguments, followed everywhere in `reslib`:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -164,6 +165,8 @@ def _nbytes(value: object) -> int:
         return sum(_nbytes(t) for t in (*value.parameters(), *value.buffers()))
     if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
     return int(getattr(value, "nbytes", 0))  # NumPy arrays
 
 

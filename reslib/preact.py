@@ -9,7 +9,6 @@ scale it by $\lambda$ and the gradient along it is scaled by $\lambda^L$.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.blocks import BlockBase, NormLayer, zero_last
-from reslib.core import check_float, check_int
+from reslib.core import byte_cache, check_float, check_int, check_memory
 from reslib.mlp import mlp
 
 __all__ = ["PreActBlock", "PreActBottleneck", "ShortcutGradients", "shortcut_gradients"]
@@ -174,6 +173,10 @@ def shortcut_gradients(
     check_int("width", width)
     check_int("batch_size", batch_size)
     check_int("seed", seed, minimum=None)
+    # bytes, before allocating: the weights, then (depth + 1) activations and their gradients
+    weights, states = 4 * depth * width * (width + 1), 12 * (depth + 1) * batch_size * width
+    name = "depth" if depth > width else "width" if weights >= states else "batch_size"
+    check_memory(name, {"depth": depth, "width": width, "batch_size": batch_size}[name], weights + states)
     model, x, y = _network(depth, width, batch_size, seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # ~100 tiny ops: extra threads only add hand-offs (10x slower on a busy CPU)
@@ -189,13 +192,13 @@ def shortcut_gradients(
     return ShortcutGradients(lam, alpha, tuple((norms / norms[-1]).tolist()))
 
 
-@functools.lru_cache(maxsize=128)
+@byte_cache(32 * 2**20)  # the notebook's networks are a few kB each; a wide one is not kept
 def _network(
     depth: int, width: int, batch_size: int, seed: int
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A residual `rl.mlp` (He init, frozen) and random inputs and labels, drawn from `seed` alone."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # the CPU generator, restored after
+        torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed every GPU too
         model = mlp(depth, width, width, 10, residual=True).requires_grad_(False)
         x, y = torch.randn(batch_size, width), torch.randint(0, 10, (batch_size,))
     return model, x, y

@@ -16,12 +16,12 @@ def set_seed(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
 
     Args:
-        seed: a non-negative integer.
+        seed: an integer in [0, 2**64 - 1] (torch's range); NumPy integers too.
 
     Returns:
         A fresh `torch.Generator` seeded with `seed`, for code that wants its own stream.
     """
-    seed = check_int("seed", int(seed) if isinstance(seed, np.integer) else seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)  # an int, also from a NumPy integer
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -203,3 +203,17 @@ def test_shortcut_gradients_restore_the_thread_count():
     threads = torch.get_num_threads()
     shortcut_gradients(3, 1.0)
     assert torch.get_num_threads() == threads
+
+
+def test_shortcut_gradients_refuses_huge_sizes_and_keeps_its_cache_small():
+    from reslib.preact import _network, shortcut_gradients
+
+    with pytest.raises(ValueError, match=r"width=100000 would allocate .* past the limit of 1,024 MiB"):
+        shortcut_gradients(2, 1.0, width=10**5)
+    with pytest.raises(ValueError, match=r"depth=1000000 would allocate"):
+        shortcut_gradients(10**6, 1.0)
+    _network.cache_clear()
+    shortcut_gradients(2, 1.0, width=2048, batch_size=4)  # 34 MB of weights: computed, not kept
+    assert _network.cache_bytes() == 0
+    shortcut_gradients(2, 1.0)  # the notebook's size is kept
+    assert 0 < _network.cache_bytes() <= 32 * 2**20

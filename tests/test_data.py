@@ -64,6 +64,14 @@ def test_mnist1d_is_the_same_data_set_as_before(data):
     assert data.x_test[0, :3].tolist() == pytest.approx([-0.0787708, -0.2107317, -0.0917514], abs=1e-6)
 
 
+def test_mnist1d_refuses_a_size_that_would_hang_and_keeps_its_cache_bounded():
+    with pytest.raises(ValueError, match=r"num_samples must be an int in \[20, 100000\]"):
+        rl.data.mnist1d(num_samples=10**7)  # hung: the generator is a Python loop
+    rl.data.mnist1d(num_samples=100, seed=5, device="cpu")
+    assert 0 < rl.data._mnist1d_tensors.cache_bytes() <= 64 * 2**20
+    assert 0 < rl.data._mnist1d_numpy.cache_bytes() <= 64 * 2**20
+
+
 def test_mnist1d_never_downloads(monkeypatch):
     import mnist1d.data
 
@@ -85,7 +93,7 @@ def test_tensordata_to_and_repr(small_data):
     "kwargs, match",
     [
         (dict(num_samples=15), "multiple of 10"),
-        (dict(num_samples=10), ">= 20"),
+        (dict(num_samples=10), r"in \[20, 100000\]"),
         (dict(train_split=1.0), "train_split"),
         (dict(seed=-1), "seed"),
     ],

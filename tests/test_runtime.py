@@ -20,8 +20,21 @@ def test_set_seed_returns_a_seeded_generator():
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
 
 
+@pytest.mark.parametrize("seed", [np.int64(3), np.uint32(3), np.int8(3)])
+def test_set_seed_accepts_numpy_integers(seed):
+    # its own check allowed np.integer, then random.seed(np.int64(3)) raised a TypeError
+    import random
+
+    g = rl.set_seed(seed)
+    a = (torch.randn(2), np.random.rand(), random.random(), torch.rand(2, generator=g))
+    rl.set_seed(3)
+    b = (torch.randn(2), np.random.rand(), random.random(), torch.rand(2, generator=rl.set_seed(3)))
+    assert torch.equal(a[0], b[0]) and a[1] == b[1] and a[2] == b[2] and torch.equal(a[3], b[3])
+
+
 @pytest.mark.parametrize(
-    "bad, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)]
+    "bad, error",
+    [(-1, ValueError), (2**64, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)],
 )
 def test_set_seed_rejects_bad_seeds(bad, error):
     with pytest.raises(error, match="seed"):
