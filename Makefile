@@ -1,5 +1,6 @@
 # reslib: two commands for a fresh machine.
-#   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with its token)
+#   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with a fresh token
+#               passed on the command line, so no config file can turn authentication off)
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
 #               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:
@@ -19,6 +20,7 @@ PORTABLE_ENV := ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1
 NBVAL_ARGS = $(NBVAL) --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
 # Jupyter refuses to run as root (containers, CI) unless told to; the token still applies.
+# tools/lab.py binds 127.0.0.1 and passes a fresh token, printing the URL to open first.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # What ruff lints and formats (notebooks included); .pre-commit-config.yaml names the same.
@@ -37,7 +39,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(ROOT_FLAG) notebooks/01_sequential_networks.ipynb
+	$(PY) -m tools.lab $(ROOT_FLAG) notebooks/01_sequential_networks.ipynb
 
 test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
