@@ -97,7 +97,8 @@ def call_with_time_limit(call: Callable[[], Any], seconds: float) -> Any:
     interrupts the answer, even a pure-Python recursion; the caller's handler is put back and no
     alarm is left armed. Elsewhere (Windows, another thread, a timer already armed) the answer
     runs in a daemon thread and the check stops waiting for it: a thread cannot be killed, so
-    the runaway computation keeps running in the background until it ends.
+    the runaway computation keeps running in the background until it ends (and any random
+    numbers it draws then move the global generators).
 
     Note:
         Neither way interrupts one long call into C (a huge matrix product); the limit then
