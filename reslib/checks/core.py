@@ -4,6 +4,10 @@ Each `check_*` runs the learner's function on a few cases, compares it with a
 reference, and returns a `CheckResult` that a notebook cell displays:
 "not implemented yet" for an untouched stub (so Run All never crashes), a
 hint and the largest difference for a wrong answer, a green tick otherwise.
+
+A check cannot be fooled, crashed or hung by the answer: the answer works on its own deep
+copy of each case, whatever it raises or returns becomes a message, it is stopped after
+`TIME_LIMIT` seconds per case, and no global random generator moves.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from reslib.checks.answers import (
 )
 from reslib.core import check_float
 
-# The protocol a notebook sees, re-exported as rl.checks.*. `local_seed` below is public but
-# not listed: it is a tool for the check modules, not something a learner calls.
+# The protocol a notebook sees, re-exported as rl.checks.*. `local_seed`, `WrongAnswer` and
+# `TIME_LIMIT` below are public but not listed: tools for the check modules, not for a learner.
 __all__ = [
     "CheckResult",
     "compare",
@@ -103,8 +107,8 @@ class WrongAnswer(Exception):
 # The time one case of a learner's answer may take, in seconds, before the check stops waiting.
 TIME_LIMIT = 5.0
 _SLOW_HINT = (
-    "Something in it grows much faster than the input: look for a loop or a recursion that "
-    "repeats the same work, and compute each value once."
+    "Your answer probably does far more work than it needs: look for a loop or a recursion "
+    "that repeats the same work, and compute each value once."
 )
 
 
