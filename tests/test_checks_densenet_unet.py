@@ -1,5 +1,6 @@
 """Checks of notebooks 08-09: the reference solution passes, a plausible mistake fails, a stub waits."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -69,3 +70,14 @@ def test_unsolved_stub_says_not_implemented(check, solution, wrong):
 def test_a_shape_mistake_is_reported_not_raised():
     result = rl.checks.check_heatmap_argmax(lambda h: torch.zeros(1))
     assert result.passed is False and "shape" in result.message
+
+
+def test_zeroing_the_heat_maps_in_place_cannot_fool_the_check():
+    result = rl.checks.check_heatmap_argmax(lambda h: (h.zero_(), torch.zeros(*h.shape[:2], 2))[1])
+    assert result.passed is False and "off by up to" in result.message
+
+
+def test_a_correct_numpy_answer_passes():
+    assert rl.checks.check_heatmap_argmax(lambda h: SOL09.heatmap_argmax(h).numpy()).passed is True
+    as_array = lambda k0, k, n: np.array([k0 + i * k for i in range(n + 1)])
+    assert rl.checks.check_dense_block_channels(as_array).passed is True

@@ -59,15 +59,27 @@ def test_hints_come_in_tiers_a_nudge_first(check, solution, wrong):
     assert check(solution).passed  # a pass starts the tiers again
 
 
-def test_an_in_place_residual_add_is_caught():
+def test_a_correct_in_place_answer_passes_because_it_changes_only_its_own_copy():
     def in_place(branches, h):
         for f in branches:
-            h += f(h)  # overwrites the caller's tensor
+            h += f(h)  # changes the tensor it was given: the learner's own copy of the case
         return h
 
     with torch.no_grad():
-        result = rl.checks.check_residual_forward(in_place)
-    assert result.passed is False
+        assert rl.checks.check_residual_forward(in_place).passed is True
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda layers, x: (layers.clear(), x)[1],  # empties the list, so the reference gets x back too
+        lambda layers, x: (layers.append(3), x)[1],  # the reference would call the int 3
+        lambda layers, x: (layers.__setitem__(slice(None), [lambda h: h]), x)[1],
+    ],
+)
+def test_an_answer_that_changes_its_inputs_cannot_fool_the_check(answer):
+    result = rl.checks.check_compose(answer)  # raises nothing out of the cell either
+    assert result.passed is False and "off by up to" in result.message
 
 
 def test_the_residual_forward_solution_is_the_library_residual_network():

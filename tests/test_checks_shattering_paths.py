@@ -107,3 +107,8 @@ def test_paths_hints_nudge_first_and_give_the_formula_only_on_the_second_try(
     assert "Hint 1 of 2" in one and first in one and last not in one
     assert "Hint 2 of 2" in two and last in two
     assert check(solution).passed
+
+
+def test_a_lesion_that_returns_no_model_is_told_what_to_return():
+    result = rl.checks.check_lesion(lambda model, drop: None)
+    assert result.passed is False and "returned a NoneType; return the lesioned copy" in result.message

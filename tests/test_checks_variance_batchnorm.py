@@ -101,3 +101,20 @@ def test_bn_block_check_explains_a_non_module_and_wrong_layer_names():
 
     result = rl.checks.check_bn_residual_block(Named)
     assert result.passed is False and "norm" in result.message
+
+
+def test_a_correct_backward_that_scales_dy_in_place_passes():
+    def in_place(dy, x, gamma, eps):
+        dy.mul_(2.0)  # changes the learner's own copy of dy, never the reference's
+        return tuple(g / 2 for g in SOL05.bn_backward(dy, x, gamma, eps))
+
+    assert rl.checks.check_batch_norm_backward(in_place).passed is True
+
+
+def test_a_fold_that_breaks_the_given_bn_cannot_break_the_reference():
+    def breaks_bn(conv, bn):
+        del bn.running_var  # the reference gets its own, intact, copy
+        return conv
+
+    result = rl.checks.check_fold_into_conv(breaks_bn)
+    assert result.passed is False and "off by up to" in result.message

@@ -9,7 +9,7 @@ from torch import nn
 
 from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward
 from reslib.batchnorm_eval import fold_into_conv
-from reslib.checks.core import CheckResult, compare, local_seed
+from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
 from reslib.mlp import ResidualBlock
 
 __all__ = [
@@ -112,7 +112,7 @@ def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -
     def run(make, conv, bn, x):
         fused = make(conv, bn)
         if not isinstance(fused, nn.Module):
-            raise TypeError(f"return an nn.Conv2d, got {type(fused).__name__}")
+            raise WrongAnswer(f"returned a {type(fused).__name__}; return an nn.Conv2d")
         with torch.no_grad():
             return fused(x)
 
@@ -139,7 +139,7 @@ def _run_block(make: Callable[[int], nn.Module], width: int, x: torch.Tensor) ->
         weights = ResidualBlock(width, "relu", "batch", 1.0).state_dict()
         block = make(width)
     if not isinstance(block, nn.Module):
-        raise TypeError(f"BNResidualBlock(width) should build an nn.Module, got {type(block).__name__}")
+        raise WrongAnswer(f"BNResidualBlock(width) should build an nn.Module, got a {type(block).__name__}")
     block.load_state_dict(weights)  # names: norm.*, linear.*
     with torch.no_grad():
         train_out = block.train()(x)  # (N, width), batch statistics

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, compare, local_seed
+from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
 
@@ -35,7 +35,24 @@ def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
         ),
         atol=0.0,
         rtol=1e-12,
+        slow_hint=(
+            "Counting with the recursion C(n, k) = C(n-1, k-1) + C(n-1, k), or listing every path, "
+            "takes about C(n, k) steps: over 10^15 for n = 54. Use math.comb(n, k), or fill a table "
+            "(Pascal's triangle) row by row so that each value is computed once."
+        ),
     )
+
+
+def _lesioned_output(make: Callable, model: nn.Module, x: torch.Tensor, drop: Sequence[int]) -> torch.Tensor:
+    """The output of `make(model, drop)` on x; the model `make` was given must not change."""
+    with torch.no_grad():
+        before = model(x)
+        out = make(model, list(drop))
+        if not isinstance(out, nn.Module):
+            raise WrongAnswer(f"returned a {type(out).__name__}; return the lesioned copy, an nn.Module")
+        if not torch.equal(model(x), before):
+            raise WrongAnswer("the original model changed: lesion a deep copy, copy.deepcopy(model) first")
+        return out.eval()(x)
 
 
 def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckResult:
@@ -43,33 +60,18 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
     with local_seed(5):  # the notebook's RNG is not touched
         model = mlp(6, 16, 8, 3, residual=True).double().eval()
         x = torch.randn(10, 8, dtype=torch.float64)
-    before = model(x).detach()
-
-    def run(f: Callable, drop: Sequence[int]) -> torch.Tensor:
-        out = f(model, list(drop))
-        out.eval()
-        with torch.no_grad():
-            return out(x)
-
-    cases = [((),), ((0,),), ((2, 4),), ((5,),), ((0, 1, 2, 3, 4, 5),)]
-    result = compare(
+    drops = [(), (0,), (2, 4), (5,), (0, 1, 2, 3, 4, 5)]
+    return compare(
         "lesion",
-        lambda d: run(fn, d),
-        lambda d: run(lesion, d),
-        cases,
+        lambda m, x, d: _lesioned_output(fn, m, x, d),
+        lambda m, x, d: _lesioned_output(lesion, m, x, d),
+        [(model, x, drop) for drop in drops],  # compare gives each call its own copy of the model
         (
             "work on a copy, never on `model`; a deleted residual block must still pass its input on "
             "unchanged (keep the skip, drop the branch).",
             "copy = copy.deepcopy(model), then copy.blocks[i] = nn.Identity() for each i in drop.",
         ),
     )
-    if result.passed and not torch.equal(model(x).detach(), before):
-        return CheckResult(
-            "lesion",
-            False,
-            "the original model changed: lesion a deep copy. Hint: copy.deepcopy(model) first.",
-        )
-    return result
 
 
 def check_path_gradient(
@@ -80,12 +82,12 @@ def check_path_gradient(
         model = mlp(5, 12, 8, 3, residual=True, norm="batch").double().eval()
         x = torch.randn(16, 8, dtype=torch.float64)
         y = torch.randint(0, 3, (16,))
-    cases = [([],), ([2],), ([0, 4],), ([1, 2, 3],), ([0, 1, 2, 3, 4],)]
+    actives = [[], [2], [0, 4], [1, 2, 3], [0, 1, 2, 3, 4]]
     return compare(
         "path_gradient",
-        lambda active: fn(model, x, y, list(active)),
-        lambda active: path_gradient(model, x, y, active),
-        cases,
+        fn,
+        path_gradient,
+        [(model, x, y, active) for active in actives],  # each call gets its own copy of the model
         (
             "run the blocks one by one from h0 = model.stem(x) (a leaf that requires grad); each block's "
             "value stays block(h), but cut the gradient of the part it should not use with .detach().",
