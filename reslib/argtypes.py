@@ -23,6 +23,7 @@ import functools
 import inspect
 import numbers
 import reprlib
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-__all__ = ["check_type", "describe", "matches", "typechecked"]
+__all__ = ["MODULE_LIMIT", "check_type", "describe", "matches", "typechecked"]
 
 F = TypeVar("F", bound=Callable)
 _SEQUENCES = (abc.Sequence, abc.Iterable, list, tuple)
@@ -142,12 +143,15 @@ def check_type(name: str, value: object, annotation: object, where: str = "") ->
     Raises:
         TypeError: naming `name`, the expected type in words, and what was given.
     """
+    if not isinstance(name, str) or not isinstance(where, str):
+        raise TypeError(f"check_type: name and where must be strings, got {name!r} and {where!r}")
     if not matches(value, annotation):
         prefix = f"{where}: " if where else ""
         origin, args = typing.get_origin(annotation), typing.get_args(annotation)
-        if origin in _SEQUENCES and origin is not tuple and args and isinstance(value, abc.Sequence):
-            i = next(i for i, v in enumerate(value) if not matches(v, args[0]))  # name the element
-            name, value, annotation = f"{name}[{i}]", value[i], args[0]
+        if origin in _SEQUENCES and origin is not tuple and args and isinstance(value, (list, tuple)):
+            bad = [i for i, v in enumerate(value) if not matches(v, args[0])]  # name the element
+            if bad:
+                name, value, annotation = f"{name}[{bad[0]}]", value[bad[0]], args[0]
         raise TypeError(
             f"{prefix}{name} must be {describe(annotation)}, got {_given(value)}{_fix(value, annotation)}"
         )
@@ -155,11 +159,71 @@ def check_type(name: str, value: object, annotation: object, where: str = "") ->
 
 
 def typechecked(fn: F) -> F:
-    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations."""
+    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations.
+
+    An `nn.Module` class is also sized before it allocates: it is built once on PyTorch's `meta`
+    device (shapes only, no memory), and a module whose weights and buffers would pass
+    `MODULE_LIMIT` bytes raises `ValueError` naming the size arguments given.
+    """
     if isinstance(fn, type):
         fn.__init__ = _wrap(fn.__init__, fn.__name__)
+        if issubclass(fn, torch.nn.Module):
+            fn.__init__ = _sized(fn.__init__, fn.__name__)
         return fn
     return _wrap(fn, fn.__name__)
+
+
+# The most one module's weights and buffers may hold (reslib.core.MEMORY_LIMIT is the same 1 GiB).
+MODULE_LIMIT = 2**30
+_sizing = threading.local()  # set while an outer module is being sized or built: inner ones skip it
+
+
+def _sized(init: Callable, where: str) -> Callable:
+    @functools.wraps(init)
+    def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
+        if getattr(_sizing, "active", False):
+            return init(self, *args, **kwargs)
+        _sizing.active = True
+        try:
+            nbytes = _meta_bytes(type(self), args, kwargs)
+            if nbytes > MODULE_LIMIT:
+                given = [f"{k}={v!r}" for k, v in _named(init, args, kwargs) if _is_size(v)]
+                raise ValueError(
+                    f"{where}({', '.join(given)}) would hold {_mib(nbytes)} of weights, "
+                    f"past the limit of {MODULE_LIMIT / 2**20:,.0f} MiB; use smaller sizes"
+                )
+            init(self, *args, **kwargs)
+        finally:
+            _sizing.active = False
+
+    return sized_init
+
+
+def _mib(nbytes: int) -> str:
+    return "more than 2^63 bytes" if nbytes >= 2**63 else f"about {nbytes / 2**20:,.0f} MiB"
+
+
+def _is_size(value: object) -> bool:
+    return matches(value, int) or matches(value, abc.Sequence[int])
+
+
+def _named(init: Callable, args: tuple, kwargs: dict) -> list[tuple[str, object]]:
+    names = [p for p in inspect.signature(init).parameters if p != "self"]
+    return [*zip(names, args, strict=False), *kwargs.items()]
+
+
+def _meta_bytes(cls: type, args: tuple, kwargs: dict) -> int:
+    """Bytes of a module's parameters and buffers, from a build on the meta device (0 if it cannot)."""
+    try:
+        with torch.device("meta"):
+            module = cls(*args, **kwargs)
+    except (TypeError, ValueError, RecursionError):
+        raise
+    except (MemoryError, OverflowError):
+        return 2**63
+    except Exception as exc:  # something that needs real memory (a seeded draw): build it for real
+        return 2**63 if "overflow" in str(exc) else 0  # a tensor too large to count bytes for
+    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def _wrap(fn: Callable, where: str) -> Callable:

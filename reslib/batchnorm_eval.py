@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int
+from reslib.core import check_float, check_int, check_memory
 
 __all__ = ["RunningStatsTrace", "fold_into_conv", "inference_affine", "running_stats_trace"]
 
@@ -109,6 +109,11 @@ def running_stats_trace(
     check_int("batch_size", batch_size, minimum=2, fix="train-mode BN needs two values per channel")
     check_float("momentum", momentum, 0.0, 1.0, strict_minimum=True)
     check_int("steps", steps)
+    check_memory(
+        "sizes", dict(batch_size=batch_size, steps=steps), 8 * 4 * steps * batch_size
+    )  # 4 float64 (steps, batch)
+    check_float("gamma", gamma)
+    check_float("beta", beta)
     check_float("eps", eps, minimum=0.0)
     check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_int, layers_for, residual_add
+from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, layers_for, residual_add
 
 __all__ = [
     "BasicBlock",
@@ -51,9 +51,14 @@ class PadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, dim: int = 2):
         super().__init__()
+        check_int("in_channels", in_channels)
+        check_int("out_channels", out_channels)
+        check_int("stride", stride, 1, 2)
+        layers_for(dim)  # dim is 1 or 2
         if out_channels < in_channels:
             raise ValueError(
-                f"zero padding can only add channels, got {in_channels} -> {out_channels}; "
+                f"zero padding can only add channels, got in_channels={in_channels} -> "
+                f"out_channels={out_channels}; "
                 "use shortcut_type='B' (a 1x1 projection) to reduce them"
             )
         self.in_channels, self.out_channels, self.stride, self.dim = in_channels, out_channels, stride, dim
@@ -306,7 +311,7 @@ def make_stage(
         `(nn.Sequential of blocks, out_channels)`.
     """
     check_block(block)
-    check_int("num_blocks", num_blocks)
+    check_int("num_blocks", num_blocks, maximum=MAX_BLOCKS)
     out_channels = planes * block.expansion
     layers = [block(in_channels, planes, stride, **block_kwargs)]
     layers += [block(out_channels, planes, 1, **block_kwargs) for _ in range(num_blocks - 1)]

@@ -32,6 +32,7 @@ from reslib.argtypes import typechecked
 
 __all__ = [
     "INITS",
+    "MAX_BLOCKS",
     "MEMORY_LIMIT",
     "Layers",
     "byte_cache",
@@ -102,6 +103,9 @@ def check_float(
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}{_fix(fix)}")
+    for bound, given in (("minimum", minimum), ("maximum", maximum)):
+        if given is not None and math.isnan(given):
+            raise ValueError(f"{bound} must be a number or None, got nan (checking {name})")
     value = float(value)
     low_ok = minimum is None or (value > minimum if strict_minimum else value >= minimum)
     if not math.isfinite(value) or not low_ok or (maximum is not None and value > maximum):
@@ -140,6 +144,10 @@ def check_choice(name: str, value: object, choices: Iterable[object], fix: str =
     return value
 
 
+# The most blocks or layers one network or sweep may have: the deepest network of the series, the
+# 1001-layer pre-activation ResNet, has 333 blocks. Past this a loop runs for minutes, not a typo's worth.
+MAX_BLOCKS = 10_000
+
 # The most one call may allocate. Binder gives a whole notebook 2 GB; a request past this is a
 # typo (width=10**5) far more often than an experiment, and it would take the kernel down.
 MEMORY_LIMIT = 2**30  # bytes, 1 GiB
@@ -150,15 +158,21 @@ def check_memory(name: str, value: object, nbytes: int, limit: int = MEMORY_LIMI
     """Refuse, before allocating, a call whose estimated allocation `nbytes` passes `limit`.
 
     Args:
-        name, value: the argument that sets the size, for the message.
+        name, value: the argument that sets the size, for the message; or `name` a summary
+            ("sizes") and `value` a dict of several arguments, all named in the message.
         nbytes: the estimated bytes the call would allocate.
 
     Raises:
-        ValueError: `nbytes > limit`; the message names the argument and the limit.
+        ValueError: `nbytes > limit`; the message names the argument(s) and the limit.
     """
     if nbytes > limit:
+        given = (
+            ", ".join(f"{k}={v!r}" for k, v in value.items())
+            if isinstance(value, dict)
+            else f"{name}={value!r}"
+        )
         raise ValueError(
-            f"{name}={value!r} would allocate about {nbytes / 2**20:,.0f} MiB, past the limit of "
+            f"{given} would allocate about {nbytes / 2**20:,.0f} MiB, past the limit of "
             f"{limit / 2**20:,.0f} MiB (reslib.core.MEMORY_LIMIT); use a smaller {name}"
         )
     return nbytes
@@ -185,6 +199,7 @@ def byte_cache(max_bytes: int) -> Callable[[Callable], Callable]:
     larger than `max_bytes` on its own is returned and not kept. The wrapper has
     `cache_clear()` and `cache_bytes()` (the bytes held now).
     """
+    check_int("max_bytes", max_bytes, minimum=0)
 
     def decorate(fn: Callable) -> Callable:
         entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()

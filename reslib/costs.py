@@ -179,6 +179,13 @@ def stage_costs(
     check_choice("stem_type", stem_type, STEM_TYPES)
     check_choice("shortcut_type", shortcut_type, ("A", "B"))
     check_int("image_size", image_size)
+    check_int("in_channels", in_channels)
+    check_int("num_classes", num_classes)
+    for name, values in (("layers", layers), ("widths", widths)):
+        for i, v in enumerate(values):
+            check_int(f"{name}[{i}]", v)
+    if len(layers) != len(widths):
+        raise ValueError(f"give one width per stage: got layers={list(layers)} and widths={list(widths)}")
     if check_bool("stride_in_1x1", stride_in_1x1) and block is not Bottleneck:
         raise ValueError("stride_in_1x1 applies to Bottleneck blocks only; use stride_in_1x1=False")
     if stem_type == "imagenet":

@@ -18,7 +18,7 @@ import torch
 
 from reslib.argtypes import typechecked
 from reslib.core import byte_cache, check_float, check_int
-from reslib.runtime import device as default_device
+from reslib.runtime import check_device
 
 __all__ = ["CIFAR10_ENV", "TensorData", "cifar10", "mnist1d"]
 
@@ -129,8 +129,8 @@ def mnist1d(
     check_float("train_split", train_split, 0.0, 1.0, strict_minimum=True)
     if train_split == 1.0:
         raise ValueError("train_split must be below 1, got 1.0: that would leave no test examples")
-    check_int("seed", seed, minimum=0)
-    dev = torch.device(device) if device is not None else default_device()
+    check_int("seed", seed, 0, 2**32 - 1, fix="mnist1d seeds NumPy, whose seeds are 32-bit")
+    dev = check_device("device", device)
     d = _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
     # copies: an in-place edit (x.mul_(0)) must not reach the cache and every later call
     return TensorData(d.x_train.clone(), d.y_train.clone(), d.x_test.clone(), d.y_test.clone(), 10)
@@ -188,6 +188,7 @@ def cifar10(
     """
     if num_train is not None:
         check_int("num_train", num_train, fix="or None for all 50,000")
+    dev = check_device("device", device)  # before reading 180 MB
     if root is None:
         root = os.environ.get(CIFAR10_ENV)
         if not root:
@@ -207,7 +208,6 @@ def cifar10(
     x = np.concatenate([p[0] for p in parts])[:num_train]
     y = np.concatenate([p[1] for p in parts])[:num_train]
     x_test, y_test = _read_cifar_batch(folder / _CIFAR_TEST)
-    dev = torch.device(device) if device is not None else default_device()
     xt = torch.as_tensor(x, device=dev).float() / 255.0  # (N, 3, 32, 32) in [0, 1]
     mean = xt.mean(dim=(0, 2, 3), keepdim=True)
     std = xt.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)

@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_float, check_int
+from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_float, check_int, check_memory
 from reslib.mlp import ACTIVATIONS, mlp
 
 __all__ = [
@@ -102,11 +102,12 @@ def gradient_flow(
         $W - \eta\,\partial L/\partial W$ rounds back to exactly $W$ in the weights' dtype,
         histograms `layers`, `edges`, `hist`, and `status`.
     """
-    check_int("depth", depth)
+    check_int("depth", depth, maximum=MAX_BLOCKS)
     check_choice("activation", activation, ACTIVATIONS)
     check_int("width", width)
+    check_memory("width", width, 16 * (depth + 2) * width * (width + len(x)))  # weights, grads, states
     check_int("seed", seed, minimum=0)
-    check_int("bins", bins)
+    check_int("bins", bins, maximum=10_000)
     check_float("lr", lr, minimum=0.0, strict_minimum=True)
     check_bool("residual", residual)
     with torch.random.fork_rng(devices=[]):  # the CPU generator builds the weights; restored after

@@ -13,15 +13,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_int
+from reslib.core import MAX_BLOCKS, check_int, check_memory
 from reslib.preact import PreActBottleneck
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
 
+MAX_ORDER = 10  # halvings: an order-10 hourglass needs a 1024-pixel map to reach 1 pixel
+
+
 @typechecked
 def residual_module(channels: int) -> nn.Module:
     """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
+    check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
+    check_memory("channels", channels, 5 * channels * channels)  # 1x1, 3x3, 1x1 float32 weights
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
@@ -34,7 +39,7 @@ class Hourglass(nn.Module):
 
     def __init__(self, order: int, channels: int):
         super().__init__()
-        self.order = order
+        self.order = check_int("order", order, maximum=MAX_ORDER, fix="each order halves the map")
         self.skip = residual_module(channels)
         self.down = residual_module(channels)
         self.inner = Hourglass(order - 1, channels) if order > 1 else residual_module(channels)
@@ -87,9 +92,9 @@ class StackedHourglass(nn.Module):
             ("in_channels", in_channels),
             ("num_keypoints", num_keypoints),
             ("num_stacks", num_stacks),
-            ("order", order),
         ):
-            check_int(name, value)
+            check_int(name, value, maximum=MAX_BLOCKS)
+        check_int("order", order, maximum=MAX_ORDER, fix="each order halves the map: 4 already goes 64 -> 4")
         check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
         if channels % 4:
             raise ValueError(

@@ -15,7 +15,16 @@ import torch
 from torch import nn
 
 from reslib.argtypes import typechecked
-from reslib.core import INITS, check_bool, check_choice, check_float, check_int, residual_add
+from reslib.core import (
+    INITS,
+    MAX_BLOCKS,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_memory,
+    residual_add,
+)
 
 __all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
 
@@ -26,6 +35,7 @@ _NORMS = (None, "batch", "layer", "group")
 def _norm(norm: str | None, width: int) -> nn.Module:
     """Batch norm (statistics over the batch), layer norm (over one example's units), group norm
     (over gcd(8, width) groups of one example's units), or nothing."""
+    check_choice("norm", norm, (None, "batch", "layer", "group"))
     if norm == "batch":
         return nn.BatchNorm1d(width)
     if norm == "layer":
@@ -48,6 +58,9 @@ class PlainLayer(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, activation: str, norm: str | None):
         super().__init__()
+        check_int("in_features", in_features)
+        check_int("out_features", out_features)
+        check_choice("activation", activation, ACTIVATIONS)
         # A bias just before a norm is cancelled by its mean subtraction.
         self.linear = nn.Linear(in_features, out_features, bias=norm is None)
         self.norm = _norm(norm, out_features)
@@ -79,6 +92,10 @@ class ResidualBlock(nn.Module):
         shortcut_scale: float = 1.0,
     ):
         super().__init__()
+        check_int("width", width)
+        check_choice("activation", activation, ACTIVATIONS)
+        check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True)
+        check_float("shortcut_scale", shortcut_scale)
         self.norm = _norm(norm, width)
         self.act = ACTIVATIONS[activation]()
         self.linear = nn.Linear(width, width)
@@ -184,13 +201,15 @@ def mlp(
     Shape:
         (N, in_features) -> (N, out_features)
     """
+    check_int("depth", depth, maximum=MAX_BLOCKS)
     for name, value in [
-        ("depth", depth),
         ("width", width),
         ("in_features", in_features),
         ("out_features", out_features),
     ]:
         check_int(name, value)
+    sizes = dict(depth=depth, width=width, in_features=in_features, out_features=out_features)
+    check_memory("sizes", sizes, 8 * (depth * width * width + (in_features + out_features) * width))
     check_bool("residual", residual)
     check_choice("norm", norm, _NORMS)
     check_choice("activation", activation, ACTIVATIONS)

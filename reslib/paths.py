@@ -49,7 +49,7 @@ def path_length_distribution(n_blocks: int) -> np.ndarray:
     Returns:
         float64 array (n_blocks + 1,), summing to 1.
     """
-    n = check_int("n_blocks", n_blocks, minimum=0)
+    n = check_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
     return np.array([math.comb(n, k) for k in range(n + 1)], dtype=np.float64) / 2.0**n
 
 
@@ -89,7 +89,7 @@ def effective_paths(
     if g.shape != pmf.shape or not np.all(np.isfinite(g)) or np.any(g < 0) or not g.any():
         raise ValueError(
             f"magnitude must be {len(pmf)} finite values >= 0 (one per path length "
-            f"0..{n_blocks}), not all zero; got shape {g.shape}"
+            f"0..n_blocks={n_blocks}), not all zero; got shape {g.shape}"
         )
     contribution = pmf * g / (pmf * g).sum()
     best = (0, len(g) - 1)
@@ -147,13 +147,8 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     drop = list(drop) if isinstance(drop, Iterable) else [drop]  # several indices or one
     drop = [int(i) if isinstance(i, np.integer) else i for i in drop]
     for i in drop:
-        check_int(
-            "block index",
-            i,
-            0,
-            len(blocks) - 1,
-            fix=f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}",
-        )
+        fix = f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}"
+        check_int("drop: block index", i, 0, len(blocks) - 1, fix=fix)
     lesioned = copy.deepcopy(model)
     for i in set(drop):
         lesioned.blocks[i] = nn.Identity()
@@ -194,7 +189,7 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: It
     """
     blocks = _blocks(model)
     n = len(blocks)
-    active = {check_int("block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active}
+    active = {check_int("active: block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active}
     with torch.no_grad():
         h0 = model.stem(x)  # (N, width)
     h_in = h0.clone().requires_grad_(True)
@@ -226,7 +221,7 @@ def path_gradient_magnitude(
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
     for i, k in enumerate(lengths):
         check_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
-    check_int("samples", samples)
+    check_int("samples", samples, maximum=10_000, fix="a few dozen draws give a stable mean")
     check_int("seed", seed, minimum=0)
     was_training = model.training
     model.eval()

@@ -176,7 +176,7 @@ def shortcut_gradients(
     alpha = check_float("branch_scale", branch_scale, 0.0)
     check_int("width", width)
     check_int("batch_size", batch_size)
-    check_int("seed", seed, minimum=None)
+    check_int("seed", seed, minimum=0)
     # bytes, before allocating: the weights, then (depth + 1) activations and their gradients
     weights, states = 4 * depth * width * (width + 1), 12 * (depth + 1) * batch_size * width
     name = "depth" if depth > width else "width" if weights >= states else "batch_size"

@@ -17,7 +17,7 @@ from torch import nn
 
 from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck, NormLayer, check_block, make_stage
-from reslib.core import check_bool, check_choice, check_int, layers_for
+from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, check_memory, layers_for
 
 __all__ = [
     "ARCHITECTURES",
@@ -269,7 +269,11 @@ def cifar_resnet(
             f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got "
             f"{depth!r}; the nearest valid depth is {near}"
         )
+    check_int("depth", depth, maximum=6 * MAX_BLOCKS + 2)
     check_int("width", width)
+    check_memory(
+        "sizes", dict(depth=depth, width=width), 4 * 9 * (4 * width) ** 2 * depth
+    )  # 3x3 convs, <= 4w wide
     n = (depth - 2) // 6
     return ResNet(
         block,

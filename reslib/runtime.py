@@ -10,7 +10,7 @@ import torch
 from reslib.argtypes import typechecked
 from reslib.core import check_int
 
-__all__ = ["set_seed", "device"]
+__all__ = ["set_seed", "device", "check_device"]
 
 
 @typechecked
@@ -43,3 +43,33 @@ def device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@typechecked
+def check_device(name: str, value: torch.device | str | None) -> torch.device:
+    """`value` as a `torch.device` that exists on this machine; None means `device()`.
+
+    Raises:
+        ValueError: an unknown device name, or one this machine does not have (say `cuda` on a
+            laptop); the message names `name` and says what to pass instead.
+    """
+    if value is None:
+        return device()
+    try:
+        dev = torch.device(value)
+    except RuntimeError:
+        raise ValueError(
+            f"{name} must be a device such as 'cpu', 'cuda' or 'mps', got {value!r}; "
+            "pass reslib.device() for the best one here"
+        ) from None
+    available = {"cpu": True, "meta": True, "cuda": torch.cuda.is_available()}
+    mps = getattr(torch.backends, "mps", None)
+    available["mps"] = mps is not None and mps.is_available()
+    if not available.get(dev.type, False):
+        raise ValueError(
+            f"{name}={value!r}: this machine has no {dev.type} device; pass reslib.device() "
+            f"(here {device()}) or None"
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return dev

@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int
+from reslib.core import check_float, check_int, check_memory
 
 __all__ = [
     "CLASSES",
@@ -112,7 +112,8 @@ def segmentation(
     check_int("size", size, minimum=8, fix="a shape needs a few pixels")
     check_int("seed", seed, minimum=0)
     check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
-    check_int("shapes", shapes)
+    check_int("shapes", shapes, maximum=100)
+    check_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
     rng = np.random.default_rng(seed)
     kinds = rng.integers(1, 3, (n, shapes))
     kinds[:, 1:] *= rng.random((n, shapes - 1)) < 0.7  # some images have fewer shapes (0 = none)
@@ -133,6 +134,7 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
     check_int("size", size)
+    check_memory("size", size, 8 * coords.numel() * size * size)
     check_float("sigma", sigma, minimum=0.0, strict_minimum=True, fix="sigma is the peak's width in pixels")
     grid = torch.arange(size, dtype=torch.float32, device=coords.device)
     dy = (grid[:, None] - coords[..., 0, None, None]) ** 2  # (N, K, H, 1)
@@ -151,6 +153,7 @@ def keypoints(
     """
     check_int("n", n)
     check_int("size", size, minimum=8, fix="a shape needs a few pixels")
+    check_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
     check_int("seed", seed, minimum=0)
     check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
     check_float("sigma", sigma, minimum=0.0, strict_minimum=True)
@@ -196,7 +199,7 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     for name, t in (("pred", pred), ("target", target)):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    check_int("num_classes", num_classes)
+    check_int("num_classes", num_classes, maximum=10_000)
     if pred.ndim == 4:
         pred = pred.argmax(1)
     if pred.shape != target.shape:
@@ -225,7 +228,8 @@ def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
         raise ValueError(
             f"mask must have shape (N, H, W), got {tuple(mask.shape)}; index one image as mask[None]"
         )
-    check_int("width", width, fix="the band reaches width pixels from each edge (1: a 2-pixel band)")
+    fix = "the band reaches width pixels from each edge (1: a 2-pixel band)"
+    check_int("width", width, maximum=max(mask.shape[-2:], default=1), fix=fix + "; at most the mask's size")
     m = mask[:, None].float()  # (N, 1, H, W)
     k = 2 * width + 1
     high = F.max_pool2d(m, k, stride=1, padding=width)  # neighbourhood maximum; the border pads with -inf

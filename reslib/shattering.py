@@ -19,8 +19,9 @@ import torch.autograd.forward_ad as fwAD
 from torch import nn
 
 from reslib.argtypes import typechecked
-from reslib.core import INITS, check_bool, check_choice, check_int
+from reslib.core import INITS, MAX_BLOCKS, check_bool, check_choice, check_int, check_memory
 from reslib.mlp import mlp
+from reslib.runtime import check_device
 
 __all__ = [
     "ShatteringResult",
@@ -158,10 +159,11 @@ def shattering_net(
     at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`
     for `init`. Torch's global generator is left as it was.
     """
-    check_int("depth", depth)
+    check_int("depth", depth, maximum=MAX_BLOCKS)
     check_bool("residual", residual)
     check_bool("batch_norm", batch_norm)
     check_int("width", width)
+    check_memory("sizes", dict(depth=depth, width=width), 4 * depth * width * width)  # the weights
     check_int("seed", seed, minimum=0)
     check_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
     with torch.random.fork_rng(devices=[]):  # the CPU generator draws the weights; restored after
@@ -241,6 +243,9 @@ def shattering(
         Balduzzi et al., "The shattered gradients problem", ICML 2017. https://arxiv.org/abs/1702.08591
     """
     check_int("n_inputs", n_inputs, minimum=2)
+    sizes = dict(depth=depth, width=width, n_inputs=n_inputs)
+    check_memory("sizes", sizes, 8 * (depth + 1) * n_inputs * width)  # activations, forward and back
+    device = check_device("device", device)
     model = shattering_net(depth, residual, batch_norm, width, seed, init)
     x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
     model = freeze_batch_stats(model.to(x.device), x)
@@ -264,8 +269,10 @@ def lag1_by_depth(
     Each seed builds one network of `max_depth` layers; `depth_gradients` reads off all its
     truncations in one pass. Returns a float64 array (max_depth,).
     """
-    check_int("max_depth", max_depth)
+    check_int("max_depth", max_depth, maximum=MAX_BLOCKS)
     check_int("n_inputs", n_inputs, minimum=2)
+    sizes = dict(max_depth=max_depth, width=width, n_inputs=n_inputs)
+    check_memory("sizes", sizes, 8 * (max_depth + 1) * n_inputs * width)
     if not seeds:
         raise ValueError("seeds must hold at least one seed, got an empty sequence")
     rows = []

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 PADDINGS = ("valid", "same")
+MAX_DEPTH = 16  # 2x downsamplings: a 65,536-pixel image reaches one pixel
 _PADDING_FIX = "'valid' (no padding, crop the skips) or 'same' (zero padding)"
 
 
@@ -63,7 +64,7 @@ def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> Shape
         `problem`, None or a sentence saying where and why the sizes stop working.
     """
     check_int("size", size)
-    check_int("depth", depth, fix="depth is the number of 2x downsamplings")
+    check_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
     check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
     return _trace(size, depth, padding, suggest=True)
 
@@ -192,10 +193,10 @@ class UNet(nn.Module):
         for name, value in (
             ("in_channels", in_channels),
             ("num_classes", num_classes),
-            ("depth", depth),
             ("base_channels", base_channels),
         ):
             check_int(name, value)
+        check_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
         check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
         check_bool("skips", skips)
         check_bool("batch_norm", batch_norm)

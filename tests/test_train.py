@@ -91,7 +91,7 @@ def test_evaluate_accepts_tensordata_and_keeps_the_mode(small_data):
         (dict(epochs=0), ValueError, "epochs"),
         (dict(batch_size=0), ValueError, "batch_size"),
         (dict(lr=-1.0), ValueError, "lr must be a finite number > 0"),
-        (dict(optimizer="rmsprop"), ValueError, "optimizer must be one of 'sgd', 'adam'"),
+        (dict(optimizer="rmsprop"), ValueError, "optimizer name must be one of 'sgd', 'adam'"),
         (dict(epochs=2.0), TypeError, "epochs must be an int"),
     ],
 )

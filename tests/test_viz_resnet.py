@@ -54,7 +54,7 @@ def test_curves_and_network_costs_reject_unknown_names():
     assert len(V.curves_figure(_histories(), "test error").data) == 2
     with pytest.raises(ValueError, match="metric must be one of"):
         V.curves_figure(_histories(), "accuracy")
-    with pytest.raises(ValueError, match="unknown network"):
+    with pytest.raises(ValueError, match="name must be one of"):
         V.network_costs("ResNet-1000")
     with pytest.raises(TypeError, match="stride_in_1x1 must be True or False"):
         V.network_costs("ResNet-18", stride_in_1x1="yes")

@@ -13,10 +13,12 @@ from collections.abc import Callable, Mapping
 
 import ipywidgets as widgets
 import numpy as np
+import plotly.express as px
 import plotly.graph_objects as go
 import torch
 
 from reslib.argtypes import typechecked
+from reslib.core import check_float
 
 __all__ = [
     "Explorer",
@@ -46,10 +48,20 @@ def image_grid(z: torch.Tensor) -> list[list[float]]:
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
 
+_COLORSCALES = {name.lower() for name in px.colors.named_colorscales()}
+
+
 @typechecked
 def image_trace(
     z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None, zmax: float | None = None
 ) -> go.Heatmap:
+    for name, value in (("zmin", zmin), ("zmax", zmax)):
+        if value is not None:
+            check_float(name, value)
+    if colorscale.lower() not in _COLORSCALES:
+        raise ValueError(
+            f"colorscale must be a plotly colour scale such as 'gray' or 'Viridis', not {colorscale!r}"
+        )
     return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False, zmin=zmin, zmax=zmax)
 
 

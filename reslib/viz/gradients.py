@@ -11,6 +11,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from reslib.argtypes import typechecked
+from reslib.core import check_int
 from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
@@ -120,6 +121,7 @@ def gradient_explorer(
         50-layer sigmoid network keeps its gradient; its layers are the linear stem, the blocks
         and the head (depth + 2 of them).
     """
+    check_int("batch_size", batch_size, minimum=2, fix="the histograms need a few examples")
     data = data if data is not None else load_mnist1d()
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     cache: dict[tuple[int, str, bool], GradientFlow] = {}

@@ -11,6 +11,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from reslib.argtypes import typechecked
+from reslib.core import check_int, check_memory
 from reslib.shattering import (
     ShatteringResult,
     autocorrelation,
@@ -32,6 +33,7 @@ _RES, _PLAIN = "#1f77b4", "#d62728"
 @typechecked
 def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40) -> go.Figure:
     """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom)."""
+    check_int("max_lag", max_lag, maximum=10_000)
     labels = list(results)
     fig = make_subplots(rows=2, cols=len(labels), subplot_titles=labels, vertical_spacing=0.15)
     for j, label in enumerate(labels, start=1):
@@ -95,6 +97,11 @@ def shattering_explorer(
     One network of `max_depth` layers per (architecture, batch norm) gives every depth at once
     (`depth_gradients`); all four are computed up front (~0.5 s), so every update only redraws.
     """
+    check_int("max_depth", max_depth, maximum=200, fix="the slider's deepest network")
+    check_int("n_inputs", n_inputs, minimum=2)
+    check_memory(
+        "sizes", dict(max_depth=max_depth, width=width, n_inputs=n_inputs), 32 * max_depth * n_inputs * width
+    )
     x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)
     cache: dict[tuple, np.ndarray] = {}
     for residual in (False, True):

@@ -1,0 +1,37 @@
+"""Every public callable of reslib, fed bad arguments one at a time (`tools/fuzz.py`, own process).
+
+Discovery is automatic: a new function in any `__all__` is probed without editing this test, and
+the test fails until `tools/fuzz.py` knows one valid call for it. Passing means: every wrong type
+raised a TypeError naming the argument, every NaN float a ValueError naming it, every edge value
+(-1, 0, 10**12, inf, 'bogus') either worked or raised a clear error, nothing hung past the time
+limit, and nothing allocated past the address-space cap the run sets for itself.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_bad_argument_gets_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "fuzz.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.fuzz", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(out.read_text())
+    with capsys.disabled():  # the counts belong in the test log: make test prints them
+        print("\n" + run.stdout.split("\nno_example")[0].split("\nvalid_call")[0].split("\nsilent")[0])
+    assert report["no_example"] == [], "add a valid call to tools/fuzz.py EXAMPLES or VALID"
+    assert report["valid_call_fails"] == [], "a valid example call failed"
+    bad = [r for r in report["rows"] if r["outcome"] in ("silent", "unclear", "hang")]
+    assert not bad, "\n".join(f"{r['callable']}({r['argument']}={r['probe']}): {r['message']}" for r in bad)
+    callables = {r["callable"] for r in report["rows"]}
+    assert len(callables) >= 150 and len(report["rows"]) >= 3500  # it did probe the package
+    assert report["peak_rss_gib"] < 2.0
