@@ -2,7 +2,9 @@
 
 The notebooks tell the story; `reslib` holds the code they reuse, one module per topic:
 
-- ground floor: `core` (argument checks, 1-D/2-D layers, `residual_add`), `runtime` (seed, device);
+- ground floor: `argtypes` (`@typechecked`: every public callable's argument types, checked against
+  its annotations), `core` (value checks and memory bounds, 1-D/2-D layers, `residual_add`),
+  `tensors` (tensor arguments: dtype, dimensions, batches), `runtime` (seed, device);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints);
 - models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
@@ -16,6 +18,7 @@ Every figure, explorer and check is one hop away: `rl.viz.variance_explorer()`,
 """
 
 from reslib import (
+    argtypes,
     batchnorm,
     batchnorm_eval,
     blocks,
@@ -34,6 +37,7 @@ from reslib import (
     runtime,
     scenes,
     shattering,
+    tensors,
     train,
     unet,
     variance,
@@ -44,6 +48,7 @@ from reslib.runtime import device, set_seed
 __version__ = "0.1.0"
 
 __all__ = [
+    "argtypes",
     "batchnorm",
     "batchnorm_eval",
     "blocks",
@@ -64,6 +69,7 @@ __all__ = [
     "scenes",
     "set_seed",
     "shattering",
+    "tensors",
     "train",
     "unet",
     "variance",

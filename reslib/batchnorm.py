@@ -16,6 +16,7 @@ from torch import nn
 
 from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_float, check_int
+from reslib.tensors import check_tensor
 
 __all__ = [
     "BatchNorm1d",
@@ -48,8 +49,7 @@ def _reduce_dims(x: torch.Tensor) -> list[int]:
 
 def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> None:
     for name, t in (("x", x), ("gamma", gamma), ("beta", beta)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        check_tensor(name, t, dtype="float")
     if x.dim() < 2:
         raise ValueError(
             f"batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), got {tuple(x.shape)}"
@@ -113,6 +113,9 @@ def batch_norm_backward(
     Returns:
         `(dx, dgamma, dbeta)` with the shapes of x, gamma and beta.
     """
+    check_tensor("dy", dy, dtype="float")
+    if dy.shape != cache.x_hat.shape:
+        raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
     x_hat, inv_std, gamma, _, _, m = cache
     dims, shape = _reduce_dims(dy), _channel_shape(dy)
     dbeta = dy.sum(dim=dims)
@@ -133,6 +136,9 @@ def batch_norm_backward_simplified(
     \big(m\,\delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\big)$,
     $\delta = \partial L/\partial y$.
     """
+    check_tensor("dy", dy, dtype="float")
+    if dy.shape != cache.x_hat.shape:
+        raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
     x_hat, inv_std, gamma, _, _, m = cache
     dims, shape = _reduce_dims(dy), _channel_shape(dy)
     dbeta = dy.sum(dim=dims)

@@ -261,7 +261,7 @@ def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     """
     if fx.shape != x.shape:
         raise ValueError(
-            f"residual add needs equal shapes, got F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
+            f"residual add needs equal shapes, got fx = F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
             "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
             "from x's channels to F(x)'s)"
         )

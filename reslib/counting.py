@@ -11,6 +11,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reslib.argtypes import typechecked
 from reslib.core import check_int
+from reslib.tensors import check_tensor
 
 __all__ = [
     "LayerRow",
@@ -202,6 +203,7 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
 
     Each storage is counted once (a view shares its base's memory); parameters are excluded.
     """
+    check_tensor("x", x, dtype="float")
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, int] = {}
 

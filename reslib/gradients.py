@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from reslib.argtypes import typechecked
 from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_float, check_int, check_memory
 from reslib.mlp import ACTIVATIONS, mlp
+from reslib.tensors import check_batch
 
 __all__ = [
     "GradientFlow",
@@ -42,6 +43,7 @@ def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list
 
     Pure: uses `torch.autograd.grad`, so it leaves the parameters' `.grad` untouched.
     """
+    check_batch(x, y)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     weights = [layer.weight for layer in linear_layers(model)]
@@ -102,6 +104,7 @@ def gradient_flow(
         $W - \eta\,\partial L/\partial W$ rounds back to exactly $W$ in the weights' dtype,
         histograms `layers`, `edges`, `hist`, and `status`.
     """
+    check_batch(x, y)
     check_int("depth", depth, maximum=MAX_BLOCKS)
     check_choice("activation", activation, ACTIVATIONS)
     check_int("width", width)

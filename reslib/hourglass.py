@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from reslib.argtypes import typechecked
 from reslib.core import MAX_BLOCKS, check_int, check_memory
 from reslib.preact import PreActBottleneck
+from reslib.tensors import check_tensor
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
@@ -161,6 +162,13 @@ def heatmap_loss(heatmaps: list[torch.Tensor], target: torch.Tensor) -> torch.Te
     Note:
         Newell et al. use the mean squared error; on a few hundred images it learns much more slowly.
     """
+    check_tensor("target", target, ndim=4, dtype="float", fix="(N, K, H, W) heat maps")
+    for i, h in enumerate(heatmaps):
+        check_tensor(f"heatmaps[{i}]", h, ndim=4, dtype="float")
+        if h.shape != target.shape:
+            raise ValueError(
+                f"heatmaps[{i}] {tuple(h.shape)} and target {tuple(target.shape)} differ in shape"
+            )
     p = target.flatten(2)  # (N, K, H W)
     p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)
     return sum(-(p * F.log_softmax(h.flatten(2), -1)).sum(-1).mean() for h in heatmaps)

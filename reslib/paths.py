@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
 from reslib.core import check_float, check_int
+from reslib.tensors import check_batch, check_tensor
 
 __all__ = [
     "EffectivePaths",
@@ -114,6 +115,7 @@ def unravel(
     Returns:
         dict: tuple of taken blocks (1-based, in order) -> that path's term, shaped like `x`.
     """
+    check_tensor("x", x, dtype="float")
     n = len(blocks)
     if n > 16:
         raise ValueError(f"{n} blocks make {2**n} paths; unravel at most 16 blocks")
@@ -187,6 +189,7 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: It
     Shape:
         x: (N, in_features), y: (N,) -> (N, width), the gradient at the first block's input $h_0$.
     """
+    check_batch(x, y)
     blocks = _blocks(model)
     n = len(blocks)
     active = {check_int("active: block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active}
@@ -217,6 +220,7 @@ def path_gradient_magnitude(
     Returns:
         float64 array (len(lengths),): the mean norm over `samples` draws (and the batch).
     """
+    check_batch(x, y)
     n = len(_blocks(model))
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
     for i, k in enumerate(lengths):

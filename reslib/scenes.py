@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
 from reslib.core import check_float, check_int, check_memory
+from reslib.tensors import check_tensor
 
 __all__ = [
     "CLASSES",
@@ -129,8 +130,7 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     Shape:
         coords (N, K, 2) -> (N, K, size, size)
     """
-    if not isinstance(coords, torch.Tensor):
-        raise TypeError(f"coords must be a torch.Tensor, got {type(coords).__name__}")
+    check_tensor("coords", coords)
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
     check_int("size", size)
@@ -178,6 +178,7 @@ def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     Shape:
         (N, K, H, W) -> (N, K, 2) float32
     """
+    check_tensor("heatmaps", heatmaps, dtype="float")
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must have shape (N, K, H, W), got {tuple(heatmaps.shape)}")
     w = heatmaps.shape[-1]
@@ -196,12 +197,14 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     Returns:
         (num_classes,) float tensor; NaN for a class absent from both.
     """
-    for name, t in (("pred", pred), ("target", target)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    check_tensor("target", target, ndim=3, dtype="label", fix="a mask (N, H, W) of class indices")
+    check_tensor("pred", pred, ndim=(3, 4), fix="labels (N, H, W) or logits (N, C, H, W)")
     check_int("num_classes", num_classes, maximum=10_000)
     if pred.ndim == 4:
+        if pred.shape[1] != num_classes:
+            raise ValueError(f"pred has {pred.shape[1]} logit channels, num_classes is {num_classes}")
         pred = pred.argmax(1)
+    check_tensor("pred", pred, dtype="label", fix="labels (N, H, W) of class indices, or logits (N, C, H, W)")
     if pred.shape != target.shape:
         raise ValueError(
             f"pred and target need the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
@@ -222,8 +225,7 @@ def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
     Shape:
         (N, H, W) integer labels -> (N, H, W) bool
     """
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a torch.Tensor of labels, got {type(mask).__name__}")
+    check_tensor("mask", mask, dtype="label", fix="a mask (N, H, W) of class indices")
     if mask.ndim != 3:
         raise ValueError(
             f"mask must have shape (N, H, W), got {tuple(mask.shape)}; index one image as mask[None]"

@@ -22,6 +22,7 @@ from reslib.argtypes import typechecked
 from reslib.core import INITS, MAX_BLOCKS, check_bool, check_choice, check_int, check_memory
 from reslib.mlp import mlp
 from reslib.runtime import check_device
+from reslib.tensors import check_tensor
 
 __all__ = [
     "ShatteringResult",
@@ -46,6 +47,8 @@ def freeze_batch_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
     the whole batch keeps the function the network computes on `x` and makes each output depend on
     its own input only, as Balduzzi et al. (2017) measure it. Returns `model` (changed in place).
     """
+    check_tensor("x", x, ndim=(2, 3, 4), fix="a batch (N, ...) of at least two examples")
+    check_tensor("x", x, dtype="float", fix="the batch whose statistics BN keeps")
     norms = [m for m in model.modules() if isinstance(m, _BATCH_NORMS)]
     saved = [m.momentum for m in norms]
     for m in norms:
@@ -85,6 +88,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N,) tensor of derivatives, on `x`'s device.
     """
+    check_tensor("x", x, dtype="float")
     x = _as_column(x)
     if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
         raise ValueError(
@@ -109,6 +113,7 @@ def depth_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (depth, N) tensor; row $d-1$ is the derivative for the first $d$ layers plus the head.
     """
+    check_tensor("x", x, dtype="float")
     x = _as_column(x).detach()
     if not hasattr(model, "hidden_states") or not hasattr(model, "head"):
         raise TypeError(f"model must be a reslib.mlp.MLP, got {type(model).__name__}")

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_int
+from reslib.tensors import check_tensor
 
 __all__ = [
     "ShapeTrace",
@@ -251,4 +252,8 @@ def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     Shape:
         logits: (N, classes, H', W'); mask: (N, H, W) integer labels, H >= H'.
     """
+    check_tensor("logits", logits, ndim=4, dtype="float", fix="(N, classes, H, W)")
+    check_tensor("mask", mask, ndim=3, dtype="label", fix="(N, H, W) class indices")
+    if len(logits) != len(mask):
+        raise ValueError(f"logits and mask need the same N, got {len(logits)} and {len(mask)}")
     return F.cross_entropy(logits, center_crop(mask, tuple(logits.shape[-2:])))

@@ -17,6 +17,7 @@ import torch
 
 from reslib.argtypes import typechecked
 from reslib.core import INITS, byte_cache, check_bool, check_choice, check_float, check_int, check_memory
+from reslib.tensors import check_tensor
 
 __all__ = [
     "FLOAT32_MAX",
@@ -298,6 +299,7 @@ def residual_stream(model: torch.nn.Module, x: torch.Tensor) -> ResidualStream:
     Shape:
         x: (N, in_features)
     """
+    check_tensor("x", x, ndim=2, dtype="float", fix="a batch (N, in_features)")
     blocks = getattr(model, "blocks", None)
     if not getattr(model, "config", {}).get("residual", False) or blocks is None:
         raise ValueError(

@@ -83,7 +83,7 @@ def test_gradient_status_reports_overflow():
 
 
 def test_weight_gradients_reject_mismatched_batch():
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="one row per example, the same N"):
         rl.gradients.weight_gradients(
             rl.mlp.mlp(1, 4, 40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long)
         )

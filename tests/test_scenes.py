@@ -67,7 +67,7 @@ def test_iou_per_class_and_from_logits():
         (lambda: gaussian_heatmaps(torch.zeros(2, 2), 8), "coords"),
         (lambda: gaussian_heatmaps(torch.zeros(1, 1, 2), 8, sigma=0), "sigma"),
         (lambda: heatmap_argmax(torch.zeros(2, 2)), "heatmaps"),
-        (lambda: iou(torch.zeros(2, 2).long(), torch.zeros(3, 3).long()), "same shape"),
+        (lambda: iou(torch.zeros(1, 2, 2).long(), torch.zeros(1, 3, 3).long()), "same shape"),
         (lambda: edge_band(torch.zeros(4, 4).long()), "mask must have shape"),
         (lambda: edge_band(torch.zeros(1, 4, 4).long(), width=0), "width"),
     ],

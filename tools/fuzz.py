@@ -212,6 +212,8 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     "reslib.runtime.check_device": lambda: dict(name="x", value="cpu"),
     "reslib.core.check_bool": lambda: dict(name="x", value=True),
+    "reslib.tensors.check_tensor": lambda: dict(name="x", value=_T(2, 3)),
+    "reslib.tensors.check_batch": lambda: dict(x=_T(4, 40), y=torch.arange(4)),
     "reslib.core.check_choice": lambda: dict(name="x", value="a", choices=("a", "b")),
     "reslib.core.check_float": lambda: dict(name="x", value=1.0),
     "reslib.core.check_int": lambda: dict(name="x", value=1),
@@ -336,7 +338,19 @@ def _type_probes() -> list[object]:
     return ["zz", 2.5, True, None, 3, nn.Identity(), [1.5]]
 
 
-def probes(annotation: object) -> list[tuple[str, object, str]]:
+def _tensor_probes(valid: object) -> list[tuple[str, object, str]]:
+    """A valid tensor changed one way: another dtype, one dimension fewer, an empty batch."""
+    if not isinstance(valid, torch.Tensor) or valid.ndim == 0:
+        return []
+    other = valid.long() if valid.is_floating_point() else valid.float()
+    return [
+        ("tensor dtype", other, "edge"),
+        ("tensor ndim-1", valid[0], "edge"),
+        ("tensor empty", valid[:0], "edge"),
+    ]
+
+
+def probes(annotation: object, valid: object = None) -> list[tuple[str, object, str]]:
     """(label, bad value, kind) for one argument: kind 'type' and 'nan' must fail, 'edge' may pass."""
     found = [(f"type {v!r:.20}", v, "type") for v in _type_probes() if not matches(v, annotation)]
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
@@ -347,7 +361,7 @@ def probes(annotation: object) -> list[tuple[str, object, str]]:
         found += [("nan", math.nan, "nan"), ("edge -1.0", -1.0, "edge"), ("edge inf", math.inf, "edge")]
     if str in members and typing.get_origin(annotation) is not typing.Literal:
         found.append(("edge 'bogus'", "bogus", "edge"))
-    return found
+    return found + _tensor_probes(valid)
 
 
 def _alarm(signum, frame):
@@ -364,7 +378,7 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
-    (r".*", r"name|title|yaxis|xlabel|note|hint|slow_hint|fix|where", r"edge 'bogus'", "free text"),
+    (r".*", r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where", r"edge 'bogus'", "free text"),
     (
         r"reslib\.(costs\.\w+|densenet\.channel_plan|viz\.densenet\.channel_figure|unet\.unet_shape_trace"
         r"|viz\.unet\.unet_trace_figure|viz\.resnet\.block_cost_explorer)",
@@ -378,7 +392,12 @@ VALID_EDGES = [
         r"edge 1000000000000",
         "deeper than the model: all modules",
     ),
-    (r"reslib\.(core\.check_\w+|core\.byte_cache)", r".*", r".*", "a validator's bounds"),
+    (
+        r"reslib\.(core\.check_\w+|core\.byte_cache|tensors\.check_tensor)",
+        r".*",
+        r".*",
+        "a validator's bounds",
+    ),
     (
         r"reslib\.(batchnorm_eval\.running_stats_trace|checks\.sequential\.chain_gradient_reference"
         r"|mlp\.ResidualBlock|viz\.explorer\.image_trace)",
@@ -400,6 +419,19 @@ VALID_EDGES = [
         "a batch larger than the data is the whole data",
     ),
     (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
+    (
+        r"reslib\.(core\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
+        r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",
+        r".*",
+        r"tensor dtype",
+        "integers add, crop, correlate and draw as well as floats",
+    ),
+    (
+        r"reslib\.(counting\.saved_tensor_bytes|paths\.unravel|unet\.center_crop)",
+        r"x",
+        r"tensor (ndim-1|empty)",
+        "one example without a batch axis (a Linear takes it); center_crop crops any (..., H, W)",
+    ),
 ]
 
 
@@ -413,6 +445,7 @@ def valid_edge(key: str, argument: str, label: str) -> bool:
 # The validators of reslib.core check *another* argument: with a bound moved, the right error is
 # about the value checked, and it names that argument (`name`), not the bound.
 VALIDATORS = {f"reslib.core.check_{k}" for k in ("int", "float", "bool", "choice", "memory")}
+VALIDATORS.add("reslib.tensors.check_tensor")
 VALIDATORS.add("reslib.runtime.check_device")
 
 
@@ -467,7 +500,8 @@ def run() -> dict:
         for p in inspect.signature(fn).parameters.values():
             if p.name not in hints or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            for label, value, kind in probes(hints[p.name]):
+            valid = kwargs.get(p.name, p.default)
+            for label, value, kind in probes(hints[p.name], valid):
                 call = {**(valid_call(target, key) or {}), p.name: value}
                 result, message = outcome(target, call, p.name, kind)
                 if result == "accepted" and not valid_edge(key, p.name, label):

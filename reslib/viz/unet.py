@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from reslib.argtypes import typechecked
 from reslib.core import check_int
+from reslib.tensors import check_tensor
 from reslib.unet import unet_shape_trace
 from reslib.viz.explorer import LAYOUT, Explorer, image_trace
 
@@ -100,6 +101,8 @@ def segmentation_figure(
     x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor], n: int = 4
 ) -> go.Figure:
     """Rows: images, true masks, then one row of predicted masks per model (labels (N, H, W))."""
+    check_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
+    check_tensor("mask", mask, ndim=3, fix="masks (N, H, W)")
     check_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
     rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
     fig = make_subplots(
