@@ -5,8 +5,9 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - ground floor: `core` (argument checks, 1-D/2-D layers, `residual_add`), `runtime` (seed, device);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints);
-- models: `mlp`, `normfree` (residual MLPs trained without batch norm: ReZero, Fixup, ...), `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
-  and `batchnorm_eval` (running statistics, folding);
+- models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
+  and `batchnorm_eval` (running statistics, folding), `normfree` (deep residual MLPs without batch
+  norm: ReZero/SkipInit, Fixup, zero gamma);
 - analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form),
   `landscape` (loss slices along filter-normalised directions);
 - training: `train` (`fit`, `evaluate`);

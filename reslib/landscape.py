@@ -58,8 +58,8 @@ def random_directions(
     r"""One Gaussian direction in weight space, per parameter of `model`, scaled filter by filter.
 
     For `"filter"`, row $i$ of a weight (output neuron or conv filter $i$) is rescaled to
-    $\delta_i \leftarrow \frac{\delta_i}{\lVert\delta_i\rVert}\,\lVert\theta_i\rVert$; `"layer"` does the same for
-    each weight tensor as a whole; `"none"` keeps the raw Gaussian. With `"filter"` and `"layer"`,
+    $\delta_i \leftarrow \frac{\delta_i}{\lVert\delta_i\rVert}\,\lVert\theta_i\rVert$; `"layer"` does the
+    same for each weight tensor as a whole; `"none"` keeps the raw Gaussian. With `"filter"` and `"layer"`,
     parameters with fewer than two dimensions (biases, batch-norm $\gamma$, $\beta$, scalars) get 0.
 
     Args:
@@ -207,7 +207,7 @@ def loss_slice_1d(
     seed: int = 0,
     loss_fn: Callable | None = None,
 ) -> Slice1D:
-    r"""The training loss along a line, $L(\theta^* + \alpha\,\delta)$ for $\alpha \in [-\text{span}, \text{span}]$.
+    r"""The training loss along a line, $L(\theta^* + \alpha\,\delta)$, $|\alpha| \le \text{span}$.
 
     Args:
         model: the trained network (evaluated in eval mode; its weights are not changed).
@@ -229,9 +229,9 @@ def loss_slice_1d(
 def nonconvexity(loss: np.ndarray, spacing: float, threshold: float = 0.1) -> tuple[np.ndarray, float]:
     r"""Curvature of a 2-D loss grid: $\lambda_{\min}/\lambda_{\max}$ of its Hessian at each interior point.
 
-    The Hessian $\begin{pmatrix}L_{\alpha\alpha} & L_{\alpha\beta}\\ L_{\alpha\beta} & L_{\beta\beta}\end{pmatrix}$ comes from
-    central differences. A point counts as non-convex when $\lambda_{\min} < -\text{threshold}\,|\lambda_{\max}|$
-    (Li et al. map $|\lambda_{\min}/\lambda_{\max}|$).
+    The 2 x 2 Hessian ($L_{\alpha\alpha}$, $L_{\alpha\beta}$, $L_{\beta\beta}$) is from central differences.
+    A point counts as non-convex when $\lambda_{\min} < -\text{threshold}\,|\lambda_{\max}|$ (Li et al. map
+    $|\lambda_{\min}/\lambda_{\max}|$).
 
     Args:
         loss: (S, S) grid, S >= 3, finite.
