@@ -9,7 +9,8 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
   and `batchnorm_eval` (running statistics, folding), `normfree` (deep residual MLPs without batch
   norm: ReZero/SkipInit, Fixup, zero gamma);
 - analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form),
-  `landscape` (loss slices along filter-normalised directions);
+  `landscape` (loss slices along filter-normalised directions), `euler` (residual blocks as Euler
+  steps), `widthdepth` (equal-parameter width and depth);
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
@@ -27,6 +28,7 @@ from reslib import (
     counting,
     data,
     densenet,
+    euler,
     gradients,
     hourglass,
     landscape,
@@ -42,6 +44,7 @@ from reslib import (
     unet,
     variance,
     viz,
+    widthdepth,
 )
 from reslib.runtime import device, set_seed
 
@@ -58,6 +61,7 @@ __all__ = [
     "data",
     "densenet",
     "device",
+    "euler",
     "gradients",
     "hourglass",
     "landscape",
@@ -74,4 +78,5 @@ __all__ = [
     "unet",
     "variance",
     "viz",
+    "widthdepth",
 ]

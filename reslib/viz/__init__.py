@@ -38,6 +38,20 @@ from reslib.viz.hourglass import (
     heatmap_figure,
     hourglass_explorer,
 )
+from reslib.viz.landscape import (
+    landscape_explorer,
+    landscape_figure,
+    update_landscape_figure,
+    width_depth_figure,
+)
+from reslib.viz.normfree import (
+    euler_explorer,
+    euler_figure,
+    scheme_explorer,
+    scheme_figure,
+    update_euler_figure,
+    update_scheme_figure,
+)
 from reslib.viz.paths import (
     lesion_explorer,
     lesion_figure,
@@ -96,6 +110,8 @@ __all__ = [
     "channel_figure",
     "curves_figure",
     "densenet_explorer",
+    "euler_explorer",
+    "euler_figure",
     "gradient_explorer",
     "gradient_flow_figure",
     "gradient_norms_figure",
@@ -104,6 +120,8 @@ __all__ = [
     "image_grid",
     "image_trace",
     "lag1_figure",
+    "landscape_explorer",
+    "landscape_figure",
     "lesion_explorer",
     "lesion_figure",
     "lr_sweep_figure",
@@ -117,6 +135,8 @@ __all__ = [
     "resnet_figure",
     "running_stats_explorer",
     "running_stats_figure",
+    "scheme_explorer",
+    "scheme_figure",
     "segmentation_figure",
     "shattering_explorer",
     "shattering_figure",
@@ -126,11 +146,15 @@ __all__ = [
     "unet_trace_explorer",
     "unet_trace_figure",
     "update_block_cost_figure",
+    "update_euler_figure",
     "update_gradient_flow_figure",
+    "update_landscape_figure",
     "update_profile_figure",
     "update_resnet_figure",
     "update_running_stats_figure",
+    "update_scheme_figure",
     "update_shortcut_figure",
     "variance_explorer",
     "variance_figure",
+    "width_depth_figure",
 ]
