@@ -51,6 +51,13 @@ def test_static_figures(slices):
     assert len(grid.data) == 2 and grid.data[0].y == ("1 layers × 100", "4 layers × 50")
 
 
+def test_slice_1d_figure():
+    model = nn.Linear(3, 2)
+    s = rl.landscape.loss_slice_1d(model, (torch.randn(8, 3), torch.randint(0, 2, (8,))), steps=5)
+    fig = rl.viz.slice_1d_figure({"a": s, "b": s})
+    assert len(fig.data) == 2 and len(fig.data[0].y) == 5
+
+
 def _results():
     ok = rl.train.History([2.0, 1.5, 1.2], [0.8, 0.6, 0.5])
     bad = rl.train.History([float("nan")], [0.9], diverged_at=0)

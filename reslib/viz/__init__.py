@@ -41,6 +41,7 @@ from reslib.viz.hourglass import (
 from reslib.viz.landscape import (
     landscape_explorer,
     landscape_figure,
+    slice_1d_figure,
     update_landscape_figure,
     width_depth_figure,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "shattering_figure",
     "shortcut_explorer",
     "shortcut_figure",
+    "slice_1d_figure",
     "training_curves_figure",
     "unet_trace_explorer",
     "unet_trace_figure",

@@ -9,12 +9,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.landscape import Slice2D
+from reslib.landscape import Slice1D, Slice2D
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
     "landscape_explorer",
     "landscape_figure",
+    "slice_1d_figure",
     "update_landscape_figure",
     "width_depth_figure",
 ]
@@ -99,6 +100,19 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
         ),
     }
     return Explorer(controls, figure, redraw)
+
+
+def slice_1d_figure(slices: Mapping[str, Slice1D], title: str = "") -> go.Figure:
+    """The loss along one direction per label, on a log axis."""
+    fig = go.Figure()
+    for label, result in slices.items():
+        fig.add_trace(
+            go.Scatter(x=plain_list(result.alphas), y=plain_list(result.loss), name=label, mode="lines")
+        )
+    fig.update_xaxes(title_text="α (step along a filter-normalised direction)")
+    fig.update_yaxes(title_text="training loss", type="log", exponentformat="power")
+    fig.update_layout(height=360, title=title, **LAYOUT)
+    return fig
 
 
 def width_depth_figure(
