@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_float, check_int
 
 __all__ = [
@@ -63,6 +64,7 @@ def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: 
     check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
 
 
+@typechecked
 def batch_norm_forward(
     x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float = 1e-5
 ) -> tuple[torch.Tensor, BatchNormCache]:
@@ -99,6 +101,7 @@ def batch_norm_forward(
     return y, BatchNormCache(x_hat, inv_std, gamma, mean, var, m)
 
 
+@typechecked
 def batch_norm_backward(
     dy: torch.Tensor, cache: BatchNormCache
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -122,6 +125,7 @@ def batch_norm_backward(
     return dx, dgamma, dbeta
 
 
+@typechecked
 def batch_norm_backward_simplified(
     dy: torch.Tensor, cache: BatchNormCache
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -226,12 +230,14 @@ class _BatchNorm(nn.Module):
         )
 
 
+@typechecked
 class BatchNorm1d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm1d`: input (N, C) or (N, C, L)."""
 
     _dims = (2, 3)
 
 
+@typechecked
 class BatchNorm2d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm2d`: input (N, C, H, W), statistics per channel over N, H, W."""
 

@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.core import check_float, check_int
 
 __all__ = ["RunningStatsTrace", "fold_into_conv", "inference_affine", "running_stats_trace"]
 
 
+@typechecked
 def inference_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Algorithm 2: eval-mode BN as one affine map $y = a\,x + b$ per channel.
 
@@ -45,6 +47,7 @@ def inference_affine(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     return a.detach(), b.detach()
 
 
+@typechecked
 def fold_into_conv(conv: nn.Conv2d, bn: nn.Module) -> nn.Conv2d:
     r"""A new conv equal to `bn(conv(x))` in eval mode: $W' = a\,W$, $b' = a\,b + (\beta - a\hat\mu)$.
 
@@ -83,6 +86,7 @@ class RunningStatsTrace:
     output: np.ndarray  # (2000,) eval-mode outputs of fresh examples after the last step
 
 
+@typechecked
 @torch.no_grad()
 def running_stats_trace(
     batch_size: int,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_int, layers_for, residual_add
 
 __all__ = [
@@ -38,6 +39,7 @@ NormLayer = Callable[[int], nn.Module]
 SHORTCUT_TYPES = ("A", "B")
 
 
+@typechecked
 class PadShortcut(nn.Module):
     r"""Option A: $x \mapsto [x_{::s};\ 0]$, subsample by the stride and append zero channels.
 
@@ -65,6 +67,7 @@ class PadShortcut(nn.Module):
         return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}"
 
 
+@typechecked
 class BlockBase(nn.Module):
     """The shared base of the residual conv blocks: argument checks, `downsample`, the shortcut."""
 
@@ -128,6 +131,7 @@ class BlockBase(nn.Module):
         return f"{self.in_channels} -> {self.out_channels}, stride={self.stride}, {skip}"
 
 
+@typechecked
 class BasicBlock(BlockBase):
     r"""Two 3x3 convs, post-activation.
 
@@ -183,6 +187,7 @@ class BasicBlock(BlockBase):
         zero_last(self.bn2, self.conv2)
 
 
+@typechecked
 class Bottleneck(BlockBase):
     r"""1x1 reduce, 3x3, 1x1 expand (x4), post-activation.
 
@@ -239,6 +244,7 @@ class Bottleneck(BlockBase):
         zero_last(self.bn3, self.conv3)
 
 
+@typechecked
 def zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
     with torch.no_grad():
         if norm is not None and getattr(norm, "weight", None) is not None:
@@ -247,6 +253,7 @@ def zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
             conv.weight.zero_()
 
 
+@typechecked
 def check_block(block: object) -> type[nn.Module]:
     """Return `block` if it is a block class `make_stage` and `ResNet` can use.
 
@@ -277,6 +284,7 @@ def check_block(block: object) -> type[nn.Module]:
     return block
 
 
+@typechecked
 def make_stage(
     block: type[nn.Module],
     in_channels: int,

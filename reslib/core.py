@@ -28,6 +28,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
+
 __all__ = [
     "INITS",
     "MEMORY_LIMIT",
@@ -54,6 +56,7 @@ def _fix(fix: str) -> str:
     return f"; {fix}" if fix else ""
 
 
+@typechecked
 def check_int(
     name: str, value: object, minimum: int | None = 1, maximum: int | None = None, fix: str = ""
 ) -> int:
@@ -79,6 +82,7 @@ def check_int(
     return int(value)
 
 
+@typechecked
 def check_float(
     name: str,
     value: object,
@@ -111,6 +115,7 @@ def check_float(
     return value
 
 
+@typechecked
 def check_bool(name: str, value: object) -> bool:
     """Return `value` if it is a `bool`.
 
@@ -122,6 +127,7 @@ def check_bool(name: str, value: object) -> bool:
     return value
 
 
+@typechecked
 def check_choice(name: str, value: object, choices: Iterable[object], fix: str = "") -> object:
     """Return `value` if it is one of `choices`.
 
@@ -139,6 +145,7 @@ def check_choice(name: str, value: object, choices: Iterable[object], fix: str =
 MEMORY_LIMIT = 2**30  # bytes, 1 GiB
 
 
+@typechecked
 def check_memory(name: str, value: object, nbytes: int, limit: int = MEMORY_LIMIT) -> int:
     """Refuse, before allocating, a call whose estimated allocation `nbytes` passes `limit`.
 
@@ -170,6 +177,7 @@ def _nbytes(value: object) -> int:
     return int(getattr(value, "nbytes", 0))  # NumPy arrays
 
 
+@typechecked
 def byte_cache(max_bytes: int) -> Callable[[Callable], Callable]:
     """`functools.lru_cache`, bounded by the bytes its results hold rather than by their number.
 
@@ -217,6 +225,7 @@ _LAYERS = {
 }
 
 
+@typechecked
 def layers_for(dim: int) -> Layers:
     """`Conv1d`, `BatchNorm1d`, ... for `dim=1` (signals such as MNIST-1D); the 2-D ones for `dim=2`.
 
@@ -228,6 +237,7 @@ def layers_for(dim: int) -> Layers:
     return _LAYERS[dim]
 
 
+@typechecked
 def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck
 from reslib.core import check_bool, check_choice, check_int
 from reslib.densenet import channel_plan
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def conv_cost(
     kernel_size: int,
     in_channels: int,
@@ -85,6 +87,7 @@ class BlockCosts:
     bottleneck: tuple[ConvCost, ...]
 
 
+@typechecked
 def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> BlockCosts:
     r"""Conv weights and FLOPs of a basic and a bottleneck block with the same input and output width.
 
@@ -147,6 +150,7 @@ def _block_convs(
     return convs, bn, out_size
 
 
+@typechecked
 def stage_costs(
     block: type[nn.Module],
     layers: Sequence[int],
@@ -206,6 +210,7 @@ def stage_costs(
     return rows
 
 
+@typechecked
 def densenet_parameter_count(
     growth_rate: int,
     block_config: Sequence[int],

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from reslib.argtypes import typechecked
 from reslib.core import check_int
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     r"""The number of scalar parameters, $\sum_p \mathrm{numel}(p)$.
 
@@ -35,6 +37,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+@typechecked
 def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     r"""Floating-point operations of one forward pass on a zero input of `input_shape`.
 
@@ -111,6 +114,7 @@ class ParameterTable:
         return "\n".join(lines)
 
 
+@typechecked
 def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | None = None) -> ParameterTable:
     r"""Run one forward pass on zeros and tabulate every module call, in call order.
 
@@ -192,6 +196,7 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
     )
 
 
+@typechecked
 def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
     """Bytes of the tensors autograd keeps for the backward pass of `model(x).sum()`.
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.core import byte_cache, check_float, check_int
 from reslib.runtime import device as default_device
 
@@ -85,6 +86,7 @@ def _mnist1d_tensors(num_samples: int, seed: int, train_split: float, device: st
     return TensorData(as_x(x), as_y(y), as_x(x_test), as_y(y_test), num_classes=10)
 
 
+@typechecked
 def mnist1d(
     num_samples: int = 5000,
     seed: int = 42,
@@ -159,6 +161,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
+@typechecked
 def cifar10(
     root: str | os.PathLike | None = None,
     device: torch.device | str | None = None,

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_choice, check_float, check_int, layers_for
 
 __all__ = [
@@ -40,6 +41,7 @@ STEM_TYPES = ("imagenet", "cifar")
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + BN + ReLU + 3x3/2 max pool, 'cifar' one 3x3 conv"
 
 
+@typechecked
 class DenseLayer(nn.Module):
     r"""The bottleneck dense layer: BN-ReLU-1x1 conv to $4k$, BN-ReLU-3x3 conv to $k$.
 
@@ -73,6 +75,7 @@ class DenseLayer(nn.Module):
         return f"{self.in_channels} -> +{self.growth_rate}"
 
 
+@typechecked
 class DenseBlock(nn.ModuleDict):
     r"""`num_layers` dense layers; layer $l$ (from 0) reads $k_0 + l\,k$ channels.
 
@@ -107,6 +110,7 @@ class DenseBlock(nn.ModuleDict):
         return f"{self.in_channels} -> {self.out_channels}"
 
 
+@typechecked
 class Transition(nn.Sequential):
     r"""BN-ReLU-1x1 conv from $m$ to $\lfloor\theta m\rfloor$ channels, then 2x2 average pooling.
 
@@ -136,6 +140,7 @@ class BlockPlan:
     after_transition: int | None
 
 
+@typechecked
 def channel_plan(
     growth_rate: int, block_config: Sequence[int], num_init_features: int, compression: float = 0.5
 ) -> list[BlockPlan]:
@@ -174,6 +179,7 @@ def channel_plan(
     return rows
 
 
+@typechecked
 class DenseNet(nn.Module):
     r"""DenseNet-BC: a stem, dense blocks joined by compressing transitions, BN, global pool, linear.
 
@@ -268,21 +274,25 @@ class DenseNet(nn.Module):
         return f"k={self.growth_rate}, blocks={self.block_config}, stem_type={self.stem_type!r}"
 
 
+@typechecked
 def densenet121(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-121: k=32, blocks (6, 12, 24, 16), k0=64 (7,978,856 parameters)."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, **kwargs)
 
 
+@typechecked
 def densenet169(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-169: k=32, blocks (6, 12, 32, 32), k0=64 (14,149,480 parameters)."""
     return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, **kwargs)
 
 
+@typechecked
 def densenet201(num_classes: int = 1000, **kwargs: object) -> DenseNet:
     """DenseNet-201: k=32, blocks (6, 12, 48, 32), k0=64 (20,013,928 parameters)."""
     return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, **kwargs)
 
 
+@typechecked
 def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, **kwargs: object) -> DenseNet:
     r"""CIFAR DenseNet-BC: 3 blocks of $(L-4)/6$ bottleneck layers, k0 = 2k, theta = 0.5.
 

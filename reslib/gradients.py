@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.mlp import ACTIVATIONS, mlp
 
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def linear_layers(model: nn.Module) -> list[nn.Linear]:
     """The `nn.Linear` layers of `model` in registration order (input side first for `mlp`)."""
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -34,6 +36,7 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
+@typechecked
 def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     r"""$\partial L / \partial W_k$ for every linear layer $k$ (L: mean cross-entropy), input side first.
 
@@ -63,6 +66,7 @@ class GradientFlow:
     status: str  # one sentence on what happened
 
 
+@typechecked
 def gradient_flow(
     depth: int,
     activation: str,

@@ -12,17 +12,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_int
 from reslib.preact import PreActBottleneck
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
 
+@typechecked
 def residual_module(channels: int) -> nn.Module:
     """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
+@typechecked
 class Hourglass(nn.Module):
     r"""One hourglass of order $n$: $y = R_{\text{skip}}(x) + \mathrm{up}(R(g_{n-1}(R(\mathrm{pool}(x)))))$.
 
@@ -49,6 +52,7 @@ class Hourglass(nn.Module):
         return f"order={self.order}"
 
 
+@typechecked
 class StackedHourglass(nn.Module):
     r"""Hourglasses in a row, each predicting heat maps that the next one refines.
 
@@ -137,6 +141,7 @@ class StackedHourglass(nn.Module):
         return f"num_stacks={self.num_stacks}, order={self.order}"
 
 
+@typechecked
 def heatmap_loss(heatmaps: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
     r"""Cross-entropy between each heat map, as a distribution over pixels, and the target bump.
 

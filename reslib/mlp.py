@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.core import INITS, check_bool, check_choice, check_float, check_int, residual_add
 
 __all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
@@ -37,6 +38,7 @@ def _norm(norm: str | None, width: int) -> nn.Module:
 _INITS = ("auto", *INITS, "torch")  # reslib.core.INITS, plus "auto" and PyTorch's own default
 
 
+@typechecked
 class PlainLayer(nn.Module):
     r"""One hidden layer $h = a(\mathrm{norm}(W x + b))$.
 
@@ -57,6 +59,7 @@ class PlainLayer(nn.Module):
         return self.act(h)
 
 
+@typechecked
 class ResidualBlock(nn.Module):
     r"""A pre-activation residual block $h = s\,(\lambda x + W\,a(\mathrm{norm}(x)) + b)$.
 
@@ -94,6 +97,7 @@ class ResidualBlock(nn.Module):
         return f"residual_scale={self.residual_scale:.4g}, shortcut_scale={self.shortcut_scale:.4g}"
 
 
+@typechecked
 class MLP(nn.Module):
     """A network as `head(blocks(stem(x)))`, built by `mlp()`.
 
@@ -142,6 +146,7 @@ def _init_linear(layer: nn.Linear, init: str, activation: str) -> None:
         nn.init.zeros_(layer.bias)
 
 
+@typechecked
 def mlp(
     depth: int,
     width: int,

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_float, check_int
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def path_length_distribution(n_blocks: int) -> np.ndarray:
     r"""Fraction of the $2^n$ paths that take exactly $k$ residual branches, $k = 0..n$.
 
@@ -62,6 +64,7 @@ class EffectivePaths:
     peak: int  # the length that carries the most
 
 
+@typechecked
 def effective_paths(
     n_blocks: int, magnitude: Sequence[float] | np.ndarray, share: float = 0.9
 ) -> EffectivePaths:
@@ -99,6 +102,7 @@ def effective_paths(
     return EffectivePaths(contribution, lo, hi, float(pmf[lo : hi + 1].sum()), int(contribution.argmax()))
 
 
+@typechecked
 def unravel(
     blocks: Sequence[Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor
 ) -> dict[tuple[int, ...], torch.Tensor]:
@@ -132,6 +136,7 @@ def _blocks(model: nn.Module) -> nn.Sequential:
     return blocks
 
 
+@typechecked
 def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     r"""A copy of `model` with the blocks at indices `drop` (0-based) replaced by the identity.
 
@@ -155,6 +160,7 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     return lesioned
 
 
+@typechecked
 def reorder(model: nn.Module, order: Sequence[int]) -> nn.Module:
     """A copy of `model` whose blocks run in `order` (a permutation of 0..n-1)."""
     blocks = _blocks(model)
@@ -175,6 +181,7 @@ def _route(block: nn.Module, h: torch.Tensor, skip: bool = True, branch: bool = 
     return (shortcut if skip else shortcut.detach()) + (fx if branch else fx.detach())
 
 
+@typechecked
 def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: Iterable[int]) -> torch.Tensor:
     r"""$\partial L / \partial h_0$ through the branches of the blocks in `active` and the others' skips.
 
@@ -198,6 +205,7 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: It
     return g
 
 
+@typechecked
 def path_gradient_magnitude(
     model: nn.Module,
     x: torch.Tensor,
@@ -236,6 +244,7 @@ def path_gradient_magnitude(
     return np.array(out)
 
 
+@typechecked
 class RandomSkip(nn.Module):
     r"""Stochastic depth: $h + b\,f(h)$, $b \sim$ Bernoulli$(p)$ per batch in training; $h + p\,f(h)$ in eval.
 
@@ -256,6 +265,7 @@ class RandomSkip(nn.Module):
         return f"survival={self.survival:g}"
 
 
+@typechecked
 def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
     """A copy of a residual `model` whose blocks are each kept with probability `survival` per batch.
 
@@ -269,6 +279,7 @@ def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
     return short
 
 
+@typechecked
 class ShortPathTraining(nn.Module):
     r"""Veit et al.'s training on short paths: the full forward pass, the gradient through $k$ branches.
 

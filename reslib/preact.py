@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.blocks import BlockBase, NormLayer, zero_last
 from reslib.core import byte_cache, check_float, check_int, check_memory
 from reslib.mlp import mlp
@@ -22,6 +23,7 @@ from reslib.mlp import mlp
 __all__ = ["PreActBlock", "PreActBottleneck", "ShortcutGradients", "shortcut_gradients"]
 
 
+@typechecked
 class PreActBlock(BlockBase):
     r"""Pre-activation basic block: $y = \mathrm{sc}(x) + W_2\,a(\mathrm{BN}(W_1\,a(\mathrm{BN}(x))))$.
 
@@ -66,6 +68,7 @@ class PreActBlock(BlockBase):
         zero_last(None, self.conv2)
 
 
+@typechecked
 class PreActBottleneck(BlockBase):
     r"""Pre-activation bottleneck.
 
@@ -138,6 +141,7 @@ class ShortcutGradients:
         return self.at_input ** (1 / self.depth)
 
 
+@typechecked
 def shortcut_gradients(
     depth: int,
     shortcut_scale: float,

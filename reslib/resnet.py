@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck, NormLayer, check_block, make_stage
 from reslib.core import check_bool, check_choice, check_int, layers_for
 
@@ -34,6 +35,7 @@ STEM_TYPES = ("imagenet", "cifar")
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + 3x3/2 max-pool, 'cifar' one 3x3 conv"
 
 
+@typechecked
 class ResNet(nn.Module):
     r"""A stem, stages of residual blocks, global average pooling and a linear classifier.
 
@@ -186,31 +188,37 @@ ARCHITECTURES: dict[str, tuple[type[nn.Module], tuple[int, ...]]] = {
 }
 
 
+@typechecked
 def resnet18(**kwargs: object) -> ResNet:
     """ResNet-18: BasicBlock, [2, 2, 2, 2], 11,689,512 parameters with 1000 classes."""
     return ResNet(*ARCHITECTURES["ResNet-18"], **kwargs)
 
 
+@typechecked
 def resnet34(**kwargs: object) -> ResNet:
     """ResNet-34: BasicBlock, [3, 4, 6, 3], 21,797,672 parameters."""
     return ResNet(*ARCHITECTURES["ResNet-34"], **kwargs)
 
 
+@typechecked
 def resnet50(**kwargs: object) -> ResNet:
     """ResNet-50: Bottleneck, [3, 4, 6, 3], 25,557,032 parameters."""
     return ResNet(*ARCHITECTURES["ResNet-50"], **kwargs)
 
 
+@typechecked
 def resnet101(**kwargs: object) -> ResNet:
     """ResNet-101: Bottleneck, [3, 4, 23, 3], 44,549,160 parameters."""
     return ResNet(*ARCHITECTURES["ResNet-101"], **kwargs)
 
 
+@typechecked
 def resnet152(**kwargs: object) -> ResNet:
     """ResNet-152: Bottleneck, [3, 8, 36, 3], 60,192,808 parameters."""
     return ResNet(*ARCHITECTURES["ResNet-152"], **kwargs)
 
 
+@typechecked
 def resnet200(**kwargs: object) -> ResNet:
     """ResNet-200 (He et al., ECCV 2016): Bottleneck, [3, 24, 36, 3], 64,673,832 parameters.
 
@@ -221,6 +229,7 @@ def resnet200(**kwargs: object) -> ResNet:
     return ResNet(*ARCHITECTURES["ResNet-200"], **kwargs)
 
 
+@typechecked
 def cifar_resnet(
     depth: int,
     shortcut_type: str = "A",

@@ -7,11 +7,13 @@ import random
 import numpy as np
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.core import check_int
 
 __all__ = ["set_seed", "device"]
 
 
+@typechecked
 def set_seed(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
 
@@ -28,6 +30,7 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
+@typechecked
 def device() -> torch.device:
     """The best device on this machine: CUDA when available, else Apple's MPS, else the CPU.
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_float, check_int
 
 __all__ = [
@@ -98,6 +99,7 @@ def _draw(
     return image, mask, centre
 
 
+@typechecked
 def segmentation(
     n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3, noise: float = 0.25
 ) -> SegmentationData:
@@ -119,6 +121,7 @@ def segmentation(
     return SegmentationData(torch.from_numpy(x[:, None].copy()), torch.from_numpy(mask))
 
 
+@typechecked
 def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> torch.Tensor:
     r"""Heat maps $h(p) = \exp(-\lVert p - c\rVert^2 / 2\sigma^2)$ peaking at each (row, col) in `coords`.
 
@@ -137,6 +140,7 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     return torch.exp(-(dy + dx) / (2 * sigma**2))
 
 
+@typechecked
 def keypoints(
     n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5, noise: float = 0.25
 ) -> KeypointData:
@@ -164,6 +168,7 @@ def keypoints(
     )
 
 
+@typechecked
 def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     """The (row, col) of each heat map's maximum: the predicted keypoint.
 
@@ -177,6 +182,7 @@ def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     return torch.stack([flat // w, flat % w], -1).float()
 
 
+@typechecked
 def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES)) -> torch.Tensor:
     r"""Intersection over union per class, $|P_c \cap T_c| / |P_c \cup T_c|$, over all pixels.
 
@@ -203,6 +209,7 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     return torch.where(union > 0, inter / union.clamp(min=1), torch.nan)
 
 
+@typechecked
 def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
     r"""The pixels within `width` pixels of a label change: $\max_{N(p)} y \ne \min_{N(p)} y$.
 

@@ -18,6 +18,7 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.core import INITS, check_bool, check_choice, check_int
 from reslib.mlp import mlp
 
@@ -35,6 +36,7 @@ __all__ = [
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
+@typechecked
 def freeze_batch_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
     r"""Set every batch norm's running statistics to the statistics of the batch `x`, then `eval()`.
 
@@ -68,6 +70,7 @@ def _as_column(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+@typechecked
 def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     r"""$\partial y/\partial x$ at every scalar input $x_i$ in one backward pass.
 
@@ -95,6 +98,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return grad.squeeze(1).detach()
 
 
+@typechecked
 def depth_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     r"""$\partial y_d/\partial x$ for the network cut after each depth $d$: $y_d = \mathrm{head}(h_d)$.
 
@@ -116,6 +120,7 @@ def depth_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return (tangents @ model.head.weight.detach().T).squeeze(-1)
 
 
+@typechecked
 def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) -> np.ndarray:
     r"""Autocorrelation of a sequence, mean removed and normalised to 1 at lag 0.
 
@@ -143,6 +148,7 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     return r / power[..., None]
 
 
+@typechecked
 def shattering_net(
     depth: int, residual: bool, batch_norm: bool = True, width: int = 200, seed: int = 0, init: str = "he"
 ) -> nn.Module:
@@ -192,6 +198,7 @@ class ShatteringResult:
     lag1: float  # the autocorrelation at one grid step (4 / (n_inputs - 1))
 
 
+@typechecked
 def shattering(
     depth: int,
     residual: bool,
@@ -242,6 +249,7 @@ def shattering(
     return ShatteringResult(x.squeeze(1).cpu().numpy(), grad, r, float(r[1]))
 
 
+@typechecked
 def lag1_by_depth(
     max_depth: int,
     residual: bool,

@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.data import TensorData
 
@@ -51,6 +52,7 @@ class History:
         return len(self.train_loss)
 
 
+@typechecked
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -88,6 +90,7 @@ def evaluate(
     return loss_sum.item() / len(x), wrong.item() / len(x)
 
 
+@typechecked
 def make_optimizer(
     model: nn.Module, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
@@ -122,6 +125,7 @@ def _finite_parameters(model: nn.Module) -> bool:
     return not tensors or bool(torch.stack([t.isfinite().all() for t in tensors]).all())
 
 
+@typechecked
 def fit(
     model: nn.Module,
     data: TensorData | tuple[torch.Tensor, torch.Tensor],

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_int
 
 __all__ = [
@@ -50,6 +51,7 @@ class ShapeTrace:
     problem: str | None
 
 
+@typechecked
 def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> ShapeTrace:
     """The spatial size at every step of a U-Net, traced without running it.
 
@@ -114,6 +116,7 @@ def _nearest(size: int, depth: int, padding: str) -> str:
     return " or ".join(parts) if parts else "no size near this one"
 
 
+@typechecked
 def unet_output_size(size: int, depth: int = 4, padding: str = "valid") -> int:
     """The output's height (or width) for an input of `size` pixels; ValueError if it cannot work.
 
@@ -125,6 +128,7 @@ def unet_output_size(size: int, depth: int = 4, padding: str = "valid") -> int:
     return trace.steps[-1].size
 
 
+@typechecked
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The central `size` window of x's last two dimensions (U-Net's crop before concatenation)."""
     h, w = x.shape[-2:]
@@ -149,6 +153,7 @@ class DoubleConv(nn.Sequential):
         super().__init__(*layers)
 
 
+@typechecked
 class UNet(nn.Module):
     r"""U-Net: a contracting path, an expanding path, and skips that crop and concatenate.
 
@@ -234,6 +239,7 @@ class UNet(nn.Module):
         return f"depth={self.depth}, padding={self.padding!r}, skips={self.skips}"
 
 
+@typechecked
 def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     r"""Per-pixel cross-entropy, $-\frac{1}{N H' W'} \sum_{n, p} \log \mathrm{softmax}(z_{n,p})_{y_{n,p}}$.
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.core import INITS, byte_cache, check_bool, check_choice, check_float, check_int, check_memory
 
 __all__ = [
@@ -156,6 +157,7 @@ class ForwardBackwardProfile:
         return "; ".join(parts)
 
 
+@typechecked
 def forward_backward_profile(
     depth: int,
     residual_scale: float = 1.0,
@@ -213,6 +215,7 @@ def forward_backward_profile(
     )
 
 
+@typechecked
 def variance_profile(
     depth: int,
     residual_scale: float = 1.0,
@@ -244,6 +247,7 @@ def variance_profile(
     return r.second_moment if quantity == "second_moment" else r.batch_variance
 
 
+@typechecked
 def branch_share(
     depth: int,
     residual_scale: float = 1.0,
@@ -282,6 +286,7 @@ class ResidualStream:
     branch_share: np.ndarray  # (depth + 1,) E[(h_k - skip_k)^2] / E[h_k^2]; NaN at k = 0
 
 
+@typechecked
 @torch.no_grad()
 def residual_stream(model: torch.nn.Module, x: torch.Tensor) -> ResidualStream:
     r"""$\mathbb{E}[h_k^2]$ and the branch's share of $h_k$ for a residual `reslib.mlp.mlp` on input `x`.

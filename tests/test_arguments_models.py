@@ -64,7 +64,7 @@ ROWS = [
         for block in (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck)
     ],
     (BasicBlock, BLOCK | dict(stride=2.0), TypeError, "stride"),
-    (Bottleneck, BLOCK | dict(shortcut_type=None), ValueError, "shortcut_type"),
+    (Bottleneck, BLOCK | dict(shortcut_type=None), TypeError, "shortcut_type"),
     (PreActBlock, BLOCK | dict(dim=3), ValueError, "dim"),
     (PreActBottleneck, BLOCK | dict(plain=None), TypeError, "plain"),
     (make_stage, STAGE | dict(num_blocks=2.0), TypeError, "num_blocks"),
@@ -74,7 +74,7 @@ ROWS = [
     (ResNet, RESNET | dict(num_classes=10.0), TypeError, "num_classes"),
     (ResNet, RESNET | dict(in_channels=0), ValueError, "in_channels"),
     (ResNet, RESNET | dict(stem_type="tiny"), ValueError, "stem_type"),
-    (ResNet, RESNET | dict(layers=[1.0]), TypeError, "num_blocks"),
+    (ResNet, RESNET | dict(layers=[1.0]), TypeError, "layers"),
     (ResNet, RESNET | dict(dim=2.0), TypeError, "dim"),
     (resnet18, dict(num_classes=1000.0), TypeError, "num_classes"),
     (resnet18, dict(stem_type="cifar", shortcut_type="C"), ValueError, "shortcut_type"),

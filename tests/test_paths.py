@@ -88,7 +88,7 @@ def test_lesion_skips_the_blocks_and_leaves_the_model_alone(resnet):
     "drop, error", [([5], ValueError), ([-1], ValueError), ([1.0], TypeError), ([True], TypeError)]
 )
 def test_lesion_rejects_blocks_that_do_not_exist(resnet, drop, error):
-    with pytest.raises(error, match="block index"):
+    with pytest.raises(error, match="block index|drop"):
         rl.paths.lesion(resnet, drop)
     with pytest.raises(TypeError, match="blocks"):
         rl.paths.lesion(nn.Linear(2, 2), [0])
@@ -164,7 +164,7 @@ def test_path_gradient_magnitude_averages_path_gradient(resnet64):
 @pytest.mark.parametrize("active, error", [([5], ValueError), ([-1], ValueError), ([1.0], TypeError)])
 def test_path_gradient_rejects_blocks_that_do_not_exist(resnet64, active, error):
     x, y = torch.randn(2, 8, dtype=torch.float64), torch.zeros(2).long()
-    with pytest.raises(error, match="block index"):
+    with pytest.raises(error, match="block index|active"):
         rl.paths.path_gradient(resnet64, x, y, active)
     with pytest.raises(TypeError, match="blocks"):
         rl.paths.path_gradient(nn.Linear(8, 3), x, y, [0])

@@ -89,6 +89,21 @@ def test_a_failing_redraw_is_shown_not_raised():
     assert "variance overflowed float32 at depth 140" in explorer.status.value
 
 
+def test_a_bad_builder_argument_fails_the_cell_and_a_bad_slider_value_shows_in_the_status():
+    import ipywidgets as widgets
+
+    def redraw(n):
+        return f"n = {rl.core.check_int('n', n, maximum=5)}"
+
+    with pytest.raises(ValueError, match="n must be an int in"):
+        rl.viz.Explorer({"n": widgets.IntSlider(value=9)}, go.FigureWidget(), redraw)
+    explorer = rl.viz.Explorer({"n": widgets.IntSlider(value=1)}, go.FigureWidget(), redraw)
+    explorer.update(n=7)
+    assert isinstance(explorer.error, ValueError) and "n must be an int" in explorer.status.value
+    with pytest.raises(ValueError, match="width must be an int >= 1"):
+        rl.viz.variance_explorer(width=0)
+
+
 def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(explorer):
     explorer.update(depth=7, activation="tanh")
     bundle = explorer._repr_mimebundle_()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward
 from reslib.batchnorm_eval import fold_into_conv
 from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
@@ -43,6 +44,7 @@ def _bn_cases() -> list[tuple]:
     return cases
 
 
+@typechecked
 def check_batch_norm_forward(fn: Callable) -> CheckResult:
     """Exercise: `fn(x, gamma, beta, eps)` returns BN's training-mode output (or `(y, cache)`)."""
     return compare(
@@ -66,6 +68,7 @@ def _backward_reference(dy, x, gamma, eps):
     return batch_norm_backward_simplified(dy, batch_norm_forward(x, gamma, torch.zeros_like(gamma), eps)[1])
 
 
+@typechecked
 def check_batch_norm_backward(fn: Callable) -> CheckResult:
     """Exercise: `fn(dy, x, gamma, eps)` returns `(dx, dgamma, dbeta)` of training-mode BN."""
     gen = torch.Generator().manual_seed(6)
@@ -106,6 +109,7 @@ def _fold_cases() -> list[tuple]:
     return cases
 
 
+@typechecked
 def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -> CheckResult:
     """Exercise: `fn(conv, bn)` returns one conv equal to `bn(conv(x))` in eval mode."""
 
@@ -149,6 +153,7 @@ def _run_block(make: Callable[[int], nn.Module], width: int, x: torch.Tensor) ->
     )
 
 
+@typechecked
 def check_bn_residual_block(cls: Callable[[int], nn.Module]) -> CheckResult:
     """Exercise: `cls(width)` builds a residual block with BN in its branch, x + W ReLU(BN(x)) + b.
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.answers import (
     AnswerTimeout,
     AnswerTypeError,
@@ -81,6 +82,7 @@ def local_seed(seed: int) -> Iterator[None]:
 _failures: Counter[str] = Counter()
 
 
+@typechecked
 def tiered_hint(name: str, hint: str | Sequence[str]) -> str:
     """The hint for this failed try of check `name`: tier k on the k-th failure, the last tier after.
 
@@ -152,6 +154,7 @@ def _close(got: torch.Tensor | tuple, want: torch.Tensor | tuple, atol: float, r
     return bool(torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True).all())
 
 
+@typechecked
 def compare(
     name: str,
     fn: Callable[..., Any],

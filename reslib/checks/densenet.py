@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.counting import count_parameters
 from reslib.densenet import DenseBlock, Transition
@@ -14,6 +15,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_dense_block_channels(fn: Callable[[int, int, int], list[int]]) -> CheckResult:
     """Exercise (08): `fn(k0, k, num_layers)` lists the input channels of every layer, then the output."""
     cases = [(24, 12, 16), (64, 32, 6), (5, 1, 3), (8, 4, 1)]
@@ -38,6 +40,7 @@ def check_dense_block_channels(fn: Callable[[int, int, int], list[int]]) -> Chec
     )
 
 
+@typechecked
 def check_transition_parameters(fn: Callable[[int, float], int]) -> CheckResult:
     """Exercise (08): `fn(m, theta)`, parameters of a transition from m channels, compression theta."""
     cases = [(256, 0.5), (512, 0.5), (330, 0.5), (100, 1.0), (99, 0.3)]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.scenes import heatmap_argmax
 
@@ -14,6 +15,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_heatmap_argmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """Exercise (09): `fn(heatmaps)` returns the (row, col) of each heat map's maximum, (N, K, 2)."""
     gen = torch.Generator().manual_seed(9)

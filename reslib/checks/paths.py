@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
@@ -19,6 +20,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
     """Exercise (03): how many of the $2^n$ paths of an n-block residual net take exactly k branches."""
     cases = [(1, 0), (1, 1), (4, 2), (10, 3), (54, 27), (54, 0), (110, 5)]
@@ -55,6 +57,7 @@ def _lesioned_output(make: Callable, model: nn.Module, x: torch.Tensor, drop: Se
         return out.eval()(x)
 
 
+@typechecked
 def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckResult:
     """Exercise (03): `fn(model, drop)` returns a copy of `model` with blocks `drop` skipped."""
     with local_seed(5):  # the notebook's RNG is not touched
@@ -74,6 +77,7 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
     )
 
 
+@typechecked
 def check_path_gradient(
     fn: Callable[[nn.Module, torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor],
 ) -> CheckResult:

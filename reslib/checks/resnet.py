@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck, PadShortcut
 from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.costs import conv_cost, stage_costs
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_conv_parameters(fn: Callable[[int, int, int, bool], int]) -> CheckResult:
     """Exercise (06): `fn(k, c_in, c_out, bias)` returns the parameters of a k x k conv."""
     cases = [
@@ -45,6 +47,7 @@ def check_conv_parameters(fn: Callable[[int, int, int, bool], int]) -> CheckResu
     )
 
 
+@typechecked
 def check_bottleneck_parameters(fn: Callable[[int, int], int]) -> CheckResult:
     """Exercise (06): `fn(in_channels, planes)` = parameters of `Bottleneck(in_channels, planes)` with BN."""
     cases = [(256, 64), (64, 64), (1024, 256), (512, 128), (16, 4)]
@@ -62,6 +65,7 @@ def check_bottleneck_parameters(fn: Callable[[int, int], int]) -> CheckResult:
     )
 
 
+@typechecked
 def check_stage_shapes(fn: Callable[[int, str], list]) -> CheckResult:
     """Exercise (07): `fn(image_size, block)` = output shapes (C, H, W) of layer1..layer4 of ResNet-18/50."""
     blocks = {"basic": (BasicBlock, [2, 2, 2, 2]), "bottleneck": (Bottleneck, [3, 4, 6, 3])}
@@ -85,6 +89,7 @@ def check_stage_shapes(fn: Callable[[int, str], list]) -> CheckResult:
     )
 
 
+@typechecked
 def check_cifar_parameter_count(fn: Callable[[int], int]) -> CheckResult:
     """Exercise (07): `fn(depth)` = parameters of `cifar_resnet(depth)` (option A, 10 classes)."""
     cases = [(8,), (20,), (32,), (56,), (110,)]
@@ -102,6 +107,7 @@ def check_cifar_parameter_count(fn: Callable[[int], int]) -> CheckResult:
     )
 
 
+@typechecked
 def check_pad_shortcut(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> CheckResult:
     """Exercise (07): `fn(x, out_channels, stride)` = option A's shortcut of a (N, C, H, W) tensor x.
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.counting import count_parameters
 from reslib.mlp import mlp
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
     """Exercise: `fn(layers, x)` applies `layers` in order, $f_K(\\cdots f_2(f_1(x)))$."""
     gen = torch.Generator().manual_seed(1)
@@ -44,6 +46,7 @@ def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]
     )
 
 
+@typechecked
 def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckResult:
     """Exercise: the parameter count of a plain `mlp(depth, width, in_features, out_features)`."""
     configs = [(1, 8, 40, 10), (3, 16, 40, 10), (10, 100, 40, 10), (24, 200, 1, 1)]
@@ -77,6 +80,7 @@ def _chain_loss(x: float, w1: float, w2: float, w3: float, wr: float, target: fl
     return 0.5 * (y - target) ** 2, params
 
 
+@typechecked
 def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: float, target: float) -> float:
     """dL/dw1 of the 3-layer sigmoid chain with a skip weight `wr`, by autograd (float64)."""
     loss, params = _chain_loss(x, w1, w2, w3, wr, target)
@@ -84,6 +88,7 @@ def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: floa
     return g.item()
 
 
+@typechecked
 def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
     """Exercise: $\\partial L/\\partial w_1$ by hand for $y = \\sigma(w_3 h_2 + w_r h_1)$, $L = (y-t)^2/2$."""
     gen = torch.Generator().manual_seed(3)
@@ -110,6 +115,7 @@ def _residual_reference(branches: Sequence[Callable], h: torch.Tensor) -> torch.
     return functools.reduce(lambda h, f: h + f(h), branches, h)
 
 
+@typechecked
 def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
     r"""Exercise: `fn(branches, h)` runs a residual network, $h \leftarrow h + f_k(h)$ for each branch.
 

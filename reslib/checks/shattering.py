@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.shattering import autocorrelation
 
@@ -14,6 +15,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     r"""Exercise (02): $r(k)$ of a 1-D tensor for every lag, mean removed, $r(0) = 1$."""
     gen = torch.Generator().manual_seed(2)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.scenes import edge_band, iou, segmentation
 from reslib.unet import unet_output_size
@@ -17,6 +18,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def check_unet_output_size(fn: Callable[[int, int], int]) -> CheckResult:
     """Exercise (09): `fn(size, depth)`, the output size of a valid U-Net (572 -> 388 for depth 4)."""
     cases = [(572, 4), (188, 4), (700, 4), (572, 3), (92, 2), (30, 1)]
@@ -37,6 +39,7 @@ def check_unet_output_size(fn: Callable[[int, int], int]) -> CheckResult:
     )
 
 
+@typechecked
 def check_binary_iou(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> CheckResult:
     """Exercise (09): `fn(pred, target)`, IoU of two boolean masks, |P and T| / |P or T|."""
     gen = torch.Generator().manual_seed(10)
@@ -59,6 +62,7 @@ def check_binary_iou(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> Check
     )
 
 
+@typechecked
 def check_edge_band(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     """Exercise (09): `fn(mask, width)`, the boolean band of pixels within `width` of a label change."""
     masks = segmentation(3, size=16, seed=3).mask

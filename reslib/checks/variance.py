@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def second_moment_reference(depth: int, gain: float, residual_scale: float, batch_norm: bool) -> torch.Tensor:
     """E[h_k^2] for k = 0..depth predicted by the recursion, starting from E[h_0^2] = 1."""
     values = [1.0]
@@ -23,6 +25,7 @@ def second_moment_reference(depth: int, gain: float, residual_scale: float, batc
     return torch.tensor(values, dtype=torch.float64)
 
 
+@typechecked
 def check_second_moment_recursion(fn: Callable[[int, float, float, bool], object]) -> CheckResult:
     """Exercise: `fn(depth, gain, residual_scale, batch_norm)` predicts E[h_k^2], k = 0..depth."""
     cases = [

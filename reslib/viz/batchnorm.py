@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.batchnorm_eval import RunningStatsTrace, running_stats_trace
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
@@ -23,6 +24,7 @@ __all__ = [
 _BINS = np.linspace(-12, 12, 97)
 
 
+@typechecked
 def lr_sweep_figure(
     lrs: Sequence[float], losses: Mapping[str, Sequence[float]], title: str = ""
 ) -> go.Figure:
@@ -48,6 +50,7 @@ def lr_sweep_figure(
     return fig
 
 
+@typechecked
 def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
     """Running mean/variance vs step, train-vs-eval gap vs step, eval output histogram.
 
@@ -76,7 +79,8 @@ def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
     return fig
 
 
-def update_running_stats_figure(fig: go.Figure, trace: RunningStatsTrace) -> None:
+@typechecked
+def update_running_stats_figure(fig: go.Figure | go.FigureWidget, trace: RunningStatsTrace) -> None:
     """Write a `running_stats_trace` result into a `running_stats_figure`."""
     steps = list(range(1, len(trace.running_mean) + 1))
     ends = [1, steps[-1]]
@@ -90,6 +94,7 @@ def update_running_stats_figure(fig: go.Figure, trace: RunningStatsTrace) -> Non
     fig.data[5].y = plain_list(counts / counts.sum())
 
 
+@typechecked
 def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
     """Notebook 05: batch size and momentum -> running statistics and the train/eval gap;
     gamma and beta -> the output distribution."""

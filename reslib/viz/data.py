@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.data import TensorData
 from reslib.viz.explorer import LAYOUT
 
@@ -14,6 +15,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def mnist1d_figure(data: TensorData, per_class: int = 1) -> go.Figure:
     """The first `per_class` training signals of each digit, one panel per digit."""
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from reslib.argtypes import typechecked
 from reslib.costs import densenet_parameter_count
 from reslib.densenet import channel_plan
 from reslib.viz.explorer import LAYOUT, Explorer
@@ -32,6 +33,7 @@ def _channel_bars(
     return bars
 
 
+@typechecked
 def channel_figure(
     growth_rate: int = 12,
     block_config: Sequence[int] = (16, 16, 16),
@@ -56,6 +58,7 @@ def channel_figure(
     return fig
 
 
+@typechecked
 def densenet_explorer(num_blocks: int = 3) -> Explorer:
     """Notebook 08: growth rate, layers per block, compression -> channels per layer and parameters.
 

@@ -16,6 +16,8 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from reslib.argtypes import typechecked
+
 __all__ = [
     "Explorer",
     "LAYOUT",
@@ -28,6 +30,7 @@ __all__ = [
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
 
 
+@typechecked
 def plain_list(values) -> list:
     """A plain list with None for non-finite values.
 
@@ -37,17 +40,20 @@ def plain_list(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+@typechecked
 def image_grid(z: torch.Tensor) -> list[list[float]]:
     """A 2-D tensor as nested plain lists, first row at the bottom (plotly heatmaps draw y upwards)."""
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
 
+@typechecked
 def image_trace(
     z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None, zmax: float | None = None
 ) -> go.Heatmap:
     return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False, zmin=zmin, zmax=zmax)
 
 
+@typechecked
 class Explorer(widgets.VBox):
     """Controls, a status line and a figure, kept in sync.
 
@@ -56,6 +62,10 @@ class Explorer(widgets.VBox):
         figure: the `go.FigureWidget` to redraw.
         redraw: called with the control values inside `figure.batch_update()`;
             returns a status sentence shown above the figure.
+
+    Raises:
+        TypeError, ValueError: the first draw failed: a bad argument to the explorer's builder
+            fails its cell. Later updates (slider moves) show errors in the status line instead.
     """
 
     def __init__(
@@ -71,6 +81,8 @@ class Explorer(widgets.VBox):
         for control in self.controls.values():
             control.observe(self._on_change, "value")
         self.update()
+        if isinstance(self.error, (TypeError, ValueError)):  # a bad argument to the builder fails its cell
+            raise self.error
 
     @property
     def values(self) -> dict:

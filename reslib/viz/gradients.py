@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
@@ -27,6 +28,7 @@ __all__ = [
 COLORS = {"relu": "#1f77b4", "tanh": "#2ca02c", "sigmoid": "#d62728"}
 
 
+@typechecked
 def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
     r"""$\lVert\partial L/\partial W_k\rVert$ against layer $k$ on a log axis, one line per label."""
     fig = go.Figure()
@@ -47,6 +49,7 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
     return fig
 
 
+@typechecked
 def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     """The explorer's two panels: gradient norm per layer (log) and activation histograms.
 
@@ -83,7 +86,8 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     return fig
 
 
-def update_gradient_flow_figure(fig: go.Figure, result: GradientFlow) -> None:
+@typechecked
+def update_gradient_flow_figure(fig: go.Figure | go.FigureWidget, result: GradientFlow) -> None:
     """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
     norms = np.asarray(result.norms, dtype=float)
     fig.data[0].x = list(range(1, len(norms) + 1))
@@ -99,6 +103,7 @@ def update_gradient_flow_figure(fig: go.Figure, result: GradientFlow) -> None:
         seen.add(layer)
 
 
+@typechecked
 def gradient_explorer(
     data: TensorData | None = None, width: int = 64, batch_size: int = 256, seed: int = 0
 ) -> Explorer:

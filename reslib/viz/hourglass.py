@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.scenes import heatmap_argmax
 from reslib.viz.explorer import LAYOUT, Explorer, image_grid, image_trace
 
@@ -18,6 +19,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def heatmap_figure(
     x: torch.Tensor,
     heatmaps: torch.Tensor,
@@ -53,6 +55,7 @@ def heatmap_figure(
     return fig
 
 
+@typechecked
 def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords: torch.Tensor) -> Explorer:
     """Notebook 09: stack -> that stack's heat maps (precomputed) for one example.
 

@@ -11,6 +11,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.data import TensorData
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.train import evaluate
@@ -26,6 +27,7 @@ __all__ = [
 _RES, _PLAIN = "#1f77b4", "#d62728"
 
 
+@typechecked
 def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.Figure:
     """Path-length distribution, gradient per path of each length, and their product.
 
@@ -65,6 +67,7 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
     return fig
 
 
+@typechecked
 def path_explorer(decay: float = 0.5) -> Explorer:
     """Notebook 03: n blocks (1-110) and the gradient factor per branch -> where the gradient comes from.
 
@@ -93,6 +96,7 @@ def path_explorer(decay: float = 0.5) -> Explorer:
     return Explorer(controls, figure, redraw)
 
 
+@typechecked
 def lesion_figure(
     errors: Mapping[str, Sequence[float]],
     baseline: Mapping[str, float],
@@ -119,6 +123,7 @@ def lesion_figure(
     return fig
 
 
+@typechecked
 def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explorer:
     """Notebook 03: delete `count` blocks starting at `first` (or chosen at random) -> test error.
 

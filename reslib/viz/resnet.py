@@ -8,6 +8,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck
 from reslib.core import check_bool
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
@@ -39,6 +40,7 @@ _KINDS = ("basic", "bottleneck")
 _CONV_COLORS = {"conv1": "#1f77b4", "conv2": "#ff7f0e", "conv3": "#2ca02c"}
 
 
+@typechecked
 def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     """Parameters (left) and FLOPs (right) of a basic and a bottleneck block, stacked per conv.
 
@@ -67,7 +69,8 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     return fig
 
 
-def update_block_cost_figure(fig: go.Figure, costs: BlockCosts) -> None:
+@typechecked
+def update_block_cost_figure(fig: go.Figure | go.FigureWidget, costs: BlockCosts) -> None:
     """Write `costs` into a figure made by `block_cost_figure` (traces: conv1..3 x params/FLOPs)."""
     for i, conv in enumerate(("conv1", "conv2", "conv3")):
         rows = [{r.name: r for r in getattr(costs, kind)}.get(conv) for kind in _KINDS]
@@ -84,6 +87,7 @@ def _totals(costs: BlockCosts, key: str) -> tuple[int, int]:
     return sum(getattr(r, key) for r in costs.basic), sum(getattr(r, key) for r in costs.bottleneck)
 
 
+@typechecked
 def block_cost_explorer(
     channels: int = 256, planes: int = 64, size: int = 56, kernel_size: int = 3
 ) -> Explorer:
@@ -130,6 +134,7 @@ NETWORKS: dict[str, dict] = {
 STRIDES = {"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True}
 
 
+@typechecked
 def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
     """`reslib.costs.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32).
 
@@ -142,6 +147,7 @@ def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
     return stage_costs(**config, **(dict(stride_in_1x1=True) if moved else {}))
 
 
+@typechecked
 def resnet_figure(
     name: str = "ResNet-18", histories: Mapping[str, History] | None = None, metric: str = "training error"
 ) -> go.Figure:
@@ -182,8 +188,9 @@ def resnet_figure(
     return fig
 
 
+@typechecked
 def update_resnet_figure(
-    fig: go.Figure,
+    fig: go.Figure | go.FigureWidget,
     rows: Sequence[StageCost],
     histories: Mapping[str, History],
     metric: str,
@@ -211,6 +218,7 @@ def update_resnet_figure(
     fig.layout.annotations[-1].text = metric
 
 
+@typechecked
 def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -> Explorer:
     """Notebook 07: a network and its stride placement -> stage table and shares; a metric -> curves.
 
@@ -242,6 +250,7 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
     return Explorer(controls, figure, redraw)
 
 
+@typechecked
 def shortcut_figure(results: Sequence[ShortcutGradients]) -> go.Figure:
     r"""Gradient at each block relative to the output (log scale): measured, and $\lambda^{L-l}$."""
     fig = go.Figure()
@@ -255,7 +264,8 @@ def shortcut_figure(results: Sequence[ShortcutGradients]) -> go.Figure:
     return fig
 
 
-def update_shortcut_figure(fig: go.Figure, results: Sequence[ShortcutGradients]) -> None:
+@typechecked
+def update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[ShortcutGradients]) -> None:
     """Write `results` into a figure made by `shortcut_figure` (two traces per result)."""
     for i, r in enumerate(results):
         blocks = list(range(r.depth + 1))
@@ -267,6 +277,7 @@ def update_shortcut_figure(fig: go.Figure, results: Sequence[ShortcutGradients])
         reference.name = f"λ^(L-l) = {lam:g}^(L-l)"
 
 
+@typechecked
 def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
     r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live."""
     first = shortcut_gradients(depth, shortcut_scale, branch_scale)

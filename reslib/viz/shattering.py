@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.shattering import (
     ShatteringResult,
     autocorrelation,
@@ -28,6 +29,7 @@ __all__ = [
 _RES, _PLAIN = "#1f77b4", "#d62728"
 
 
+@typechecked
 def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40) -> go.Figure:
     """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom)."""
     labels = list(results)
@@ -64,6 +66,7 @@ def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40
     return fig
 
 
+@typechecked
 def lag1_figure(curves: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
     """Lag-1 autocorrelation of dy/dx against depth, one line per label."""
     fig = go.Figure()
@@ -83,6 +86,7 @@ def lag1_figure(curves: Mapping[str, Sequence[float]], title: str = "") -> go.Fi
     return fig
 
 
+@typechecked
 def shattering_explorer(
     max_depth: int = 50, width: int = 200, n_inputs: int = 256, seed: int = 0
 ) -> Explorer:

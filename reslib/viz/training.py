@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.train import History
 from reslib.viz.explorer import LAYOUT, plain_list
 
@@ -22,6 +23,7 @@ __all__ = [
 METRICS = {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
 
 
+@typechecked
 def training_curves_figure(
     histories: Mapping[str, History], final: Mapping[str, Sequence[float]]
 ) -> go.Figure:
@@ -53,6 +55,7 @@ def training_curves_figure(
     return fig
 
 
+@typechecked
 def curves_figure(histories: Mapping[str, History], metric: str = "training error") -> go.Figure:
     """One line per network of `metric` against epochs (plain dashed, residual solid)."""
     if metric not in METRICS:
@@ -73,6 +76,7 @@ def curves_figure(histories: Mapping[str, History], metric: str = "training erro
     return fig
 
 
+@typechecked
 def bar_figure(values: Mapping[str, float], title: str, yaxis: str) -> go.Figure:
     """One bar per label, with the value written on it."""
     labels = list(values)

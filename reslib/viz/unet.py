@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.unet import unet_shape_trace
 from reslib.viz.explorer import LAYOUT, Explorer, image_trace
 
@@ -25,6 +26,7 @@ def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int]
     return labels, [r.size for r in trace.steps], trace.problem
 
 
+@typechecked
 def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
     """The spatial size after each step of a valid and a same U-Net; crops as bars."""
     fig = go.Figure()
@@ -62,6 +64,7 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
     return fig
 
 
+@typechecked
 def unet_trace_explorer(depth: int = 4) -> Explorer:
     """Notebook 09: input size -> the size trace through a valid and a same U-Net (never raises)."""
     figure = go.FigureWidget(unet_trace_figure(572, depth))
@@ -91,6 +94,7 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
     return Explorer(controls, figure, redraw)
 
 
+@typechecked
 def segmentation_figure(
     x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor], n: int = 4
 ) -> go.Figure:

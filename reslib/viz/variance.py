@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.core import INITS
 from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backward_profile
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def variance_figure(
     profiles: Mapping[str, Sequence[float]], title: str = "", yaxis: str = "E[h_k^2]"
 ) -> go.Figure:
@@ -42,6 +44,7 @@ def variance_figure(
     return fig
 
 
+@typechecked
 def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") -> go.Figure:
     """The branch's share of each block's output against block k, with the line 1/(k+1) for reference."""
     fig = go.Figure()
@@ -62,6 +65,7 @@ def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") 
     return fig
 
 
+@typechecked
 def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
     """Forward (E[h^2], batch variance, float32's max) and backward (gradient norm) per block.
 
@@ -94,7 +98,8 @@ def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
     return fig
 
 
-def update_profile_figure(fig: go.Figure, result: ForwardBackwardProfile) -> None:
+@typechecked
+def update_profile_figure(fig: go.Figure | go.FigureWidget, result: ForwardBackwardProfile) -> None:
     """Write a `forward_backward_profile` result into a `profile_figure`."""
     second = np.asarray(result.second_moment, dtype=float)
     blocks = list(range(len(second)))
@@ -109,6 +114,7 @@ def update_profile_figure(fig: go.Figure, result: ForwardBackwardProfile) -> Non
     fig.data[4].x, fig.data[4].y = blocks, plain_list(np.where(grad > 0, grad, np.nan))
 
 
+@typechecked
 def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> Explorer:
     """Notebook 04: depth, init, weight-variance multiplier, residual scaling, BN -> both passes.
 
