@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_float, check_int, check_memory
 
 __all__ = ["Trajectory", "euler_trajectory"]
@@ -36,6 +37,7 @@ class Trajectory:
     states: np.ndarray  # (depth + 1, n_inputs, width), float64
 
 
+@typechecked
 def euler_trajectory(
     depth: int,
     residual: bool = True,

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.argtypes import typechecked
 from reslib.core import check_choice, check_float, check_int, check_memory
 from reslib.data import TensorData
 
@@ -52,6 +53,7 @@ def _check_model(model: object) -> nn.Module:
     return model
 
 
+@typechecked
 def random_directions(
     model: nn.Module, normalization: str = "filter", seed: int = 0
 ) -> dict[str, torch.Tensor]:
@@ -198,6 +200,7 @@ def _grid(steps: object, span: object) -> torch.Tensor:
     return (torch.arange(steps, dtype=torch.float64) - (steps - 1) / 2) * (2 * span / (steps - 1))
 
 
+@typechecked
 def loss_slice_1d(
     model: nn.Module,
     data: TensorData | tuple[torch.Tensor, torch.Tensor],
@@ -226,6 +229,7 @@ def loss_slice_1d(
     return Slice1D(alphas.numpy(), loss.numpy())
 
 
+@typechecked
 def nonconvexity(loss: np.ndarray, spacing: float, threshold: float = 0.1) -> tuple[np.ndarray, float]:
     r"""Curvature of a 2-D loss grid: $\lambda_{\min}/\lambda_{\max}$ of its Hessian at each interior point.
 
@@ -261,6 +265,7 @@ def nonconvexity(loss: np.ndarray, spacing: float, threshold: float = 0.1) -> tu
     return ratio, share
 
 
+@typechecked
 def loss_slice_2d(
     model: nn.Module,
     data: TensorData | tuple[torch.Tensor, torch.Tensor],

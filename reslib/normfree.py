@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reslib.argtypes import typechecked
 from reslib.core import check_choice, check_int, check_memory, residual_add
 from reslib.mlp import MLP
 
@@ -35,6 +36,7 @@ __all__ = ["SCHEMES", "NormFreeBlock", "fixup_scale", "normfree_mlp"]
 SCHEMES = ("default", "batchnorm", "zero_gamma", "rezero", "fixup")
 
 
+@typechecked
 def fixup_scale(depth: int, layers_per_branch: int = 2) -> float:
     r"""Fixup's rescaling of each branch's inner weights, $L^{-1/(2m-2)}$ for $L$ blocks of $m$ layers.
 
@@ -51,6 +53,7 @@ def fixup_scale(depth: int, layers_per_branch: int = 2) -> float:
     return float(depth) ** (-1.0 / (2 * layers_per_branch - 2))
 
 
+@typechecked
 class NormFreeBlock(nn.Module):
     r"""A residual block with a two-layer branch, $h = x + \alpha\,f(x)$, for one of `SCHEMES`.
 
@@ -96,6 +99,7 @@ class NormFreeBlock(nn.Module):
         return f"scheme={self.scheme!r}"
 
 
+@typechecked
 def normfree_mlp(depth: int, width: int, in_features: int, out_features: int, scheme: str = "default") -> MLP:
     r"""A residual MLP, stem -> `depth` `NormFreeBlock`s -> linear head, initialised by `scheme`.
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import math
 
+from reslib.argtypes import typechecked
 from reslib.core import check_int
 
 __all__ = ["mlp_parameters", "width_for_budget"]
 
 
+@typechecked
 def mlp_parameters(depth: int, width: int, in_features: int, out_features: int) -> int:
     r"""Parameters of a residual `reslib.mlp.mlp(depth, width, ...)` (and of a plain one of depth + 1).
 
@@ -29,6 +31,7 @@ def mlp_parameters(depth: int, width: int, in_features: int, out_features: int) 
     return (in_features + 1) * width + depth * (width * width + width) + (width + 1) * out_features
 
 
+@typechecked
 def width_for_budget(depth: int, budget: int, in_features: int, out_features: int) -> int:
     """The largest width whose `mlp_parameters(depth, width, ...)` is at most `budget`.
 

@@ -58,6 +58,16 @@ def test_slice_1d_figure():
     assert len(fig.data) == 2 and len(fig.data[0].y) == 5
 
 
+def test_bad_figure_arguments_are_refused():
+    with pytest.raises(ValueError, match="shape"):
+        rl.viz.width_depth_figure({"e": np.ones((2, 3))}, [1, 4], [100, 50], ["plain", "residual"])
+    with pytest.raises(ValueError, match="one width per depth"):
+        rl.viz.width_depth_figure({"e": np.ones((2, 2))}, [1, 4], [100], ["plain", "residual"])
+    fig = rl.viz.scheme_figure({"a": (np.ones(3), rl.train.History([1.0]))})
+    with pytest.raises(ValueError, match="index"):
+        rl.viz.update_scheme_figure(fig, np.ones(3), rl.train.History([1.0]), index=1)
+
+
 def _results():
     ok = rl.train.History([2.0, 1.5, 1.2], [0.8, 0.6, 0.5])
     bad = rl.train.History([float("nan")], [0.9], diverged_at=0)

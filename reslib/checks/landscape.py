@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare, local_seed
 from reslib.widthdepth import width_for_budget
 
@@ -16,6 +17,7 @@ __all__ = [
 ]
 
 
+@typechecked
 def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
     """Each row (filter) of `direction` rescaled to the norm of the same row of `weight`; 0 for 1-D."""
     if weight.dim() < 2:
@@ -24,6 +26,7 @@ def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor
     return (d * (rows.norm(dim=1) / d.norm(dim=1))[:, None]).view_as(direction)
 
 
+@typechecked
 def check_filter_normalization(fn: Callable[[torch.Tensor, torch.Tensor], object]) -> CheckResult:
     """Exercise: `fn(weight, direction)` returns the filter-normalised direction (Li et al. 2018)."""
     with local_seed(10):
@@ -48,6 +51,7 @@ def check_filter_normalization(fn: Callable[[torch.Tensor, torch.Tensor], object
     )
 
 
+@typechecked
 def check_width_for_budget(fn: Callable[[int, int, int, int], object]) -> CheckResult:
     """Exercise: `fn(depth, budget, in_features, out_features)`: the widest residual MLP within budget."""
     cases = [

@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 import torch
 
+from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare, local_seed
 
 __all__ = ["check_rezero_block", "rezero_block_reference"]
 
 
+@typechecked
 def rezero_block_reference(
     x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, alpha: torch.Tensor
 ) -> torch.Tensor:
@@ -18,6 +20,7 @@ def rezero_block_reference(
     return x + alpha * (torch.relu(x @ w1.T) @ w2.T)
 
 
+@typechecked
 def check_rezero_block(fn: Callable[..., object]) -> CheckResult:
     """Exercise: `fn(x, w1, w2, alpha)` computes a ReZero block's output for x (N, width)."""
     with local_seed(11):

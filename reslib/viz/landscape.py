@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
 from reslib.landscape import Slice1D, Slice2D
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
@@ -27,6 +28,7 @@ def _log_loss(result: Slice2D) -> list[list[float | None]]:
     return [plain_list(row) for row in z]
 
 
+@typechecked
 def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figure:
     """The loss on the plane (alpha, beta) as filled contours of log10(loss); the trained point marked.
 
@@ -63,12 +65,14 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
     return fig
 
 
-def update_landscape_figure(fig: go.Figure, result: Slice2D) -> None:
+@typechecked
+def update_landscape_figure(fig: go.Figure | go.FigureWidget, result: Slice2D) -> None:
     """Write a `reslib.landscape.loss_slice_2d` result into a `landscape_figure`."""
     fig.data[0].x, fig.data[0].y = plain_list(result.alphas), plain_list(result.betas)
     fig.data[0].z = _log_loss(result)
 
 
+@typechecked
 def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
     """Notebook 10: depth x plain/residual -> the 2-D loss landscape, from precomputed slices.
 
@@ -102,6 +106,7 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
     return Explorer(controls, figure, redraw)
 
 
+@typechecked
 def slice_1d_figure(slices: Mapping[str, Slice1D], title: str = "") -> go.Figure:
     """The loss along one direction per label, on a log axis."""
     fig = go.Figure()
@@ -115,6 +120,7 @@ def slice_1d_figure(slices: Mapping[str, Slice1D], title: str = "") -> go.Figure
     return fig
 
 
+@typechecked
 def width_depth_figure(
     errors: Mapping[str, np.ndarray], depths: Sequence[int], widths: Sequence[int], columns: Sequence[str]
 ) -> go.Figure:
@@ -124,6 +130,17 @@ def width_depth_figure(
         errors: metric name -> (len(depths), len(columns)) array.
         depths, widths: one per row; columns: one name per column ("plain", "residual").
     """
+    if isinstance(columns, str) or len(depths) != len(widths) or not errors:
+        raise ValueError(
+            f"width_depth_figure needs one width per depth and a list of column names, got {len(depths)} "
+            f"depths, {len(widths)} widths, columns {columns!r} and {len(errors)} metrics"
+        )
+    for name, values in errors.items():
+        if np.shape(values) != (len(depths), len(columns)):
+            raise ValueError(
+                f"errors[{name!r}] must have shape (depths, columns) = ({len(depths)}, {len(columns)}), "
+                f"got {np.shape(values)}"
+            )
     names = list(errors)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.18)
     rows = [f"{d} layers × {w}" for d, w in zip(depths, widths, strict=True)]

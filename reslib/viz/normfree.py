@@ -9,6 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.argtypes import typechecked
+from reslib.core import check_int
 from reslib.euler import Trajectory, euler_trajectory
 from reslib.train import History
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
@@ -25,6 +27,7 @@ __all__ = [
 _COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
+@typechecked
 def scheme_figure(results: Mapping[str, tuple[Sequence[float], History]] | None = None) -> go.Figure:
     """Left: E[h_k^2] per block at initialisation (log axis); right: training loss per epoch.
 
@@ -54,13 +57,18 @@ def _curve(history: History) -> tuple[list[int], list[float | None]]:
     return list(range(1, len(loss) + 1)), plain_list(loss)
 
 
-def update_scheme_figure(fig: go.Figure, second: Sequence[float], history: History, index: int = 0) -> None:
+@typechecked
+def update_scheme_figure(
+    fig: go.Figure | go.FigureWidget, second: Sequence[float], history: History, index: int = 0
+) -> None:
     """Write one network's profile and curve into traces 2 index and 2 index + 1 of a `scheme_figure`."""
+    check_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per network drawn")
     v = np.asarray(second, dtype=float)
     fig.data[2 * index].x, fig.data[2 * index].y = list(range(len(v))), plain_list(np.where(v > 0, v, np.nan))
     fig.data[2 * index + 1].x, fig.data[2 * index + 1].y = _curve(history)
 
 
+@typechecked
 def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], History]]) -> Explorer:
     """Notebook 10: init scheme x depth -> E[h^2] at initialisation and the training curve (precomputed).
 
@@ -92,6 +100,7 @@ def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], His
     return Explorer(controls, figure, redraw)
 
 
+@typechecked
 def euler_figure(residual: Trajectory | None = None, plain: Trajectory | None = None) -> go.Figure:
     """The first two hidden units of each input, layer by layer: residual (left) and plain (right)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("residual, h + f(h)/L", "plain, f(h)"))
@@ -112,7 +121,8 @@ def euler_figure(residual: Trajectory | None = None, plain: Trajectory | None = 
     return fig
 
 
-def update_euler_figure(fig: go.Figure, residual: Trajectory, plain: Trajectory) -> None:
+@typechecked
+def update_euler_figure(fig: go.Figure | go.FigureWidget, residual: Trajectory, plain: Trajectory) -> None:
     """Write two `reslib.euler.euler_trajectory` results (up to 4 inputs each) into an `euler_figure`."""
     for offset, result in ((0, residual), (4, plain)):
         for i in range(4):
@@ -123,6 +133,7 @@ def update_euler_figure(fig: go.Figure, residual: Trajectory, plain: Trajectory)
                 trace.x, trace.y = [], []
 
 
+@typechecked
 def euler_explorer(seed: int = 0) -> Explorer:
     """Notebook 10: depth L -> the hidden trajectories of a residual (Euler) and a plain network."""
     cache: dict[int, tuple[Trajectory, Trajectory]] = {}
