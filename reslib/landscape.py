@@ -55,7 +55,7 @@ def _check_model(model: object) -> nn.Module:
 
 @typechecked
 def random_directions(
-    model: nn.Module, normalization: str = "filter", seed: int = 0
+    model: nn.Module, normalization: str = "filter", seed: int = 0, generator: torch.Generator | None = None
 ) -> dict[str, torch.Tensor]:
     r"""One Gaussian direction in weight space, per parameter of `model`, scaled filter by filter.
 
@@ -68,6 +68,7 @@ def random_directions(
         model: the network whose weights the directions perturb.
         normalization: `"filter"` (Li et al.), `"layer"` or `"none"`.
         seed: seed of the local generator (the global RNG is not touched).
+        generator: a CPU `torch.Generator` to draw from instead (then `seed` is not used); it advances.
 
     Returns:
         dict parameter name -> direction tensor shaped like that parameter (on its device).
@@ -75,13 +76,15 @@ def random_directions(
     _check_model(model)
     check_choice("normalization", normalization, NORMALIZATIONS, fix="use 'filter' as in Li et al. (2018)")
     check_int("seed", seed, minimum=0, maximum=2**63 - 1)
-    gen = torch.Generator().manual_seed(seed)
+    if generator is not None and generator.device.type != "cpu":
+        raise ValueError(
+            f"generator must be a CPU torch.Generator, got one on {generator.device}; use torch.Generator()"
+        )
+    gen = torch.Generator().manual_seed(seed) if generator is None else generator
     directions = {}
     for name, p in model.named_parameters():
         w = p.detach()
-        d = torch.randn(w.shape, generator=gen, dtype=torch.float64).to(
-            w
-        )  # drawn on the CPU: same everywhere
+        d = torch.randn(w.shape, generator=gen, dtype=torch.float64).to(w)  # on the CPU: same everywhere
         if normalization != "none" and w.dim() < 2:
             d = torch.zeros_like(w)  # biases and BN parameters stay put (Li et al., "ignore biasbn")
         elif normalization == "filter":

@@ -52,6 +52,22 @@ def test_layer_and_no_normalisation():
     assert not torch.equal(random_directions(model, "none", seed=1)["weight"], raw["weight"])
 
 
+def test_directions_from_a_generator_advance_it():
+    model = nn.Linear(6, 4)
+    gen = torch.Generator().manual_seed(7)
+    first, second = (
+        random_directions(model, "none", generator=gen),
+        random_directions(model, "none", generator=gen),
+    )
+    assert not torch.equal(first["weight"], second["weight"])
+    again = random_directions(model, "none", generator=torch.Generator().manual_seed(7))
+    assert torch.equal(first["weight"], again["weight"])
+    torch.testing.assert_close(
+        random_directions(model, seed=7)["weight"],
+        random_directions(model, generator=torch.Generator().manual_seed(7))["weight"],
+    )
+
+
 def test_directions_leave_the_global_rng_alone():
     model = nn.Linear(6, 4)
     before = torch.get_rng_state()
