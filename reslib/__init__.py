@@ -8,8 +8,11 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints);
 - models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
-  and `batchnorm_eval` (running statistics, folding);
-- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form);
+  and `batchnorm_eval` (running statistics, folding), `normfree` (deep residual MLPs without batch
+  norm: ReZero/SkipInit, Fixup, zero gamma);
+- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form),
+  `landscape` (loss slices along filter-normalised directions), `euler` (residual blocks as Euler
+  steps), `widthdepth` (equal-parameter width and depth);
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
@@ -28,9 +31,12 @@ from reslib import (
     counting,
     data,
     densenet,
+    euler,
     gradients,
     hourglass,
+    landscape,
     mlp,
+    normfree,
     paths,
     preact,
     resnet,
@@ -42,6 +48,7 @@ from reslib import (
     unet,
     variance,
     viz,
+    widthdepth,
 )
 from reslib.runtime import device, set_seed
 
@@ -59,9 +66,12 @@ __all__ = [
     "data",
     "densenet",
     "device",
+    "euler",
     "gradients",
     "hourglass",
+    "landscape",
     "mlp",
+    "normfree",
     "paths",
     "preact",
     "resnet",
@@ -74,4 +84,5 @@ __all__ = [
     "unet",
     "variance",
     "viz",
+    "widthdepth",
 ]

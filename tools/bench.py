@@ -197,6 +197,19 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
         ),
         [dict(stack=s, example=e) for s, e in itertools.product([1, 2], [0, 7, 19])],
     ),
+    # notebook 10 (reslib.viz): precomputed results, as the notebook passes them
+    "10 landscape_explorer": (
+        lambda: _landscape_explorer(),
+        [dict(depth=d, architecture=a) for a, d in itertools.product(["plain", "residual"], [2, 8, 20])],
+    ),
+    "10 scheme_explorer": (
+        lambda: _scheme_explorer(),
+        [dict(scheme=s, depth=d) for s, d in itertools.product(rl.normfree.SCHEMES, [8, 32])],
+    ),
+    "10 euler_explorer": (
+        rl.viz.euler_explorer,
+        [dict(depth=2**k) for k in range(9)],
+    ),
 }
 
 
@@ -208,6 +221,30 @@ def _lesion_explorer() -> rl.viz.Explorer:
         nets[name] = rl.mlp.mlp(12, 64, 40, 10, residual=residual, norm="batch")
         rl.train.fit(nets[name], data, epochs=10, lr=0.05, progress=False)
     return rl.viz.lesion_explorer(nets, data)
+
+
+def _landscape_explorer() -> rl.viz.Explorer:
+    """Notebook 10's landscape explorer: 21 x 21 slices of untrained plain and residual MLPs (as in size)."""
+    data, slices = rl.data.mnist1d(), {}
+    probe = (data.x_train[:500], data.y_train[:500])
+    for depth, arch in itertools.product([2, 8, 20], ["plain", "residual"]):
+        rl.set_seed(0)
+        model = rl.mlp.mlp(depth, 32, 40, 10, residual=arch == "residual", residual_scale=1.0)
+        slices[depth, arch] = rl.landscape.loss_slice_2d(model, probe, steps=21, span=0.5)
+    return rl.viz.landscape_explorer(slices)
+
+
+def _scheme_explorer() -> rl.viz.Explorer:
+    """Notebook 10's init-scheme explorer: profiles of fresh networks and 6-epoch curves (synthetic)."""
+    x, results = rl.data.mnist1d().x_train[:500], {}
+    for scheme, depth in itertools.product(rl.normfree.SCHEMES, [8, 32]):
+        rl.set_seed(0)
+        profile = rl.variance.residual_stream(
+            rl.normfree.normfree_mlp(depth, 32, 40, 10, scheme), x
+        ).second_moment
+        curve = [2.3 / (1 + 0.1 * e * (1 + len(scheme) % 3)) for e in range(6)]
+        results[scheme, depth] = (profile, rl.train.History(curve, [0.5] * 6))
+    return rl.viz.scheme_explorer(results)
 
 
 def bench_explorers() -> list[tuple[str, int, float, float, dict]]:

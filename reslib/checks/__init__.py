@@ -23,6 +23,15 @@ from reslib.checks.densenet import (
 from reslib.checks.hourglass import (
     check_heatmap_argmax,
 )
+from reslib.checks.landscape import (
+    check_filter_normalization,
+    check_width_for_budget,
+    filter_normalization_reference,
+)
+from reslib.checks.normfree import (
+    check_rezero_block,
+    rezero_block_reference,
+)
 from reslib.checks.paths import (
     check_count_paths,
     check_lesion,
@@ -64,6 +73,7 @@ __all__ = [
     "check_binary_iou",
     "check_bn_residual_block",
     "check_edge_band",
+    "check_filter_normalization",
     "check_bottleneck_parameters",
     "check_chain_gradient",
     "check_cifar_parameter_count",
@@ -78,11 +88,15 @@ __all__ = [
     "check_pad_shortcut",
     "check_path_gradient",
     "check_residual_forward",
+    "check_rezero_block",
     "check_second_moment_recursion",
     "check_stage_shapes",
     "check_transition_parameters",
     "check_unet_output_size",
+    "check_width_for_budget",
     "compare",
+    "filter_normalization_reference",
+    "rezero_block_reference",
     "tiered_hint",
     "second_moment_reference",
 ]

@@ -1,0 +1,82 @@
+r"""The Euler view of a residual network: $h_k = h_{k-1} + \frac1L f(h_{k-1}, t_{k-1})$ as a step of an ODE.
+
+A residual network whose $L$ blocks each add $\frac1L$ of a smooth branch takes Euler steps of size
+$\frac1L$ along $\frac{dh}{dt} = f(h, t)$, $t \in [0, 1]$: as $L$ grows, its hidden trajectory converges
+to the ODE's solution (the error of Euler's method is $O(1/L)$). A plain network,
+$h_k = f(h_{k-1}, t_{k-1})$, has no such limit: each extra layer is one more application of the map.
+
+Here $f(h, t) = W(t)\tanh(h)$ with $W(t) = \cos(\frac{\pi t}2) W_0 + \sin(\frac{\pi t}2) W_1$, and
+$W_0, W_1$ Gaussian with variance $g^2/\text{width}$ ($g = 2.5$: a chaotic plain network).
+
+References:
+    Chen, Rubanova, Bettencourt and Duvenaud, "Neural ordinary differential equations",
+    NeurIPS 2018. https://arxiv.org/abs/1806.07366
+    Haber and Ruthotto, "Stable architectures for deep neural networks", 2017.
+    https://arxiv.org/abs/1705.03341
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from reslib.argtypes import typechecked
+from reslib.core import check_bool, check_float, check_int, check_memory
+
+__all__ = ["Trajectory", "euler_trajectory"]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Hidden states after each layer: `states[k]` at time `times[k] = k / depth`."""
+
+    times: np.ndarray  # (depth + 1,)
+    states: np.ndarray  # (depth + 1, n_inputs, width), float64
+
+
+@typechecked
+def euler_trajectory(
+    depth: int,
+    residual: bool = True,
+    n_inputs: int = 4,
+    width: int = 16,
+    gain: float = 2.5,
+    seed: int = 0,
+) -> Trajectory:
+    r"""Run `n_inputs` inputs through `depth` layers of one smooth family of weights $W(t)$.
+
+    Residual: $h_k = h_{k-1} + \frac1L W(t_{k-1})\tanh(h_{k-1})$; plain: $h_k = W(t_{k-1})\tanh(h_{k-1})$.
+    The weights and inputs depend on `seed` only, so networks of different depth share them.
+
+    Args:
+        depth: layers $L$, in [1, 100000].
+        residual: Euler steps (True) or a plain network (False).
+        n_inputs: inputs, each a standard normal vector.
+        width: units per layer.
+        gain: $g$, the weights' standard deviation times $\sqrt{\text{width}}$, > 0.
+        seed: seed of the weights and inputs (a local generator).
+
+    Returns:
+        `Trajectory` with (depth + 1,) times and (depth + 1, n_inputs, width) states.
+    """
+    check_int("depth", depth, maximum=100_000)
+    check_bool("residual", residual)
+    check_int("n_inputs", n_inputs, maximum=10_000)
+    check_int("width", width, maximum=4096)
+    gain = check_float("gain", gain, minimum=0.0, maximum=100.0, strict_minimum=True)
+    check_int("seed", seed, minimum=0, maximum=2**63 - 1)
+    check_memory("depth", depth, 8 * (depth + 1) * n_inputs * width + 16 * width * width)
+    gen = torch.Generator().manual_seed(seed)
+    w0, w1 = torch.randn(2, width, width, generator=gen, dtype=torch.float64) * (gain / math.sqrt(width))
+    h = torch.randn(n_inputs, width, generator=gen, dtype=torch.float64)  # (N, width)
+    states = [h]
+    for k in range(depth):
+        t = k / depth
+        w = math.cos(math.pi * t / 2) * w0 + math.sin(math.pi * t / 2) * w1  # W(t), (width, width)
+        f = torch.tanh(h) @ w.T  # f(h, t)
+        h = h + f / depth if residual else f
+        states.append(h)
+    return Trajectory(np.arange(depth + 1) / depth, torch.stack(states).numpy())
