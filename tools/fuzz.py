@@ -175,6 +175,23 @@ def _shattering_net() -> nn.Module:
     return rl.shattering.shattering_net(3, residual=True, width=8).eval()
 
 
+def _slice_data() -> tuple:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(8, 3, generator=g), torch.randint(0, 2, (8,), generator=g)
+
+
+def _slice_2d():
+    return rl.landscape.loss_slice_2d(nn.Linear(3, 2), _slice_data(), steps=3, span=0.5)
+
+
+def _slice_1d():
+    return rl.landscape.loss_slice_1d(nn.Linear(3, 2), _slice_data(), steps=3)
+
+
+def _short_history() -> rl.train.History:
+    return rl.train.History([1.0, 0.5], [0.5, 0.4])
+
+
 _T = torch.randn  # a fresh tensor on every call: answers and probes cannot share one
 _SCALARS = lambda: [torch.linspace(-1, 1, 8)]
 _MAPS = lambda: {"a": [1.0, 0.5], "b": [0.3, 0.2]}
@@ -293,6 +310,37 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.unet.center_crop": lambda: dict(x=_T(1, 1, 8, 8), size=(4, 4)),
     "reslib.unet.unet_output_size": lambda: dict(size=572),
     "reslib.viz.resnet.network_costs": lambda: dict(name="ResNet-18"),
+    "reslib.checks.landscape.filter_normalization_reference": lambda: dict(
+        weight=_T(3, 4), direction=_T(3, 4)
+    ),
+    "reslib.checks.normfree.rezero_block_reference": lambda: dict(
+        x=_T(2, 3), w1=_T(3, 3), w2=_T(3, 3), alpha=torch.tensor(0.5)
+    ),
+    "reslib.landscape.nonconvexity": lambda: dict(loss=torch.rand(4, 4).double().numpy(), spacing=0.1),
+    "reslib.viz.landscape.landscape_explorer": lambda: dict(slices={(2, "plain"): _slice_2d()}),
+    "reslib.viz.normfree.scheme_explorer": lambda: dict(
+        results={("rezero", 4): (torch.ones(5).numpy(), _short_history())}
+    ),
+    "reslib.viz.landscape.slice_1d_figure": lambda: dict(slices={"a": _slice_1d()}),
+    "reslib.viz.normfree.update_euler_figure": lambda: dict(
+        fig=rl.viz.euler_figure(),
+        residual=rl.euler.euler_trajectory(2),
+        plain=rl.euler.euler_trajectory(2, False),
+    ),
+    "reslib.viz.landscape.update_landscape_figure": lambda: dict(
+        fig=rl.viz.landscape_figure(), result=_slice_2d()
+    ),
+    "reslib.viz.normfree.update_scheme_figure": lambda: dict(
+        fig=rl.viz.scheme_figure({"a": (torch.ones(3).numpy(), _short_history())}),
+        second=torch.ones(3).numpy(),
+        history=_short_history(),
+    ),
+    "reslib.viz.landscape.width_depth_figure": lambda: dict(
+        errors={"e": torch.ones(2, 2).numpy()}, depths=[1, 2], widths=[3, 4], columns=["plain", "residual"]
+    ),
+    "reslib.widthdepth.width_for_budget": lambda: dict(
+        depth=2, budget=20000, in_features=40, out_features=10
+    ),
     "reslib.viz.resnet.shortcut_figure": lambda: dict(results=_shortcut()),
     "reslib.viz.resnet.update_shortcut_figure": lambda: dict(
         fig=go.Figure(rl.viz.shortcut_figure(_shortcut())), results=_shortcut()
@@ -419,6 +467,8 @@ VALID_EDGES = [
         "a batch larger than the data is the whole data",
     ),
     (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
+    (r"reslib\.widthdepth\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
+    (r"reslib\.viz\.normfree\.update_scheme_figure", r"index", r"edge 0", "the first network"),
     (
         r"reslib\.(core\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
         r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",

@@ -8,6 +8,7 @@ import torch
 
 from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare, local_seed
+from reslib.tensors import check_tensor
 from reslib.widthdepth import width_for_budget
 
 __all__ = [
@@ -20,6 +21,12 @@ __all__ = [
 @typechecked
 def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
     """Each row (filter) of `direction` rescaled to the norm of the same row of `weight`; 0 for 1-D."""
+    check_tensor("weight", weight, dtype="float")
+    check_tensor("direction", direction, dtype="float")
+    if weight.shape != direction.shape:
+        raise ValueError(
+            f"weight {tuple(weight.shape)} and direction {tuple(direction.shape)} differ in shape"
+        )
     if weight.dim() < 2:
         return torch.zeros_like(direction)
     rows, d = weight.flatten(1), direction.flatten(1)  # (filters, fan_in)
