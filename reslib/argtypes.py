@@ -67,7 +67,7 @@ def matches(value: object, annotation: object) -> bool:
     if origin is type:
         return isinstance(value, type) and (not args or issubclass(value, args[0]))
     if origin is abc.Callable or annotation is abc.Callable:
-        return callable(value)
+        return callable(value) and not (_builds_module(annotation) and isinstance(value, torch.nn.Module))
     if origin in (abc.Mapping, dict):
         return (
             isinstance(value, abc.Mapping)
@@ -88,6 +88,13 @@ def matches(value: object, annotation: object) -> bool:
     return True  # an annotation this checker does not read (a TypeVar, a Protocol) accepts anything
 
 
+def _builds_module(annotation: object) -> bool:
+    """A factory such as `norm_layer: Callable[[int], nn.Module]`: a module instance is the wrong thing."""
+    args = typing.get_args(annotation)
+    result = args[-1] if args else None
+    return isinstance(result, type) and issubclass(result, torch.nn.Module)
+
+
 def describe(annotation: object) -> str:
     """The annotation in words: `Sequence[int] | None` -> 'a list or tuple of ints, or None'."""
     if annotation is None or annotation is type(None):
@@ -102,6 +109,8 @@ def describe(annotation: object) -> str:
         return "one of " + ", ".join(map(repr, args))
     if origin is type:
         return f"a class (a subclass of {args[0].__name__ if args else 'object'}, not an instance)"
+    if _builds_module(annotation):
+        return "a class or function that builds a module (such as nn.BatchNorm2d)"
     if origin is abc.Callable or annotation is abc.Callable:
         return "a function (something callable)"
     if origin in (abc.Mapping, dict):
@@ -130,7 +139,9 @@ def _fix(value: object, annotation: object) -> str:
         return f" (use {int(value)})"
     if isinstance(value, str) and (int in wanted or float in wanted):
         return " (a number, without quotes)"
-    if isinstance(value, torch.nn.Module) and any(typing.get_origin(a) is type for a in wanted):
+    if isinstance(value, torch.nn.Module) and any(
+        typing.get_origin(a) is type or _builds_module(a) for a in wanted
+    ):
         return f" (pass the class, not an instance: {type(value).__name__}, without the parentheses)"
     if isinstance(value, (list, tuple, np.ndarray)) and torch.Tensor in wanted:
         return " (make it a tensor with torch.tensor(...))"

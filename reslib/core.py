@@ -173,7 +173,8 @@ def check_memory(name: str, value: object, nbytes: int, limit: int = MEMORY_LIMI
         )
         raise ValueError(
             f"{given} would allocate about {nbytes / 2**20:,.0f} MiB, past the limit of "
-            f"{limit / 2**20:,.0f} MiB (reslib.core.MEMORY_LIMIT); use a smaller {name}"
+            f"{limit / 2**20:,.0f} MiB (reslib.core.MEMORY_LIMIT); "
+            + ("use smaller sizes" if isinstance(value, dict) else f"use a smaller {name}")
         )
     return nbytes
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int
+from reslib.core import check_float, check_int, check_memory
 from reslib.tensors import check_batch, check_tensor
 
 __all__ = [
@@ -119,13 +119,15 @@ def unravel(
     n = len(blocks)
     if n > 16:
         raise ValueError(f"{n} blocks make {2**n} paths; unravel at most 16 blocks")
+    check_memory("sizes", dict(blocks=n, x=tuple(x.shape)), 2**n * x.numel() * x.element_size())  # the terms
     terms = {}
-    for taken in itertools.product((0, 1), repeat=n):
-        path = tuple(i + 1 for i, t in enumerate(taken) if t)
-        h = x
-        for i in path:
-            h = blocks[i - 1](h)
-        terms[path] = h
+    with torch.set_grad_enabled(x.requires_grad):  # values only, unless x asks for a graph
+        for taken in itertools.product((0, 1), repeat=n):
+            path = tuple(i + 1 for i, t in enumerate(taken) if t)
+            h = x
+            for i in path:
+                h = blocks[i - 1](h)
+            terms[path] = h
     return terms
 
 

@@ -191,20 +191,23 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     r"""Intersection over union per class, $|P_c \cap T_c| / |P_c \cup T_c|$, over all pixels.
 
     Args:
-        pred: predicted labels (N, H, W), or logits (N, C, H, W) (then argmax over C).
-        target: true labels (N, H, W).
+        pred: predicted labels shaped like `target`, or logits with a class axis 1 (then argmax over it).
+        target: true labels: a mask (N, H, W), or any shape (the pixels of an edge band, flattened).
 
     Returns:
         (num_classes,) float tensor; NaN for a class absent from both.
     """
-    check_tensor("target", target, ndim=3, dtype="label", fix="a mask (N, H, W) of class indices")
-    check_tensor("pred", pred, ndim=(3, 4), fix="labels (N, H, W) or logits (N, C, H, W)")
+    check_tensor("target", target, dtype="label", fix="class indices, e.g. a mask (N, H, W)")
+    check_tensor("pred", pred, fix="labels shaped like target, or logits (N, C, H, W)")
     check_int("num_classes", num_classes, maximum=10_000)
-    if pred.ndim == 4:
+    if pred.ndim == target.ndim + 1:  # logits: the class axis is 1
         if pred.shape[1] != num_classes:
-            raise ValueError(f"pred has {pred.shape[1]} logit channels, num_classes is {num_classes}")
+            raise ValueError(
+                f"pred {tuple(pred.shape)} has one axis more than target {tuple(target.shape)}, so it reads "
+                f"as logits, but its {pred.shape[1]} channels are not num_classes={num_classes}"
+            )
         pred = pred.argmax(1)
-    check_tensor("pred", pred, dtype="label", fix="labels (N, H, W) of class indices, or logits (N, C, H, W)")
+    check_tensor("pred", pred, dtype="label", fix="labels shaped like target, or logits (N, C, H, W)")
     if pred.shape != target.shape:
         raise ValueError(
             f"pred and target need the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"

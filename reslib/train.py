@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from reslib.argtypes import typechecked
 from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.data import TensorData
+from reslib.tensors import check_batch
 
 __all__ = ["History", "LossFn", "evaluate", "fit", "make_optimizer"]
 
@@ -52,6 +53,18 @@ class History:
         return len(self.train_loss)
 
 
+def _check_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Inputs of the model's dtype and labels >= 0, one per input."""
+    check_batch(x, y, "x", "y")
+    weight = next(model.parameters(), None)
+    if weight is not None and weight.dtype != x.dtype:
+        raise TypeError(
+            f"x holds {x.dtype} but the model's weights are {weight.dtype}; use x.to({weight.dtype})"
+        )
+    if int(y.min()) < 0:
+        raise ValueError(f"y must hold class indices >= 0, got {int(y.min())}")
+
+
 @typechecked
 @torch.no_grad()
 def evaluate(
@@ -74,16 +87,21 @@ def evaluate(
     check_int("batch_size", batch_size)  # >= 1: a negative one used to skip every batch, scoring (0, 0)
     if isinstance(x, TensorData):
         x, y = x.x_test, x.y_test
-    if y is None or len(x) != len(y):
-        raise ValueError("evaluate needs inputs and labels of the same length")
-    if len(x) == 0:
-        raise ValueError("evaluate needs at least one example, got x of length 0")
+    if y is None:
+        raise ValueError("evaluate needs labels y, or a TensorData as x")
+    _check_classifier_data(model, x, y)
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
     wrong = torch.zeros((), device=x.device)
     for i in range(0, len(x), batch_size):
         logits = model(x[i : i + batch_size])
+        if i == 0 and (logits.ndim != 2 or logits.shape[1] <= int(y.max())):
+            model.train(was_training)
+            raise ValueError(
+                f"y holds class indices up to {int(y.max())}, but the model's output has shape "
+                f"{tuple(logits.shape)}; a classifier returns logits (N, classes), classes > {int(y.max())}"
+            )
         loss_sum += F.cross_entropy(logits, y[i : i + batch_size], reduction="sum")
         wrong += (logits.argmax(1) != y[i : i + batch_size]).sum()
     model.train(was_training)
@@ -178,6 +196,12 @@ def fit(
     if len(x) != len(y):
         raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
     classify = loss_fn is None
+    if classify:
+        _check_classifier_data(model, x, y)
+        if isinstance(data, TensorData) and int(y.max()) >= data.num_classes:
+            raise ValueError(
+                f"data's labels go up to {int(y.max())}, but data.num_classes is {data.num_classes}"
+            )
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     model.to(x.device)
     opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)

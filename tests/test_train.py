@@ -126,5 +126,5 @@ def test_fit_with_a_loss_function_measures_the_test_loss_but_no_error(small_data
 
 
 def test_evaluate_rejects_mismatched_lengths():
-    with pytest.raises(ValueError, match="same length"):
+    with pytest.raises(ValueError, match="the same N"):
         rl.train.evaluate(nn.Linear(40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long))
