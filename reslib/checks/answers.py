@@ -30,18 +30,20 @@ class AnswerTimeout(BaseException):
 
 @contextlib.contextmanager
 def preserved_rngs() -> Iterator[None]:
-    """Give torch's CPU RNG, NumPy's global RNG and Python's `random` their states back after the block.
+    """Give torch's RNGs (CPU and every initialised GPU), NumPy's global RNG and Python's `random`
+    their states back after the block.
 
-    A check (and the learner's answer inside it, which may build a model) then never changes what
-    the notebook's next `torch.rand`, `np.random.rand` or `random.random` returns.
+    A check (and the learner's answer inside it, which may build a model or draw on the GPU) then
+    never changes what the notebook's next `torch.rand`, `np.random.rand` or `random.random` returns.
     """
-    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    states = np.random.get_state(), random.getstate()
+    gpus = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     try:
-        yield
+        with torch.random.fork_rng(devices=gpus):  # CPU always; CUDA devices already in use
+            yield
     finally:
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])
+        np.random.set_state(states[0])
+        random.setstate(states[1])
 
 
 def _can_use_alarm() -> bool:
