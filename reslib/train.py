@@ -53,14 +53,16 @@ class History:
         return len(self.train_loss)
 
 
-def _check_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Inputs of the model's dtype and labels >= 0, one per input."""
+def _check_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moves: bool = False) -> None:
+    """Inputs of the model's dtype (and device, unless the caller `moves` the model) and labels >= 0."""
     check_batch(x, y, "x", "y")
     weight = next(model.parameters(), None)
     if weight is not None and weight.dtype != x.dtype:
-        raise TypeError(
-            f"x holds {x.dtype} but the model's weights are {weight.dtype}; use x.to({weight.dtype})"
-        )
+        raise TypeError(f"x holds {x.dtype}, the model's weights {weight.dtype}; use x.to({weight.dtype})")
+    if weight is not None and not moves and weight.device != x.device:
+        raise ValueError(f"x is on {x.device} but the model on {weight.device}; use model.to(x.device)")
+    if y.device != x.device:
+        raise ValueError(f"x is on {x.device} but y on {y.device}; put both on one device")
     if int(y.min()) < 0:
         raise ValueError(f"y must hold class indices >= 0, got {int(y.min())}")
 
@@ -197,7 +199,7 @@ def fit(
         raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
     classify = loss_fn is None
     if classify:
-        _check_classifier_data(model, x, y)
+        _check_classifier_data(model, x, y, moves=True)  # fit moves the model to x's device
         if isinstance(data, TensorData) and int(y.max()) >= data.num_classes:
             raise ValueError(
                 f"data's labels go up to {int(y.max())}, but data.num_classes is {data.num_classes}"

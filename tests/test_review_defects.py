@@ -137,14 +137,17 @@ def test_9_answers_and_compare_arguments_are_read_strictly():
 
 # 10. A third of bad inputs gave unclear errors, and the same mistake raised different types.
 def test_10_common_mistakes_get_the_same_clear_errors():
-    data = rl.data.mnist1d()
-    model = rl.mlp.mlp(2, 8, 40, 10)
+    data = rl.data.mnist1d()  # on reslib.device(): the GPU where there is one
+    model = rl.mlp.mlp(2, 8, 40, 10).to(data.x_test.device)
     with pytest.raises(TypeError, match="x holds torch.float64"):
         rl.train.evaluate(model, data.x_test.double(), data.y_test)
     with pytest.raises(TypeError, match="y must hold integer labels"):
         rl.train.evaluate(model, data.x_test, data.y_test.float())
     with pytest.raises(ValueError, match="class indices up to 10"):
-        rl.train.evaluate(model, data.x_test, torch.full((len(data.y_test),), 10))
+        rl.train.evaluate(model, data.x_test, torch.full_like(data.y_test, 10))
+    with pytest.raises(ValueError, match="use model.to"):
+        rl.train.evaluate(model.to("meta"), data.x_test, data.y_test)  # a model on another device
+    model = rl.mlp.mlp(2, 8, 40, 10).to(data.x_test.device)
     with pytest.raises(TypeError, match="seed must be an int"):
         rl.train.fit(model, data, 1, 0.1, seed=2.5, progress=False)
     with pytest.raises(TypeError, match="the class, not an instance"):
