@@ -123,7 +123,7 @@ def describe(annotation: object) -> str:
         return "a torch.Tensor"
     name = getattr(annotation, "__name__", str(annotation))
     if getattr(annotation, "__module__", "").startswith("torch.nn"):
-        name = f"nn.{name}"
+        return f"an nn.{name}"
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
@@ -179,7 +179,7 @@ def typechecked(fn: F) -> F:
     if isinstance(fn, type):
         fn.__init__ = _wrap(fn.__init__, fn.__name__)
         if issubclass(fn, torch.nn.Module):
-            fn.__init__ = _sized(fn.__init__, fn.__name__)
+            fn.__init__ = _sized(fn.__init__, fn)
         return fn
     return _wrap(fn, fn.__name__)
 
@@ -189,10 +189,13 @@ MODULE_LIMIT = 2**30
 _sizing = threading.local()  # set while an outer module is being sized or built: inner ones skip it
 
 
-def _sized(init: Callable, where: str) -> Callable:
+def _sized(init: Callable, cls: type) -> Callable:
+    where = cls.__name__
+
     @functools.wraps(init)
     def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
-        if getattr(_sizing, "active", False):
+        # a subclass's own arguments are not these: only the class itself is sized here
+        if getattr(_sizing, "active", False) or type(self) is not cls:
             return init(self, *args, **kwargs)
         _sizing.active = True
         try:
