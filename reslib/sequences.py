@@ -141,7 +141,7 @@ def train_sequence_models(
     data: SequenceData,
     steps: int,
     lr: float,
-    warmup: int = 0,
+    warmup: int | Sequence[int] = 0,
     batch_size: int = 32,
     betas: tuple[float, float] = (0.9, 0.98),
     seeds: Sequence[int] | None = None,
@@ -150,21 +150,21 @@ def train_sequence_models(
 
     $\eta_t = \eta\,\min(1, (t + 1)/T_\text{warm})$ ($T_\text{warm} = 0$: the full rate from the first
     step), minimising per-position cross-entropy. The models (say, one per seed) are stacked and run
-    in one `torch.func.vmap` call; Adam acts element by element, so each model follows exactly the
-    path it would follow alone, only faster. Model $i$ draws its batches from `seeds[i]` (a local
-    generator). A model whose loss or weights stop being finite gets `diverged_at`; the others go on.
-    The trained weights are written back into `models`.
+    in one `torch.func.vmap` call; Adam (PyTorch's update, $\epsilon = 10^{-8}$) acts element by element,
+    so each model follows the path it would follow alone, only faster. Model $i$ draws its batches
+    from `seeds[i]` (a local generator). A model whose loss or weights stop being finite gets
+    `diverged_at`; the others go on. The trained weights are written back into `models`.
 
     Args:
         models: maps (B, T) tokens to (B, T, classes) logits, all with the same parameter shapes
             (e.g. `reslib.transformer.transformer` with different seeds).
         data: a `SequenceData`. steps: optimiser steps. lr: peak learning rate $\eta$.
-        warmup: warm-up steps, 0..steps. batch_size: sequences per step and model.
+        warmup: warm-up steps, 0..steps: one for all models, or one per model.
+        batch_size: sequences per step and model.
         betas: Adam's $(\beta_1, \beta_2)$. seeds: the batch order of each model (default 0, 1, ...).
     """
     check_int("steps", steps, maximum=10**6)
     lr = check_float("lr", lr, 0.0, 10.0, strict_minimum=True)
-    check_int("warmup", warmup, minimum=0, maximum=steps, fix="at most the number of steps")
     check_int("batch_size", batch_size, maximum=10**6)
     for i, beta in enumerate(betas):
         check_float(f"betas[{i}]", beta, 0.0, 1.0, fix="Adam's betas lie in [0, 1), e.g. (0.9, 0.98)")
@@ -173,47 +173,63 @@ def train_sequence_models(
                 f"betas[{i}] must be < 1, got {beta}; Adam's betas lie in [0, 1), e.g. (0.9, 0.98)"
             )
     models = list(models)
-    seeds = list(range(len(models))) if seeds is None else list(seeds)
-    if not models or len(seeds) != len(models):
+    M = len(models)
+    seeds = list(range(M)) if seeds is None else list(seeds)
+    warmups = [warmup] * M if isinstance(warmup, int) else list(warmup)
+    if not models or len(seeds) != M or len(warmups) != M:
         raise ValueError(
-            f"need at least one model and one seed per model, got {len(models)} and {len(seeds)}"
+            f"need at least one model, and one seed and one warmup per model; got {M} models, "
+            f"{len(seeds)} seeds and {len(warmups)} warmups"
         )
     for s in seeds:
         check_int("seeds: each seed", s, minimum=0)
+    for w in warmups:
+        check_int("warmup", w, minimum=0, maximum=steps, fix="at most the number of steps")
     shapes = [[(k, v.shape) for k, v in m.named_parameters()] for m in models]
     if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
         raise ValueError("models must share one architecture (the same parameter names and shapes)")
     x, y = data.x_train, data.y_train
     if any(p.device != x.device for m in models for p in m.parameters()):
         raise ValueError(f"data is on {x.device} but a model is not; use model.to({x.device})")
-    params, buffers = stack_module_state(models)  # name -> (M, ...) leaves
+    params, buffers = stack_module_state(models)  # name -> (M, ...)
+    names, sizes = list(params), [params[n][0].numel() for n in params]
+    flat = torch.cat([params[n].detach().reshape(M, -1) for n in names], 1).requires_grad_()  # (M, P)
     base = copy.deepcopy(models[0]).to("meta")
     batched = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)))
-    opt = torch.optim.Adam(params.values(), lr=lr, betas=betas)
-    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: min(1.0, (t + 1) / warmup) if warmup else 1.0)
+
+    def unflatten(flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        parts = flat.split(sizes, dim=1)
+        return {n: t.reshape(params[n].shape) for n, t in zip(names, parts, strict=True)}
+
+    (beta1, beta2), eps = betas, 1e-8
+    m, v = torch.zeros_like(flat), torch.zeros_like(flat)  # Adam's moments, (M, P)
+    ramp = torch.tensor([[1.0 / w if w else 1.0] for w in warmups], device=x.device)  # (M, 1)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     batch = min(batch_size, len(x))
     losses = []
-    for _ in range(steps):
+    for t in range(1, steps + 1):
         idx = torch.stack([torch.randint(len(x), (batch,), generator=g) for g in gens]).to(x.device)  # (M, B)
-        logits = batched(params, buffers, x[idx])  # (M, B, T, classes)
+        logits = batched(unflatten(flat), buffers, x[idx])  # (M, B, T, classes)
         each = F.cross_entropy(logits.flatten(0, 2), y[idx].flatten(), reduction="none")
-        each = each.view(len(models), -1).mean(1)  # (M,) one loss per model
-        opt.zero_grad(set_to_none=True)
-        each.sum().backward()  # model i's weights get the gradient of loss i only
-        opt.step()
-        schedule.step()
+        each = each.view(M, -1).mean(1)  # (M,) one loss per model
+        (grad,) = torch.autograd.grad(each.sum(), flat)  # model i's weights get loss i's gradient only
+        with torch.no_grad():  # Adam, as torch.optim.Adam computes it, with one rate per model
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            rate = lr * (ramp * t).clamp(max=1.0) / (1 - beta1**t)  # (M, 1) warm-up, bias correction
+            flat.sub_(rate * m / (v.sqrt() / math.sqrt(1 - beta2**t) + eps))
         losses.append(each.detach())
     curves = torch.stack(losses).float().cpu().numpy().T  # (M, steps)
-    finite = torch.stack([p.isfinite().flatten(1).all(1) for p in params.values()]).all(0).cpu()  # (M,)
+    finite = flat.detach().isfinite().all(1).cpu()  # (M,)
     runs = []
     with torch.no_grad():
+        trained = unflatten(flat)
         for i, model in enumerate(models):
-            for name, p in params.items():
-                model.get_parameter(name).copy_(p[i])
+            for name in names:
+                model.get_parameter(name).copy_(trained[name][i])
             bad = np.flatnonzero(~np.isfinite(curves[i]))
             diverged = int(bad[0]) if len(bad) else (None if finite[i] else steps - 1)
             curve = curves[i] if diverged is None else curves[i, :diverged]
             acc = 0.0 if diverged is not None else sequence_accuracy(model, data.x_test, data.y_test)
-            runs.append(SequenceRun(curve, acc, diverged, lr, warmup))
+            runs.append(SequenceRun(curve, acc, diverged, lr, warmups[i]))
     return runs
