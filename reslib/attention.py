@@ -16,7 +16,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_int
+from reslib.core import check_bool, check_choice, check_int, check_memory
 
 __all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "check_heads"]
 
@@ -61,6 +61,7 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model: int, n_head: int, causal: bool = False):
         super().__init__()
         check_heads(d_model, n_head)
+        check_memory("d_model", d_model, 16 * d_model * d_model)
         self.n_head, self.causal = n_head, check_bool("causal", causal)
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
@@ -91,7 +92,9 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, activation: str = "gelu"):
         super().__init__()
+        check_int("d_model", d_model, maximum=2**14)
         check_int("d_ff", d_ff, maximum=2**16)
+        check_memory("sizes", dict(d_model=d_model, d_ff=d_ff), 8 * d_model * d_ff)
         check_choice("activation", activation, ACTIVATIONS)
         self.c_fc = nn.Linear(d_model, d_ff)
         self.act = nn.GELU() if activation == "gelu" else nn.ReLU()

@@ -119,6 +119,14 @@ class Transformer(nn.Module):
         norm_first: bool = True,
     ):
         super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_out", n_out)):
+            check_int(name, value, maximum=2**20)
+        check_int("d_model", d_model, maximum=2**14)
+        check_memory(
+            "sizes",
+            dict(vocab_size=vocab_size, block_size=block_size, n_out=n_out, d_model=d_model),
+            4 * d_model * (vocab_size + block_size + n_out),
+        )
         self.vocab_size, self.block_size = vocab_size, block_size
         self.wte = nn.Embedding(vocab_size, d_model)
         self.wpe = nn.Embedding(block_size, d_model)
