@@ -6,13 +6,16 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
   its annotations), `core` (value checks and memory bounds, 1-D/2-D layers, `residual_add`),
   `tensors` (tensor arguments: dtype, dimensions, batches), `runtime` (seed, device);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
-  of discs and squares for segmentation and keypoints);
+  of discs and squares for segmentation and keypoints), `sequences` (digit sequences to sort, and a
+  training loop with learning-rate warm-up);
 - models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
   and `batchnorm_eval` (running statistics, folding), `normfree` (deep residual MLPs without batch
-  norm: ReZero/SkipInit, Fixup, zero gamma);
+  norm: ReZero/SkipInit, Fixup, zero gamma), `attention` and `transformer` (a tiny pre-LN/post-LN
+  transformer, parity with `nn.TransformerEncoderLayer`);
 - analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form),
   `landscape` (loss slices along filter-normalised directions), `euler` (residual blocks as Euler
-  steps), `widthdepth` (equal-parameter width and depth);
+  steps), `widthdepth` (equal-parameter width and depth), `stream` (a transformer's residual stream:
+  gradients per block, the logit lens);
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
@@ -22,6 +25,7 @@ Every figure, explorer and check is one hop away: `rl.viz.variance_explorer()`,
 
 from reslib import (
     argtypes,
+    attention,
     batchnorm,
     batchnorm_eval,
     blocks,
@@ -42,9 +46,12 @@ from reslib import (
     resnet,
     runtime,
     scenes,
+    sequences,
     shattering,
+    stream,
     tensors,
     train,
+    transformer,
     unet,
     variance,
     viz,
@@ -56,6 +63,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "argtypes",
+    "attention",
     "batchnorm",
     "batchnorm_eval",
     "blocks",
@@ -77,10 +85,13 @@ __all__ = [
     "resnet",
     "runtime",
     "scenes",
+    "sequences",
     "set_seed",
     "shattering",
+    "stream",
     "tensors",
     "train",
+    "transformer",
     "unet",
     "variance",
     "viz",

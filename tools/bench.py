@@ -210,6 +210,18 @@ EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
         rl.viz.euler_explorer,
         [dict(depth=2**k) for k in range(9)],
     ),
+    # notebook 11 (reslib.viz): profiles of fresh transformers, synthetic curves
+    "11 placement_explorer": (
+        lambda: _placement_explorer(),
+        [
+            dict(depth=d, placement=p, warmup=w)
+            for d, p, w in itertools.product([4, 12], ["pre-LN", "post-LN"], [False, True])
+        ],
+    ),
+    "11 lens_explorer": (
+        lambda: _lens_explorer(),
+        [dict(block=b) for b in range(13)],
+    ),
 }
 
 
@@ -245,6 +257,29 @@ def _scheme_explorer() -> rl.viz.Explorer:
         curve = [2.3 / (1 + 0.1 * e * (1 + len(scheme) % 3)) for e in range(6)]
         results[scheme, depth] = (profile, rl.train.History(curve, [0.5] * 6))
     return rl.viz.scheme_explorer(results)
+
+
+def _placement_explorer() -> rl.viz.Explorer:
+    """Notebook 11's placement explorer: fresh transformers' gradient profiles, synthetic curves."""
+    data, results = rl.sequences.sequence_task(64, 32, device="cpu"), {}
+    for depth, placement, warmup in itertools.product([4, 12], ["pre-LN", "post-LN"], [False, True]):
+        rl.set_seed(0)
+        model = rl.transformer.transformer(10, 8, depth, 32, 2, d_ff=64, norm_first=placement == "pre-LN")
+        profile = rl.stream.gradient_profile(model, data.x_train, data.y_train)
+        curve = torch.linspace(2.3, 0.1 + warmup, 150).numpy()
+        results[depth, placement, warmup] = (
+            profile,
+            rl.sequences.SequenceRun(curve, 0.9, None, 3e-3, 40 * warmup),
+        )
+    return rl.viz.placement_explorer(results)
+
+
+def _lens_explorer() -> rl.viz.Explorer:
+    """Notebook 11's logit-lens explorer on a fresh 12-block transformer and 500 test sequences."""
+    data = rl.sequences.sequence_task(64, 500, device="cpu")
+    rl.set_seed(0)
+    model = rl.transformer.transformer(10, 8, 12, 32, 2, d_ff=64)
+    return rl.viz.lens_explorer(rl.stream.logit_lens(model, data.x_test, data.y_test))
 
 
 def bench_explorers() -> list[tuple[str, int, float, float, dict]]:

@@ -192,6 +192,28 @@ def _short_history() -> rl.train.History:
     return rl.train.History([1.0, 0.5], [0.5, 0.4])
 
 
+def _tiny_transformer() -> nn.Module:
+    return rl.transformer.transformer(10, 8, 2, 8, 2)
+
+
+def _sequences() -> rl.sequences.SequenceData:
+    return rl.sequences.sequence_task(16, 8, device="cpu")
+
+
+def _tokens() -> dict:
+    data = _sequences()
+    return dict(model=_tiny_transformer(), x=data.x_test, y=data.y_test)
+
+
+def _readout() -> rl.stream.StreamReadout:
+    return rl.stream.logit_lens(**_tokens())
+
+
+def _profile_run() -> tuple:
+    run = rl.sequences.SequenceRun(torch.ones(3).numpy(), 0.5, None, 1e-3, 0)
+    return rl.stream.gradient_profile(**_tokens()), run
+
+
 _T = torch.randn  # a fresh tensor on every call: answers and probes cannot share one
 _SCALARS = lambda: [torch.linspace(-1, 1, 8)]
 _MAPS = lambda: {"a": [1.0, 0.5], "b": [0.3, 0.2]}
@@ -361,6 +383,39 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         histories={"a": _history()},
         metric="training error",
     ),
+    "reslib.attention.FeedForward": lambda: dict(d_model=8, d_ff=16),
+    "reslib.attention.SelfAttention": lambda: dict(d_model=8, n_head=2),
+    "reslib.attention.causal_mask": lambda: dict(length=4),
+    "reslib.attention.check_heads": lambda: dict(d_model=8, n_head=2),
+    "reslib.transformer.Block": lambda: dict(d_model=8, n_head=2),
+    "reslib.transformer.Transformer": lambda: dict(
+        vocab_size=10, block_size=8, n_out=10, blocks=nn.Sequential(rl.transformer.Block(8, 2)), d_model=8
+    ),
+    "reslib.transformer.to_torch_layer": lambda: dict(block=rl.transformer.Block(8, 2)),
+    "reslib.transformer.transformer": lambda: dict(vocab_size=10, block_size=8, n_layer=2, d_model=8),
+    "reslib.sequences.train_sequence_models": lambda: dict(
+        models=[_tiny_transformer()], data=_sequences(), steps=2, lr=1e-3
+    ),
+    "reslib.sequences.sequence_accuracy": _tokens,
+    "reslib.stream.gradient_profile": _tokens,
+    "reslib.stream.logit_lens": _tokens,
+    "reslib.viz.transformer.placement_figure": lambda: dict(results={"a": _profile_run()}),
+    "reslib.viz.transformer.update_placement_figure": lambda: dict(
+        fig=rl.viz.placement_figure({"a": _profile_run()}), profile=_profile_run()[0], run=_profile_run()[1]
+    ),
+    "reslib.viz.transformer.placement_explorer": lambda: dict(results={(2, "pre-LN", False): _profile_run()}),
+    "reslib.viz.transformer.lens_figure": lambda: dict(readout=_readout()),
+    "reslib.viz.transformer.update_lens_figure": lambda: dict(
+        fig=rl.viz.lens_figure(), readout=_readout(), block=1
+    ),
+    "reslib.viz.transformer.lens_explorer": lambda: dict(readout=_readout()),
+    "reslib.checks.transformer.pre_ln_block_reference": lambda: dict(
+        block=rl.transformer.Block(8, 2), x=_T(2, 3, 8)
+    ),
+    "reslib.checks.transformer.which_fails_reference": lambda: dict(norm_first=False, warmup=False),
+    "reslib.checks.transformer.logit_lens_reference": lambda: dict(
+        model=_tiny_transformer(), idx=torch.randint(10, (2, 4))
+    ),
     "reslib.viz.batchnorm.update_running_stats_figure": lambda: dict(
         fig=rl.viz.running_stats_figure(), trace=rl.batchnorm_eval.running_stats_trace(8, 0.1, steps=5)
     ),
@@ -469,6 +524,14 @@ VALID_EDGES = [
     (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
     (r"reslib\.widthdepth\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
     (r"reslib\.viz\.normfree\.update_scheme_figure", r"index", r"edge 0", "the first network"),
+    (r"reslib\.viz\.transformer\.update_placement_figure", r"index", r"edge 0", "the first model"),
+    (
+        r"reslib\.viz\.transformer\.(lens_figure|update_lens_figure)",
+        r"block",
+        r"edge 0",
+        "0 is the embedding",
+    ),
+    (r"reslib\.sequences\.train_sequence_models", r"warmup", r"edge 0", "no warm-up"),
     (
         r"reslib\.(core\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
         r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",

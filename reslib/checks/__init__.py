@@ -54,6 +54,14 @@ from reslib.checks.sequential import (
 from reslib.checks.shattering import (
     check_autocorrelation,
 )
+from reslib.checks.transformer import (
+    check_logit_lens,
+    check_pre_ln_block,
+    check_which_fails,
+    logit_lens_reference,
+    pre_ln_block_reference,
+    which_fails_reference,
+)
 from reslib.checks.unet import (
     check_binary_iou,
     check_edge_band,
@@ -84,19 +92,25 @@ __all__ = [
     "check_fold_into_conv",
     "check_heatmap_argmax",
     "check_lesion",
+    "check_logit_lens",
     "check_mlp_parameter_count",
     "check_pad_shortcut",
     "check_path_gradient",
+    "check_pre_ln_block",
     "check_residual_forward",
     "check_rezero_block",
     "check_second_moment_recursion",
     "check_stage_shapes",
     "check_transition_parameters",
     "check_unet_output_size",
+    "check_which_fails",
     "check_width_for_budget",
     "compare",
     "filter_normalization_reference",
+    "logit_lens_reference",
+    "pre_ln_block_reference",
     "rezero_block_reference",
     "tiered_hint",
     "second_moment_reference",
+    "which_fails_reference",
 ]

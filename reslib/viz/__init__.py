@@ -84,6 +84,14 @@ from reslib.viz.training import (
     curves_figure,
     training_curves_figure,
 )
+from reslib.viz.transformer import (
+    lens_explorer,
+    lens_figure,
+    placement_explorer,
+    placement_figure,
+    update_lens_figure,
+    update_placement_figure,
+)
 from reslib.viz.unet import (
     segmentation_figure,
     unet_trace_explorer,
@@ -123,6 +131,8 @@ __all__ = [
     "lag1_figure",
     "landscape_explorer",
     "landscape_figure",
+    "lens_explorer",
+    "lens_figure",
     "lesion_explorer",
     "lesion_figure",
     "lr_sweep_figure",
@@ -130,6 +140,8 @@ __all__ = [
     "network_costs",
     "path_explorer",
     "paths_figure",
+    "placement_explorer",
+    "placement_figure",
     "plain_list",
     "profile_figure",
     "resnet_explorer",
@@ -151,6 +163,8 @@ __all__ = [
     "update_euler_figure",
     "update_gradient_flow_figure",
     "update_landscape_figure",
+    "update_lens_figure",
+    "update_placement_figure",
     "update_profile_figure",
     "update_resnet_figure",
     "update_running_stats_figure",

@@ -1,0 +1,104 @@
+r"""Multi-head self-attention written out, and the position-wise MLP: the two branches of a transformer block.
+
+Attention mixes information *across positions*: every position asks a query, compares it with every
+position's key, and reads a weighted sum of their values. The MLP then works on each position alone.
+
+References:
+    Vaswani et al., "Attention is all you need", NeurIPS 2017. https://arxiv.org/abs/1706.03762
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from reslib.argtypes import typechecked
+from reslib.core import check_bool, check_choice, check_int, check_memory
+
+__all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "check_heads"]
+
+ACTIVATIONS = ("gelu", "relu")
+
+
+@typechecked
+def check_heads(d_model: int, n_head: int) -> None:
+    """Refuse a width `d_model` that the `n_head` heads cannot split evenly (ValueError)."""
+    check_int("d_model", d_model, maximum=2**14)
+    check_int("n_head", n_head, maximum=d_model, fix=f"at most d_model={d_model} heads")
+    if d_model % n_head:
+        divisors = [h for h in range(1, min(d_model, 16) + 1) if d_model % h == 0]
+        raise ValueError(
+            f"d_model={d_model} must be divisible by n_head={n_head} (each head gets d_model / n_head "
+            f"dimensions); use n_head in {divisors} or change d_model"
+        )
+
+
+@typechecked
+def causal_mask(length: int) -> torch.Tensor:
+    r"""The (T, T) boolean mask of allowed attention: position $t$ sees positions $s \le t$.
+
+    Args:
+        length: sequence length T, >= 1.
+    """
+    check_int("length", length, maximum=2**12)
+    return torch.ones(length, length, dtype=torch.bool).tril()
+
+
+@typechecked
+class SelfAttention(nn.Module):
+    r"""Multi-head self-attention, $\mathrm{softmax}(Q K^\top / \sqrt{d_\text{head}})\,V$ per head.
+
+    `c_attn` projects the stream to queries, keys and values at once (the layout of
+    `nn.MultiheadAttention.in_proj_weight`); `c_proj` is the output projection that writes back.
+
+    Shape:
+        (B, T, d_model) -> (B, T, d_model)
+    """
+
+    def __init__(self, d_model: int, n_head: int, causal: bool = False):
+        super().__init__()
+        check_heads(d_model, n_head)
+        check_memory("d_model", d_model, 16 * d_model * d_model)
+        self.n_head, self.causal = n_head, check_bool("causal", causal)
+        self.c_attn = nn.Linear(d_model, 3 * d_model)
+        self.c_proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        hs = C // self.n_head  # d_head
+        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
+        if self.causal:
+            att = att.masked_fill(~causal_mask(T).to(x.device), float("-inf"))
+        att = F.softmax(att, dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side again
+        return self.c_proj(y)
+
+    def extra_repr(self) -> str:
+        return f"n_head={self.n_head}, causal={self.causal}"
+
+
+@typechecked
+class FeedForward(nn.Module):
+    r"""The block's MLP, $W_2\,\sigma(W_1 x + b_1) + b_2$, applied at every position.
+
+    Shape:
+        (B, T, d_model) -> (B, T, d_model)
+    """
+
+    def __init__(self, d_model: int, d_ff: int, activation: str = "gelu"):
+        super().__init__()
+        check_int("d_model", d_model, maximum=2**14)
+        check_int("d_ff", d_ff, maximum=2**16)
+        check_memory("sizes", dict(d_model=d_model, d_ff=d_ff), 8 * d_model * d_ff)
+        check_choice("activation", activation, ACTIVATIONS)
+        self.c_fc = nn.Linear(d_model, d_ff)
+        self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
+        self.c_proj = nn.Linear(d_ff, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c_proj(self.act(self.c_fc(x)))  # (B, T, d_model)

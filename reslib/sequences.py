@@ -1,0 +1,235 @@
+r"""A sequence task made on the spot, and a training loop with learning-rate warm-up for it.
+
+`sequence_task` draws short digit sequences and asks for them sorted (or reversed): position $t$ of
+the output must be the $t$-th smallest input digit, which no position can know without looking at the
+others, so the task needs attention. Nothing is downloaded; a seed fixes every sequence.
+
+`train_sequence_models` is Adam on mini-batches with an optional linear warm-up,
+$\eta_t = \eta\,\min(1, (t + 1)/T_\text{warm})$ (Vaswani et al. 2017 used warm-up for exactly the post-LN
+transformer studied here).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
+
+from reslib.argtypes import typechecked
+from reslib.core import check_choice, check_float, check_int, check_memory
+from reslib.runtime import check_device
+from reslib.tensors import check_tensor
+
+__all__ = [
+    "TASKS",
+    "SequenceData",
+    "SequenceRun",
+    "sequence_accuracy",
+    "sequence_task",
+    "train_sequence_models",
+]
+
+TASKS = ("sort", "reverse")
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """Token sequences and their targets, a training and a test split, all (N, length) int64."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    vocab_size: int
+    task: str
+
+    @property
+    def length(self) -> int:
+        return self.x_train.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"SequenceData({self.task!r}: {len(self.x_train)} training and {len(self.x_test)} test "
+            f"sequences of {self.length} digits in 0..{self.vocab_size - 1})"
+        )
+
+
+@typechecked
+def sequence_task(
+    n_train: int = 2000,
+    n_test: int = 500,
+    length: int = 8,
+    vocab_size: int = 10,
+    task: str = "sort",
+    seed: int = 0,
+    device: torch.device | str | None = None,
+) -> SequenceData:
+    r"""Random digit sequences $x \in \{0..V-1\}^T$ and targets `sort(x)` or `reverse(x)`.
+
+    Drawn from a local `torch.Generator` seeded with `seed`: the same seed gives the same data, and
+    torch's global RNG does not move.
+
+    Args:
+        n_train, n_test: sequences per split. length: digits T per sequence.
+        vocab_size: digits V. task: `"sort"` or `"reverse"`. seed: >= 0.
+        device: where the tensors go (None: `reslib.device()`).
+    """
+    check_int("n_train", n_train, maximum=10**7)
+    check_int("n_test", n_test, maximum=10**7)
+    check_int("length", length, minimum=2, maximum=4096)
+    check_int("vocab_size", vocab_size, minimum=2, maximum=2**20)
+    check_choice("task", task, TASKS)
+    check_int("seed", seed, minimum=0)
+    dev = check_device("device", device)
+    check_memory(
+        "sizes", dict(n_train=n_train, n_test=n_test, length=length), 16 * (n_train + n_test) * length
+    )
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randint(vocab_size, (n_train + n_test, length), generator=gen)  # (N, T)
+    y = x.sort(dim=1).values if task == "sort" else x.flip(1)
+    x, y = x.to(dev), y.to(dev)
+    return SequenceData(x[:n_train], y[:n_train], x[n_train:], y[n_train:], vocab_size, task)
+
+
+@dataclass(frozen=True)
+class SequenceRun:
+    """One training run: the loss of every step, and how it ended.
+
+    `diverged_at` is the step whose loss or weights stopped being finite (training stopped there);
+    `accuracy` is the share of test positions predicted right at the end (0 if diverged).
+    """
+
+    loss: np.ndarray  # (steps run,) training loss of each step's batch
+    accuracy: float
+    diverged_at: int | None
+    lr: float
+    warmup: int
+
+    @property
+    def final_loss(self) -> float:
+        """The mean training loss over the last 10 % of the steps (inf if diverged)."""
+        if self.diverged_at is not None:
+            return math.inf
+        return float(self.loss[-max(1, len(self.loss) // 10) :].mean())
+
+
+@typechecked
+@torch.no_grad()
+def sequence_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The share of positions where `model(x)`'s most likely token equals `y` (eval mode)."""
+    check_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
+    check_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
+    if x.shape != y.shape:
+        raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
+    was_training = model.training
+    model.eval()
+    correct = (model(x).argmax(-1) == y).float().mean().item()
+    model.train(was_training)
+    return correct
+
+
+@typechecked
+def train_sequence_models(
+    models: Sequence[nn.Module],
+    data: SequenceData,
+    steps: int,
+    lr: float,
+    warmup: int | Sequence[int] = 0,
+    batch_size: int = 32,
+    betas: tuple[float, float] = (0.9, 0.98),
+    seeds: Sequence[int] | None = None,
+) -> list[SequenceRun]:
+    r"""Train models of one architecture side by side: Adam with a linear warm-up of `warmup` steps.
+
+    $\eta_t = \eta\,\min(1, (t + 1)/T_\text{warm})$ ($T_\text{warm} = 0$: the full rate from the first
+    step), minimising per-position cross-entropy. The models (say, one per seed) are stacked and run
+    in one `torch.func.vmap` call; Adam (PyTorch's update, $\epsilon = 10^{-8}$) acts element by element,
+    so each model follows the path it would follow alone, only faster. Model $i$ draws its batches
+    from `seeds[i]` (a local generator). A model whose loss or weights stop being finite gets
+    `diverged_at`; the others go on. The trained weights are written back into `models`.
+
+    Args:
+        models: maps (B, T) tokens to (B, T, classes) logits, all with the same parameter shapes
+            (e.g. `reslib.transformer.transformer` with different seeds).
+        data: a `SequenceData`. steps: optimiser steps. lr: peak learning rate $\eta$.
+        warmup: warm-up steps, 0..steps: one for all models, or one per model.
+        batch_size: sequences per step and model.
+        betas: Adam's $(\beta_1, \beta_2)$. seeds: the batch order of each model (default 0, 1, ...).
+    """
+    check_int("steps", steps, maximum=10**6)
+    lr = check_float("lr", lr, 0.0, 10.0, strict_minimum=True)
+    check_int("batch_size", batch_size, maximum=10**6)
+    for i, beta in enumerate(betas):
+        check_float(f"betas[{i}]", beta, 0.0, 1.0, fix="Adam's betas lie in [0, 1), e.g. (0.9, 0.98)")
+        if beta >= 1.0:
+            raise ValueError(
+                f"betas[{i}] must be < 1, got {beta}; Adam's betas lie in [0, 1), e.g. (0.9, 0.98)"
+            )
+    models = list(models)
+    M = len(models)
+    seeds = list(range(M)) if seeds is None else list(seeds)
+    warmups = [warmup] * M if isinstance(warmup, int) else list(warmup)
+    if not models or len(seeds) != M or len(warmups) != M:
+        raise ValueError(
+            f"need at least one model, and one seed and one warmup per model; got {M} models, "
+            f"{len(seeds)} seeds and {len(warmups)} warmups"
+        )
+    for s in seeds:
+        check_int("seeds: each seed", s, minimum=0)
+    for w in warmups:
+        check_int("warmup", w, minimum=0, maximum=steps, fix="at most the number of steps")
+    shapes = [[(k, v.shape) for k, v in m.named_parameters()] for m in models]
+    if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
+        raise ValueError("models must share one architecture (the same parameter names and shapes)")
+    x, y = data.x_train, data.y_train
+    if any(p.device != x.device for m in models for p in m.parameters()):
+        raise ValueError(f"data is on {x.device} but a model is not; use model.to({x.device})")
+    params, buffers = stack_module_state(models)  # name -> (M, ...)
+    names, sizes = list(params), [params[n][0].numel() for n in params]
+    flat = torch.cat([params[n].detach().reshape(M, -1) for n in names], 1).requires_grad_()  # (M, P)
+    base = copy.deepcopy(models[0]).to("meta")
+    batched = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)))
+
+    def unflatten(flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        parts = flat.split(sizes, dim=1)
+        return {n: t.reshape(params[n].shape) for n, t in zip(names, parts, strict=True)}
+
+    (beta1, beta2), eps = betas, 1e-8
+    m, v = torch.zeros_like(flat), torch.zeros_like(flat)  # Adam's moments, (M, P)
+    ramp = torch.tensor([[1.0 / w if w else 1.0] for w in warmups], device=x.device)  # (M, 1)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    batch = min(batch_size, len(x))
+    losses = []
+    for t in range(1, steps + 1):
+        idx = torch.stack([torch.randint(len(x), (batch,), generator=g) for g in gens]).to(x.device)  # (M, B)
+        logits = batched(unflatten(flat), buffers, x[idx])  # (M, B, T, classes)
+        each = F.cross_entropy(logits.flatten(0, 2), y[idx].flatten(), reduction="none")
+        each = each.view(M, -1).mean(1)  # (M,) one loss per model
+        (grad,) = torch.autograd.grad(each.sum(), flat)  # model i's weights get loss i's gradient only
+        with torch.no_grad():  # Adam, as torch.optim.Adam computes it, with one rate per model
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            rate = lr * (ramp * t).clamp(max=1.0) / (1 - beta1**t)  # (M, 1) warm-up, bias correction
+            flat.sub_(rate * m / (v.sqrt() / math.sqrt(1 - beta2**t) + eps))
+        losses.append(each.detach())
+    curves = torch.stack(losses).float().cpu().numpy().T  # (M, steps)
+    finite = flat.detach().isfinite().all(1).cpu()  # (M,)
+    runs = []
+    with torch.no_grad():
+        trained = unflatten(flat)
+        for i, model in enumerate(models):
+            for name in names:
+                model.get_parameter(name).copy_(trained[name][i])
+            bad = np.flatnonzero(~np.isfinite(curves[i]))
+            diverged = int(bad[0]) if len(bad) else (None if finite[i] else steps - 1)
+            curve = curves[i] if diverged is None else curves[i, :diverged]
+            acc = 0.0 if diverged is not None else sequence_accuracy(model, data.x_test, data.y_test)
+            runs.append(SequenceRun(curve, acc, diverged, lr, warmups[i]))
+    return runs

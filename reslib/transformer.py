@@ -1,0 +1,280 @@
+r"""A tiny transformer, written as a residual network: blocks that read from and write to one stream.
+
+Each block holds self-attention and an MLP, each wrapped around the stream $x$ either as
+
+- pre-LN (`norm_first=True`, GPT-2): $x \leftarrow x + \mathrm{attn}(\mathrm{LN}_1(x))$, then
+  $x \leftarrow x + \mathrm{mlp}(\mathrm{LN}_2(x))$: the skip is the identity, exactly notebook 03's block;
+- post-LN (`norm_first=False`, Vaswani et al. 2017): $x \leftarrow \mathrm{LN}_1(x + \mathrm{attn}(x))$, then
+  $x \leftarrow \mathrm{LN}_2(x + \mathrm{mlp}(x))$: the norm sits *on* the stream, after every addition.
+
+Names follow nanoGPT (`wte`, `wpe`, `blocks`, `ln_1`, `attn`, `ln_2`, `mlp`, `ln_f`, `lm_head`), and
+`to_torch_layer` copies a block into PyTorch's own `nn.TransformerEncoderLayer`, which gives the same
+outputs: that proves the block is the standard one.
+
+References:
+    Vaswani et al., "Attention is all you need", NeurIPS 2017. https://arxiv.org/abs/1706.03762
+    Radford et al., "Language models are unsupervised multitask learners" (GPT-2), 2019.
+    Xiong et al., "On layer normalization in the transformer architecture", ICML 2020.
+    https://arxiv.org/abs/2002.04745
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from reslib.argtypes import typechecked
+from reslib.attention import FeedForward, SelfAttention, check_heads
+from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, check_memory
+from reslib.tensors import check_tensor
+
+__all__ = [
+    "Block",
+    "INITS",
+    "Transformer",
+    "to_torch_layer",
+    "transformer",
+]
+
+
+def _check_norm_first(norm_first: object) -> bool:
+    if not isinstance(norm_first, bool):
+        raise TypeError(
+            f"norm_first must be True (pre-LN: x + f(LN(x))) or False (post-LN: LN(x + f(x))), got "
+            f"{type(norm_first).__name__} {norm_first!r}; e.g. norm_first=True for 'pre'"
+        )
+    return norm_first
+
+
+@typechecked
+class Block(nn.Module):
+    r"""One transformer block: attention, then the MLP, each a residual branch on the stream.
+
+    Pre-LN: $x \leftarrow x + \mathrm{attn}(\mathrm{LN}_1(x))$; post-LN:
+    $x \leftarrow \mathrm{LN}_1(x + \mathrm{attn}(x))$ (then the same with `ln_2` and `mlp`).
+
+    Args:
+        d_model: width of the stream; divisible by `n_head`.
+        n_head: attention heads.
+        d_ff: hidden units of the MLP (default 4 d_model).
+        norm_first: True for pre-LN, False for post-LN.
+        causal: mask attention to earlier positions.
+        activation: the MLP's nonlinearity, `"gelu"` or `"relu"`.
+
+    Shape:
+        (B, T, d_model) -> (B, T, d_model)
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_head: int,
+        d_ff: int | None = None,
+        norm_first: bool = True,
+        causal: bool = False,
+        activation: str = "gelu",
+    ):
+        super().__init__()
+        check_heads(d_model, n_head)
+        self.norm_first = _check_norm_first(norm_first)
+        self.ln_1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, n_head, causal)
+        self.ln_2 = nn.LayerNorm(d_model)
+        self.mlp = FeedForward(d_model, 4 * d_model if d_ff is None else d_ff, activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self.attn(self.ln_1(x))  # (B, T, C): the identity skip of notebook 03
+            x = x + self.mlp(self.ln_2(x))
+        else:
+            x = self.ln_1(x + self.attn(x))  # the norm sits on the stream itself
+            x = self.ln_2(x + self.mlp(x))
+        return x
+
+    def extra_repr(self) -> str:
+        return f"norm_first={self.norm_first}"
+
+
+@typechecked
+class Transformer(nn.Module):
+    r"""Token and position embeddings, `n_layer` blocks, the final norm and the unembedding.
+
+    $x_0 = W_E[\text{token}] + W_P[\text{position}]$, $x_\ell = \mathrm{block}_\ell(x_{\ell-1})$,
+    logits $= W_U\,\mathrm{LN}_f(x_L)$; `ln_f` is the identity for post-LN (its last block already
+    ends in a norm). Build it with `transformer(...)`, which also initialises it.
+
+    Shape:
+        (B, T) integer tokens, T <= block_size -> (B, T, n_out) logits
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        block_size: int,
+        n_out: int,
+        blocks: nn.Sequential,
+        d_model: int,
+        norm_first: bool = True,
+    ):
+        super().__init__()
+        for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_out", n_out)):
+            check_int(name, value, maximum=2**20)
+        check_int("d_model", d_model, maximum=2**14)
+        check_memory(
+            "sizes",
+            dict(vocab_size=vocab_size, block_size=block_size, n_out=n_out, d_model=d_model),
+            4 * d_model * (vocab_size + block_size + n_out),
+        )
+        self.vocab_size, self.block_size = vocab_size, block_size
+        self.wte = nn.Embedding(vocab_size, d_model)
+        self.wpe = nn.Embedding(block_size, d_model)
+        self.blocks = blocks  # an nn.Sequential, so reslib.paths.lesion can delete a block
+        self.ln_f = nn.LayerNorm(d_model) if _check_norm_first(norm_first) else nn.Identity()
+        self.lm_head = nn.Linear(d_model, n_out)
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """The stream before the first block, $x_0$ (B, T, d_model)."""
+        check_tensor("idx", idx, ndim=2, dtype="label", fix="a batch of token sequences (B, T)")
+        T = idx.shape[1]
+        if T > self.block_size:
+            raise ValueError(
+                f"idx has sequences of length {T}, longer than the {self.block_size} positions this model "
+                f"has (block_size); cut them to idx[:, :{self.block_size}] or build with block_size >= {T}"
+            )
+        try:
+            lo, hi = int(idx.min()), int(idx.max())
+        except RuntimeError:  # inside torch.func.vmap values cannot be read; the caller checked them
+            lo, hi = 0, 0
+        if lo < 0 or hi >= self.vocab_size:
+            raise ValueError(
+                f"idx must hold tokens in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
+                f"got values in [{lo}, {hi}]"
+            )
+        pos = torch.arange(T, device=idx.device)  # (T,)
+        return self.wte(idx) + self.wpe(pos)  # (B, T, C)
+
+    def unembed(self, x: torch.Tensor) -> torch.Tensor:
+        r"""Logits from a stream state, $W_U\,\mathrm{LN}_f(x)$; the logit lens applies it after any block."""
+        check_tensor("x", x, ndim=3, dtype="float", fix="a stream state (B, T, d_model)")
+        return self.lm_head(self.ln_f(x))  # (B, T, n_out)
+
+    def streams(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """The stream after the embedding and after each block: n_layer + 1 tensors (B, T, d_model)."""
+        states = [self.embed(idx)]
+        for block in self.blocks:
+            states.append(block(states[-1]))
+        return states
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.unembed(self.blocks(self.embed(idx)))  # (B, T, n_out)
+
+    def extra_repr(self) -> str:
+        return f"vocab_size={self.vocab_size}, block_size={self.block_size}"
+
+
+INITS = ("xavier", "gpt2")
+
+
+@typechecked
+def transformer(
+    vocab_size: int,
+    block_size: int,
+    n_layer: int,
+    d_model: int = 32,
+    n_head: int = 2,
+    n_out: int | None = None,
+    d_ff: int | None = None,
+    norm_first: bool = True,
+    causal: bool = False,
+    activation: str = "gelu",
+    init: str = "xavier",
+    depth_scaled: bool = False,
+) -> Transformer:
+    r"""Build and initialise a `Transformer`; embeddings $\mathcal N(0, 0.02^2)$, biases 0.
+
+    `init="xavier"` draws every linear weight from Glorot's uniform law, as `nn.Transformer` does
+    (the setting of Xiong et al.); `"gpt2"` draws them from $\mathcal N(0, 0.02^2)$. With `depth_scaled`,
+    each block's two output projections (`attn.c_proj`, `mlp.c_proj`: the layers that write to the
+    stream) are then multiplied by $1/\sqrt{2N}$ for $N$ blocks (GPT-2), so the $2N$ writes together
+    add a variance that does not grow with depth. Weights come from torch's global RNG, like any
+    `nn.Module` (seed it with `reslib.set_seed`).
+
+    Args:
+        vocab_size: input tokens; block_size: positions (the longest sequence).
+        n_layer: blocks N; d_model: stream width; n_head: heads (d_model % n_head == 0).
+        n_out: output classes per position (default vocab_size); d_ff: MLP width (default 4 d_model).
+        norm_first: True for pre-LN, False for post-LN. causal: decoder-style masked attention.
+        activation: `"gelu"` or `"relu"`. init: `"xavier"` or `"gpt2"`.
+        depth_scaled: GPT-2's $1/\sqrt{2N}$ on the output projections.
+    """
+    check_int("vocab_size", vocab_size, maximum=2**20)
+    check_int("block_size", block_size, maximum=2**12)
+    check_int("n_layer", n_layer, maximum=MAX_BLOCKS)
+    check_heads(d_model, n_head)
+    n_out = vocab_size if n_out is None else check_int("n_out", n_out, maximum=2**20)
+    d_ff = 4 * d_model if d_ff is None else check_int("d_ff", d_ff, maximum=2**16)
+    _check_norm_first(norm_first)
+    check_choice("init", init, INITS)
+    check_bool("depth_scaled", depth_scaled)
+    weights = n_layer * (4 * d_model * d_model + 2 * d_model * d_ff) + d_model * (
+        vocab_size + block_size + n_out
+    )
+    check_memory("sizes", dict(n_layer=n_layer, d_model=d_model, d_ff=d_ff), 4 * weights)
+    blocks = nn.Sequential(
+        *[Block(d_model, n_head, d_ff, norm_first, causal, activation) for _ in range(n_layer)]
+    )
+    model = Transformer(vocab_size, block_size, n_out, blocks, d_model, norm_first)
+    for module in model.modules():
+        if isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear):
+            if init == "xavier":
+                nn.init.xavier_uniform_(module.weight)
+            else:
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(module.bias)
+    if depth_scaled:
+        with torch.no_grad():
+            for block in blocks:
+                for proj in (block.attn.c_proj, block.mlp.c_proj):
+                    proj.weight.mul_(1 / math.sqrt(2 * n_layer))
+    return model
+
+
+@typechecked
+def to_torch_layer(block: Block) -> nn.TransformerEncoderLayer:
+    """PyTorch's `nn.TransformerEncoderLayer` holding a copy of `block`'s weights (dropout 0, batch first).
+
+    For a causal block call it with `src_mask=nn.Transformer.generate_square_subsequent_mask(T)`.
+    """
+    d_model, d_ff = block.mlp.c_fc.in_features, block.mlp.c_fc.out_features
+    gelu = isinstance(block.mlp.act, nn.GELU)
+    layer = nn.TransformerEncoderLayer(
+        d_model,
+        block.attn.n_head,
+        d_ff,
+        dropout=0.0,
+        activation="gelu" if gelu else "relu",
+        batch_first=True,
+        norm_first=block.norm_first,
+    )
+    pairs = [
+        (layer.self_attn.in_proj_weight, block.attn.c_attn.weight),
+        (layer.self_attn.in_proj_bias, block.attn.c_attn.bias),
+        (layer.self_attn.out_proj.weight, block.attn.c_proj.weight),
+        (layer.self_attn.out_proj.bias, block.attn.c_proj.bias),
+        (layer.linear1.weight, block.mlp.c_fc.weight),
+        (layer.linear1.bias, block.mlp.c_fc.bias),
+        (layer.linear2.weight, block.mlp.c_proj.weight),
+        (layer.linear2.bias, block.mlp.c_proj.bias),
+        (layer.norm1.weight, block.ln_1.weight),
+        (layer.norm1.bias, block.ln_1.bias),
+        (layer.norm2.weight, block.ln_2.weight),
+        (layer.norm2.bias, block.ln_2.bias),
+    ]
+    with torch.no_grad():
+        for theirs, ours in pairs:
+            theirs.copy_(ours)
+    return layer.to(block.ln_1.weight.device)
