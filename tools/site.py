@@ -38,7 +38,8 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
-{% block extra_css %}<link rel="stylesheet" href="static/site.css">{% endblock extra_css %}
+{% block extra_css %}<link rel="icon" href="data:,"><link rel="stylesheet" href="static/site.css">
+{% endblock extra_css %}
 {% block body_header %}{{ super() }}
 <nav class="site-nav"><a href="index.html">All notebooks</a>
 <a class="binder" href="{{ resources.binder_url }}">Run this notebook on Binder</a></nav>
@@ -69,7 +70,7 @@ INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>reslib: residual networks, notebook by notebook</title>
-<link rel="stylesheet" href="static/site.css">
+<link rel="icon" href="data:,"><link rel="stylesheet" href="static/site.css">
 <script type="text/x-mathjax-config">MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$', '$']]}},
 messageStyle: 'none'}});</script>
 <script src="{mathjax}"></script></head>
