@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 import pytest
 
@@ -16,8 +17,11 @@ def _frame_traces(figure: go.Figure, frame: go.Frame) -> list[dict]:
     return [{**b, **f.to_plotly_json()} for b, f in zip(base, frame.data, strict=True)]
 
 
-def _rounded(values) -> list:
-    return [None if v is None else float(f"{v:.4g}") for v in values]
+def _same(static, live) -> bool:
+    """A frame's values (a list, or a float32 array for long ones) against the live figure's, to 4 digits."""
+    a = np.asarray([np.nan if v is None else v for v in static], dtype=float)
+    b = np.asarray([np.nan if v is None else float(f"{v:.4g}") for v in live], dtype=float)
+    return a.shape == b.shape and np.allclose(a, b, rtol=1e-6, atol=0, equal_nan=True)
 
 
 def test_one_frame_per_option_each_as_the_live_explorer_draws_it():
@@ -32,7 +36,7 @@ def test_one_frame_per_option_each_as_the_live_explorer_draws_it():
     for depth, frame in zip(depths, figure.frames, strict=True):
         explorer.update(depth=depth)
         for live, static in zip(explorer.figure.data, _frame_traces(figure, frame), strict=True):
-            assert static["x"] == _rounded(live.x) and static["y"] == _rounded(live.y)
+            assert _same(static["x"], live.x) and _same(static["y"], live.y)
         status = explorer.status.value.split(">", 1)[1].rsplit("<", 1)[0]
         assert frame.layout.title.text == status
 
@@ -116,7 +120,23 @@ def test_errors_name_the_argument_and_the_fix():
     assert never.values == {"n": 1, "note": "x"}
 
 
-def test_floats_rounded_to_four_digits():
+def test_floats_rounded_and_long_lists_stored_as_typed_arrays():
     figure = rl.viz.static_explorer(rl.viz.variance_explorer(), max_frames=5)
-    values = [v for f in figure.frames for t in f.data for v in (t.y or ()) if isinstance(v, float)]
-    assert values and all(float(f"{v:.4g}") == v for v in values)
+    lists = [t.y for f in figure.frames for t in f.data if isinstance(t.y, tuple | list)]
+    short = [v for y in lists for v in y if isinstance(v, float)]
+    assert short and all(float(f"{v:.4g}") == v for v in short)
+    long = figure.frames[-1].data[0].y  # 200 blocks
+    assert isinstance(long, np.ndarray) and len(long) == 201
+    assert figure.to_dict()["frames"][-1]["data"][0]["y"]["dtype"] in ("f4", "f8")  # base64 in the JSON
+    wide = rl.viz.static_explorer(rl.viz.variance_explorer(), ["depth"], max_frames=2)
+    overflowed = wide.frames[-1].data[0].y  # E[h^2] past float32's max is kept, not cast to inf
+    assert np.nanmax(overflowed) > 3.4e38 or not np.isinf(overflowed).any()
+
+
+def test_frames_keep_each_trace_type():
+    histories = {"ResNet-18": rl.train.History([1.0, 0.5], [1.2, 0.7], [0.5, 0.3], [0.6, 0.4])}
+    explorer = rl.viz.resnet_explorer(histories)
+    figure = rl.viz.static_explorer(explorer, "network")
+    types = [t.type for t in explorer.figure.data]
+    assert "table" in types
+    assert all([t.type for t in frame.data] == types for frame in figure.frames)

@@ -28,6 +28,7 @@ __all__ = ["static_explorer"]
 MAX_FRAMES = 400  # more frames than this would store megabytes in a notebook
 _SIGNIFICANT = 4  # digits kept of every float: the JSON stays small and plots look the same
 _LABELLED_STEPS = 12  # above this many steps the slider shows only the current value's label
+_TYPED_LENGTH = 16  # numeric lists at least this long are stored as typed arrays
 
 
 def _round(value: object) -> object:
@@ -40,11 +41,38 @@ def _round(value: object) -> object:
         return {k: _round(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_round(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, np.generic)):
         return _round(value.tolist())
-    if isinstance(value, np.generic):
-        return _round(value.item())
     return value
+
+
+def _is_number(v: object) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _array(values: list) -> np.ndarray:
+    """float32, or float64 where a value is past float32's range (notebook 04 draws such values)."""
+    a = np.array(values, dtype=float)
+    return a if np.nanmax(np.abs(a), initial=0.0) > 1e38 else a.astype(np.float32)
+
+
+def _typed(value: object) -> object:
+    """Long numeric lists (and rectangular lists of them) as NumPy arrays, recursively.
+
+    plotly stores an array as one base64 string (a typed array plotly.js reads), about 5 bytes
+    a number, where a notebook's indented JSON spends about 20 on each listed number. None (a
+    gap) becomes NaN, which plotly.js draws as a gap too.
+    """
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if not isinstance(value, list) or not value:
+        return value
+    rows = value if all(isinstance(r, list) for r in value) else None
+    if rows and len({len(r) for r in rows}) == 1 and all(_is_number(v) for r in rows for v in r):
+        return _array([[np.nan if v is None else v for v in r] for r in rows])
+    if len(value) >= _TYPED_LENGTH and all(_is_number(v) for v in value):
+        return _array([np.nan if v is None else v for v in value])
+    return [_typed(v) for v in value]
 
 
 def _thin(values: list, count: int) -> list:
@@ -126,10 +154,15 @@ def _snapshot(explorer: Explorer) -> tuple[list[dict], dict]:
     return data, layout
 
 
+def _varies(values: object) -> bool:
+    return len({json.dumps(v, sort_keys=True) for v in values}) > 1
+
+
 def _changing(layouts: list[dict]) -> list[str]:
     """The top-level layout keys whose value is not the same in every frame."""
-    keys = sorted({k for layout in layouts for k in layout})
-    return [k for k in keys if len({json.dumps(layout.get(k), sort_keys=True) for layout in layouts}) > 1]
+    return [
+        k for k in sorted({k for layout in layouts for k in layout}) if _varies(x.get(k) for x in layouts)
+    ]
 
 
 def _frame_layout(layout: dict, keys: list[str], ranged: set[str]) -> dict:
@@ -146,7 +179,8 @@ def _frame_layout(layout: dict, keys: list[str], ranged: set[str]) -> dict:
 def _fill(traces: list[list[dict]]) -> list[list[dict]]:
     """Each frame's traces with only the keys that change between frames.
 
-    A key some frames lack is None there (plotly resets it); `visible` is always explicit.
+    A key some frames lack is None there (plotly resets it); `visible` is always explicit, and
+    `type` always kept (a frame's trace without one would be read as a scatter).
     What every frame shares stays in the figure's own traces only: the JSON stays small.
     """
     for i in range(len(traces[0])):
@@ -156,7 +190,7 @@ def _fill(traces: list[list[dict]]) -> list[list[dict]]:
             for k in keys - frame[i].keys():
                 frame[i][k] = None
     changing = [
-        [k for k in traces[0][i] if len({json.dumps(frame[i][k], sort_keys=True) for frame in traces}) > 1]
+        [k for k in traces[0][i] if k == "type" or _varies(f[i][k] for f in traces)]
         for i in range(len(traces[0]))
     ]
     return [
@@ -222,22 +256,18 @@ def static_explorer(
             f"explorer could not draw any of the {len(grid)} values of controls {names}; "
             f"the first error: {type(errors[0]).__name__}: {errors[0]}"
         ) from errors[0]
-    n_traces = len(drawn[0][0])
-    if any(len(data) != n_traces for data, _ in drawn):
+    if len({len(data) for data, _ in drawn}) > 1:
         raise ValueError(
-            "explorer changed its number of traces between values; static_explorer needs a fixed set"
+            "explorer changed its number of traces between values; a static copy needs fixed ones"
         )
     labels = [_label(combo) for combo in grid]
     frames_drawn = [f is not None for f in frames]
-    failed = iter(errors)
+    failed, blank = iter(errors), [{"type": t.get("type"), "visible": False} for t in drawn[0][0]]
     for i, frame in enumerate(frames):
         if frame is None:
             exc = next(failed)
             message = f"could not draw: {type(exc).__name__}: {exc}".replace("<", "&lt;")
-            frames[i] = (
-                [{"type": t.get("type"), "visible": False} for t in drawn[0][0]],
-                {"title": {"text": message}},
-            )
+            frames[i] = (blank, {"title": {"text": message}})
             labels[i] += " (could not draw)"
     start = _nearest(grid, original, frames_drawn)
     return _assemble(frames, labels, start, explorer.figure.layout.template)
@@ -260,12 +290,8 @@ def _assemble(frames: list, labels: list[str], start: int, template: object) -> 
     datas = _fill([data for data, _ in frames])
     layouts = [layout for _, layout in frames]
     keys = _changing(layouts)
-    ranged = {
-        k
-        for k in keys
-        if re.fullmatch(r"[xy]axis\d*", k)
-        and len({"range" in (layout.get(k) or {}) for layout in layouts}) > 1
-    }
+    axes = [k for k in keys if re.fullmatch(r"[xy]axis\d*", k)]
+    ranged = {k for k in axes if _varies("range" in (x.get(k) or {}) for x in layouts)}
     base_data, base_layout = frames[start]
     animate = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     steps = [dict(method="animate", label=label, args=[[label], animate]) for label in labels]
@@ -273,10 +299,10 @@ def _assemble(frames: list, labels: list[str], start: int, template: object) -> 
     if len(steps) > _LABELLED_STEPS:
         slider["font"] = dict(color="rgba(0,0,0,0)")  # many labels overlap: the current one shows above
     height = (base_layout.get("height") or 450) + 90
-    figure = go.Figure(data=base_data, layout={**base_layout, "sliders": [slider], "height": height})
+    figure = go.Figure(data=_typed(base_data), layout={**base_layout, "sliders": [slider], "height": height})
     figure.layout.template = template
     figure.frames = [
-        go.Frame(name=label, data=data, layout=_frame_layout(layout, keys, ranged))
+        go.Frame(name=label, data=_typed(data), layout=_frame_layout(layout, keys, ranged))
         for label, data, (_, layout) in zip(labels, datas, frames, strict=True)
     ]
     return figure
