@@ -38,6 +38,7 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {% block html_head_js_requirejs %}{% endblock html_head_js_requirejs %}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {% block html_head_js_mermaidjs %}{% endblock html_head_js_mermaidjs %}
+{% block html_head_js_mathjax %}{{ resources.mathjax_head }}{% endblock html_head_js_mathjax %}
 {% block extra_css %}<link rel="icon" href="data:,"><link rel="stylesheet" href="static/site.css">
 {% endblock extra_css %}
 {% block body_header %}{{ super() }}
@@ -66,14 +67,32 @@ SITE_CSS = """.site-nav { display: flex; gap: 2em; padding: 0.6em 1em; margin-bo
 .site-index li { margin-bottom: 1em; }
 """
 
+# jupyter-server-mathjax ships MathJax 2.7 with the STIX-Web fonts only (as Jupyter's classic notebook
+# used it): without this the HTML-CSS output asks for the TeX fonts, which are not there, and Chromium
+# (which reads MathML) would get the native MathML output, whose fonts are missing as well; the hidden
+# MathML copies for screen readers would ask for them too. MathJax's font test measures against a font at
+# url(about:blank), which Chromium reports as a blocked request: a local() name that is never found does
+# the same job without one.
+MATHJAX_HEAD = f"""<script type="text/x-mathjax-config">
+MathJax.Hub.Config({{
+  tex2jax: {{inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
+            processEscapes: true, processEnvironments: true}},
+  TeX: {{equationNumbers: {{autoNumber: "AMS", useLabelIds: true}}}},
+  "HTML-CSS": {{availableFonts: [], webFont: "STIX-Web", imageFont: null, preferredFont: null,
+               linebreaks: {{automatic: true}},
+               styles: {{"@font-face": {{"font-family": "MathJax_Blank", src: "local('MathJax_Blank')"}}}}}},
+  MMLorHTML: {{prefer: "HTML"}}, menuSettings: {{assistiveMML: false}},
+  displayAlign: "center", messageStyle: "none"
+}});
+</script>
+<script src="{MATHJAX_URL}"></script>"""
+
 INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>reslib: residual networks, notebook by notebook</title>
 <link rel="icon" href="data:,"><link rel="stylesheet" href="static/site.css">
-<script type="text/x-mathjax-config">MathJax.Hub.Config({{tex2jax: {{inlineMath: [['$', '$']]}},
-messageStyle: 'none'}});</script>
-<script src="{mathjax}"></script></head>
+{mathjax}</head>
 <body><main class="site-index">
 <h1>Residual networks, notebook by notebook</h1>
 <p>The reslib series as read-only pages: every output as it was last run, figures you can zoom
@@ -152,7 +171,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
         title, hook = title_and_hook(nb)
         binder = BINDER.format(file=path.name)
         body, _ = html_exporter.from_notebook_node(
-            nb, resources={"metadata": {"name": title}, "binder_url": binder}
+            nb, resources={"metadata": {"name": title}, "binder_url": binder, "mathjax_head": MATHJAX_HEAD}
         )
         page = out / f"{path.stem}.html"
         page.write_text(body, encoding="utf-8")
@@ -163,7 +182,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
             f'<br>{html.escape(hook)} <small>(<a href="{binder}">run on Binder</a>)</small></li>'
         )
     (out / "index.html").write_text(
-        INDEX.format(mathjax=MATHJAX_URL, items="\n".join(items)), encoding="utf-8"
+        INDEX.format(mathjax=MATHJAX_HEAD, items="\n".join(items)), encoding="utf-8"
     )
     return pages
 

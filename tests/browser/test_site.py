@@ -79,6 +79,7 @@ def page(chromium: Browser, served: str) -> Iterator[tuple[Page, list[str], list
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     try:
         yield page, errors, blocked
     finally:
