@@ -140,3 +140,17 @@ def test_frames_keep_each_trace_type():
     types = [t.type for t in explorer.figure.data]
     assert "table" in types
     assert all([t.type for t in frame.data] == types for frame in figure.frames)
+
+
+def test_an_axis_range_set_in_some_frames_only_is_reset_in_the_others():
+    figure = go.FigureWidget(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])))
+
+    def redraw(n: int) -> str:
+        figure.data[0].y = [0, n]
+        figure.layout.yaxis.range = [0, 10] if n > 2 else None
+        return f"n is {n}"
+
+    explorer = rl.viz.Explorer({"n": widgets.IntSlider(value=1, min=1, max=4)}, figure, redraw)
+    frames = rl.viz.static_explorer(explorer).frames
+    assert [f.layout.yaxis.autorange for f in frames] == [True, True, False, False]
+    assert list(frames[3].layout.yaxis.range) == [0, 10]

@@ -1,9 +1,8 @@
 """Static explorers: a live explorer driven through a grid of its controls, one plotly frame per value.
 
-Without a kernel (a website, GitHub, a Binder that is still starting) a live explorer is dead.
-`static_explorer` runs the live explorer's own `update(**values)` (the same compute and figure
-code) for every value of its main control(s), snapshots what the figure shows, and returns a
-`go.Figure` whose slider steps through those frames in the browser alone: the two cannot drift.
+Without a kernel (a website, a Binder still starting) a live explorer is dead. `static_explorer` runs
+its own `update(**values)` (the same compute and figure code) for each value of its main control(s) and
+keeps each drawing as a frame of a `go.Figure` with a slider: the two cannot drift.
 """
 
 from __future__ import annotations
@@ -149,8 +148,9 @@ def _snapshot(explorer: Explorer) -> tuple[list[dict], dict]:
     layout = _round(layout)
     title = layout.get("title", {}).get("text") if isinstance(layout.get("title"), dict) else None
     status = _status(explorer)
-    text = f"{title}<br><sub>{status}</sub>" if title else status
-    layout["title"] = {"text": text, "font": {"size": 13}}
+    layout["title"] = {"text": f"{title}<br><sub>{status}</sub>" if title else status, "font": {"size": 13}}
+    if title:  # two lines above the subplot titles
+        layout["margin"] = {**layout.get("margin", {}), "t": max(layout.get("margin", {}).get("t", 0), 100)}
     return data, layout
 
 
@@ -166,13 +166,9 @@ def _changing(layouts: list[dict]) -> list[str]:
 
 
 def _frame_layout(layout: dict, keys: list[str], ranged: set[str]) -> dict:
-    part = {}
-    for k in keys:
-        value = layout.get(k)
-        if k in ranged:  # an axis whose range is fixed in some frames and free in others
-            value = dict(value or {})
-            value["autorange"] = "range" not in value
-        part[k] = value
+    part = {k: layout.get(k) for k in keys}
+    for k in ranged:  # an axis whose range is fixed in some frames and free in others
+        part[k] = {**(part[k] or {}), "autorange": "range" not in (part[k] or {})}
     return part
 
 
@@ -226,10 +222,8 @@ def static_explorer(
         TypeError: a named control that cannot be stepped through (a text box, a button).
     """
     max_frames = check_int("max_frames", max_frames, minimum=1, maximum=MAX_FRAMES, fix="e.g. max_frames=60")
-    if controls is None:
-        names = list(explorer.controls)[:1]
-    else:
-        names = [controls] if isinstance(controls, str) else list(controls)
+    names = [controls] if isinstance(controls, str) else list(controls or [])
+    names = names if controls is not None else list(explorer.controls)[:1]
     unknown = [n for n in names if n not in explorer.controls]
     if unknown or not names or len(set(names)) < len(names):
         raise ValueError(
@@ -278,7 +272,7 @@ def _nearest(grid: list[dict], values: dict, drawn: list[bool]) -> int:
 
     def distance(combo: dict) -> tuple:
         return tuple(
-            abs(v - values[k]) if isinstance(v, (int, float)) and not isinstance(v, bool) else v != values[k]
+            abs(v - values[k]) if v is not None and _is_number(v) else v != values[k]
             for k, v in combo.items()
         )
 
@@ -295,10 +289,15 @@ def _assemble(frames: list, labels: list[str], start: int, template: object) -> 
     base_data, base_layout = frames[start]
     animate = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
     steps = [dict(method="animate", label=label, args=[[label], animate]) for label in labels]
-    slider = dict(active=start, steps=steps, pad=dict(t=60), currentvalue=dict(font=dict(size=13)))
+    legend = base_layout.get("legend", {})
+    below = (
+        60 if legend.get("orientation") == "h" and legend.get("y", 1) < 0 else 0
+    )  # a legend under the plot
+    current = dict(font=dict(size=13, color="#444"))
+    slider = dict(active=start, steps=steps, pad=dict(t=60 + below), currentvalue=current)
     if len(steps) > _LABELLED_STEPS:
         slider["font"] = dict(color="rgba(0,0,0,0)")  # many labels overlap: the current one shows above
-    height = (base_layout.get("height") or 450) + 90
+    height = (base_layout.get("height") or 450) + 90 + below
     figure = go.Figure(data=_typed(base_data), layout={**base_layout, "sliders": [slider], "height": height})
     figure.layout.template = template
     figure.frames = [
