@@ -116,3 +116,9 @@ def test_plot_json_cannot_close_its_script_tag():
     assert text.count("</script>") == 1
     payload = re.search(r"json\">(.*)</script>", text).group(1)
     assert json.loads(payload)["data"][0]["name"] == "</script><b>"
+
+
+def test_index_hooks_keep_their_emphasis_and_code():
+    assert site.inline_markdown("a *adds* `nn.X` **b** <x> $2^n$") == (
+        "a <em>adds</em> <code>nn.X</code> <b>b</b> &lt;x&gt; $2^n$"
+    )

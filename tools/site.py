@@ -141,6 +141,14 @@ def title_and_hook(nb: nbformat.NotebookNode) -> tuple[str, str]:
     return title, hook
 
 
+def inline_markdown(text: str) -> str:
+    """Escaped text with markdown's `code`, **bold** and *emphasis* (math is left to MathJax)."""
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    text = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+    return re.sub(r"\*([^*]+)\*", r"<em>\1</em>", text)
+
+
 def exporter() -> HTMLExporter:
     return HTMLExporter(
         template_name="lab",
@@ -179,7 +187,7 @@ def build(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
         number, _, name = title.partition(" · ")
         items.append(
             f'<li value="{int(path.name[:2])}"><a href="{page.name}"><b>{html.escape(name or title)}</b></a>'
-            f'<br>{html.escape(hook)} <small>(<a href="{binder}">run on Binder</a>)</small></li>'
+            f'<br>{inline_markdown(hook)} <small>(<a href="{binder}">run on Binder</a>)</small></li>'
         )
     (out / "index.html").write_text(
         INDEX.format(mathjax=MATHJAX_HEAD, items="\n".join(items)), encoding="utf-8"
