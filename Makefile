@@ -1,6 +1,8 @@
 # reslib: two commands for a fresh machine.
 #   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with a fresh token
 #               passed on the command line, so no config file can turn authentication off)
+#   make site   build site/ from the committed notebooks' stored outputs (no kernel, no network): one
+#               page per notebook, interactive plots, static explorers, local plotly.js and MathJax
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
 #               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:
@@ -27,7 +29,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 RUFF       := $(VENV)/bin/ruff
 RUFF_PATHS := reslib tests tools notebooks
 
-.PHONY: install lab test check format unit notebooks portable browser outputs bench lint lock clean
+.PHONY: install lab site test check format unit notebooks portable browser outputs bench lint lock clean
 
 install: $(STAMP)
 
@@ -72,6 +74,10 @@ browser: install
 # Re-execute every notebook and store its outputs (run after changing what a notebook prints).
 outputs: install
 	$(PY) -m tools.outputs notebooks/*.ipynb
+
+# The kernel-free website, into site/ (git-ignored); seconds, nothing is executed.
+site: install
+	$(PY) -m tools.site
 
 bench: install
 	$(PY) -m tools.bench

@@ -299,6 +299,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.unet.segmentation_loss": lambda: dict(logits=_T(4, 3, 16, 16), mask=_scene()["mask"]),
     "reslib.viz.explorer.Explorer": None,  # its arguments are widgets built by the explorers tested here
     "reslib.viz.explorer.image_grid": lambda: dict(z=_T(4, 4)),
+    "reslib.viz.static.static_explorer": lambda: dict(explorer=rl.viz.euler_explorer(), controls="depth"),
     "reslib.viz.explorer.image_trace": lambda: dict(z=_T(4, 4)),
     "reslib.viz.explorer.plain_list": lambda: dict(values=[1.0, 2.0]),
     "reslib.viz.training.bar_figure": lambda: dict(values={"a": 1.0}, title="t", yaxis="y"),

@@ -78,6 +78,9 @@ from reslib.viz.shattering import (
     shattering_explorer,
     shattering_figure,
 )
+from reslib.viz.static import (
+    static_explorer,
+)
 from reslib.viz.training import (
     METRICS,
     bar_figure,
@@ -156,6 +159,7 @@ __all__ = [
     "shortcut_explorer",
     "shortcut_figure",
     "slice_1d_figure",
+    "static_explorer",
     "training_curves_figure",
     "unet_trace_explorer",
     "unet_trace_figure",

@@ -1,0 +1,124 @@
+"""The kernel-free website (`tools/site.py`): built into a temporary folder, read as HTML, no browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import site
+
+NOTEBOOKS = sorted(site.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+# What a page may load: a script or stylesheet by src/href, a CSS url() or @import. Links (<a href>)
+# to papers are fine: they are followed by a reader, never fetched by the page.
+ASSET = re.compile(
+    r"<script[^>]*\bsrc=[\"']?(?P<script>[^\"' >]+)|<link[^>]*\bhref=[\"']?(?P<link>[^\"' >]+)"
+    r"|url\(\s*[\"']?(?P<url>[^\"')]+)|@import\s+[\"'](?P<imp>[^\"']+)"
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    site.build(out)
+    return out
+
+
+def assets(text: str) -> list[str]:
+    return [next(v for v in m.groups() if v) for m in ASSET.finditer(text)]
+
+
+def test_every_notebook_has_a_page_listed_on_the_index(built):
+    index = (built / "index.html").read_text()
+    assert len(NOTEBOOKS) >= 10
+    for path in NOTEBOOKS:
+        page = built / f"{path.stem}.html"
+        assert page.exists(), page
+        assert f'href="{page.name}"' in index
+        title, hook = site.title_and_hook(nbformat.read(path, as_version=4))
+        assert title.partition(" · ")[2] in index and hook and len(hook) < 400
+
+
+def test_no_page_loads_anything_from_the_network(built):
+    pages = [*built.glob("*.html"), *(built / "static").glob("site.*")]
+    for page in pages:
+        found = assets(page.read_text())
+        remote = [a for a in found if re.match(r"(https?:)?//", a)]
+        assert not remote, f"{page.name} loads {remote}"
+    one = (built / f"{NOTEBOOKS[0].stem}.html").read_text()
+    assert {"static/plotly.min.js", "static/site.js", "static/site.css"} <= set(assets(one))
+    assert site.MATHJAX_URL in assets(one)
+    assert assets('<script src="https://cdn.example/x.js"></script>') == ["https://cdn.example/x.js"]
+
+
+def test_plotly_js_copied_once_and_mathjax_local(built):
+    copies = [p for p in built.rglob("*") if p.name.startswith("plotly") and p.suffix == ".js"]
+    assert [p.relative_to(built).as_posix() for p in copies] == ["static/plotly.min.js"]
+    assert (built / "static" / "mathjax" / "MathJax.js").exists()
+    assert (built / "static" / "mathjax" / "config" / "TeX-AMS-MML_HTMLorMML-full.js").exists()
+    for page in built.glob("[0-9]*.html"):
+        assert "Plotly.newPlot" not in page.read_text() or page.read_text().count("plotly.min.js") == 1
+
+
+def test_every_plotly_output_became_a_plot_div_with_its_frames(built):
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        specs = [
+            o["data"][site.PLOTLY_MIME]
+            for c in nb.cells
+            for o in c.get("outputs", [])
+            if site.PLOTLY_MIME in o.get("data", {})
+        ]
+        text = (built / f"{path.stem}.html").read_text()
+        divs = re.findall(r'<div class="site-plot" id="(site-plot-\d+)"></div>', text)
+        assert len(divs) == len(specs), path.name
+        for div, spec in zip(divs, specs, strict=True):
+            match = re.search(rf'<script[^>]*id="{div}-json"[^>]*>(.*?)</script>', text, re.S)
+            stored = json.loads(match.group(1))
+            assert len(stored["data"]) == len(spec["data"])
+            assert len(stored.get("frames", [])) == len(spec.get("frames", []))
+        assert "application/vnd.plotly.v1+json" not in text
+
+
+def test_live_explorers_show_their_note(built):
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        notes = [
+            o["data"]["text/plain"]
+            for c in nb.cells
+            for o in c.get("outputs", [])
+            if site.WIDGET_MIME in o.get("data", {}) and "live explorer" in o["data"]["text/plain"]
+        ]
+        text = (built / f"{path.stem}.html").read_text()
+        assert text.count('<div class="live-note">') == len(notes)
+        for note in notes:
+            assert "run this notebook to use it" in note
+            assert html.escape(note) in text
+        assert "0%|" not in text  # a progress bar's frozen text is left out
+
+
+def test_binder_links(built):
+    assert site.REPOSITORY in site.BINDER
+    readme = (site.ROOT / "README.md").read_text()
+    assert f"mybinder.org/v2/gh/{site.REPOSITORY}/main" in readme  # one repository, the badge's
+    for path in NOTEBOOKS:
+        url = f"https://mybinder.org/v2/gh/{site.REPOSITORY}/main?urlpath=lab/tree/notebooks/{path.name}"
+        assert f'href="{url}"' in (built / f"{path.stem}.html").read_text()
+        assert url in (built / "index.html").read_text()
+
+
+def test_plot_json_cannot_close_its_script_tag():
+    text = site.plot_html({"data": [{"type": "scatter", "name": "</script><b>"}]}, 0)
+    assert text.count("</script>") == 1
+    payload = re.search(r"json\">(.*)</script>", text).group(1)
+    assert json.loads(payload)["data"][0]["name"] == "</script><b>"
+
+
+def test_index_hooks_keep_their_emphasis_and_code():
+    assert site.inline_markdown("a *adds* `nn.X` **b** <x> $2^n$") == (
+        "a <em>adds</em> <code>nn.X</code> <b>b</b> &lt;x&gt; $2^n$"
+    )
