@@ -27,7 +27,8 @@ IMPORT_TO_PYPI = {
 
 
 def name_of(requirement: str) -> str:
-    return re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower()
+    """The distribution name, normalised as pip does (jupyterlab_rise == jupyterlab-rise)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower())
 
 
 def pyproject_packages() -> set[str]:
@@ -62,6 +63,17 @@ def test_pins_agree_between_pyproject_and_binder():
     reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
     binder = {l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()}
     assert set(reqs) <= binder
+
+
+def test_constraints_pin_every_package_at_pyprojects_version():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            pins[name_of(line)] = line.split("==", 1)[1].strip()
+    for req in reqs:
+        assert pins.get(name_of(req)) == req.split("==", 1)[1], f"constraints.txt does not pin {req}"
 
 
 def third_party_imports(source: str) -> set[str]:

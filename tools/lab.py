@@ -7,16 +7,48 @@ Jupyter's own token is a default, and any user or system config can switch it of
 is disabled"). A token given on the command line wins over every config file, so this one
 always applies. Jupyter shows a token it did not generate as `?token=...`, so the URL to
 open, token included, is printed here before the server starts.
+
+    python -m tools.lab --install-settings
+
+installs the series' JupyterLab settings, `binder/overrides.json` (no news pop-up, no update
+check, an English interface until a learner picks another language, RISE slides that scroll), as
+the environment's `overrides.json`: `make install` and Binder's postBuild run it, and every start
+through this module does it first, so a conda environment gets it too.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import sys
+from pathlib import Path
 
 FIRST_NOTEBOOK = "notebooks/01_sequential_networks.ipynb"
+SETTINGS = Path(__file__).resolve().parents[1] / "binder" / "overrides.json"
+
+
+def settings_path(app_dir: Path | None = None) -> Path:
+    """Where JupyterLab reads default overrides: `{app_dir}/settings/overrides.json`.
+
+    `app_dir` defaults to JupyterLab's application directory (`{sys.prefix}/share/jupyter/lab`,
+    or `$JUPYTERLAB_DIR`).
+    """
+    if app_dir is None:
+        from jupyterlab.commands import get_app_dir
+
+        app_dir = Path(get_app_dir())
+    return Path(app_dir) / "settings" / "overrides.json"
+
+
+def install_settings(app_dir: Path | None = None) -> Path:
+    """Copy `binder/overrides.json` to `settings_path(app_dir)` unless it is there already."""
+    target = settings_path(app_dir)
+    if not target.exists() or target.read_bytes() != SETTINGS.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SETTINGS, target)
+    return target
 
 
 def free_port(preferred: int = 8888) -> int:
@@ -47,6 +79,10 @@ def command(token: str, port: int, args: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    if argv == ["--install-settings"]:
+        print(f"JupyterLab settings: {install_settings()}")
+        return
+    install_settings()
     token, port = secrets.token_urlsafe(24), free_port()
     args = argv if any(a.endswith(".ipynb") for a in argv) else [*argv, FIRST_NOTEBOOK]
     print(f"\nOpen JupyterLab at http://127.0.0.1:{port}/lab?token={token}\n", flush=True)
