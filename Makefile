@@ -34,8 +34,10 @@ install: $(STAMP)
 
 # The last step: JupyterLab's settings for the series (no news pop-up, no update check, an English
 # interface until a learner picks a language, RISE slides that scroll), from the one file Binder's
-# postBuild installs too, into the environment's {sys.prefix}/share/jupyter/lab/settings/.
-$(STAMP): pyproject.toml constraints.txt binder/overrides.json
+# postBuild installs too, into the environment's {sys.prefix}/share/jupyter/lab/settings/, and the
+# small extension that lets the explorers' widgets load in RISE's slideshow (binder/rise-widgets).
+LAB_FILES := binder/overrides.json binder/rise-widgets/package.json binder/rise-widgets/static/remoteEntry.js
+$(STAMP): pyproject.toml constraints.txt $(LAB_FILES)
 	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10) and 'reslib needs Python >= 3.10')"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

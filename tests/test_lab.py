@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -73,13 +74,46 @@ def test_every_setting_is_one_jupyterlab_knows(tmp_path):
 def test_make_install_and_binder_install_the_settings(tmp_path):
     makefile = (ROOT / "Makefile").read_text()
     install = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
-    assert "binder/overrides.json" in install.splitlines()[0]  # a changed file re-installs
+    lab_files = makefile.split("\nLAB_FILES := ", 1)[1].split("\n", 1)[0].split()
+    assert "$(LAB_FILES)" in install.splitlines()[0]  # a changed file re-installs
+    shipped = [p.relative_to(ROOT).as_posix() for p in lab.RISE_WIDGETS.rglob("*") if p.is_file()]
+    assert sorted(lab_files) == sorted(["binder/overrides.json", *shipped])
     assert "$(PY) -m tools.lab --install-settings" in install
     assert "python -m tools.lab --install-settings" in (ROOT / "binder" / "postBuild").read_text()
     target = lab.install_settings(tmp_path)
     assert target == tmp_path / "settings" / "overrides.json"
     assert target.read_bytes() == lab.SETTINGS.read_bytes()
     assert lab.settings_path().parent.name == "settings"
+    extension = tmp_path.parent / "labextensions" / "reslib-rise-widgets"
+    assert lab.extension_path(tmp_path) == extension
+    package = json.loads((extension / "package.json").read_text())
+    assert package["name"] == lab.RISE_WIDGETS_NAME
+    assert (extension / package["jupyterlab"]["_build"]["load"]).is_file()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the extension's script")
+def test_the_rise_widgets_extension_adds_the_console_module_only_where_it_is_missing():
+    script = (lab.RISE_WIDGETS / "static" / "remoteEntry.js").read_text()
+    probe = (
+        script
+        + """
+    const c = window._JUPYTERLAB["reslib-rise-widgets"];
+    const rise = {}, jupyterlab = {"@jupyterlab/console": {"4.6.6": {from: "core"}}};
+    Promise.all([c.init(rise), c.init(jupyterlab)]).then(async () => {
+      const standIn = (await rise["@jupyterlab/console"]["4.6.2"].get())();
+      console.log(JSON.stringify({rise: Object.keys(rise["@jupyterlab/console"]),
+        lab: jupyterlab["@jupyterlab/console"], token: standIn.IConsoleTracker.name}));
+    });
+    """
+    )
+    out = subprocess.run(
+        ["node", "-e", "globalThis.window = globalThis;" + probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == {
+        "rise": ["4.6.2"],  # RISE's app: the stand-in
+        "lab": {"4.6.6": {"from": "core"}},  # JupyterLab: its own module, untouched
+        "token": "@jupyterlab/console:IConsoleTracker",
+    }
 
 
 def test_make_labs_environment_has_the_settings():
@@ -88,6 +122,9 @@ def test_make_labs_environment_has_the_settings():
     if not target.exists():
         pytest.skip(f"{target} is missing: this environment was not made by `make install`")
     assert json.loads(target.read_text()) == json.loads(lab.SETTINGS.read_text()), "run make install"
+    installed = lab.extension_path() / "static" / "remoteEntry.js"
+    assert installed.exists(), "the RISE widgets extension is missing: run make install"
+    assert installed.read_bytes() == (lab.RISE_WIDGETS / "static" / "remoteEntry.js").read_bytes()
 
 
 def test_the_makefile_starts_lab_through_tools_lab():

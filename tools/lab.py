@@ -12,8 +12,10 @@ open, token included, is printed here before the server starts.
 
 installs the series' JupyterLab settings, `binder/overrides.json` (no news pop-up, no update
 check, an English interface until a learner picks another language, RISE slides that scroll), as
-the environment's `overrides.json`: `make install` and Binder's postBuild run it, and every start
-through this module does it first, so a conda environment gets it too.
+the environment's `overrides.json`, and `binder/rise-widgets`, the federated extension that lets
+the explorers' widgets load in RISE's slideshow (see its remoteEntry.js), into the environment's
+labextensions: `make install` and Binder's postBuild run it, and every start through this module
+does it first, so a conda environment gets both too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 
 FIRST_NOTEBOOK = "notebooks/01_sequential_networks.ipynb"
 SETTINGS = Path(__file__).resolve().parents[1] / "binder" / "overrides.json"
+RISE_WIDGETS = SETTINGS.parent / "rise-widgets"  # its package.json names it reslib-rise-widgets
+RISE_WIDGETS_NAME = "reslib-rise-widgets"
 
 
 def settings_path(app_dir: Path | None = None) -> Path:
@@ -42,12 +46,25 @@ def settings_path(app_dir: Path | None = None) -> Path:
     return Path(app_dir) / "settings" / "overrides.json"
 
 
-def install_settings(app_dir: Path | None = None) -> Path:
-    """Copy `binder/overrides.json` to `settings_path(app_dir)` unless it is there already."""
-    target = settings_path(app_dir)
-    if not target.exists() or target.read_bytes() != SETTINGS.read_bytes():
+def extension_path(app_dir: Path | None = None) -> Path:
+    """Where the RISE widgets extension goes: `{app_dir}/../labextensions/reslib-rise-widgets`
+    (`{sys.prefix}/share/jupyter/labextensions/...` for the default application directory)."""
+    return settings_path(app_dir).parents[2] / "labextensions" / RISE_WIDGETS_NAME
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    if not target.exists() or target.read_bytes() != source.read_bytes():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(SETTINGS, target)
+        shutil.copyfile(source, target)
+
+
+def install_settings(app_dir: Path | None = None) -> Path:
+    """Install `binder/overrides.json` as `settings_path(app_dir)` and `binder/rise-widgets` as
+    `extension_path(app_dir)`, copying only what differs; returns the settings file."""
+    target = settings_path(app_dir)
+    _copy_if_changed(SETTINGS, target)
+    for source in sorted(p for p in RISE_WIDGETS.rglob("*") if p.is_file()):
+        _copy_if_changed(source, extension_path(app_dir) / source.relative_to(RISE_WIDGETS))
     return target
 
 
@@ -80,7 +97,7 @@ def command(token: str, port: int, args: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     if argv == ["--install-settings"]:
-        print(f"JupyterLab settings: {install_settings()}")
+        print(f"JupyterLab settings: {install_settings()}; RISE widgets: {extension_path()}")
         return
     install_settings()
     token, port = secrets.token_urlsafe(24), free_port()
