@@ -40,7 +40,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -343,33 +343,38 @@ def network_interfaces() -> list[str]:
     return [name for _, name in socket.if_nameindex()]
 
 
-def bench_binder(paths: list[Path], threads: list[int]) -> dict[int, list[tuple[str, float, float]]]:
-    """Each notebook under each thread count: {threads: [(name, seconds, kernel peak GB)]}."""
-    results = {}
-    for n in threads:
-        for variable in THREAD_VARIABLES:
-            os.environ[variable] = str(n)  # the kernel inherits this process's environment
-        results[n] = bench_notebooks(paths, children_only=True)
-    return results
+def bench_binder(
+    paths: list[Path], threads: list[int]
+) -> Iterator[tuple[str, dict[int, tuple[float, float]]]]:
+    """Each notebook under each thread count, one notebook at a time: (name, {threads: (s, GB)})."""
+    for path in paths:
+        row = {}
+        for n in threads:
+            for variable in THREAD_VARIABLES:
+                os.environ[variable] = str(n)  # the kernel inherits this process's environment
+            [(_, seconds, gb)] = bench_notebooks([path], children_only=True)
+            row[n] = (seconds, gb)
+        yield path.name, row
 
 
-def print_binder_table(results: dict[int, list[tuple[str, float, float]]]) -> None:
-    """One row per notebook: seconds and kernel peak GB per thread count, checked on the first."""
-    counts = list(results)
-    head = "".join(f"{f'{n} thread' + ('s' if n > 1 else ''):>22}" for n in counts)
-    print(f"\n{'notebook':<38}{head}   limit <= {BINDER_SECONDS:.0f} s, <= {BINDER_GB:.0f} GB")
-    print(f"{'':<38}" + "".join(f"{'s':>12}{'GB':>10}" for _ in counts))
-    total = dict.fromkeys(counts, 0.0)
-    for i, (name, _, _) in enumerate(results[counts[0]]):
-        cells = ""
-        for n in counts:
-            _, seconds, gb = results[n][i]
-            total[n] += seconds
-            cells += f"{seconds:12.1f}{gb:10.2f}"
-        _, seconds, gb = results[counts[0]][i]
+def print_binder_table(
+    rows: Iterable[tuple[str, dict[int, tuple[float, float]]]], threads: list[int]
+) -> None:
+    """One row per notebook as it finishes: seconds and kernel peak GB per thread count, the first
+    count checked against Binder's limits."""
+    head = "".join(f"{f'{n} thread' + ('s' if n > 1 else ''):>22}" for n in threads)
+    print(f"\n{'notebook':<38}{head}   limit <= {BINDER_SECONDS:.0f} s, <= {BINDER_GB:.0f} GB", flush=True)
+    print(f"{'':<38}" + "".join(f"{'s':>12}{'GB':>10}" for _ in threads), flush=True)
+    total, peak = dict.fromkeys(threads, 0.0), dict.fromkeys(threads, 0.0)
+    for name, row in rows:
+        for n, (seconds, gb) in row.items():
+            total[n], peak[n] = total[n] + seconds, max(peak[n], gb)
+        seconds, gb = row[threads[0]]
         ok = "ok" if seconds <= BINDER_SECONDS and gb <= BINDER_GB else "OVER"
-        print(f"{name:<38}{cells}   {ok}")
-    print(f"{'total':<38}" + "".join(f"{total[n]:12.1f}{'':>10}" for n in counts))
+        print(
+            f"{name:<38}" + "".join(f"{s:12.1f}{g:10.2f}" for s, g in row.values()) + f"   {ok}", flush=True
+        )
+    print(f"{'total / peak':<38}" + "".join(f"{total[n]:12.1f}{peak[n]:10.2f}" for n in threads), flush=True)
 
 
 def main_binder(args: argparse.Namespace, argv: list[str]) -> None:
@@ -384,11 +389,12 @@ def main_binder(args: argparse.Namespace, argv: list[str]) -> None:
     network = "none (only lo)" if interfaces == ["lo"] else f"PRESENT ({', '.join(interfaces)}): not isolated"
     print(
         f"Binder's terms: CPUs {cpus}, network {network}, threads {args.threads}, machine load "
-        f"{os.getloadavg()[0]:.1f} on {psutil.cpu_count()} cores (other work there inflates times)"
+        f"{os.getloadavg()[0]:.1f} on {psutil.cpu_count()} cores (other work there inflates times)",
+        flush=True,
     )
     paths = args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     threads = [int(n) for n in args.threads.split(",")]
-    print_binder_table(bench_binder(paths, threads))
+    print_binder_table(bench_binder(paths, threads), threads)
 
 
 def main() -> None:
