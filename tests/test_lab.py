@@ -49,6 +49,16 @@ def test_the_settings_switch_off_the_news_and_keep_the_interface_english():
     assert settings["@jupyterlab/translation-extension:plugin"] == {"locale": "en"}  # Korean: a choice
 
 
+def test_the_korean_language_pack_is_installed():
+    """Settings -> Language lists 한국어, and JupyterLab's own strings have Korean translations."""
+    from jupyterlab_server.translation_utils import get_language_pack, get_language_packs
+
+    packs, message = get_language_packs()
+    assert "ko_KR" in packs, f"no Korean language pack ({message or 'make install'})"
+    korean, _ = get_language_pack("ko_KR")
+    assert korean["jupyterlab"]["Settings"] == ["설정"]
+
+
 def test_every_setting_is_one_jupyterlab_knows(tmp_path):
     """Each override names an installed plugin's setting and a value its schema accepts."""
     from jupyter_core.paths import jupyter_path

@@ -12,6 +12,8 @@ in RISE's app: see binder/rise-widgets).
 from __future__ import annotations
 
 import contextlib
+import json
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,3 +133,21 @@ def test_the_slideshow_shows_every_slide_and_its_explorer_redraws(lab: Lab, brow
         context.close()
         with contextlib.suppress(OSError):
             lab.shut_down_kernels()
+
+
+def test_the_running_lab_reads_the_series_settings(lab: Lab) -> None:
+    """The server's defaults come from the environment's overrides.json (make install): news and the
+    update check off and English first, whatever the fixture's own user settings say."""
+
+    def schema_defaults(plugin: str) -> dict:
+        request = urllib.request.Request(
+            f"{lab.url}/lab/api/settings/{plugin}", headers={"Authorization": f"token {lab.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            properties = json.loads(response.read())["schema"]["properties"]
+        return {key: value.get("default") for key, value in properties.items()}
+
+    notification = schema_defaults("@jupyterlab/apputils-extension:notification")
+    assert notification["fetchNews"] == "false" and notification["checkForUpdates"] is False
+    assert schema_defaults("@jupyterlab/translation-extension:plugin")["locale"] == "en"
+    assert schema_defaults("jupyterlab-rise:plugin")["scroll"] is True
