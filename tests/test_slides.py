@@ -61,7 +61,7 @@ def test_live_explorers_are_on_the_slides(path):
     explorers = [
         (i, t)
         for i, (c, t) in enumerate(zip(nb.cells, slides.stored_types(nb), strict=True))
-        if c.cell_type == "code" and LIVE_EXPLORER.search(c.source)
+        if c.cell_type == "code" and LIVE_EXPLORER.search(c.source) and "static_explorer(" not in c.source
     ]
     assert explorers, f"{path.name} has no live explorer"
     hidden = [i for i, t in explorers if t not in slides.SHOWN]
@@ -141,6 +141,14 @@ def test_the_rules_on_a_made_up_notebook():
         S,
         SUB,
     ]
+
+
+def test_a_kernel_free_copy_between_an_explorer_and_its_intro_changes_nothing():
+    live = [md("## 1 · Explore"), code("x = 1"), md("Move the sliders."), code("rl.viz.path_explorer()")]
+    copy = [md("**No kernel?** Drag this one."), code("rl.viz.static_explorer(rl.viz.path_explorer)")]
+    alone = slides.slide_types(live)
+    assert slides.slide_types([*live[:3], *copy, live[3]]) == [*alone[:3], slides.SKIP, slides.SKIP, alone[3]]
+    assert slides.slide_types([*live, *copy]) == [*alone, slides.SKIP, slides.SKIP]
 
 
 def test_an_explorer_is_never_skipped_and_overrides_apply():

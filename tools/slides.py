@@ -175,6 +175,9 @@ def slide_types(cells: Sequence[dict], overrides: dict[str, str] | None = None) 
                 kind = _markdown_type(text, first_markdown)
             first_markdown = False
         elif cell["cell_type"] == "code":
+            j = i - 1  # the cell before, passing over the skipped kernel-free copy of an explorer
+            while j >= 0 and is_static_explorer(cells[j]):
+                j -= 1
             if not setup_seen and re.search(r"^import reslib\b", text, re.MULTILINE):
                 kind, setup_seen = SKIP, True
             elif is_explorer(cell):
@@ -183,16 +186,16 @@ def slide_types(cells: Sequence[dict], overrides: dict[str, str] | None = None) 
                 kind = SKIP
             elif is_figure(cell):
                 kind = SUBSLIDE
-            elif i > 0 and cells[i - 1]["cell_type"] == "markdown" and types[-1] in SHOWN:
-                kind = FRAGMENT if PREDICT.search(source(cells[i - 1])) else CONTINUE
+            elif j >= 0 and cells[j]["cell_type"] == "markdown" and types[j] in SHOWN:
+                kind = FRAGMENT if PREDICT.search(source(cells[j])) else CONTINUE
             else:
                 kind = CONTINUE
-            if kind == SUBSLIDE and i > 0 and cells[i - 1]["cell_type"] == "markdown":
-                before, length = types[-1], len(source(cells[i - 1]))
+            if kind == SUBSLIDE and j >= 0 and cells[j]["cell_type"] == "markdown":
+                before, length = types[j], len(source(cells[j]))
                 if before in (SLIDE, SUBSLIDE) and length < SHORT_HEADING:
                     kind = CONTINUE  # a short heading and its figure: one slide
                 elif before == CONTINUE and length < SHORT_INTRO:
-                    types[-1], kind = SUBSLIDE, CONTINUE  # the intro moves to the figure's slide
+                    types[j], kind = SUBSLIDE, CONTINUE  # the intro moves to the figure's slide
         else:  # raw cells
             kind = SKIP
         types.append(kind)
