@@ -26,7 +26,7 @@ from .conftest import Lab, notebooks_dir
 from .test_notebooks_in_lab import WIDGETS_S, plot_data, redrew, run_all, save_screenshot, wait_for_kernel
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Frame, Page
+    from playwright.sync_api import Frame, Locator, Page
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +64,20 @@ def open_slideshow(page: Page, name: str) -> Frame:
         page.wait_for_timeout(500)
         deadline_ms -= 1500
     pytest.fail(f"{name}: Alt+R opened no RISE slideshow in {SLIDESHOW_S} s")
+
+
+def settled_box(page: Page, locator: Locator) -> dict:
+    """The element's bounding box once it stops moving (Reveal animates slide changes)."""
+    locator.scroll_into_view_if_needed()
+    previous = None
+    for _ in range(40):
+        box = locator.bounding_box()
+        if box is not None and box == previous:
+            return box
+        previous = box
+        page.wait_for_timeout(250)
+    assert previous, "the slider's handle is not on screen"
+    return previous
 
 
 def go_to(frame: Frame, slide_id: str) -> None:
@@ -110,18 +124,18 @@ def test_the_slideshow_shows_every_slide_and_its_explorer_redraws(lab: Lab, brow
         plots.first.wait_for(state="visible", timeout=WIDGETS_S * 1000)
         handle = explorer.locator(".widget-slider .noUi-handle").first
         before, start = plot_data(plots), handle.get_attribute("aria-valuenow")
-        box = handle.bounding_box()
-        assert box, f"{NOTEBOOK}: the slider's handle is not on screen"
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + 60, y, steps=5)  # a mouse drag: Reveal takes arrow keys for itself
-        page.mouse.up()
-        if handle.get_attribute("aria-valuenow") == start:  # already at its maximum
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x - 60, y, steps=5)
-            page.mouse.up()
+        for _ in range(3):  # a drag that lands during the slide's transition misses the handle
+            box = settled_box(page, handle)
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            for dx in (60, -60):  # right, or left if it was already at its maximum
+                page.mouse.move(x, y)
+                page.mouse.down()
+                page.mouse.move(x + dx, y, steps=5)  # a mouse drag: Reveal takes arrow keys for itself
+                page.mouse.up()
+                if handle.get_attribute("aria-valuenow") != start:
+                    break
+            if handle.get_attribute("aria-valuenow") != start:
+                break
         moved = f"{start} -> {handle.get_attribute('aria-valuenow')}"
         assert handle.get_attribute("aria-valuenow") != start, f"{NOTEBOOK}: the slider did not move"
         assert redrew(page, plots, before), f"{NOTEBOOK}: slider moved ({moved}), the plot did not change"
