@@ -10,6 +10,7 @@
 #               test, `slow`-marked ones included (correctness first; `-m "not browser and not slow"`
 #               skips them); no notebooks, no browser
 #   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
+#   make slides re-make every notebook's RISE slide metadata (after adding, removing or editing cells)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -29,15 +30,21 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 RUFF       := $(VENV)/bin/ruff
 RUFF_PATHS := reslib tests tools notebooks
 
-.PHONY: install lab site test check format unit notebooks portable browser outputs bench lint lock clean
+.PHONY: install lab site test check format unit notebooks portable browser outputs bench slides lint lock clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+# The last step: JupyterLab's settings for the series (no news pop-up, no update check, an English
+# interface until a learner picks a language, RISE slides that scroll), from the one file Binder's
+# postBuild installs too, into the environment's {sys.prefix}/share/jupyter/lab/settings/, and the
+# small extension that lets the explorers' widgets load in RISE's slideshow (binder/rise-widgets).
+LAB_FILES := binder/overrides.json binder/rise-widgets/package.json binder/rise-widgets/static/remoteEntry.js
+$(STAMP): pyproject.toml constraints.txt $(LAB_FILES)
 	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10) and 'reslib needs Python >= 3.10')"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test]'
+	$(PY) -m tools.lab --install-settings
 	touch $(STAMP)
 
 lab: install
@@ -81,6 +88,11 @@ site: install
 
 bench: install
 	$(PY) -m tools.bench
+
+# Every cell's RISE slide type (slide, sub-slide, fragment, notes, skip) from tools/slides.py's rules;
+# tests/test_slides.py fails on a notebook whose cells changed since.
+slides: install
+	$(PY) -m tools.slides
 
 lint: install
 	$(RUFF) check $(RUFF_PATHS)

@@ -2,10 +2,13 @@
 
 import ast
 import json
+import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +30,8 @@ IMPORT_TO_PYPI = {
 
 
 def name_of(requirement: str) -> str:
-    return re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower()
+    """The distribution name, normalised as pip does (jupyterlab_rise == jupyterlab-rise)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower())
 
 
 def pyproject_packages() -> set[str]:
@@ -62,6 +66,38 @@ def test_pins_agree_between_pyproject_and_binder():
     reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
     binder = {l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()}
     assert set(reqs) <= binder
+
+
+def test_constraints_pin_every_package_at_pyprojects_version():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            pins[name_of(line)] = line.split("==", 1)[1].strip()
+    for req in reqs:
+        assert pins.get(name_of(req)) == req.split("==", 1)[1], f"constraints.txt does not pin {req}"
+
+
+def test_binder_starts_jupyter_with_one_thread():
+    start = ROOT / "binder" / "start"
+    assert os.access(start, os.X_OK), "binder/start must be executable"
+    lines = [line.strip() for line in start.read_text().splitlines() if not line.startswith("#")]
+    assert "export OMP_NUM_THREADS=1" in lines and "export MKL_NUM_THREADS=1" in lines
+    assert lines[-1] == 'exec "$@"'  # then Binder's own command, unchanged
+
+
+def test_the_binder_bench_pins_one_cpu_and_cuts_the_network():
+    from tools import bench
+
+    command = bench.binder_command(["--binder"])
+    if command is None:
+        pytest.skip("no taskset here (not Linux)")
+    i = command.index("taskset")
+    assert command[i : i + 3] == ["taskset", "-c", "0"]
+    assert command[-2:] == ["tools.bench", "--binder"]
+    if os.geteuid() == 0 and shutil.which("unshare") and shutil.which("ip"):
+        assert command[:2] == ["unshare", "--net"] and "ip link set lo up" in command[4]
 
 
 def third_party_imports(source: str) -> set[str]:

@@ -1,7 +1,9 @@
 """`make lab` (tools/lab.py): 127.0.0.1 and a fresh token on the command line, which no config can undo."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -9,6 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tools import lab
@@ -26,8 +29,9 @@ def test_the_command_binds_localhost_and_passes_the_token():
 
 
 def test_main_prints_the_url_with_the_token_it_passes(monkeypatch, capsys):
-    ran = []
+    ran, installed = [], []
     monkeypatch.setattr(lab.os, "execv", lambda path, cmd: ran.append(cmd))
+    monkeypatch.setattr(lab, "install_settings", lambda: installed.append(True))
     lab.main(["--no-browser"])
     lab.main(["--no-browser"])
     first, second = ran
@@ -35,6 +39,102 @@ def test_main_prints_the_url_with_the_token_it_passes(monkeypatch, capsys):
     assert len(token) >= 32 and token not in " ".join(second)  # fresh each time
     assert f"/lab?token={token}" in capsys.readouterr().out
     assert first[-1] == lab.FIRST_NOTEBOOK
+    assert installed == [True, True]  # the settings, before every start
+
+
+def test_the_settings_switch_off_the_news_and_keep_the_interface_english():
+    settings = json.loads(lab.SETTINGS.read_text())
+    notification = settings["@jupyterlab/apputils-extension:notification"]
+    assert notification == {"fetchNews": "false", "checkForUpdates": False}
+    assert settings["@jupyterlab/translation-extension:plugin"] == {"locale": "en"}  # Korean: a choice
+
+
+def test_the_korean_language_pack_is_installed():
+    """Settings -> Language lists 한국어, and JupyterLab's own strings have Korean translations."""
+    from jupyterlab_server.translation_utils import get_language_pack, get_language_packs
+
+    packs, message = get_language_packs()
+    assert "ko_KR" in packs, f"no Korean language pack ({message or 'make install'})"
+    korean, _ = get_language_pack("ko_KR")
+    assert korean["jupyterlab"]["Settings"] == ["설정"]
+
+
+def test_every_setting_is_one_jupyterlab_knows(tmp_path):
+    """Each override names an installed plugin's setting and a value its schema accepts."""
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab.commands import get_app_dir
+    from jupyterlab_server.settings_utils import get_settings
+
+    lab.install_settings(tmp_path)
+    for plugin, values in json.loads(lab.SETTINGS.read_text()).items():
+        found, warnings = get_settings(
+            str(tmp_path / "settings"),
+            str(Path(get_app_dir()) / "schemas"),
+            str(tmp_path / "user-settings"),
+            schema_name=plugin,
+            labextensions_path=jupyter_path("labextensions"),
+        )
+        assert not [w for w in warnings if w], warnings
+        for key, value in values.items():
+            schema = found["schema"]["properties"][key]  # KeyError: no such setting
+            jsonschema.validate(value, schema)
+            assert schema["default"] == value, f"JupyterLab did not read {plugin}:{key} from the file"
+
+
+def test_make_install_and_binder_install_the_settings(tmp_path):
+    makefile = (ROOT / "Makefile").read_text()
+    install = makefile.split("\n$(STAMP):", 1)[1].split("\n\n", 1)[0]
+    lab_files = makefile.split("\nLAB_FILES := ", 1)[1].split("\n", 1)[0].split()
+    assert "$(LAB_FILES)" in install.splitlines()[0]  # a changed file re-installs
+    shipped = [p.relative_to(ROOT).as_posix() for p in lab.RISE_WIDGETS.rglob("*") if p.is_file()]
+    assert sorted(lab_files) == sorted(["binder/overrides.json", *shipped])
+    assert "$(PY) -m tools.lab --install-settings" in install
+    assert "python -m tools.lab --install-settings" in (ROOT / "binder" / "postBuild").read_text()
+    target = lab.install_settings(tmp_path)
+    assert target == tmp_path / "settings" / "overrides.json"
+    assert target.read_bytes() == lab.SETTINGS.read_bytes()
+    assert lab.settings_path().parent.name == "settings"
+    extension = tmp_path.parent / "labextensions" / "reslib-rise-widgets"
+    assert lab.extension_path(tmp_path) == extension
+    package = json.loads((extension / "package.json").read_text())
+    assert package["name"] == lab.RISE_WIDGETS_NAME
+    assert (extension / package["jupyterlab"]["_build"]["load"]).is_file()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the extension's script")
+def test_the_rise_widgets_extension_adds_the_console_module_only_where_it_is_missing():
+    script = (lab.RISE_WIDGETS / "static" / "remoteEntry.js").read_text()
+    probe = (
+        script
+        + """
+    const c = window._JUPYTERLAB["reslib-rise-widgets"];
+    const rise = {}, jupyterlab = {"@jupyterlab/console": {"4.6.6": {from: "core"}}};
+    Promise.all([c.init(rise), c.init(jupyterlab)]).then(async () => {
+      const standIn = (await rise["@jupyterlab/console"]["4.6.2"].get())();
+      console.log(JSON.stringify({rise: Object.keys(rise["@jupyterlab/console"]),
+        lab: jupyterlab["@jupyterlab/console"], token: standIn.IConsoleTracker.name}));
+    });
+    """
+    )
+    out = subprocess.run(
+        ["node", "-e", "globalThis.window = globalThis;" + probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == {
+        "rise": ["4.6.2"],  # RISE's app: the stand-in
+        "lab": {"4.6.6": {"from": "core"}},  # JupyterLab: its own module, untouched
+        "token": "@jupyterlab/console:IConsoleTracker",
+    }
+
+
+def test_make_labs_environment_has_the_settings():
+    """`make install` ran in this environment: JupyterLab here reads the series' overrides."""
+    target = lab.settings_path()
+    if not target.exists():
+        pytest.skip(f"{target} is missing: this environment was not made by `make install`")
+    assert json.loads(target.read_text()) == json.loads(lab.SETTINGS.read_text()), "run make install"
+    installed = lab.extension_path() / "static" / "remoteEntry.js"
+    assert installed.exists(), "the RISE widgets extension is missing: run make install"
+    assert installed.read_bytes() == (lab.RISE_WIDGETS / "static" / "remoteEntry.js").read_bytes()
 
 
 def test_the_makefile_starts_lab_through_tools_lab():

@@ -7,16 +7,65 @@ Jupyter's own token is a default, and any user or system config can switch it of
 is disabled"). A token given on the command line wins over every config file, so this one
 always applies. Jupyter shows a token it did not generate as `?token=...`, so the URL to
 open, token included, is printed here before the server starts.
+
+    python -m tools.lab --install-settings
+
+installs the series' JupyterLab settings, `binder/overrides.json` (no news pop-up, no update
+check, an English interface until a learner picks another language, RISE slides that scroll), as
+the environment's `overrides.json`, and `binder/rise-widgets`, the federated extension that lets
+the explorers' widgets load in RISE's slideshow (see its remoteEntry.js), into the environment's
+labextensions: `make install` and Binder's postBuild run it, and every start through this module
+does it first, so a conda environment gets both too.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import sys
+from pathlib import Path
 
 FIRST_NOTEBOOK = "notebooks/01_sequential_networks.ipynb"
+SETTINGS = Path(__file__).resolve().parents[1] / "binder" / "overrides.json"
+RISE_WIDGETS = SETTINGS.parent / "rise-widgets"  # its package.json names it reslib-rise-widgets
+RISE_WIDGETS_NAME = "reslib-rise-widgets"
+
+
+def settings_path(app_dir: Path | None = None) -> Path:
+    """Where JupyterLab reads default overrides: `{app_dir}/settings/overrides.json`.
+
+    `app_dir` defaults to JupyterLab's application directory (`{sys.prefix}/share/jupyter/lab`,
+    or `$JUPYTERLAB_DIR`).
+    """
+    if app_dir is None:
+        from jupyterlab.commands import get_app_dir
+
+        app_dir = Path(get_app_dir())
+    return Path(app_dir) / "settings" / "overrides.json"
+
+
+def extension_path(app_dir: Path | None = None) -> Path:
+    """Where the RISE widgets extension goes: `{app_dir}/../labextensions/reslib-rise-widgets`
+    (`{sys.prefix}/share/jupyter/labextensions/...` for the default application directory)."""
+    return settings_path(app_dir).parents[2] / "labextensions" / RISE_WIDGETS_NAME
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+
+
+def install_settings(app_dir: Path | None = None) -> Path:
+    """Install `binder/overrides.json` as `settings_path(app_dir)` and `binder/rise-widgets` as
+    `extension_path(app_dir)`, copying only what differs; returns the settings file."""
+    target = settings_path(app_dir)
+    _copy_if_changed(SETTINGS, target)
+    for source in sorted(p for p in RISE_WIDGETS.rglob("*") if p.is_file()):
+        _copy_if_changed(source, extension_path(app_dir) / source.relative_to(RISE_WIDGETS))
+    return target
 
 
 def free_port(preferred: int = 8888) -> int:
@@ -47,6 +96,10 @@ def command(token: str, port: int, args: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
+    if argv == ["--install-settings"]:
+        print(f"JupyterLab settings: {install_settings()}; RISE widgets: {extension_path()}")
+        return
+    install_settings()
     token, port = secrets.token_urlsafe(24), free_port()
     args = argv if any(a.endswith(".ipynb") for a in argv) else [*argv, FIRST_NOTEBOOK]
     print(f"\nOpen JupyterLab at http://127.0.0.1:{port}/lab?token={token}\n", flush=True)
