@@ -113,3 +113,15 @@ def test_a_stored_explorer_reads_as_plain_text_and_still_shows_the_widget_live(e
     assert text == repr(explorer) == expected
     explorer.update(depth=30, activation="relu")  # what a reader sees does not depend on the values
     assert explorer._repr_mimebundle_()["text/plain"] == text
+
+
+def test_a_view_built_from_the_widget_state_draws_what_the_explorer_drew():
+    # A RISE slideshow (or a reloaded page) builds its views from the kernel's widget state, not
+    # from the restyle messages the first draw sent: the state must hold the drawn traces.
+    fresh = rl.viz.variance_explorer(width=16, n_samples=32)
+    drawn = [trace for trace in fresh.figure._data if trace.get("y") is not None]
+    assert drawn, "the first draw put data in the figure"
+    assert fresh.figure._widget_data == fresh.figure._data
+    assert fresh.figure._widget_layout == fresh.figure._layout_obj._props
+    fresh.update(depth=3)  # and so does every later drawing
+    assert fresh.figure._widget_data == fresh.figure._data

@@ -8,6 +8,7 @@ can drive an explorer without a browser.
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Callable, Mapping
 
@@ -119,6 +120,18 @@ class Explorer(widgets.VBox):
             data["text/plain"] = repr(self)  # ipywidgets would cut it at 110 characters
         return data
 
+    def _store_figure_state(self) -> None:
+        """Copy what the figure draws now into its widget state, as plotly does when it displays one.
+
+        A FigureWidget sends its changes as restyle messages, which only views open at the time
+        receive; a view built later from the stored state (a RISE slideshow, a reloaded page) would
+        draw the figure as it was built. plotly refreshes that state in its own `_repr_mimebundle_`,
+        which never runs for a figure inside a box like this one. Open views ignore the change
+        (plotly.js's `do_data` does nothing), so this costs a copy, not a second drawing.
+        """
+        self.figure._widget_layout = copy.deepcopy(self.figure._layout_obj._props)
+        self.figure._widget_data = copy.deepcopy(self.figure._data)
+
     def _on_change(self, change: dict) -> None:
         if not self._holding:
             self.update()
@@ -137,6 +150,7 @@ class Explorer(widgets.VBox):
         try:
             with self.figure.batch_update():
                 message = self._redraw(**self.values)
+            self._store_figure_state()
             self.error = None
             self.status.value = f"<span style='color:#444'>{html.escape(message)}</span>"
         except Exception as exc:  # show what happened instead of a silent dead widget
