@@ -155,21 +155,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def browser(lab: Lab) -> Iterator[Browser]:
-    """Debian's Chromium, driven by Playwright (no browser download)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser(lab: Lab, chromium: Browser) -> Browser:
+    """Debian's Chromium, driven by Playwright (no browser download), with the JupyterLab server up."""
+    return chromium
 
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium for pages that need no JupyterLab (the static site); skips as `browser` does."""
+    """Debian's Chromium for pages that need no JupyterLab (the static site); skips where it is missing."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
