@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,8 +87,28 @@ def settled_box(page: Page, locator: Locator) -> dict:
 
 
 def go_to(frame: Frame, slide_id: str) -> None:
-    frame.evaluate("id => { location.hash = '#/' + id; }", slide_id)
-    frame.wait_for_function(PRESENT, arg=slide_id, timeout=SLIDESHOW_S * 1000)  # Reveal is slow under load
+    """Move to a slide by its URL hash, as Reveal's hash navigation does.
+
+    Reveal writes the present slide into the hash itself, through a `replaceState` it debounces by up
+    to a second. When that write lands between our hash change and its `hashchange` event, Reveal
+    reads back the slide it just left (seen in CI: hash `#/slide-1-0/0` with slide-2-0 asked for),
+    and no further event comes. So the hash is set again until the slide is present.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    deadline = time.monotonic() + SLIDESHOW_S  # Reveal is slow under load
+    while True:
+        frame.evaluate("id => { location.hash = '#/' + id; }", slide_id)
+        try:
+            frame.wait_for_function(PRESENT, arg=slide_id, timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() > deadline:
+                state = frame.evaluate(
+                    "() => [location.hash, document.querySelector("
+                    "'.reveal .slides section.present > section.present')?.id]"
+                )
+                pytest.fail(f"slide {slide_id} not shown in {SLIDESHOW_S} s: hash, present slide = {state}")
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
