@@ -39,7 +39,8 @@ NOTEBOOKS = ("06_bottleneck_counts.ipynb",)
 DRAWN = "el => el.data.some(t => (t.y?.length ?? 0) > 0 || (t.z?.length ?? 0) > 0)"
 SLIDESHOW_S = 60
 SLIDE_IDS = "() => Array.from(document.querySelectorAll('.reveal .slides > section > section'), s => s.id)"
-PRESENT = "id => document.querySelector('.reveal .slides section.present > section.present')?.id === id"
+CURRENT = "() => document.querySelector('.reveal .slides section.present > section.present')?.id"
+PRESENT = f"id => ({CURRENT})() === id"
 # Errors shown on the present slide: error outputs, tracebacks, widgets that could not render.
 SLIDE_ERRORS = """() => {
   const slide = document.querySelector('.reveal .slides section.present > section.present');
@@ -92,22 +93,25 @@ def go_to(frame: Frame, slide_id: str) -> None:
     Reveal writes the present slide into the hash itself, through a `replaceState` it debounces by up
     to a second. When that write lands between our hash change and its `hashchange` event, Reveal
     reads back the slide it just left (seen in CI: hash `#/slide-1-0/0` with slide-2-0 asked for),
-    and no further event comes. So the hash is set again until the slide is present.
+    and no further event comes. So the hash is set again until the slide is present (with the event
+    sent by hand if the hash already names the slide, which a hash set to itself does not send).
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     deadline = time.monotonic() + SLIDESHOW_S  # Reveal is slow under load
     while True:
-        frame.evaluate("id => { location.hash = '#/' + id; }", slide_id)
+        frame.evaluate(
+            "id => { if (location.hash === '#/' + id)"
+            " window.dispatchEvent(new HashChangeEvent('hashchange'));"
+            " else location.hash = '#/' + id; }",
+            slide_id,
+        )
         try:
             frame.wait_for_function(PRESENT, arg=slide_id, timeout=5_000)
             return
         except PlaywrightTimeout:
             if time.monotonic() > deadline:
-                state = frame.evaluate(
-                    "() => [location.hash, document.querySelector("
-                    "'.reveal .slides section.present > section.present')?.id]"
-                )
+                state = frame.evaluate(f"() => [location.hash, ({CURRENT})()]")
                 pytest.fail(f"slide {slide_id} not shown in {SLIDESHOW_S} s: hash, present slide = {state}")
 
 
