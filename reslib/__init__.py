@@ -2,9 +2,9 @@
 
 The notebooks tell the story; `reslib` holds the code they reuse, one module per topic:
 
-- ground floor: `argtypes` (`@typechecked`: every public callable's argument types, checked against
-  its annotations), `core` (value checks and memory bounds, 1-D/2-D layers, `residual_add`),
-  `tensors` (tensor arguments: dtype, dimensions, batches), `runtime` (seed, device);
+- ground floor: `validate` (every argument check: types from annotations, values, tensors,
+  devices), `runtime` (seed, device, a local RNG or thread count, a byte-bounded cache),
+  `layers` (1-D/2-D layer classes, the residual add), `inits` (the initialisation names);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints), `sequences` (digit sequences to sort, and a
   training loop with learning-rate warm-up);
@@ -19,81 +19,22 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
-Every figure, explorer and check is one hop away: `rl.viz.variance_explorer()`,
-`rl.checks.check_lesion(...)`.
+Every module is an attribute (`rl.resnet`), and every figure, explorer and check is one hop away:
+`rl.viz.variance_explorer()`, `rl.checks.check_lesion(...)`. The lists below are made from the
+modules themselves, so a new module needs no entry here.
 """
 
-from reslib import (
-    argtypes,
-    attention,
-    batchnorm,
-    batchnorm_eval,
-    blocks,
-    checks,
-    core,
-    costs,
-    counting,
-    data,
-    densenet,
-    euler,
-    gradients,
-    hourglass,
-    landscape,
-    mlp,
-    normfree,
-    paths,
-    preact,
-    resnet,
-    runtime,
-    scenes,
-    sequences,
-    shattering,
-    stream,
-    tensors,
-    train,
-    transformer,
-    unet,
-    variance,
-    viz,
-    widthdepth,
-)
-from reslib.runtime import device, set_seed
+import importlib
+import pkgutil
+
+from reslib.runtime import device, set_seed  # the two setup calls of every notebook, one hop away
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "argtypes",
-    "attention",
-    "batchnorm",
-    "batchnorm_eval",
-    "blocks",
-    "checks",
-    "core",
-    "costs",
-    "counting",
-    "data",
-    "densenet",
-    "device",
-    "euler",
-    "gradients",
-    "hourglass",
-    "landscape",
-    "mlp",
-    "normfree",
-    "paths",
-    "preact",
-    "resnet",
-    "runtime",
-    "scenes",
-    "sequences",
-    "set_seed",
-    "shattering",
-    "stream",
-    "tensors",
-    "train",
-    "transformer",
-    "unet",
-    "variance",
-    "viz",
-    "widthdepth",
-]
+# Every public module of the package, imported so that `rl.<module>` works after `import reslib as rl`.
+MODULES = tuple(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+for _name in MODULES:
+    importlib.import_module(f"{__name__}.{_name}")
+
+__all__ = ["device", "set_seed"]
+__all__ += MODULES

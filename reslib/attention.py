@@ -15,19 +15,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_int, check_memory
+from reslib.validate import require_bool, require_choice, require_int, require_memory, typechecked
 
-__all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "check_heads"]
+__all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads"]
 
 ACTIVATIONS = ("gelu", "relu")
 
 
 @typechecked
-def check_heads(d_model: int, n_head: int) -> None:
+def require_heads(d_model: int, n_head: int) -> None:
     """Refuse a width `d_model` that the `n_head` heads cannot split evenly (ValueError)."""
-    check_int("d_model", d_model, maximum=2**14)
-    check_int("n_head", n_head, maximum=d_model, fix=f"at most d_model={d_model} heads")
+    require_int("d_model", d_model, maximum=2**14)
+    require_int("n_head", n_head, maximum=d_model, fix=f"at most d_model={d_model} heads")
     if d_model % n_head:
         divisors = [h for h in range(1, min(d_model, 16) + 1) if d_model % h == 0]
         raise ValueError(
@@ -43,7 +42,7 @@ def causal_mask(length: int) -> torch.Tensor:
     Args:
         length: sequence length T, >= 1.
     """
-    check_int("length", length, maximum=2**12)
+    require_int("length", length, maximum=2**12)
     return torch.ones(length, length, dtype=torch.bool).tril()
 
 
@@ -60,9 +59,9 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d_model: int, n_head: int, causal: bool = False):
         super().__init__()
-        check_heads(d_model, n_head)
-        check_memory("d_model", d_model, 16 * d_model * d_model)
-        self.n_head, self.causal = n_head, check_bool("causal", causal)
+        require_heads(d_model, n_head)
+        require_memory("d_model", d_model, 16 * d_model * d_model)
+        self.n_head, self.causal = n_head, require_bool("causal", causal)
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
 
@@ -92,10 +91,10 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, activation: str = "gelu"):
         super().__init__()
-        check_int("d_model", d_model, maximum=2**14)
-        check_int("d_ff", d_ff, maximum=2**16)
-        check_memory("sizes", dict(d_model=d_model, d_ff=d_ff), 8 * d_model * d_ff)
-        check_choice("activation", activation, ACTIVATIONS)
+        require_int("d_model", d_model, maximum=2**14)
+        require_int("d_ff", d_ff, maximum=2**16)
+        require_memory("sizes", dict(d_model=d_model, d_ff=d_ff), 8 * d_model * d_ff)
+        require_choice("activation", activation, ACTIVATIONS)
         self.c_fc = nn.Linear(d_model, d_ff)
         self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
         self.c_proj = nn.Linear(d_ff, d_model)

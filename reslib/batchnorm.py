@@ -14,9 +14,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_float, check_int
-from reslib.tensors import check_tensor
+from reslib.validate import require_bool, require_float, require_int, require_tensor, typechecked
 
 __all__ = [
     "BatchNorm1d",
@@ -47,9 +45,9 @@ def _reduce_dims(x: torch.Tensor) -> list[int]:
     return [0] + list(range(2, x.dim()))  # every dim but the channel dim
 
 
-def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> None:
+def _require_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: float) -> None:
     for name, t in (("x", x), ("gamma", gamma), ("beta", beta)):
-        check_tensor(name, t, dtype="float")
+        require_tensor(name, t, dtype="float")
     if x.dim() < 2:
         raise ValueError(
             f"batch norm expects x of shape (N, C) or (N, C, H, W) (any (N, C, ...)), got {tuple(x.shape)}"
@@ -61,7 +59,7 @@ def _check_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps: 
                 f"{name} must have shape (C,) = ({c},), one value per channel of x "
                 f"{tuple(x.shape)}, got {tuple(p.shape)}"
             )
-    check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
+    require_float("eps", eps, minimum=0.0, fix="typically 1e-5")
 
 
 @typechecked
@@ -85,7 +83,7 @@ def batch_norm_forward(
         ValueError: bad shapes, negative eps, or a single value per channel (m = 1: its
             variance is 0 and every output would equal beta).
     """
-    _check_input(x, gamma, beta, eps)
+    _require_input(x, gamma, beta, eps)
     dims, shape = _reduce_dims(x), _channel_shape(x)
     m = x.numel() // x.shape[1]
     if m < 2:
@@ -113,7 +111,7 @@ def batch_norm_backward(
     Returns:
         `(dx, dgamma, dbeta)` with the shapes of x, gamma and beta.
     """
-    check_tensor("dy", dy, dtype="float")
+    require_tensor("dy", dy, dtype="float")
     if dy.shape != cache.x_hat.shape:
         raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
     x_hat, inv_std, gamma, _, _, m = cache
@@ -136,7 +134,7 @@ def batch_norm_backward_simplified(
     \big(m\,\delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\big)$,
     $\delta = \partial L/\partial y$.
     """
-    check_tensor("dy", dy, dtype="float")
+    require_tensor("dy", dy, dtype="float")
     if dy.shape != cache.x_hat.shape:
         raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
     x_hat, inv_std, gamma, _, _, m = cache
@@ -178,12 +176,12 @@ class _BatchNorm(nn.Module):
         track_running_stats: bool = True,
     ):
         super().__init__()
-        check_int("num_features", num_features, fix="pass the number of channels C of x (N, C, ...)")
-        check_float("eps", eps, minimum=0.0, fix="typically 1e-5")
+        require_int("num_features", num_features, fix="pass the number of channels C of x (N, C, ...)")
+        require_float("eps", eps, minimum=0.0, fix="typically 1e-5")
         if momentum is not None:
-            check_float("momentum", momentum, 0.0, 1.0, fix="or None for a cumulative average")
-        check_bool("affine", affine)
-        check_bool("track_running_stats", track_running_stats)
+            require_float("momentum", momentum, 0.0, 1.0, fix="or None for a cumulative average")
+        require_bool("affine", affine)
+        require_bool("track_running_stats", track_running_stats)
         self.num_features, self.eps, self.momentum = num_features, float(eps), momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:

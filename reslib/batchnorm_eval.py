@@ -15,8 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int, check_memory
+from reslib.validate import require_float, require_int, require_memory, typechecked
 
 __all__ = ["RunningStatsTrace", "fold_into_conv", "inference_affine", "running_stats_trace"]
 
@@ -106,16 +105,16 @@ def running_stats_trace(
     Returns:
         `RunningStatsTrace`; its `output` is $\gamma\,(x - \hat\mu)/\sqrt{\hat\sigma^2+\epsilon} + \beta$.
     """
-    check_int("batch_size", batch_size, minimum=2, fix="train-mode BN needs two values per channel")
-    check_float("momentum", momentum, 0.0, 1.0, strict_minimum=True)
-    check_int("steps", steps)
-    check_memory(
+    require_int("batch_size", batch_size, minimum=2, fix="train-mode BN needs two values per channel")
+    require_float("momentum", momentum, 0.0, 1.0, strict_minimum=True)
+    require_int("steps", steps)
+    require_memory(
         "sizes", dict(batch_size=batch_size, steps=steps), 8 * 4 * steps * batch_size
     )  # 4 float64 (steps, batch)
-    check_float("gamma", gamma)
-    check_float("beta", beta)
-    check_float("eps", eps, minimum=0.0)
-    check_int("seed", seed, minimum=0)
+    require_float("gamma", gamma)
+    require_float("beta", beta)
+    require_float("eps", eps, minimum=0.0)
+    require_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     x = 2 + 3 * torch.relu(torch.randn(steps, batch_size, generator=gen, dtype=torch.float64))
     mean, var = x.mean(dim=1), x.var(dim=1, unbiased=False)  # (steps,) batch statistics

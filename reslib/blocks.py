@@ -22,15 +22,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, layers_for, residual_add
+from reslib.layers import layers_for, residual_add
+from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, typechecked
 
 __all__ = [
     "BasicBlock",
     "BlockBase",
     "Bottleneck",
     "PadShortcut",
-    "check_block",
+    "require_block",
     "zero_last",
     "make_stage",
 ]
@@ -51,9 +51,9 @@ class PadShortcut(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, dim: int = 2):
         super().__init__()
-        check_int("in_channels", in_channels)
-        check_int("out_channels", out_channels)
-        check_int("stride", stride, 1, 2)
+        require_int("in_channels", in_channels)
+        require_int("out_channels", out_channels)
+        require_int("stride", stride, 1, 2)
         layers_for(dim)  # dim is 1 or 2
         if out_channels < in_channels:
             raise ValueError(
@@ -90,16 +90,16 @@ class BlockBase(nn.Module):
         dim: int,
     ) -> tuple[type[nn.Module], NormLayer]:
         """Check the arguments, record the block's shape and `downsample`, return its conv and norm."""
-        check_int("in_channels", in_channels)
-        check_int("planes", planes)
-        check_int("stride", stride, 1, 2, fix="1 keeps the size, 2 halves it")
-        check_choice(
+        require_int("in_channels", in_channels)
+        require_int("planes", planes)
+        require_int("stride", stride, 1, 2, fix="1 keeps the size, 2 halves it")
+        require_choice(
             "shortcut_type",
             shortcut_type,
             SHORTCUT_TYPES,
             fix="'A' zero-pads the channels, 'B' is a 1x1 projection",
         )
-        check_bool("plain", plain)
+        require_bool("plain", plain)
         layers = layers_for(dim)
         self.in_channels, self.out_channels = in_channels, planes * self.expansion
         self.stride, self.shortcut_type, self.plain, self.dim = stride, shortcut_type, plain, dim
@@ -224,7 +224,7 @@ class Bottleneck(BlockBase):
     ):
         super().__init__()
         conv, norm = self._setup(in_channels, planes, stride, norm_layer, shortcut_type, plain, dim)
-        self.stride_in_1x1 = check_bool("stride_in_1x1", stride_in_1x1)
+        self.stride_in_1x1 = require_bool("stride_in_1x1", stride_in_1x1)
         s1, s2 = (stride, 1) if stride_in_1x1 else (1, stride)  # where the map is halved
         self.conv1 = conv(in_channels, planes, 1, stride=s1, bias=False)
         self.bn1 = norm(planes)
@@ -259,7 +259,7 @@ def zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
 
 
 @typechecked
-def check_block(block: object) -> type[nn.Module]:
+def require_block(block: object) -> type[nn.Module]:
     """Return `block` if it is a block class `make_stage` and `ResNet` can use.
 
     A block class is any `nn.Module` subclass with an int `expansion` (output channels =
@@ -304,14 +304,14 @@ def make_stage(
     instead of keeping a running channel count on a model (torchvision's `self.inplanes`).
 
     Args:
-        block: a block class (see `check_block`), called as
+        block: a block class (see `require_block`), called as
             `block(in_channels, planes, stride, **block_kwargs)`.
 
     Returns:
         `(nn.Sequential of blocks, out_channels)`.
     """
-    check_block(block)
-    check_int("num_blocks", num_blocks, maximum=MAX_BLOCKS)
+    require_block(block)
+    require_int("num_blocks", num_blocks, maximum=MAX_BLOCKS)
     out_channels = planes * block.expansion
     layers = [block(in_channels, planes, stride, **block_kwargs)]
     layers += [block(out_channels, planes, 1, **block_kwargs) for _ in range(num_blocks - 1)]

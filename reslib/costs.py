@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck
-from reslib.core import check_bool, check_choice, check_int
 from reslib.densenet import channel_plan
 from reslib.resnet import STEM_TYPES
+from reslib.validate import require_bool, require_choice, require_int, typechecked
 
 __all__ = [
     "BlockCosts",
@@ -62,9 +61,9 @@ def conv_cost(
         ("out_channels", out_channels),
         ("out_positions", out_positions),
     ]:
-        check_int(name, value)
-    check_bool("bias", bias)
-    check_int("dim", dim, 1, 3)
+        require_int(name, value)
+    require_bool("bias", bias)
+    require_int("dim", dim, 1, 3)
     weights = kernel_size**dim * in_channels * out_channels
     return weights + (out_channels if bias else 0), 2 * weights * out_positions
 
@@ -105,7 +104,7 @@ def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> 
         ("size", size),
         ("kernel_size", kernel_size),
     ]:
-        check_int(name, value)
+        require_int(name, value)
     positions = size * size
 
     def row(name: str, k: int, c_in: int, c_out: int) -> ConvCost:
@@ -176,17 +175,17 @@ def stage_costs(
         raise TypeError(
             f"block must be BasicBlock or Bottleneck (the closed form knows these two), got {block!r}"
         )
-    check_choice("stem_type", stem_type, STEM_TYPES)
-    check_choice("shortcut_type", shortcut_type, ("A", "B"))
-    check_int("image_size", image_size)
-    check_int("in_channels", in_channels)
-    check_int("num_classes", num_classes)
+    require_choice("stem_type", stem_type, STEM_TYPES)
+    require_choice("shortcut_type", shortcut_type, ("A", "B"))
+    require_int("image_size", image_size)
+    require_int("in_channels", in_channels)
+    require_int("num_classes", num_classes)
     for name, values in (("layers", layers), ("widths", widths)):
         for i, v in enumerate(values):
-            check_int(f"{name}[{i}]", v)
+            require_int(f"{name}[{i}]", v)
     if len(layers) != len(widths):
         raise ValueError(f"give one width per stage: got layers={list(layers)} and widths={list(widths)}")
-    if check_bool("stride_in_1x1", stride_in_1x1) and block is not Bottleneck:
+    if require_bool("stride_in_1x1", stride_in_1x1) and block is not Bottleneck:
         raise ValueError("stride_in_1x1 applies to Bottleneck blocks only; use stride_in_1x1=False")
     if stem_type == "imagenet":
         size = (image_size + 1) // 2  # 7x7/2 conv, padding 3
@@ -233,10 +232,10 @@ def densenet_parameter_count(
     A dense layer reading $c$ channels costs $2c + 4kc + 2\cdot 4k + 9\cdot 4k\cdot k$ (BN, 1x1, BN, 3x3).
     """
     plan = channel_plan(growth_rate, block_config, num_init_features, compression)
-    check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
-    check_int("num_classes", num_classes)
-    check_int("in_channels", in_channels)
-    check_choice("stem_type", stem_type, STEM_TYPES)
+    require_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+    require_int("num_classes", num_classes)
+    require_int("in_channels", in_channels)
+    require_choice("stem_type", stem_type, STEM_TYPES)
     b = bn_size * growth_rate
     total = (
         in_channels * num_init_features * 49 + 2 * num_init_features

@@ -9,9 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
-from reslib.tensors import check_tensor
+from reslib.validate import require_int, require_tensor, typechecked
 
 __all__ = [
     "LayerRow",
@@ -51,7 +49,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
         model: any module; run in eval mode for the count, then restored.
         input_shape: the input's shape including the batch dimension, e.g. `(1, 40)`.
     """
-    shape = _check_shape(input_shape)
+    shape = _require_shape(input_shape)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     was_training = model.training
@@ -64,7 +62,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     return int(counter.get_total_flops())
 
 
-def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+def _require_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     if not isinstance(input_shape, (tuple, list, torch.Size)):
         raise TypeError(
             f"input_shape must be a tuple of ints (batch first), got "
@@ -72,7 +70,7 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
         )
     if not input_shape:
         raise ValueError("input_shape must not be empty: give the batch size first, e.g. (1, 40)")
-    return tuple(check_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
+    return tuple(require_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
 
 
 @dataclass(frozen=True)
@@ -136,9 +134,9 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
-    shape = _check_shape(input_shape)
+    shape = _require_shape(input_shape)
     if depth is not None:
-        check_int("depth", depth, fix="or None for the leaf modules")
+        require_int("depth", depth, fix="or None for the leaf modules")
     named = [(n, m) for n, m in model.named_modules() if n]
     if depth is None:
         chosen = [(n, m) for n, m in named if not list(m.children())]
@@ -203,7 +201,7 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
 
     Each storage is counted once (a view shares its base's memory); parameters are excluded.
     """
-    check_tensor("x", x, dtype="float")
+    require_tensor("x", x, dtype="float")
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, int] = {}
 

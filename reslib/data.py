@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.core import byte_cache, check_float, check_int
-from reslib.runtime import check_device
+from reslib.runtime import byte_cache
+from reslib.runtime import device as best_device
+from reslib.validate import require_device, require_float, require_int, typechecked
 
 __all__ = ["CIFAR10_ENV", "TensorData", "cifar10", "mnist1d"]
 
@@ -114,7 +114,7 @@ def mnist1d(
         Greydanus, "Scaling down deep learning with MNIST-1D", 2020.
         https://arxiv.org/abs/2011.14439
     """
-    check_int(
+    require_int(
         "num_samples",
         num_samples,
         minimum=20,
@@ -126,11 +126,11 @@ def mnist1d(
             f"num_samples must be a multiple of 10 (one tenth per digit), got {num_samples}; "
             f"use {round(num_samples, -1)}"
         )
-    check_float("train_split", train_split, 0.0, 1.0, strict_minimum=True)
+    require_float("train_split", train_split, 0.0, 1.0, strict_minimum=True)
     if train_split == 1.0:
         raise ValueError("train_split must be below 1, got 1.0: that would leave no test examples")
-    check_int("seed", seed, 0, 2**32 - 1, fix="mnist1d seeds NumPy, whose seeds are 32-bit")
-    dev = check_device("device", device)
+    require_int("seed", seed, 0, 2**32 - 1, fix="mnist1d seeds NumPy, whose seeds are 32-bit")
+    dev = require_device("device", device) or best_device()
     d = _mnist1d_tensors(num_samples, seed, float(train_split), str(dev))
     # copies: an in-place edit (x.mul_(0)) must not reach the cache and every later call
     return TensorData(d.x_train.clone(), d.y_train.clone(), d.x_test.clone(), d.y_test.clone(), 10)
@@ -187,8 +187,8 @@ def cifar10(
         FileNotFoundError: when the folder or a batch file is missing (the message says where to get it).
     """
     if num_train is not None:
-        check_int("num_train", num_train, fix="or None for all 50,000")
-    dev = check_device("device", device)  # before reading 180 MB
+        require_int("num_train", num_train, fix="or None for all 50,000")
+    dev = require_device("device", device) or best_device()  # before reading 180 MB
     if root is None:
         root = os.environ.get(CIFAR10_ENV)
         if not root:

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import MAX_BLOCKS, check_choice, check_float, check_int, layers_for
+from reslib.layers import layers_for
+from reslib.validate import MAX_BLOCKS, require_choice, require_float, require_int, typechecked
 
 __all__ = [
     "BlockPlan",
@@ -56,10 +56,10 @@ class DenseLayer(nn.Module):
     ):
         super().__init__()
         nd = layers_for(dim)
-        check_int("in_channels", in_channels)
-        check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
-        check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
-        check_float("drop_rate", drop_rate, 0.0, 1.0)
+        require_int("in_channels", in_channels)
+        require_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
+        require_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+        require_float("drop_rate", drop_rate, 0.0, 1.0)
         self.in_channels, self.growth_rate, self.drop_rate = in_channels, growth_rate, float(drop_rate)
         self.norm1 = nd.batch_norm(in_channels)
         self.relu1 = nn.ReLU()
@@ -97,7 +97,7 @@ class DenseBlock(nn.ModuleDict):
         dim: int = 2,
     ):
         super().__init__()
-        check_int("num_layers", num_layers, maximum=MAX_BLOCKS)
+        require_int("num_layers", num_layers, maximum=MAX_BLOCKS)
         self.in_channels = in_channels
         self.out_channels = in_channels + num_layers * growth_rate
         for i in range(num_layers):
@@ -125,8 +125,8 @@ class Transition(nn.Sequential):
 
     def __init__(self, in_channels: int, out_channels: int, dim: int = 2):
         nd = layers_for(dim)
-        check_int("in_channels", in_channels)
-        check_int("out_channels", out_channels)
+        require_int("in_channels", in_channels)
+        require_int("out_channels", out_channels)
         super().__init__(
             OrderedDict(
                 norm=nd.batch_norm(in_channels),
@@ -156,15 +156,15 @@ def channel_plan(
     Returns:
         One `BlockPlan` per dense block; `after_transition` is None for the last block.
     """
-    check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
-    check_int("num_init_features", num_init_features, fix="k0 is the number of channels of the stem")
+    require_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
+    require_int("num_init_features", num_init_features, fix="k0 is the number of channels of the stem")
     if not block_config:
         raise ValueError("block_config must name at least one dense block, got an empty sequence")
     for i, n in enumerate(block_config):
-        check_int(
+        require_int(
             f"block_config[{i}]", n, maximum=MAX_BLOCKS, fix="each entry is the number of layers of a block"
         )
-    check_float(
+    require_float(
         "compression",
         compression,
         0.0,
@@ -228,11 +228,11 @@ class DenseNet(nn.Module):
     ):
         super().__init__()
         plan = channel_plan(growth_rate, block_config, num_init_features, compression)
-        check_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
-        check_float("drop_rate", drop_rate, 0.0, 1.0)
-        check_int("num_classes", num_classes)
-        check_int("in_channels", in_channels)
-        check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
+        require_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
+        require_float("drop_rate", drop_rate, 0.0, 1.0)
+        require_int("num_classes", num_classes)
+        require_int("in_channels", in_channels)
+        require_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
         nd = layers_for(dim)
         if stem_type == "imagenet":
             layers = [
@@ -303,14 +303,14 @@ def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, 
     Depth counts the conv layers: stem + 2 per dense layer + 2 transitions + classifier,
     so $L = 6n + 4$ (L=100, k=12: 0.77M parameters, 4.51% error on C10+ in the paper).
     """
-    check_int("depth", depth, minimum=None, maximum=6 * MAX_BLOCKS + 4)
+    require_int("depth", depth, minimum=None, maximum=6 * MAX_BLOCKS + 4)
     if depth < 10 or (depth - 4) % 6:
         near = max(10, 6 * round((depth - 4) / 6) + 4)
         raise ValueError(
             f"depth must be 6n + 4 with n >= 1 (10, 16, ..., 100, ...), got {depth!r}; "
             f"the nearest valid depth is {near}"
         )
-    check_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
+    require_int("growth_rate", growth_rate, fix="k is the number of channels each dense layer adds")
     n = (depth - 4) // 6
     return DenseNet(
         growth_rate, (n, n, n), 2 * growth_rate, num_classes=num_classes, stem_type="cifar", **kwargs

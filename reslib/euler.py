@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_float, check_int, check_memory
+from reslib.validate import require_bool, require_float, require_int, require_memory, typechecked
 
 __all__ = ["Trajectory", "euler_trajectory"]
 
@@ -62,13 +61,13 @@ def euler_trajectory(
     Returns:
         `Trajectory` with (depth + 1,) times and (depth + 1, n_inputs, width) states.
     """
-    check_int("depth", depth, maximum=100_000)
-    check_bool("residual", residual)
-    check_int("n_inputs", n_inputs, maximum=10_000)
-    check_int("width", width, maximum=4096)
-    gain = check_float("gain", gain, minimum=0.0, maximum=100.0, strict_minimum=True)
-    check_int("seed", seed, minimum=0, maximum=2**63 - 1)
-    check_memory("depth", depth, 8 * (depth + 1) * n_inputs * width + 16 * width * width)
+    require_int("depth", depth, maximum=100_000)
+    require_bool("residual", residual)
+    require_int("n_inputs", n_inputs, maximum=10_000)
+    require_int("width", width, maximum=4096)
+    gain = require_float("gain", gain, minimum=0.0, maximum=100.0, strict_minimum=True)
+    require_int("seed", seed, minimum=0, maximum=2**63 - 1)
+    require_memory("depth", depth, 8 * (depth + 1) * n_inputs * width + 16 * width * width)
     gen = torch.Generator().manual_seed(seed)
     w0, w1 = torch.randn(2, width, width, generator=gen, dtype=torch.float64) * (gain / math.sqrt(width))
     h = torch.randn(n_inputs, width, generator=gen, dtype=torch.float64)  # (N, width)

@@ -15,10 +15,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_float, check_int, check_memory
 from reslib.mlp import ACTIVATIONS, mlp
-from reslib.tensors import check_batch
+from reslib.runtime import local_seed
+from reslib.validate import (
+    MAX_BLOCKS,
+    require_batch,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_memory,
+    typechecked,
+)
 
 __all__ = [
     "GradientFlow",
@@ -43,7 +51,7 @@ def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list
 
     Pure: uses `torch.autograd.grad`, so it leaves the parameters' `.grad` untouched.
     """
-    check_batch(x, y)
+    require_batch(x, y)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     weights = [layer.weight for layer in linear_layers(model)]
@@ -104,17 +112,16 @@ def gradient_flow(
         $W - \eta\,\partial L/\partial W$ rounds back to exactly $W$ in the weights' dtype,
         histograms `layers`, `edges`, `hist`, and `status`.
     """
-    check_batch(x, y)
-    check_int("depth", depth, maximum=MAX_BLOCKS)
-    check_choice("activation", activation, ACTIVATIONS)
-    check_int("width", width)
-    check_memory("width", width, 16 * (depth + 2) * width * (width + len(x)))  # weights, grads, states
-    check_int("seed", seed, minimum=0)
-    check_int("bins", bins, maximum=10_000)
-    check_float("lr", lr, minimum=0.0, strict_minimum=True)
-    check_bool("residual", residual)
-    with torch.random.fork_rng(devices=[]):  # the CPU generator builds the weights; restored after
-        torch.default_generator.manual_seed(seed)
+    require_batch(x, y)
+    require_int("depth", depth, maximum=MAX_BLOCKS)
+    require_choice("activation", activation, ACTIVATIONS)
+    require_int("width", width)
+    require_memory("width", width, 16 * (depth + 2) * width * (width + len(x)))  # weights, grads, states
+    require_int("seed", seed, minimum=0)
+    require_int("bins", bins, maximum=10_000)
+    require_float("lr", lr, minimum=0.0, strict_minimum=True)
+    require_bool("residual", residual)
+    with local_seed(seed):  # the CPU generator builds the weights; restored after
         model = mlp(depth, width, x.shape[1], int(y.max()) + 1, residual=residual, activation=activation)
         model = model.to(x.device)
     with torch.no_grad():

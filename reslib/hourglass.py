@@ -12,10 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import MAX_BLOCKS, check_int, check_memory
 from reslib.preact import PreActBottleneck
-from reslib.tensors import check_tensor
+from reslib.validate import MAX_BLOCKS, require_int, require_memory, require_tensor, typechecked
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
@@ -26,8 +24,8 @@ MAX_ORDER = 10  # halvings: an order-10 hourglass needs a 1024-pixel map to reac
 @typechecked
 def residual_module(channels: int) -> nn.Module:
     """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
-    check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
-    check_memory("channels", channels, 5 * channels * channels)  # 1x1, 3x3, 1x1 float32 weights
+    require_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
+    require_memory("channels", channels, 5 * channels * channels)  # 1x1, 3x3, 1x1 float32 weights
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
@@ -40,7 +38,7 @@ class Hourglass(nn.Module):
 
     def __init__(self, order: int, channels: int):
         super().__init__()
-        self.order = check_int("order", order, maximum=MAX_ORDER, fix="each order halves the map")
+        self.order = require_int("order", order, maximum=MAX_ORDER, fix="each order halves the map")
         self.skip = residual_module(channels)
         self.down = residual_module(channels)
         self.inner = Hourglass(order - 1, channels) if order > 1 else residual_module(channels)
@@ -94,9 +92,11 @@ class StackedHourglass(nn.Module):
             ("num_keypoints", num_keypoints),
             ("num_stacks", num_stacks),
         ):
-            check_int(name, value, maximum=MAX_BLOCKS)
-        check_int("order", order, maximum=MAX_ORDER, fix="each order halves the map: 4 already goes 64 -> 4")
-        check_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
+            require_int(name, value, maximum=MAX_BLOCKS)
+        require_int(
+            "order", order, maximum=MAX_ORDER, fix="each order halves the map: 4 already goes 64 -> 4"
+        )
+        require_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
         if channels % 4:
             raise ValueError(
                 f"channels must be a positive multiple of 4 (bottleneck width channels/4), got {channels!r}"
@@ -162,9 +162,9 @@ def heatmap_loss(heatmaps: list[torch.Tensor], target: torch.Tensor) -> torch.Te
     Note:
         Newell et al. use the mean squared error; on a few hundred images it learns much more slowly.
     """
-    check_tensor("target", target, ndim=4, dtype="float", fix="(N, K, H, W) heat maps")
+    require_tensor("target", target, ndim=4, dtype="float", fix="(N, K, H, W) heat maps")
     for i, h in enumerate(heatmaps):
-        check_tensor(f"heatmaps[{i}]", h, ndim=4, dtype="float")
+        require_tensor(f"heatmaps[{i}]", h, ndim=4, dtype="float")
         if h.shape != target.shape:
             raise ValueError(
                 f"heatmaps[{i}] {tuple(h.shape)} and target {tuple(target.shape)} differ in shape"

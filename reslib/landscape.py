@@ -25,9 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_choice, check_float, check_int, check_memory
 from reslib.data import TensorData
+from reslib.validate import require_choice, require_float, require_int, require_memory, typechecked
 
 __all__ = [
     "NORMALIZATIONS",
@@ -43,7 +42,7 @@ NORMALIZATIONS = ("filter", "layer", "none")
 _CHUNK_BYTES = 64 * 2**20  # batched weights and activations of one chunk of grid points
 
 
-def _check_model(model: object) -> nn.Module:
+def _require_model(model: object) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(
             f"model must be a torch.nn.Module, got {type(model).__name__}; pass the trained network"
@@ -73,9 +72,9 @@ def random_directions(
     Returns:
         dict parameter name -> direction tensor shaped like that parameter (on its device).
     """
-    _check_model(model)
-    check_choice("normalization", normalization, NORMALIZATIONS, fix="use 'filter' as in Li et al. (2018)")
-    check_int("seed", seed, minimum=0, maximum=2**63 - 1)
+    _require_model(model)
+    require_choice("normalization", normalization, NORMALIZATIONS, fix="use 'filter' as in Li et al. (2018)")
+    require_int("seed", seed, minimum=0, maximum=2**63 - 1)
     if generator is not None and generator.device.type != "cpu":
         raise ValueError(
             f"generator must be a CPU torch.Generator, got one on {generator.device}; use torch.Generator()"
@@ -97,7 +96,7 @@ def random_directions(
     return directions
 
 
-def _check_directions(model: nn.Module, directions: object, name: str) -> dict[str, torch.Tensor]:
+def _require_directions(model: nn.Module, directions: object, name: str) -> dict[str, torch.Tensor]:
     if directions is None:
         return None
     params = dict(model.named_parameters())
@@ -111,7 +110,7 @@ def _check_directions(model: nn.Module, directions: object, name: str) -> dict[s
     return directions
 
 
-def _check_data(data: object) -> tuple[torch.Tensor, torch.Tensor]:
+def _require_data(data: object) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(data, TensorData):
         return data.x_train, data.y_train
     if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
@@ -155,7 +154,7 @@ def _grid_loss(
         for h in hooks:
             h.remove()
     per_point = 4 * (n_params + sum(numel))  # bytes: one point's weights and activations
-    check_memory("data", f"{len(x)} examples", per_point)
+    require_memory("data", f"{len(x)} examples", per_point)
     chunk = max(1, _CHUNK_BYTES // per_point)
 
     def loss_at(weights: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -198,8 +197,8 @@ class Slice2D:
 
 def _grid(steps: object, span: object) -> torch.Tensor:
     """(steps,) float64 points from -span to span, symmetric, with an exact 0 for odd steps."""
-    steps = check_int("steps", steps, minimum=2, maximum=201, fix="a grid needs at least 2 points per axis")
-    span = check_float("span", span, minimum=0.0, strict_minimum=True, fix="use e.g. 1.0 (Li et al.)")
+    steps = require_int("steps", steps, minimum=2, maximum=201, fix="a grid needs at least 2 points per axis")
+    span = require_float("span", span, minimum=0.0, strict_minimum=True, fix="use e.g. 1.0 (Li et al.)")
     return (torch.arange(steps, dtype=torch.float64) - (steps - 1) / 2) * (2 * span / (steps - 1))
 
 
@@ -224,10 +223,10 @@ def loss_slice_1d(
         seed: seed of the drawn direction.
         loss_fn: `(output, target) -> mean loss`; None is cross-entropy.
     """
-    _check_model(model)
+    _require_model(model)
     alphas = _grid(steps, span)
-    x, y = _check_data(data)
-    direction = _check_directions(model, direction, "direction") or random_directions(model, seed=seed)
+    x, y = _require_data(data)
+    direction = _require_directions(model, direction, "direction") or random_directions(model, seed=seed)
     loss = _grid_loss(model, x, y, [direction], alphas[:, None], loss_fn)
     return Slice1D(alphas.numpy(), loss.numpy())
 
@@ -248,8 +247,8 @@ def nonconvexity(loss: np.ndarray, spacing: float, threshold: float = 0.1) -> tu
     Returns:
         `(ratio, share)`: ratio (S - 2, S - 2) and the share of interior points that are non-convex.
     """
-    check_float("spacing", spacing, minimum=0.0, strict_minimum=True)
-    check_float("threshold", threshold, minimum=0.0, maximum=1.0)
+    require_float("spacing", spacing, minimum=0.0, strict_minimum=True)
+    require_float("threshold", threshold, minimum=0.0, maximum=1.0)
     z = np.asarray(loss, dtype=np.float64)
     if z.ndim != 2 or z.shape[0] != z.shape[1] or z.shape[0] < 3:
         raise ValueError(f"loss must be a square grid of at least 3 x 3, got shape {z.shape}")
@@ -290,18 +289,18 @@ def loss_slice_2d(
     Returns:
         `Slice2D` with the grid, `curvature_ratio` and `nonconvexity` (needs steps >= 3).
     """
-    _check_model(model)
+    _require_model(model)
     axis = _grid(steps, span)
-    x, y = _check_data(data)
-    check_int("seed", seed, minimum=0, maximum=2**63 - 2)
-    check_float("threshold", threshold, minimum=0.0, maximum=1.0)
+    x, y = _require_data(data)
+    require_int("seed", seed, minimum=0, maximum=2**63 - 2)
+    require_float("threshold", threshold, minimum=0.0, maximum=1.0)
     if directions is None:
         directions = (random_directions(model, seed=seed), random_directions(model, seed=seed + 1))
     elif not isinstance(directions, tuple) or len(directions) != 2:
         raise TypeError(
             f"directions must be a pair of random_directions dicts, got {type(directions).__name__}"
         )
-    pair = [_check_directions(model, d, f"directions[{i}]") for i, d in enumerate(directions)]
+    pair = [_require_directions(model, d, f"directions[{i}]") for i, d in enumerate(directions)]
     coords = torch.cartesian_prod(axis, axis)  # (steps^2, 2), beta fastest
     loss = _grid_loss(model, x, y, pair, coords, loss_fn).view(len(axis), len(axis)).numpy()
     ratio, share = np.zeros((0, 0)), float("nan")

@@ -14,16 +14,16 @@ import math
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import (
-    INITS,
+from reslib.inits import INITS
+from reslib.layers import residual_add
+from reslib.validate import (
     MAX_BLOCKS,
-    check_bool,
-    check_choice,
-    check_float,
-    check_int,
-    check_memory,
-    residual_add,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_memory,
+    typechecked,
 )
 
 __all__ = ["ACTIVATIONS", "MLP", "PlainLayer", "ResidualBlock", "mlp"]
@@ -35,7 +35,7 @@ _NORMS = (None, "batch", "layer", "group")
 def _norm(norm: str | None, width: int) -> nn.Module:
     """Batch norm (statistics over the batch), layer norm (over one example's units), group norm
     (over gcd(8, width) groups of one example's units), or nothing."""
-    check_choice("norm", norm, (None, "batch", "layer", "group"))
+    require_choice("norm", norm, (None, "batch", "layer", "group"))
     if norm == "batch":
         return nn.BatchNorm1d(width)
     if norm == "layer":
@@ -45,7 +45,7 @@ def _norm(norm: str | None, width: int) -> nn.Module:
     return nn.Identity()
 
 
-_INITS = ("auto", *INITS, "torch")  # reslib.core.INITS, plus "auto" and PyTorch's own default
+_INITS = ("auto", *INITS, "torch")  # reslib.inits.INITS, plus "auto" and PyTorch's own default
 
 
 @typechecked
@@ -58,9 +58,9 @@ class PlainLayer(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, activation: str, norm: str | None):
         super().__init__()
-        check_int("in_features", in_features)
-        check_int("out_features", out_features)
-        check_choice("activation", activation, ACTIVATIONS)
+        require_int("in_features", in_features)
+        require_int("out_features", out_features)
+        require_choice("activation", activation, ACTIVATIONS)
         # A bias just before a norm is cancelled by its mean subtraction.
         self.linear = nn.Linear(in_features, out_features, bias=norm is None)
         self.norm = _norm(norm, out_features)
@@ -92,10 +92,10 @@ class ResidualBlock(nn.Module):
         shortcut_scale: float = 1.0,
     ):
         super().__init__()
-        check_int("width", width)
-        check_choice("activation", activation, ACTIVATIONS)
-        check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True)
-        check_float("shortcut_scale", shortcut_scale)
+        require_int("width", width)
+        require_choice("activation", activation, ACTIVATIONS)
+        require_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True)
+        require_float("shortcut_scale", shortcut_scale)
         self.norm = _norm(norm, width)
         self.act = ACTIVATIONS[activation]()
         self.linear = nn.Linear(width, width)
@@ -201,23 +201,23 @@ def mlp(
     Shape:
         (N, in_features) -> (N, out_features)
     """
-    check_int("depth", depth, maximum=MAX_BLOCKS)
+    require_int("depth", depth, maximum=MAX_BLOCKS)
     for name, value in [
         ("width", width),
         ("in_features", in_features),
         ("out_features", out_features),
     ]:
-        check_int(name, value)
+        require_int(name, value)
     sizes = dict(depth=depth, width=width, in_features=in_features, out_features=out_features)
-    check_memory("sizes", sizes, 8 * (depth * width * width + (in_features + out_features) * width))
-    check_bool("residual", residual)
-    check_choice("norm", norm, _NORMS)
-    check_choice("activation", activation, ACTIVATIONS)
-    check_choice("init", init, _INITS)
-    residual_scale = check_float("residual_scale", residual_scale, 0.0, strict_minimum=True)
+    require_memory("sizes", sizes, 8 * (depth * width * width + (in_features + out_features) * width))
+    require_bool("residual", residual)
+    require_choice("norm", norm, _NORMS)
+    require_choice("activation", activation, ACTIVATIONS)
+    require_choice("init", init, _INITS)
+    residual_scale = require_float("residual_scale", residual_scale, 0.0, strict_minimum=True)
     if residual_scale != 1.0 and not residual:
         raise ValueError("residual_scale only applies to residual=True networks")
-    shortcut_scale = check_float("shortcut_scale", shortcut_scale, 0.0)
+    shortcut_scale = require_float("shortcut_scale", shortcut_scale, 0.0)
     if shortcut_scale != 1.0 and not residual:
         raise ValueError("shortcut_scale only applies to residual=True networks")
     if init == "auto":

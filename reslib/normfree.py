@@ -27,9 +27,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import check_choice, check_int, check_memory, residual_add
+from reslib.layers import residual_add
 from reslib.mlp import MLP
+from reslib.validate import require_choice, require_int, require_memory, typechecked
 
 __all__ = ["SCHEMES", "NormFreeBlock", "fixup_scale", "normfree_mlp"]
 
@@ -48,8 +48,8 @@ def fixup_scale(depth: int, layers_per_branch: int = 2) -> float:
         layers_per_branch: $m$, >= 2 (with one layer there is nothing to rescale but the last,
             which Fixup sets to zero).
     """
-    check_int("depth", depth, minimum=1, maximum=10**9)
-    check_int("layers_per_branch", layers_per_branch, minimum=2, maximum=1000, fix="Fixup needs m >= 2")
+    require_int("depth", depth, minimum=1, maximum=10**9)
+    require_int("layers_per_branch", layers_per_branch, minimum=2, maximum=1000, fix="Fixup needs m >= 2")
     return float(depth) ** (-1.0 / (2 * layers_per_branch - 2))
 
 
@@ -67,8 +67,8 @@ class NormFreeBlock(nn.Module):
 
     def __init__(self, width: int, scheme: str = "default"):
         super().__init__()
-        check_int("width", width, maximum=2**16)
-        check_choice("scheme", scheme, SCHEMES)
+        require_int("width", width, maximum=2**16)
+        require_choice("scheme", scheme, SCHEMES)
         self.scheme = scheme
         norm = scheme in ("batchnorm", "zero_gamma")
         fixup = scheme == "fixup"
@@ -120,13 +120,13 @@ def normfree_mlp(depth: int, width: int, in_features: int, out_features: int, sc
     Shape:
         (N, in_features) -> (N, out_features)
     """
-    check_int("depth", depth, maximum=10_000)
-    check_int("width", width, maximum=2**16)
-    check_int("in_features", in_features, maximum=2**20)
-    check_int("out_features", out_features, maximum=2**20)
-    check_choice("scheme", scheme, SCHEMES, fix="use 'rezero' or 'fixup' to train without batch norm")
+    require_int("depth", depth, maximum=10_000)
+    require_int("width", width, maximum=2**16)
+    require_int("in_features", in_features, maximum=2**20)
+    require_int("out_features", out_features, maximum=2**20)
+    require_choice("scheme", scheme, SCHEMES, fix="use 'rezero' or 'fixup' to train without batch norm")
     weights = depth * 2 * width * width + width * (in_features + out_features)
-    check_memory("width", width, 4 * weights)
+    require_memory("width", width, 4 * weights)
     blocks = nn.Sequential(*[NormFreeBlock(width, scheme) for _ in range(depth)])
     model = MLP(
         nn.Linear(in_features, width),

@@ -22,9 +22,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int, check_memory
-from reslib.tensors import check_batch, check_tensor
+from reslib.validate import (
+    require_batch,
+    require_float,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "EffectivePaths",
@@ -50,7 +55,7 @@ def path_length_distribution(n_blocks: int) -> np.ndarray:
     Returns:
         float64 array (n_blocks + 1,), summing to 1.
     """
-    n = check_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
+    n = require_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
     return np.array([math.comb(n, k) for k in range(n + 1)], dtype=np.float64) / 2.0**n
 
 
@@ -84,7 +89,7 @@ def effective_paths(
         `EffectivePaths`: `contribution` (n + 1,) normalised to sum 1, the range `lo`..`hi`,
         `paths_fraction` (of all $2^n$ paths in that range) and `peak` (the most contributing length).
     """
-    check_float("share", share, 0.0, 1.0, strict_minimum=True)
+    require_float("share", share, 0.0, 1.0, strict_minimum=True)
     pmf = path_length_distribution(n_blocks)
     g = np.asarray(magnitude, dtype=np.float64)
     if g.shape != pmf.shape or not np.all(np.isfinite(g)) or np.any(g < 0) or not g.any():
@@ -115,11 +120,13 @@ def unravel(
     Returns:
         dict: tuple of taken blocks (1-based, in order) -> that path's term, shaped like `x`.
     """
-    check_tensor("x", x, dtype="float")
+    require_tensor("x", x, dtype="float")
     n = len(blocks)
     if n > 16:
         raise ValueError(f"{n} blocks make {2**n} paths; unravel at most 16 blocks")
-    check_memory("sizes", dict(blocks=n, x=tuple(x.shape)), 2**n * x.numel() * x.element_size())  # the terms
+    require_memory(
+        "sizes", dict(blocks=n, x=tuple(x.shape)), 2**n * x.numel() * x.element_size()
+    )  # the terms
     terms = {}
     with torch.set_grad_enabled(x.requires_grad):  # values only, unless x asks for a graph
         for taken in itertools.product((0, 1), repeat=n):
@@ -152,7 +159,7 @@ def lesion(model: nn.Module, drop: int | Sequence[int]) -> nn.Module:
     drop = [int(i) if isinstance(i, np.integer) else i for i in drop]
     for i in drop:
         fix = f"the model has {len(blocks)} blocks, indices 0..{len(blocks) - 1}"
-        check_int("drop: block index", i, 0, len(blocks) - 1, fix=fix)
+        require_int("drop: block index", i, 0, len(blocks) - 1, fix=fix)
     lesioned = copy.deepcopy(model)
     for i in set(drop):
         lesioned.blocks[i] = nn.Identity()
@@ -191,10 +198,12 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: It
     Shape:
         x: (N, in_features), y: (N,) -> (N, width), the gradient at the first block's input $h_0$.
     """
-    check_batch(x, y)
+    require_batch(x, y)
     blocks = _blocks(model)
     n = len(blocks)
-    active = {check_int("active: block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active}
+    active = {
+        require_int("active: block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active
+    }
     with torch.no_grad():
         h0 = model.stem(x)  # (N, width)
     h_in = h0.clone().requires_grad_(True)
@@ -222,13 +231,13 @@ def path_gradient_magnitude(
     Returns:
         float64 array (len(lengths),): the mean norm over `samples` draws (and the batch).
     """
-    check_batch(x, y)
+    require_batch(x, y)
     n = len(_blocks(model))
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
     for i, k in enumerate(lengths):
-        check_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
-    check_int("samples", samples, maximum=10_000, fix="a few dozen draws give a stable mean")
-    check_int("seed", seed, minimum=0)
+        require_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
+    require_int("samples", samples, maximum=10_000, fix="a few dozen draws give a stable mean")
+    require_int("seed", seed, minimum=0)
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(seed)
@@ -254,7 +263,7 @@ class RandomSkip(nn.Module):
 
     def __init__(self, block: nn.Module, survival: float):
         super().__init__()
-        self.block, self.survival = block, check_float("survival", survival, 0.0, 1.0, strict_minimum=True)
+        self.block, self.survival = block, require_float("survival", survival, 0.0, 1.0, strict_minimum=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
@@ -272,7 +281,7 @@ def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
 
     Training then only ever sees short paths (about `survival * n` branches); test time uses all.
     """
-    check_float("survival", survival, 0.0, 1.0, strict_minimum=True, fix="it is a probability")
+    require_float("survival", survival, 0.0, 1.0, strict_minimum=True, fix="it is a probability")
     if any(getattr(b, "residual_scale", 1.0) != 1.0 for b in _blocks(model)):
         raise ValueError("stochastic_depth needs blocks h + f(h) (residual_scale 1)")
     short = copy.deepcopy(model)
@@ -299,8 +308,8 @@ class ShortPathTraining(nn.Module):
         super().__init__()
         n = len(_blocks(model))
         self.model = model
-        self.branches = check_int("branches", branches, 0, n, fix=f"the model has {n} blocks")
-        self.generator = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+        self.branches = require_int("branches", branches, 0, n, fix=f"the model has {n} blocks")
+        self.generator = torch.Generator().manual_seed(require_int("seed", seed, minimum=0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:

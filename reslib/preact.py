@@ -15,10 +15,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
 from reslib.blocks import BlockBase, NormLayer, zero_last
-from reslib.core import byte_cache, check_float, check_int, check_memory
 from reslib.mlp import mlp
+from reslib.runtime import byte_cache, local_seed, num_threads
+from reslib.validate import require_float, require_int, require_memory, typechecked
 
 __all__ = ["PreActBlock", "PreActBottleneck", "ShortcutGradients", "shortcut_gradients"]
 
@@ -171,28 +171,24 @@ def shortcut_gradients(
     References:
         He et al., "Identity Mappings in Deep Residual Networks", ECCV 2016, section 3.
     """
-    check_int("depth", depth)
-    lam = check_float("shortcut_scale", shortcut_scale, 0.0)
-    alpha = check_float("branch_scale", branch_scale, 0.0)
-    check_int("width", width)
-    check_int("batch_size", batch_size)
-    check_int("seed", seed, minimum=0)
+    require_int("depth", depth)
+    lam = require_float("shortcut_scale", shortcut_scale, 0.0)
+    alpha = require_float("branch_scale", branch_scale, 0.0)
+    require_int("width", width)
+    require_int("batch_size", batch_size)
+    require_int("seed", seed, minimum=0)
     # bytes, before allocating: the weights, then (depth + 1) activations and their gradients
     weights, states = 4 * depth * width * (width + 1), 12 * (depth + 1) * batch_size * width
     name = "depth" if depth > width else "width" if weights >= states else "batch_size"
-    check_memory(name, {"depth": depth, "width": width, "batch_size": batch_size}[name], weights + states)
+    require_memory(name, {"depth": depth, "width": width, "batch_size": batch_size}[name], weights + states)
     model, x, y = _network(depth, width, batch_size, seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # ~100 tiny ops: extra threads only add hand-offs (10x slower on a busy CPU)
-    try:
+    with num_threads(1):  # ~100 tiny ops: extra threads only add hand-offs (10x slower on a busy CPU)
         states = [model.stem(x).requires_grad_()]  # h_0: (batch_size, width)
         for block in model.blocks:
             # rl.mlp's block, lambda h + W ReLU(h) + b, with W scaled by alpha (b is 0 at init)
             states.append(lam * states[-1] + alpha * block.linear(block.act(states[-1])))
         grads = torch.autograd.grad(F.cross_entropy(model.head(states[-1]), y), states)
         norms = torch.stack([g.double().norm() for g in grads])
-    finally:
-        torch.set_num_threads(threads)  # the caller's setting, restored
     return ShortcutGradients(lam, alpha, tuple((norms / norms[-1]).tolist()))
 
 
@@ -201,8 +197,7 @@ def _network(
     depth: int, width: int, batch_size: int, seed: int
 ) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """A residual `rl.mlp` (He init, frozen) and random inputs and labels, drawn from `seed` alone."""
-    with torch.random.fork_rng(devices=[]):  # the CPU generator, restored after
-        torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed every GPU too
+    with local_seed(seed):  # the CPU generator, restored after
         model = mlp(depth, width, width, 10, residual=True).requires_grad_(False)
         x, y = torch.randn(batch_size, width), torch.randint(0, 10, (batch_size,))
     return model, x, y

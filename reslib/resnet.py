@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.blocks import BasicBlock, Bottleneck, NormLayer, check_block, make_stage
-from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, check_memory, layers_for
+from reslib.blocks import BasicBlock, Bottleneck, NormLayer, make_stage, require_block
+from reslib.layers import layers_for
+from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, require_memory, typechecked
 
 __all__ = [
     "ARCHITECTURES",
@@ -90,15 +90,15 @@ class ResNet(nn.Module):
         stride_in_1x1: bool = False,
     ):
         super().__init__()
-        check_block(block)
+        require_block(block)
         layers, widths = list(layers), list(widths)
         if not layers or len(layers) != len(widths):
             raise ValueError(f"give one width per stage: got layers={layers} and widths={widths}")
-        check_int("num_classes", num_classes)
-        check_int("in_channels", in_channels)
-        check_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
-        check_bool("plain", plain)
-        check_bool("zero_init_residual", zero_init_residual)
+        require_int("num_classes", num_classes)
+        require_int("in_channels", in_channels)
+        require_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
+        require_bool("plain", plain)
+        require_bool("zero_init_residual", zero_init_residual)
         nd = layers_for(dim)
         norm = norm_layer or nd.batch_norm
         self.stem_type, self.plain, self.dim = stem_type, plain, dim
@@ -114,7 +114,7 @@ class ResNet(nn.Module):
         )
         channels = widths[0]
         kwargs = dict(norm_layer=norm_layer, shortcut_type=shortcut_type, plain=plain, dim=dim)
-        if check_bool("stride_in_1x1", stride_in_1x1):
+        if require_bool("stride_in_1x1", stride_in_1x1):
             if not issubclass(block, Bottleneck):
                 raise ValueError(
                     f"stride_in_1x1 moves a Bottleneck's stride to its first 1x1 conv, but "
@@ -262,16 +262,16 @@ def cifar_resnet(
         A `ResNet` with `layer1..layer3`; option A has 0.27M, 0.46M, 0.66M, 0.85M, 1.7M parameters
         for depth 20, 32, 44, 56, 110.
     """
-    check_int("depth", depth, minimum=None)
+    require_int("depth", depth, minimum=None)
     if depth < 8 or (depth - 2) % 6:
         near = max(8, 6 * round((depth - 2) / 6) + 2)
         raise ValueError(
             f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got "
             f"{depth!r}; the nearest valid depth is {near}"
         )
-    check_int("depth", depth, maximum=6 * MAX_BLOCKS + 2)
-    check_int("width", width)
-    check_memory(
+    require_int("depth", depth, maximum=6 * MAX_BLOCKS + 2)
+    require_int("width", width)
+    require_memory(
         "sizes", dict(depth=depth, width=width), 4 * 9 * (4 * width) ** 2 * depth
     )  # 3x3 convs, <= 4w wide
     n = (depth - 2) // 6

@@ -1,16 +1,27 @@
-"""Seeds and devices: the two things every notebook sets up first."""
+"""Runtime state in one place: seeds, the device, local RNG and thread settings, and a cache.
+
+Library code never changes global state by hand: where it needs its own random numbers it draws
+them inside `local_seed(seed)`, which gives the caller's RNG state back afterwards, and where one
+thread is faster (hundreds of tiny tensors) it runs inside `num_threads(1)`, which gives the
+caller's thread count back, even when the block raises.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
 import random
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
+from reslib.validate import require_int, typechecked
 
-__all__ = ["set_seed", "device", "check_device"]
+__all__ = ["byte_cache", "device", "local_seed", "num_threads", "set_seed"]
 
 
 @typechecked
@@ -23,7 +34,7 @@ def set_seed(seed: int) -> torch.Generator:
     Returns:
         A fresh `torch.Generator` seeded with `seed`, for code that wants its own stream.
     """
-    seed = check_int("seed", seed, minimum=0, maximum=2**64 - 1)  # an int, also from a NumPy integer
+    seed = require_int("seed", seed, minimum=0, maximum=2**64 - 1)  # an int, also from a NumPy integer
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -46,30 +57,102 @@ def device() -> torch.device:
 
 
 @typechecked
-def check_device(name: str, value: torch.device | str | None) -> torch.device:
-    """`value` as a `torch.device` that exists on this machine; None means `device()`.
+def local_seed(seed: int | None, devices: Sequence[int] = ()) -> contextlib.AbstractContextManager:
+    """Run a block on torch's global RNG seeded with `seed`, then give the caller's RNG state back.
 
-    Raises:
-        ValueError: an unknown device name, or one this machine does not have (say `cuda` on a
-            laptop); the message names `name` and says what to pass instead.
+    Code inside the block (a module initialising its weights, `torch.randn`) draws reproducible
+    numbers, and the notebook's next `torch.rand` returns what it would have without the block.
+    Unlike `torch.manual_seed`, only the CPU generator is seeded.
+
+    Args:
+        seed: an integer >= 0; None leaves the generator as it is (its state is still restored).
+        devices: CUDA device indices whose generators are restored too (default: none).
+
+    Example:
+        >>> with local_seed(0):
+        ...     weights = torch.randn(3)  # the same three numbers every time
     """
-    if value is None:
-        return device()
-    try:
-        dev = torch.device(value)
-    except RuntimeError:
-        raise ValueError(
-            f"{name} must be a device such as 'cpu', 'cuda' or 'mps', got {value!r}; "
-            "pass reslib.device() for the best one here"
-        ) from None
-    available = {"cpu": True, "meta": True, "cuda": torch.cuda.is_available()}
-    mps = getattr(torch.backends, "mps", None)
-    available["mps"] = mps is not None and mps.is_available()
-    if not available.get(dev.type, False):
-        raise ValueError(
-            f"{name}={value!r}: this machine has no {dev.type} device; pass reslib.device() "
-            f"(here {device()}) or None"
-        )
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"{name}={value!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return dev
+    if seed is not None:
+        require_int("seed", seed, minimum=0, maximum=2**64 - 1)
+    for i, index in enumerate(devices):
+        require_int(f"devices[{i}]", index, minimum=0, maximum=max(torch.cuda.device_count() - 1, 0))
+    return _forked(None if seed is None else int(seed), [int(d) for d in devices])
+
+
+@contextlib.contextmanager
+def _forked(seed: int | None, devices: list[int]) -> Iterator[None]:
+    with torch.random.fork_rng(devices=devices):
+        if seed is not None:
+            torch.default_generator.manual_seed(seed)
+        yield
+
+
+@typechecked
+class num_threads:  # lower case: it is called like a function, as torch.set_grad_enabled is
+    """Use `n` CPU threads for torch; as a context manager, give the previous count back on exit.
+
+    Like `torch.set_grad_enabled`, it acts when called: `rl.runtime.num_threads(1)` in a setup cell
+    sets one thread for the session, and `with rl.runtime.num_threads(1): ...` for a block only.
+    Tiny models (width 64, a few thousand examples) train faster on one thread: the hand-offs
+    between threads cost more than the arithmetic they share.
+    """
+
+    def __init__(self, n: int):
+        require_int("n", n, maximum=1024)
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(int(n))
+
+    def __enter__(self) -> num_threads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.previous)
+
+    def __repr__(self) -> str:
+        return f"num_threads({torch.get_num_threads()})"
+
+
+def _nbytes(value: object) -> int:
+    """Bytes held by tensors (in modules, arrays, tuples and lists too); 0 for anything else."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, nn.Module):
+        return sum(_nbytes(t) for t in (*value.parameters(), *value.buffers()))
+    if isinstance(value, (tuple, list)):
+        return sum(_nbytes(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return int(getattr(value, "nbytes", 0))  # NumPy arrays
+
+
+@typechecked
+def byte_cache(max_bytes: int) -> Callable[[Callable], Callable]:
+    """`functools.lru_cache`, bounded by the bytes its results hold rather than by their number.
+
+    The least recently used results are dropped until the total fits `max_bytes`; a result
+    larger than `max_bytes` on its own is returned and not kept. The wrapper has
+    `cache_clear()` and `cache_bytes()` (the bytes held now).
+    """
+    require_int("max_bytes", max_bytes, minimum=0)
+
+    def decorate(fn: Callable) -> Callable:
+        entries: OrderedDict[tuple, tuple[object, int]] = OrderedDict()
+
+        @functools.wraps(fn)
+        def cached(*args: object) -> object:
+            if args in entries:
+                entries.move_to_end(args)
+                return entries[args][0]
+            result = fn(*args)
+            size = _nbytes(result)
+            if size <= max_bytes:
+                entries[args] = (result, size)
+                while sum(s for _, s in entries.values()) > max_bytes:
+                    entries.popitem(last=False)
+            return result
+
+        cached.cache_clear = entries.clear
+        cached.cache_bytes = lambda: sum(s for _, s in entries.values())
+        return cached
+
+    return decorate

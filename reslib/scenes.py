@@ -14,9 +14,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int, check_memory
-from reslib.tensors import check_tensor
+from reslib.validate import require_float, require_int, require_memory, require_tensor, typechecked
 
 __all__ = [
     "CLASSES",
@@ -109,12 +107,12 @@ def segmentation(
     Pixel values are $x = g\,[\text{inside}] + \varepsilon$,
     $\varepsilon \sim \mathcal N(0, \text{noise}^2)$.
     """
-    check_int("n", n)
-    check_int("size", size, minimum=8, fix="a shape needs a few pixels")
-    check_int("seed", seed, minimum=0)
-    check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
-    check_int("shapes", shapes, maximum=100)
-    check_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
+    require_int("n", n)
+    require_int("size", size, minimum=8, fix="a shape needs a few pixels")
+    require_int("seed", seed, minimum=0)
+    require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
+    require_int("shapes", shapes, maximum=100)
+    require_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
     rng = np.random.default_rng(seed)
     kinds = rng.integers(1, 3, (n, shapes))
     kinds[:, 1:] *= rng.random((n, shapes - 1)) < 0.7  # some images have fewer shapes (0 = none)
@@ -130,12 +128,12 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     Shape:
         coords (N, K, 2) -> (N, K, size, size)
     """
-    check_tensor("coords", coords)
+    require_tensor("coords", coords)
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
-    check_int("size", size)
-    check_memory("size", size, 8 * coords.numel() * size * size)
-    check_float("sigma", sigma, minimum=0.0, strict_minimum=True, fix="sigma is the peak's width in pixels")
+    require_int("size", size)
+    require_memory("size", size, 8 * coords.numel() * size * size)
+    require_float("sigma", sigma, minimum=0.0, strict_minimum=True, fix="sigma is the peak's width in pixels")
     grid = torch.arange(size, dtype=torch.float32, device=coords.device)
     dy = (grid[:, None] - coords[..., 0, None, None]) ** 2  # (N, K, H, 1)
     dx = (grid[None, :] - coords[..., 1, None, None]) ** 2  # (N, K, 1, W)
@@ -151,12 +149,12 @@ def keypoints(
     Channel 0 marks the disc's centre, channel 1 the square's (`KEYPOINTS`): the network
     has to recognise which shape is which, not just find blobs.
     """
-    check_int("n", n)
-    check_int("size", size, minimum=8, fix="a shape needs a few pixels")
-    check_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
-    check_int("seed", seed, minimum=0)
-    check_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
-    check_float("sigma", sigma, minimum=0.0, strict_minimum=True)
+    require_int("n", n)
+    require_int("size", size, minimum=8, fix="a shape needs a few pixels")
+    require_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
+    require_int("seed", seed, minimum=0)
+    require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
+    require_float("sigma", sigma, minimum=0.0, strict_minimum=True)
     rng = np.random.default_rng(seed)
     kinds = np.tile(np.array([[1, 2]]), (n, 1))
     swap = rng.random(n) < 0.5  # which of the two is drawn on top
@@ -178,7 +176,7 @@ def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     Shape:
         (N, K, H, W) -> (N, K, 2) float32
     """
-    check_tensor("heatmaps", heatmaps, dtype="float")
+    require_tensor("heatmaps", heatmaps, dtype="float")
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must have shape (N, K, H, W), got {tuple(heatmaps.shape)}")
     w = heatmaps.shape[-1]
@@ -197,9 +195,9 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     Returns:
         (num_classes,) float tensor; NaN for a class absent from both.
     """
-    check_tensor("target", target, dtype="label", fix="class indices, e.g. a mask (N, H, W)")
-    check_tensor("pred", pred, fix="labels shaped like target, or logits (N, C, H, W)")
-    check_int("num_classes", num_classes, maximum=10_000)
+    require_tensor("target", target, dtype="label", fix="class indices, e.g. a mask (N, H, W)")
+    require_tensor("pred", pred, fix="labels shaped like target, or logits (N, C, H, W)")
+    require_int("num_classes", num_classes, maximum=10_000)
     if pred.ndim == target.ndim + 1:  # logits: the class axis is 1
         if pred.shape[1] != num_classes:
             raise ValueError(
@@ -207,7 +205,7 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
                 f"as logits, but its {pred.shape[1]} channels are not num_classes={num_classes}"
             )
         pred = pred.argmax(1)
-    check_tensor("pred", pred, dtype="label", fix="labels shaped like target, or logits (N, C, H, W)")
+    require_tensor("pred", pred, dtype="label", fix="labels shaped like target, or logits (N, C, H, W)")
     if pred.shape != target.shape:
         raise ValueError(
             f"pred and target need the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
@@ -228,13 +226,15 @@ def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
     Shape:
         (N, H, W) integer labels -> (N, H, W) bool
     """
-    check_tensor("mask", mask, dtype="label", fix="a mask (N, H, W) of class indices")
+    require_tensor("mask", mask, dtype="label", fix="a mask (N, H, W) of class indices")
     if mask.ndim != 3:
         raise ValueError(
             f"mask must have shape (N, H, W), got {tuple(mask.shape)}; index one image as mask[None]"
         )
     fix = "the band reaches width pixels from each edge (1: a 2-pixel band)"
-    check_int("width", width, maximum=max(mask.shape[-2:], default=1), fix=fix + "; at most the mask's size")
+    require_int(
+        "width", width, maximum=max(mask.shape[-2:], default=1), fix=fix + "; at most the mask's size"
+    )
     m = mask[:, None].float()  # (N, 1, H, W)
     k = 2 * width + 1
     high = F.max_pool2d(m, k, stride=1, padding=width)  # neighbourhood maximum; the border pads with -inf

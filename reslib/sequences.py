@@ -22,10 +22,16 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_choice, check_float, check_int, check_memory
-from reslib.runtime import check_device
-from reslib.tensors import check_tensor
+from reslib.runtime import device as best_device
+from reslib.validate import (
+    require_choice,
+    require_device,
+    require_float,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "TASKS",
@@ -81,14 +87,14 @@ def sequence_task(
         vocab_size: digits V. task: `"sort"` or `"reverse"`. seed: >= 0.
         device: where the tensors go (None: `reslib.device()`).
     """
-    check_int("n_train", n_train, maximum=10**7)
-    check_int("n_test", n_test, maximum=10**7)
-    check_int("length", length, minimum=2, maximum=4096)
-    check_int("vocab_size", vocab_size, minimum=2, maximum=2**20)
-    check_choice("task", task, TASKS)
-    check_int("seed", seed, minimum=0)
-    dev = check_device("device", device)
-    check_memory(
+    require_int("n_train", n_train, maximum=10**7)
+    require_int("n_test", n_test, maximum=10**7)
+    require_int("length", length, minimum=2, maximum=4096)
+    require_int("vocab_size", vocab_size, minimum=2, maximum=2**20)
+    require_choice("task", task, TASKS)
+    require_int("seed", seed, minimum=0)
+    dev = require_device("device", device) or best_device()
+    require_memory(
         "sizes", dict(n_train=n_train, n_test=n_test, length=length), 16 * (n_train + n_test) * length
     )
     gen = torch.Generator().manual_seed(seed)
@@ -124,8 +130,8 @@ class SequenceRun:
 @torch.no_grad()
 def sequence_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The share of positions where `model(x)`'s most likely token equals `y` (eval mode)."""
-    check_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
-    check_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
+    require_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
+    require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
     was_training = model.training
@@ -163,11 +169,11 @@ def train_sequence_models(
         batch_size: sequences per step and model.
         betas: Adam's $(\beta_1, \beta_2)$. seeds: the batch order of each model (default 0, 1, ...).
     """
-    check_int("steps", steps, maximum=10**6)
-    lr = check_float("lr", lr, 0.0, 10.0, strict_minimum=True)
-    check_int("batch_size", batch_size, maximum=10**6)
+    require_int("steps", steps, maximum=10**6)
+    lr = require_float("lr", lr, 0.0, 10.0, strict_minimum=True)
+    require_int("batch_size", batch_size, maximum=10**6)
     for i, beta in enumerate(betas):
-        check_float(f"betas[{i}]", beta, 0.0, 1.0, fix="Adam's betas lie in [0, 1), e.g. (0.9, 0.98)")
+        require_float(f"betas[{i}]", beta, 0.0, 1.0, fix="Adam's betas lie in [0, 1), e.g. (0.9, 0.98)")
         if beta >= 1.0:
             raise ValueError(
                 f"betas[{i}] must be < 1, got {beta}; Adam's betas lie in [0, 1), e.g. (0.9, 0.98)"
@@ -182,9 +188,9 @@ def train_sequence_models(
             f"{len(seeds)} seeds and {len(warmups)} warmups"
         )
     for s in seeds:
-        check_int("seeds: each seed", s, minimum=0)
+        require_int("seeds: each seed", s, minimum=0)
     for w in warmups:
-        check_int("warmup", w, minimum=0, maximum=steps, fix="at most the number of steps")
+        require_int("warmup", w, minimum=0, maximum=steps, fix="at most the number of steps")
     shapes = [[(k, v.shape) for k, v in m.named_parameters()] for m in models]
     if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
         raise ValueError("models must share one architecture (the same parameter names and shapes)")

@@ -18,11 +18,20 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import INITS, MAX_BLOCKS, check_bool, check_choice, check_int, check_memory
+from reslib.inits import INITS
 from reslib.mlp import mlp
-from reslib.runtime import check_device
-from reslib.tensors import check_tensor
+from reslib.runtime import device as best_device
+from reslib.runtime import local_seed
+from reslib.validate import (
+    MAX_BLOCKS,
+    require_bool,
+    require_choice,
+    require_device,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "ShatteringResult",
@@ -47,8 +56,8 @@ def freeze_batch_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
     the whole batch keeps the function the network computes on `x` and makes each output depend on
     its own input only, as Balduzzi et al. (2017) measure it. Returns `model` (changed in place).
     """
-    check_tensor("x", x, ndim=(2, 3, 4), fix="a batch (N, ...) of at least two examples")
-    check_tensor("x", x, dtype="float", fix="the batch whose statistics BN keeps")
+    require_tensor("x", x, ndim=(2, 3, 4), fix="a batch (N, ...) of at least two examples")
+    require_tensor("x", x, dtype="float", fix="the batch whose statistics BN keeps")
     norms = [m for m in model.modules() if isinstance(m, _BATCH_NORMS)]
     saved = [m.momentum for m in norms]
     for m in norms:
@@ -88,7 +97,7 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N,) tensor of derivatives, on `x`'s device.
     """
-    check_tensor("x", x, dtype="float")
+    require_tensor("x", x, dtype="float")
     x = _as_column(x)
     if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
         raise ValueError(
@@ -113,7 +122,7 @@ def depth_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (depth, N) tensor; row $d-1$ is the derivative for the first $d$ layers plus the head.
     """
-    check_tensor("x", x, dtype="float")
+    require_tensor("x", x, dtype="float")
     x = _as_column(x).detach()
     if not hasattr(model, "hidden_states") or not hasattr(model, "head"):
         raise TypeError(f"model must be a reslib.mlp.MLP, got {type(model).__name__}")
@@ -145,7 +154,7 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     n = a.shape[-1]
     max_lag = n - 1 if max_lag is None else max_lag
     max_lag = int(max_lag) if isinstance(max_lag, np.integer) else max_lag
-    check_int("max_lag", max_lag, 0, n - 1, fix=f"the sequence has {n} values")
+    require_int("max_lag", max_lag, 0, n - 1, fix=f"the sequence has {n} values")
     c = a - a.mean(-1, keepdims=True)
     power = (c * c).sum(-1)
     if np.any(power == 0):
@@ -164,15 +173,14 @@ def shattering_net(
     at a point drawn uniformly from $[-2, 2]$; residual: `mlp`'s linear stem. See `shattering`
     for `init`. Torch's global generator is left as it was.
     """
-    check_int("depth", depth, maximum=MAX_BLOCKS)
-    check_bool("residual", residual)
-    check_bool("batch_norm", batch_norm)
-    check_int("width", width)
-    check_memory("sizes", dict(depth=depth, width=width), 4 * depth * width * width)  # the weights
-    check_int("seed", seed, minimum=0)
-    check_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
-    with torch.random.fork_rng(devices=[]):  # the CPU generator draws the weights; restored after
-        torch.default_generator.manual_seed(seed)
+    require_int("depth", depth, maximum=MAX_BLOCKS)
+    require_bool("residual", residual)
+    require_bool("batch_norm", batch_norm)
+    require_int("width", width)
+    require_memory("sizes", dict(depth=depth, width=width), 4 * depth * width * width)  # the weights
+    require_int("seed", seed, minimum=0)
+    require_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
+    with local_seed(seed):  # the CPU generator draws the weights; restored after
         model = mlp(depth, width, 1, 1, residual=residual, norm="batch" if batch_norm else None, init="he")
         if not residual:  # the residual stem stays as mlp builds it: linear, so no kinks
             first = nn.Linear(1, width)
@@ -227,7 +235,7 @@ def shattering(
         residual: skip connections or not.
         batch_norm: batch norm before each ReLU (the paper's set-up).
         width, n_inputs, seed: hidden units, grid points and the seed of the weights.
-        init: a name from `reslib.core.INITS`, each a whole published set-up:
+        init: a name from `reslib.inits.INITS`, each a whole published set-up:
             `"he"` (the paper): `mlp`'s He init, $\sigma_w^2 = 2/\text{fan\_in}$, zero biases
             (but the first layer's, see the note); `"glorot"` (UDL notebook 11.1): every weight
             **and every bias**, the first layer's too, $\sim \mathcal N(0, 1/\text{width})$;
@@ -247,10 +255,10 @@ def shattering(
     References:
         Balduzzi et al., "The shattered gradients problem", ICML 2017. https://arxiv.org/abs/1702.08591
     """
-    check_int("n_inputs", n_inputs, minimum=2)
+    require_int("n_inputs", n_inputs, minimum=2)
     sizes = dict(depth=depth, width=width, n_inputs=n_inputs)
-    check_memory("sizes", sizes, 8 * (depth + 1) * n_inputs * width)  # activations, forward and back
-    device = check_device("device", device)
+    require_memory("sizes", sizes, 8 * (depth + 1) * n_inputs * width)  # activations, forward and back
+    device = require_device("device", device) or best_device()
     model = shattering_net(depth, residual, batch_norm, width, seed, init)
     x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
     model = freeze_batch_stats(model.to(x.device), x)
@@ -274,10 +282,10 @@ def lag1_by_depth(
     Each seed builds one network of `max_depth` layers; `depth_gradients` reads off all its
     truncations in one pass. Returns a float64 array (max_depth,).
     """
-    check_int("max_depth", max_depth, maximum=MAX_BLOCKS)
-    check_int("n_inputs", n_inputs, minimum=2)
+    require_int("max_depth", max_depth, maximum=MAX_BLOCKS)
+    require_int("n_inputs", n_inputs, minimum=2)
     sizes = dict(max_depth=max_depth, width=width, n_inputs=n_inputs)
-    check_memory("sizes", sizes, 8 * (max_depth + 1) * n_inputs * width)
+    require_memory("sizes", sizes, 8 * (max_depth + 1) * n_inputs * width)
     if not seeds:
         raise ValueError("seeds must hold at least one seed, got an empty sequence")
     rows = []

@@ -27,17 +27,15 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_memory
-from reslib.tensors import check_tensor
 from reslib.transformer import Transformer
+from reslib.validate import require_memory, require_tensor, typechecked
 
 __all__ = ["GradientProfile", "StreamReadout", "gradient_profile", "logit_lens"]
 
 
-def _check_tokens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> None:
-    check_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
-    check_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
+def _require_tokens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> None:
+    require_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
+    require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
     n_out = model.lm_head.out_features
@@ -71,8 +69,8 @@ def gradient_profile(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> Gr
         model: a `reslib.transformer.Transformer`.
         x: tokens (N, T); y: targets (N, T), classes of the model's output.
     """
-    _check_tokens(model, x, y)
-    check_memory("x", tuple(x.shape), 64 * x.numel() * model.lm_head.in_features * (len(model.blocks) + 1))
+    _require_tokens(model, x, y)
+    require_memory("x", tuple(x.shape), 64 * x.numel() * model.lm_head.in_features * (len(model.blocks) + 1))
     weights = [w for b in model.blocks for w in (b.attn.c_proj.weight, b.mlp.c_proj.weight)]
     loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
     grads = torch.autograd.grad(loss, weights)
@@ -108,8 +106,8 @@ def logit_lens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> StreamRe
         model: a `reslib.transformer.Transformer`.
         x: tokens (N, T); y: targets (N, T).
     """
-    _check_tokens(model, x, y)
-    check_memory("x", tuple(x.shape), 8 * x.numel() * model.lm_head.in_features * (len(model.blocks) + 2))
+    _require_tokens(model, x, y)
+    require_memory("x", tuple(x.shape), 8 * x.numel() * model.lm_head.in_features * (len(model.blocks) + 2))
     was_training = model.training
     model.eval()
     states = model.streams(x)  # L + 1 tensors (N, T, C)

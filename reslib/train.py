@@ -20,10 +20,15 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_float, check_int
 from reslib.data import TensorData
-from reslib.tensors import check_batch
+from reslib.validate import (
+    require_batch,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    typechecked,
+)
 
 __all__ = ["History", "LossFn", "evaluate", "fit", "make_optimizer"]
 
@@ -53,9 +58,9 @@ class History:
         return len(self.train_loss)
 
 
-def _check_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moves: bool = False) -> None:
+def _require_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moves: bool = False) -> None:
     """Inputs of the model's dtype (and device, unless the caller `moves` the model) and labels >= 0."""
-    check_batch(x, y, "x", "y")
+    require_batch(x, y, "x", "y")
     weight = next(model.parameters(), None)
     if weight is not None and weight.dtype != x.dtype:
         raise TypeError(f"x holds {x.dtype}, the model's weights {weight.dtype}; use x.to({weight.dtype})")
@@ -86,12 +91,12 @@ def evaluate(
     Returns:
         `(loss, error)`, both Python floats; error is in [0, 1].
     """
-    check_int("batch_size", batch_size)  # >= 1: a negative one used to skip every batch, scoring (0, 0)
+    require_int("batch_size", batch_size)  # >= 1: a negative one used to skip every batch, scoring (0, 0)
     if isinstance(x, TensorData):
         x, y = x.x_test, x.y_test
     if y is None:
         raise ValueError("evaluate needs labels y, or a TensorData as x")
-    _check_classifier_data(model, x, y)
+    _require_classifier_data(model, x, y)
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
@@ -115,10 +120,10 @@ def make_optimizer(
     model: nn.Module, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
     """`"sgd"` (with momentum) or `"adam"` over all of `model`'s parameters."""
-    check_float("lr", lr, 0.0, strict_minimum=True)
-    check_float("momentum", momentum, 0.0)
-    check_float("weight_decay", weight_decay, 0.0)
-    check_choice("optimizer name", name, ("sgd", "adam"))
+    require_float("lr", lr, 0.0, strict_minimum=True)
+    require_float("momentum", momentum, 0.0)
+    require_float("weight_decay", weight_decay, 0.0)
+    require_choice("optimizer name", name, ("sgd", "adam"))
     if name == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
@@ -182,10 +187,10 @@ def fit(
             error rates are recorded too. E.g. `reslib.unet.segmentation_loss` (per-pixel
             cross-entropy) or `reslib.hourglass.heatmap_loss` (a list of heat maps per stack).
     """
-    check_int("epochs", epochs, maximum=100_000, fix="an epoch of MNIST-1D takes about 0.1 s")
-    check_int("batch_size", batch_size)
-    check_int("seed", seed, minimum=0)
-    check_bool("progress", progress)
+    require_int("epochs", epochs, maximum=100_000, fix="an epoch of MNIST-1D takes about 0.1 s")
+    require_int("batch_size", batch_size)
+    require_int("seed", seed, minimum=0)
+    require_bool("progress", progress)
     if isinstance(data, TensorData):
         x, y = data.x_train, data.y_train
     elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
@@ -199,7 +204,7 @@ def fit(
         raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
     classify = loss_fn is None
     if classify:
-        _check_classifier_data(model, x, y, moves=True)  # fit moves the model to x's device
+        _require_classifier_data(model, x, y, moves=True)  # fit moves the model to x's device
         if isinstance(data, TensorData) and int(y.max()) >= data.num_classes:
             raise ValueError(
                 f"data's labels go up to {int(y.max())}, but data.num_classes is {data.num_classes}"

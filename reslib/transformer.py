@@ -25,21 +25,27 @@ import math
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.attention import FeedForward, SelfAttention, check_heads
-from reslib.core import MAX_BLOCKS, check_bool, check_choice, check_int, check_memory
-from reslib.tensors import check_tensor
+from reslib.attention import FeedForward, SelfAttention, require_heads
+from reslib.validate import (
+    MAX_BLOCKS,
+    require_bool,
+    require_choice,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "Block",
-    "INITS",
+    "WEIGHT_INITS",
     "Transformer",
     "to_torch_layer",
     "transformer",
 ]
 
 
-def _check_norm_first(norm_first: object) -> bool:
+def _require_norm_first(norm_first: object) -> bool:
     if not isinstance(norm_first, bool):
         raise TypeError(
             f"norm_first must be True (pre-LN: x + f(LN(x))) or False (post-LN: LN(x + f(x))), got "
@@ -77,8 +83,8 @@ class Block(nn.Module):
         activation: str = "gelu",
     ):
         super().__init__()
-        check_heads(d_model, n_head)
-        self.norm_first = _check_norm_first(norm_first)
+        require_heads(d_model, n_head)
+        self.norm_first = _require_norm_first(norm_first)
         self.ln_1 = nn.LayerNorm(d_model)
         self.attn = SelfAttention(d_model, n_head, causal)
         self.ln_2 = nn.LayerNorm(d_model)
@@ -120,9 +126,9 @@ class Transformer(nn.Module):
     ):
         super().__init__()
         for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_out", n_out)):
-            check_int(name, value, maximum=2**20)
-        check_int("d_model", d_model, maximum=2**14)
-        check_memory(
+            require_int(name, value, maximum=2**20)
+        require_int("d_model", d_model, maximum=2**14)
+        require_memory(
             "sizes",
             dict(vocab_size=vocab_size, block_size=block_size, n_out=n_out, d_model=d_model),
             4 * d_model * (vocab_size + block_size + n_out),
@@ -131,12 +137,12 @@ class Transformer(nn.Module):
         self.wte = nn.Embedding(vocab_size, d_model)
         self.wpe = nn.Embedding(block_size, d_model)
         self.blocks = blocks  # an nn.Sequential, so reslib.paths.lesion can delete a block
-        self.ln_f = nn.LayerNorm(d_model) if _check_norm_first(norm_first) else nn.Identity()
+        self.ln_f = nn.LayerNorm(d_model) if _require_norm_first(norm_first) else nn.Identity()
         self.lm_head = nn.Linear(d_model, n_out)
 
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
         """The stream before the first block, $x_0$ (B, T, d_model)."""
-        check_tensor("idx", idx, ndim=2, dtype="label", fix="a batch of token sequences (B, T)")
+        require_tensor("idx", idx, ndim=2, dtype="label", fix="a batch of token sequences (B, T)")
         T = idx.shape[1]
         if T > self.block_size:
             raise ValueError(
@@ -157,7 +163,7 @@ class Transformer(nn.Module):
 
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         r"""Logits from a stream state, $W_U\,\mathrm{LN}_f(x)$; the logit lens applies it after any block."""
-        check_tensor("x", x, ndim=3, dtype="float", fix="a stream state (B, T, d_model)")
+        require_tensor("x", x, ndim=3, dtype="float", fix="a stream state (B, T, d_model)")
         return self.lm_head(self.ln_f(x))  # (B, T, n_out)
 
     def streams(self, idx: torch.Tensor) -> list[torch.Tensor]:
@@ -174,7 +180,8 @@ class Transformer(nn.Module):
         return f"vocab_size={self.vocab_size}, block_size={self.block_size}"
 
 
-INITS = ("xavier", "gpt2")
+# "glorot" as in reslib.inits (Glorot's uniform law here, as nn.Transformer draws); "gpt2": N(0, 0.02^2).
+WEIGHT_INITS = ("glorot", "gpt2")
 
 
 @typechecked
@@ -189,12 +196,12 @@ def transformer(
     norm_first: bool = True,
     causal: bool = False,
     activation: str = "gelu",
-    init: str = "xavier",
+    init: str = "glorot",
     depth_scaled: bool = False,
 ) -> Transformer:
     r"""Build and initialise a `Transformer`; embeddings $\mathcal N(0, 0.02^2)$, biases 0.
 
-    `init="xavier"` draws every linear weight from Glorot's uniform law, as `nn.Transformer` does
+    `init="glorot"` draws every linear weight from Glorot's uniform law, as `nn.Transformer` does
     (the setting of Xiong et al.); `"gpt2"` draws them from $\mathcal N(0, 0.02^2)$. With `depth_scaled`,
     each block's two output projections (`attn.c_proj`, `mlp.c_proj`: the layers that write to the
     stream) are then multiplied by $1/\sqrt{2N}$ for $N$ blocks (GPT-2), so the $2N$ writes together
@@ -206,22 +213,22 @@ def transformer(
         n_layer: blocks N; d_model: stream width; n_head: heads (d_model % n_head == 0).
         n_out: output classes per position (default vocab_size); d_ff: MLP width (default 4 d_model).
         norm_first: True for pre-LN, False for post-LN. causal: decoder-style masked attention.
-        activation: `"gelu"` or `"relu"`. init: `"xavier"` or `"gpt2"`.
+        activation: `"gelu"` or `"relu"`. init: `"glorot"` or `"gpt2"`.
         depth_scaled: GPT-2's $1/\sqrt{2N}$ on the output projections.
     """
-    check_int("vocab_size", vocab_size, maximum=2**20)
-    check_int("block_size", block_size, maximum=2**12)
-    check_int("n_layer", n_layer, maximum=MAX_BLOCKS)
-    check_heads(d_model, n_head)
-    n_out = vocab_size if n_out is None else check_int("n_out", n_out, maximum=2**20)
-    d_ff = 4 * d_model if d_ff is None else check_int("d_ff", d_ff, maximum=2**16)
-    _check_norm_first(norm_first)
-    check_choice("init", init, INITS)
-    check_bool("depth_scaled", depth_scaled)
+    require_int("vocab_size", vocab_size, maximum=2**20)
+    require_int("block_size", block_size, maximum=2**12)
+    require_int("n_layer", n_layer, maximum=MAX_BLOCKS)
+    require_heads(d_model, n_head)
+    n_out = vocab_size if n_out is None else require_int("n_out", n_out, maximum=2**20)
+    d_ff = 4 * d_model if d_ff is None else require_int("d_ff", d_ff, maximum=2**16)
+    _require_norm_first(norm_first)
+    require_choice("init", init, WEIGHT_INITS, fix="'glorot' (nn.Transformer's draw) or 'gpt2'")
+    require_bool("depth_scaled", depth_scaled)
     weights = n_layer * (4 * d_model * d_model + 2 * d_model * d_ff) + d_model * (
         vocab_size + block_size + n_out
     )
-    check_memory("sizes", dict(n_layer=n_layer, d_model=d_model, d_ff=d_ff), 4 * weights)
+    require_memory("sizes", dict(n_layer=n_layer, d_model=d_model, d_ff=d_ff), 4 * weights)
     blocks = nn.Sequential(
         *[Block(d_model, n_head, d_ff, norm_first, causal, activation) for _ in range(n_layer)]
     )
@@ -230,7 +237,7 @@ def transformer(
         if isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear):
-            if init == "xavier":
+            if init == "glorot":
                 nn.init.xavier_uniform_(module.weight)
             else:
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)

@@ -16,9 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.argtypes import typechecked
-from reslib.core import check_bool, check_choice, check_int
-from reslib.tensors import check_tensor
+from reslib.validate import require_bool, require_choice, require_int, require_tensor, typechecked
 
 __all__ = [
     "ShapeTrace",
@@ -64,9 +62,9 @@ def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> Shape
         A `ShapeTrace`: `steps` (stage, level, size, crop) up to where the sizes work, and
         `problem`, None or a sentence saying where and why the sizes stop working.
     """
-    check_int("size", size)
-    check_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
-    check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
+    require_int("size", size)
+    require_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
+    require_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
     return _trace(size, depth, padding, suggest=True)
 
 
@@ -196,11 +194,11 @@ class UNet(nn.Module):
             ("num_classes", num_classes),
             ("base_channels", base_channels),
         ):
-            check_int(name, value)
-        check_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
-        check_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
-        check_bool("skips", skips)
-        check_bool("batch_norm", batch_norm)
+            require_int(name, value)
+        require_int("depth", depth, maximum=MAX_DEPTH, fix="depth is the number of 2x downsamplings")
+        require_choice("padding", padding, PADDINGS, fix=_PADDING_FIX)
+        require_bool("skips", skips)
+        require_bool("batch_norm", batch_norm)
         self.depth, self.padding, self.skips = depth, padding, skips
         pad = 1 if padding == "same" else 0
         widths = [base_channels * 2**i for i in range(depth + 1)]
@@ -252,8 +250,8 @@ def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     Shape:
         logits: (N, classes, H', W'); mask: (N, H, W) integer labels, H >= H'.
     """
-    check_tensor("logits", logits, ndim=4, dtype="float", fix="(N, classes, H, W)")
-    check_tensor("mask", mask, ndim=3, dtype="label", fix="(N, H, W) class indices")
+    require_tensor("logits", logits, ndim=4, dtype="float", fix="(N, classes, H, W)")
+    require_tensor("mask", mask, ndim=3, dtype="label", fix="(N, H, W) class indices")
     if len(logits) != len(mask):
         raise ValueError(f"logits and mask need the same N, got {len(logits)} and {len(mask)}")
     return F.cross_entropy(logits, center_crop(mask, tuple(logits.shape[-2:])))

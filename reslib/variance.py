@@ -15,9 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.core import INITS, byte_cache, check_bool, check_choice, check_float, check_int, check_memory
-from reslib.tensors import check_tensor
+from reslib.inits import INITS
+from reslib.runtime import byte_cache
+from reslib.validate import (
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "FLOAT32_MAX",
@@ -33,25 +41,27 @@ FLOAT32_MAX = float(torch.finfo(torch.float32).max)  # 3.4e38
 
 
 def _gain(init: str | float) -> float:
-    """sigma_w^2 * fan_in: a name from `reslib.core.INITS` (any case) or a positive number."""
+    """sigma_w^2 * fan_in: a name from `reslib.inits.INITS` (any case) or a positive number."""
     fix = "or pass a positive number c for sigma_w^2 = c / fan_in"
     if isinstance(init, str):
-        return INITS[check_choice("init", init.lower(), INITS, fix=fix)]
-    return check_float("init", init, minimum=0.0, strict_minimum=True, fix="pass 'he', 'glorot' " + fix)
+        return INITS[require_choice("init", init.lower(), INITS, fix=fix)]
+    return require_float("init", init, minimum=0.0, strict_minimum=True, fix="pass 'he', 'glorot' " + fix)
 
 
 def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed) -> float:
     """Check the arguments shared by `forward_backward_profile` and `branch_share`; return the gain."""
-    check_int("depth", depth)
-    check_float("residual_scale", residual_scale, minimum=0.0, strict_minimum=True, fix="use 1 or 1/sqrt(2)")
-    check_bool("batch_norm", batch_norm)
-    check_int("width", width)
-    check_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
-    check_int("seed", seed, minimum=0)
+    require_int("depth", depth)
+    require_float(
+        "residual_scale", residual_scale, minimum=0.0, strict_minimum=True, fix="use 1 or 1/sqrt(2)"
+    )
+    require_bool("batch_norm", batch_norm)
+    require_int("width", width)
+    require_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
+    require_int("seed", seed, minimum=0)
     # bytes, before allocating: weights and scaled copies; a dozen (depth + 1, N, width) stacks
     weights, states = 12 * depth * width**2, 48 * (depth + 1) * n_samples * width
     name = "depth" if depth > _BLOCKS else "width" if weights >= states else "n_samples"
-    check_memory(name, {"depth": depth, "width": width, "n_samples": n_samples}[name], weights + states)
+    require_memory(name, {"depth": depth, "width": width, "n_samples": n_samples}[name], weights + states)
     return _gain(init)
 
 
@@ -243,7 +253,7 @@ def variance_profile(
         float64 array (depth + 1,): index 0 is the input, index k the output of block k;
         NaN from the block where float32 activations overflow.
     """
-    check_choice("quantity", quantity, ("second_moment", "batch_variance"))
+    require_choice("quantity", quantity, ("second_moment", "batch_variance"))
     r = forward_backward_profile(depth, residual_scale, batch_norm, width, n_samples, init, seed)
     return r.second_moment if quantity == "second_moment" else r.batch_variance
 
@@ -299,7 +309,7 @@ def residual_stream(model: torch.nn.Module, x: torch.Tensor) -> ResidualStream:
     Shape:
         x: (N, in_features)
     """
-    check_tensor("x", x, ndim=2, dtype="float", fix="a batch (N, in_features)")
+    require_tensor("x", x, ndim=2, dtype="float", fix="a batch (N, in_features)")
     blocks = getattr(model, "blocks", None)
     if not getattr(model, "config", {}).get("residual", False) or blocks is None:
         raise ValueError(

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
+from reslib.validate import require_int, typechecked
 
 __all__ = ["mlp_parameters", "width_for_budget"]
 
@@ -26,8 +25,8 @@ def mlp_parameters(depth: int, width: int, in_features: int, out_features: int) 
     $P = (D_\text{in} + 1)\,w + \text{depth}\,(w^2 + w) + (w + 1)\,D_\text{out}$.
     """
     for name, value in [("depth", depth), ("width", width), ("in_features", in_features)]:
-        check_int(name, value, maximum=10**6)
-    check_int("out_features", out_features, maximum=10**6)
+        require_int(name, value, maximum=10**6)
+    require_int("out_features", out_features, maximum=10**6)
     return (in_features + 1) * width + depth * (width * width + width) + (width + 1) * out_features
 
 
@@ -38,10 +37,10 @@ def width_for_budget(depth: int, budget: int, in_features: int, out_features: in
     Raises:
         ValueError: even width 1 is over the budget.
     """
-    check_int("depth", depth, maximum=10**6)
-    check_int("budget", budget, maximum=10**12)
-    check_int("in_features", in_features, maximum=10**6)
-    check_int("out_features", out_features, maximum=10**6)
+    require_int("depth", depth, maximum=10**6)
+    require_int("budget", budget, maximum=10**12)
+    require_int("in_features", in_features, maximum=10**6)
+    require_int("out_features", out_features, maximum=10**6)
     a, b = depth, in_features + 1 + depth + out_features  # P(w) = a w^2 + b w + out_features
     width = int((-b + math.sqrt(b * b + 4 * a * max(budget - out_features, 0))) / (2 * a))
     while width > 0 and mlp_parameters(depth, width, in_features, out_features) > budget:

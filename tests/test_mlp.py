@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.core import residual_add
+from reslib.layers import residual_add
 from reslib.mlp import mlp
 
 

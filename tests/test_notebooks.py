@@ -168,10 +168,12 @@ def test_notebook_functions_take_what_they_use_as_arguments(path):
     nb = json.loads(path.read_text())
     cells = {i: "".join(c["source"]) for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"}
     found = notebook_functions_reading_globals(cells)
-    assert not found, f"pass these as arguments (STYLE: no function reads a notebook global): {found}"
+    assert not found, (
+        f"pass these as arguments (CONTRIBUTING.md: no function reads a notebook global): {found}"
+    )
 
 
-# Learners never met the study notes this series grew from (STYLE, "Learner-facing words"):
+# Learners never met the study notes this series grew from (CONTRIBUTING.md, "Words a learner reads"):
 # random seeds (SEED, seed=0) are fine; "the seed notes", "seed note 001" or `SeedStandard` are not.
 SOURCE_NOTES = re.compile(r"(?i:seed[ -]?notes?\b|seed-\d|seed blog|the seed's)|\bSeed[A-Z]\w*")
 

@@ -1,6 +1,8 @@
-"""The package's shape: no import cycle, no private name crossing modules, no star import, small modules."""
+"""The package's shape: no import cycle, no private name across modules, no star import, one home per job."""
 
 import ast
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,9 @@ import reslib as rl
 
 PACKAGE = Path(rl.__file__).parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
-MAX_LINES = 320  # STYLE.md: "under ~300 lines", counted after ruff format (plus the @typechecked lines)
+ROOT = PACKAGE.parent
+# A runaway file, not a budget: modules are split along ideas (CONTRIBUTING.md), never to fit a count.
+MAX_LINES = 600
 
 
 def _name(path: Path) -> str:
@@ -22,19 +26,21 @@ def _imports(path: Path) -> list[ast.ImportFrom | ast.Import]:
     return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
 
 
+def _edges(nodes: list[ast.ImportFrom | ast.Import], names: set[str]) -> set[str]:
+    """The reslib modules that these import statements reach (every one: `from reslib import a, b`)."""
+    edges = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reslib"):
+            modules = {f"{node.module}.{a.name}" for a in node.names} & names
+            edges.update(modules or {node.module})
+        elif isinstance(node, ast.Import):
+            edges.update(a.name for a in node.names if a.name in names)
+    return edges
+
+
 def _graph() -> dict[str, set[str]]:
     names = {_name(p) for p in MODULES}
-    graph = {}
-    for path in MODULES:
-        edges = set()
-        for node in _imports(path):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("reslib"):
-                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
-                edges.add(next(t for t in targets if t in names))
-            elif isinstance(node, ast.Import):
-                edges.update(a.name for a in node.names if a.name in names)
-        graph[_name(path)] = edges - {_name(path)}
-    return graph
+    return {_name(p): _edges(_imports(p), names) - {_name(p)} for p in MODULES}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -63,6 +69,19 @@ def test_the_cycle_detector_finds_a_cycle():
     assert _cycles({"p": {"p.x"}, "p.x": {"q"}, "q": set()}) == []
 
 
+def test_the_graph_keeps_every_module_of_one_import():
+    tree = ast.parse(
+        "from reslib import mlp, blocks\nfrom reslib.validate import require_int\nimport reslib.viz"
+    )
+    nodes = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert _edges(nodes, {_name(p) for p in MODULES}) == {
+        "reslib.mlp",
+        "reslib.blocks",
+        "reslib.validate",
+        "reslib.viz",
+    }
+
+
 def test_reslib_has_no_import_cycle():
     assert _cycles(_graph()) == []
 
@@ -84,13 +103,47 @@ def test_modules_stay_small(path):
     assert lines <= MAX_LINES, f"{_name(path)} has {lines} lines; split it by topic"
 
 
-def test_core_is_the_ground_floor():
-    assert _graph()["reslib.argtypes"] == set(), "reslib.argtypes imports nothing from reslib"
-    assert _graph()["reslib.core"] <= {"reslib.argtypes"}, "reslib.core imports only reslib.argtypes"
-    assert _graph()["reslib.checks.answers"] == set(), "reslib.checks.answers imports nothing from reslib"
-    assert _graph()["reslib.checks.core"] <= {"reslib.argtypes", "reslib.core", "reslib.checks.answers"}, (
-        "reslib.checks.core imports no topic module"
-    )
+def test_the_ground_floor_imports_nothing_above_it():
+    graph = _graph()
+    assert graph["reslib.validate"] == set(), "reslib.validate imports nothing from reslib"
+    for module in ("reslib.runtime", "reslib.layers", "reslib.inits"):
+        assert graph[module] <= {"reslib.validate"}, f"{module} imports only reslib.validate"
+    assert graph["reslib.checks.answers"] <= {"reslib.runtime"}, "reslib.checks.answers: the RNGs only"
+    ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers"}
+    assert graph["reslib.checks.core"] <= ground, "reslib.checks.core imports no topic module"
+
+
+def _functions(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text())
+    return [n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_check_means_an_exercise_check_only(path):
+    """Argument checks are `require_*` in reslib.validate; `check_*` names the graders in reslib.checks."""
+    if _name(path).startswith("reslib.checks"):
+        return
+    named = [f for f in _functions(path) if re.match(r"_?check_", f)]
+    assert not named, f"{_name(path)} defines {named}: call an argument check require_* (reslib.validate)"
+
+
+# The idioms that change global state, written once in reslib.runtime (local_seed, num_threads).
+BY_HAND = re.compile(r"\bfork_rng\(|\bset_num_threads\(|\bget_num_threads\(")
+
+
+def _sources() -> list[tuple[str, str]]:
+    found = [(str(p.relative_to(ROOT)), p.read_text()) for p in MODULES if _name(p) != "reslib.runtime"]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+        found.append((str(path.relative_to(ROOT)), "\n".join(code)))
+    return found
+
+
+def test_the_rng_and_thread_idioms_live_in_runtime_only():
+    assert BY_HAND.search("with torch.random.fork_rng(devices=[]):")  # the pattern finds the idiom
+    offenders = {where: BY_HAND.findall(text) for where, text in _sources() if BY_HAND.search(text)}
+    assert not offenders, f"use reslib.runtime.local_seed / num_threads instead: {offenders}"
 
 
 def test_every_check_and_figure_is_one_hop_away():

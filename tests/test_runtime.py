@@ -49,3 +49,87 @@ def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert rl.device().type == "mps"
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert rl.device() == torch.device("cpu")
+
+
+def test_byte_cache_keeps_at_most_its_budget_and_drops_the_least_recent():
+    calls = []
+
+    @rl.runtime.byte_cache(100)
+    def zeros(n):
+        calls.append(n)
+        return torch.zeros(n, dtype=torch.uint8)  # n bytes
+
+    a = zeros(40)
+    assert zeros(40) is a and calls == [40]
+    zeros(50)
+    zeros(40)  # most recent now: 50 is dropped first
+    zeros(30)
+    assert zeros.cache_bytes() == 70 and calls == [40, 50, 30]
+    zeros(50)
+    assert calls == [40, 50, 30, 50]
+    big = zeros(500)  # larger than the whole budget: returned, never kept
+    assert big.numel() == 500 and zeros.cache_bytes() <= 100
+    zeros(500)
+    assert calls[-2:] == [500, 500]
+    zeros.cache_clear()
+    assert zeros.cache_bytes() == 0
+
+
+def test_local_seed_repeats_inside_and_restores_the_callers_stream():
+    torch.manual_seed(123)
+    expected = torch.rand(2)  # what the caller's next draw is without the block
+    torch.manual_seed(123)
+    with rl.runtime.local_seed(7):
+        first = torch.randn(3)
+    with rl.runtime.local_seed(7):
+        assert torch.equal(torch.randn(3), first)
+    assert torch.equal(torch.rand(2), expected)
+
+
+def test_local_seed_restores_the_stream_when_the_block_raises():
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    with pytest.raises(KeyError), rl.runtime.local_seed(None):
+        torch.rand(10)
+        raise KeyError("an answer that fails")
+    assert torch.equal(torch.rand(2), expected)
+
+
+@pytest.mark.parametrize(("bad", "error"), [(-1, ValueError), (1.5, TypeError), ("0", TypeError)])
+def test_local_seed_checks_its_seed_before_the_block(bad, error):
+    with pytest.raises(error, match="seed"):
+        rl.runtime.local_seed(bad)
+
+
+def test_num_threads_sets_when_called_and_restores_on_exit_even_after_an_error():
+    before = torch.get_num_threads()
+    try:
+        with rl.runtime.num_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == before
+        with pytest.raises(RuntimeError), rl.runtime.num_threads(1):
+            raise RuntimeError("a cell that fails")
+        assert torch.get_num_threads() == before
+        rl.runtime.num_threads(1)  # called like torch.set_grad_enabled(False): it acts at once
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize(("bad", "error"), [(0, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_num_threads_refuses_a_bad_count(bad, error):
+    before = torch.get_num_threads()
+    with pytest.raises(error, match="n must be"):
+        rl.runtime.num_threads(bad)
+    assert torch.get_num_threads() == before
+
+
+def test_require_device_passes_none_through_and_refuses_a_missing_device():
+    assert rl.validate.require_device("device", None) is None
+    assert rl.validate.require_device("device", "cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="device must be a device such as"):
+        rl.validate.require_device("device", "gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="this machine has no cuda device"):
+            rl.validate.require_device("device", "cuda")

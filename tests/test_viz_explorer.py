@@ -93,7 +93,7 @@ def test_a_bad_builder_argument_fails_the_cell_and_a_bad_slider_value_shows_in_t
     import ipywidgets as widgets
 
     def redraw(n):
-        return f"n = {rl.core.check_int('n', n, maximum=5)}"
+        return f"n = {rl.validate.require_int('n', n, maximum=5)}"
 
     with pytest.raises(ValueError, match="n must be an int in"):
         rl.viz.Explorer({"n": widgets.IntSlider(value=9)}, go.FigureWidget(), redraw)

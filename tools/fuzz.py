@@ -13,7 +13,7 @@ Then each annotated argument is replaced by bad values derived from its annotati
   not match the annotation). Expected: `TypeError` naming the argument.
 - NaN for a float: never valid. Expected: `ValueError` naming the argument.
 - edge values: -1, 0 and 10**12 for an int, -1 and inf for a float, "bogus" for a string. An error
-  must be a clear one, and 10**12 must neither hang nor allocate past `reslib.core.MEMORY_LIMIT`.
+  must be a clear one, and 10**12 must neither hang nor allocate past `reslib.validate.MEMORY_LIMIT`.
   Some are valid for some arguments (seed 0, a title 'bogus'): returning is fine where
   `VALID_EDGES` says so, with the reason; anywhere else it is a silent accept.
 
@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.argtypes import matches
+from reslib.validate import matches
 
 TIME_LIMIT = 3.0  # seconds per call
 HUGE = 10**12
@@ -220,9 +220,9 @@ _MAPS = lambda: {"a": [1.0, 0.5], "b": [0.3, 0.2]}
 
 # Valid calls by callable, where the argument names alone do not say enough.
 EXAMPLES: dict[str, Callable[[], dict]] = {
-    "reslib.argtypes.check_type": lambda: dict(name="x", value=1, annotation=int),
-    "reslib.argtypes.describe": lambda: dict(annotation=int),
-    "reslib.argtypes.matches": lambda: dict(value=1, annotation=int),
+    "reslib.validate.require_type": lambda: dict(name="x", value=1, annotation=int),
+    "reslib.validate.describe": lambda: dict(annotation=int),
+    "reslib.validate.matches": lambda: dict(value=1, annotation=int),
     "reslib.batchnorm.batch_norm_backward": _bn_cache,
     "reslib.batchnorm.batch_norm_backward_simplified": _bn_cache,
     "reslib.batchnorm.batch_norm_forward": lambda: dict(x=_T(8, 3), gamma=torch.ones(3), beta=torch.zeros(3)),
@@ -231,7 +231,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     "reslib.batchnorm_eval.inference_affine": lambda: dict(bn=nn.BatchNorm1d(3).eval()),
     "reslib.batchnorm_eval.running_stats_trace": lambda: dict(batch_size=8, momentum=0.1, steps=5),
-    "reslib.blocks.check_block": lambda: dict(block=rl.blocks.BasicBlock),
+    "reslib.blocks.require_block": lambda: dict(block=rl.blocks.BasicBlock),
     "reslib.blocks.zero_last": lambda: dict(norm=nn.BatchNorm2d(4), conv=nn.Conv2d(4, 4, 3)),
     "reslib.blocks.make_stage": lambda: dict(
         block=rl.blocks.BasicBlock, in_channels=4, planes=4, num_blocks=1
@@ -249,15 +249,16 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.checks.variance.second_moment_reference": lambda: dict(
         depth=3, gain=2.0, residual_scale=1.0, batch_norm=False
     ),
-    "reslib.runtime.check_device": lambda: dict(name="x", value="cpu"),
-    "reslib.core.check_bool": lambda: dict(name="x", value=True),
-    "reslib.tensors.check_tensor": lambda: dict(name="x", value=_T(2, 3)),
-    "reslib.tensors.check_batch": lambda: dict(x=_T(4, 40), y=torch.arange(4)),
-    "reslib.core.check_choice": lambda: dict(name="x", value="a", choices=("a", "b")),
-    "reslib.core.check_float": lambda: dict(name="x", value=1.0),
-    "reslib.core.check_int": lambda: dict(name="x", value=1),
-    "reslib.core.check_memory": lambda: dict(name="x", value=1, nbytes=10),
-    "reslib.core.residual_add": lambda: dict(x=_T(2, 3), fx=_T(2, 3)),
+    "reslib.runtime.num_threads": lambda: dict(n=1),  # the fuzz runs on one thread already
+    "reslib.validate.require_device": lambda: dict(name="x", value="cpu"),
+    "reslib.validate.require_bool": lambda: dict(name="x", value=True),
+    "reslib.validate.require_tensor": lambda: dict(name="x", value=_T(2, 3)),
+    "reslib.validate.require_batch": lambda: dict(x=_T(4, 40), y=torch.arange(4)),
+    "reslib.validate.require_choice": lambda: dict(name="x", value="a", choices=("a", "b")),
+    "reslib.validate.require_float": lambda: dict(name="x", value=1.0),
+    "reslib.validate.require_int": lambda: dict(name="x", value=1),
+    "reslib.validate.require_memory": lambda: dict(name="x", value=1, nbytes=10),
+    "reslib.layers.residual_add": lambda: dict(x=_T(2, 3), fx=_T(2, 3)),
     "reslib.costs.block_costs": lambda: dict(channels=64, planes=16, size=8),
     "reslib.costs.densenet_parameter_count": lambda: dict(
         growth_rate=4, block_config=(2, 2), num_init_features=8
@@ -387,7 +388,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.attention.FeedForward": lambda: dict(d_model=8, d_ff=16),
     "reslib.attention.SelfAttention": lambda: dict(d_model=8, n_head=2),
     "reslib.attention.causal_mask": lambda: dict(length=4),
-    "reslib.attention.check_heads": lambda: dict(d_model=8, n_head=2),
+    "reslib.attention.require_heads": lambda: dict(d_model=8, n_head=2),
     "reslib.transformer.Block": lambda: dict(d_model=8, n_head=2),
     "reslib.transformer.Transformer": lambda: dict(
         vocab_size=10, block_size=8, n_out=10, blocks=nn.Sequential(rl.transformer.Block(8, 2)), d_model=8
@@ -497,7 +498,7 @@ VALID_EDGES = [
         "deeper than the model: all modules",
     ),
     (
-        r"reslib\.(core\.check_\w+|core\.byte_cache|tensors\.check_tensor)",
+        r"reslib\.(validate\.require_\w+|runtime\.byte_cache)",
         r".*",
         r".*",
         "a validator's bounds",
@@ -534,7 +535,7 @@ VALID_EDGES = [
     ),
     (r"reslib\.sequences\.train_sequence_models", r"warmup", r"edge 0", "no warm-up"),
     (
-        r"reslib\.(core\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
+        r"reslib\.(layers\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
         r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",
         r".*",
         r"tensor dtype",
@@ -556,11 +557,10 @@ def valid_edge(key: str, argument: str, label: str) -> bool:
     )
 
 
-# The validators of reslib.core check *another* argument: with a bound moved, the right error is
+# The validators of reslib.validate check *another* argument: with a bound moved, the right error is
 # about the value checked, and it names that argument (`name`), not the bound.
-VALIDATORS = {f"reslib.core.check_{k}" for k in ("int", "float", "bool", "choice", "memory")}
-VALIDATORS.add("reslib.tensors.check_tensor")
-VALIDATORS.add("reslib.runtime.check_device")
+VALIDATORS = {f"reslib.validate.require_{k}" for k in ("int", "float", "bool", "choice", "memory", "tensor")}
+VALIDATORS.add("reslib.validate.require_device")
 
 
 def outcome(

@@ -1,7 +1,7 @@
 """Running a learner's answer safely: a time limit, untouched random generators, values read strictly.
 
 `reslib.checks.core.compare` uses these; nothing here is for a learner, so `__all__` is empty
-and `rl.checks` does not re-export them. This module imports nothing from `reslib`.
+and `rl.checks` does not re-export them. It imports only `reslib.runtime`, for `local_seed`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from reslib.runtime import local_seed
 
 __all__: list[str] = []
 
@@ -39,7 +41,7 @@ def preserved_rngs() -> Iterator[None]:
     states = np.random.get_state(), random.getstate()
     gpus = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     try:
-        with torch.random.fork_rng(devices=gpus):  # CPU always; CUDA devices already in use
+        with local_seed(None, devices=gpus):  # CPU always; CUDA devices already in use
             yield
     finally:
         np.random.set_state(states[0])

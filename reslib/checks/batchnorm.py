@@ -7,11 +7,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
 from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward
 from reslib.batchnorm_eval import fold_into_conv
-from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
+from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.mlp import ResidualBlock
+from reslib.runtime import local_seed
+from reslib.validate import typechecked
 
 __all__ = [
     "check_batch_norm_backward",

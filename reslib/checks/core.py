@@ -12,17 +12,15 @@ copy of each case, whatever it raises or returns becomes a message, it is stoppe
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import html
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from reslib.argtypes import typechecked
 from reslib.checks.answers import (
     AnswerTimeout,
     AnswerTypeError,
@@ -32,7 +30,8 @@ from reslib.checks.answers import (
     describe_case,
     preserved_rngs,
 )
-from reslib.core import check_float
+from reslib.runtime import local_seed
+from reslib.validate import require_float, typechecked
 
 # The protocol a notebook sees, re-exported as rl.checks.*. `local_seed`, `WrongAnswer` and
 # `TIME_LIMIT` below are public but not listed: tools for the check modules, not for a learner.
@@ -62,19 +61,6 @@ class CheckResult:
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#cf222e", None: "#9a6700"}[self.passed]
         return f'<p style="color:{colour}; font-weight:600">{html.escape(repr(self))}</p>'
-
-
-@contextlib.contextmanager
-def local_seed(seed: int) -> Iterator[None]:
-    """Seed the CPU RNG for the block only, then give the caller's RNG state back.
-
-    A check builds its cases inside this block (modules initialise their weights from
-    the global RNG), so calling a check never changes what the notebook's next
-    `torch.rand` returns. Unlike `torch.manual_seed`, it leaves the CUDA RNGs alone.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)
-        yield
 
 
 # Wrong answers so far, per check name: the hint deepens with each failed try (a nudge first,
@@ -180,8 +166,8 @@ def compare(
     Raises:
         ValueError: `cases` is empty, or a tolerance is negative or NaN.
     """
-    atol = check_float("atol", atol, minimum=0.0)
-    rtol = check_float("rtol", rtol, minimum=0.0)
+    atol = require_float("atol", atol, minimum=0.0)
+    rtol = require_float("rtol", rtol, minimum=0.0)
     if len(cases) == 0:
         raise ValueError(f"compare needs at least one case for {name!r}, got none")
     with preserved_rngs():

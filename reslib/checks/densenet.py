@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.counting import count_parameters
 from reslib.densenet import DenseBlock, Transition
+from reslib.validate import typechecked
 
 __all__ = [
     "check_dense_block_channels",

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.scenes import heatmap_argmax
+from reslib.validate import typechecked
 
 __all__ = [
     "check_heatmap_argmax",

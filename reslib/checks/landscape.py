@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.checks.core import CheckResult, compare, local_seed
-from reslib.tensors import check_tensor
+from reslib.checks.core import CheckResult, compare
+from reslib.runtime import local_seed
+from reslib.validate import require_tensor, typechecked
 from reslib.widthdepth import width_for_budget
 
 __all__ = [
@@ -21,8 +21,8 @@ __all__ = [
 @typechecked
 def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
     """Each row (filter) of `direction` rescaled to the norm of the same row of `weight`; 0 for 1-D."""
-    check_tensor("weight", weight, dtype="float")
-    check_tensor("direction", direction, dtype="float")
+    require_tensor("weight", weight, dtype="float")
+    require_tensor("direction", direction, dtype="float")
     if weight.shape != direction.shape:
         raise ValueError(
             f"weight {tuple(weight.shape)} and direction {tuple(direction.shape)} differ in shape"

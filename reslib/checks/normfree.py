@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.checks.core import CheckResult, compare, local_seed
-from reslib.tensors import check_tensor
+from reslib.checks.core import CheckResult, compare
+from reslib.runtime import local_seed
+from reslib.validate import require_tensor, typechecked
 
 __all__ = ["check_rezero_block", "rezero_block_reference"]
 
@@ -18,13 +18,13 @@ def rezero_block_reference(
     x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, alpha: torch.Tensor
 ) -> torch.Tensor:
     r"""$h = x + \alpha\,W_2\,\mathrm{ReLU}(W_1 x)$ for a batch x (N, width)."""
-    check_tensor("x", x, ndim=2, dtype="float", fix="a batch (N, width)")
+    require_tensor("x", x, ndim=2, dtype="float", fix="a batch (N, width)")
     width = x.shape[1]
     for name, w in (("w1", w1), ("w2", w2)):
-        check_tensor(name, w, ndim=2, dtype="float")
+        require_tensor(name, w, ndim=2, dtype="float")
         if w.shape != (width, width):
             raise ValueError(f"{name} must be (width, width) = ({width}, {width}), got {tuple(w.shape)}")
-    check_tensor("alpha", alpha, dtype="float")
+    require_tensor("alpha", alpha, dtype="float")
     return x + alpha * (torch.relu(x @ w1.T) @ w2.T)
 
 

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.checks.core import CheckResult, WrongAnswer, compare, local_seed
+from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
+from reslib.runtime import local_seed
+from reslib.validate import typechecked
 
 __all__ = [
     "check_count_paths",

@@ -6,12 +6,13 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck, PadShortcut
-from reslib.checks.core import CheckResult, compare, local_seed
+from reslib.checks.core import CheckResult, compare
 from reslib.costs import conv_cost, stage_costs
 from reslib.counting import count_parameters
 from reslib.resnet import cifar_resnet
+from reslib.runtime import local_seed
+from reslib.validate import typechecked
 
 __all__ = [
     "check_bottleneck_parameters",

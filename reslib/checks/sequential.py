@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.checks.core import CheckResult, compare, local_seed
-from reslib.core import check_float
+from reslib.checks.core import CheckResult, compare
 from reslib.counting import count_parameters
 from reslib.mlp import mlp
+from reslib.runtime import local_seed
+from reslib.validate import require_float, typechecked
 
 __all__ = [
     "chain_gradient_reference",
@@ -85,7 +85,7 @@ def _chain_loss(x: float, w1: float, w2: float, w3: float, wr: float, target: fl
 def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: float, target: float) -> float:
     """dL/dw1 of the 3-layer sigmoid chain with a skip weight `wr`, by autograd (float64)."""
     for name, value in dict(x=x, w1=w1, w2=w2, w3=w3, wr=wr, target=target).items():
-        check_float(name, value)
+        require_float(name, value)
     loss, params = _chain_loss(x, w1, w2, w3, wr, target)
     (g,) = torch.autograd.grad(loss, params[:1])
     return g.item()

@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.checks.core import CheckResult, compare, local_seed
-from reslib.core import check_bool
-from reslib.tensors import check_tensor
+from reslib.checks.core import CheckResult, compare
+from reslib.runtime import local_seed
 from reslib.transformer import Block, Transformer, transformer
+from reslib.validate import require_bool, require_tensor, typechecked
 
 __all__ = [
     "check_logit_lens",
@@ -25,7 +24,7 @@ __all__ = [
 @typechecked
 def pre_ln_block_reference(block: Block, x: torch.Tensor) -> torch.Tensor:
     r"""$x + \mathrm{attn}(\mathrm{LN}_1(x))$, then $+\,\mathrm{mlp}(\mathrm{LN}_2)$; any norm_first."""
-    check_tensor("x", x, ndim=3, dtype="float", fix="a stream (B, T, d_model)")
+    require_tensor("x", x, ndim=3, dtype="float", fix="a stream (B, T, d_model)")
     x = x + block.attn(block.ln_1(x))  # (B, T, C)
     return x + block.mlp(block.ln_2(x))
 
@@ -65,7 +64,7 @@ def check_pre_ln_block(fn: Callable[..., object]) -> CheckResult:
 @typechecked
 def which_fails_reference(norm_first: bool, warmup: bool) -> bool:
     """At 12 blocks and Adam's learning rate 3e-3 (notebook 11), only post-LN without warm-up fails."""
-    return not check_bool("norm_first", norm_first) and not check_bool("warmup", warmup)
+    return not require_bool("norm_first", norm_first) and not require_bool("warmup", warmup)
 
 
 @typechecked

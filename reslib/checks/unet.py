@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
 from reslib.scenes import edge_band, iou, segmentation
 from reslib.unet import unet_output_size
+from reslib.validate import typechecked
 
 __all__ = [
     "check_binary_iou",

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 import torch
 
-from reslib.argtypes import typechecked
 from reslib.checks.core import CheckResult, compare
-from reslib.core import MAX_BLOCKS, check_float, check_int
+from reslib.validate import MAX_BLOCKS, require_float, require_int, typechecked
 
 __all__ = [
     "check_second_moment_recursion",
@@ -19,9 +18,9 @@ __all__ = [
 @typechecked
 def second_moment_reference(depth: int, gain: float, residual_scale: float, batch_norm: bool) -> torch.Tensor:
     """E[h_k^2] for k = 0..depth predicted by the recursion, starting from E[h_0^2] = 1."""
-    check_int("depth", depth, minimum=0, maximum=MAX_BLOCKS)
-    check_float("gain", gain, minimum=0.0)
-    check_float("residual_scale", residual_scale, minimum=0.0)
+    require_int("depth", depth, minimum=0, maximum=MAX_BLOCKS)
+    require_float("gain", gain, minimum=0.0)
+    require_float("residual_scale", residual_scale, minimum=0.0)
     values = [1.0]
     for _ in range(depth):
         branch = gain / 2 if batch_norm else gain / 2 * values[-1]  # E[f^2] = c E[ReLU(z)^2]

@@ -9,8 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
 from reslib.batchnorm_eval import RunningStatsTrace, running_stats_trace
+from reslib.validate import typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [

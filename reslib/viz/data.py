@@ -6,9 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
 from reslib.data import TensorData
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import LAYOUT
 
 __all__ = [
@@ -19,7 +18,7 @@ __all__ = [
 @typechecked
 def mnist1d_figure(data: TensorData, per_class: int = 1) -> go.Figure:
     """The first `per_class` training signals of each digit, one panel per digit."""
-    check_int("per_class", per_class, maximum=1000)
+    require_int("per_class", per_class, maximum=1000)
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
     fig = make_subplots(rows=2, cols=5, subplot_titles=[f"digit {d}" for d in range(10)], shared_yaxes=True)
     for d in range(10):

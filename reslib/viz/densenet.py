@@ -7,10 +7,9 @@ from collections.abc import Sequence
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
 from reslib.costs import densenet_parameter_count
 from reslib.densenet import channel_plan
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer
 
 __all__ = [
@@ -65,7 +64,7 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
 
     Closed-form (`channel_plan`, `densenet_parameter_count`): nothing is built or run.
     """
-    check_int("num_blocks", num_blocks, 1, 8, fix="DenseNets have 3 (CIFAR) or 4 (ImageNet) blocks")
+    require_int("num_blocks", num_blocks, 1, 8, fix="DenseNets have 3 (CIFAR) or 4 (ImageNet) blocks")
     figure = go.FigureWidget(channel_figure(12, (16,) * num_blocks, 24, 0.5))
 
     def redraw(growth_rate: int, layers: int, compression: float) -> str:

@@ -18,9 +18,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import torch
 
-from reslib.argtypes import typechecked
-from reslib.core import check_float
-from reslib.tensors import check_tensor
+from reslib.validate import require_float, require_tensor, typechecked
 
 __all__ = [
     "Explorer",
@@ -47,7 +45,7 @@ def plain_list(values) -> list:
 @typechecked
 def image_grid(z: torch.Tensor) -> list[list[float]]:
     """A 2-D tensor as nested plain lists, first row at the bottom (plotly heatmaps draw y upwards)."""
-    check_tensor("z", z, ndim=2, fix="one image (H, W)")
+    require_tensor("z", z, ndim=2, fix="one image (H, W)")
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
 
@@ -58,10 +56,10 @@ _COLORSCALES = {name.lower() for name in px.colors.named_colorscales()}
 def image_trace(
     z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None, zmax: float | None = None
 ) -> go.Heatmap:
-    check_tensor("z", z, ndim=2, fix="one image (H, W)")
+    require_tensor("z", z, ndim=2, fix="one image (H, W)")
     for name, value in (("zmin", zmin), ("zmax", zmax)):
         if value is not None:
-            check_float(name, value)
+            require_float(name, value)
     if colorscale.lower() not in _COLORSCALES:
         raise ValueError(
             f"colorscale must be a plotly colour scale such as 'gray' or 'Viridis', not {colorscale!r}"

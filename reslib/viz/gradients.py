@@ -7,14 +7,13 @@ from collections.abc import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
 from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
+from reslib.runtime import num_threads
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -121,7 +120,7 @@ def gradient_explorer(
         50-layer sigmoid network keeps its gradient; its layers are the linear stem, the blocks
         and the head (depth + 2 of them).
     """
-    check_int("batch_size", batch_size, minimum=2, fix="the histograms need a few examples")
+    require_int("batch_size", batch_size, minimum=2, fix="the histograms need a few examples")
     data = data if data is not None else load_mnist1d()
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     cache: dict[tuple[int, str, bool], GradientFlow] = {}
@@ -130,12 +129,8 @@ def gradient_explorer(
     def redraw(depth: int, activation: str, residual: bool) -> str:
         key = (depth, activation, residual)
         if key not in cache:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)  # 14-21 ms on one thread; two busy threads can take 300 ms
-            try:
+            with num_threads(1):  # 14-21 ms on one thread; two busy threads can take 300 ms
                 cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed, residual=residual)
-            finally:
-                torch.set_num_threads(threads)
         result = cache[key]
         update_gradient_flow_figure(figure, result)
         kind = f"{depth} residual block{'s' if depth > 1 else ''}" if residual else f"depth {depth}"

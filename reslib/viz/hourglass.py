@@ -9,9 +9,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
 from reslib.scenes import heatmap_argmax
-from reslib.tensors import check_tensor
+from reslib.validate import require_tensor, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, image_grid, image_trace
 
 __all__ = [
@@ -28,9 +27,9 @@ def heatmap_figure(
     names: Sequence[str] = ("disc centre", "square centre"),
 ) -> go.Figure:
     """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints."""
-    check_tensor("x", x, ndim=3, fix="one image (1, H, W)")
-    check_tensor("heatmaps", heatmaps, ndim=3, fix="one image's heat maps (K, H, W)")
-    check_tensor("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
+    require_tensor("x", x, ndim=3, fix="one image (1, H, W)")
+    require_tensor("heatmaps", heatmaps, ndim=3, fix="one image's heat maps (K, H, W)")
+    require_tensor("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
     k = heatmaps.shape[0]
     fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
     h = x.shape[-1]
@@ -68,10 +67,10 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
         outputs: per stack, predicted heat maps (N, K, H, W), computed once.
         coords: true keypoints (N, K, 2).
     """
-    check_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
-    check_tensor("coords", coords, ndim=3, fix="keypoints (N, K, 2)")
+    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_tensor("coords", coords, ndim=3, fix="keypoints (N, K, 2)")
     for i, o in enumerate(outputs):
-        check_tensor(f"outputs[{i}]", o, ndim=4, fix="heat maps (N, K, H, W) per stack")
+        require_tensor(f"outputs[{i}]", o, ndim=4, fix="heat maps (N, K, H, W) per stack")
     if not outputs:
         raise ValueError("outputs must hold the heat maps of at least one stack")
     outputs = [o.detach().cpu() for o in outputs]

@@ -9,10 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
 from reslib.euler import Trajectory, euler_trajectory
 from reslib.train import History
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -62,7 +61,7 @@ def update_scheme_figure(
     fig: go.Figure | go.FigureWidget, second: Sequence[float], history: History, index: int = 0
 ) -> None:
     """Write one network's profile and curve into traces 2 index and 2 index + 1 of a `scheme_figure`."""
-    check_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per network drawn")
+    require_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per network drawn")
     v = np.asarray(second, dtype=float)
     fig.data[2 * index].x, fig.data[2 * index].y = list(range(len(v))), plain_list(np.where(v > 0, v, np.nan))
     fig.data[2 * index + 1].x, fig.data[2 * index + 1].y = _curve(history)

@@ -11,11 +11,10 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
-from reslib.argtypes import typechecked
-from reslib.core import check_float, check_int
 from reslib.data import TensorData
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.train import evaluate
+from reslib.validate import require_float, require_int, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -36,7 +35,7 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
         n_blocks: residual blocks.
         magnitude: gradient norm of one path of each length 0..n; omitted: only the distribution.
     """
-    check_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
+    require_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
     fig = make_subplots(
         rows=1,
         cols=3,
@@ -76,7 +75,7 @@ def path_explorer(decay: float = 0.5) -> Explorer:
     The gradient of one path of length k is modelled as $g(k) = r^k$, with $r$ the factor one
     residual branch multiplies it by (measured on a trained network in the notebook).
     """
-    check_float(
+    require_float(
         "decay", decay, 0.0, 1.0, strict_minimum=True, fix="the gradient shrinks by `decay` per branch"
     )
     figure = go.FigureWidget(paths_figure(54, decay ** np.arange(55)))

@@ -8,13 +8,12 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
 from reslib.blocks import BasicBlock, Bottleneck
-from reslib.core import check_bool, check_choice
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
 from reslib.preact import ShortcutGradients, shortcut_gradients
 from reslib.resnet import ARCHITECTURES
 from reslib.train import History
+from reslib.validate import require_bool, require_choice, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 from reslib.viz.training import METRICS
 
@@ -140,9 +139,9 @@ def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
 
     `stride_in_1x1` moves a bottleneck's stride to its first 1x1 conv; basic blocks have none.
     """
-    check_choice("name", name, NETWORKS, fix="the network's name, as in the explorer's dropdown")
+    require_choice("name", name, NETWORKS, fix="the network's name, as in the explorer's dropdown")
     config = NETWORKS[name]
-    moved = check_bool("stride_in_1x1", stride_in_1x1) and config["block"] is Bottleneck
+    moved = require_bool("stride_in_1x1", stride_in_1x1) and config["block"] is Bottleneck
     return stage_costs(**config, **(dict(stride_in_1x1=True) if moved else {}))
 
 
@@ -199,7 +198,7 @@ def update_resnet_figure(
 
     `note` follows the table's FLOPs heading (the explorer names the stride placement there).
     """
-    check_choice("metric", metric, METRICS)
+    require_choice("metric", metric, METRICS)
     if len(histories) != len(fig.data) - 3:
         raise ValueError(f"histories has {len(histories)} networks, the figure {len(fig.data) - 3} curves")
     total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)

@@ -10,8 +10,6 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int, check_memory
 from reslib.shattering import (
     ShatteringResult,
     autocorrelation,
@@ -19,6 +17,7 @@ from reslib.shattering import (
     freeze_batch_stats,
     shattering_net,
 )
+from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -33,7 +32,7 @@ _RES, _PLAIN = "#1f77b4", "#d62728"
 @typechecked
 def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40) -> go.Figure:
     """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom)."""
-    check_int("max_lag", max_lag, maximum=10_000)
+    require_int("max_lag", max_lag, maximum=10_000)
     labels = list(results)
     fig = make_subplots(rows=2, cols=len(labels), subplot_titles=labels, vertical_spacing=0.15)
     for j, label in enumerate(labels, start=1):
@@ -97,9 +96,9 @@ def shattering_explorer(
     One network of `max_depth` layers per (architecture, batch norm) gives every depth at once
     (`depth_gradients`); all four are computed up front (~0.5 s), so every update only redraws.
     """
-    check_int("max_depth", max_depth, maximum=200, fix="the slider's deepest network")
-    check_int("n_inputs", n_inputs, minimum=2)
-    check_memory(
+    require_int("max_depth", max_depth, maximum=200, fix="the slider's deepest network")
+    require_int("n_inputs", n_inputs, minimum=2)
+    require_memory(
         "sizes", dict(max_depth=max_depth, width=width, n_inputs=n_inputs), 32 * max_depth * n_inputs * width
     )
     x = torch.linspace(-2.0, 2.0, n_inputs).unsqueeze(1)

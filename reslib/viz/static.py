@@ -18,8 +18,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import Explorer
 
 __all__ = ["static_explorer"]
@@ -221,7 +220,9 @@ def static_explorer(
         ValueError: an unknown control, a grid larger than `max_frames`, or no value drawable.
         TypeError: a named control that cannot be stepped through (a text box, a button).
     """
-    max_frames = check_int("max_frames", max_frames, minimum=1, maximum=MAX_FRAMES, fix="e.g. max_frames=60")
+    max_frames = require_int(
+        "max_frames", max_frames, minimum=1, maximum=MAX_FRAMES, fix="e.g. max_frames=60"
+    )
     names = [controls] if isinstance(controls, str) else list(controls or [])
     names = names if controls is not None else list(explorer.controls)[:1]
     unknown = [n for n in names if n not in explorer.controls]

@@ -8,8 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
 from reslib.train import History
+from reslib.validate import typechecked
 from reslib.viz.explorer import LAYOUT, plain_list
 
 __all__ = [

@@ -9,10 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
 from reslib.sequences import SequenceRun
 from reslib.stream import GradientProfile, StreamReadout
+from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
 __all__ = [
@@ -57,7 +56,7 @@ def update_placement_figure(
     fig: go.Figure | go.FigureWidget, profile: GradientProfile, run: SequenceRun, index: int = 0
 ) -> None:
     """Write one model's gradient profile and loss curve into traces 2 index and 2 index + 1."""
-    check_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per model drawn")
+    require_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per model drawn")
     g = np.asarray(profile.mlp, dtype=float)
     fig.data[2 * index].x, fig.data[2 * index].y = list(range(1, len(g) + 1)), plain_list(g)
     loss = np.asarray(run.loss, dtype=float)
@@ -136,7 +135,7 @@ def lens_figure(readout: StreamReadout | None = None, block: int = 0) -> go.Figu
 @typechecked
 def update_lens_figure(fig: go.Figure | go.FigureWidget, readout: StreamReadout, block: int) -> None:
     """Show the logit lens after `block` (0: the embedding .. n_layer) in a `lens_figure`."""
-    check_int(
+    require_int(
         "block", block, minimum=0, maximum=readout.n_layer, fix="0 is the embedding, n_layer the output"
     )
     probs = readout.probs[block]  # (T, classes)

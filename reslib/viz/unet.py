@@ -9,10 +9,8 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import check_int
-from reslib.tensors import check_tensor
 from reslib.unet import unet_shape_trace
+from reslib.validate import require_int, require_tensor, typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, image_trace
 
 __all__ = [
@@ -101,9 +99,9 @@ def segmentation_figure(
     x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor], n: int = 4
 ) -> go.Figure:
     """Rows: images, true masks, then one row of predicted masks per model (labels (N, H, W))."""
-    check_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
-    check_tensor("mask", mask, ndim=3, fix="masks (N, H, W)")
-    check_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
+    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_tensor("mask", mask, ndim=3, fix="masks (N, H, W)")
+    require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
     rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
     fig = make_subplots(
         rows=len(rows), cols=n, row_titles=list(rows), horizontal_spacing=0.01, vertical_spacing=0.02

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-import torch
 from plotly.subplots import make_subplots
 
-from reslib.argtypes import typechecked
-from reslib.core import INITS
+from reslib.inits import INITS
+from reslib.runtime import num_threads
+from reslib.validate import typechecked
 from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backward_profile
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 
@@ -131,12 +131,8 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
         scale = 1 / math.sqrt(2) if scaling == "1/√2" else 1.0
         key = (depth, round(gain, 6), scale, batch_norm)
         if key not in cache:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)  # 200 tiny matmuls: threads only add hand-offs
-            try:
+            with num_threads(1):  # 200 tiny matmuls: threads only add hand-offs
                 cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples, gain, seed)
-            finally:
-                torch.set_num_threads(threads)
         update_profile_figure(figure, cache[key])
         return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key].status}"
 

@@ -1,7 +1,8 @@
-"""reslib.argtypes (@typechecked) and reslib.tensors: the rules every public callable's arguments follow."""
+"""reslib.validate: the rules every public callable's arguments follow (types, values, tensors, devices)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -10,8 +11,19 @@ import torch
 from torch import nn
 
 import reslib as rl
-from reslib.argtypes import MODULE_LIMIT, check_type, describe, matches, typechecked
-from reslib.tensors import check_batch, check_tensor
+from reslib.validate import (
+    MODULE_LIMIT,
+    describe,
+    matches,
+    require_batch,
+    require_bool,
+    require_choice,
+    require_float,
+    require_int,
+    require_tensor,
+    require_type,
+    typechecked,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,21 +57,21 @@ from reslib.tensors import check_batch, check_tensor
         ([0.0, 1.0], torch.Tensor, False),
     ],
 )
-def test_matches_follows_the_rules_of_reslib_core(value, annotation, ok):
+def test_matches_follows_the_value_rules(value, annotation, ok):
     assert matches(value, annotation) is ok
 
 
 def test_messages_name_the_argument_the_type_in_words_and_a_fix():
     with pytest.raises(TypeError, match=r"f: depth must be an int, got float 2.0 \(use 2\)"):
-        check_type("depth", 2.0, int, "f")
+        require_type("depth", 2.0, int, "f")
     with pytest.raises(TypeError, match=r"layers\[1\] must be an int, got float 2.5"):
-        check_type("layers", [1, 2.5], Sequence[int])
+        require_type("layers", [1, 2.5], Sequence[int])
     with pytest.raises(TypeError, match="pass the class, not an instance"):
-        check_type("norm_layer", nn.BatchNorm2d(4), Callable[[int], nn.Module] | None)
+        require_type("norm_layer", nn.BatchNorm2d(4), Callable[[int], nn.Module] | None)
     with pytest.raises(TypeError, match="a number, without quotes"):
-        check_type("lr", "0.1", float)
+        require_type("lr", "0.1", float)
     with pytest.raises(TypeError, match=r"torch.tensor\(...\)"):
-        check_type("x", [1.0, 2.0], torch.Tensor)
+        require_type("x", [1.0, 2.0], torch.Tensor)
     assert describe(Sequence[int] | None) == "a list or tuple of ints, or None"
     assert describe(nn.Module) == "an nn.Module"
 
@@ -81,7 +93,7 @@ def test_a_module_too_large_is_refused_before_it_allocates():
         rl.blocks.BasicBlock(100_000, 100_000)
     with pytest.raises(ValueError, match="more than 2\\^63 bytes"):
         rl.blocks.BasicBlock(4, 10**12)
-    assert MODULE_LIMIT == rl.core.MEMORY_LIMIT
+    assert MODULE_LIMIT == rl.validate.MEMORY_LIMIT
 
 
 def test_sizing_leaves_weights_and_the_rng_as_they_were():
@@ -107,21 +119,91 @@ def test_a_subclass_with_its_own_arguments_is_built_as_written():
     assert Wide(8)(torch.zeros(1, 8, 4, 4)).shape == (1, 8, 4, 4)
 
 
-def test_check_tensor_and_check_batch():
+def test_require_tensor_and_require_batch():
     x, y = torch.randn(4, 3), torch.arange(4)
-    assert check_tensor("x", x, ndim=2, dtype="float") is x
+    assert require_tensor("x", x, ndim=2, dtype="float") is x
     with pytest.raises(
         TypeError, match=r"x must hold a floating-point tensor, got dtype torch.int64 \(use x.float\(\)\)"
     ):
-        check_tensor("x", y, dtype="float")
+        require_tensor("x", y, dtype="float")
     with pytest.raises(ValueError, match="x must have 3 or 4 dimensions"):
-        check_tensor("x", x, ndim=(3, 4))
+        require_tensor("x", x, ndim=(3, 4))
     with pytest.raises(ValueError, match="x is empty"):
-        check_tensor("x", x[:0])
+        require_tensor("x", x[:0])
     with pytest.raises(ValueError, match="dtype must be one of"):
-        check_tensor("x", x, dtype="complex")
-    assert check_batch(x, y) == (x, y)
+        require_tensor("x", x, dtype="complex")
+    assert require_batch(x, y) == (x, y)
     with pytest.raises(TypeError, match="y must hold integer labels"):
-        check_batch(x, y.float())
+        require_batch(x, y.float())
     with pytest.raises(ValueError, match="the same N"):
-        check_batch(x, y[:3])
+        require_batch(x, y[:3])
+
+
+def test_require_int_accepts_ints_and_numpy_ints():
+    assert require_int("depth", 3) == 3
+    assert require_int("depth", np.int64(3)) == 3 and type(require_int("depth", np.int64(3))) is int
+    assert require_int("lag", 0, minimum=0) == 0
+    assert require_int("n", -5, minimum=None) == -5
+
+
+@pytest.mark.parametrize("value", [2.0, np.float64(2.0), True, "2", None])
+def test_require_int_wrong_type_is_a_type_error_naming_the_argument(value):
+    with pytest.raises(TypeError, match="depth must be an int") as info:
+        require_int("depth", value)
+    assert repr(value) in str(info.value)
+
+
+def test_require_int_suggests_the_int_for_a_whole_float():
+    with pytest.raises(TypeError, match=r"use 2\b"):
+        require_int("depth", 2.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        (dict(value=0), ">= 1"),
+        (dict(value=5, maximum=4), r"in \[1, 4\]"),
+        (dict(value=5, minimum=None, maximum=4), "<= 4"),
+    ],
+)
+def test_require_int_out_of_range_is_a_value_error_saying_what_is_expected(kwargs, expected):
+    with pytest.raises(ValueError, match=expected):
+        require_int("depth", **kwargs)
+
+
+def test_require_int_appends_the_fix():
+    with pytest.raises(ValueError, match="; use 20"):
+        require_int("depth", 0, fix="use 20")
+
+
+def test_require_float():
+    assert require_float("lr", 1) == 1.0 and isinstance(require_float("lr", 1), float)
+    with pytest.raises(TypeError, match="lr must be a number"):
+        require_float("lr", "0.1")
+    with pytest.raises(TypeError):
+        require_float("lr", True)
+    with pytest.raises(ValueError, match="> 0"):
+        require_float("lr", 0.0, minimum=0.0, strict_minimum=True)
+    with pytest.raises(ValueError, match="finite"):
+        require_float("lr", math.nan)
+    with pytest.raises(ValueError, match="<= 1"):
+        require_float("momentum", 1.5, 0.0, 1.0)
+
+
+def test_require_bool_and_choice():
+    assert require_bool("residual", False) is False
+    with pytest.raises(TypeError, match="residual must be True or False"):
+        require_bool("residual", 1)
+    assert require_choice("padding", "same", ("valid", "same")) == "same"
+    with pytest.raises(ValueError, match="padding must be one of 'valid', 'same', got 'full'"):
+        require_choice("padding", "full", ("valid", "same"))
+    with pytest.raises(ValueError):  # 1 == True, but a bool is not the int option
+        require_choice("dim", True, (1, 2))
+
+
+def test_require_memory_names_the_argument_and_the_limit():
+    assert rl.validate.require_memory("width", 64, 2**20) == 2**20
+    with pytest.raises(
+        ValueError, match=r"width=100000 would allocate about 2,048 MiB, past the limit of 1,024"
+    ):
+        rl.validate.require_memory("width", 10**5, 2**31)

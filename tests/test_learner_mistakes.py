@@ -1,9 +1,9 @@
-"""The robustness review's ten most important defects, each reproduced as its review wrote it.
+"""Mistakes a learner makes by accident, each reproduced as a learner would make it.
 
-`shared/reviews/robustness-review.md`, section 0, "Ten most important defects, ranked". Each test
-runs the review's own reproduction and asserts the fixed behaviour. Defect 3 (stored outputs that
-change with the thread count) is a property of the notebooks: `make test` runs nbval a second time
-on generic kernels with one thread, which is its test.
+An answer that edits its inputs, a negative batch size, a slow answer, a reseeded RNG, a flag of the
+wrong type, a size past memory, NaN or strings where numbers belong: each gets the behaviour stated
+in its test. (Outputs that change with the thread count are a property of the notebooks: `make
+test` runs nbval a second time on generic kernels with one thread, which is their test.)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _compose(layers, x):
 
 
 # 1. A learner's answer could change the check's result by mutating its inputs.
-def test_1_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
+def test_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
     assert rl.checks.check_compose(lambda layers, x: (layers.clear(), x)[1]).passed is False
     wrong = rl.checks.check_heatmap_argmax(lambda h: (h.zero_(), torch.zeros(*h.shape[:2], 2))[1])
     assert wrong.passed is False
@@ -43,14 +43,14 @@ def test_1_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
 
 
 # 2. evaluate returned a perfect score for a negative batch_size.
-def test_2_evaluate_refuses_a_negative_batch_size():
+def test_evaluate_refuses_a_negative_batch_size():
     data = rl.data.mnist1d()
     with pytest.raises(ValueError, match="batch_size"):
         rl.train.evaluate(rl.mlp.mlp(1, 8, 40, 10), data.x_test, data.y_test, batch_size=-1)
 
 
 # 4. Checks had no time limit: the textbook recursion hung Run All.
-def test_4_a_slow_answer_is_stopped_with_a_reason(monkeypatch):
+def test_a_slow_answer_is_stopped_with_a_reason(monkeypatch):
     monkeypatch.setattr(rl.checks.core, "TIME_LIMIT", 0.3)
 
     def pascal(n, k):
@@ -63,7 +63,7 @@ def test_4_a_slow_answer_is_stopped_with_a_reason(monkeypatch):
 
 
 # 5. Checks and data loading reseeded global generators, overriding the learner's seed.
-def test_5_checks_and_data_leave_the_learners_seeds_alone():
+def test_checks_and_data_leave_the_learners_seeds_alone():
     def stub(layers, x):
         raise NotImplementedError
 
@@ -80,7 +80,7 @@ def test_5_checks_and_data_leave_the_learners_seeds_alone():
 
 
 # 6. mnist1d handed out the same cached tensors on every call.
-def test_6_an_in_place_edit_does_not_reach_the_next_call():
+def test_an_in_place_edit_does_not_reach_the_next_call():
     d = rl.data.mnist1d()
     d.x_train.mul_(0)
     assert rl.data.mnist1d().x_train.abs().sum() > 0
@@ -97,13 +97,13 @@ def test_6_an_in_place_edit_does_not_reach_the_next_call():
         lambda: rl.costs.stage_costs(rl.blocks.BasicBlock, [2, 2, 2, 2], num_classes="4"),
     ],
 )
-def test_7_a_flag_or_count_of_the_wrong_type_is_a_type_error(call):
+def test_a_flag_or_count_of_the_wrong_type_is_a_type_error(call):
     with pytest.raises(TypeError, match="must be"):
         call()
 
 
 # 8. Some calls allocated large amounts of memory with no bound or warning.
-def test_8_memory_is_bounded_before_it_is_allocated():
+def test_memory_is_bounded_before_it_is_allocated():
     rl.variance.variance_profile(1, width=1024)  # retained 827 MB before
     weights = rl.variance._draw  # the module's byte-bounded cache
     assert weights.cache_bytes() <= 64 * 2**20
@@ -120,7 +120,7 @@ def test_8_memory_is_bounded_before_it_is_allocated():
 
 
 # 9. Checks mishandled some answer types; compare took invalid tolerances and empty case lists.
-def test_9_answers_and_compare_arguments_are_read_strictly():
+def test_answers_and_compare_arguments_are_read_strictly():
     assert rl.checks.check_autocorrelation(rl.shattering.autocorrelation).passed is True  # NumPy
     assert rl.checks.check_count_paths(lambda n, k: str(math.comb(n, k))).passed is False
     with pytest.raises(ValueError, match="atol"):
@@ -136,7 +136,7 @@ def test_9_answers_and_compare_arguments_are_read_strictly():
 
 
 # 10. A third of bad inputs gave unclear errors, and the same mistake raised different types.
-def test_10_common_mistakes_get_the_same_clear_errors():
+def test_common_mistakes_get_the_same_clear_errors():
     data = rl.data.mnist1d()  # on reslib.device(): the GPU where there is one
     model = rl.mlp.mlp(2, 8, 40, 10).to(data.x_test.device)
     with pytest.raises(TypeError, match="x holds torch.float64"):

@@ -1,0 +1,61 @@
+"""The layers every model is built from: 1-D or 2-D layer classes, and the residual add.
+
+`layers_for(dim)` lets one block definition serve signals (`dim=1`, MNIST-1D) and images (`dim=2`);
+`residual_add` is the skip connection $x + F(x)$ with an error that says what to do when the
+shapes differ.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from reslib.validate import require_int, typechecked
+
+__all__ = ["Layers", "layers_for", "residual_add"]
+
+
+class Layers(NamedTuple):
+    """The layer classes for 1-D signals (`dim=1`) or 2-D images (`dim=2`)."""
+
+    conv: type[nn.Module]
+    batch_norm: type[nn.Module]
+    max_pool: type[nn.Module]
+    avg_pool: type[nn.Module]
+    adaptive_avg_pool: type[nn.Module]
+
+
+_LAYERS = {
+    1: Layers(nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
+    2: Layers(nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d),
+}
+
+
+@typechecked
+def layers_for(dim: int) -> Layers:
+    """`Conv1d`, `BatchNorm1d`, ... for `dim=1` (signals such as MNIST-1D); the 2-D ones for `dim=2`.
+
+    Raises:
+        TypeError: `dim` is not an int.
+        ValueError: `dim` is not 1 or 2.
+    """
+    require_int("dim", dim, 1, 2, fix="use 1 for signals (N, C, L) or 2 for images (N, C, H, W)")
+    return _LAYERS[dim]
+
+
+@typechecked
+def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
+
+    Raises:
+        ValueError: when `F(x)` and `x` do not have the same shape.
+    """
+    if fx.shape != x.shape:
+        raise ValueError(
+            f"residual add needs equal shapes, got fx = F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
+            "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
+            "from x's channels to F(x)'s)"
+        )
+    return x + fx
