@@ -8,13 +8,14 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints), `sequences` (digit sequences to sort, and a
   training loop with learning-rate warm-up);
-- models: `mlp`, `blocks`, `preact`, `resnet`, `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch)
-  and `batchnorm_eval` (running statistics, folding), `normfree` (deep residual MLPs without batch
+- models: `mlp` (and its parameter count at a given width and depth), `blocks`, `preact`, `resnet`,
+  `densenet`, `unet`, `hourglass`, `batchnorm` (from scratch, and at inference: running statistics,
+  folding), `normfree` (deep residual MLPs without batch
   norm: ReZero/SkipInit, Fixup, zero gamma), `attention` and `transformer` (a tiny pre-LN/post-LN
   transformer, parity with `nn.TransformerEncoderLayer`);
-- analysis: `gradients`, `shattering`, `paths`, `variance`, `counting` (measured), `costs` (closed form),
-  `landscape` (loss slices along filter-normalised directions), `euler` (residual blocks as Euler
-  steps), `widthdepth` (equal-parameter width and depth), `stream` (a transformer's residual stream:
+- analysis: `gradients`, `shattering`, `paths`, `variance`, `costs` (parameters, FLOPs and memory,
+  measured or in closed form), `landscape` (loss slices along filter-normalised directions), `euler`
+  (residual blocks as Euler steps), `stream` (a transformer's residual stream:
   gradients per block, the logit lens);
 - training: `train` (`fit`, `evaluate`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).

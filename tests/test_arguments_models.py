@@ -12,8 +12,14 @@ from torch import nn
 
 import reslib as rl
 from reslib.blocks import BasicBlock, Bottleneck, make_stage
-from reslib.costs import block_costs, conv_cost, densenet_parameter_count, stage_costs
-from reslib.counting import count_flops, parameter_table
+from reslib.costs import (
+    block_costs,
+    conv_cost,
+    count_flops,
+    densenet_parameter_count,
+    parameter_table,
+    stage_costs,
+)
 from reslib.densenet import DenseNet, channel_plan, densenet121, densenet_bc
 from reslib.hourglass import StackedHourglass
 from reslib.preact import PreActBlock, PreActBottleneck
@@ -118,7 +124,7 @@ ROWS = [
     (StackedHourglass, dict(in_channels=1, num_keypoints=2, num_stacks=0), ValueError, "num_stacks"),
     (StackedHourglass, dict(in_channels=1, num_keypoints=2, channels=6), ValueError, "multiple of 4"),
     (StackedHourglass, dict(in_channels=1, num_keypoints=2, order=2.0), TypeError, "order"),
-    # reslib.counting
+    # reslib.costs
     (conv_cost, CONV | dict(kernel_size=3.0), TypeError, "kernel_size"),
     (conv_cost, CONV | dict(out_positions=0), ValueError, "out_positions"),
     (conv_cost, CONV | dict(dim=4), ValueError, "dim"),

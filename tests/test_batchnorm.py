@@ -8,8 +8,10 @@ from reslib.batchnorm import (
     batch_norm_backward,
     batch_norm_backward_simplified,
     batch_norm_forward,
+    fold_into_conv,
+    inference_affine,
+    running_stats_trace,
 )
-from reslib.batchnorm_eval import fold_into_conv, inference_affine, running_stats_trace
 
 SHAPES = [(8, 3), (4, 3, 5, 5), (5, 2, 7)]
 

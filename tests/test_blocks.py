@@ -10,7 +10,7 @@ ALL = [BasicBlock, Bottleneck, PreActBlock, PreActBottleneck]
 
 
 def n_params(m):
-    return rl.counting.count_parameters(m)
+    return rl.costs.count_parameters(m)
 
 
 def test_torchvision_names_and_counts():

@@ -35,7 +35,5 @@ def test_rezero_reference_is_the_normfree_block():
 
 
 def test_width_check_catches_an_off_by_one():
-    result = rl.checks.check_width_for_budget(
-        lambda d, b, i, o: rl.widthdepth.width_for_budget(d, b, i, o) + 1
-    )
+    result = rl.checks.check_width_for_budget(lambda d, b, i, o: rl.mlp.width_for_budget(d, b, i, o) + 1)
     assert result.passed is False

@@ -7,8 +7,7 @@ import pytest
 import torch
 
 import reslib as rl
-from reslib.costs import densenet_parameter_count
-from reslib.counting import count_parameters, saved_tensor_bytes
+from reslib.costs import count_parameters, densenet_parameter_count, saved_tensor_bytes
 from reslib.densenet import (
     DenseBlock,
     DenseLayer,

@@ -36,7 +36,7 @@ CALLS = {
     ),
     "shattering": lambda: rl.shattering.shattering(3, residual=True, width=8, n_inputs=16, seed=5),
     "shattering_net": lambda: rl.shattering.shattering_net(3, residual=True, width=8, seed=5),
-    "running_stats_trace": lambda: rl.batchnorm_eval.running_stats_trace(8, 0.1, steps=5, seed=5),
+    "running_stats_trace": lambda: rl.batchnorm.running_stats_trace(8, 0.1, steps=5, seed=5),
     "segmentation": lambda: rl.scenes.segmentation(n=2, size=16, seed=5),
     "keypoints": lambda: rl.scenes.keypoints(n=2, size=16, seed=5),
 }

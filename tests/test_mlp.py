@@ -18,7 +18,7 @@ def test_plain_mlp_structure_and_parameter_count(depth, width):
     model = mlp(depth, width, 40, 10)
     assert isinstance(model.stem, rl.mlp.PlainLayer) and len(model.blocks) == depth - 1
     expected = linear_count(40, width) + (depth - 1) * linear_count(width, width) + linear_count(width, 10)
-    assert rl.counting.count_parameters(model) == expected
+    assert rl.costs.count_parameters(model) == expected
     assert model(torch.randn(5, 40)).shape == (5, 10)
 
 
@@ -26,9 +26,9 @@ def test_residual_mlp_structure():
     model = mlp(4, 16, 40, 10, residual=True)
     assert isinstance(model.stem, nn.Linear) and len(model.blocks) == 4
     assert all(isinstance(b, rl.mlp.ResidualBlock) for b in model.blocks)
-    assert rl.counting.count_parameters(model) == linear_count(40, 16) + 4 * linear_count(
-        16, 16
-    ) + linear_count(16, 10)
+    assert rl.costs.count_parameters(model) == linear_count(40, 16) + 4 * linear_count(16, 16) + linear_count(
+        16, 10
+    )
 
 
 def test_batch_norm_layers_have_no_bias_before_bn():
@@ -138,3 +138,34 @@ def test_shortcut_scale_multiplies_the_skip_path():
     x = torch.randn(2, 4)
     h = net.stem(x)
     assert torch.allclose(net.blocks(h), 0.5**3 * h)  # zero branches: only the shortcut, 0.5^L
+
+
+# Width against depth at an equal parameter count
+
+
+@pytest.mark.parametrize("depth, width", [(1, 10), (5, 37), (16, 33)])
+def test_parameter_count_matches_the_residual_and_the_deeper_plain_mlp(depth, width):
+    residual, plain = rl.mlp.mlp(depth, width, 40, 10, residual=True), rl.mlp.mlp(depth + 1, width, 40, 10)
+    count = rl.mlp.mlp_parameters(depth, width, 40, 10)
+    assert (
+        count == sum(p.numel() for p in residual.parameters()) == sum(p.numel() for p in plain.parameters())
+    )
+
+
+def test_width_for_budget_is_the_largest_that_fits():
+    for depth in (1, 4, 16, 100):
+        w = rl.mlp.width_for_budget(depth, 20_000, 40, 10)
+        assert rl.mlp.mlp_parameters(depth, w, 40, 10) <= 20_000 < rl.mlp.mlp_parameters(depth, w + 1, 40, 10)
+
+
+@pytest.mark.parametrize(
+    "call, error, says",
+    [
+        (lambda: rl.mlp.width_for_budget(4, 50, 40, 10), ValueError, "budget"),
+        (lambda: rl.mlp.width_for_budget(4, 1.5, 40, 10), TypeError, "budget"),
+        (lambda: rl.mlp.mlp_parameters(4, -1, 40, 10), ValueError, "width"),
+    ],
+)
+def test_width_and_budget_refuse_bad_input(call, error, says):
+    with pytest.raises(error, match=says):
+        call()

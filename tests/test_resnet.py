@@ -35,14 +35,14 @@ def meta(factory, **kw):
 
 @pytest.mark.parametrize("name", sorted(COUNTS))
 def test_imagenet_parameter_counts(name):
-    assert rl.counting.count_parameters(meta(getattr(R, name))) == COUNTS[name]
+    assert rl.costs.count_parameters(meta(getattr(R, name))) == COUNTS[name]
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_state_dict_keys_and_shapes_match_torchvision(name):
     ours = [[k, list(v.shape)] for k, v in meta(getattr(R, name)).state_dict().items()]
     assert ours == FIXTURE[name]["state_dict"]  # same keys, same order, same shapes
-    assert rl.counting.count_parameters(meta(getattr(R, name))) == FIXTURE[name]["parameters"]
+    assert rl.costs.count_parameters(meta(getattr(R, name))) == FIXTURE[name]["parameters"]
 
 
 def test_torchvision_state_dict_loads_strictly_and_gives_same_output():
@@ -59,17 +59,17 @@ def test_torchvision_state_dict_loads_strictly_and_gives_same_output():
 )
 def test_cifar_option_a_counts_match_he_et_al(depth, count):
     model = meta(R.cifar_resnet, depth=depth)
-    n = rl.counting.count_parameters(model)
+    n = rl.costs.count_parameters(model)
     assert round(n / 1e6, 2 if depth < 110 else 1) == round(count / 1e6, 2)
     # option A is parameter-free, so the plain twin has the same count; option B adds projections
-    assert rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, plain=True)) == n
-    b = rl.counting.count_parameters(meta(R.cifar_resnet, depth=depth, shortcut_type="B"))
+    assert rl.costs.count_parameters(meta(R.cifar_resnet, depth=depth, plain=True)) == n
+    b = rl.costs.count_parameters(meta(R.cifar_resnet, depth=depth, shortcut_type="B"))
     assert b == n + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
 
 
 def test_cifar_resnet_20_exact_count_and_stage_shapes():
     model = R.cifar_resnet(20).eval()
-    assert rl.counting.count_parameters(model) == 269_722
+    assert rl.costs.count_parameters(model) == 269_722
     h = model.maxpool(model.relu(model.bn1(model.conv1(torch.zeros(2, 3, 32, 32)))))
     shapes = []
     for stage in model.stages():
@@ -100,7 +100,7 @@ def test_one_dimensional_plain_and_residual_nets():
 def test_stage_costs_equal_the_hooked_counts(name):
     block, layers = R.ARCHITECTURES[name]
     rows = rl.costs.stage_costs(block, layers)
-    table = rl.counting.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224), depth=1)
+    table = rl.costs.parameter_table(meta(R.ResNet, block=block, layers=layers), (1, 3, 224, 224), depth=1)
     by_name = {r.name: r for r in table.rows}
     for row in rows[1:-1]:
         assert row.params == by_name[row.name].parameters
@@ -213,7 +213,7 @@ def test_mismatched_residual_add_says_how_to_fix():
 
 def test_stride_in_1x1_moves_the_stride_keeps_the_parameters_and_recovers_the_papers_gmacs():
     v15, v1 = meta(R.resnet50), meta(R.resnet50, stride_in_1x1=True)
-    assert rl.counting.count_parameters(v1) == COUNTS["resnet50"]
+    assert rl.costs.count_parameters(v1) == COUNTS["resnet50"]
     assert [k for k in v1.state_dict()] == [k for k in v15.state_dict()]  # same layout
     block = v1.layer2[0]
     assert block.conv1.stride == (2, 2) and block.conv2.stride == (1, 1)
@@ -231,7 +231,7 @@ def test_stride_in_1x1_moves_the_stride_keeps_the_parameters_and_recovers_the_pa
 
 def test_stride_in_1x1_closed_form_equals_the_hooked_count():
     model = meta(R.resnet101, stride_in_1x1=True)
-    table = rl.counting.parameter_table(model, (1, 3, 224, 224), depth=1)
+    table = rl.costs.parameter_table(model, (1, 3, 224, 224), depth=1)
     rows = rl.costs.stage_costs(Bottleneck, [3, 4, 23, 3], stride_in_1x1=True)
     hooked = {r.name: r for r in table.rows}
     for r in rows[1:-1]:

@@ -86,5 +86,5 @@ def test_static_figures():
     assert len(fig.data) == 3 and fig.data[0].x == (1, 2) and fig.data[2].name == "1/(k+1)"
     fig = viz.lr_sweep_figure([0.1, 1.0], {"plain": [0.5, float("nan")], "BN": [0.4, 0.3]})
     assert len(fig.data) == 3 and fig.data[1].x == (1.0,)
-    fig = viz.running_stats_figure(rl.batchnorm_eval.running_stats_trace(8, 0.1, steps=10))
+    fig = viz.running_stats_figure(rl.batchnorm.running_stats_trace(8, 0.1, steps=10))
     assert len(fig.data[0].y) == 10 and abs(sum(fig.data[5].y) - 1) < 1e-9

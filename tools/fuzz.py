@@ -226,11 +226,11 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.batchnorm.batch_norm_backward": _bn_cache,
     "reslib.batchnorm.batch_norm_backward_simplified": _bn_cache,
     "reslib.batchnorm.batch_norm_forward": lambda: dict(x=_T(8, 3), gamma=torch.ones(3), beta=torch.zeros(3)),
-    "reslib.batchnorm_eval.fold_into_conv": lambda: dict(
+    "reslib.batchnorm.fold_into_conv": lambda: dict(
         conv=nn.Conv2d(2, 3, 3, bias=False), bn=nn.BatchNorm2d(3).eval()
     ),
-    "reslib.batchnorm_eval.inference_affine": lambda: dict(bn=nn.BatchNorm1d(3).eval()),
-    "reslib.batchnorm_eval.running_stats_trace": lambda: dict(batch_size=8, momentum=0.1, steps=5),
+    "reslib.batchnorm.inference_affine": lambda: dict(bn=nn.BatchNorm1d(3).eval()),
+    "reslib.batchnorm.running_stats_trace": lambda: dict(batch_size=8, momentum=0.1, steps=5),
     "reslib.blocks.require_block": lambda: dict(block=rl.blocks.BasicBlock),
     "reslib.blocks.zero_last": lambda: dict(norm=nn.BatchNorm2d(4), conv=nn.Conv2d(4, 4, 3)),
     "reslib.blocks.make_stage": lambda: dict(
@@ -243,7 +243,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         name="x", fn=lambda a: a, reference=lambda a: a, cases=[(1.0,)], hint="h"
     ),
     "reslib.checks.core.tiered_hint": lambda: dict(name="x", hint="h"),
-    "reslib.checks.sequential.chain_gradient_reference": lambda: dict(
+    "reslib.checks.mlp.chain_gradient_reference": lambda: dict(
         x=1.0, w1=0.5, w2=0.5, w3=0.5, wr=0.5, target=1.0
     ),
     "reslib.checks.variance.second_moment_reference": lambda: dict(
@@ -264,8 +264,8 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         growth_rate=4, block_config=(2, 2), num_init_features=8
     ),
     "reslib.costs.stage_costs": lambda: dict(block=rl.blocks.BasicBlock, layers=[1, 1, 1, 1]),
-    "reslib.counting.count_flops": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
-    "reslib.counting.parameter_table": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
+    "reslib.costs.count_flops": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
+    "reslib.costs.parameter_table": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
     "reslib.data.cifar10": None,  # reads files: tests/test_data.py covers its arguments on a fixture
     "reslib.densenet.channel_plan": lambda: dict(growth_rate=4, block_config=(2, 2), num_init_features=8),
     "reslib.gradients.gradient_flow": lambda: dict(
@@ -362,9 +362,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.landscape.width_depth_figure": lambda: dict(
         errors={"e": torch.ones(2, 2).numpy()}, depths=[1, 2], widths=[3, 4], columns=["plain", "residual"]
     ),
-    "reslib.widthdepth.width_for_budget": lambda: dict(
-        depth=2, budget=20000, in_features=40, out_features=10
-    ),
+    "reslib.mlp.width_for_budget": lambda: dict(depth=2, budget=20000, in_features=40, out_features=10),
     "reslib.viz.resnet.shortcut_figure": lambda: dict(results=_shortcut()),
     "reslib.viz.resnet.update_shortcut_figure": lambda: dict(
         fig=go.Figure(rl.viz.shortcut_figure(_shortcut())), results=_shortcut()
@@ -419,7 +417,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         model=_tiny_transformer(), idx=torch.randint(10, (2, 4))
     ),
     "reslib.viz.batchnorm.update_running_stats_figure": lambda: dict(
-        fig=rl.viz.running_stats_figure(), trace=rl.batchnorm_eval.running_stats_trace(8, 0.1, steps=5)
+        fig=rl.viz.running_stats_figure(), trace=rl.batchnorm.running_stats_trace(8, 0.1, steps=5)
     ),
 }
 
@@ -492,7 +490,7 @@ VALID_EDGES = [
         "closed-form counts: nothing is allocated",
     ),
     (
-        r"reslib\.counting\.parameter_table",
+        r"reslib\.costs\.parameter_table",
         r"depth",
         r"edge 1000000000000",
         "deeper than the model: all modules",
@@ -504,7 +502,7 @@ VALID_EDGES = [
         "a validator's bounds",
     ),
     (
-        r"reslib\.(batchnorm_eval\.running_stats_trace|checks\.sequential\.chain_gradient_reference"
+        r"reslib\.(batchnorm\.running_stats_trace|checks\.mlp\.chain_gradient_reference"
         r"|mlp\.ResidualBlock|viz\.explorer\.image_trace)",
         r"gamma|beta|x|w\d|wr|target|shortcut_scale|zmin|zmax",
         r"edge -1\.0",
@@ -524,7 +522,7 @@ VALID_EDGES = [
         "a batch larger than the data is the whole data",
     ),
     (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
-    (r"reslib\.widthdepth\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
+    (r"reslib\.mlp\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
     (r"reslib\.viz\.normfree\.update_scheme_figure", r"index", r"edge 0", "the first network"),
     (r"reslib\.viz\.transformer\.update_placement_figure", r"index", r"edge 0", "the first model"),
     (
@@ -542,7 +540,7 @@ VALID_EDGES = [
         "integers add, crop, correlate and draw as well as floats",
     ),
     (
-        r"reslib\.(counting\.saved_tensor_bytes|paths\.unravel|unet\.center_crop)",
+        r"reslib\.(costs\.saved_tensor_bytes|paths\.unravel|unet\.center_crop)",
         r"x",
         r"tensor (ndim-1|empty)",
         "one example without a batch axis (a Linear takes it); center_crop crops any (..., H, W)",

@@ -7,8 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward
-from reslib.batchnorm_eval import fold_into_conv
+from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward, fold_into_conv
 from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.mlp import ResidualBlock
 from reslib.runtime import local_seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reslib.checks.core import CheckResult, compare
-from reslib.counting import count_parameters
+from reslib.costs import count_parameters
 from reslib.densenet import DenseBlock, Transition
 from reslib.validate import typechecked
 

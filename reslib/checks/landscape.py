@@ -1,4 +1,4 @@
-"""Exercise checks for loss landscapes and width against depth: filter normalisation, a width budget."""
+"""Exercise checks for loss landscapes: filter-normalised directions."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ import torch
 from reslib.checks.core import CheckResult, compare
 from reslib.runtime import local_seed
 from reslib.validate import require_tensor, typechecked
-from reslib.widthdepth import width_for_budget
 
 __all__ = [
     "check_filter_normalization",
-    "check_width_for_budget",
     "filter_normalization_reference",
 ]
 
@@ -55,30 +53,4 @@ def check_filter_normalization(fn: Callable[[torch.Tensor, torch.Tensor], object
         ),
         atol=1e-5,
         rtol=1e-5,
-    )
-
-
-@typechecked
-def check_width_for_budget(fn: Callable[[int, int, int, int], object]) -> CheckResult:
-    """Exercise: `fn(depth, budget, in_features, out_features)`: the widest residual MLP within budget."""
-    cases = [
-        (1, 20_000, 40, 10),
-        (4, 20_000, 40, 10),
-        (16, 20_000, 40, 10),
-        (3, 1_000, 8, 2),
-        (50, 10**6, 784, 10),
-    ]
-    return compare(
-        "width_for_budget",
-        fn,
-        width_for_budget,
-        cases,
-        (
-            "count the parameters of rl.mlp.mlp(depth, w, in_features, out_features, residual=True) as a "
-            "function of w (stem, depth blocks, head: weights and biases), then find the largest w to fit.",
-            "P(w) = (in_features + 1) w + depth (w^2 + w) + (w + 1) out_features; increase w while "
-            "P(w + 1) <= budget (or solve the quadratic and round down).",
-        ),
-        atol=0.0,
-        rtol=0.0,
     )

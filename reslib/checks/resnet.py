@@ -8,8 +8,7 @@ import torch
 
 from reslib.blocks import BasicBlock, Bottleneck, PadShortcut
 from reslib.checks.core import CheckResult, compare
-from reslib.costs import conv_cost, stage_costs
-from reslib.counting import count_parameters
+from reslib.costs import conv_cost, count_parameters, stage_costs
 from reslib.resnet import cifar_resnet
 from reslib.runtime import local_seed
 from reslib.validate import typechecked

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.batchnorm_eval import RunningStatsTrace, running_stats_trace
+from reslib.batchnorm import RunningStatsTrace, running_stats_trace
 from reslib.validate import typechecked
 from reslib.viz.explorer import LAYOUT, Explorer, plain_list
 

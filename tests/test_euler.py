@@ -1,11 +1,9 @@
-"""The Euler view (trajectories converge with depth for residual nets only) and equal-parameter widths."""
+"""The Euler view: trajectories converge with depth for residual nets only."""
 
 import numpy as np
 import pytest
 
-import reslib as rl
 from reslib.euler import euler_trajectory
-from reslib.widthdepth import mlp_parameters, width_for_budget
 
 
 def _final(depth, residual):
@@ -29,21 +27,6 @@ def test_trajectory_shapes_times_and_seed():
     )  # same inputs
 
 
-@pytest.mark.parametrize("depth, width", [(1, 10), (5, 37), (16, 33)])
-def test_parameter_count_matches_the_residual_and_the_deeper_plain_mlp(depth, width):
-    residual, plain = rl.mlp.mlp(depth, width, 40, 10, residual=True), rl.mlp.mlp(depth + 1, width, 40, 10)
-    count = mlp_parameters(depth, width, 40, 10)
-    assert (
-        count == sum(p.numel() for p in residual.parameters()) == sum(p.numel() for p in plain.parameters())
-    )
-
-
-def test_width_for_budget_is_the_largest_that_fits():
-    for depth in (1, 4, 16, 100):
-        w = width_for_budget(depth, 20_000, 40, 10)
-        assert mlp_parameters(depth, w, 40, 10) <= 20_000 < mlp_parameters(depth, w + 1, 40, 10)
-
-
 @pytest.mark.parametrize(
     "call, error, says",
     [
@@ -52,9 +35,6 @@ def test_width_for_budget_is_the_largest_that_fits():
         (lambda: euler_trajectory(4, gain=float("nan")), ValueError, "gain"),
         (lambda: euler_trajectory(4, gain=0.0), ValueError, "gain"),
         (lambda: euler_trajectory(100_000, n_inputs=10_000, width=4096), ValueError, "depth"),
-        (lambda: width_for_budget(4, 50, 40, 10), ValueError, "budget"),
-        (lambda: width_for_budget(4, 1.5, 40, 10), TypeError, "budget"),
-        (lambda: mlp_parameters(4, -1, 40, 10), ValueError, "width"),
     ],
 )
 def test_bad_input_is_refused(call, error, says):

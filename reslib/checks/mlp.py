@@ -1,4 +1,4 @@
-"""Exercise checks for sequential networks: composition, parameter counts, chain rule, residual forward."""
+"""Exercise checks for MLPs: composition, parameter counts, chain rule, residual forward, width budgets."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import torch
 from torch import nn
 
 from reslib.checks.core import CheckResult, compare
-from reslib.counting import count_parameters
-from reslib.mlp import mlp
+from reslib.costs import count_parameters
+from reslib.mlp import mlp, width_for_budget
 from reslib.runtime import local_seed
 from reslib.validate import require_float, typechecked
 
 __all__ = [
+    "check_width_for_budget",
     "chain_gradient_reference",
     "check_chain_gradient",
     "check_compose",
@@ -147,4 +148,30 @@ def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torc
             "h = x; then for f in branches: h = h + f(h); return h. No in-place h += f(h): "
             "it would change the caller's tensor.",
         ),
+    )
+
+
+@typechecked
+def check_width_for_budget(fn: Callable[[int, int, int, int], object]) -> CheckResult:
+    """Exercise: `fn(depth, budget, in_features, out_features)`: the widest residual MLP within budget."""
+    cases = [
+        (1, 20_000, 40, 10),
+        (4, 20_000, 40, 10),
+        (16, 20_000, 40, 10),
+        (3, 1_000, 8, 2),
+        (50, 10**6, 784, 10),
+    ]
+    return compare(
+        "width_for_budget",
+        fn,
+        width_for_budget,
+        cases,
+        (
+            "count the parameters of rl.mlp.mlp(depth, w, in_features, out_features, residual=True) as a "
+            "function of w (stem, depth blocks, head: weights and biases), then find the largest w to fit.",
+            "P(w) = (in_features + 1) w + depth (w^2 + w) + (w + 1) out_features; increase w while "
+            "P(w + 1) <= budget (or solve the quadratic and round down).",
+        ),
+        atol=0.0,
+        rtol=0.0,
     )

@@ -7,23 +7,23 @@ import reslib as rl
 
 def test_count_parameters():
     model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2, bias=False))
-    assert rl.counting.count_parameters(model) == 3 * 4 + 4 + 2 * 4 + 8
+    assert rl.costs.count_parameters(model) == 3 * 4 + 4 + 2 * 4 + 8
     model[0].weight.requires_grad_(False)
-    assert rl.counting.count_parameters(model, trainable_only=True) == 4 + 8 + 8
+    assert rl.costs.count_parameters(model, trainable_only=True) == 4 + 8 + 8
 
 
 def test_count_flops_of_linear_and_conv():
-    assert rl.counting.count_flops(nn.Linear(40, 10), (1, 40)) == 2 * 40 * 10
-    assert rl.counting.count_flops(nn.Linear(40, 10), (8, 40)) == 8 * 2 * 40 * 10
+    assert rl.costs.count_flops(nn.Linear(40, 10), (1, 40)) == 2 * 40 * 10
+    assert rl.costs.count_flops(nn.Linear(40, 10), (8, 40)) == 8 * 2 * 40 * 10
     # Conv1d: 2 * C_in * C_out * k * L_out
     conv = nn.Conv1d(3, 5, kernel_size=3, padding=1)
-    assert rl.counting.count_flops(conv, (1, 3, 20)) == 2 * 3 * 5 * 3 * 20
+    assert rl.costs.count_flops(conv, (1, 3, 20)) == 2 * 3 * 5 * 3 * 20
 
 
 def test_count_flops_of_an_mlp_and_mode_is_restored():
     model = rl.mlp.mlp(3, 16, 40, 10, norm="batch")
     model.train()
-    assert rl.counting.count_flops(model, (1, 40)) == 2 * (40 * 16 + 2 * 16 * 16 + 16 * 10)
+    assert rl.costs.count_flops(model, (1, 40)) == 2 * (40 * 16 + 2 * 16 * 16 + 16 * 10)
     assert model.training
 
 
@@ -33,12 +33,12 @@ def test_count_flops_of_an_mlp_and_mode_is_restored():
 )
 def test_count_flops_rejects_bad_shapes(shape, error):
     with pytest.raises(error, match="input_shape"):
-        rl.counting.count_flops(nn.Linear(40, 10), shape)
+        rl.costs.count_flops(nn.Linear(40, 10), shape)
 
 
 def test_count_parameters_rejects_non_modules():
     with pytest.raises(TypeError, match="nn.Module"):
-        rl.counting.count_parameters(torch.zeros(3))
+        rl.costs.count_parameters(torch.zeros(3))
 
 
 # --- parameter_table, conv_cost, block_costs (notebook 06) -----------------------------------
@@ -46,7 +46,7 @@ def test_count_parameters_rejects_non_modules():
 
 def test_parameter_table_rows_in_call_order_with_shapes_params_and_flops():
     model = rl.blocks.Bottleneck(256, 64)
-    table = rl.counting.parameter_table(model, (1, 256, 8, 8))
+    table = rl.costs.parameter_table(model, (1, 256, 8, 8))
     names = [r.name for r in table.rows]
     assert names == ["conv1", "bn1", "relu", "conv2", "bn2", "relu", "conv3", "bn3", "relu"]
     assert [r.parameters for r in table.rows if r.kind == "Conv2d"] == [16_384, 36_864, 16_384]
@@ -55,14 +55,14 @@ def test_parameter_table_rows_in_call_order_with_shapes_params_and_flops():
         2 * w * 64 for w in (16_384, 36_864, 16_384)
     ]
     assert table.total_parameters == 70_400  # convs + three BNs (2 per channel)
-    assert table.total_flops == rl.counting.count_flops(model, (1, 256, 8, 8))
+    assert table.total_flops == rl.costs.count_flops(model, (1, 256, 8, 8))
     text = repr(table)
     assert "conv2 (Conv2d)" in text and "70,400" in text and "[1, 256, 8, 8]" in text
 
 
 def test_parameter_table_depth_lists_containers_with_their_childrens_totals():
     model = rl.resnet.cifar_resnet(8, width=4)
-    table = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=1)
+    table = rl.costs.parameter_table(model, (2, 3, 16, 16), depth=1)
     assert [r.name for r in table.rows] == [
         "conv1",
         "bn1",
@@ -76,7 +76,7 @@ def test_parameter_table_depth_lists_containers_with_their_childrens_totals():
     ]
     assert sum(r.parameters for r in table.rows) == table.total_parameters
     assert sum(r.flops for r in table.rows) == table.total_flops
-    nested = rl.counting.parameter_table(model, (2, 3, 16, 16), depth=2)
+    nested = rl.costs.parameter_table(model, (2, 3, 16, 16), depth=2)
     assert "layer2.0" in [r.name for r in nested.rows] and nested.rows[5].depth == 2
 
 
@@ -84,7 +84,7 @@ def test_parameter_table_works_on_meta_and_restores_mode():
     with torch.device("meta"):
         model = rl.resnet.resnet18()
     model.train()
-    table = rl.counting.parameter_table(model, (1, 3, 224, 224), depth=1)
+    table = rl.costs.parameter_table(model, (1, 3, 224, 224), depth=1)
     assert table.total_parameters == 11_689_512 and model.training
     assert table.rows[-1].output_shape == (1, 1000)
 
@@ -100,7 +100,7 @@ def test_parameter_table_works_on_meta_and_restores_mode():
 )
 def test_parameter_table_rejects_bad_input(kwargs, error):
     with pytest.raises(error, match="must be"):
-        rl.counting.parameter_table(**kwargs)
+        rl.costs.parameter_table(**kwargs)
 
 
 def test_conv_cost_formula():
@@ -110,8 +110,8 @@ def test_conv_cost_formula():
     assert rl.costs.conv_cost(5, 2, 3, dim=1) == (30, 60)
     conv = nn.Conv2d(32, 16, 3, padding=1, bias=True)
     params, flops = rl.costs.conv_cost(3, 32, 16, out_positions=10 * 10, bias=True)
-    assert params == rl.counting.count_parameters(conv)
-    assert flops == rl.counting.count_flops(conv, (1, 32, 10, 10))
+    assert params == rl.costs.count_parameters(conv)
+    assert flops == rl.costs.count_flops(conv, (1, 32, 10, 10))
     with pytest.raises(ValueError, match="kernel_size must be an int >= 1"):
         rl.costs.conv_cost(0, 3, 3)
     with pytest.raises(ValueError, match="dim must be"):
