@@ -33,7 +33,8 @@ pytestmark = pytest.mark.browser
 
 # 06: fast (counting, no training), with a figure and an explorer. (04, whose explorer draws after its
 # figure is built, passes alone; after 06 in the same server RISE's app sometimes shows "Error displaying
-# widget: model not found" on one of 04's slides, so it is not in this list: see the README.)
+# widget: model not found" on one of 04's slides, so it is not in this list: see docs/maintenance.md,
+# "Known issues".)
 NOTEBOOKS = ("06_bottleneck_counts.ipynb",)
 # Some trace of the plot holds points (y, or z for a heat map): not just empty axes.
 DRAWN = "el => el.data.some(t => (t.y?.length ?? 0) > 0 || (t.z?.length ?? 0) > 0)"
