@@ -40,7 +40,7 @@ install: $(STAMP)
 # small extension that lets the explorers' widgets load in RISE's slideshow (binder/rise-widgets).
 LAB_FILES := binder/overrides.json binder/rise-widgets/package.json binder/rise-widgets/static/remoteEntry.js
 $(STAMP): pyproject.toml constraints.txt $(LAB_FILES)
-	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10) and 'reslib needs Python >= 3.10')"
+	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11) and 'reslib needs Python >= 3.11')"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test]'
