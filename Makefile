@@ -6,10 +6,11 @@
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
 #               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:
-#   make check  the quick gate (~15 s on 2 cores): ruff format --check, ruff check, then every unit
+#   make check  the quick gate (~90 s on 2 cores): ruff format --check, ruff check, then every unit
 #               test, `slow`-marked ones included (correctness first; `-m "not browser and not slow"`
 #               skips them); no notebooks, no browser
 #   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
+#   make lint   ruff format --check and ruff check only (CI runs it before make test: it fails in seconds)
 #   make slides re-make every notebook's RISE slide metadata (after adding, removing or editing cells)
 PYTHON ?= python3
 VENV   := .venv
@@ -54,9 +55,7 @@ test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
 	$(PORTABLE_ENV) $(PY) -m pytest notebooks $(NBVAL_ARGS)
 
-check: install
-	$(RUFF) format --check $(RUFF_PATHS)
-	$(RUFF) check $(RUFF_PATHS)
+check: lint
 	$(PY) -m pytest tests -m "not browser"
 
 # Lint fixes first: a fix (a removed import, a removed noqa) can leave code the formatter changes.
@@ -95,6 +94,7 @@ slides: install
 	$(PY) -m tools.slides
 
 lint: install
+	$(RUFF) format --check $(RUFF_PATHS)
 	$(RUFF) check $(RUFF_PATHS)
 
 # Re-pin every package after editing pyproject.toml's dependencies.
@@ -104,5 +104,7 @@ lock: install
 	  echo 'torch==$(shell $(PY) -c "import torch; print(torch.__version__.split(\"+\")[0])")'; \
 	  cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
 
+# Everything the targets above make: the venv, the site, the benchmark's runs, caches, build outputs.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) site .bench build dist .pytest_cache .ruff_cache *.egg-info
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +
