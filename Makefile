@@ -12,6 +12,9 @@
 #   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
 #   make lint   ruff format --check and ruff check only (CI runs it before make test: it fails in seconds)
 #   make slides re-make every notebook's RISE slide metadata (after adding, removing or editing cells)
+# After changing a pin in pyproject.toml:
+#   make lock   regenerate constraints.txt, binder/requirements.txt, environment.yml and the pre-commit
+#               ruff rev from pyproject.toml (tools/lock.py; resolves in a throw-away venv, needs PyPI)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -97,12 +100,12 @@ lint: install
 	$(RUFF) format --check $(RUFF_PATHS)
 	$(RUFF) check $(RUFF_PATHS)
 
-# Re-pin every package after editing pyproject.toml's dependencies.
-lock: install
-	$(PY) -m pip freeze --exclude-editable | grep -v -e '^torch==' > constraints.txt.new
-	{ echo '# Every package make install puts in .venv. Regenerate with: make lock'; \
-	  echo 'torch==$(shell $(PY) -c "import torch; print(torch.__version__.split(\"+\")[0])")'; \
-	  cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
+# Re-pin every package after editing a pin in pyproject.toml (the one place pins are edited). Not after
+# install: .venv holds the old pins, which a changed one would conflict with; tools/lock.py resolves in a
+# throw-away venv with $(PYTHON) instead. make install then re-installs (constraints.txt changed).
+# make lock LOCK_ARGS=--upgrade moves every unpinned package to its newest release too.
+lock:
+	$(PYTHON) -m tools.lock $(LOCK_ARGS)
 
 # Everything the targets above make: the venv, the site, the benchmark's runs, caches, build outputs.
 clean:
