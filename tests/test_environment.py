@@ -34,8 +34,15 @@ IMPORT_TO_PYPI = {
     "pytest": "pytest",
     "psutil": "psutil",
     "playwright": "playwright",
+    "nbformat": "nbformat",
+    "nbclient": "nbclient",
+    "nbconvert": "nbconvert",
+    "jinja2": "jinja2",
+    "jupyter_server_mathjax": "jupyter-server-mathjax",
+    "jupyterlab": "jupyterlab",
     "IPython": "jupyterlab",
     "reslib": None,
+    "tools": None,
 }
 
 
@@ -254,5 +261,9 @@ def test_every_third_party_import_is_declared():
     # reslib and the notebooks run on Binder: what they import is a runtime or lab pin, in every file
     binder = set(pins_in(binder_lines()))
     conda = set(pins_in(environment_yml()[1]))
-    library = [(p, p.read_text()) for p in sorted((ROOT / "reslib").glob("*.py"))]
+    library = [(p, p.read_text()) for p in sorted((ROOT / "reslib").rglob("*.py"))]
+    assert len(library) > len(list((ROOT / "reslib").glob("*.py")))  # the subpackages too
     assert_declared([*library, *notebook_sources()], binder & conda, "binder/requirements.txt")
+    # the tools run in make's .venv (lab and test extras)
+    tools = [(p, p.read_text()) for p in sorted((ROOT / "tools").glob("*.py"))]
+    assert_declared(tools, set(PINS) & conda, "pyproject.toml")
