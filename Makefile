@@ -6,11 +6,15 @@
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
 #               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:
-#   make check  the quick gate (~15 s on 2 cores): ruff format --check, ruff check, then every unit
+#   make check  the quick gate (~90 s on 2 cores): ruff format --check, ruff check, then every unit
 #               test, `slow`-marked ones included (correctness first; `-m "not browser and not slow"`
 #               skips them); no notebooks, no browser
 #   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
+#   make lint   ruff format --check and ruff check only (CI runs it before make test: it fails in seconds)
 #   make slides re-make every notebook's RISE slide metadata (after adding, removing or editing cells)
+# After changing a pin in pyproject.toml:
+#   make lock   regenerate constraints.txt, binder/requirements.txt, environment.yml and the pre-commit
+#               ruff rev from pyproject.toml (tools/lock.py; resolves in a throw-away venv, needs PyPI)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -40,7 +44,7 @@ install: $(STAMP)
 # small extension that lets the explorers' widgets load in RISE's slideshow (binder/rise-widgets).
 LAB_FILES := binder/overrides.json binder/rise-widgets/package.json binder/rise-widgets/static/remoteEntry.js
 $(STAMP): pyproject.toml constraints.txt $(LAB_FILES)
-	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 10) and 'reslib needs Python >= 3.10')"
+	$(PYTHON) -c "import sys; sys.exit(sys.version_info < (3, 11) and 'reslib needs Python >= 3.11')"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[lab,test]'
@@ -54,9 +58,7 @@ test: install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
 	$(PORTABLE_ENV) $(PY) -m pytest notebooks $(NBVAL_ARGS)
 
-check: install
-	$(RUFF) format --check $(RUFF_PATHS)
-	$(RUFF) check $(RUFF_PATHS)
+check: lint
 	$(PY) -m pytest tests -m "not browser"
 
 # Lint fixes first: a fix (a removed import, a removed noqa) can leave code the formatter changes.
@@ -95,14 +97,17 @@ slides: install
 	$(PY) -m tools.slides
 
 lint: install
+	$(RUFF) format --check $(RUFF_PATHS)
 	$(RUFF) check $(RUFF_PATHS)
 
-# Re-pin every package after editing pyproject.toml's dependencies.
-lock: install
-	$(PY) -m pip freeze --exclude-editable | grep -v -e '^torch==' > constraints.txt.new
-	{ echo '# Every package make install puts in .venv. Regenerate with: make lock'; \
-	  echo 'torch==$(shell $(PY) -c "import torch; print(torch.__version__.split(\"+\")[0])")'; \
-	  cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
+# Re-pin every package after editing a pin in pyproject.toml (the one place pins are edited). Not after
+# install: .venv holds the old pins, which a changed one would conflict with; tools/lock.py resolves in a
+# throw-away venv with $(PYTHON) instead. make install then re-installs (constraints.txt changed).
+# make lock LOCK_ARGS=--upgrade moves every unpinned package to its newest release too.
+lock:
+	$(PYTHON) -m tools.lock $(LOCK_ARGS)
 
+# Everything the targets above make: the venv, the site, the benchmark's runs, caches, build outputs.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) site .bench build dist .pytest_cache .ruff_cache *.egg-info
+	find . -path ./.git -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

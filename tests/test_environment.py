@@ -1,18 +1,28 @@
-"""pyproject.toml, environment.yml and binder/ must describe the same environment."""
+"""pyproject.toml holds every pin; constraints.txt, binder/, environment.yml and pre-commit follow it.
+
+`make lock` (tools/lock.py) writes those files from pyproject.toml; these tests fail when one of them
+disagrees with it on a version, so a pin changed by hand in one place cannot go unnoticed.
+"""
 
 import ast
+import importlib.metadata
 import json
 import os
 import re
 import shutil
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
+
+import reslib
+from tools import lock
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDA_TO_PYPI = {"pytorch-cpu": "torch"}
+PROJECT = lock.read_project()
+PINS = lock.versions(PROJECT.pins)  # {canonical name: version}, every pin of pyproject.toml
 IMPORT_TO_PYPI = {
     "torch": "torch",
     "numpy": "numpy",
@@ -24,59 +34,177 @@ IMPORT_TO_PYPI = {
     "pytest": "pytest",
     "psutil": "psutil",
     "playwright": "playwright",
-    "reslib": None,
+    "nbformat": "nbformat",
+    "nbclient": "nbclient",
+    "nbconvert": "nbconvert",
+    "jinja2": "jinja2",
+    "jupyter_server_mathjax": "jupyter-server-mathjax",
+    "jupyterlab": "jupyterlab",
     "IPython": "jupyterlab",
+    "reslib": None,
+    "tools": None,
 }
 
 
-def name_of(requirement: str) -> str:
-    """The distribution name, normalised as pip does (jupyterlab_rise == jupyterlab-rise)."""
-    return re.sub(r"[-_.]+", "-", re.split(r"[\s=<>!~\[;]", requirement.strip(), maxsplit=1)[0].lower())
+def pins_in(lines: list[str]) -> dict[str, str]:
+    """`{canonical name: version}` of lines that pin with `==`; a name pinned twice is an error."""
+    found = {}
+    for line in lines:
+        match = lock.PIN.match(line.strip())
+        if match:
+            name = lock.canonical(match["name"])
+            assert name not in found, f"{name} is pinned twice"
+            found[name] = match["version"]
+    return found
 
 
-def pyproject_packages() -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + [r for group in project["optional-dependencies"].values() for r in group]
-    return {name_of(r) for r in reqs}
-
-
-def environment_yml_packages() -> set[str]:
-    names = set()
+def environment_yml() -> tuple[list[str], list[str]]:
+    """environment.yml's conda packages and its pip lines (the entries under `- pip:`)."""
+    conda, pip = [], []
     text = (ROOT / "environment.yml").read_text()
-    for line in text[text.index("dependencies:") :].splitlines():
-        m = re.match(r"^\s*-\s+([A-Za-z0-9_.\-]+)", line)
-        if m and not line.strip().startswith("- --"):
-            names.add(CONDA_TO_PYPI.get(name_of(m.group(1)), name_of(m.group(1))))
-    return names - {"python", "pip"}
+    for line in text[text.index("\ndependencies:") :].splitlines()[1:]:
+        if (m := re.match(r"^  - (\S+)$", line)) and m[1] != "pip:":
+            conda.append(m[1])
+        elif m := re.match(r"^      - (.+)$", line):
+            pip.append(m[1].strip())
+    return conda, pip
 
 
-def binder_packages() -> set[str]:
+def binder_lines() -> list[str]:
     lines = (ROOT / "binder" / "requirements.txt").read_text().splitlines()
-    return {name_of(l) for l in lines if l.strip() and not l.lstrip().startswith(("#", "-"))}
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
-def test_the_three_environments_name_the_same_packages():
-    pyproject = pyproject_packages()
-    assert environment_yml_packages() == pyproject
-    assert binder_packages() == pyproject
-
-
-def test_pins_agree_between_pyproject_and_binder():
+def test_every_pyproject_requirement_is_an_exact_pin():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
-    binder = {l.strip() for l in (ROOT / "binder" / "requirements.txt").read_text().splitlines()}
-    assert set(reqs) <= binder
+    assert [r for r in reqs if not lock.PIN.match(r)] == []
+    assert len(PINS) == len(reqs), "a package is pinned in two groups"
+    assert set(project["optional-dependencies"]) == {"lab", "test"}
 
 
 def test_constraints_pin_every_package_at_pyprojects_version():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
-    pins = {}
-    for line in (ROOT / "constraints.txt").read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            pins[name_of(line)] = line.split("==", 1)[1].strip()
-    for req in reqs:
-        assert pins.get(name_of(req)) == req.split("==", 1)[1], f"constraints.txt does not pin {req}"
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pinned = pins_in(lines)
+    differ = {
+        name: (version, pinned.get(name)) for name, version in PINS.items() if pinned.get(name) != version
+    }
+    assert not differ, f"pyproject.toml vs constraints.txt (run make lock): {differ}"
+    assert [line for line in lines if not line.startswith("#")][0] == f"torch=={PINS['torch']}"
+    assert all(lock.PIN.match(line) for line in lines if not line.startswith("#")), "a line is not a pin"
+
+
+def test_binder_pins_the_runtime_and_lab_packages_at_pyprojects_versions():
+    lines = binder_lines()
+    wanted = lock.versions(PROJECT.runtime + PROJECT.extras["lab"])
+    assert pins_in(lines) == wanted, "binder/requirements.txt vs pyproject.toml: run make lock"
+    assert not set(pins_in(lines)) & set(lock.versions(PROJECT.extras["test"])), "Binder runs no tests"
+    assert f"--extra-index-url {lock.TORCH_INDEX}" in lines  # CPU-only PyTorch
+    assert [line for line in lines if not lock.PIN.match(line)] == [f"--extra-index-url {lock.TORCH_INDEX}"]
+
+
+def test_environment_yml_pins_every_package_at_pyprojects_version():
+    conda, pip = environment_yml()
+    assert conda == [f"python={PROJECT.python}", "pip"], "conda gives Python and pip; pip the rest"
+    assert pins_in(pip) == PINS, "environment.yml vs pyproject.toml: run make lock"
+    assert pip[:2] == [f"--extra-index-url {lock.TORCH_INDEX}", "--constraint constraints.txt"]
+    assert pip[-1] == "--editable ."
+
+
+def test_one_python_version_everywhere():
+    assert PROJECT.python == "3.11"
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == f"python-{PROJECT.python}"
+    ruff = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert ruff["target-version"] == "py" + PROJECT.python.replace(".", "")
+    version = tuple(map(int, PROJECT.python.split(".")))
+    assert f"sys.version_info < {version}" in (ROOT / "Makefile").read_text()
+    assert sys.version_info >= version
+
+
+def test_pre_commit_runs_the_pinned_ruff():
+    text = (ROOT / ".pre-commit-config.yaml").read_text()
+    revs = re.findall(r"repo: https://github.com/astral-sh/ruff-pre-commit\n\s+rev: v(\S+)", text)
+    assert revs == [PINS["ruff"]], (
+        f".pre-commit-config.yaml runs ruff {revs}, pyproject.toml pins {PINS['ruff']}"
+    )
+
+
+def test_every_generated_file_is_what_make_lock_writes():
+    assert lock.check(PROJECT) == [], "run make lock"
+
+
+def changed_pin(tmp_path: Path, name: str, version: str) -> lock.Project:
+    """pyproject.toml's pins with one of them changed (in a copy)."""
+    path = tmp_path / "pyproject.toml"
+    text = (ROOT / "pyproject.toml").read_text()
+    path.write_text(text.replace(f'"{name}=={PINS[name]}"', f'"{name}=={version}"'))
+    return lock.read_project(path)
+
+
+def test_make_lock_follows_a_changed_pin_and_keeps_every_other(tmp_path):
+    project = changed_pin(tmp_path, "tqdm", "4.66.0")
+    assert project.version("tqdm") == "4.66.0" and project.version("torch") == PINS["torch"]
+    kept = lock.kept_constraints(project, (ROOT / "constraints.txt").read_text())
+    assert not [line for line in kept if line.lower().startswith("tqdm==")]  # free to move
+    assert f"numpy=={PINS['numpy']}" in kept and f"torch=={PINS['torch']}" in kept
+    assert "\ntqdm==4.66.0\n" in lock.render_binder(project)
+    assert "      - tqdm==4.66.0\n" in lock.render_environment(project)
+    frozen = ["Jinja2==3.1.6", "tqdm==4.66.0", "torch==2.13.0+cpu", "anyio==4.16.0"]  # as pip freeze
+    pins = lock.render_constraints(project, frozen).splitlines()[2:]
+    assert pins == [f"torch=={PINS['torch']}", "anyio==4.16.0", "Jinja2==3.1.6", "tqdm==4.66.0"]
+    ruff = changed_pin(tmp_path, "ruff", "0.9.0")
+    pre_commit = lock.render_pre_commit(ruff, (ROOT / ".pre-commit-config.yaml").read_text())
+    assert "rev: v0.9.0\n" in pre_commit and pre_commit.count("rev: ") == 1
+
+
+def test_make_lock_does_not_need_an_installed_venv():
+    lock_rule = recipe("lock")
+    assert lock_rule.splitlines()[0].strip() == "", "lock must not depend on install (its old pins conflict)"
+    assert "$(PYTHON) -m tools.lock" in lock_rule
+
+
+def recipe(target: str) -> str:
+    """The Makefile's rule for `target`: its prerequisites line and its commands."""
+    return (ROOT / "Makefile").read_text().split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+
+
+def test_ci_lints_first_then_runs_each_test_once():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("make ")] == ["lint", "test"]
+    assert "pytest" not in recipe("lint")  # lint runs no test, and make test runs each one once
+    assert recipe("test").count("pytest tests") == 1
+
+
+def test_make_clean_removes_everything_gitignore_names():
+    clean = recipe("clean")
+    for line in (ROOT / ".gitignore").read_text().split():
+        name = line.strip("/")
+        assert ("$(VENV)" if name == ".venv" else name) in clean, f"make clean leaves {line}"
+
+
+def test_the_version_is_written_once():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "reslib.__version__"}
+    assert importlib.metadata.version("reslib") == reslib.__version__
+
+
+def test_bare_pytest_collects_from_the_repository_root():
+    """`pytest` (not only `python -m pytest`, which puts the cwd on sys.path) imports tools/."""
+    pytest_script = Path(sys.executable).parent / "pytest"
+    if not pytest_script.exists():
+        pytest.skip(f"no pytest script beside {sys.executable}")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run(
+        [str(pytest_script), "--collect-only", "-q", "-p", "no:cacheprovider", "tests/test_lab.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "test_the_command_binds_localhost_and_passes_the_token" in run.stdout
 
 
 def test_binder_starts_jupyter_with_one_thread():
@@ -88,6 +216,7 @@ def test_binder_starts_jupyter_with_one_thread():
 
 
 def test_the_binder_bench_pins_one_cpu_and_cuts_the_network():
+    pytest.importorskip("nbclient")  # tools.bench runs notebooks: the lab extra
     from tools import bench
 
     command = bench.binder_command(["--binder"])
@@ -101,6 +230,7 @@ def test_the_binder_bench_pins_one_cpu_and_cuts_the_network():
 
 
 def third_party_imports(source: str) -> set[str]:
+    """Top-level names of every absolute import, function-level ones included."""
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
@@ -117,12 +247,23 @@ def notebook_sources():
         yield path, "\n".join(l for l in code.splitlines() if not l.lstrip().startswith(("%", "!")))
 
 
-def test_every_third_party_import_is_declared_everywhere():
-    sources = [(p, p.read_text()) for p in sorted((ROOT / "reslib").glob("*.py"))]
-    sources += list(notebook_sources())
-    declared = pyproject_packages() & environment_yml_packages() & binder_packages()
+def assert_declared(sources, declared: set[str], where: str) -> None:
     for path, source in sources:
         for module in third_party_imports(source):
-            assert module in IMPORT_TO_PYPI, f"{path.name} imports {module}: add it to the map"
+            assert module in IMPORT_TO_PYPI, f"{path.relative_to(ROOT)} imports {module}: add it to the map"
             dist = IMPORT_TO_PYPI[module]
-            assert dist is None or dist in declared, f"{path.name} imports {module}, undeclared"
+            assert dist is None or dist in declared, (
+                f"{path.relative_to(ROOT)} imports {module}, not in {where}"
+            )
+
+
+def test_every_third_party_import_is_declared():
+    # reslib and the notebooks run on Binder: what they import is a runtime or lab pin, in every file
+    binder = set(pins_in(binder_lines()))
+    conda = set(pins_in(environment_yml()[1]))
+    library = [(p, p.read_text()) for p in sorted((ROOT / "reslib").rglob("*.py"))]
+    assert len(library) > len(list((ROOT / "reslib").glob("*.py")))  # the subpackages too
+    assert_declared([*library, *notebook_sources()], binder & conda, "binder/requirements.txt")
+    # the tools run in make's .venv (lab and test extras)
+    tools = [(p, p.read_text()) for p in sorted((ROOT / "tools").glob("*.py"))]
+    assert_declared(tools, set(PINS) & conda, "pyproject.toml")

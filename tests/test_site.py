@@ -23,6 +23,8 @@ ASSET = re.compile(
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    for module in ("nbconvert", "jupyter_server_mathjax"):  # the lab extra; the tests below need none
+        pytest.importorskip(module)
     out = tmp_path_factory.mktemp("site")
     site.build(out)
     return out

@@ -659,12 +659,13 @@ def main() -> None:
     for key in ("no_example", "valid_call_fails"):
         for item in report[key]:
             print(f"{key}: {item}")
-    for r in report["rows"]:
-        if r["outcome"] in ("silent", "unclear", "hang"):
-            print(f"{r['outcome']:8s} {r['callable']}({r['argument']}={r['probe']}): {r['message'][:200]}")
+    findings = [r for r in report["rows"] if r["outcome"] in ("silent", "unclear", "hang")]
+    for r in findings:
+        print(f"{r['outcome']:8s} {r['callable']}({r['argument']}={r['probe']}): {r['message'][:200]}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
-    sys.exit(0)
+    # A finding fails the run (a crash already does): scripts and CI see it without reading the table.
+    sys.exit(1 if findings or report["no_example"] or report["valid_call_fails"] else 0)
 
 
 if __name__ == "__main__":

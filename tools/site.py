@@ -7,6 +7,9 @@ Plotly outputs become interactive plots (a div and `Plotly.newPlot`; frames adde
 explorers' sliders animate) drawn by one local copy of plotly.js; math is typeset by a local
 MathJax 2.7 (the jupyter-server-mathjax package); a live explorer's output shows its note ("run
 this notebook to use it"). No page loads a script, style or font from the network.
+
+nbconvert, Jinja2, nbformat and jupyter-server-mathjax (the `lab` extra) are imported by the functions
+that use them, so the unit tests of the rest run where only the `test` extra is installed.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jupyter_server_mathjax
-import nbformat
 import plotly
-from jinja2 import DictLoader
-from nbconvert import HTMLExporter
+
+if TYPE_CHECKING:
+    import nbformat
+    from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -150,6 +154,9 @@ def inline_markdown(text: str) -> str:
 
 
 def exporter() -> HTMLExporter:
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+
     return HTMLExporter(
         template_name="lab",
         extra_loaders=[DictLoader({"site.html.j2": TEMPLATE})],
@@ -159,6 +166,8 @@ def exporter() -> HTMLExporter:
 
 
 def copy_static(out: Path) -> None:
+    import jupyter_server_mathjax
+
     static = out / "static"
     static.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static)
@@ -170,6 +179,8 @@ def copy_static(out: Path) -> None:
 
 def build(out: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
     """Write `out/index.html`, one page per notebook and `out/static/`; return the pages."""
+    import nbformat
+
     copy_static(out)
     html_exporter = exporter()
     pages, items = [], []
