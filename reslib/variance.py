@@ -73,7 +73,8 @@ def _unit_weights(seed: int, width: int, depth: int) -> torch.Tensor:
     """(depth, width, width) standard normal weights, the first blocks of one draw of max(depth, 200).
 
     Cached up to `_CACHE_BYTES`; past it only the blocks used are drawn: the same numbers, since torch's
-    CPU sampler fills 16 values at a time from one stream (`test_variance` checks it)."""
+    CPU sampler fills 16 values at a time from one stream (`test_variance` checks it).
+    """
     total, n = max(depth, _BLOCKS) * width * width, depth * width * width
     padded = -(-n // 16) * 16  # a whole number of 16-value chunks: no partial tail
     draw = _draw if total * 4 <= _CACHE_BYTES or padded > total - 16 else _draw.__wrapped__

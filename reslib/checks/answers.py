@@ -32,10 +32,9 @@ class AnswerTimeout(BaseException):
 
 @contextlib.contextmanager
 def preserved_rngs() -> Iterator[None]:
-    """Give torch's RNGs (CPU and every initialised GPU), NumPy's global RNG and Python's `random`
-    their states back after the block.
+    """Give the RNGs their states back after the block: torch's, NumPy's global one and `random`'s.
 
-    A check (and the learner's answer inside it, which may build a model or draw on the GPU) then
+    Torch's are the CPU generator and every GPU generator already initialised. A check (and the learner's answer inside it, which may build a model or draw on the GPU) then
     never changes what the notebook's next `torch.rand`, `np.random.rand` or `random.random` returns.
     """
     states = np.random.get_state(), random.getstate()

@@ -26,7 +26,7 @@ __all__ = [
 
 @typechecked
 def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise: `fn(layers, x)` applies `layers` in order, $f_K(\\cdots f_2(f_1(x)))$."""
+    r"""Exercise: `fn(layers, x)` applies `layers` in order, $f_K(\cdots f_2(f_1(x)))$."""
     gen = torch.Generator().manual_seed(1)
     cases = []
     for depth in (1, 2, 5):
@@ -94,7 +94,7 @@ def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: floa
 
 @typechecked
 def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
-    """Exercise: $\\partial L/\\partial w_1$ by hand for $y = \\sigma(w_3 h_2 + w_r h_1)$, $L = (y-t)^2/2$."""
+    r"""Exercise: $\partial L/\partial w_1$ by hand for $y = \sigma(w_3 h_2 + w_r h_1)$, $L = (y-t)^2/2$."""
     gen = torch.Generator().manual_seed(3)
     cases = [(0.5, 0.8, 0.6, 0.9, 0.0, 1.0), (0.5, 0.8, 0.6, 0.9, 0.7, 1.0)]
     for _ in range(4):
