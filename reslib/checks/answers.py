@@ -34,8 +34,9 @@ class AnswerTimeout(BaseException):
 def preserved_rngs() -> Iterator[None]:
     """Give the RNGs their states back after the block: torch's, NumPy's global one and `random`'s.
 
-    Torch's are the CPU generator and every GPU generator already initialised. A check (and the learner's answer inside it, which may build a model or draw on the GPU) then
-    never changes what the notebook's next `torch.rand`, `np.random.rand` or `random.random` returns.
+    Torch's are the CPU generator and every GPU generator already initialised. A check (and the
+    learner's answer inside it, which may build a model or draw on the GPU) then never changes what
+    the notebook's next `torch.rand`, `np.random.rand` or `random.random` returns.
     """
     states = np.random.get_state(), random.getstate()
     gpus = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
