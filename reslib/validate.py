@@ -56,6 +56,7 @@ __all__ = [
     "require_memory",
     "require_tensor",
     "require_type",
+    "sized",
     "typechecked",
 ]
 
@@ -296,6 +297,60 @@ def _wrap(fn: Callable, where: str) -> Callable:
         return fn(*args, **kwargs)
 
     return checked
+
+
+@typechecked
+def sized(formula: Callable[..., int]) -> Callable[[type], type]:
+    """Class decorator: refuse, before `__init__` allocates, a module whose weights would pass `MODULE_LIMIT`.
+
+    `formula` takes the constructor's arguments by name, defaults filled in (`**_` takes the
+    ones it does not need), and returns how many values (parameters and buffers) the module
+    holds: a closed form, cheap for any input, since it runs before `__init__` checks the values
+    (a negative or absurd size only needs to give a number; the body then says what is wrong).
+    The class gets it as `cls.weight_count(*args, **kwargs)`, called like the constructor, so a
+    container adds up the formulas of its parts.
+
+    Put it below `@typechecked`: types are checked first, then the formula, then `__init__`.
+
+    Example:
+        >>> @typechecked
+        ... @sized(lambda in_features, out_features, **_: in_features * out_features + out_features)
+        ... class Dense(torch.nn.Module):  # a weight matrix and a bias
+        ...     def __init__(self, in_features: int, out_features: int): ...
+        >>> Dense.weight_count(3, 2)
+        8
+    """
+
+    def decorate(cls: type) -> type:
+        init = cls.__init__
+        arguments = inspect.signature(init)
+        constructor = arguments.replace(parameters=list(arguments.parameters.values())[1:])  # no self
+
+        def weight_count(*args: object, **kwargs: object) -> int:
+            bound = constructor.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return formula(**bound.arguments)
+
+        @functools.wraps(init)
+        def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
+            try:
+                constructor.bind(*args, **kwargs)
+            except TypeError:  # arguments that do not fit the signature: __init__ says which
+                return init(self, *args, **kwargs)
+            nbytes = weight_count(*args, **kwargs) * torch.get_default_dtype().itemsize
+            if nbytes > MODULE_LIMIT:
+                given = [f"{k}={v!r}" for k, v in _named(init, args, kwargs) if _is_size(v)]
+                raise ValueError(
+                    f"{cls.__name__}({', '.join(given)}) would hold {_mib(nbytes)} of weights, "
+                    f"past the limit of {MODULE_LIMIT / 2**20:,.0f} MiB; use smaller sizes"
+                )
+            init(self, *args, **kwargs)
+
+        weight_count.__doc__ = f"Values (parameters and buffers) a `{cls.__name__}(...)` holds."
+        cls.__init__, cls.weight_count = sized_init, staticmethod(weight_count)
+        return cls
+
+    return decorate
 
 
 # ---------------------------------------------------------------------------------------------
