@@ -32,7 +32,6 @@ import inspect
 import math
 import numbers
 import reprlib
-import threading
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -208,74 +207,11 @@ def require_type(name: str, value: object, annotation: object, where: str = "") 
 
 
 def typechecked(fn: F) -> F:
-    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations.
-
-    An `nn.Module` class is also sized before it allocates: it is built once on PyTorch's `meta`
-    device (shapes only, no memory), and a module whose weights and buffers would pass
-    `MODULE_LIMIT` bytes raises `ValueError` naming the size arguments given.
-    """
+    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations."""
     if isinstance(fn, type):
         fn.__init__ = _wrap(fn.__init__, fn.__name__)
-        if issubclass(fn, torch.nn.Module):
-            fn.__init__ = _sized(fn.__init__, fn)
         return fn
     return _wrap(fn, fn.__name__)
-
-
-# The most one module's weights and buffers may hold: the same 1 GiB as any other allocation.
-MODULE_LIMIT = MEMORY_LIMIT
-_sizing = threading.local()  # set while an outer module is being sized or built: inner ones skip it
-
-
-def _sized(init: Callable, cls: type) -> Callable:
-    where = cls.__name__
-
-    @functools.wraps(init)
-    def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
-        # a subclass's own arguments are not these: only the class itself is sized here
-        if getattr(_sizing, "active", False) or type(self) is not cls:
-            return init(self, *args, **kwargs)
-        _sizing.active = True
-        try:
-            nbytes = _meta_bytes(type(self), args, kwargs)
-            if nbytes > MODULE_LIMIT:
-                given = [f"{k}={v!r}" for k, v in _named(init, args, kwargs) if _is_size(v)]
-                raise ValueError(
-                    f"{where}({', '.join(given)}) would hold {_mib(nbytes)} of weights, "
-                    f"past the limit of {MODULE_LIMIT / 2**20:,.0f} MiB; use smaller sizes"
-                )
-            init(self, *args, **kwargs)
-        finally:
-            _sizing.active = False
-
-    return sized_init
-
-
-def _mib(nbytes: int) -> str:
-    return "more than 2^63 bytes" if nbytes >= 2**63 else f"about {nbytes / 2**20:,.0f} MiB"
-
-
-def _is_size(value: object) -> bool:
-    return matches(value, int) or matches(value, abc.Sequence[int])
-
-
-def _named(init: Callable, args: tuple, kwargs: dict) -> list[tuple[str, object]]:
-    names = [p for p in inspect.signature(init).parameters if p != "self"]
-    return [*zip(names, args, strict=False), *kwargs.items()]
-
-
-def _meta_bytes(cls: type, args: tuple, kwargs: dict) -> int:
-    """Bytes of a module's parameters and buffers, from a build on the meta device (0 if it cannot)."""
-    try:
-        with torch.device("meta"):
-            module = cls(*args, **kwargs)
-    except (TypeError, ValueError, RecursionError):
-        raise
-    except (MemoryError, OverflowError):
-        return 2**63
-    except Exception as exc:  # something that needs real memory (a seeded draw): build it for real
-        return 2**63 if "overflow" in str(exc) else 0  # a tensor too large to count bytes for
-    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def _wrap(fn: Callable, where: str) -> Callable:
@@ -297,6 +233,14 @@ def _wrap(fn: Callable, where: str) -> Callable:
         return fn(*args, **kwargs)
 
     return checked
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes, from a formula
+# ---------------------------------------------------------------------------------------------
+
+# The most one module's weights and buffers may hold: the same 1 GiB as any other allocation.
+MODULE_LIMIT = MEMORY_LIMIT
 
 
 @typechecked
@@ -351,6 +295,19 @@ def sized(formula: Callable[..., int]) -> Callable[[type], type]:
         return cls
 
     return decorate
+
+
+def _mib(nbytes: int) -> str:
+    return "more than 2^63 bytes" if nbytes >= 2**63 else f"about {nbytes / 2**20:,.0f} MiB"
+
+
+def _is_size(value: object) -> bool:
+    return matches(value, int) or matches(value, abc.Sequence[int])
+
+
+def _named(init: Callable, args: tuple, kwargs: dict) -> list[tuple[str, object]]:
+    names = [p for p in inspect.signature(init).parameters if p != "self"]
+    return [*zip(names, args, strict=False), *kwargs.items()]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -88,21 +88,33 @@ def test_a_decorated_function_checks_what_callers_pass_not_its_defaults():
         stack(2, scale="big")
 
 
-def test_a_module_too_large_is_refused_before_it_allocates():
+def test_a_module_too_large_is_refused_before_it_allocates(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("a layer was built: the formula must refuse first")
+
+    monkeypatch.setattr(nn.Conv2d, "__init__", never)  # no build at all, on any device
     with pytest.raises(ValueError, match=r"BasicBlock\(in_channels=100000, planes=100000\) would hold about"):
         rl.blocks.BasicBlock(100_000, 100_000)
     with pytest.raises(ValueError, match="more than 2\\^63 bytes"):
         rl.blocks.BasicBlock(4, 10**12)
+    with pytest.raises(ValueError, match=r"ResNet\(layers=\[2, 2\], widths=\[65536, 65536\]\) would hold"):
+        rl.resnet.ResNet(rl.blocks.BasicBlock, [2, 2], widths=[2**16, 2**16])
     assert MODULE_LIMIT == rl.validate.MEMORY_LIMIT
 
 
-def test_sizing_leaves_weights_and_the_rng_as_they_were():
+def test_types_are_checked_before_the_formula_and_values_after_it():
+    with pytest.raises(TypeError, match="BasicBlock: planes must be an int, got str"):
+        rl.blocks.BasicBlock(4, "8")  # the formula would have failed on the string
+    with pytest.raises(ValueError, match="planes must be an int >= 1, got -1"):
+        rl.blocks.BasicBlock(4, -1)  # a negative count passes the formula; the body says what is wrong
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'planes'"):
+        rl.blocks.BasicBlock(4)  # arguments that do not fit: Python's own message
+
+
+def test_building_twice_from_one_seed_gives_the_same_weights_and_rng_state():
     torch.manual_seed(0)
     a = rl.resnet.cifar_resnet(20)
     after_a = torch.get_rng_state()
-    torch.manual_seed(0)
-    with torch.device("meta"):
-        rl.resnet.cifar_resnet(20)  # what the sizing does, spelled out: no draw from the CPU generator
     torch.manual_seed(0)
     b = rl.resnet.cifar_resnet(20)
     assert torch.equal(after_a, torch.get_rng_state())
@@ -117,6 +129,8 @@ def test_a_subclass_with_its_own_arguments_is_built_as_written():
             super().__init__(channels, channels, stride=1)
 
     assert Wide(8)(torch.zeros(1, 8, 4, 4)).shape == (1, 8, 4, 4)
+    with pytest.raises(ValueError, match=r"BasicBlock\(in_channels=100000, planes=100000, stride=1\) would"):
+        Wide(100_000)  # sized by the arguments it gives its parent
 
 
 def test_require_tensor_and_require_batch():
