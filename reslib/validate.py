@@ -14,7 +14,9 @@ passes against its annotation before the body runs; the body then checks values 
 `require_*` functions. An `int` is an integer and never a `bool` (`depth=True` is a bug, not a
 depth of 1; NumPy integers count), a `float` is any real number but a `bool`, and
 `type[nn.Module]` wants the class itself, not an instance. Defaults are not checked (they are
-ours). The names `check_*` are kept for the exercise checks in `reslib.checks`.
+ours). `@sized(formula)` on a module class refuses, before `__init__` allocates anything, a
+module whose weights would pass `MODULE_LIMIT`: the formula counts them from the constructor's
+arguments. The names `check_*` are kept for the exercise checks in `reslib.checks`.
 
 Example:
     >>> @typechecked
