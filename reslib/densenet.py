@@ -95,10 +95,8 @@ def _dense_block_values(num_layers: int, in_channels: int, growth_rate: int, **k
     Layer $l$ reads $k_0 + l k$ channels, so the $L$ layers read $L k_0 + k L (L - 1) / 2$ in all,
     and each input channel costs the same (its norm and its 1x1 conv weights).
     """
-    per_layer = DenseLayer.weight_count(
-        0, growth_rate, **kwargs
-    )  # the values that do not grow with the input
-    per_channel = DenseLayer.weight_count(1, growth_rate, **kwargs) - per_layer
+    per_layer = DenseLayer.weight_count(0, growth_rate, **kwargs)  # what does not grow with the input
+    per_channel = DenseLayer.weight_count(1, growth_rate, **kwargs) - per_layer  # norm1 and conv1
     inputs = num_layers * in_channels + growth_rate * num_layers * (num_layers - 1) // 2
     return num_layers * per_layer + inputs * per_channel
 
