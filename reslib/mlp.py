@@ -62,8 +62,11 @@ def _norm(norm: str | None, width: int) -> nn.Module:
 
 
 def _norm_values(norm: str | None, width: int) -> int:
-    """Values held by `_norm(norm, width)`: BatchNorm 4 w + 1 (with its running statistics), LayerNorm and
-    GroupNorm 2 w (a weight and a bias per unit), nothing 0."""
+    """Values held by `_norm(norm, width)`.
+
+    BatchNorm 4 w + 1 (a weight, a bias, a running mean and variance per unit, a step counter),
+    LayerNorm and GroupNorm 2 w (a weight and a bias per unit), nothing 0.
+    """
     return {"batch": 4 * width + 1, "layer": 2 * width, "group": 2 * width}.get(norm, 0)
 
 
