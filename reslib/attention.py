@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.validate import require_bool, require_choice, require_int, require_memory, typechecked
+from reslib.validate import require_bool, require_choice, require_int, sized, typechecked
 
 __all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads"]
 
@@ -47,6 +47,12 @@ def causal_mask(length: int) -> torch.Tensor:
 
 
 @typechecked
+@sized(
+    lambda d_model, **_: (
+        3 * d_model * (d_model + 1)  # c_attn: d -> 3d, a weight and a bias
+        + d_model * (d_model + 1)  # c_proj: d -> d
+    )
+)
 class SelfAttention(nn.Module):
     r"""Multi-head self-attention, $\mathrm{softmax}(Q K^\top / \sqrt{d_\text{head}})\,V$ per head.
 
@@ -60,7 +66,6 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model: int, n_head: int, causal: bool = False):
         super().__init__()
         require_heads(d_model, n_head)
-        require_memory("d_model", d_model, 16 * d_model * d_model)
         self.n_head, self.causal = n_head, require_bool("causal", causal)
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
@@ -82,6 +87,12 @@ class SelfAttention(nn.Module):
 
 
 @typechecked
+@sized(
+    lambda d_model, d_ff, **_: (
+        (d_model + 1) * d_ff  # c_fc: d -> d_ff, a weight and a bias
+        + (d_ff + 1) * d_model  # c_proj: d_ff -> d
+    )
+)
 class FeedForward(nn.Module):
     r"""The block's MLP, $W_2\,\sigma(W_1 x + b_1) + b_2$, applied at every position.
 
@@ -93,7 +104,6 @@ class FeedForward(nn.Module):
         super().__init__()
         require_int("d_model", d_model, maximum=2**14)
         require_int("d_ff", d_ff, maximum=2**16)
-        require_memory("sizes", dict(d_model=d_model, d_ff=d_ff), 8 * d_model * d_ff)
         require_choice("activation", activation, ACTIVATIONS)
         self.c_fc = nn.Linear(d_model, d_ff)
         self.act = nn.GELU() if activation == "gelu" else nn.ReLU()

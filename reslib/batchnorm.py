@@ -26,6 +26,7 @@ from reslib.validate import (
     require_int,
     require_memory,
     require_tensor,
+    sized,
     typechecked,
 )
 
@@ -251,7 +252,16 @@ class _BatchNorm(nn.Module):
         )
 
 
+# gamma and beta (affine), running mean and variance and the step counter (track_running_stats)
+_batch_norm_values = sized(
+    lambda num_features, affine, track_running_stats, **_: (
+        (2 * num_features if affine else 0) + (2 * num_features + 1 if track_running_stats else 0)
+    )
+)
+
+
 @typechecked
+@_batch_norm_values
 class BatchNorm1d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm1d`: input (N, C) or (N, C, L)."""
 
@@ -259,6 +269,7 @@ class BatchNorm1d(_BatchNorm):
 
 
 @typechecked
+@_batch_norm_values
 class BatchNorm2d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm2d`: input (N, C, H, W), statistics per channel over N, H, W."""
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.layers import layers_for, residual_add
-from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, typechecked
+from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, sized, typechecked
 
 __all__ = [
     "BasicBlock",
@@ -117,6 +117,34 @@ class BlockBase(nn.Module):
         # downsample.0 (conv) and downsample.1 (norm); pre-activation blocks project only.
         return nn.Sequential(conv) if self.preact else nn.Sequential(conv, norm(self.out_channels))
 
+    @staticmethod
+    def norm_values(norm_layer: NormLayer | None, channels: int) -> int:
+        """Values held by `norm_layer(channels)`, for the blocks' size formulas.
+
+        BatchNorm (the default) holds a weight, a bias, a running mean and variance per channel and
+        one step counter: 4 C + 1; `nn.Identity` none. Any other norm is counted as BatchNorm, an
+        upper bound (a GroupNorm holds 2 C).
+        """
+        return 0 if norm_layer is nn.Identity else 4 * channels + 1
+
+    @classmethod
+    def shortcut_values(
+        cls,
+        in_channels: int,
+        planes: int,
+        stride: int,
+        norm_layer: NormLayer | None,
+        shortcut_type: str,
+        plain: bool,
+        **_: object,
+    ) -> int:
+        """Values held by `downsample`: none for the identity and option A, else a 1x1 conv and its norm."""
+        out_channels = planes * cls.expansion
+        if plain or shortcut_type == "A" or (stride == 1 and in_channels == out_channels):
+            return 0
+        norm = 0 if cls.preact else cls.norm_values(norm_layer, out_channels)  # pre-activation: no norm
+        return in_channels * out_channels + norm  # 1x1 conv: in * out
+
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         """The skip path: x itself, or `downsample(x)` where the block changes the shape.
 
@@ -137,6 +165,13 @@ class BlockBase(nn.Module):
 
 
 @typechecked
+@sized(
+    lambda in_channels, planes, norm_layer, dim, **kwargs: (
+        (3 if dim == 1 else 9) * (in_channels + planes) * planes  # conv1, conv2: 3x3 * in * out each
+        + 2 * BlockBase.norm_values(norm_layer, planes)  # bn1, bn2
+        + BasicBlock.shortcut_values(in_channels, planes, norm_layer=norm_layer, **kwargs)
+    )
+)
 class BasicBlock(BlockBase):
     r"""Two 3x3 convs, post-activation.
 
@@ -193,6 +228,16 @@ class BasicBlock(BlockBase):
 
 
 @typechecked
+@sized(
+    lambda in_channels, planes, norm_layer, dim, **kwargs: (
+        in_channels * planes  # conv1: 1x1 * in * planes
+        + (3 if dim == 1 else 9) * planes * planes  # conv2: 3x3 * planes * planes
+        + planes * 4 * planes  # conv3: 1x1 * planes * 4 planes
+        + 2 * BlockBase.norm_values(norm_layer, planes)  # bn1, bn2
+        + BlockBase.norm_values(norm_layer, 4 * planes)  # bn3
+        + Bottleneck.shortcut_values(in_channels, planes, norm_layer=norm_layer, **kwargs)
+    )
+)
 class Bottleneck(BlockBase):
     r"""1x1 reduce, 3x3, 1x1 expand (x4), post-activation.
 

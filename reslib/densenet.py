@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.layers import layers_for
-from reslib.validate import MAX_BLOCKS, require_choice, require_float, require_int, typechecked
+from reslib.validate import MAX_BLOCKS, require_choice, require_float, require_int, sized, typechecked
 
 __all__ = [
     "BlockPlan",
@@ -42,6 +42,16 @@ _STEM_FIX = "'imagenet' is a 7x7/2 conv + BN + ReLU + 3x3/2 max pool, 'cifar' on
 
 
 @typechecked
+@sized(
+    lambda in_channels, growth_rate, bn_size, dim, **_: (
+        4 * in_channels
+        + 1  # norm1: BatchNorm's weight, bias, running mean and variance, step counter
+        + in_channels * bn_size * growth_rate  # conv1: 1x1 * in * (bn_size k)
+        + 4 * bn_size * growth_rate
+        + 1  # norm2
+        + (3 if dim == 1 else 9) * bn_size * growth_rate * growth_rate  # conv2: 3x3 * (bn_size k) * k
+    )
+)
 class DenseLayer(nn.Module):
     r"""The bottleneck dense layer: BN-ReLU-1x1 conv to $4k$, BN-ReLU-3x3 conv to $k$.
 
@@ -79,7 +89,20 @@ class DenseLayer(nn.Module):
         return f"{self.in_channels} -> +{self.growth_rate}"
 
 
+def _dense_block_values(num_layers: int, in_channels: int, growth_rate: int, **kwargs: object) -> int:
+    r"""Values of a `DenseBlock`, in closed form: a layer's count is linear in its input channels.
+
+    Layer $l$ reads $k_0 + l k$ channels, so the $L$ layers read $L k_0 + k L (L - 1) / 2$ in all,
+    and each input channel costs the same (its norm and its 1x1 conv weights).
+    """
+    per_layer = DenseLayer.weight_count(0, growth_rate, **kwargs)  # what does not grow with the input
+    per_channel = DenseLayer.weight_count(1, growth_rate, **kwargs) - per_layer  # norm1 and conv1
+    inputs = num_layers * in_channels + growth_rate * num_layers * (num_layers - 1) // 2
+    return num_layers * per_layer + inputs * per_channel
+
+
 @typechecked
+@sized(_dense_block_values)
 class DenseBlock(nn.ModuleDict):
     r"""`num_layers` dense layers; layer $l$ (from 0) reads $k_0 + l\,k$ channels.
 
@@ -116,6 +139,13 @@ class DenseBlock(nn.ModuleDict):
 
 
 @typechecked
+@sized(
+    lambda in_channels, out_channels, **_: (
+        4 * in_channels
+        + 1  # norm: BatchNorm
+        + in_channels * out_channels  # conv: 1x1 * in * out
+    )
+)
 class Transition(nn.Sequential):
     r"""BN-ReLU-1x1 conv from $m$ to $\lfloor\theta m\rfloor$ channels, then 2x2 average pooling.
 
@@ -183,7 +213,36 @@ def channel_plan(
     return rows
 
 
+def _densenet_values(
+    growth_rate: int,
+    block_config: Sequence[int],
+    num_init_features: int,
+    bn_size: int,
+    compression: float,
+    num_classes: int,
+    in_channels: int,
+    stem_type: str,
+    dim: int,
+    **_: object,
+) -> int:
+    """Values of a `DenseNet`: stem, dense blocks and transitions (by their formulas), norm5, classifier."""
+    kernel = 7 if stem_type == "imagenet" else 3
+    values = in_channels * num_init_features * (kernel if dim == 1 else kernel * kernel)  # conv0
+    values += 4 * num_init_features + 1 if stem_type == "imagenet" else 0  # norm0
+    theta = compression if 0.0 < compression <= 1.0 else 1.0  # the body refuses any other
+    c = num_init_features
+    for b, num_layers in enumerate(block_config):
+        values += DenseBlock.weight_count(num_layers, c, growth_rate, bn_size, dim=dim)
+        c += num_layers * growth_rate
+        if b < len(block_config) - 1:
+            after = max(1, math.floor(theta * c))  # as channel_plan
+            values += Transition.weight_count(c, after, dim)
+            c = after
+    return values + 4 * c + 1 + c * num_classes + num_classes  # norm5, classifier: in * out + bias
+
+
 @typechecked
+@sized(_densenet_values)
 class DenseNet(nn.Module):
     r"""DenseNet-BC: a stem, dense blocks joined by compressing transitions, BN, global pool, linear.
 

@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib.preact import PreActBottleneck
-from reslib.validate import MAX_BLOCKS, require_int, require_memory, require_tensor, typechecked
+from reslib.validate import MAX_BLOCKS, require_int, require_memory, require_tensor, sized, typechecked
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
@@ -30,6 +30,12 @@ def residual_module(channels: int) -> nn.Module:
 
 
 @typechecked
+@sized(
+    lambda order, channels: (
+        (3 * order + 1)  # skip, down and up at each of the `order` scales, and the innermost module
+        * PreActBottleneck.weight_count(channels, channels // 4)  # a residual module
+    )
+)
 class Hourglass(nn.Module):
     r"""One hourglass of order $n$: $y = R_{\text{skip}}(x) + \mathrm{up}(R(g_{n-1}(R(\mathrm{pool}(x)))))$.
 
@@ -56,7 +62,22 @@ class Hourglass(nn.Module):
         return f"order={self.order}"
 
 
+def _stacked_hourglass_values(
+    in_channels: int, num_keypoints: int, num_stacks: int, channels: int, order: int
+) -> int:
+    """Values of a `StackedHourglass`: the stem, then per stack an hourglass, features, a head and merges."""
+    c, k = channels, num_keypoints
+    residual = PreActBottleneck.weight_count(c, c // 4)  # a residual module
+    stem = 9 * in_channels * c + 4 * c + 1 + residual  # 3x3 conv, BatchNorm, residual module
+    hourglass = Hourglass.weight_count(order, c)
+    features = residual + c * c + 4 * c + 1  # residual module, 1x1 conv, BatchNorm
+    head = c * k + k  # 1x1 conv to the heat maps, with a bias
+    merge = c * c + c + k * c + c  # 1x1 convs from the features and from the heat maps, with biases
+    return stem + num_stacks * (hourglass + features + head) + (num_stacks - 1) * merge
+
+
 @typechecked
+@sized(_stacked_hourglass_values)
 class StackedHourglass(nn.Module):
     r"""Hourglasses in a row, each predicting heat maps that the next one refines.
 

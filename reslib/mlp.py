@@ -30,6 +30,7 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    sized,
     typechecked,
 )
 
@@ -60,10 +61,25 @@ def _norm(norm: str | None, width: int) -> nn.Module:
     return nn.Identity()
 
 
+def _norm_values(norm: str | None, width: int) -> int:
+    """Values held by `_norm(norm, width)`.
+
+    BatchNorm 4 w + 1 (a weight, a bias, a running mean and variance per unit, a step counter),
+    LayerNorm and GroupNorm 2 w (a weight and a bias per unit), nothing 0.
+    """
+    return {"batch": 4 * width + 1, "layer": 2 * width, "group": 2 * width}.get(norm, 0)
+
+
 _INITS = ("auto", *INITS, "torch")  # reslib.inits.INITS, plus "auto" and PyTorch's own default
 
 
 @typechecked
+@sized(
+    lambda in_features, out_features, norm, **_: (
+        in_features * out_features  # linear
+        + (out_features if norm is None else _norm_values(norm, out_features))  # its bias, or the norm
+    )
+)
 class PlainLayer(nn.Module):
     r"""One hidden layer $h = a(\mathrm{norm}(W x + b))$.
 
@@ -88,6 +104,11 @@ class PlainLayer(nn.Module):
 
 
 @typechecked
+@sized(
+    lambda width, norm, **_: (
+        _norm_values(norm, width) + width * width + width  # linear: w -> w, with a bias
+    )
+)
 class ResidualBlock(nn.Module):
     r"""A pre-activation residual block $h = s\,(\lambda x + W\,a(\mathrm{norm}(x)) + b)$.
 

@@ -29,7 +29,7 @@ from torch import nn
 
 from reslib.layers import residual_add
 from reslib.mlp import MLP
-from reslib.validate import require_choice, require_int, require_memory, typechecked
+from reslib.validate import require_choice, require_int, require_memory, sized, typechecked
 
 __all__ = ["SCHEMES", "NormFreeBlock", "fixup_scale", "normfree_mlp"]
 
@@ -54,6 +54,18 @@ def fixup_scale(depth: int, layers_per_branch: int = 2) -> float:
 
 
 @typechecked
+@sized(
+    lambda width, scheme: (
+        2 * width * width  # linear1, linear2: w -> w
+        + {
+            "default": 2 * width,  # the two biases
+            "batchnorm": 2 * (4 * width + 1),  # norm1, norm2: BatchNorm, and no biases
+            "zero_gamma": 2 * (4 * width + 1),
+            "rezero": 2 * width + 1,  # the biases and alpha
+            "fixup": 4 + 1,  # the scalar biases b_1..b_4 and the multiplier s
+        }.get(scheme, 0)  # another scheme is refused by the body
+    )
+)
 class NormFreeBlock(nn.Module):
     r"""A residual block with a two-layer branch, $h = x + \alpha\,f(x)$, for one of `SCHEMES`.
 

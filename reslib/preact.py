@@ -18,12 +18,20 @@ from torch.nn import functional as F
 from reslib.blocks import BlockBase, NormLayer, zero_last
 from reslib.mlp import mlp
 from reslib.runtime import byte_cache, local_seed, num_threads
-from reslib.validate import require_float, require_int, require_memory, typechecked
+from reslib.validate import require_float, require_int, require_memory, sized, typechecked
 
 __all__ = ["PreActBlock", "PreActBottleneck", "ShortcutGradients", "shortcut_gradients"]
 
 
 @typechecked
+@sized(
+    lambda in_channels, planes, norm_layer, dim, **kwargs: (
+        BlockBase.norm_values(norm_layer, in_channels)  # bn1
+        + (3 if dim == 1 else 9) * (in_channels + planes) * planes  # conv1, conv2: 3x3 * in * out each
+        + BlockBase.norm_values(norm_layer, planes)  # bn2
+        + PreActBlock.shortcut_values(in_channels, planes, norm_layer=norm_layer, **kwargs)
+    )
+)
 class PreActBlock(BlockBase):
     r"""Pre-activation basic block: $y = \mathrm{sc}(x) + W_2\,a(\mathrm{BN}(W_1\,a(\mathrm{BN}(x))))$.
 
@@ -69,6 +77,16 @@ class PreActBlock(BlockBase):
 
 
 @typechecked
+@sized(
+    lambda in_channels, planes, norm_layer, dim, **kwargs: (
+        BlockBase.norm_values(norm_layer, in_channels)  # bn1
+        + in_channels * planes  # conv1: 1x1 * in * planes
+        + (3 if dim == 1 else 9) * planes * planes  # conv2: 3x3 * planes * planes
+        + planes * 4 * planes  # conv3: 1x1 * planes * 4 planes
+        + 2 * BlockBase.norm_values(norm_layer, planes)  # bn2, bn3
+        + PreActBottleneck.shortcut_values(in_channels, planes, norm_layer=norm_layer, **kwargs)
+    )
+)
 class PreActBottleneck(BlockBase):
     r"""Pre-activation bottleneck.
 

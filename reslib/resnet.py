@@ -15,9 +15,17 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reslib.blocks import BasicBlock, Bottleneck, NormLayer, make_stage, require_block
+from reslib.blocks import BasicBlock, BlockBase, Bottleneck, NormLayer, make_stage, require_block
 from reslib.layers import layers_for
-from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, require_memory, typechecked
+from reslib.validate import (
+    MAX_BLOCKS,
+    require_bool,
+    require_choice,
+    require_int,
+    require_memory,
+    sized,
+    typechecked,
+)
 
 __all__ = [
     "ARCHITECTURES",
@@ -35,7 +43,55 @@ STEM_TYPES = ("imagenet", "cifar")
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + 3x3/2 max-pool, 'cifar' one 3x3 conv"
 
 
+def _block_values(
+    block: type[nn.Module], in_channels: int, planes: int, stride: int, **kwargs: object
+) -> int:
+    """Values of one block: its own `@sized` formula, or an estimate for a block without one.
+
+    A block class of yours (or a subclass of ours, which may add weights) is counted as a
+    `BasicBlock` of its output width with a projection and BatchNorm: two 3x3 convs, a 1x1 conv
+    and three norms, about right for a residual block, a guess for anything else.
+    """
+    if "weight_count" in vars(block):  # the class's own formula, not one inherited from its parent
+        return block.weight_count(in_channels, planes, stride, **kwargs)
+    expansion = block.expansion if isinstance(getattr(block, "expansion", None), int) else 1
+    out = planes * expansion
+    taps = 3 if kwargs["dim"] == 1 else 9
+    return taps * (in_channels + out) * out + in_channels * out + 3 * (4 * out + 1)
+
+
+def _resnet_values(
+    block: type[nn.Module],
+    layers: Sequence[int],
+    num_classes: int,
+    widths: Sequence[int],
+    stem_type: str,
+    in_channels: int,
+    norm_layer: NormLayer | None,
+    dim: int,
+    shortcut_type: str,
+    plain: bool,
+    **_: object,
+) -> int:
+    """Values of a `ResNet`: the stem, each stage's blocks (by their formula) and `fc`."""
+    if not layers or len(layers) != len(widths):
+        return 0  # the body says what is wrong
+    kernel = 7 if stem_type == "imagenet" else 3
+    stem = in_channels * widths[0] * (kernel if dim == 1 else kernel * kernel)  # conv1: k x k * in * out
+    stem += BlockBase.norm_values(norm_layer, widths[0])  # bn1
+    kwargs = dict(norm_layer=norm_layer, shortcut_type=shortcut_type, plain=plain, dim=dim)
+    expansion = block.expansion if isinstance(getattr(block, "expansion", None), int) else 1
+    stages, channels = 0, widths[0]
+    for i, (num_blocks, planes) in enumerate(zip(layers, widths, strict=True)):
+        out = planes * expansion
+        stages += _block_values(block, channels, planes, 1 if i == 0 else 2, **kwargs)  # the first block
+        stages += (num_blocks - 1) * _block_values(block, out, planes, 1, **kwargs)  # the others are equal
+        channels = out
+    return stem + stages + channels * num_classes + num_classes  # fc: in * out + bias
+
+
 @typechecked
+@sized(_resnet_values)
 class ResNet(nn.Module):
     r"""A stem, stages of residual blocks, global average pooling and a linear classifier.
 

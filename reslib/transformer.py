@@ -33,6 +33,7 @@ from reslib.validate import (
     require_int,
     require_memory,
     require_tensor,
+    sized,
     typechecked,
 )
 
@@ -55,6 +56,13 @@ def _require_norm_first(norm_first: object) -> bool:
 
 
 @typechecked
+@sized(
+    lambda d_model, n_head, d_ff, activation, **_: (
+        2 * 2 * d_model  # ln_1, ln_2: a weight and a bias each
+        + SelfAttention.weight_count(d_model, n_head)
+        + FeedForward.weight_count(d_model, 4 * d_model if d_ff is None else d_ff, activation)
+    )
+)
 class Block(nn.Module):
     r"""One transformer block: attention, then the MLP, each a residual branch on the stream.
 
@@ -104,6 +112,14 @@ class Block(nn.Module):
 
 
 @typechecked
+@sized(
+    lambda vocab_size, block_size, n_out, blocks, d_model, norm_first: (
+        (vocab_size + block_size) * d_model  # wte, wpe
+        + sum(t.numel() for t in (*blocks.parameters(), *blocks.buffers()))  # the blocks, built already
+        + (2 * d_model if norm_first else 0)  # ln_f: a LayerNorm for pre-LN, else nn.Identity
+        + (d_model + 1) * n_out  # lm_head: d -> n_out, a weight and a bias
+    )
+)
 class Transformer(nn.Module):
     r"""Token and position embeddings, `n_layer` blocks, the final norm and the unembedding.
 
@@ -128,11 +144,6 @@ class Transformer(nn.Module):
         for name, value in (("vocab_size", vocab_size), ("block_size", block_size), ("n_out", n_out)):
             require_int(name, value, maximum=2**20)
         require_int("d_model", d_model, maximum=2**14)
-        require_memory(
-            "sizes",
-            dict(vocab_size=vocab_size, block_size=block_size, n_out=n_out, d_model=d_model),
-            4 * d_model * (vocab_size + block_size + n_out),
-        )
         self.vocab_size, self.block_size = vocab_size, block_size
         self.wte = nn.Embedding(vocab_size, d_model)
         self.wpe = nn.Embedding(block_size, d_model)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.validate import require_bool, require_choice, require_int, require_tensor, typechecked
+from reslib.validate import require_bool, require_choice, require_int, require_tensor, sized, typechecked
 
 __all__ = [
     "ShapeTrace",
@@ -153,7 +153,32 @@ class DoubleConv(nn.Sequential):
         super().__init__(*layers)
 
 
+def _unet_values(
+    in_channels: int,
+    num_classes: int,
+    depth: int,
+    base_channels: int,
+    skips: bool,
+    batch_norm: bool,
+    **_: object,
+) -> int:
+    """Values of a `UNet`, level by level: DoubleConvs down and up, the up-convolutions, the head."""
+
+    def double_conv(c_in: int, c_out: int) -> int:  # two 3x3 convs, each with a BatchNorm or a bias
+        return 9 * (c_in + c_out) * c_out + 2 * (4 * c_out + 1 if batch_norm else c_out)
+
+    levels = max(1, min(depth, 64))  # the body refuses depth > 16; 64 keeps 2**depth a small number
+    widths = [base_channels * 2**i for i in range(levels + 1)]  # c 2^i channels at level i
+    # the encoder's levels and the bottleneck (level `depth`), then the decoder's
+    down = sum(double_conv(in_channels if i == 0 else widths[i - 1], widths[i]) for i in range(levels + 1))
+    upconv = sum(4 * widths[i + 1] * widths[i] + widths[i] for i in range(levels))  # 2x2 * in * out + bias
+    up = sum(double_conv(widths[i] * (2 if skips else 1), widths[i]) for i in range(levels))
+    head = (widths[0] + 1) * num_classes  # 1x1 conv, a weight and a bias
+    return down + upconv + up + head
+
+
 @typechecked
+@sized(_unet_values)
 class UNet(nn.Module):
     r"""U-Net: a contracting path, an expanding path, and skips that crop and concatenate.
 

@@ -14,7 +14,9 @@ passes against its annotation before the body runs; the body then checks values 
 `require_*` functions. An `int` is an integer and never a `bool` (`depth=True` is a bug, not a
 depth of 1; NumPy integers count), a `float` is any real number but a `bool`, and
 `type[nn.Module]` wants the class itself, not an instance. Defaults are not checked (they are
-ours). The names `check_*` are kept for the exercise checks in `reslib.checks`.
+ours). `@sized(formula)` on a module class refuses, before `__init__` allocates anything, a
+module whose weights would pass `MODULE_LIMIT`: the formula counts them from the constructor's
+arguments. The names `check_*` are kept for the exercise checks in `reslib.checks`.
 
 Example:
     >>> @typechecked
@@ -32,7 +34,6 @@ import inspect
 import math
 import numbers
 import reprlib
-import threading
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -56,6 +57,7 @@ __all__ = [
     "require_memory",
     "require_tensor",
     "require_type",
+    "sized",
     "typechecked",
 ]
 
@@ -207,74 +209,11 @@ def require_type(name: str, value: object, annotation: object, where: str = "") 
 
 
 def typechecked(fn: F) -> F:
-    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations.
-
-    An `nn.Module` class is also sized before it allocates: it is built once on PyTorch's `meta`
-    device (shapes only, no memory), and a module whose weights and buffers would pass
-    `MODULE_LIMIT` bytes raises `ValueError` naming the size arguments given.
-    """
+    """Check the arguments of `fn` (or of a class's `__init__`) against their annotations."""
     if isinstance(fn, type):
         fn.__init__ = _wrap(fn.__init__, fn.__name__)
-        if issubclass(fn, torch.nn.Module):
-            fn.__init__ = _sized(fn.__init__, fn)
         return fn
     return _wrap(fn, fn.__name__)
-
-
-# The most one module's weights and buffers may hold: the same 1 GiB as any other allocation.
-MODULE_LIMIT = MEMORY_LIMIT
-_sizing = threading.local()  # set while an outer module is being sized or built: inner ones skip it
-
-
-def _sized(init: Callable, cls: type) -> Callable:
-    where = cls.__name__
-
-    @functools.wraps(init)
-    def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
-        # a subclass's own arguments are not these: only the class itself is sized here
-        if getattr(_sizing, "active", False) or type(self) is not cls:
-            return init(self, *args, **kwargs)
-        _sizing.active = True
-        try:
-            nbytes = _meta_bytes(type(self), args, kwargs)
-            if nbytes > MODULE_LIMIT:
-                given = [f"{k}={v!r}" for k, v in _named(init, args, kwargs) if _is_size(v)]
-                raise ValueError(
-                    f"{where}({', '.join(given)}) would hold {_mib(nbytes)} of weights, "
-                    f"past the limit of {MODULE_LIMIT / 2**20:,.0f} MiB; use smaller sizes"
-                )
-            init(self, *args, **kwargs)
-        finally:
-            _sizing.active = False
-
-    return sized_init
-
-
-def _mib(nbytes: int) -> str:
-    return "more than 2^63 bytes" if nbytes >= 2**63 else f"about {nbytes / 2**20:,.0f} MiB"
-
-
-def _is_size(value: object) -> bool:
-    return matches(value, int) or matches(value, abc.Sequence[int])
-
-
-def _named(init: Callable, args: tuple, kwargs: dict) -> list[tuple[str, object]]:
-    names = [p for p in inspect.signature(init).parameters if p != "self"]
-    return [*zip(names, args, strict=False), *kwargs.items()]
-
-
-def _meta_bytes(cls: type, args: tuple, kwargs: dict) -> int:
-    """Bytes of a module's parameters and buffers, from a build on the meta device (0 if it cannot)."""
-    try:
-        with torch.device("meta"):
-            module = cls(*args, **kwargs)
-    except (TypeError, ValueError, RecursionError):
-        raise
-    except (MemoryError, OverflowError):
-        return 2**63
-    except Exception as exc:  # something that needs real memory (a seeded draw): build it for real
-        return 2**63 if "overflow" in str(exc) else 0  # a tensor too large to count bytes for
-    return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
 
 
 def _wrap(fn: Callable, where: str) -> Callable:
@@ -296,6 +235,81 @@ def _wrap(fn: Callable, where: str) -> Callable:
         return fn(*args, **kwargs)
 
     return checked
+
+
+# ---------------------------------------------------------------------------------------------
+# Sizes, from a formula
+# ---------------------------------------------------------------------------------------------
+
+# The most one module's weights and buffers may hold: the same 1 GiB as any other allocation.
+MODULE_LIMIT = MEMORY_LIMIT
+
+
+@typechecked
+def sized(formula: Callable[..., int]) -> Callable[[type], type]:
+    """Class decorator: refuse, before `__init__` allocates, a module whose weights would pass `MODULE_LIMIT`.
+
+    `formula` takes the constructor's arguments by name, defaults filled in (`**_` takes the
+    ones it does not need), and returns how many values (parameters and buffers) the module
+    holds: a closed form, cheap for any input, since it runs before `__init__` checks the values
+    (a negative or absurd size only needs to give a number; the body then says what is wrong).
+    The class gets it as `cls.weight_count(*args, **kwargs)`, called like the constructor, so a
+    container adds up the formulas of its parts.
+
+    Put it below `@typechecked`: types are checked first, then the formula, then `__init__`.
+
+    Example:
+        >>> @typechecked
+        ... @sized(lambda in_features, out_features, **_: in_features * out_features + out_features)
+        ... class Dense(torch.nn.Module):  # a weight matrix and a bias
+        ...     def __init__(self, in_features: int, out_features: int): ...
+        >>> Dense.weight_count(3, 2)
+        8
+    """
+
+    def decorate(cls: type) -> type:
+        init = cls.__init__
+        arguments = inspect.signature(init)
+        constructor = arguments.replace(parameters=list(arguments.parameters.values())[1:])  # no self
+
+        def weight_count(*args: object, **kwargs: object) -> int:
+            bound = constructor.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return formula(**bound.arguments)
+
+        @functools.wraps(init)
+        def sized_init(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
+            try:
+                constructor.bind(*args, **kwargs)
+            except TypeError:  # arguments that do not fit the signature: __init__ says which
+                return init(self, *args, **kwargs)
+            nbytes = weight_count(*args, **kwargs) * torch.get_default_dtype().itemsize
+            if nbytes > MODULE_LIMIT:
+                given = [f"{k}={v!r}" for k, v in _named(init, args, kwargs) if _is_size(v)]
+                raise ValueError(
+                    f"{cls.__name__}({', '.join(given)}) would hold {_mib(nbytes)} of weights, "
+                    f"past the limit of {MODULE_LIMIT / 2**20:,.0f} MiB; use smaller sizes"
+                )
+            init(self, *args, **kwargs)
+
+        weight_count.__doc__ = f"Values (parameters and buffers) a `{cls.__name__}(...)` holds."
+        cls.__init__, cls.weight_count = sized_init, staticmethod(weight_count)
+        return cls
+
+    return decorate
+
+
+def _mib(nbytes: int) -> str:
+    return "more than 2^63 bytes" if nbytes >= 2**63 else f"about {nbytes / 2**20:,.0f} MiB"
+
+
+def _is_size(value: object) -> bool:
+    return matches(value, int) or matches(value, abc.Sequence[int])
+
+
+def _named(init: Callable, args: tuple, kwargs: dict) -> list[tuple[str, object]]:
+    names = [p for p in inspect.signature(init).parameters if p != "self"]
+    return [*zip(names, args, strict=False), *kwargs.items()]
 
 
 # ---------------------------------------------------------------------------------------------

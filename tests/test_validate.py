@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
@@ -88,21 +90,33 @@ def test_a_decorated_function_checks_what_callers_pass_not_its_defaults():
         stack(2, scale="big")
 
 
-def test_a_module_too_large_is_refused_before_it_allocates():
+def test_a_module_too_large_is_refused_before_it_allocates(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("a layer was built: the formula must refuse first")
+
+    monkeypatch.setattr(nn.Conv2d, "__init__", never)  # no build at all, on any device
     with pytest.raises(ValueError, match=r"BasicBlock\(in_channels=100000, planes=100000\) would hold about"):
         rl.blocks.BasicBlock(100_000, 100_000)
     with pytest.raises(ValueError, match="more than 2\\^63 bytes"):
         rl.blocks.BasicBlock(4, 10**12)
+    with pytest.raises(ValueError, match=r"ResNet\(layers=\[2, 2\], widths=\[65536, 65536\]\) would hold"):
+        rl.resnet.ResNet(rl.blocks.BasicBlock, [2, 2], widths=[2**16, 2**16])
     assert MODULE_LIMIT == rl.validate.MEMORY_LIMIT
 
 
-def test_sizing_leaves_weights_and_the_rng_as_they_were():
+def test_types_are_checked_before_the_formula_and_values_after_it():
+    with pytest.raises(TypeError, match="BasicBlock: planes must be an int, got str"):
+        rl.blocks.BasicBlock(4, "8")  # the formula would have failed on the string
+    with pytest.raises(ValueError, match="planes must be an int >= 1, got -1"):
+        rl.blocks.BasicBlock(4, -1)  # a negative count passes the formula; the body says what is wrong
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'planes'"):
+        rl.blocks.BasicBlock(4)  # arguments that do not fit: Python's own message
+
+
+def test_building_twice_from_one_seed_gives_the_same_weights_and_rng_state():
     torch.manual_seed(0)
     a = rl.resnet.cifar_resnet(20)
     after_a = torch.get_rng_state()
-    torch.manual_seed(0)
-    with torch.device("meta"):
-        rl.resnet.cifar_resnet(20)  # what the sizing does, spelled out: no draw from the CPU generator
     torch.manual_seed(0)
     b = rl.resnet.cifar_resnet(20)
     assert torch.equal(after_a, torch.get_rng_state())
@@ -117,6 +131,159 @@ def test_a_subclass_with_its_own_arguments_is_built_as_written():
             super().__init__(channels, channels, stride=1)
 
     assert Wide(8)(torch.zeros(1, 8, 4, 4)).shape == (1, 8, 4, 4)
+    with pytest.raises(ValueError, match=r"BasicBlock\(in_channels=100000, planes=100000, stride=1\) would"):
+        Wide(100_000)  # sized by the arguments it gives its parent
+
+
+def _transformer_args(n_out: int, norm_first: bool) -> tuple:
+    blocks = nn.Sequential(*[rl.transformer.Block(8, 2, norm_first=norm_first) for _ in range(2)])
+    return (10, 6, n_out, blocks, 8, norm_first)
+
+
+# (class, arguments, keyword arguments): defaults, 1-D and 2-D, identity and projection shortcuts,
+# options A and B, no norm, reslib's own BatchNorm, bottleneck sizes, every option that changes a count
+_BLOCK_CASES = [
+    ((8, 8), {}),
+    ((8, 4, 2), {}),
+    ((16, 4), {}),
+    ((3, 5), dict(dim=1)),
+    ((4, 8, 2), dict(shortcut_type="A", dim=1)),
+    ((3, 5, 2), dict(plain=True, norm_layer=nn.Identity)),
+    ((4, 4, 2), dict(norm_layer=rl.batchnorm.BatchNorm2d)),
+]
+_BLOCKS = [rl.blocks.BasicBlock, rl.blocks.Bottleneck, rl.preact.PreActBlock, rl.preact.PreActBottleneck]
+SIZED_CASES = [
+    *[(block, args, kwargs) for block in _BLOCKS for args, kwargs in _BLOCK_CASES],
+    (rl.blocks.Bottleneck, (8, 4, 2), dict(stride_in_1x1=True)),
+    (rl.resnet.ResNet, (rl.blocks.BasicBlock, [1, 1]), dict(widths=(4, 8), num_classes=3)),
+    (rl.resnet.ResNet, (rl.blocks.BasicBlock, [2, 2, 2, 2]), {}),  # ResNet-18
+    (rl.resnet.ResNet, (rl.blocks.Bottleneck, [3, 4, 6, 3]), {}),  # ResNet-50
+    (rl.resnet.ResNet, (rl.blocks.Bottleneck, [2, 1]), dict(widths=(4, 8), dim=1, in_channels=1)),
+    (
+        rl.resnet.ResNet,
+        (rl.blocks.BasicBlock, [3, 3, 3]),
+        dict(widths=(16, 32, 64), stem_type="cifar", shortcut_type="A"),
+    ),
+    (
+        rl.resnet.ResNet,
+        (rl.preact.PreActBlock, [1, 2]),
+        dict(widths=(4, 8), plain=True, norm_layer=nn.Identity),
+    ),
+    (rl.resnet.ResNet, (rl.preact.PreActBottleneck, [1, 1]), dict(widths=(4, 8), zero_init_residual=True)),
+    (rl.densenet.DenseLayer, (8, 4), {}),
+    (rl.densenet.DenseLayer, (5, 3, 2, 0.2, 1), {}),
+    (rl.densenet.DenseBlock, (3, 8, 4), {}),
+    (rl.densenet.DenseBlock, (4, 5, 3, 2, 0.0, 1), {}),
+    (rl.densenet.Transition, (8, 4), {}),
+    (rl.densenet.Transition, (9, 3, 1), {}),
+    (rl.densenet.DenseNet, (), {}),  # DenseNet-121
+    (rl.densenet.DenseNet, (4, (2, 3)), dict(num_init_features=8, num_classes=3)),
+    (rl.densenet.DenseNet, (4, (2, 3, 1), 8), dict(compression=0.3, stem_type="cifar", dim=1, in_channels=1)),
+    (rl.unet.UNet, (1, 3), {}),
+    (rl.unet.UNet, (3, 2), dict(depth=2, base_channels=4, skips=False, batch_norm=False)),
+    (rl.unet.UNet, (3, 2), dict(depth=1, base_channels=5, padding="same")),
+    (rl.hourglass.Hourglass, (1, 8), {}),
+    (rl.hourglass.Hourglass, (3, 16), {}),
+    (rl.hourglass.Hourglass, (2, 6), {}),  # 6 channels: a bottleneck of width 1, out 4, with a projection
+    (rl.hourglass.StackedHourglass, (3, 2), {}),
+    (rl.hourglass.StackedHourglass, (1, 4, 1, 8, 2), {}),
+    (rl.attention.SelfAttention, (8, 2), {}),
+    (rl.attention.FeedForward, (8, 12, "relu"), {}),
+    (rl.transformer.Block, (8, 2), {}),
+    (rl.transformer.Block, (8, 2, 5, False), {}),
+    (rl.transformer.Transformer, _transformer_args(10, True), {}),
+    (rl.transformer.Transformer, _transformer_args(3, False), {}),
+    *[(rl.mlp.PlainLayer, (5, 6, "relu", norm), {}) for norm in (None, "batch", "layer", "group")],
+    *[(rl.mlp.ResidualBlock, (6, "tanh", norm, 1.0), {}) for norm in (None, "batch", "layer", "group")],
+    *[(rl.normfree.NormFreeBlock, (6, scheme), {}) for scheme in rl.normfree.SCHEMES],
+    *[
+        (bn, (5,), kwargs)
+        for bn in (rl.batchnorm.BatchNorm1d, rl.batchnorm.BatchNorm2d)
+        for kwargs in ({}, dict(affine=False), dict(track_running_stats=False))
+    ],
+]
+
+
+def _values(module: nn.Module) -> int:
+    return sum(t.numel() for t in (*module.parameters(), *module.buffers()))
+
+
+@pytest.mark.parametrize(
+    "cls, args, kwargs", SIZED_CASES, ids=lambda v: v.__name__ if isinstance(v, type) else None
+)
+def test_a_size_formula_is_the_modules_true_count(cls, args, kwargs):
+    with torch.device("meta"):  # shapes only: ResNet-50 and the U-Net are counted without memory
+        module = cls(*args, **kwargs)
+    assert cls.weight_count(*args, **kwargs) == _values(module)
+
+
+def test_a_norm_the_formula_does_not_know_is_counted_as_batchnorm_an_upper_bound():
+    def group_norm(channels: int) -> nn.Module:
+        return nn.GroupNorm(1, channels)  # 2 C values, where BatchNorm holds 4 C + 1
+
+    for cls, args in [(rl.blocks.BasicBlock, (16, 16)), (rl.preact.PreActBottleneck, (16, 8, 2))]:
+        actual = _values(cls(*args, norm_layer=group_norm))
+        assert actual < cls.weight_count(*args, norm_layer=group_norm) <= 1.1 * actual
+
+
+def test_a_learners_block_in_a_resnet_is_estimated():
+    class Mine(nn.Module):  # no formula of its own: ResNet estimates it as a BasicBlock with a projection
+        expansion = 1
+
+        def __init__(
+            self, in_channels, planes, stride=1, norm_layer=None, shortcut_type="B", plain=False, dim=2
+        ):
+            super().__init__()
+            self.inner = rl.blocks.BasicBlock(
+                in_channels, planes, stride, norm_layer, shortcut_type, plain, dim
+            )
+
+        def zero_init_last(self) -> None:
+            self.inner.zero_init_last()
+
+    actual = _values(rl.resnet.ResNet(Mine, [2, 2], widths=(8, 16)))
+    assert actual <= rl.resnet.ResNet.weight_count(Mine, [2, 2], widths=(8, 16)) <= 1.1 * actual
+
+
+def test_every_public_module_class_with_weights_has_a_formula():
+    takes_built_modules_or_holds_none = {
+        rl.mlp.MLP,
+        rl.paths.RandomSkip,
+        rl.paths.ShortPathTraining,
+        rl.blocks.PadShortcut,
+        rl.blocks.BlockBase,
+    }
+    public = {
+        obj
+        for module in vars(rl).values()
+        if inspect.ismodule(module) and module.__name__.startswith("reslib.")
+        for obj in (getattr(module, name) for name in getattr(module, "__all__", ()))
+        if isinstance(obj, type) and issubclass(obj, nn.Module)
+    }
+    missing = {
+        c.__name__ for c in public - takes_built_modules_or_holds_none if "weight_count" not in vars(c)
+    }
+    assert not missing, f"give these a @sized formula: {sorted(missing)}"
+    assert {cls for cls, _, _ in SIZED_CASES} == public - takes_built_modules_or_holds_none
+
+
+def _replace_ints(value: object, new: int) -> object:
+    if isinstance(value, dict):
+        return {k: _replace_ints(v, new) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_replace_ints(v, new) for v in value)
+    return new if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+@pytest.mark.parametrize("absurd", [10**12, -1, 0])
+def test_a_formula_is_instant_for_absurd_sizes(absurd):
+    # the formula runs before __init__ checks the values: it must give a number at once for any int
+    for cls, args, kwargs in SIZED_CASES:
+        start = time.perf_counter()
+        assert isinstance(
+            cls.weight_count(*_replace_ints(args, absurd), **_replace_ints(kwargs, absurd)), int
+        )
+        assert time.perf_counter() - start < 0.05, cls.__name__
 
 
 def test_require_tensor_and_require_batch():

@@ -223,6 +223,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.validate.require_type": lambda: dict(name="x", value=1, annotation=int),
     "reslib.validate.describe": lambda: dict(annotation=int),
     "reslib.validate.matches": lambda: dict(value=1, annotation=int),
+    "reslib.validate.sized": lambda: dict(formula=lambda **_: 0),
     "reslib.batchnorm.batch_norm_backward": _bn_cache,
     "reslib.batchnorm.batch_norm_backward_simplified": _bn_cache,
     "reslib.batchnorm.batch_norm_forward": lambda: dict(x=_T(8, 3), gamma=torch.ones(3), beta=torch.zeros(3)),
