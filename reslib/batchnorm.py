@@ -148,7 +148,9 @@ def batch_norm_backward(
 def batch_norm_backward_simplified(
     dy: torch.Tensor, cache: BatchNormCache
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""The same gradients in closed form: $\partial L/\partial x_i = \frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}
+    r"""The same gradients as `batch_norm_backward`, in closed form.
+
+    $\partial L/\partial x_i = \frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}
     \big(m\,\delta_i - \sum_j \delta_j - \hat x_i \sum_j \delta_j \hat x_j\big)$,
     $\delta = \partial L/\partial y$.
     """

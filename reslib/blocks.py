@@ -106,7 +106,7 @@ class BlockBase(nn.Module):
         return layers.conv, norm_layer or layers.batch_norm
 
     def _downsample(self, norm: NormLayer) -> nn.Module | None:
-        """torchvision's `downsample`: the module that maps x to F(x)'s shape; None for the identity."""
+        """The shortcut projection (torchvision's `downsample`): maps x to F(x)'s shape; None: identity."""
         if self.plain or (self.stride == 1 and self.in_channels == self.out_channels):
             return None
         if self.shortcut_type == "A":
@@ -296,6 +296,11 @@ class Bottleneck(BlockBase):
 
 @typechecked
 def zero_last(norm: nn.Module | None, conv: nn.Module) -> None:
+    """Zero a branch's last scale: the norm's gamma, or the conv's weights where there is no norm.
+
+    The branch then adds nothing at initialisation, and the block starts as its shortcut (Goyal et
+    al., 2017: "zero gamma"); `zero_init_last()` of every block class calls this.
+    """
     with torch.no_grad():
         if norm is not None and getattr(norm, "weight", None) is not None:
             norm.weight.zero_()

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reslib.blocks import BasicBlock, Bottleneck
 from reslib.densenet import channel_plan
-from reslib.resnet import STEM_TYPES
+from reslib.layers import STEM_TYPES
 from reslib.validate import require_bool, require_choice, require_int, require_tensor, typechecked
 
 __all__ = [

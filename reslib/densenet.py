@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.layers import layers_for
+from reslib.layers import STEM_TYPES, layers_for
 from reslib.validate import MAX_BLOCKS, require_choice, require_float, require_int, sized, typechecked
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-STEM_TYPES = ("imagenet", "cifar")
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + BN + ReLU + 3x3/2 max pool, 'cifar' one 3x3 conv"
 
 

@@ -1,4 +1,4 @@
-"""The layers every model is built from: 1-D or 2-D layer classes, and the residual add.
+"""The layers every model is built from: 1-D or 2-D layer classes, the residual add, the stems.
 
 `layers_for(dim)` lets one block definition serve signals (`dim=1`, MNIST-1D) and images (`dim=2`);
 `residual_add` is the skip connection $x + F(x)$ with an error that says what to do when the
@@ -14,7 +14,11 @@ from torch import nn
 
 from reslib.validate import require_int, typechecked
 
-__all__ = ["Layers", "layers_for", "residual_add"]
+__all__ = ["STEM_TYPES", "Layers", "layers_for", "residual_add"]
+
+# The two stems of the series' CNNs: "imagenet", a 7x7 stride-2 conv and a 3x3 stride-2 max pool
+# (a 224-pixel image becomes 56 x 56), and "cifar", one 3x3 conv that keeps a 32-pixel image whole.
+STEM_TYPES = ("imagenet", "cifar")
 
 
 class Layers(NamedTuple):

@@ -49,8 +49,11 @@ _NORMS = (None, "batch", "layer", "group")
 
 
 def _norm(norm: str | None, width: int) -> nn.Module:
-    """Batch norm (statistics over the batch), layer norm (over one example's units), group norm
-    (over gcd(8, width) groups of one example's units), or nothing."""
+    """The norm layer of a block: batch, layer or group norm, or nothing.
+
+    Batch norm takes its statistics over the batch, layer norm over one example's units, group norm
+    over gcd(8, width) groups of one example's units.
+    """
     require_choice("norm", norm, (None, "batch", "layer", "group"))
     if norm == "batch":
         return nn.BatchNorm1d(width)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from reslib.blocks import BasicBlock, BlockBase, Bottleneck, NormLayer, make_stage, require_block
-from reslib.layers import layers_for
+from reslib.layers import STEM_TYPES, layers_for
 from reslib.validate import (
     MAX_BLOCKS,
     require_bool,
@@ -39,7 +39,6 @@ __all__ = [
     "resnet200",
 ]
 
-STEM_TYPES = ("imagenet", "cifar")
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + 3x3/2 max-pool, 'cifar' one 3x3 conv"
 
 
