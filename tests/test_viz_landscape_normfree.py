@@ -63,9 +63,6 @@ def test_bad_figure_arguments_are_refused():
         rl.viz.width_depth_figure({"e": np.ones((2, 3))}, [1, 4], [100, 50], ["plain", "residual"])
     with pytest.raises(ValueError, match="one width per depth"):
         rl.viz.width_depth_figure({"e": np.ones((2, 2))}, [1, 4], [100], ["plain", "residual"])
-    fig = rl.viz.scheme_figure({"a": (np.ones(3), rl.train.History([1.0]))})
-    with pytest.raises(ValueError, match="index"):
-        rl.viz.update_scheme_figure(fig, np.ones(3), rl.train.History([1.0]), index=1)
 
 
 def _results():

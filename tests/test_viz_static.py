@@ -45,7 +45,7 @@ def test_values_restored_and_int_slider_thinned():
     explorer = rl.viz.variance_explorer()
     explorer.update(depth=37, init="Glorot")
     before = explorer.values
-    figure = rl.viz.static_explorer(explorer, max_frames=20)
+    figure = rl.viz.static_explorer(explorer, "depth", max_frames=20)
     assert explorer.values == before
     names = [f.name for f in figure.frames]
     assert len(names) == 20 and names[0] == "depth=1" and names[-1] == "depth=200"
@@ -63,6 +63,14 @@ def test_several_controls_make_their_product():
     ]
     thinned = rl.viz.static_explorer(explorer, ["depth", "init"], max_frames=10)
     assert len(thinned.frames) == 10  # 5 depths x 2 inits
+
+
+def test_without_controls_a_registered_explorer_steps_through_its_registered_sweep():
+    explorer = rl.viz.variance_explorer()
+    assert explorer.name == "variance_explorer"
+    assert rl.viz.EXPLORERS["variance_explorer"].sweep == ("depth", "batch_norm")  # as notebook 04 passes
+    names = [f.name for f in rl.viz.static_explorer(explorer, max_frames=6).frames]
+    assert names == [f"depth={d}, batch_norm={b}" for d in (1, 101, 200) for b in (False, True)]
 
 
 def test_float_and_selection_controls():
@@ -121,7 +129,7 @@ def test_errors_name_the_argument_and_the_fix():
 
 
 def test_floats_rounded_and_long_lists_stored_as_typed_arrays():
-    figure = rl.viz.static_explorer(rl.viz.variance_explorer(), max_frames=5)
+    figure = rl.viz.static_explorer(rl.viz.variance_explorer(), "depth", max_frames=5)
     lists = [t.y for f in figure.frames for t in f.data if isinstance(t.y, tuple | list)]
     short = [v for y in lists for v in y if isinstance(v, float)]
     assert short and all(float(f"{v:.4g}") == v for v in short)

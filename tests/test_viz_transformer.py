@@ -56,8 +56,8 @@ def test_placement_explorer_says_when_a_run_is_missing_and_reports_divergence(re
 def test_placement_figure_has_two_traces_per_model(results):
     fig = rl.viz.placement_figure({f"{k}": v for k, v in list(results.items())[:3]})
     assert len(fig.data) == 6 and list(fig.data[0].x) == [1]
-    with pytest.raises(ValueError, match="index"):
-        rl.viz.update_placement_figure(fig, *results[1, "pre-LN", False], index=3)
+    assert [t.name for t in fig.data] == [f"{k}" for k in list(results)[:3] for _ in range(2)]
+    assert len(rl.viz.find_trace(fig, "curve 2").y) == 20  # the third model's loss curve, 20 steps
 
 
 def test_lens_explorer_moves_through_every_block(tokens):
@@ -72,4 +72,4 @@ def test_lens_explorer_moves_through_every_block(tokens):
         assert list(explorer.figure.data[4].x) == [block]
     assert "embedding" in (explorer.update(block=0) or explorer.status.value)
     with pytest.raises(ValueError, match="block"):
-        rl.viz.update_lens_figure(rl.viz.lens_figure(), readout, 4)
+        rl.viz.lens_figure(readout, 4)

@@ -1,13 +1,16 @@
 """`make bench`: how fast the series runs, measured rather than asserted.
 
-    python -m tools.bench [--skip-notebooks]
+    python -m tools.bench [--skip-notebooks | --explorers-only]
     python -m tools.bench --binder [--threads 1,2,4] [notebook.ipynb ...]
 
 Prints three tables:
 1. every notebook executed top to bottom in a fresh kernel: wall time and peak
    resident memory of this process plus the kernel (sampled every 20 ms);
-2. every explorer: time of one `update()` (compute + figure update, no browser)
-   over a sweep of its controls, median and worst;
+2. every registered explorer (`reslib.viz.registry.EXPLORERS`), built from its demo arguments:
+   time of one `update()` (compute + figure update, no browser) over the grid of all its
+   controls (`reslib.viz.static.control_grid`: up to 80 combinations, every option of a
+   dropdown, each slider's ends kept; no combination twice, so every update is a cache miss),
+   median and worst;
 3. `reslib.train.fit` against a bare PyTorch loop doing the same work.
 Targets, written down here: what the README promises (every notebook runs on a laptop CPU in
 seconds) and what the house style asks of a live explorer (an update under 100 ms, else a button):
@@ -30,7 +33,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import itertools
 import os
 import shutil
 import socket
@@ -40,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -130,196 +132,17 @@ def run_notebook(path: Path, kernel_only: bool = False) -> tuple[float, float, f
     return seconds, mem.peak / 2**30, mem.cpu_seconds
 
 
-# Each explorer: a factory and a sweep of control values (every update is a cache miss).
-EXPLORERS: dict[str, tuple[Callable[[], rl.viz.Explorer], list[dict]]] = {
-    "01 gradient_explorer": (
-        lambda: rl.viz.gradient_explorer(rl.data.mnist1d()),
-        [
-            dict(depth=d, activation=a)
-            for d, a in itertools.product([1, 2, 5, 10, 17, 25, 33, 42, 50], ["sigmoid", "tanh", "relu"])
-        ],
-    ),
-    # notebooks 02-03 (reslib.viz)
-    "02 shattering_explorer": (
-        lambda: rl.viz.shattering_explorer(),
-        [
-            dict(depth=d, architecture=a, batch_norm=b)
-            for a, b, d in itertools.product(
-                ["feed-forward", "residual"], [True, False], [1, 2, 10, 24, 37, 50]
-            )
-        ],
-    ),
-    "03 path_explorer": (
-        lambda: rl.viz.path_explorer(),
-        [
-            dict(n_blocks=n, factor=f)
-            for n, f in itertools.product([1, 2, 12, 54, 80, 110], [0.05, 0.25, 0.5, 1.0])
-        ],
-    ),
-    "03 lesion_explorer": (
-        lambda: _lesion_explorer(),
-        [
-            dict(first=f, count=c, choice=ch)
-            for ch, f, c in itertools.product(["consecutive", "random"], [0, 5, 10], [0, 1, 6, 11])
-        ],
-    ),
-    # notebooks 04-05 (reslib.viz)
-    "04 variance_explorer": (
-        rl.viz.variance_explorer,
-        [
-            dict(depth=d, init=i, multiplier=m, scaling=s, batch_norm=b)
-            for d, i, m, s, b in itertools.product(
-                [1, 67, 133, 200], ["He", "Glorot"], [0.25, 1.0, 4.0], ["none", "1/√2"], [False, True]
-            )
-        ],
-    ),
-    "05 running_stats_explorer": (
-        rl.viz.running_stats_explorer,
-        [
-            dict(batch_size=b, momentum=m, gamma=g, beta=be)
-            for b, m, g, be in itertools.product(
-                [2, 16, 128, 256], [0.01, 0.1, 1.0], [-2.0, 1.0, 3.0], [-3.0, 3.0]
-            )
-        ],
-    ),
-    # notebooks 06-07 (reslib.viz)
-    "06 block_cost_explorer": (
-        lambda: rl.viz.block_cost_explorer(),
-        [
-            dict(channels=c, planes=p, size=s, kernel_size=k)
-            for c, p, s, k in itertools.product([16, 256, 1024], [4, 64, 512], [1, 56, 112], [1, 3, 7])
-        ],
-    ),
-    "07 resnet_explorer": (
-        lambda: rl.viz.resnet_explorer(
-            {
-                "plain-8": rl.train.History([1.0, 0.5], [0.5, 0.3], [1.0, 0.6], [0.5, 0.4]),
-                "residual-8": rl.train.History([1.0, 0.4], [0.5, 0.2], [1.0, 0.5], [0.5, 0.35]),
-            }
-        ),
-        [
-            dict(network=n, stride=s, metric=m)
-            for n, s, m in itertools.product(
-                list(rl.viz.NETWORKS), list(rl.viz.STRIDES), list(rl.viz.METRICS)
-            )
-        ],
-    ),
-    "07 shortcut_explorer": (
-        rl.viz.shortcut_explorer,
-        [
-            dict(depth=d, shortcut_scale=lam, branch_scale=a)
-            for d, lam, a in itertools.product([1, 40, 80], [0.0, 0.5, 1.0, 1.5], [0.0, 0.1, 1.0])
-        ],
-    ),
-    # notebooks 08-09 (reslib.viz)
-    "08 densenet_explorer": (
-        rl.viz.densenet_explorer,
-        [
-            dict(growth_rate=k, layers=n, compression=t)
-            for k, n, t in itertools.product([1, 12, 24, 48], [1, 16, 40], [0.1, 0.5, 1.0])
-        ],
-    ),
-    "09 unet_trace_explorer": (
-        rl.viz.unet_trace_explorer,
-        [dict(size=s) for s in (16, 17, 100, 188, 300, 571, 572, 576, 699, 700)],
-    ),
-    "09 hourglass_explorer": (
-        lambda: rl.viz.hourglass_explorer(
-            rl.scenes.keypoints(20, 24, seed=0).x,
-            [torch.rand(20, 2, 24, 24, generator=torch.Generator().manual_seed(s)) for s in (0, 1)],
-            rl.scenes.keypoints(20, 24, seed=0).coords,
-        ),
-        [dict(stack=s, example=e) for s, e in itertools.product([1, 2], [0, 7, 19])],
-    ),
-    # notebook 10 (reslib.viz): precomputed results, as the notebook passes them
-    "10 landscape_explorer": (
-        lambda: _landscape_explorer(),
-        [dict(depth=d, architecture=a) for a, d in itertools.product(["plain", "residual"], [2, 8, 20])],
-    ),
-    "10 scheme_explorer": (
-        lambda: _scheme_explorer(),
-        [dict(scheme=s, depth=d) for s, d in itertools.product(rl.normfree.SCHEMES, [8, 32])],
-    ),
-    "10 euler_explorer": (
-        rl.viz.euler_explorer,
-        [dict(depth=2**k) for k in range(9)],
-    ),
-    # notebook 11 (reslib.viz): profiles of fresh transformers, synthetic curves
-    "11 placement_explorer": (
-        lambda: _placement_explorer(),
-        [
-            dict(depth=d, placement=p, warmup=w)
-            for d, p, w in itertools.product([4, 12], ["pre-LN", "post-LN"], [False, True])
-        ],
-    ),
-    "11 lens_explorer": (
-        lambda: _lens_explorer(),
-        [dict(block=b) for b in range(13)],
-    ),
-}
-
-
-def _lesion_explorer() -> rl.viz.Explorer:
-    """Notebook 03's lesion explorer over a residual and a plain net (12 deep), trained as there."""
-    data, nets = rl.data.mnist1d(), {}
-    for name, residual in [("residual", True), ("plain", False)]:
-        rl.set_seed(0)
-        nets[name] = rl.mlp.mlp(12, 64, 40, 10, residual=residual, norm="batch")
-        rl.train.fit(nets[name], data, epochs=10, lr=0.05, progress=False)
-    return rl.viz.lesion_explorer(nets, data)
-
-
-def _landscape_explorer() -> rl.viz.Explorer:
-    """Notebook 10's landscape explorer: 21 x 21 slices of untrained plain and residual MLPs (as in size)."""
-    data, slices = rl.data.mnist1d(), {}
-    probe = (data.x_train[:500], data.y_train[:500])
-    for depth, arch in itertools.product([2, 8, 20], ["plain", "residual"]):
-        rl.set_seed(0)
-        model = rl.mlp.mlp(depth, 32, 40, 10, residual=arch == "residual", residual_scale=1.0)
-        slices[depth, arch] = rl.landscape.loss_slice_2d(model, probe, steps=21, span=0.5)
-    return rl.viz.landscape_explorer(slices)
-
-
-def _scheme_explorer() -> rl.viz.Explorer:
-    """Notebook 10's init-scheme explorer: profiles of fresh networks and 6-epoch curves (synthetic)."""
-    x, results = rl.data.mnist1d().x_train[:500], {}
-    for scheme, depth in itertools.product(rl.normfree.SCHEMES, [8, 32]):
-        rl.set_seed(0)
-        profile = rl.variance.residual_stream(
-            rl.normfree.normfree_mlp(depth, 32, 40, 10, scheme), x
-        ).second_moment
-        curve = [2.3 / (1 + 0.1 * e * (1 + len(scheme) % 3)) for e in range(6)]
-        results[scheme, depth] = (profile, rl.train.History(curve, [0.5] * 6))
-    return rl.viz.scheme_explorer(results)
-
-
-def _placement_explorer() -> rl.viz.Explorer:
-    """Notebook 11's placement explorer: fresh transformers' gradient profiles, synthetic curves."""
-    data, results = rl.sequences.sequence_task(64, 32, device="cpu"), {}
-    for depth, placement, warmup in itertools.product([4, 12], ["pre-LN", "post-LN"], [False, True]):
-        rl.set_seed(0)
-        model = rl.transformer.transformer(10, 8, depth, 32, 2, d_ff=64, norm_first=placement == "pre-LN")
-        profile = rl.stream.gradient_profile(model, data.x_train, data.y_train)
-        curve = torch.linspace(2.3, 0.1 + warmup, 150).numpy()
-        results[depth, placement, warmup] = (
-            profile,
-            rl.sequences.SequenceRun(curve, 0.9, None, 3e-3, 40 * warmup),
-        )
-    return rl.viz.placement_explorer(results)
-
-
-def _lens_explorer() -> rl.viz.Explorer:
-    """Notebook 11's logit-lens explorer on a fresh 12-block transformer and 500 test sequences."""
-    data = rl.sequences.sequence_task(64, 500, device="cpu")
-    rl.set_seed(0)
-    model = rl.transformer.transformer(10, 8, 12, 32, 2, d_ff=64)
-    return rl.viz.lens_explorer(rl.stream.logit_lens(model, data.x_test, data.y_test))
+# Updates timed per explorer: the grid of all its controls, thinned to at most this many.
+EXPLORER_UPDATES = 80  # ResNet: 11 networks x 2 stride placements x 3 metrics = 66
 
 
 def bench_explorers() -> list[tuple[str, int, float, float, dict]]:
+    """(notebook and name, updates, median ms, worst ms, the values of the worst) per explorer."""
     rows = []
-    for name, (factory, sweep) in EXPLORERS.items():
-        explorer = factory()
+    for entry in sorted(rl.viz.EXPLORERS.values(), key=lambda e: (e.notebook, e.name)):
+        name = f"{entry.notebook[:2]} {entry.name}"
+        explorer = entry.build()
+        sweep = rl.viz.control_grid(explorer, list(explorer.controls), EXPLORER_UPDATES)
         times = []
         for values in sweep:
             start = time.perf_counter()
@@ -448,6 +271,7 @@ def main_binder(args: argparse.Namespace, argv: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--explorers-only", action="store_true", help="only the explorer table")
     parser.add_argument("--binder", action="store_true", help="one CPU, no network, per thread count")
     parser.add_argument("--threads", default="1", help="with --binder: thread counts, e.g. 1,2,4")
     parser.add_argument("paths", nargs="*", type=Path, help="with --binder: these notebooks only")
@@ -456,7 +280,7 @@ def main() -> None:
         main_binder(args, sys.argv[1:])
         return
     print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, cpus: {psutil.cpu_count()}")
-    if not args.skip_notebooks:
+    if not (args.skip_notebooks or args.explorers_only):
         print("\nnotebook                              time (s)   peak memory (GB)   target <=45 s, <=1.5 GB")
         for name, seconds, gb in bench_notebooks(sorted((ROOT / "notebooks").glob("*.ipynb"))):
             ok = "ok" if seconds <= 45 and gb <= 1.5 else "OVER"
@@ -465,6 +289,8 @@ def main() -> None:
     for name, n, median, worst, at in bench_explorers():
         ok = "ok" if median <= 100 else "OVER"
         print(f"{name:<30}{n:8d}{median:14.1f}{worst:13.1f}   {ok}   (worst at {at})")
+    if args.explorers_only:
+        return
     fit_rate, bare_rate, ratio = bench_fit()
     print("\ntraining throughput (mlp depth 8, width 64, MNIST-1D, 5 epochs, best of 9)")
     print(f"  reslib.train.fit: {fit_rate:,.0f} examples/s")

@@ -47,7 +47,6 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import plotly.graph_objects as go
 import torch
 from torch import nn
 
@@ -302,6 +301,12 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.explorer.Explorer": None,  # its arguments are widgets built by the explorers tested here
     "reslib.viz.explorer.image_grid": lambda: dict(z=_T(4, 4)),
     "reslib.viz.static.static_explorer": lambda: dict(explorer=rl.viz.euler_explorer(), controls="depth"),
+    "reslib.viz.static.control_grid": lambda: dict(explorer=rl.viz.euler_explorer(), controls="depth"),
+    "reslib.viz.explorer.find_trace": lambda: dict(figure=rl.viz.euler_figure(), key="plain 0"),
+    # the euler explorer's own entry again: registering it replaces the entry with an equal one
+    "reslib.viz.registry.register_explorer": lambda: {
+        k: getattr(rl.viz.EXPLORERS["euler_explorer"], k) for k in ("factory", "demo", "sweep", "notebook")
+    },
     "reslib.viz.explorer.image_trace": lambda: dict(z=_T(4, 4)),
     "reslib.viz.explorer.plain_list": lambda: dict(values=[1.0, 2.0]),
     "reslib.viz.training.bar_figure": lambda: dict(values={"a": 1.0}, title="t", yaxis="y"),
@@ -347,43 +352,11 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         results={("rezero", 4): (torch.ones(5).numpy(), _short_history())}
     ),
     "reslib.viz.landscape.slice_1d_figure": lambda: dict(slices={"a": _slice_1d()}),
-    "reslib.viz.normfree.update_euler_figure": lambda: dict(
-        fig=rl.viz.euler_figure(),
-        residual=rl.euler.euler_trajectory(2),
-        plain=rl.euler.euler_trajectory(2, False),
-    ),
-    "reslib.viz.landscape.update_landscape_figure": lambda: dict(
-        fig=rl.viz.landscape_figure(), result=_slice_2d()
-    ),
-    "reslib.viz.normfree.update_scheme_figure": lambda: dict(
-        fig=rl.viz.scheme_figure({"a": (torch.ones(3).numpy(), _short_history())}),
-        second=torch.ones(3).numpy(),
-        history=_short_history(),
-    ),
-    "reslib.viz.landscape.width_depth_figure": lambda: dict(
+    "reslib.viz.mlp.width_depth_figure": lambda: dict(
         errors={"e": torch.ones(2, 2).numpy()}, depths=[1, 2], widths=[3, 4], columns=["plain", "residual"]
     ),
     "reslib.mlp.width_for_budget": lambda: dict(depth=2, budget=20000, in_features=40, out_features=10),
     "reslib.viz.resnet.shortcut_figure": lambda: dict(results=_shortcut()),
-    "reslib.viz.resnet.update_shortcut_figure": lambda: dict(
-        fig=go.Figure(rl.viz.shortcut_figure(_shortcut())), results=_shortcut()
-    ),
-    "reslib.viz.resnet.update_block_cost_figure": lambda: dict(
-        fig=rl.viz.block_cost_figure(), costs=rl.costs.block_costs(64, 16, 8)
-    ),
-    "reslib.viz.gradients.update_gradient_flow_figure": lambda: dict(
-        fig=rl.viz.gradient_flow_figure(),
-        result=rl.gradients.gradient_flow(3, "relu", _data().x_train, _data().y_train, width=8),
-    ),
-    "reslib.viz.variance.update_profile_figure": lambda: dict(
-        fig=rl.viz.profile_figure(), result=rl.variance.forward_backward_profile(3, width=8, n_samples=8)
-    ),
-    "reslib.viz.resnet.update_resnet_figure": lambda: dict(
-        fig=rl.viz.resnet_figure(histories={"a": _history()}),
-        rows=rl.viz.network_costs("ResNet-18"),
-        histories={"a": _history()},
-        metric="training error",
-    ),
     "reslib.attention.FeedForward": lambda: dict(d_model=8, d_ff=16),
     "reslib.attention.SelfAttention": lambda: dict(d_model=8, n_head=2),
     "reslib.attention.causal_mask": lambda: dict(length=4),
@@ -401,14 +374,8 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.stream.gradient_profile": _tokens,
     "reslib.stream.logit_lens": _tokens,
     "reslib.viz.transformer.placement_figure": lambda: dict(results={"a": _profile_run()}),
-    "reslib.viz.transformer.update_placement_figure": lambda: dict(
-        fig=rl.viz.placement_figure({"a": _profile_run()}), profile=_profile_run()[0], run=_profile_run()[1]
-    ),
     "reslib.viz.transformer.placement_explorer": lambda: dict(results={(2, "pre-LN", False): _profile_run()}),
     "reslib.viz.transformer.lens_figure": lambda: dict(readout=_readout()),
-    "reslib.viz.transformer.update_lens_figure": lambda: dict(
-        fig=rl.viz.lens_figure(), readout=_readout(), block=1
-    ),
     "reslib.viz.transformer.lens_explorer": lambda: dict(readout=_readout()),
     "reslib.checks.transformer.pre_ln_block_reference": lambda: dict(
         block=rl.transformer.Block(8, 2), x=_T(2, 3, 8)
@@ -416,9 +383,6 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.checks.transformer.which_fails_reference": lambda: dict(norm_first=False, warmup=False),
     "reslib.checks.transformer.logit_lens_reference": lambda: dict(
         model=_tiny_transformer(), idx=torch.randint(10, (2, 4))
-    ),
-    "reslib.viz.batchnorm.update_running_stats_figure": lambda: dict(
-        fig=rl.viz.running_stats_figure(), trace=rl.batchnorm.running_stats_trace(8, 0.1, steps=5)
     ),
 }
 
@@ -524,10 +488,8 @@ VALID_EDGES = [
     ),
     (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
     (r"reslib\.mlp\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
-    (r"reslib\.viz\.normfree\.update_scheme_figure", r"index", r"edge 0", "the first network"),
-    (r"reslib\.viz\.transformer\.update_placement_figure", r"index", r"edge 0", "the first model"),
     (
-        r"reslib\.viz\.transformer\.(lens_figure|update_lens_figure)",
+        r"reslib\.viz\.transformer\.lens_figure",
         r"block",
         r"edge 0",
         "0 is the embedding",

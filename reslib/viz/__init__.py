@@ -1,8 +1,11 @@
 """Figures and live explorers, one module per topic, on one `Explorer` base.
 
 Each topic module holds pure figure builders (results -> `go.Figure`) and thin explorer wiring;
-the compute they show lives in the topic modules of `reslib`. Every public name is re-exported
-here, so a notebook reaches any figure or explorer in one hop: `rl.viz.variance_explorer()`.
+the compute they show lives in the topic modules of `reslib`, usually the one of the same name
+(`viz.euler` draws `reslib.euler`). Colours and layout come from `style`; every explorer is
+registered in `registry` with its demo arguments and the controls its static copy steps through.
+Every public name is re-exported here, so a notebook reaches any figure or explorer in one hop:
+`rl.viz.variance_explorer()`.
 """
 
 import importlib

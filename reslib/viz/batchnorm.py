@@ -11,13 +11,14 @@ from plotly.subplots import make_subplots
 
 from reslib.batchnorm import RunningStatsTrace, running_stats_trace
 from reslib.validate import typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE, PURPLE, RED
 
 __all__ = [
     "lr_sweep_figure",
     "running_stats_explorer",
     "running_stats_figure",
-    "update_running_stats_figure",
 ]
 
 
@@ -41,7 +42,7 @@ def lr_sweep_figure(
                     y=[3.0] * len(bad),
                     mode="markers",
                     name=f"{label}: diverged",
-                    marker=dict(symbol="x", size=12, color="#d62728"),
+                    marker=dict(symbol="x", size=12, color=RED),
                 )
             )
     fig.update_xaxes(title_text="learning rate", type="log")
@@ -54,7 +55,8 @@ def lr_sweep_figure(
 def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
     """Running mean/variance vs step, train-vs-eval gap vs step, eval output histogram.
 
-    Traces: 0 running mean, 1 population mean, 2 running var, 3 population var, 4 gap, 5 histogram.
+    Traces (by key, see `find_trace`): "running mean", "true mean", "running var", "true var"
+    (the population's), "gap", "histogram".
     """
     fig = make_subplots(
         rows=1,
@@ -62,36 +64,38 @@ def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
         subplot_titles=("running statistics", "|train output - eval output|", "eval-mode output y"),
     )
     for name, color, dash in (
-        ("running mean", "#1f77b4", None),
-        ("true mean", "#1f77b4", "dash"),
-        ("running var", "#ff7f0e", None),
-        ("true var", "#ff7f0e", "dash"),
+        ("running mean", BLUE, None),
+        ("true mean", BLUE, "dash"),
+        ("running var", ORANGE, None),
+        ("true var", ORANGE, "dash"),
     ):
-        fig.add_trace(go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash)), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="lines", name="gap", line=dict(color="#2ca02c")), row=1, col=2)
-    fig.add_trace(go.Bar(name="y", marker_color="#9467bd", showlegend=False), row=1, col=3)
+        fig.add_trace(
+            go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash), meta=name), row=1, col=1
+        )
+    fig.add_trace(go.Scatter(mode="lines", name="gap", line=dict(color=GREEN), meta="gap"), row=1, col=2)
+    fig.add_trace(go.Bar(name="y", marker_color=PURPLE, showlegend=False, meta="histogram"), row=1, col=3)
     fig.update_xaxes(title_text="step", row=1, col=1)
     fig.update_xaxes(title_text="step", row=1, col=2)
     fig.update_xaxes(title_text="y", range=[-12, 12], row=1, col=3)
     fig.update_layout(height=380, bargap=0, legend=dict(orientation="h", y=-0.25), **LAYOUT)
     if trace is not None:
-        update_running_stats_figure(fig, trace)
+        _update_running_stats_figure(fig, trace)
     return fig
 
 
-@typechecked
-def update_running_stats_figure(fig: go.Figure | go.FigureWidget, trace: RunningStatsTrace) -> None:
+def _update_running_stats_figure(fig: go.Figure | go.FigureWidget, trace: RunningStatsTrace) -> None:
     """Write a `running_stats_trace` result into a `running_stats_figure`."""
     steps = list(range(1, len(trace.running_mean) + 1))
     ends = [1, steps[-1]]
-    fig.data[0].x, fig.data[0].y = steps, plain_list(trace.running_mean)
-    fig.data[1].x, fig.data[1].y = ends, [trace.mean] * 2
-    fig.data[2].x, fig.data[2].y = steps, plain_list(trace.running_var)
-    fig.data[3].x, fig.data[3].y = ends, [trace.var] * 2
-    fig.data[4].x, fig.data[4].y = steps, plain_list(trace.gap)
+    find_trace(fig, "running mean").update(x=steps, y=plain_list(trace.running_mean))
+    find_trace(fig, "true mean").update(x=ends, y=[trace.mean] * 2)
+    find_trace(fig, "running var").update(x=steps, y=plain_list(trace.running_var))
+    find_trace(fig, "true var").update(x=ends, y=[trace.var] * 2)
+    find_trace(fig, "gap").update(x=steps, y=plain_list(trace.gap))
     counts, _ = np.histogram(np.clip(trace.output, _BINS[0], _BINS[-1]), _BINS)
-    fig.data[5].x = plain_list((_BINS[:-1] + _BINS[1:]) / 2)
-    fig.data[5].y = plain_list(counts / counts.sum())
+    find_trace(fig, "histogram").update(
+        x=plain_list((_BINS[:-1] + _BINS[1:]) / 2), y=plain_list(counts / counts.sum())
+    )
 
 
 @typechecked
@@ -102,7 +106,7 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
 
     def redraw(batch_size: int, momentum: float, gamma: float, beta: float) -> str:
         t = running_stats_trace(batch_size, momentum, steps, gamma, beta, seed=seed)
-        update_running_stats_figure(figure, t)
+        _update_running_stats_figure(figure, t)
         return (
             f"after {steps} steps: running mean {t.running_mean[-1]:.2f} (true "
             f"{t.mean:.2f}), running var {t.running_var[-1]:.2f} (true {t.var:.2f}); "
@@ -120,4 +124,7 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
         "gamma": widgets.FloatSlider(value=1.0, min=-2.0, max=3.0, step=0.1, description="γ"),
         "beta": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="β"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="running_stats_explorer")
+
+
+register_explorer(running_stats_explorer, lambda: {}, ("batch_size",), "05_batch_norm_math")

@@ -8,7 +8,7 @@ from plotly.subplots import make_subplots
 
 from reslib.data import TensorData
 from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import LAYOUT
+from reslib.viz.style import LAYOUT
 
 __all__ = [
     "mnist1d_figure",

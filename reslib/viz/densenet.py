@@ -10,15 +10,14 @@ import plotly.graph_objects as go
 from reslib.costs import densenet_parameter_count
 from reslib.densenet import channel_plan
 from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer
+from reslib.viz.explorer import Explorer, find_trace
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import LAYOUT, PALETTE
 
 __all__ = [
     "channel_figure",
     "densenet_explorer",
 ]
-
-
-_BLOCK_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
 def _channel_bars(
@@ -40,13 +39,16 @@ def channel_figure(
     num_init_features: int = 24,
     compression: float = 0.5,
 ) -> go.Figure:
-    r"""Input channels of every dense layer, $k_0 + l\,k$, one colour per block."""
+    r"""Input channels of every dense layer, $k_0 + l\,k$, one colour per block.
+
+    Traces (by key, see `find_trace`): "block 1", "block 2", ... (at least four, the unused hidden).
+    """
     fig = go.Figure()
     for i, (x, y) in enumerate(_channel_bars(growth_rate, block_config, num_init_features, compression)):
-        color = _BLOCK_COLORS[i % len(_BLOCK_COLORS)]
-        fig.add_trace(go.Bar(x=x, y=y, name=f"block {i + 1}", marker_color=color))
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Bar(x=x, y=y, name=f"block {i + 1}", marker_color=color, meta=f"block {i + 1}"))
     for i in range(len(fig.data), 4):  # fixed number of traces, so an explorer can update them
-        fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False))
+        fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False, meta=f"block {i + 1}"))
     fig.update_layout(
         title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
         xaxis_title="dense layer (counted through the network)",
@@ -70,7 +72,8 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
     def redraw(growth_rate: int, layers: int, compression: float) -> str:
         config = (layers,) * num_blocks
         bars = _channel_bars(growth_rate, config, 2 * growth_rate, compression)
-        for i, trace in enumerate(figure.data):
+        for i in range(len(figure.data)):
+            trace = find_trace(figure, f"block {i + 1}")
             if i < len(bars):
                 trace.update(x=bars[i][0], y=bars[i][1], visible=True)
             else:
@@ -93,4 +96,7 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
         "layers": widgets.IntSlider(value=16, min=1, max=40, description="layers/block"),
         "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description="theta"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="densenet_explorer")
+
+
+register_explorer(densenet_explorer, lambda: {}, ("growth_rate",), "08_densenet")

@@ -1,9 +1,10 @@
-"""The shared base of every explorer and figure: `Explorer`, the plot layout and plotly-safe values.
+"""The shared base of every explorer and figure: `Explorer`, traces found by key, plotly-safe values.
 
 Every explorer is an `Explorer`: controls on top, a status line, and a
 `go.FigureWidget` redrawn inside `batch_update()` whenever a control moves.
 `Explorer.update(**values)` moves controls from code, so tests (and lecturers)
-can drive an explorer without a browser.
+can drive an explorer without a browser. Updaters find the traces they redraw with
+`find_trace(figure, key)`, by the key a figure builder put in the trace's `meta`, never by position.
 """
 
 from __future__ import annotations
@@ -17,19 +18,39 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import torch
+from plotly.basedatatypes import BaseTraceType
 
 from reslib.validate import require_float, require_tensor, typechecked
+from reslib.viz.style import ERROR_TEXT, STATUS_TEXT
 
 __all__ = [
     "Explorer",
-    "LAYOUT",
+    "find_trace",
     "image_grid",
     "image_trace",
     "plain_list",
 ]
 
 
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
+@typechecked
+def find_trace(figure: go.Figure | go.FigureWidget, key: str) -> BaseTraceType:
+    """The one trace of `figure` whose `meta` is `key`.
+
+    Figure builders give each trace an updater redraws a key (`go.Scatter(..., meta="norms")`),
+    and updaters look it up here, so adding or reordering traces cannot redraw the wrong one.
+    The key is the trace's `meta`, not its `name`: a name shows in legends and hover labels,
+    `meta` only where a hover template asks for `%{meta}`.
+
+    Raises:
+        ValueError: no trace, or more than one, has this key.
+    """
+    found = [t for t in figure.data if t.meta == key]
+    if len(found) != 1:
+        keys = [t.meta for t in figure.data if t.meta is not None]
+        raise ValueError(
+            f"key {key!r} names {len(found)} traces of this figure, not one; its trace keys are {keys}"
+        )
+    return found[0]
 
 
 @typechecked
@@ -76,6 +97,8 @@ class Explorer(widgets.VBox):
         figure: the `go.FigureWidget` to redraw.
         redraw: called with the control values inside `figure.batch_update()`;
             returns a status sentence shown above the figure.
+        name: the name of the function that built it, as in `reslib.viz.registry.EXPLORERS`
+            (where its demo arguments and the controls a static copy steps through are kept).
 
     Raises:
         TypeError, ValueError: the first draw failed: a bad argument to the explorer's builder
@@ -83,8 +106,13 @@ class Explorer(widgets.VBox):
     """
 
     def __init__(
-        self, controls: Mapping[str, widgets.ValueWidget], figure: go.FigureWidget, redraw: Callable[..., str]
+        self,
+        controls: Mapping[str, widgets.ValueWidget],
+        figure: go.FigureWidget,
+        redraw: Callable[..., str],
+        name: str | None = None,
     ):
+        self.name = name
         self.controls = dict(controls)
         self.figure = figure
         self.status = widgets.HTML()
@@ -150,10 +178,10 @@ class Explorer(widgets.VBox):
                 message = self._redraw(**self.values)
             self._store_figure_state()
             self.error = None
-            self.status.value = f"<span style='color:#444'>{html.escape(message)}</span>"
+            self.status.value = f"<span style='color:{STATUS_TEXT}'>{html.escape(message)}</span>"
         except Exception as exc:  # show what happened instead of a silent dead widget
             self.error = exc
             self.status.value = (
-                f"<span style='color:#cf222e'>could not draw: "
+                f"<span style='color:{ERROR_TEXT}'>could not draw: "
                 f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
             )

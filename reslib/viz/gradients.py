@@ -14,18 +14,17 @@ from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
 from reslib.runtime import num_threads
 from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, COLORS, GREEN, LAYOUT, ORANGE, RED
 
 __all__ = [
-    "COLORS",
     "gradient_explorer",
     "gradient_flow_figure",
     "gradient_norms_figure",
-    "update_gradient_flow_figure",
 ]
 
-
-COLORS = {"relu": "#1f77b4", "tanh": "#2ca02c", "sigmoid": "#d62728"}
+_HISTOGRAMS = ("first", "middle", "last")  # the hidden layers whose activations are drawn
 
 
 @typechecked
@@ -53,8 +52,9 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
 def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     """The explorer's two panels: gradient norm per layer (log) and activation histograms.
 
-    Traces: 0 the norms, 1-3 the histograms of the first, middle and last hidden layer,
-    4 red crosses on layers whose SGD step rounds back to the same float32 weights.
+    Traces (by key, see `find_trace`): "norms", the histograms "first", "middle" and "last" of
+    those hidden layers, and "frozen": red crosses on layers whose SGD step rounds back to the
+    same float32 weights.
 
     Args:
         result: from `reslib.gradients.gradient_flow`; None gives empty traces.
@@ -65,14 +65,17 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
         column_widths=[0.55, 0.45],
         subplot_titles=("gradient norm per layer", "activations h_k (fraction of units)"),
     )
-    fig.add_trace(go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False), row=1, col=1)
-    for color in ("#1f77b4", "#ff7f0e", "#2ca02c"):
-        fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color)), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False, meta="norms"), row=1, col=1
+    )
+    for key, color in zip(_HISTOGRAMS, (BLUE, ORANGE, GREEN), strict=True):
+        fig.add_trace(go.Scatter(mode="lines", line=dict(shape="hvh", color=color), meta=key), row=1, col=2)
     fig.add_trace(
         go.Scatter(
             mode="markers",
             name="SGD step rounds to no change",
-            marker=dict(symbol="x", size=9, color="#d62728"),
+            marker=dict(symbol="x", size=9, color=RED),
+            meta="frozen",
         ),
         row=1,
         col=1,
@@ -82,22 +85,21 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     fig.update_xaxes(title_text="activation value", row=1, col=2)
     fig.update_layout(height=380, legend=dict(x=1.0, y=1.0, xanchor="right"), **LAYOUT)
     if result is not None:
-        update_gradient_flow_figure(fig, result)
+        _update_gradient_flow_figure(fig, result)
     return fig
 
 
-@typechecked
-def update_gradient_flow_figure(fig: go.Figure | go.FigureWidget, result: GradientFlow) -> None:
+def _update_gradient_flow_figure(fig: go.Figure | go.FigureWidget, result: GradientFlow) -> None:
     """Write `result` into the traces of a figure made by `gradient_flow_figure`."""
     norms = np.asarray(result.norms, dtype=float)
-    fig.data[0].x = list(range(1, len(norms) + 1))
     shown = np.where(norms > 0, norms, np.nan)  # log axis: zero cannot be drawn
-    fig.data[0].y = plain_list(shown)
+    find_trace(fig, "norms").update(x=list(range(1, len(norms) + 1)), y=plain_list(shown))
     frozen = np.flatnonzero(result.frozen)
-    fig.data[4].x, fig.data[4].y = (frozen + 1).tolist(), plain_list(shown[frozen])
+    find_trace(fig, "frozen").update(x=(frozen + 1).tolist(), y=plain_list(shown[frozen]))
     centers = plain_list((result.edges[:-1] + result.edges[1:]) / 2)
     seen = set()
-    for trace, layer, hist in zip(fig.data[1:4], result.layers, result.hist, strict=True):
+    histograms = [find_trace(fig, key) for key in _HISTOGRAMS]
+    for trace, layer, hist in zip(histograms, result.layers, result.hist, strict=True):
         trace.x, trace.y, trace.name = centers, plain_list(hist), f"layer {layer}"
         trace.visible = layer not in seen
         seen.add(layer)
@@ -132,7 +134,7 @@ def gradient_explorer(
             with num_threads(1):  # 14-21 ms on one thread; two busy threads can take 300 ms
                 cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed, residual=residual)
         result = cache[key]
-        update_gradient_flow_figure(figure, result)
+        _update_gradient_flow_figure(figure, result)
         kind = f"{depth} residual block{'s' if depth > 1 else ''}" if residual else f"depth {depth}"
         return f"{kind}, {width} {activation} units per layer: {result.status}"
 
@@ -143,4 +145,12 @@ def gradient_explorer(
         ),
         "residual": widgets.Checkbox(value=False, description="residual (skips)"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="gradient_explorer")
+
+
+def _gradient_demo() -> dict:
+    """As notebook 01 builds it: MNIST-1D, 64 units per layer, a batch of 256."""
+    return dict(data=load_mnist1d(), width=64, batch_size=256, seed=0)
+
+
+register_explorer(gradient_explorer, _gradient_demo, ("depth", "residual"), "01_sequential_networks")

@@ -9,9 +9,11 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from reslib.scenes import heatmap_argmax
+from reslib.scenes import heatmap_argmax, keypoints
 from reslib.validate import require_tensor, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, image_grid, image_trace
+from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, GREEN, LAYOUT
 
 __all__ = [
     "heatmap_figure",
@@ -26,30 +28,35 @@ def heatmap_figure(
     coords: torch.Tensor,
     names: Sequence[str] = ("disc centre", "square centre"),
 ) -> go.Figure:
-    """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints."""
+    """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints.
+
+    Traces (by key, see `find_trace`): "image", "heat map <j>" per keypoint j, and its markers
+    "true <j> on image", "predicted <j> on image", "true <j> on heat map", "predicted <j> on heat map".
+    """
     require_tensor("x", x, ndim=3, fix="one image (1, H, W)")
     require_tensor("heatmaps", heatmaps, ndim=3, fix="one image's heat maps (K, H, W)")
     require_tensor("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
     k = heatmaps.shape[0]
     fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
     h = x.shape[-1]
-    fig.add_trace(image_trace(x[0]), row=1, col=1)
+    fig.add_trace(image_trace(x[0]).update(meta="image"), row=1, col=1)
     pred = heatmap_argmax(heatmaps[None])[0]
     for j in range(k):
-        fig.add_trace(image_trace(heatmaps[j], "Hot"), row=1, col=j + 2)
+        fig.add_trace(image_trace(heatmaps[j], "Hot").update(meta=f"heat map {j}"), row=1, col=j + 2)
     markers = (
-        (coords, dict(symbol="circle-open", size=12, color="#1f77b4")),  # target
-        (pred, dict(symbol="x", size=10, color="#2ca02c")),
+        ("true", coords, dict(symbol="circle-open", size=12, color=BLUE)),  # target
+        ("predicted", pred, dict(symbol="x", size=10, color=GREEN)),
     )  # predicted maximum
     for j in range(k):
         for col in (1, j + 2):
-            for points, marker in markers:
+            for kind, points, marker in markers:
                 point = go.Scatter(
                     x=[float(points[j, 1])],
                     y=[h - 1 - float(points[j, 0])],
                     mode="markers",
                     marker=marker,
                     showlegend=False,
+                    meta=f"{kind} {j} on {'image' if col == 1 else 'heat map'}",
                 )
                 fig.add_trace(point, row=1, col=col)
     fig.update_xaxes(visible=False)
@@ -82,17 +89,16 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
         heat = outputs[stack - 1][example]
         pred = heatmap_argmax(heat[None])[0]
         h = x.shape[-1]
-        figure.data[0].update(z=image_grid(x[example, 0]))
+        find_trace(figure, "image").update(z=image_grid(x[example, 0]))
         for j in range(k):
-            figure.data[1 + j].update(z=image_grid(heat[j]))
-        i = 1 + k
-        for j in range(k):
-            for _ in range(2):
-                figure.data[i].update(
+            find_trace(figure, f"heat map {j}").update(z=image_grid(heat[j]))
+            for where in ("image", "heat map"):
+                find_trace(figure, f"true {j} on {where}").update(
                     x=[float(coords[example, j, 1])], y=[h - 1 - float(coords[example, j, 0])]
                 )
-                figure.data[i + 1].update(x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])])
-                i += 2
+                find_trace(figure, f"predicted {j} on {where}").update(
+                    x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])]
+                )
         err = (pred - coords[example]).norm(dim=-1)
         return (
             f"stack {stack} of {len(outputs)}, example {example}: keypoint errors "
@@ -104,4 +110,19 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
         "stack": widgets.IntSlider(value=len(outputs), min=1, max=len(outputs), description="stack"),
         "example": widgets.IntSlider(value=0, min=0, max=len(x) - 1, description="example"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="hourglass_explorer")
+
+
+def _hourglass_demo() -> dict:
+    """Notebook 09's sizes (20 test scenes of 24x24, two keypoints, two stacks) with random heat
+    maps where the notebook passes its trained hourglass's.
+
+    An update draws whichever heat maps it is given; random ones cost the same as trained ones.
+    """
+    scenes = keypoints(20, 24, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    outputs = [torch.rand(20, 2, 24, 24, generator=gen) for _ in range(2)]
+    return dict(x=scenes.x, outputs=outputs, coords=scenes.coords)
+
+
+register_explorer(hourglass_explorer, _hourglass_demo, ("example",), "09_unet_hourglass")

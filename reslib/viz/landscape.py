@@ -1,24 +1,28 @@
-"""Loss landscapes and width against depth: contour plots, their explorer, and heat maps."""
+"""Loss landscapes: 2-D slices as contour plots and their explorer, 1-D slices as curves."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import math
+from collections.abc import Mapping
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from reslib.landscape import Slice1D, Slice2D
+from reslib.data import mnist1d
+from reslib.landscape import Slice1D, Slice2D, loss_slice_2d
+from reslib.mlp import mlp
+from reslib.runtime import local_seed, num_threads
 from reslib.validate import typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import LAYOUT
 
 __all__ = [
     "landscape_explorer",
     "landscape_figure",
     "slice_1d_figure",
-    "update_landscape_figure",
-    "width_depth_figure",
 ]
 
 
@@ -32,7 +36,7 @@ def _log_loss(result: Slice2D) -> list[list[float | None]]:
 def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figure:
     """The loss on the plane (alpha, beta) as filled contours of log10(loss); the trained point marked.
 
-    Traces: 0 contour, 1 the trained weights (0, 0).
+    Traces (by key, see `find_trace`): "loss" (the contour), "trained" (the weights at (0, 0)).
     """
     fig = go.Figure(
         [
@@ -42,6 +46,7 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
                 colorbar=dict(title="log10 loss"),
                 contours=dict(coloring="heatmap"),
                 line=dict(width=0.5),
+                meta="loss",
             ),
             go.Scatter(
                 x=[0.0],
@@ -49,6 +54,7 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
                 mode="markers",
                 name="trained",
                 marker=dict(color="white", symbol="x", size=10),
+                meta="trained",
             ),
         ]
     )
@@ -61,15 +67,15 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
         **LAYOUT,
     )
     if result is not None:
-        update_landscape_figure(fig, result)
+        _update_landscape_figure(fig, result)
     return fig
 
 
-@typechecked
-def update_landscape_figure(fig: go.Figure | go.FigureWidget, result: Slice2D) -> None:
+def _update_landscape_figure(fig: go.Figure | go.FigureWidget, result: Slice2D) -> None:
     """Write a `reslib.landscape.loss_slice_2d` result into a `landscape_figure`."""
-    fig.data[0].x, fig.data[0].y = plain_list(result.alphas), plain_list(result.betas)
-    fig.data[0].z = _log_loss(result)
+    loss = find_trace(fig, "loss")
+    loss.x, loss.y = plain_list(result.alphas), plain_list(result.betas)
+    loss.z = _log_loss(result)
 
 
 @typechecked
@@ -89,7 +95,7 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
         result = slices.get((depth, architecture))
         if result is None:
             return f"no slice was computed for {architecture} at depth {depth}"
-        update_landscape_figure(figure, result)
+        _update_landscape_figure(figure, result)
         figure.layout.title = f"{architecture}, {depth} layers"
         centre = result.loss[len(result.alphas) // 2, len(result.betas) // 2]
         return (
@@ -103,7 +109,31 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
             options=architectures, value=architectures[0], description="network"
         ),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="landscape_explorer")
+
+
+def _landscape_demo() -> dict:
+    """Notebook 10's six networks (plain and residual MLPs, 2, 8 and 20 layers of 32 units) and its
+    21 x 21 grid, untrained and on 100 training signals instead of its trained networks on 500.
+
+    An update draws a precomputed 21 x 21 slice, whatever the weights and the probe it came from.
+    """
+    data, slices = mnist1d(device="cpu"), {}
+    probe = (data.x_train[:100], data.y_train[:100])
+    with num_threads(1):  # models this small run fastest on one thread
+        for depth, architecture in itertools.product([2, 8, 20], ["plain", "residual"]):
+            residual = architecture == "residual"
+            with local_seed(0):
+                model = mlp(
+                    depth, 32, 40, 10, residual=residual, residual_scale=1 / math.sqrt(2) if residual else 1.0
+                )
+            slices[depth, architecture] = loss_slice_2d(model, probe, steps=21, span=0.5)
+    return dict(slices=slices)
+
+
+register_explorer(
+    landscape_explorer, _landscape_demo, ("depth", "architecture"), "10_why_residual_nets_train"
+)
 
 
 @typechecked
@@ -117,48 +147,4 @@ def slice_1d_figure(slices: Mapping[str, Slice1D], title: str = "") -> go.Figure
     fig.update_xaxes(title_text="α (step along a filter-normalised direction)")
     fig.update_yaxes(title_text="training loss", type="log", exponentformat="power")
     fig.update_layout(height=360, title=title, **LAYOUT)
-    return fig
-
-
-@typechecked
-def width_depth_figure(
-    errors: Mapping[str, np.ndarray], depths: Sequence[int], widths: Sequence[int], columns: Sequence[str]
-) -> go.Figure:
-    """One heat map per metric (e.g. training and test error): rows depth (width), columns network kind.
-
-    Args:
-        errors: metric name -> (len(depths), len(columns)) array.
-        depths, widths: one per row; columns: one name per column ("plain", "residual").
-    """
-    if isinstance(columns, str) or len(depths) != len(widths) or not errors:
-        raise ValueError(
-            f"width_depth_figure needs one width per depth and a list of column names, got {len(depths)} "
-            f"depths, {len(widths)} widths, columns {columns!r} and {len(errors)} metrics"
-        )
-    for name, values in errors.items():
-        if np.shape(values) != (len(depths), len(columns)):
-            raise ValueError(
-                f"errors[{name!r}] must have shape (depths, columns) = ({len(depths)}, {len(columns)}), "
-                f"got {np.shape(values)}"
-            )
-    names = list(errors)
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.18)
-    rows = [f"{d} layers × {w}" for d, w in zip(depths, widths, strict=True)]
-    for i, name in enumerate(names):
-        z = np.asarray(errors[name], dtype=float)
-        fig.add_trace(
-            go.Heatmap(
-                z=[plain_list(r) for r in z],
-                x=list(columns),
-                y=rows,
-                colorscale="Blues",
-                zmin=0,
-                text=[[f"{v:.2f}" for v in r] for r in z],
-                texttemplate="%{text}",
-                showscale=False,
-            ),
-            row=1,
-            col=i + 1,
-        )
-    fig.update_layout(height=360, **LAYOUT)
     return fig

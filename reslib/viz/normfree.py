@@ -1,7 +1,8 @@
-"""Life without batch norm: E[h^2] at initialisation next to the training curve, and the Euler view."""
+"""Life without batch norm: E[h^2] at initialisation next to the training curve, per init scheme."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -9,21 +10,20 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.euler import Trajectory, euler_trajectory
+from reslib.data import mnist1d
+from reslib.normfree import SCHEMES, normfree_mlp
+from reslib.runtime import local_seed, num_threads
 from reslib.train import History
-from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.validate import typechecked
+from reslib.variance import residual_stream
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import LAYOUT, PALETTE
 
 __all__ = [
-    "euler_explorer",
-    "euler_figure",
     "scheme_explorer",
     "scheme_figure",
-    "update_euler_figure",
-    "update_scheme_figure",
 ]
-
-_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
 @typechecked
@@ -32,6 +32,8 @@ def scheme_figure(results: Mapping[str, tuple[Sequence[float], History]] | None 
 
     Args:
         results: label -> (second moments per block, `History`); one colour per label.
+
+    Traces (by key, see `find_trace`): "profile <i>" and "curve <i>" of the i-th label.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=("E[h_k²] at initialisation", "training loss"))
     fig.update_xaxes(title_text="block k", row=1, col=1)
@@ -40,14 +42,18 @@ def scheme_figure(results: Mapping[str, tuple[Sequence[float], History]] | None 
     fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
     fig.update_layout(height=380, **LAYOUT)
     for i, (label, (second, history)) in enumerate((results or {}).items()):
-        colour = _COLORS[i % len(_COLORS)]
-        fig.add_trace(go.Scatter(mode="lines", name=label, line=dict(color=colour)), row=1, col=1)
+        colour = PALETTE[i % len(PALETTE)]
         fig.add_trace(
-            go.Scatter(mode="lines+markers", name=label, line=dict(color=colour), showlegend=False),
+            go.Scatter(mode="lines", name=label, line=dict(color=colour), meta=f"profile {i}"), row=1, col=1
+        )
+        fig.add_trace(
+            go.Scatter(
+                mode="lines+markers", name=label, line=dict(color=colour), showlegend=False, meta=f"curve {i}"
+            ),
             row=1,
             col=2,
         )
-        update_scheme_figure(fig, second, history, i)
+        _update_scheme_figure(fig, second, history, i)
     return fig
 
 
@@ -56,15 +62,16 @@ def _curve(history: History) -> tuple[list[int], list[float | None]]:
     return list(range(1, len(loss) + 1)), plain_list(loss)
 
 
-@typechecked
-def update_scheme_figure(
+def _update_scheme_figure(
     fig: go.Figure | go.FigureWidget, second: Sequence[float], history: History, index: int = 0
 ) -> None:
-    """Write one network's profile and curve into traces 2 index and 2 index + 1 of a `scheme_figure`."""
-    require_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per network drawn")
+    """Write the profile and curve of the `index`-th network of a `scheme_figure`."""
     v = np.asarray(second, dtype=float)
-    fig.data[2 * index].x, fig.data[2 * index].y = list(range(len(v))), plain_list(np.where(v > 0, v, np.nan))
-    fig.data[2 * index + 1].x, fig.data[2 * index + 1].y = _curve(history)
+    find_trace(fig, f"profile {index}").update(
+        x=list(range(len(v))), y=plain_list(np.where(v > 0, v, np.nan))
+    )
+    x, y = _curve(history)
+    find_trace(fig, f"curve {index}").update(x=x, y=y)
 
 
 @typechecked
@@ -84,7 +91,7 @@ def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], His
         if (scheme, depth) not in results:
             return f"{scheme} was not trained at depth {depth}"
         second, history = results[scheme, depth]
-        update_scheme_figure(figure, second, history)
+        _update_scheme_figure(figure, second, history)
         growth = second[-1] / second[0]
         if history.diverged_at is not None:
             outcome = f"diverged in epoch {history.diverged_at + 1}"
@@ -96,61 +103,25 @@ def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], His
         "scheme": widgets.Dropdown(options=schemes, value=schemes[0], description="init"),
         "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description="blocks"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="scheme_explorer")
 
 
-@typechecked
-def euler_figure(residual: Trajectory | None = None, plain: Trajectory | None = None) -> go.Figure:
-    """The first two hidden units of each input, layer by layer: residual (left) and plain (right)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("residual, h + f(h)/L", "plain, f(h)"))
-    for col in (1, 2):
-        for i in range(4):
-            fig.add_trace(
-                go.Scatter(
-                    mode="lines+markers", line=dict(color=_COLORS[i]), marker=dict(size=3), showlegend=False
-                ),
-                row=1,
-                col=col,
-            )
-        fig.update_xaxes(title_text="unit 1", row=1, col=col)
-        fig.update_yaxes(title_text="unit 2", row=1, col=col)
-    fig.update_layout(height=400, **LAYOUT)
-    if residual is not None and plain is not None:
-        update_euler_figure(fig, residual, plain)
-    return fig
+def _scheme_demo() -> dict:
+    """Notebook 10's networks (every scheme at 8 and 32 blocks of 32 units) and their E[h^2] at
+    initialisation on 500 training signals, as there; made-up 6-epoch curves where it trains them.
+
+    An update draws a precomputed profile and curve: training would change their values, not
+    what drawing them costs.
+    """
+    x, results = mnist1d(device="cpu").x_train[:500], {}
+    with num_threads(1):  # models this small run fastest on one thread
+        for depth, scheme in itertools.product([8, 32], SCHEMES):
+            with local_seed(0):
+                model = normfree_mlp(depth, 32, 40, 10, scheme)
+            profile = residual_stream(model, x).second_moment
+            curve = [round(2.3 / (1 + 0.1 * epoch * (1 + len(scheme) % 3)), 4) for epoch in range(6)]
+            results[scheme, depth] = (profile, History(curve, [0.5] * 6))
+    return dict(results=results)
 
 
-@typechecked
-def update_euler_figure(fig: go.Figure | go.FigureWidget, residual: Trajectory, plain: Trajectory) -> None:
-    """Write two `reslib.euler.euler_trajectory` results (up to 4 inputs each) into an `euler_figure`."""
-    for offset, result in ((0, residual), (4, plain)):
-        for i in range(4):
-            trace = fig.data[offset + i]
-            if i < result.states.shape[1]:
-                trace.x, trace.y = plain_list(result.states[:, i, 0]), plain_list(result.states[:, i, 1])
-            else:
-                trace.x, trace.y = [], []
-
-
-@typechecked
-def euler_explorer(seed: int = 0) -> Explorer:
-    """Notebook 10: depth L -> the hidden trajectories of a residual (Euler) and a plain network."""
-    cache: dict[int, tuple[Trajectory, Trajectory]] = {}
-    figure = go.FigureWidget(euler_figure())
-
-    def redraw(depth: int) -> str:
-        if depth not in cache:
-            cache[depth] = (
-                euler_trajectory(depth, True, seed=seed),
-                euler_trajectory(depth, False, seed=seed),
-            )
-        update_euler_figure(figure, *cache[depth])
-        res, plain = (r.states[-1, :, :2] for r in cache[depth])
-        return (
-            f"{depth} layers: first input ends at {np.round(res[0], 2)} (residual), "
-            f"{np.round(plain[0], 2)} (plain)"
-        )
-
-    depths = [2**k for k in range(9)]
-    controls = {"depth": widgets.SelectionSlider(options=depths, value=16, description="layers L")}
-    return Explorer(controls, figure, redraw)
+register_explorer(scheme_explorer, _scheme_demo, ("scheme", "depth"), "10_why_residual_nets_train")

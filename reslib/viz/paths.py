@@ -11,11 +11,15 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
-from reslib.data import TensorData
+from reslib.data import TensorData, mnist1d
+from reslib.mlp import mlp
 from reslib.paths import effective_paths, lesion, path_length_distribution
-from reslib.train import evaluate
+from reslib.runtime import local_seed, num_threads
+from reslib.train import evaluate, fit
 from reslib.validate import require_float, require_int, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import GREY, LAYOUT, LIGHT_GREY, PLAIN, RESIDUAL
 
 __all__ = [
     "lesion_explorer",
@@ -23,8 +27,6 @@ __all__ = [
     "path_explorer",
     "paths_figure",
 ]
-
-_RES, _PLAIN = "#1f77b4", "#d62728"
 
 
 @typechecked
@@ -34,6 +36,8 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
     Args:
         n_blocks: residual blocks.
         magnitude: gradient norm of one path of each length 0..n; omitted: only the distribution.
+
+    Traces (by key, see `find_trace`): "paths", "gradient", "share", as their names.
     """
     require_int("n_blocks", n_blocks, 0, 1000, fix="2^n overflows a float past n = 1023")
     fig = make_subplots(
@@ -47,21 +51,24 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
     )
     pmf = path_length_distribution(n_blocks)
     k = list(range(n_blocks + 1))
-    fig.add_trace(go.Bar(x=k, y=plain_list(pmf), marker_color="#7f7f7f", name="paths"), 1, 1)
+    fig.add_trace(go.Bar(x=k, y=plain_list(pmf), marker_color=GREY, name="paths", meta="paths"), 1, 1)
     g = np.zeros(n_blocks + 1) if magnitude is None else np.asarray(magnitude, float)
     fig.add_trace(
         go.Scatter(
             x=k,
             y=plain_list(np.where(g > 0, g, np.nan)),
             mode="lines+markers",
-            marker_color=_RES,
+            marker_color=RESIDUAL,
             name="gradient",
+            meta="gradient",
         ),
         1,
         2,
     )
     contribution = effective_paths(n_blocks, g).contribution if g.any() else np.zeros_like(g)
-    fig.add_trace(go.Bar(x=k, y=plain_list(contribution), marker_color=_RES, name="share"), 1, 3)
+    fig.add_trace(
+        go.Bar(x=k, y=plain_list(contribution), marker_color=RESIDUAL, name="share", meta="share"), 1, 3
+    )
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_xaxes(title_text="path length k (residual branches taken)")
     fig.update_layout(height=360, showlegend=False, **LAYOUT)
@@ -85,8 +92,8 @@ def path_explorer(decay: float = 0.5) -> Explorer:
         g = factor ** k.astype(float)
         pmf = path_length_distribution(n_blocks)
         eff = effective_paths(n_blocks, g)
-        for trace, y in zip(figure.data, (pmf, np.where(g > 0, g, np.nan), eff.contribution), strict=True):
-            trace.x, trace.y = k.tolist(), plain_list(y)
+        for key, y in (("paths", pmf), ("gradient", np.where(g > 0, g, np.nan)), ("share", eff.contribution)):
+            find_trace(figure, key).update(x=k.tolist(), y=plain_list(y))
         return (
             f"{n_blocks} blocks, 2^{n_blocks} paths, mean length {n_blocks / 2:g}; "
             f"90% of the gradient comes from lengths {eff.lo}-{eff.hi} "
@@ -97,7 +104,10 @@ def path_explorer(decay: float = 0.5) -> Explorer:
         "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description="blocks n"),
         "factor": widgets.FloatSlider(value=decay, min=0.05, max=1.0, step=0.05, description="factor r"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="path_explorer")
+
+
+register_explorer(path_explorer, lambda: dict(decay=0.5), ("n_blocks",), "03_residual_paths")
 
 
 @typechecked
@@ -110,7 +120,7 @@ def lesion_figure(
     """Test error after each lesion (lines), with the intact networks' error (dashed)."""
     fig = go.Figure()
     for label, values in errors.items():
-        color = _RES if "res" in label else _PLAIN
+        color = RESIDUAL if "res" in label else PLAIN
         fig.add_trace(
             go.Scatter(
                 x=list(range(len(values))),
@@ -142,12 +152,13 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
     figure = go.FigureWidget(
         go.Figure(
             [
-                go.Bar(x=labels, y=[intact[k] for k in labels], name="intact", marker_color="#bbbbbb"),
+                go.Bar(x=labels, y=[intact[k] for k in labels], name="intact", marker_color=LIGHT_GREY),
                 go.Bar(
                     x=labels,
                     y=[intact[k] for k in labels],
                     name="lesioned",
-                    marker_color=[_RES if "res" in k else _PLAIN for k in labels],
+                    marker_color=[RESIDUAL if "res" in k else PLAIN for k in labels],
+                    meta="lesioned",
                 ),
             ],
             layout=dict(height=360, barmode="group", yaxis=dict(title="test error", range=[0, 1]), **LAYOUT),
@@ -163,7 +174,7 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
             else:
                 drops[k] = list(range(min(first, sizes[k]), min(first + count, sizes[k])))
         errors = [evaluate(lesion(models[k], drops[k]), data)[1] for k in labels]
-        figure.data[1].y = plain_list(errors)
+        find_trace(figure, "lesioned").y = plain_list(errors)
         shown = "; ".join(
             f"{k}: deleted blocks {drops[k] or 'none'}, error {e:.2f} (intact {intact[k]:.2f})"
             for k, e in zip(labels, errors, strict=True)
@@ -178,4 +189,23 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
             options=["consecutive", "random"], value="consecutive", description="which"
         ),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="lesion_explorer")
+
+
+def _lesion_demo() -> dict:
+    """Notebook 03's networks (12 blocks of 64 units, BN; residual and plain) on MNIST-1D, trained
+    for 2 epochs instead of its 10.
+
+    An update evaluates both lesioned networks on the 1,000 test signals, whatever their training;
+    only the errors it shows are higher than the notebook's.
+    """
+    data, nets = mnist1d(), {}
+    with num_threads(1):  # models this small run fastest on one thread
+        for name, residual in [("residual", True), ("plain", False)]:
+            with local_seed(0):
+                nets[name] = mlp(12, 64, 40, 10, residual=residual, norm="batch")
+            fit(nets[name], data, epochs=2, lr=0.05, progress=False)
+    return dict(models=nets, data=data)
+
+
+register_explorer(lesion_explorer, _lesion_demo, ("count",), "03_residual_paths")

@@ -14,7 +14,9 @@ from reslib.preact import ShortcutGradients, shortcut_gradients
 from reslib.resnet import ARCHITECTURES
 from reslib.train import History
 from reslib.validate import require_bool, require_choice, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 from reslib.viz.training import METRICS
 
 __all__ = [
@@ -27,16 +29,13 @@ __all__ = [
     "resnet_figure",
     "shortcut_explorer",
     "shortcut_figure",
-    "update_block_cost_figure",
-    "update_resnet_figure",
-    "update_shortcut_figure",
 ]
 
 
 _KINDS = ("basic", "bottleneck")
 
 
-_CONV_COLORS = {"conv1": "#1f77b4", "conv2": "#ff7f0e", "conv3": "#2ca02c"}
+_CONV_COLORS = {"conv1": BLUE, "conv2": ORANGE, "conv3": GREEN}
 
 
 @typechecked
@@ -46,6 +45,8 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     Args:
         costs: the result of `reslib.costs.block_costs`; the Fig. 5 setting (256 channels,
             width 64, 56x56, 3x3) by default.
+
+    Traces (by key, see `find_trace`): "conv1 params", "conv1 flops", ..., "conv3 flops".
     """
     costs = costs if costs is not None else block_costs(256, 64, 56, 3)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("conv parameters", "FLOPs per image"))
@@ -59,24 +60,24 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
                     legendgroup=conv,
                     showlegend=col == 1,
                     marker_color=_CONV_COLORS[conv],
+                    meta=f"{conv} {('params', 'flops')[col - 1]}",
                 ),
                 row=1,
                 col=col,
             )
     fig.update_layout(barmode="stack", height=360, **LAYOUT)
-    update_block_cost_figure(fig, costs)
+    _update_block_cost_figure(fig, costs)
     return fig
 
 
-@typechecked
-def update_block_cost_figure(fig: go.Figure | go.FigureWidget, costs: BlockCosts) -> None:
+def _update_block_cost_figure(fig: go.Figure | go.FigureWidget, costs: BlockCosts) -> None:
     """Write `costs` into a figure made by `block_cost_figure` (traces: conv1..3 x params/FLOPs)."""
-    for i, conv in enumerate(("conv1", "conv2", "conv3")):
+    for conv in ("conv1", "conv2", "conv3"):
         rows = [{r.name: r for r in getattr(costs, kind)}.get(conv) for kind in _KINDS]
-        for j, key in enumerate(("params", "flops")):
+        for key in ("params", "flops"):
             values = [getattr(r, key) if r is not None else 0 for r in rows]
             hover = [r.shape if r is not None else "" for r in rows]
-            trace = fig.data[2 * i + j]
+            trace = find_trace(fig, f"{conv} {key}")
             trace.y = plain_list(values)
             trace.hovertext = hover
 
@@ -95,7 +96,7 @@ def block_cost_explorer(
 
     def redraw(channels: int, planes: int, size: int, kernel_size: int) -> str:
         costs = block_costs(channels, planes, size, kernel_size)
-        update_block_cost_figure(figure, costs)
+        _update_block_cost_figure(figure, costs)
         (p_basic, p_bottle), (f_basic, f_bottle) = _totals(costs, "params"), _totals(costs, "flops")
         return (
             f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
@@ -110,7 +111,15 @@ def block_cost_explorer(
         "size": widgets.IntSlider(value=size, min=1, max=112, description="map size"),
         "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=7, step=2, description="kernel k"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="block_cost_explorer")
+
+
+register_explorer(
+    block_cost_explorer,
+    lambda: dict(channels=256, planes=64, size=56, kernel_size=3),
+    ("channels",),
+    "06_bottleneck_counts",
+)
 
 
 NETWORKS: dict[str, dict] = {
@@ -149,7 +158,11 @@ def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
 def resnet_figure(
     name: str = "ResNet-18", histories: Mapping[str, History] | None = None, metric: str = "training error"
 ) -> go.Figure:
-    """Stage table (top), share of parameters and FLOPs per stage, and training curves (bottom)."""
+    """Stage table (top), share of parameters and FLOPs per stage, and training curves (bottom).
+
+    Traces (by key, see `find_trace`): "stages" (the table), "parameters" and "FLOPs" (shares),
+    and "curve of <label>" per history.
+    """
     fig = make_subplots(
         rows=2,
         cols=2,
@@ -162,12 +175,13 @@ def resnet_figure(
         go.Table(
             header=dict(values=["stage", "output shape", "blocks", "parameters", "MFLOPs"]),
             cells=dict(values=[[], [], [], [], []]),
+            meta="stages",
         ),
         row=1,
         col=1,
     )
-    fig.add_trace(go.Bar(x=[], y=[], name="parameters", marker_color="#1f77b4"), row=2, col=1)
-    fig.add_trace(go.Bar(x=[], y=[], name="FLOPs", marker_color="#ff7f0e"), row=2, col=1)
+    fig.add_trace(go.Bar(x=[], y=[], name="parameters", marker_color=BLUE, meta="parameters"), row=2, col=1)
+    fig.add_trace(go.Bar(x=[], y=[], name="FLOPs", marker_color=ORANGE, meta="FLOPs"), row=2, col=1)
     for label in histories or {}:
         fig.add_trace(
             go.Scatter(
@@ -176,18 +190,18 @@ def resnet_figure(
                 name=label,
                 mode="lines+markers",
                 line=dict(dash="dash" if "plain" in label else "solid"),
+                meta=f"curve of {label}",
             ),
             row=2,
             col=2,
         )
     fig.update_xaxes(title_text="epoch", row=2, col=2)
     fig.update_layout(height=620, **LAYOUT)
-    update_resnet_figure(fig, network_costs(name), histories or {}, metric)
+    _update_resnet_figure(fig, network_costs(name), histories or {}, metric)
     return fig
 
 
-@typechecked
-def update_resnet_figure(
+def _update_resnet_figure(
     fig: go.Figure | go.FigureWidget,
     rows: Sequence[StageCost],
     histories: Mapping[str, History],
@@ -199,11 +213,10 @@ def update_resnet_figure(
     `note` follows the table's FLOPs heading (the explorer names the stride placement there).
     """
     require_choice("metric", metric, METRICS)
-    if len(histories) != len(fig.data) - 3:
-        raise ValueError(f"histories has {len(histories)} networks, the figure {len(fig.data) - 3} curves")
     total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
-    fig.data[0].header.values = ["stage", "output shape", "blocks", "parameters", f"MFLOPs{note}"]
-    fig.data[0].cells.values = [
+    table = find_trace(fig, "stages")
+    table.header.values = ["stage", "output shape", "blocks", "parameters", f"MFLOPs{note}"]
+    table.cells.values = [
         [r.name for r in rows],
         ["x".join(map(str, r.shape)) for r in rows],
         [r.blocks for r in rows],
@@ -211,11 +224,11 @@ def update_resnet_figure(
         [f"{r.flops / 1e6:,.1f}" for r in rows],
     ]
     names = [r.name for r in rows]
-    fig.data[1].x, fig.data[1].y = names, plain_list([100 * r.params / total_p for r in rows])
-    fig.data[2].x, fig.data[2].y = names, plain_list([100 * r.flops / total_f for r in rows])
-    for trace, h in zip(fig.data[3:], histories.values(), strict=True):
+    find_trace(fig, "parameters").update(x=names, y=plain_list([100 * r.params / total_p for r in rows]))
+    find_trace(fig, "FLOPs").update(x=names, y=plain_list([100 * r.flops / total_f for r in rows]))
+    for label, h in histories.items():
         values = getattr(h, METRICS[metric])
-        trace.x, trace.y = list(range(1, len(values) + 1)), plain_list(values)
+        find_trace(fig, f"curve of {label}").update(x=list(range(1, len(values) + 1)), y=plain_list(values))
     fig.layout.annotations[-1].text = metric
 
 
@@ -235,7 +248,7 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
         basic = NETWORKS[network]["block"] is BasicBlock and STRIDES[stride]
         note = " (basic blocks have no 1x1 conv: nothing moves)" if basic else ""
         heading = " (basic blocks: no 1x1)" if basic else " (stride on 1x1, v1)" if STRIDES[stride] else ""
-        update_resnet_figure(figure, rows, histories, metric, heading)
+        _update_resnet_figure(figure, rows, histories, metric, heading)
         params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
         finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
         return (
@@ -248,30 +261,53 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
         "stride": widgets.Dropdown(options=list(STRIDES), description="stride on"),
         "metric": widgets.Dropdown(options=list(METRICS), value="training error", description="curves"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="resnet_explorer")
+
+
+def _resnet_demo() -> dict:
+    """Made-up 6-epoch curves for notebook 07's four networks (plain and residual, 8 and 20 layers),
+    where the notebook passes their trained histories.
+
+    The explorer only switches views of the histories: an update costs the same for any four
+    curves of 6 epochs, so the demo does not train.
+    """
+    histories = {}
+    for i, label in enumerate(("plain-8", "residual-8", "plain-20", "residual-20")):
+        error = [round(0.9 / (1 + 0.3 * (i + 1) * epoch), 4) for epoch in range(1, 7)]
+        histories[label] = History(
+            [2.3 * e for e in error], error, [2.4 * e for e in error], [e + 0.05 for e in error]
+        )
+    return dict(histories=histories, name="ResNet-18")
+
+
+register_explorer(resnet_explorer, _resnet_demo, ("network",), "07_resnet")
 
 
 @typechecked
 def shortcut_figure(results: Sequence[ShortcutGradients]) -> go.Figure:
-    r"""Gradient at each block relative to the output (log scale): measured, and $\lambda^{L-l}$."""
+    r"""Gradient at each block relative to the output (log scale): measured, and $\lambda^{L-l}$.
+
+    Traces (by key, see `find_trace`): "measured <i>" and "reference <i>" for result i.
+    """
     fig = go.Figure()
-    for _ in results:
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name=""))
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines", line=dict(dash="dot"), name=""))
+    for i in range(len(results)):
+        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name="", meta=f"measured {i}"))
+        fig.add_trace(
+            go.Scatter(x=[], y=[], mode="lines", line=dict(dash="dot"), name="", meta=f"reference {i}")
+        )
     fig.update_xaxes(title_text="block l (0 = the first block's input)")
     fig.update_yaxes(title_text="||dL/dh_l|| / ||dL/dh_L||", type="log", exponentformat="power")
     fig.update_layout(height=380, **LAYOUT)
-    update_shortcut_figure(fig, results)
+    _update_shortcut_figure(fig, results)
     return fig
 
 
-@typechecked
-def update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[ShortcutGradients]) -> None:
+def _update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[ShortcutGradients]) -> None:
     """Write `results` into a figure made by `shortcut_figure` (two traces per result)."""
     for i, r in enumerate(results):
         blocks = list(range(r.depth + 1))
         lam, alpha = r.shortcut_scale, r.branch_scale
-        measured, reference = fig.data[2 * i], fig.data[2 * i + 1]
+        measured, reference = find_trace(fig, f"measured {i}"), find_trace(fig, f"reference {i}")
         measured.x, measured.y = blocks, plain_list(r.norms)
         measured.name = f"measured, λ = {lam:g}, α = {alpha:g}"
         reference.x, reference.y = blocks, plain_list([lam ** (r.depth - l) for l in blocks])
@@ -286,7 +322,7 @@ def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale
 
     def redraw(depth: int, shortcut_scale: float, branch_scale: float) -> str:
         r = shortcut_gradients(depth, shortcut_scale, branch_scale)  # one thread inside: ~10 ms
-        update_shortcut_figure(figure, [r])
+        _update_shortcut_figure(figure, [r])
         return (
             f"{depth} blocks, λ = {shortcut_scale:g}, α = {branch_scale:g}: the gradient at the input is "
             f"{r.at_input:.2g} x the output's ({r.per_block:.3g} per block; "
@@ -302,4 +338,12 @@ def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale
             value=branch_scale, min=0.0, max=1.0, step=0.05, description="branch α"
         ),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="shortcut_explorer")
+
+
+register_explorer(
+    shortcut_explorer,
+    lambda: dict(depth=40, shortcut_scale=0.5, branch_scale=0.1),
+    ("depth",),
+    "07_resnet",
+)

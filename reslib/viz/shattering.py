@@ -18,7 +18,9 @@ from reslib.shattering import (
     shattering_net,
 )
 from reslib.validate import require_int, require_memory, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import DARK_GREY, LAYOUT, RESIDUAL
 
 __all__ = [
     "lag1_figure",
@@ -26,12 +28,13 @@ __all__ = [
     "shattering_figure",
 ]
 
-_RES, _PLAIN = "#1f77b4", "#d62728"
-
 
 @typechecked
 def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40) -> go.Figure:
-    """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom)."""
+    """One column per result of `reslib.shattering.shattering`: dy/dx (top), autocorrelation (bottom).
+
+    Traces (by key, see `find_trace`): "gradient of <label>" and "autocorrelation of <label>".
+    """
     require_int("max_lag", max_lag, maximum=10_000)
     labels = list(results)
     fig = make_subplots(rows=2, cols=len(labels), subplot_titles=labels, vertical_spacing=0.15)
@@ -42,8 +45,9 @@ def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40
                 x=plain_list(r.x),
                 y=plain_list(r.grad),
                 mode="lines",
-                line=dict(width=1, color="#333"),
+                line=dict(width=1, color=DARK_GREY),
                 showlegend=False,
+                meta=f"gradient of {label}",
             ),
             1,
             j,
@@ -52,8 +56,9 @@ def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40
             go.Bar(
                 x=list(range(max_lag + 1)),
                 y=plain_list(r.autocorr[: max_lag + 1]),
-                marker_color=_RES,
+                marker_color=RESIDUAL,
                 showlegend=False,
+                meta=f"autocorrelation of {label}",
             ),
             2,
             j,
@@ -117,8 +122,8 @@ def shattering_explorer(
         if not np.all(np.isfinite(g)):
             return f"the gradient overflowed at depth {depth}"
         r = autocorrelation(g, max_lag=40)
-        figure.data[0].y = plain_list(g)
-        figure.data[1].y = plain_list(r)
+        find_trace(figure, "gradient of dy/dx").y = plain_list(g)
+        find_trace(figure, "autocorrelation of dy/dx").y = plain_list(r)
         kind = ("block" if architecture == "residual" else "layer") + ("s" if depth > 1 else "")
         return (
             f"{depth} {architecture} {kind}, {'with' if batch_norm else 'no'} batch norm: "
@@ -132,4 +137,16 @@ def shattering_explorer(
         ),
         "batch_norm": widgets.Checkbox(value=True, description="batch norm"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="shattering_explorer")
+
+
+def _shattering_demo() -> dict:
+    """Notebook 02's sizes (50 layers, 256 inputs), 50 units instead of its 200.
+
+    An update only redraws the 256 points precomputed at build time; the width changes what
+    the one-off precompute costs (about 4x less here), not what an update costs.
+    """
+    return dict(max_depth=50, width=50, n_inputs=256, seed=0)
+
+
+register_explorer(shattering_explorer, _shattering_demo, ("depth", "architecture"), "02_shattered_gradients")

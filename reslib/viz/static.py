@@ -20,8 +20,10 @@ import plotly.graph_objects as go
 
 from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import Explorer
+from reslib.viz.registry import EXPLORERS
+from reslib.viz.style import STATUS_TEXT
 
-__all__ = ["static_explorer"]
+__all__ = ["control_grid", "static_explorer"]
 
 MAX_FRAMES = 400  # more frames than this would store megabytes in a notebook
 _SIGNIFICANT = 4  # digits kept of every float: the JSON stays small and plots look the same
@@ -108,8 +110,36 @@ def _discrete(name: str, control: widgets.ValueWidget) -> list:
     return [o[1] if isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) else o for o in options]
 
 
-def _grid(explorer: Explorer, names: list[str], max_frames: int) -> list[dict]:
-    """The combinations of the named controls' values, at most `max_frames`."""
+@typechecked
+def control_grid(explorer: Explorer, controls: str | Sequence[str], max_frames: int = 60) -> list[dict]:
+    """The combinations of the named controls' values, at most `max_frames`: what a static copy draws.
+
+    Integer and float sliders are thinned evenly (ends kept), so that every slider gets the same
+    number of values; dropdowns, toggle buttons, selection sliders and check boxes give all their
+    options. The benchmark steps through the grid of all of an explorer's controls.
+
+    Args:
+        explorer: a live explorer.
+        controls: the name of one of its controls, or several distinct names.
+        max_frames: at most this many combinations (1 to 400).
+
+    Returns:
+        One dict of control values per combination, the last control changing fastest.
+
+    Raises:
+        ValueError: an unknown or repeated control, or a grid that cannot fit in `max_frames`.
+        TypeError: a named control that cannot be stepped through (a text box, a button).
+    """
+    max_frames = require_int(
+        "max_frames", max_frames, minimum=1, maximum=MAX_FRAMES, fix="e.g. max_frames=60"
+    )
+    names = [controls] if isinstance(controls, str) else list(controls)
+    unknown = [n for n in names if n not in explorer.controls]
+    if unknown or not names or len(set(names)) < len(names):
+        raise ValueError(
+            f"controls must name distinct controls of this explorer, one or more of "
+            f"{sorted(explorer.controls)}, got {controls!r}; e.g. controls={sorted(explorer.controls)[0]!r}"
+        )
     numeric = {n: _numeric(explorer.controls[n]) for n in names}
     discrete = {n: _discrete(n, explorer.controls[n]) for n in names if numeric[n] is None}
     fixed = math.prod(len(v) for v in discrete.values())
@@ -203,13 +233,14 @@ def static_explorer(
     `explorer.update(**values)` (its own compute and figure code), and each drawing is kept as
     a plotly frame; its values are restored afterwards. Integer and float sliders are thinned
     to at most `max_frames` values (evenly spaced, ends kept); dropdowns, toggle buttons,
-    selection sliders and check boxes give all their options. A value the explorer cannot
-    draw keeps its slider step, marked "(could not draw)", with the error as its title.
+    selection sliders and check boxes give all their options (`control_grid`). A value the
+    explorer cannot draw keeps its slider step, marked "(could not draw)", with the error as its title.
 
     Args:
         explorer: a live explorer, e.g. `rl.viz.variance_explorer()`.
-        controls: the control name(s) to step through (keys of `explorer.controls`);
-            None: the first control.
+        controls: the control name(s) to step through (keys of `explorer.controls`); None: the
+            sweep registered for this explorer (`reslib.viz.registry.EXPLORERS[explorer.name].sweep`),
+            or the first control of an explorer that is not registered.
         max_frames: at most this many frames (1 to 400).
 
     Returns:
@@ -220,18 +251,11 @@ def static_explorer(
         ValueError: an unknown control, a grid larger than `max_frames`, or no value drawable.
         TypeError: a named control that cannot be stepped through (a text box, a button).
     """
-    max_frames = require_int(
-        "max_frames", max_frames, minimum=1, maximum=MAX_FRAMES, fix="e.g. max_frames=60"
-    )
-    names = [controls] if isinstance(controls, str) else list(controls or [])
-    names = names if controls is not None else list(explorer.controls)[:1]
-    unknown = [n for n in names if n not in explorer.controls]
-    if unknown or not names or len(set(names)) < len(names):
-        raise ValueError(
-            f"controls must name distinct controls of this explorer, one or more of "
-            f"{sorted(explorer.controls)}, got {controls!r}; e.g. controls={sorted(explorer.controls)[0]!r}"
-        )
-    grid = _grid(explorer, names, max_frames)
+    if controls is None:
+        entry = EXPLORERS.get(explorer.name) if explorer.name is not None else None
+        controls = entry.sweep if entry is not None else list(explorer.controls)[:1]
+    grid = control_grid(explorer, controls, max_frames)
+    names = list(grid[0])
     original = explorer.values
     frames: list[tuple[list[dict], dict] | None] = []
     errors: list[Exception] = []
@@ -294,7 +318,7 @@ def _assemble(frames: list, labels: list[str], start: int, template: object) -> 
     below = (
         60 if legend.get("orientation") == "h" and legend.get("y", 1) < 0 else 0
     )  # a legend under the plot
-    current = dict(font=dict(size=13, color="#444"))
+    current = dict(font=dict(size=13, color=STATUS_TEXT))
     slider = dict(active=start, steps=steps, pad=dict(t=60 + below), currentvalue=current)
     if len(steps) > _LABELLED_STEPS:
         slider["font"] = dict(color="rgba(0,0,0,0)")  # many labels overlap: the current one shows above

@@ -10,7 +10,8 @@ from plotly.subplots import make_subplots
 
 from reslib.train import History
 from reslib.validate import typechecked
-from reslib.viz.explorer import LAYOUT, plain_list
+from reslib.viz.explorer import plain_list
+from reslib.viz.style import BLUE, LAYOUT, ORANGE
 
 __all__ = [
     "METRICS",
@@ -40,12 +41,12 @@ def training_curves_figure(
         )
     labels = list(final)
     fig.add_trace(
-        go.Bar(x=labels, y=[final[k][0] for k in labels], name="train loss", marker_color="#1f77b4"),
+        go.Bar(x=labels, y=[final[k][0] for k in labels], name="train loss", marker_color=BLUE),
         row=1,
         col=2,
     )
     fig.add_trace(
-        go.Bar(x=labels, y=[final[k][1] for k in labels], name="test loss", marker_color="#ff7f0e"),
+        go.Bar(x=labels, y=[final[k][1] for k in labels], name="test loss", marker_color=ORANGE),
         row=1,
         col=2,
     )

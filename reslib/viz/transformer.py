@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import ipywidgets as widgets
@@ -9,21 +10,23 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reslib.sequences import SequenceRun
-from reslib.stream import GradientProfile, StreamReadout
+from reslib.runtime import local_seed, num_threads
+from reslib.sequences import SequenceRun, sequence_task
+from reslib.stream import GradientProfile, StreamReadout, gradient_profile, logit_lens
+from reslib.transformer import transformer
 from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, BROWN, GREEN, LAYOUT, ORANGE, PURPLE, RED
 
 __all__ = [
     "lens_explorer",
     "lens_figure",
     "placement_explorer",
     "placement_figure",
-    "update_lens_figure",
-    "update_placement_figure",
 ]
 
-_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
+_COLORS = (BLUE, RED, GREEN, ORANGE, PURPLE, BROWN)  # pre-LN and post-LN: blue and red first
 
 
 @typechecked
@@ -32,6 +35,8 @@ def placement_figure(results: Mapping[str, tuple[GradientProfile, SequenceRun]] 
 
     Args:
         results: label -> (`GradientProfile` at initialisation, `SequenceRun`); one colour per label.
+
+    Traces (by key, see `find_trace`): "gradients <i>" and "curve <i>" of the i-th label.
     """
     fig = make_subplots(
         rows=1, cols=2, subplot_titles=("gradient norm at initialisation, mlp.c_proj", "training loss")
@@ -43,24 +48,30 @@ def placement_figure(results: Mapping[str, tuple[GradientProfile, SequenceRun]] 
     fig.update_layout(height=380, **LAYOUT)
     for i, (label, (profile, run)) in enumerate((results or {}).items()):
         colour = _COLORS[i % len(_COLORS)]
-        fig.add_trace(go.Scatter(mode="lines+markers", name=label, line=dict(color=colour)), row=1, col=1)
         fig.add_trace(
-            go.Scatter(mode="lines", name=label, line=dict(color=colour), showlegend=False), row=1, col=2
+            go.Scatter(mode="lines+markers", name=label, line=dict(color=colour), meta=f"gradients {i}"),
+            row=1,
+            col=1,
         )
-        update_placement_figure(fig, profile, run, i)
+        fig.add_trace(
+            go.Scatter(
+                mode="lines", name=label, line=dict(color=colour), showlegend=False, meta=f"curve {i}"
+            ),
+            row=1,
+            col=2,
+        )
+        _update_placement_figure(fig, profile, run, i)
     return fig
 
 
-@typechecked
-def update_placement_figure(
+def _update_placement_figure(
     fig: go.Figure | go.FigureWidget, profile: GradientProfile, run: SequenceRun, index: int = 0
 ) -> None:
-    """Write one model's gradient profile and loss curve into traces 2 index and 2 index + 1."""
-    require_int("index", index, minimum=0, maximum=len(fig.data) // 2 - 1, fix="one index per model drawn")
+    """Write the gradient profile and loss curve of the `index`-th model of a `placement_figure`."""
     g = np.asarray(profile.mlp, dtype=float)
-    fig.data[2 * index].x, fig.data[2 * index].y = list(range(1, len(g) + 1)), plain_list(g)
+    find_trace(fig, f"gradients {index}").update(x=list(range(1, len(g) + 1)), y=plain_list(g))
     loss = np.asarray(run.loss, dtype=float)
-    fig.data[2 * index + 1].x, fig.data[2 * index + 1].y = list(range(1, len(loss) + 1)), plain_list(loss)
+    find_trace(fig, f"curve {index}").update(x=list(range(1, len(loss) + 1)), y=plain_list(loss))
 
 
 @typechecked
@@ -83,7 +94,7 @@ def placement_explorer(
         if (depth, placement, warmup) not in results:
             return f"{placement} with{'' if warmup else 'out'} warm-up was not trained at {depth} blocks"
         profile, run = results[depth, placement, warmup]
-        update_placement_figure(figure, profile, run)
+        _update_placement_figure(figure, profile, run)
         if run.diverged_at is not None:
             outcome = f"diverged at step {run.diverged_at + 1}"
         else:
@@ -98,13 +109,41 @@ def placement_explorer(
         "placement": widgets.ToggleButtons(options=placements, value=placements[-1], description="norm"),
         "warmup": widgets.Checkbox(value=False, description="warm-up"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="placement_explorer")
+
+
+def _placement_demo() -> dict:
+    """Notebook 11's eight settings (4 and 12 blocks, pre-LN and post-LN, with and without warm-up):
+    gradient profiles of fresh transformers of its size, on 64 sequences instead of 500, and
+    made-up 150-step loss curves where the notebook trains them.
+
+    An update draws a precomputed profile and curve: their values, not their cost, depend on
+    how they were made.
+    """
+    data, results = sequence_task(64, 32, device="cpu"), {}
+    with num_threads(1):  # models this small run fastest on one thread
+        for depth, placement, warmup in itertools.product([4, 12], ["pre-LN", "post-LN"], [False, True]):
+            with local_seed(0):
+                model = transformer(10, 8, depth, 32, 2, d_ff=64, norm_first=placement == "pre-LN")
+            profile = gradient_profile(model, data.x_train, data.y_train)
+            curve = np.linspace(2.3, 0.1 + warmup, 150)
+            results[depth, placement, warmup] = (profile, SequenceRun(curve, 0.9, None, 3e-3, 40 * warmup))
+    return dict(results=results)
+
+
+register_explorer(placement_explorer, _placement_demo, ("depth", "placement", "warmup"), "11_residual_stream")
 
 
 @typechecked
 def lens_figure(readout: StreamReadout | None = None, block: int = 0) -> go.Figure:
     """Left: the logit lens's probabilities after `block` for one sequence (rows: output positions);
     right: the stream's size per block, with the logit lens's accuracy.
+
+    Traces (by key, see `find_trace`): "lens" (the probabilities), "target", "RMS", "accuracy",
+    "this block".
+
+    Raises:
+        ValueError: `block` is not between 0 (the embedding) and the readout's `n_layer`.
     """
     fig = make_subplots(
         rows=1,
@@ -112,14 +151,21 @@ def lens_figure(readout: StreamReadout | None = None, block: int = 0) -> go.Figu
         subplot_titles=("logit lens on one sequence", "the stream, block by block"),
         specs=[[{}, {"secondary_y": True}]],
     )
-    fig.add_trace(go.Heatmap(colorscale="Blues", zmin=0, zmax=1, showscale=False), row=1, col=1)
-    fig.add_trace(go.Scatter(mode="markers", marker=dict(symbol="x", color="#d62728", size=9), name="target"))
-    fig.add_trace(go.Scatter(mode="lines+markers", name="RMS of the stream"), row=1, col=2)
+    fig.add_trace(go.Heatmap(colorscale="Blues", zmin=0, zmax=1, showscale=False, meta="lens"), row=1, col=1)
     fig.add_trace(
-        go.Scatter(mode="lines+markers", name="logit-lens accuracy"), row=1, col=2, secondary_y=True
+        go.Scatter(mode="markers", marker=dict(symbol="x", color=RED, size=9), name="target", meta="target")
+    )
+    fig.add_trace(go.Scatter(mode="lines+markers", name="RMS of the stream", meta="RMS"), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(mode="lines+markers", name="logit-lens accuracy", meta="accuracy"),
+        row=1,
+        col=2,
+        secondary_y=True,
     )
     fig.add_trace(
-        go.Scatter(mode="markers", marker=dict(size=14, color="#ff7f0e"), name="this block"), row=1, col=2
+        go.Scatter(mode="markers", marker=dict(size=14, color=ORANGE), name="this block", meta="this block"),
+        row=1,
+        col=2,
     )
     fig.update_xaxes(title_text="predicted digit", dtick=1, row=1, col=1)
     fig.update_yaxes(title_text="output position", autorange="reversed", dtick=1, row=1, col=1)
@@ -128,24 +174,23 @@ def lens_figure(readout: StreamReadout | None = None, block: int = 0) -> go.Figu
     fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=2, secondary_y=True)
     fig.update_layout(height=400, **LAYOUT)
     if readout is not None:
-        update_lens_figure(fig, readout, block)
+        require_int(
+            "block", block, minimum=0, maximum=readout.n_layer, fix="0 is the embedding, n_layer the output"
+        )
+        _update_lens_figure(fig, readout, block)
     return fig
 
 
-@typechecked
-def update_lens_figure(fig: go.Figure | go.FigureWidget, readout: StreamReadout, block: int) -> None:
+def _update_lens_figure(fig: go.Figure | go.FigureWidget, readout: StreamReadout, block: int) -> None:
     """Show the logit lens after `block` (0: the embedding .. n_layer) in a `lens_figure`."""
-    require_int(
-        "block", block, minimum=0, maximum=readout.n_layer, fix="0 is the embedding, n_layer the output"
-    )
     probs = readout.probs[block]  # (T, classes)
-    fig.data[0].z = [[round(float(v), 4) for v in row] for row in probs]
-    fig.data[1].x, fig.data[1].y = readout.target.tolist(), list(range(len(readout.target)))
+    find_trace(fig, "lens").z = [[round(float(v), 4) for v in row] for row in probs]
+    find_trace(fig, "target").update(x=readout.target.tolist(), y=list(range(len(readout.target))))
     rms = np.sqrt(readout.second_moment)
     blocks = list(range(readout.n_layer + 1))
-    fig.data[2].x, fig.data[2].y = blocks, plain_list(rms)
-    fig.data[3].x, fig.data[3].y = blocks, plain_list(readout.accuracy)
-    fig.data[4].x, fig.data[4].y = [block], plain_list([rms[block]])
+    find_trace(fig, "RMS").update(x=blocks, y=plain_list(rms))
+    find_trace(fig, "accuracy").update(x=blocks, y=plain_list(readout.accuracy))
+    find_trace(fig, "this block").update(x=[block], y=plain_list([rms[block]]))
 
 
 @typechecked
@@ -154,7 +199,7 @@ def lens_explorer(readout: StreamReadout) -> Explorer:
     figure = go.FigureWidget(lens_figure(readout, readout.n_layer))
 
     def redraw(block: int) -> str:
-        update_lens_figure(figure, readout, block)
+        _update_lens_figure(figure, readout, block)
         guess = readout.probs[block].argmax(-1)
         right = int((guess == readout.target).sum())
         where = "the embedding" if block == 0 else f"block {block}"
@@ -165,4 +210,17 @@ def lens_explorer(readout: StreamReadout) -> Explorer:
         )
 
     slider = widgets.IntSlider(value=readout.n_layer, min=0, max=readout.n_layer, description="block")
-    return Explorer({"block": slider}, figure, redraw)
+    return Explorer({"block": slider}, figure, redraw, name="lens_explorer")
+
+
+def _lens_demo() -> dict:
+    """Notebook 11's logit lens on 500 test sequences, of a fresh 12-block transformer of its size
+    where the notebook reads its trained one: the same arrays to draw, other values in them."""
+    data = sequence_task(64, 500, device="cpu")
+    with local_seed(0):
+        model = transformer(10, 8, 12, 32, 2, d_ff=64)
+    with num_threads(1):  # models this small run fastest on one thread
+        return dict(readout=logit_lens(model, data.x_test, data.y_test))
+
+
+register_explorer(lens_explorer, _lens_demo, ("block",), "11_residual_stream")

@@ -11,7 +11,9 @@ from plotly.subplots import make_subplots
 
 from reslib.unet import unet_shape_trace
 from reslib.validate import require_int, require_tensor, typechecked
-from reslib.viz.explorer import LAYOUT, Explorer, image_trace
+from reslib.viz.explorer import Explorer, find_trace, image_trace
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import LAYOUT, LIGHT_RED, PLAIN, RESIDUAL
 
 __all__ = [
     "segmentation_figure",
@@ -28,9 +30,12 @@ def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int]
 
 @typechecked
 def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
-    """The spatial size after each step of a valid and a same U-Net; crops as bars."""
+    """The spatial size after each step of a valid and a same U-Net; crops as bars.
+
+    Traces (by key, see `find_trace`): "valid", "same" (the sizes), "crops".
+    """
     fig = go.Figure()
-    for padding, color in (("valid", "#d62728"), ("same", "#1f77b4")):
+    for padding, color in (("valid", PLAIN), ("same", RESIDUAL)):
         labels, sizes, problem = _trace_xy(size, depth, padding)
         fig.add_trace(
             go.Scatter(
@@ -42,6 +47,7 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
                 name=f"{padding}" + (" (stops)" if problem else ""),
                 line=dict(color=color),
                 hovertext=labels,
+                meta=padding,
             )
         )
     steps = unet_shape_trace(size, depth, "valid").steps
@@ -50,8 +56,9 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
             x=[i for i, r in enumerate(steps) if r.crop],
             y=[r.crop for r in steps if r.crop],
             name="valid: pixels cropped from the skip",
-            marker_color="#ff9896",
+            marker_color=LIGHT_RED,
             opacity=0.6,
+            meta="crops",
         )
     )
     fig.update_layout(
@@ -71,9 +78,9 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
 
     def redraw(size: int) -> str:
         messages = []
-        for i, padding in enumerate(("valid", "same")):
+        for padding in ("valid", "same"):
             labels, sizes, problem = _trace_xy(size, depth, padding)
-            figure.data[i].update(
+            find_trace(figure, padding).update(
                 x=list(range(len(sizes))),
                 y=sizes,
                 text=[str(s) for s in sizes],
@@ -84,14 +91,17 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
                 f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None else f"fails at {problem}")
             )
         steps = unet_shape_trace(size, depth, "valid").steps
-        figure.data[2].update(
+        find_trace(figure, "crops").update(
             x=[i for i, r in enumerate(steps) if r.crop], y=[r.crop for r in steps if r.crop]
         )
         figure.layout.title.text = f"U-Net of depth {depth}: spatial size through the network, input {size}"
         return "; ".join(messages)
 
     controls = {"size": widgets.IntSlider(value=572, min=16, max=700, description="input size")}
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="unet_trace_explorer")
+
+
+register_explorer(unet_trace_explorer, lambda: dict(depth=4), ("size",), "09_unet_hourglass")
 
 
 @typechecked

@@ -14,12 +14,13 @@ from reslib.inits import INITS
 from reslib.runtime import num_threads
 from reslib.validate import typechecked
 from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backward_profile
-from reslib.viz.explorer import LAYOUT, Explorer, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.registry import register_explorer
+from reslib.viz.style import BLUE, GREEN, LAYOUT, MID_GREY, ORANGE, RED
 
 __all__ = [
     "branch_share_figure",
     "profile_figure",
-    "update_profile_figure",
     "variance_explorer",
     "variance_figure",
 ]
@@ -56,7 +57,7 @@ def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") 
     k = np.arange(1, depth + 1)
     fig.add_trace(
         go.Scatter(
-            x=k.tolist(), y=plain_list(1 / (k + 1)), name="1/(k+1)", line=dict(color="#999", dash="dash")
+            x=k.tolist(), y=plain_list(1 / (k + 1)), name="1/(k+1)", line=dict(color=MID_GREY, dash="dash")
         )
     )
     fig.update_xaxes(title_text="block k")
@@ -69,49 +70,66 @@ def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") 
 def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
     """Forward (E[h^2], batch variance, float32's max) and backward (gradient norm) per block.
 
-    Traces: 0 E[h^2], 1 batch variance, 2 float32 max (dashed), 3 overflow marker, 4 gradient norm.
+    Traces (by key, see `find_trace`): "second moment" E[h^2], "batch variance", "float32 max"
+    (dashed), "overflow" (a marker), "gradient norm".
     """
     fig = make_subplots(
         rows=1,
         cols=2,
         subplot_titles=("forward: h_k after block k", "backward: ||dL/dh_k|| / ||dL/dh_last||"),
     )
-    fig.add_trace(go.Scatter(mode="lines", name="E[h²]", line=dict(color="#1f77b4")), row=1, col=1)
     fig.add_trace(
-        go.Scatter(mode="lines", name="batch variance", line=dict(color="#ff7f0e", dash="dot")), row=1, col=1
+        go.Scatter(mode="lines", name="E[h²]", line=dict(color=BLUE), meta="second moment"), row=1, col=1
     )
     fig.add_trace(
-        go.Scatter(mode="lines", name="float32 max", line=dict(color="#999", dash="dash")), row=1, col=1
-    )
-    fig.add_trace(
-        go.Scatter(mode="markers", name="overflow", marker=dict(symbol="x", size=12, color="#d62728")),
+        go.Scatter(
+            mode="lines", name="batch variance", line=dict(color=ORANGE, dash="dot"), meta="batch variance"
+        ),
         row=1,
         col=1,
     )
-    fig.add_trace(go.Scatter(mode="lines", name="gradient norm", line=dict(color="#2ca02c")), row=1, col=2)
+    fig.add_trace(
+        go.Scatter(
+            mode="lines", name="float32 max", line=dict(color=MID_GREY, dash="dash"), meta="float32 max"
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            mode="markers", name="overflow", marker=dict(symbol="x", size=12, color=RED), meta="overflow"
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(mode="lines", name="gradient norm", line=dict(color=GREEN), meta="gradient norm"),
+        row=1,
+        col=2,
+    )
     for col in (1, 2):
         fig.update_xaxes(title_text="block k", row=1, col=col)
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
     fig.update_layout(height=400, legend=dict(orientation="h", y=-0.25), **LAYOUT)
     if result is not None:
-        update_profile_figure(fig, result)
+        _update_profile_figure(fig, result)
     return fig
 
 
-@typechecked
-def update_profile_figure(fig: go.Figure | go.FigureWidget, result: ForwardBackwardProfile) -> None:
+def _update_profile_figure(fig: go.Figure | go.FigureWidget, result: ForwardBackwardProfile) -> None:
     """Write a `forward_backward_profile` result into a `profile_figure`."""
     second = np.asarray(result.second_moment, dtype=float)
     blocks = list(range(len(second)))
-    fig.data[0].x, fig.data[0].y = blocks, plain_list(second)
+    find_trace(fig, "second moment").update(x=blocks, y=plain_list(second))
     variance = result.batch_variance
-    fig.data[1].x, fig.data[1].y = blocks, plain_list(np.where(variance > 0, variance, np.nan))
-    fig.data[2].x, fig.data[2].y = [0, blocks[-1]], [FLOAT32_MAX, FLOAT32_MAX]
+    find_trace(fig, "batch variance").update(x=blocks, y=plain_list(np.where(variance > 0, variance, np.nan)))
+    find_trace(fig, "float32 max").update(x=[0, blocks[-1]], y=[FLOAT32_MAX, FLOAT32_MAX])
     k = result.overflow_at
     finite = second[np.isfinite(second)]
-    fig.data[3].x, fig.data[3].y = ([k], [float(finite.max())]) if k is not None else ([], [])
+    overflow = ([k], [float(finite.max())]) if k is not None else ([], [])
+    find_trace(fig, "overflow").update(x=overflow[0], y=overflow[1])
     grad = np.asarray(result.grad_norm, dtype=float)
-    fig.data[4].x, fig.data[4].y = blocks, plain_list(np.where(grad > 0, grad, np.nan))
+    find_trace(fig, "gradient norm").update(x=blocks, y=plain_list(np.where(grad > 0, grad, np.nan)))
 
 
 @typechecked
@@ -133,7 +151,7 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
         if key not in cache:
             with num_threads(1):  # 200 tiny matmuls: threads only add hand-offs
                 cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples, gain, seed)
-        update_profile_figure(figure, cache[key])
+        _update_profile_figure(figure, cache[key])
         return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key].status}"
 
     controls = {
@@ -145,4 +163,7 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
         "scaling": widgets.Dropdown(options=["none", "1/√2"], value="none", description="scale sum"),
         "batch_norm": widgets.Checkbox(value=False, description="BN in branch"),
     }
-    return Explorer(controls, figure, redraw)
+    return Explorer(controls, figure, redraw, name="variance_explorer")
+
+
+register_explorer(variance_explorer, lambda: {}, ("depth", "batch_norm"), "04_forward_variance")

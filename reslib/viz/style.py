@@ -1,0 +1,40 @@
+"""The series' look in one place: plotly's colours by name, what each colour means, and the layout.
+
+Every figure and explorer takes its colours and layout from here, so a colour means the same thing
+in every notebook (blue: residual, red: plain) and changes in one line. The colours are plotly's
+own qualitative palette (D3's category10), written out so that figures do not depend on plotly's
+defaults.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "COLORS",
+    "LAYOUT",
+    "PALETTE",
+]
+
+BLUE = "#1f77b4"
+ORANGE = "#ff7f0e"
+GREEN = "#2ca02c"
+RED = "#d62728"
+PURPLE = "#9467bd"
+BROWN = "#8c564b"
+GREY = "#7f7f7f"
+LIGHT_GREY = "#bbbbbb"
+MID_GREY = "#999"  # reference lines: float32's max, 1/(k+1)
+DARK_GREY = "#333"  # a single curve that needs no legend
+LIGHT_RED = "#ff9896"
+
+# One colour per label, in this order, where a figure draws several networks or blocks.
+PALETTE = (BLUE, ORANGE, GREEN, RED, PURPLE, BROWN)
+
+# What a colour means across the series.
+RESIDUAL, PLAIN = BLUE, RED
+COLORS = {"relu": BLUE, "tanh": GREEN, "sigmoid": RED}  # the activations of notebook 01
+
+# The explorers' status line (HTML above the figure): a sentence, or what went wrong.
+STATUS_TEXT = "#444"
+ERROR_TEXT = "#cf222e"
+
+LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
