@@ -30,9 +30,9 @@ __all__ = [
     "BlockBase",
     "Bottleneck",
     "PadShortcut",
+    "make_stage",
     "require_block",
     "zero_last",
-    "make_stage",
 ]
 
 NormLayer = Callable[[int], nn.Module]

@@ -38,8 +38,8 @@ from reslib.validate import (
 )
 
 __all__ = [
-    "Block",
     "WEIGHT_INITS",
+    "Block",
     "Transformer",
     "to_torch_layer",
     "transformer",

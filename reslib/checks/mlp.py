@@ -15,12 +15,12 @@ from reslib.runtime import local_seed
 from reslib.validate import require_float, typechecked
 
 __all__ = [
-    "check_width_for_budget",
     "chain_gradient_reference",
     "check_chain_gradient",
     "check_compose",
     "check_mlp_parameter_count",
     "check_residual_forward",
+    "check_width_for_budget",
 ]
 
 

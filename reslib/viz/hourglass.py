@@ -114,9 +114,9 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
 
 
 def _hourglass_demo() -> dict:
-    """Notebook 09's sizes (20 test scenes of 24x24, two keypoints, two stacks) with random heat
-    maps where the notebook passes its trained hourglass's.
+    """Notebook 09's sizes with random heat maps where the notebook passes its trained hourglass's.
 
+    20 test scenes of 24x24, two keypoints, two stacks.
     An update draws whichever heat maps it is given; random ones cost the same as trained ones.
     """
     scenes = keypoints(20, 24, seed=0)

@@ -113,9 +113,10 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
 
 
 def _landscape_demo() -> dict:
-    """Notebook 10's six networks (plain and residual MLPs, 2, 8 and 20 layers of 32 units) and its
-    21 x 21 grid, untrained and on 100 training signals instead of its trained networks on 500.
+    """Notebook 10's six networks and 21 x 21 grid, untrained, on 100 training signals.
 
+    Plain and residual MLPs of 2, 8 and 20 layers of 32 units; the notebook slices its trained
+    networks on 500 signals.
     An update draws a precomputed 21 x 21 slice, whatever the weights and the probe it came from.
     """
     data, slices = mnist1d(device="cpu"), {}

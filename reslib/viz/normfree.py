@@ -107,9 +107,10 @@ def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], His
 
 
 def _scheme_demo() -> dict:
-    """Notebook 10's networks (every scheme at 8 and 32 blocks of 32 units) and their E[h^2] at
-    initialisation on 500 training signals, as there; made-up 6-epoch curves where it trains them.
+    """Notebook 10's networks and their E[h^2] at initialisation; made-up curves where it trains them.
 
+    Every scheme at 8 and 32 blocks of 32 units, E[h^2] on 500 training signals as there, and
+    made-up 6-epoch curves.
     An update draws a precomputed profile and curve: training would change their values, not
     what drawing them costs.
     """

@@ -265,9 +265,9 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
 
 
 def _resnet_demo() -> dict:
-    """Made-up 6-epoch curves for notebook 07's four networks (plain and residual, 8 and 20 layers),
-    where the notebook passes their trained histories.
+    """Made-up 6-epoch curves for notebook 07's four networks, where it passes trained histories.
 
+    Plain and residual, 8 and 20 layers.
     The explorer only switches views of the histories: an update costs the same for any four
     curves of 6 epochs, so the demo does not train.
     """

@@ -214,8 +214,10 @@ def lens_explorer(readout: StreamReadout) -> Explorer:
 
 
 def _lens_demo() -> dict:
-    """Notebook 11's logit lens on 500 test sequences, of a fresh 12-block transformer of its size
-    where the notebook reads its trained one: the same arrays to draw, other values in them."""
+    """Notebook 11's logit lens on 500 test sequences, of a fresh 12-block transformer of its size.
+
+    The notebook reads its trained one: the same arrays to draw, other values in them.
+    """
     data = sequence_task(64, 500, device="cpu")
     with local_seed(0):
         model = transformer(10, 8, 12, 32, 2, d_ff=64)
