@@ -11,8 +11,9 @@ on the GPU mid-epoch.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +35,45 @@ __all__ = ["History", "LossFn", "evaluate", "fit", "make_optimizer"]
 
 # (model output, target) -> a scalar loss, the mean over the batch
 LossFn = Callable[[torch.Tensor | list[torch.Tensor], torch.Tensor], torch.Tensor]
+
+
+# What a widget frontend shows for a view whose widget is gone: nothing (ipywidgets' own convention:
+# JupyterLab's renderer hides a view with an empty model_id).
+_REMOVED_VIEW = {
+    "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
+    "text/plain": "",
+}
+
+
+@contextlib.contextmanager
+def _progress_bar(steps: Iterable, desc: str, enabled: bool) -> Iterator[tqdm]:
+    """A tqdm bar over `steps` that leaves no trace once it is done.
+
+    In a notebook tqdm draws the bar as a widget and, with `leave=False`, closes that widget
+    at the end, but the output that displayed it stays in the notebook and names a widget that
+    no longer exists. A saved copy of the notebook, such as RISE's slideshow or the notebook
+    reopened, then shows "Error displaying widget: model not found" where the bar was. So the
+    bar is displayed under a display id, and once tqdm has closed it, that output is replaced
+    by an empty view, which every widget frontend hides. A bar stopped by an error stays (red,
+    at the step where it stopped), as tqdm leaves it.
+    """
+    notebook = False
+    if enabled:  # tqdm.auto picked its widget bar: this is a kernel with ipywidgets
+        from tqdm.notebook import tqdm_notebook
+
+        notebook = issubclass(tqdm, tqdm_notebook)
+    bar = tqdm(steps, desc=desc, disable=not enabled, leave=False, **({"display": False} if notebook else {}))
+    handle = None
+    if notebook:
+        from IPython.display import display
+
+        handle = display(bar.container, display_id=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
+        if handle is not None and getattr(bar.container, "comm", None) is None:  # closed by tqdm
+            handle.update(_REMOVED_VIEW, raw=True)
 
 
 @dataclass
@@ -182,7 +222,7 @@ def fit(
         momentum: SGD's momentum.
         weight_decay: L2 penalty, passed to the optimizer.
         seed: seed of the shuffling order.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar while training (in a notebook, removed once done).
         loss_fn: `(output, target) -> mean loss`; None is cross-entropy on logits, and then the
             error rates are recorded too. E.g. `reslib.unet.segmentation_loss` (per-pixel
             cross-entropy) or `reslib.hourglass.heatmap_loss` (a list of heat maps per stack).
@@ -215,43 +255,42 @@ def fit(
     gen = torch.Generator().manual_seed(seed)
     n = len(x)
     history = History()
-    bar = tqdm(range(epochs), desc="epochs", disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(n, generator=gen).to(x.device)
-        losses, outputs = [], []  # detached, so no graph is kept; summed once per epoch
-        for i in range(0, n, batch_size):
-            idx = order[i : i + batch_size]
-            out = model(x[idx])
-            loss = loss_fn(out, y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
+    with _progress_bar(range(epochs), "epochs", progress) as bar:
+        for epoch in bar:
+            model.train()
+            order = torch.randperm(n, generator=gen).to(x.device)
+            losses, outputs = [], []  # detached, so no graph is kept; summed once per epoch
+            for i in range(0, n, batch_size):
+                idx = order[i : i + batch_size]
+                out = model(x[idx])
+                loss = loss_fn(out, y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
+                if classify:
+                    outputs.append(out.detach())
+            sizes = torch.tensor(
+                [len(idx) for idx in order.split(batch_size)], device=x.device, dtype=torch.float32
+            )
+            loss_sum = (torch.stack(losses) * sizes).sum()
+            train_loss = loss_sum.item() / n  # the one sync per epoch
+            history.train_loss.append(train_loss)
             if classify:
-                outputs.append(out.detach())
-        sizes = torch.tensor(
-            [len(idx) for idx in order.split(batch_size)], device=x.device, dtype=torch.float32
-        )
-        loss_sum = (torch.stack(losses) * sizes).sum()
-        train_loss = loss_sum.item() / n  # the one sync per epoch
-        history.train_loss.append(train_loss)
-        if classify:
-            wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
-            history.train_error.append(wrong.item() / n)
-        # a NaN gradient in the last step leaves NaN weights behind a finite loss: check both
-        if not math.isfinite(train_loss) or not _finite_parameters(model):
-            history.diverged_at = epoch
-            break
-        postfix = {"loss": f"{train_loss:.3f}"}
-        if isinstance(data, TensorData):
-            if classify:
-                test_loss, test_error = evaluate(model, data.x_test, data.y_test)
-                history.test_error.append(test_error)
-                postfix["test_error"] = f"{test_error:.3f}"
-            else:
-                test_loss = _test_loss(model, data.x_test, data.y_test, loss_fn)
-            history.test_loss.append(test_loss)
-        bar.set_postfix(**postfix)
-    bar.close()
+                wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
+                history.train_error.append(wrong.item() / n)
+            # a NaN gradient in the last step leaves NaN weights behind a finite loss: check both
+            if not math.isfinite(train_loss) or not _finite_parameters(model):
+                history.diverged_at = epoch
+                break
+            postfix = {"loss": f"{train_loss:.3f}"}
+            if isinstance(data, TensorData):
+                if classify:
+                    test_loss, test_error = evaluate(model, data.x_test, data.y_test)
+                    history.test_error.append(test_error)
+                    postfix["test_error"] = f"{test_error:.3f}"
+                else:
+                    test_loss = _test_loss(model, data.x_test, data.y_test, loss_fn)
+                history.test_loss.append(test_loss)
+            bar.set_postfix(**postfix)
     return history

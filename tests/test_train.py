@@ -128,3 +128,40 @@ def test_fit_with_a_loss_function_measures_the_test_loss_but_no_error(small_data
 def test_evaluate_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="the same N"):
         rl.train.evaluate(nn.Linear(40, 10), torch.zeros(3, 40), torch.zeros(2, dtype=torch.long))
+
+
+# In a kernel, fit's bar is a widget; what the notebook keeps of it once training ends or fails.
+BAR_CELLS = [
+    """import torch, ipywidgets, reslib as rl
+x, y = torch.randn(64, 40), torch.randint(0, 10, (64,))
+net = rl.mlp.mlp(1, 8, 40, 10)
+rl.train.fit(net, (x, y), epochs=3, lr=0.1, batch_size=32).train_loss[-1] > 0""",
+    """def fails(output, target):
+    fails.calls = getattr(fails, "calls", 0) + 1
+    if fails.calls > 2:
+        raise RuntimeError("stop")
+    return torch.nn.functional.cross_entropy(output, target)
+try:
+    rl.train.fit(net, (x, y), epochs=3, lr=0.1, batch_size=32, loss_fn=fails)
+except RuntimeError:
+    pass""",
+    "sorted(ipywidgets.widgets.widget._instances)",
+]
+
+
+def test_fit_leaves_no_view_of_a_closed_bar_in_the_notebook():
+    """A finished bar's output becomes an empty view (hidden by every widget frontend), not a view of a
+    widget that is gone (which a saved copy, such as RISE's slideshow, shows as "model not found"); a
+    bar stopped by an error stays, and its widget with it."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in BAR_CELLS])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    view = "application/vnd.jupyter.widget-view+json"
+    done, failed = ([o for o in cell.outputs if view in o.get("data", {})] for cell in nb.cells[:2])
+    alive = nb.cells[2].outputs
+    assert [o.data[view]["model_id"] for o in done] == [""]
+    assert done[0].data["text/plain"] == ""
+    stopped = failed[0].data[view]["model_id"]
+    assert stopped, "a bar stopped by an error should stay"
+    assert stopped in alive[0]["data"]["text/plain"]
