@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -100,31 +99,6 @@ def test_make_install_and_binder_install_the_settings(tmp_path):
     package = json.loads((extension / "package.json").read_text())
     assert package["name"] == lab.RISE_WIDGETS_NAME
     assert (extension / package["jupyterlab"]["_build"]["load"]).is_file()
-
-
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the extension's script")
-def test_the_rise_widgets_extension_adds_the_console_module_only_where_it_is_missing():
-    script = (lab.RISE_WIDGETS / "static" / "remoteEntry.js").read_text()
-    probe = (
-        script
-        + """
-    const c = window._JUPYTERLAB["reslib-rise-widgets"];
-    const rise = {}, jupyterlab = {"@jupyterlab/console": {"4.6.6": {from: "core"}}};
-    Promise.all([c.init(rise), c.init(jupyterlab)]).then(async () => {
-      const standIn = (await rise["@jupyterlab/console"]["4.6.2"].get())();
-      console.log(JSON.stringify({rise: Object.keys(rise["@jupyterlab/console"]),
-        lab: jupyterlab["@jupyterlab/console"], token: standIn.IConsoleTracker.name}));
-    });
-    """
-    )
-    out = subprocess.run(
-        ["node", "-e", "globalThis.window = globalThis;" + probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert json.loads(out) == {
-        "rise": ["4.6.2"],  # RISE's app: the stand-in
-        "lab": {"4.6.6": {"from": "core"}},  # JupyterLab: its own module, untouched
-        "token": "@jupyterlab/console:IConsoleTracker",
-    }
 
 
 def test_make_labs_environment_has_the_settings():

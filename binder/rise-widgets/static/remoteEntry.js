@@ -1,28 +1,77 @@
 // reslib-rise-widgets: ipywidgets (and so every reslib explorer) in jupyterlab-rise 0.43.1's slideshow.
+// A federated extension with no plugin: when an app initialises it, it edits the shared scope in two
+// small ways, each a no-op where the bug it works around is absent.
 //
-// The widget manager (@jupyter-widgets/jupyterlab-manager 5.0.16, from jupyterlab_widgets 3.0.17, which
-// ipywidgets 8.1.9 requires) consumes the shared module @jupyterlab/console, for an *optional*
-// IConsoleTracker (widgets in the console). JupyterLab shares it; RISE's slideshow app (built on
-// JupyterLab 4.3.4) does not, so there the manager fails to load ("Shared module @jupyterlab/console
-// doesn't exist in shared scope default", jupyterlab-contrib/rise issues 119 and 126) and every widget
-// shows as text. This federated extension has no plugin: when an app initialises it, it adds a stand-in
-// @jupyterlab/console to the shared scope, only where none is there. In JupyterLab the real module is
-// always there first and nothing changes; in RISE the manager gets a token no plugin provides, so its
-// optional console tracker is null, as it is in any app without a console.
+// 1. A stand-in @jupyterlab/console. The widget manager (@jupyter-widgets/jupyterlab-manager 5.0.16,
+//    from jupyterlab_widgets 3.0.17, which ipywidgets 8.1.9 requires) consumes the shared module
+//    @jupyterlab/console, for an *optional* IConsoleTracker (widgets in the console). JupyterLab
+//    shares it; RISE's slideshow app (built on JupyterLab 4.3.4) does not, so there the manager fails
+//    to load ("Shared module @jupyterlab/console doesn't exist in shared scope default",
+//    jupyterlab-contrib/rise issues 119 and 126) and every widget shows as text. The stand-in is added
+//    only where no @jupyterlab/console is there: in JupyterLab the real module is always there first
+//    and nothing changes; in RISE the manager gets a token no plugin provides, so its optional console
+//    tracker is null, as it is in any app without a console.
+//
+// 2. A last look in get_model. @jupyter-widgets/base-manager 1.0.13's ManagerBase.get_model waits
+//    for a model that is not registered yet by polling every 100 ms for 2 s (ipywidgets PR 4033, for
+//    issue 4026), but it checks the deadline *after* each sleep and then throws without looking again.
+//    When the page's main thread is busy past the deadline (RISE's app builds every slide while the
+//    widget manager restores the kernel's widgets) the model can be registered during that sleep and
+//    still be reported missing; the manager's restore has finished by then, so the output shows
+//    "Error displaying widget: model not found" for good. Seen on any explorer slide, on a different
+//    slide from run to run (tests/browser/test_slides.py). The fix: when get_model rejects, look
+//    once more and return the model if it is registered now. This entry offers base-manager under a
+//    version no release has (1.999.0, inside the manager's range ^1.0.13, so it is the one chosen); its
+//    loader loads the newest real base-manager in the scope and patches that module once. Where the
+//    model really is missing, get_model still rejects as before.
 (function () {
   var name = "reslib-rise-widgets";
-  var key = "@jupyterlab/console";
+  var consoleKey = "@jupyterlab/console";
+  var managerKey = "@jupyter-widgets/base-manager";
+  var ourVersion = "1.999.0";
   var standIn = {
     IConsoleTracker: {
       name: "@jupyterlab/console:IConsoleTracker",
       description: "stand-in from reslib-rise-widgets: this app has no console",
     },
   };
+  var state = { patched: 0 }; // how many base-manager modules got the last look (tests read it)
+
+  function newest(versions) {
+    // The highest version another package registered (plain x.y.z; pre-releases sort lower).
+    var best = null;
+    Object.keys(versions).forEach(function (v) {
+      if (versions[v].from === name) return;
+      var a = v.split(/[.+-]/).map(Number);
+      var b = best && best.split(/[.+-]/).map(Number);
+      if (!b || a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])))) best = v;
+    });
+    return best;
+  }
+
+  function lastLook(module) {
+    var proto = module && module.ManagerBase && module.ManagerBase.prototype;
+    if (!proto || typeof proto.get_model !== "function" || proto.get_model.reslibLastLook) return module;
+    var getModel = proto.get_model;
+    proto.get_model = function (modelId) {
+      var manager = this;
+      return getModel.call(manager, modelId).catch(function (error) {
+        var late = manager._models && manager._models[modelId];
+        if (late !== undefined) return late;
+        throw error;
+      });
+    };
+    proto.get_model.reslibLastLook = true;
+    state.patched += 1;
+    return module;
+  }
+
   var registry = (window._JUPYTERLAB = window._JUPYTERLAB || {});
   registry[name] = {
+    state: state,
     init: function (shareScope) {
-      if (!shareScope[key] || Object.keys(shareScope[key]).length === 0) {
-        shareScope[key] = {
+      if (!shareScope[consoleKey] || Object.keys(shareScope[consoleKey]).length === 0) {
+        shareScope[consoleKey] = {
           // the version the widget manager asks for (^4.6.2): taken without a warning
           "4.6.2": {
             get: function () {
@@ -36,6 +85,20 @@
           },
         };
       }
+      var versions = (shareScope[managerKey] = shareScope[managerKey] || {});
+      versions[ourVersion] = {
+        get: function () {
+          var real = newest(versions);
+          if (!real) return Promise.reject(new Error(name + ": no " + managerKey + " in the shared scope"));
+          return Promise.resolve(versions[real].get()).then(function (factory) {
+            return function () {
+              return lastLook(factory());
+            };
+          });
+        },
+        from: name,
+        eager: false,
+      };
       return Promise.resolve();
     },
     get: function (request) {
