@@ -69,6 +69,8 @@ RECORD_KERNEL_ERRORS = f"""name => {{
 PLOT_DATA = """el => JSON.stringify(el.data, (k, v) => k.startsWith('_') || k === 'uid' ? undefined
   : ArrayBuffer.isView(v) ? Array.from(v) : v)"""
 CONTROLS = ".widget-slider, .widget-dropdown"
+# How many base-manager modules got binder/rise-widgets' last look in get_model (0: not active).
+PATCHED = "() => window._JUPYTERLAB?.['reslib-rise-widgets']?.state?.patched ?? 0"
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 
 
@@ -181,6 +183,7 @@ def test_notebook_runs_and_its_explorers_redraw(
         if errors:
             pytest.fail(f"{name}: errors after moving controls:\n{errors}")
         assert outputs.count(), f"{name} has no live explorer (controls with a plotly graph)"
+        assert page.evaluate(PATCHED) >= 1, "binder/rise-widgets' get_model fix is not active in JupyterLab"
     finally:  # never let clean-up hide the failure
         with contextlib.suppress(Exception):
             save_screenshot(page, tmp_path, path.stem)
