@@ -76,6 +76,12 @@ EXPLORER = ".jp-OutputArea-output:has(.widget-slider, .widget-dropdown):has(.js-
 EXPLORER_SLIDES = f"""() => Array.from(document.querySelectorAll('.reveal .slides > section > section'))
   .filter(s => s.querySelector('{EXPLORER}')).map(s => s.id)"""
 WALKED = "reslibWalked"  # set on a slideshow's window once walked, to tell a reloaded one from it
+# An open bug, kept as an expected failure (docs/maintenance.md, known issues): in RISE's app an
+# explorer's plotly view sometimes stops applying the kernel's updates. Its status line follows the
+# slider; its view receives every `_py2js_update` but neither redraws nor answers with
+# `_js2py_traceDeltas` (the notebook's own view of the same figure does), and logs no error. Seen on
+# about one explorer slide in six in our walks, a different one each time.
+STALE_PLOT = "known bug: the slideshow's plot did not redraw, though the kernel did (see STALE_PLOT)"
 
 
 def open_slideshow(page: Page, name: str) -> Frame:
@@ -166,43 +172,57 @@ def drag(page: Page, handle: Locator, dx: int) -> None:
     page.mouse.up()
 
 
-def move_a_control(page: Page, explorer: Locator, where: str) -> None:
+def move_a_control(page: Page, explorer: Locator, where: str) -> str | None:
     """Move the explorer's first slider (or its first dropdown) until a plot redraws.
 
     The slider is dragged right and left by growing steps (a slider of two values needs half its
     track): a drag that does not move it, or a value that redraws nothing (an explorer says so when
-    its grid holds nothing there), is not yet a failure; six drags without a redraw are.
+    its grid holds nothing there), is not yet a failure; six drags without a redraw are. Returns
+    None once a plot redrew. Where the control moved and the kernel answered (the status line
+    changed) but no plot redrew, returns what was tried: the known stale plot (STALE_PLOT).
+    Anything else fails here.
     """
     plots = explorer.locator(".js-plotly-plot")
     plots.first.wait_for(state="visible", timeout=WIDGETS_S * 1000)
     assert all(p.evaluate(DRAWN) for p in plots.all()), f"{where}: the explorer shows empty axes"
-    moves = []
+    status = explorer.locator(".widget-html").first
+
+    def said() -> str | None:
+        return status.text_content() if status.count() else None
+
+    moves, answered = [], False  # answered: the status line changed after a move
     if explorer.locator(".widget-slider .noUi-handle").count():
         handle = explorer.locator(".widget-slider .noUi-handle").first
         for dx in (60, -60, 150, -150, 300, -300):
-            before, start = plot_data(plots), handle.get_attribute("aria-valuenow")
+            before, start, line = plot_data(plots), handle.get_attribute("aria-valuenow"), said()
             for _ in range(3):  # a drag that lands during the slide's transition misses the handle
                 drag(page, handle, dx)
                 if handle.get_attribute("aria-valuenow") != start:
                     break
             moves.append(f"slider {start} -> {handle.get_attribute('aria-valuenow')}")
             if handle.get_attribute("aria-valuenow") != start and redrew(page, plots, before):
-                return
+                return None
+            answered |= said() != line
     else:
         select = explorer.locator(".widget-dropdown select").first
         for value in select.locator("option").evaluate_all("os => os.map(o => o.value)"):
             if value != select.input_value():
-                before = plot_data(plots)
+                before, line = plot_data(plots), said()
                 select.select_option(value=value)
                 moves.append(f"dropdown -> {value!r}")
                 if redrew(page, plots, before):
-                    return
-    pytest.fail(f"{where}: no plot changed after {', '.join(moves) or 'no move'}")
+                    return None
+                answered |= said() != line
+    tried = f"{where}: no plot changed after {', '.join(moves) or 'no move'}"
+    if answered:
+        return tried  # the kernel redrew (its status line says so); the slideshow's plot did not
+    pytest.fail(tried + " (and the explorer's status line did not change: the kernel did not answer)")
 
 
-def walk_slideshow(page: Page, frame: Frame, notebook: str) -> None:
+def walk_slideshow(page: Page, frame: Frame, notebook: str) -> list[str]:
     """Step through every slide, then move a control of every explorer on its slide; then, once
-    every widget view has loaded, no slide of the deck may show an error."""
+    every widget view has loaded, no slide of the deck may show an error. Returns the explorers
+    whose plot stayed stale while the kernel redrew (STALE_PLOT), after every other check passed."""
     cells = nbformat.read(notebooks_dir() / notebook, as_version=4).cells
     types = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in cells]
     expected_slides = types.count("slide") + types.count("subslide")
@@ -227,12 +247,13 @@ def walk_slideshow(page: Page, frame: Frame, notebook: str) -> None:
     with contextlib.suppress(Exception):  # widgets render after their slide is built: give them time
         frame.wait_for_function(count, timeout=WIDGETS_S * 1000)
     explorer_slides = frame.evaluate(EXPLORER_SLIDES)
-    seen = 0
+    seen, stale = 0, []
     for slide_id in explorer_slides:
         go_to(frame, slide_id)
         explorers = frame.locator(f"section#{slide_id} {EXPLORER}")
         for k in range(explorers.count()):
-            move_a_control(page, explorers.nth(k), f"{notebook}, slide {slide_id}, explorer {k}")
+            if tried := move_a_control(page, explorers.nth(k), f"{notebook}, slide {slide_id}, explorer {k}"):
+                stale.append(tried)
             seen += 1
         assert frame.locator(f"section#{slide_id}.present").count() == 1, "a control changed the slide"
     assert seen == expected, f"{notebook}: {seen} live explorers on its slides, {expected} in the notebook"
@@ -244,6 +265,13 @@ def walk_slideshow(page: Page, frame: Frame, notebook: str) -> None:
     if expected:  # the widget manager consumed base-manager through binder/rise-widgets
         assert frame.evaluate(PATCHED) >= 1, f"{notebook}: binder/rise-widgets' get_model fix is not active"
     frame.evaluate(f"() => {{ window.{WALKED} = true; }}")
+    return stale
+
+
+def expect_only_stale_plots(stale: list[str]) -> None:
+    """An expected failure where the only fault left is STALE_PLOT; every other check has passed."""
+    if stale:
+        pytest.xfail(STALE_PLOT + "; here: " + "; ".join(stale))
 
 
 def require_extension() -> None:
@@ -277,7 +305,7 @@ def test_the_slideshow_shows_every_slide_and_its_explorers_redraw(
         page.goto(lab.notebook_url(notebook))
         wait_for_kernel(page, notebook)
         run_all(page, notebook)
-        walk_slideshow(page, open_slideshow(page, notebook), notebook)
+        expect_only_stale_plots(walk_slideshow(page, open_slideshow(page, notebook), notebook))
 
 
 def test_a_notebook_opened_again_shows_its_slideshow_twice(
@@ -290,8 +318,9 @@ def test_a_notebook_opened_again_shows_its_slideshow_twice(
         page.goto(lab.notebook_url(REOPENED))
         wait_for_kernel(page, REOPENED)
         run_all(page, REOPENED)
-        walk_slideshow(page, open_slideshow(page, REOPENED), REOPENED)
-        walk_slideshow(page, open_slideshow(page, REOPENED), REOPENED)
+        stale = walk_slideshow(page, open_slideshow(page, REOPENED), REOPENED)
+        stale += walk_slideshow(page, open_slideshow(page, REOPENED), REOPENED)
+        expect_only_stale_plots(stale)
 
 
 def test_the_running_lab_reads_the_series_settings(lab: Lab) -> None:
