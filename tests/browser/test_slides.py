@@ -80,7 +80,7 @@ WALKED = "reslibWalked"  # set on a slideshow's window once walked, to tell a re
 # explorer's plotly view sometimes stops applying the kernel's updates. Its status line follows the
 # slider; its view receives every `_py2js_update` but neither redraws nor answers with
 # `_js2py_traceDeltas` (the notebook's own view of the same figure does), and logs no error. Seen on
-# one or two of the 17 explorer slides in some walks, a different one each time, and in others none.
+# one or two of the 17 explorer slides in some walks (mostly 10's Euler explorer), in others none.
 STALE_PLOT = "known bug: the slideshow's plot did not redraw, though the kernel did (see STALE_PLOT)"
 
 
