@@ -11,6 +11,7 @@
 #               skips them); no notebooks, no browser
 #   make format apply ruff's safe lint fixes, then ruff's formatting (what check asks for)
 #   make lint   ruff format --check and ruff check only (CI runs it before make test: it fails in seconds)
+#   make evidence  re-run every check the notebooks' prose reports but Run All skips (minutes; ONLY=key)
 #   make slides re-make every notebook's RISE slide metadata (after adding, removing or editing cells)
 # After changing a pin in pyproject.toml:
 #   make lock   regenerate constraints.txt, binder/requirements.txt, environment.yml and the pre-commit
@@ -34,7 +35,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 RUFF       := $(VENV)/bin/ruff
 RUFF_PATHS := reslib tests tools notebooks
 
-.PHONY: install lab site test check format unit notebooks portable browser outputs bench slides lint lock clean
+.PHONY: install lab site test check format unit notebooks portable browser outputs bench evidence slides lint lock clean
 
 install: $(STAMP)
 
@@ -90,6 +91,11 @@ site: install
 
 bench: install
 	$(PY) -m tools.bench
+
+# Every check a notebook's prose reports but Run All does not run (more seeds, epochs, widths): each
+# re-runs its experiment and asserts the sentence; a table at the end. ONLY=key (or a prefix) for some.
+evidence: install
+	$(PY) -m reslib.evidence $(ONLY)
 
 # Every cell's RISE slide type (slide, sub-slide, fragment, notes, skip) from tools/slides.py's rules;
 # tests/test_slides.py fails on a notebook whose cells changed since.
