@@ -100,6 +100,13 @@ def test_each_claim_starts_from_seed_0_and_leaves_the_callers_rng_alone(fake_cla
     assert torch.equal(torch.get_rng_state(), before), "the caller's random state is given back"
 
 
+def test_the_runner_names_a_wrong_type(fake_claims):
+    with pytest.raises(TypeError, match="keys"):
+        fake_claims.run(3)
+    with pytest.raises(TypeError, match="quiet"):
+        fake_claims.run("fake-holds", quiet="no")
+
+
 def test_a_claim_key_is_named_by_topic_and_registered_once(fake_claims):
     with pytest.raises(ValueError, match="key='Unet Classes'"):
         fake_claims.claim("Unet Classes", "x")

@@ -66,7 +66,8 @@ def discover() -> dict[str, object]:
     """'module.name' -> every public function and class, each once (at its first `__all__`)."""
     found: dict[str, object] = {}
     seen: set[int] = set()
-    names = ["reslib", *(m.name for m in pkgutil.walk_packages(rl.__path__, "reslib."))]
+    packages = pkgutil.walk_packages(rl.__path__, "reslib.")
+    names = ["reslib", *(m.name for m in packages if not m.name.endswith(".__main__"))]  # no CLIs
     for module_name in sorted(names):
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", ()):
@@ -266,6 +267,12 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.costs.stage_costs": lambda: dict(block=rl.blocks.BasicBlock, layers=[1, 1, 1, 1]),
     "reslib.costs.count_flops": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
     "reslib.costs.parameter_table": lambda: dict(model=nn.Linear(3, 2), input_shape=(1, 3)),
+    "reslib.evidence.core.claim": lambda: dict(key="fuzz-example", says="a claim never registered"),
+    "reslib.evidence.core.table": lambda: dict(
+        rows=[rl.evidence.Row("fuzz-example", "a claim", True, "1.0", 0.5)]
+    ),
+    # runs claims that train for minutes: tests/test_evidence.py covers it on made-up claims
+    "reslib.evidence.core.run": None,
     "reslib.data.cifar10": None,  # reads files: tests/test_data.py covers its arguments on a fixture
     "reslib.densenet.channel_plan": lambda: dict(growth_rate=4, block_config=(2, 2), num_init_features=8),
     "reslib.gradients.gradient_flow": lambda: dict(
@@ -446,7 +453,7 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
-    (r".*", r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where", r"edge 'bogus'", "free text"),
+    (r".*", r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says", r"edge 'bogus'", "free text"),
     (
         r"reslib\.(costs\.\w+|densenet\.channel_plan|viz\.densenet\.channel_figure|unet\.unet_shape_trace"
         r"|viz\.unet\.unet_trace_figure|viz\.resnet\.block_cost_explorer)",

@@ -45,6 +45,7 @@ class Row:
 CLAIMS: dict[str, Claim] = {}
 
 
+@typechecked
 def claim(key: str, says: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
     """Register the decorated function as the check of the claim `key` (see `Claim`)."""
     if not KEY.fullmatch(key):
@@ -82,6 +83,9 @@ def run(*keys: str, quiet: bool = False) -> list[Row]:
     propagates, because it is a bug in the check, not evidence. Prints each row as it finishes
     unless `quiet`, and the caller's random state is the same afterwards.
     """
+    bad = [k for k in keys if not isinstance(k, str)]
+    if bad:
+        raise TypeError(f"keys: expected claim keys as strings, like 'unet-classes'; got {bad[0]!r}")
     rows = []
     for c in _select(keys):
         start = time.perf_counter()
