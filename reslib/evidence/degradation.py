@@ -17,7 +17,7 @@ __all__: list[str] = []
 
 
 def _train_loss(depth: int, seed: int, epochs: int = 20, lr: float = 0.05, **options: object) -> float:
-    """Notebook 01's recipe: the final training loss of `mlp(depth, 64, 40, 10, **options)` (inf if it diverged)."""
+    """The final training loss of notebook 01's `mlp(depth, 64, 40, 10, **options)`; inf if it diverged."""
     data = datasets.mnist1d(device=device())
     set_seed(seed)
     net = mlp.mlp(depth, 64, 40, 10, **options)
@@ -54,8 +54,8 @@ def _sweep_budget() -> str:
 
 @claim(
     "degradation-control-budget",
-    "the one-change-at-a-time control at 30 epochs, seeds 0-2: 16 plain and 16 plain + BN stay more than 0.3 "
-    "above 2 plain layers, 16 residual + BN is more than 0.3 below plain + BN and within 0.25 of 2 plain layers",
+    "the one-change-at-a-time control at 30 epochs, seeds 0-2: 16 plain and 16 plain + BN stay more than "
+    "0.3 above 2 plain layers, 16 residual + BN is more than 0.3 below plain + BN and within 0.25 of 2 plain",
 )
 def _control_budget() -> str:
     variants = {
@@ -77,8 +77,8 @@ def _control_budget() -> str:
 
 @claim(
     "degradation-learning-rate",
-    "seed 0, 2 vs 16 plain layers: at lr 0.01 both end near 0.9 (20 epochs); at lr 0.2 the 16-layer net stays "
-    "at ln 10 while 2 layers learn; with 40 epochs at lr 0.05 the gap stays (16 layers > 2 layers + 0.5)",
+    "seed 0, 2 vs 16 plain layers: at lr 0.01 both end near 0.9 (20 epochs); at lr 0.2 the 16-layer net "
+    "stays at ln 10 while 2 layers learn; with 40 epochs at lr 0.05 the gap stays (16 layers > 2 + 0.5)",
 )
 def _learning_rate() -> str:
     settings = {"lr 0.01": (20, 0.01), "lr 0.2": (20, 0.2), "40 epochs": (40, 0.05)}
@@ -94,9 +94,9 @@ def _learning_rate() -> str:
 
 @claim(
     "degradation-trainable-depth",
-    "seeds 0-2, 20 epochs: the first depth (of 4, 8, 16, 32) whose mean training loss ends more than 0.25 above "
-    "2 plain layers' is 16 for plain + BN and 32 for residual + BN, 8 for plain and 16 for residual without BN "
-    "(skips scaled by 1/sqrt 2); unscaled identity skips without BN diverge at 8 blocks",
+    "seeds 0-2, 20 epochs, trains = mean training loss within 0.25 of 2 plain layers': plain trains at 4 "
+    "layers, not 8; residual without BN (scaled by 1/sqrt 2) at 8, not 16; plain + BN at 8, not 16; residual "
+    "+ BN at 16, not 32; unscaled identity skips without BN diverge at 8 blocks",
 )
 def _trainable_depth() -> str:
     seeds = (0, 1, 2)

@@ -100,7 +100,9 @@ def _small_init_post_ln() -> str:
     data, found = _data(), {}
     with num_threads(1):
         for n_layer, lr in ((8, 1e-2), (12, 5e-3)):
-            found[n_layer, lr] = _accuracies(_train(data, n_layer, False, (0,), (0, 1, 2), lr=lr, init="gpt2"), 0)
+            found[n_layer, lr] = _accuracies(
+                _train(data, n_layer, False, (0,), (0, 1, 2), lr=lr, init="gpt2"), 0
+            )
     measured = "; ".join(f"{n} blocks at lr {lr:g}: {_pct(a)}" for (n, lr), a in found.items())
     assert all(a > 0.7 for accs in found.values() for a in accs), measured
     return measured + " (post-LN, no warm-up, N(0, 0.02^2) weights)"
@@ -156,7 +158,9 @@ def _embedding_lesion() -> str:
         for net, run in zip(models, runs, strict=True):
             states = net.streams(data.x_test)
             first_write.append(float((states[1] - states[0]).norm() / states[0].norm()))
-            after = [sequences.sequence_accuracy(paths.lesion(net, i), data.x_test, data.y_test) for i in range(12)]
+            after = [
+                sequences.sequence_accuracy(paths.lesion(net, i), data.x_test, data.y_test) for i in range(12)
+            ]
             without_first.append(after[0])
             costs.append(run.accuracy - np.array(after))
     measured = (
