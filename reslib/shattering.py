@@ -49,27 +49,35 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 @typechecked
 def freeze_batch_stats(model: nn.Module, x: torch.Tensor) -> nn.Module:
-    r"""Set every batch norm's running statistics to the statistics of the batch `x`, then `eval()`.
+    r"""Store in every batch norm the mean and variance of what it sees on the batch `x`, then `eval()`.
 
     In train mode the outputs of a batch interact through the batch mean and variance, so
-    $\partial y_i / \partial x_i$ would also carry $1/N$ cross terms. Freezing the statistics of
-    the whole batch keeps the function the network computes on `x` and makes each output depend on
-    its own input only, as Balduzzi et al. (2017) measure it. Returns `model` (changed in place).
+    $\partial y_i / \partial x_i$ would also carry $1/N$ cross terms. One pass over `x` in train
+    mode, with each batch norm keeping its input's per-channel mean and *biased* variance (the ones
+    train mode divides by; PyTorch's own running variance is the unbiased one, $N/(N-1)$ larger),
+    makes eval mode compute the same function on `x` as train mode, and each output depend on its
+    own input only, as Balduzzi et al. (2017) measure it. Returns `model` (changed in place).
     """
     require_tensor("x", x, ndim=(2, 3, 4), fix="a batch (N, ...) of at least two examples")
     require_tensor("x", x, dtype="float", fix="the batch whose statistics BN keeps")
     norms = [m for m in model.modules() if isinstance(m, _BATCH_NORMS)]
-    saved = [m.momentum for m in norms]
     for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average: after one batch, exactly that batch's statistics
+        if m.running_mean is None:
+            raise ValueError(f"{m} has track_running_stats=False: it has no statistics to freeze")
+
+    def keep_batch_stats(bn: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        z = inputs[0].detach().transpose(0, 1).flatten(1)  # (C, N * ...): each channel's values
+        bn.running_mean.copy_(z.mean(1))
+        bn.running_var.copy_(z.var(1, unbiased=False))  # what train mode divided by
+
+    hooks = [m.register_forward_hook(keep_batch_stats) for m in norms]  # run after each BN's own update
     model.train()
     try:
         with torch.no_grad():
             model(x)
     finally:
-        for m, momentum in zip(norms, saved, strict=True):
-            m.momentum = momentum
+        for hook in hooks:
+            hook.remove()
     return model.eval()
 
 

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -139,9 +141,37 @@ def test_freeze_batch_stats_keeps_the_train_mode_function():
         train_out = model(x)
     rl.shattering.freeze_batch_stats(model, x)
     assert not model.training
-    with torch.no_grad():  # eval uses the unbiased variance: differs by the factor n / (n - 1) only
-        assert torch.allclose(model(x), train_out, rtol=0.05, atol=0.05)
+    with torch.no_grad():  # the biased variance, as train mode divides by: the same function
+        assert torch.allclose(model(x), train_out, rtol=1e-10, atol=1e-10)
     assert all(m.momentum == 0.1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d))
+
+
+def test_freeze_batch_stats_keeps_a_deep_shattering_net_and_stores_the_biased_variance():
+    x = torch.linspace(-2, 2, 256).unsqueeze(1)
+    net = rl.shattering.shattering_net(24, False, seed=0)
+    with torch.no_grad():
+        train_out = copy.deepcopy(net).train()(x)
+    rl.shattering.freeze_batch_stats(net, x)
+    with torch.no_grad():  # the unbiased variance would leave a ~40 % gap here (shattering amplifies it)
+        assert (net(x) - train_out).norm() < 1e-3 * train_out.norm()
+    bn, z = torch.nn.BatchNorm1d(5), torch.randn(8, 5)
+    rl.shattering.freeze_batch_stats(bn, z)  # stores the batch's mean and biased variance
+    assert torch.allclose(bn.running_var, z.var(0, unbiased=False)) and torch.allclose(
+        bn.running_mean, z.mean(0)
+    )
+
+
+def test_freeze_batch_stats_handles_2d_batch_norm_and_rejects_untracked_stats():
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3))
+    x = torch.randn(4, 2, 6, 6, dtype=torch.float64)
+    net = net.double()
+    with torch.no_grad():
+        train_out = net.train()(x)
+        assert torch.allclose(rl.shattering.freeze_batch_stats(net, x)(x), train_out, atol=1e-10)
+    with pytest.raises(ValueError, match="track_running_stats=False"):
+        rl.shattering.freeze_batch_stats(
+            torch.nn.BatchNorm1d(3, track_running_stats=False), torch.randn(4, 3)
+        )
 
 
 def test_input_gradients_reject_train_mode_bn_and_wrong_shapes():
