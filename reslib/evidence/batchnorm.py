@@ -33,19 +33,24 @@ def _test_error(model: nn.Module, data: rl.data.TensorData, batch_size: int, tra
     return wrong / len(data.x_test)
 
 
-def _trained(seed: int, epochs: int, lr: float, batch_size: int = 100, **kwargs: object) -> tuple[nn.Module, object]:
+def _trained(
+    seed: int, epochs: int, lr: float, batch_size: int = 100, **kwargs: object
+) -> tuple[nn.Module, object]:
     """The notebook's 8-layer MLP (width 64) trained on MNIST-1D from `seed`; returns (net, history)."""
     data = rl.data.mnist1d(device=rl.device())
     rl.set_seed(seed)
     net = rl.mlp.mlp(8, 64, 40, 10, **kwargs)
     with rl.runtime.num_threads(1):  # tensors this small train faster on one thread
-        history = rl.train.fit(net, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
+        history = rl.train.fit(
+            net, data, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False
+        )
     return net, history
 
 
 @claim(
     "batchnorm-learning-rate-range",
-    "over seeds 0-2, at 3 and at 5 epochs, the plain 8-layer MLP learns only up to lr 0.1, the BN one up to 1.0",
+    "over seeds 0-2, at 3 and at 5 epochs, the plain 8-layer MLP learns only up to lr 0.1, "
+    "the BN one up to 1.0",
 )
 def _learning_rate_range() -> str:
     data = rl.data.mnist1d(device=rl.device())
@@ -63,7 +68,10 @@ def _learning_rate_range() -> str:
     plain = sorted({v for (label, *_), v in largest.items() if label == "plain"})
     bn = sorted({v for (label, *_), v in largest.items() if label == "BN"})
     assert plain == [0.1] and bn == [1.0], f"largest learning rate that learns: {largest}"
-    return "largest lr with training loss < ln 10 - 0.2: plain 0.1, BN 1.0 in all 6 runs each (seeds 0-2, 3 and 5 epochs)"
+    return (
+        "largest lr with training loss < ln 10 - 0.2: plain 0.1, BN 1.0 in all 6 runs each "
+        "(seeds 0-2, 3 and 5 epochs)"
+    )
 
 
 @claim(
@@ -81,7 +89,9 @@ def _per_example_norms_slower() -> str:
         for norm in ("layer", "group"):
             net, _ = _trained(seed, 5, 0.1, norm=norm)
             eval_err, pairs_err = _test_error(net, data, 1000, False), _test_error(net, data, 2, True)
-            assert abs(pairs_err - eval_err) < 0.005, f"seed {seed}, {norm}: {eval_err:.3f} vs {pairs_err:.3f}"
+            assert abs(pairs_err - eval_err) < 0.005, (
+                f"seed {seed}, {norm}: {eval_err:.3f} vs {pairs_err:.3f}"
+            )
             assert eval_err > bn_eval + 0.05, f"seed {seed}: {norm} {eval_err:.3f} vs BN {bn_eval:.3f}"
             row.append(f"{norm} {eval_err:.0%}")
         rows.append(", ".join(row))
@@ -90,7 +100,8 @@ def _per_example_norms_slower() -> str:
 
 @claim(
     "batchnorm-batches-of-two",
-    "trained in batches of 2 (lr 0.005, 3 epochs, seeds 0-2) BN stays at chance; layer and group norm reach 60-78 %",
+    "trained in batches of 2 (lr 0.005, 3 epochs, seeds 0-2) BN stays at chance; "
+    "layer and group norm reach 60-78 %, still falling",
 )
 def _batches_of_two() -> str:
     rows = []
@@ -110,7 +121,7 @@ def _batches_of_two() -> str:
 
 
 def _saturated_share(net: nn.Module, x: torch.Tensor) -> list[float]:
-    """Per sigmoid layer of `net` (eval mode, input `x`): the share of units with slope < 10 % of the maximum."""
+    """Per sigmoid layer of `net` (eval mode, input `x`): the share of units with slope < 10 % of max."""
     inputs: list[torch.Tensor] = []
     hooks = [
         m.register_forward_hook(lambda _m, i, _o: inputs.append(i[0].detach()))
@@ -127,8 +138,8 @@ def _saturated_share(net: nn.Module, x: torch.Tensor) -> list[float]:
 
 @claim(
     "batchnorm-sigmoid-saturation",
-    "sigmoid MLP, lr 1.0, seeds 0-2: without BN it stays at chance, its last layer >50 % saturated; with BN it learns, "
-    "its last layer 1-20 % saturated at 3 epochs and more (15-50 %) at 10",
+    "sigmoid MLP, lr 1.0, seeds 0-2: without BN it stays at chance, its last layer >50 % saturated; "
+    "with BN it learns, its last layer 1-20 % saturated at 3 epochs and more (15-50 %) at 10",
 )
 def _sigmoid_saturation() -> str:
     data = rl.data.mnist1d(device=rl.device())
@@ -140,9 +151,13 @@ def _sigmoid_saturation() -> str:
             bn, hb = _trained(seed, epochs, 1.0, norm="batch", activation="sigmoid")
             sp, sb = _saturated_share(plain, data.x_test)[-1], _saturated_share(bn, data.x_test)[-1]
             ep, eb = hp.test_error[-1], hb.test_error[-1]
-            assert ep > 0.85 and sp > 0.5, f"seed {seed}, {epochs} ep: plain error {ep:.3f}, saturated {sp:.3f}"
+            assert ep > 0.85 and sp > 0.5, (
+                f"seed {seed}, {epochs} ep: plain error {ep:.3f}, saturated {sp:.3f}"
+            )
             assert eb < 0.8, f"seed {seed}, {epochs} ep: BN error {eb:.3f}"
             bn_share[epochs] = sb
-            rows.append(f"s{seed}/{epochs}ep: plain {ep:.0%} err, {sp:.0%} sat; BN {eb:.0%} err, {sb:.1%} sat")
+            rows.append(
+                f"s{seed}/{epochs}ep: plain {ep:.0%} err, {sp:.0%} sat; BN {eb:.0%} err, {sb:.1%} sat"
+            )
         assert 0.01 < bn_share[3] < 0.2 and 0.15 < bn_share[10] < 0.5, f"seed {seed}: BN saturated {bn_share}"
     return "; ".join(rows)
