@@ -52,3 +52,28 @@ def _feature_reuse() -> str:
                 f"s{seed}/{epochs}ep: error {h.test_error[-1]:.0%}, min {low:.2f}, last on x0 {last_x0:.2f}"
             )
     return "; ".join(rows)
+
+
+@claim(
+    "densenet-exercise-answers",
+    "exercise 3's model answer: without compression DenseNet-BC-100's widest layer reads 588 channels "
+    "(330 with), its last block outputs 600 (342); "
+    "saved memory 8.0 MiB per image at depth 40, 33.3 at 100 (x4.2)",
+)
+def _exercise_answers() -> str:
+    widths = {}
+    for theta in (1.0, 0.5):
+        plan = rl.densenet.channel_plan(12, (16, 16, 16), 24, compression=theta)
+        widths[theta] = (max(max(row.layer_inputs) for row in plan), plan[-1].out)
+    assert widths == {1.0: (588, 600), 0.5: (330, 342)}, f"(widest layer input, last block out): {widths}"
+    x = torch.randn(2, 3, 32, 32)
+    mib = {}
+    for depth in (40, 100):
+        torch.manual_seed(0)
+        mib[depth] = rl.costs.saved_tensor_bytes(rl.densenet.densenet_bc(depth=depth), x) / len(x) / 2**20
+    ratio = mib[100] / mib[40]
+    assert round(mib[40], 1) == 8.0 and round(mib[100], 1) == 33.3 and 4.1 < ratio < 4.3, f"MiB {mib}"
+    return (
+        f"widest/last out: theta 1 {widths[1.0]}, theta 0.5 {widths[0.5]}; "
+        f"MiB/image {mib[40]:.1f} vs {mib[100]:.1f} (x{ratio:.1f})"
+    )
