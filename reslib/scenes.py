@@ -17,7 +17,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from reslib.validate import require_bool, require_float, require_int, require_memory, require_tensor, typechecked
+from reslib.validate import (
+    require_bool,
+    require_float,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "CLASSES",
@@ -149,7 +156,12 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
 
 @typechecked
 def keypoints(
-    n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5, noise: float = 0.25, rotate: bool = False
+    n: int = 1000,
+    size: int = 32,
+    seed: int = 0,
+    sigma: float = 1.5,
+    noise: float = 0.25,
+    rotate: bool = False,
 ) -> KeypointData:
     """`n` images with one disc and one square; targets are heat maps at the two centres.
 

@@ -45,7 +45,9 @@ def test_every_citation_names_a_claim_and_every_claim_is_cited():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_reported_check_cites_its_evidence(path):
-    bare = [p[:160] for p in _paragraphs(_markdown(path)) if REPORTED_CHECK.search(p) and not CITATION.search(p)]
+    bare = [
+        p[:160] for p in _paragraphs(_markdown(path)) if REPORTED_CHECK.search(p) and not CITATION.search(p)
+    ]
     assert not bare, f"{path.name}: a reported check without [evidence `key`]: {bare}"
 
 

@@ -148,7 +148,9 @@ def test_segmentation_loss_weighs_each_pixel_by_its_class():
     weight = torch.tensor([0.5, 2.0, 1.0])
     per_pixel = torch.nn.functional.cross_entropy(logits, mask, reduction="none")  # (2, 4, 4)
     w = weight[mask]
-    torch.testing.assert_close(segmentation_loss(logits, mask, weight=weight), (w * per_pixel).sum() / w.sum())
+    torch.testing.assert_close(
+        segmentation_loss(logits, mask, weight=weight), (w * per_pixel).sum() / w.sum()
+    )
     torch.testing.assert_close(segmentation_loss(logits, mask, weight=torch.ones(3)), per_pixel.mean())
     with pytest.raises(ValueError, match="weight has 2 entries"):
         segmentation_loss(logits, mask, weight=torch.ones(2))

@@ -15,5 +15,7 @@ if args.list:
     sys.exit(0)
 rows = run(*args.keys)
 print("\n" + table(rows))
-print(f"\n{sum(r.holds for r in rows)} of {len(rows)} claims hold; {sum(r.seconds for r in rows):.0f} s in all")
+print(
+    f"\n{sum(r.holds for r in rows)} of {len(rows)} claims hold; {sum(r.seconds for r in rows):.0f} s in all"
+)
 sys.exit(0 if all(r.holds for r in rows) else 1)

@@ -67,7 +67,9 @@ def _select(keys: tuple[str, ...]) -> list[Claim]:
     for key in keys:
         found = [c for k, c in CLAIMS.items() if k == key or k.startswith(f"{key}-")]
         if not found:
-            raise ValueError(f"keys: no claim is named {key!r} or starts with '{key}-'; known: {sorted(CLAIMS)}")
+            raise ValueError(
+                f"keys: no claim is named {key!r} or starts with '{key}-'; known: {sorted(CLAIMS)}"
+            )
         chosen += [c for c in found if c not in chosen]
     return chosen
 
@@ -90,7 +92,10 @@ def run(*keys: str, quiet: bool = False) -> list[Row]:
                 measured, holds = f"FAILED: {error}", False
         rows.append(Row(c.key, c.says, holds, measured, time.perf_counter() - start))
         if not quiet:
-            print(f"{'holds ' if holds else 'FAILS '} {c.key} ({rows[-1].seconds:.0f} s): {measured}", flush=True)
+            print(
+                f"{'holds ' if holds else 'FAILS '} {c.key} ({rows[-1].seconds:.0f} s): {measured}",
+                flush=True,
+            )
     return rows
 
 
