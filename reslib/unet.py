@@ -268,7 +268,10 @@ class UNet(nn.Module):
 def segmentation_loss(
     logits: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    r"""Per-pixel cross-entropy, $-\sum_{n, p} w_{y_{n,p}} \log \mathrm{softmax}(z_{n,p})_{y_{n,p}} / \sum_{n, p} w_{y_{n,p}}$.
+    r"""Pixel cross-entropy, weighted, $L = -\sum_{n,p} w_{y_{n,p}} \log s_{n,p} / \sum_{n,p} w_{y_{n,p}}$.
+
+    $s_{n,p} = \mathrm{softmax}(z_{n,p})_{y_{n,p}}$ is the probability given to the true class of pixel
+    $p$ in image $n$; with all $w_c = 1$ this is the plain mean over pixels.
 
     A valid U-Net's output is smaller than its input: it is compared with the centre crop
     of the mask (the pixels the network actually saw in full context). Pass it to
