@@ -1,9 +1,12 @@
-"""Generated images of shapes for dense prediction: segmentation masks and keypoint heat maps.
+r"""Generated images of shapes for dense prediction: segmentation masks and keypoint heat maps.
 
 Nothing is downloaded: every image is drawn from a seed with vectorised NumPy
-(no loop over pixels). Discs and (rotated) squares get random sizes, positions
-and grey levels from the same range, so a pixel's brightness alone cannot tell
-which shape it belongs to: a network has to look at the shape around it.
+(no loop over pixels). Discs and squares get random sizes, positions and grey
+levels from the same range, so a pixel's brightness alone cannot tell which
+shape it belongs to: a network has to look at the shape around it. A square's
+side is its disc's diameter, so its corners reach $\sqrt 2$ times as far from
+the centre as the disc's edge; `rotate=True` turns each square by a random
+angle, which makes the two much harder to tell apart for a small network.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from reslib.validate import require_float, require_int, require_memory, require_tensor, typechecked
+from reslib.validate import (
+    require_bool,
+    require_float,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "CLASSES",
@@ -71,9 +81,12 @@ class KeypointData:
 
 
 def _draw(
-    rng: np.random.Generator, n: int, size: int, kinds: np.ndarray
+    rng: np.random.Generator, n: int, size: int, kinds: np.ndarray, rotate: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw one shape per column of `kinds` (0 = none, 1 = disc, 2 = square), later ones on top."""
+    """Draw one shape per column of `kinds` (0 = none, 1 = disc, 2 = square), later ones on top.
+
+    A disc of radius r, or a square of side 2r (turned by a random angle if `rotate`).
+    """
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)  # (H, W)
     image = np.zeros((n, size, size), np.float32)
     mask = np.zeros((n, size, size), np.int64)
@@ -81,7 +94,7 @@ def _draw(
     f32 = lambda a: a.astype(np.float32)
     radius = f32(rng.uniform(0.12, 0.22, (n, m)) * size)
     centre = f32(rng.uniform(0.2, 0.8, (n, m, 2)) * size)
-    angle = f32(rng.uniform(0, np.pi / 2, (n, m)))
+    angle = f32(rng.uniform(0, np.pi / 2, (n, m)) * rotate)  # drawn either way: same sizes and places
     grey = f32(rng.uniform(0.5, 1.0, (n, m)))
     for j in range(m):  # a few shapes, each drawn for all images at once
         dy = rows[None] - centre[:, j, 0, None, None]  # (N, H, W)
@@ -90,7 +103,7 @@ def _draw(
         u, v = c * dx + s * dy, -s * dx + c * dy  # rotated coordinates
         r = radius[:, j, None, None]
         disc = dx**2 + dy**2 <= r**2
-        square = np.maximum(np.abs(u), np.abs(v)) <= 0.85 * r
+        square = np.maximum(np.abs(u), np.abs(v)) <= r  # side 2r: the disc's diameter
         kind = kinds[:, j, None, None]
         inside = ((kind == 1) & disc) | ((kind == 2) & square)  # kind 0: no shape
         image = np.where(inside, grey[:, j, None, None], image)
@@ -100,23 +113,24 @@ def _draw(
 
 @typechecked
 def segmentation(
-    n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3, noise: float = 0.25
+    n: int = 1000, size: int = 32, seed: int = 0, shapes: int = 3, noise: float = 0.25, rotate: bool = False
 ) -> SegmentationData:
     r"""`n` noisy images with up to `shapes` discs and squares, and their masks (0 bg, 1 disc, 2 square).
 
     Pixel values are $x = g\,[\text{inside}] + \varepsilon$,
-    $\varepsilon \sim \mathcal N(0, \text{noise}^2)$.
+    $\varepsilon \sim \mathcal N(0, \text{noise}^2)$. Squares are axis-aligned unless `rotate`.
     """
     require_int("n", n)
     require_int("size", size, minimum=8, fix="a shape needs a few pixels")
     require_int("seed", seed, minimum=0)
     require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
     require_int("shapes", shapes, maximum=100)
+    require_bool("rotate", rotate)
     require_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
     rng = np.random.default_rng(seed)
     kinds = rng.integers(1, 3, (n, shapes))
     kinds[:, 1:] *= rng.random((n, shapes - 1)) < 0.7  # some images have fewer shapes (0 = none)
-    image, mask, _ = _draw(rng, n, size, kinds)
+    image, mask, _ = _draw(rng, n, size, kinds, rotate)
     x = image + noise * rng.standard_normal(image.shape).astype(np.float32)
     return SegmentationData(torch.from_numpy(x[:, None].copy()), torch.from_numpy(mask))
 
@@ -142,12 +156,18 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
 
 @typechecked
 def keypoints(
-    n: int = 1000, size: int = 32, seed: int = 0, sigma: float = 1.5, noise: float = 0.25
+    n: int = 1000,
+    size: int = 32,
+    seed: int = 0,
+    sigma: float = 1.5,
+    noise: float = 0.25,
+    rotate: bool = False,
 ) -> KeypointData:
     """`n` images with one disc and one square; targets are heat maps at the two centres.
 
     Channel 0 marks the disc's centre, channel 1 the square's (`KEYPOINTS`): the network
-    has to recognise which shape is which, not just find blobs.
+    has to recognise which shape is which, not just find blobs. Squares are axis-aligned
+    unless `rotate`.
     """
     require_int("n", n)
     require_int("size", size, minimum=8, fix="a shape needs a few pixels")
@@ -155,11 +175,12 @@ def keypoints(
     require_int("seed", seed, minimum=0)
     require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
     require_float("sigma", sigma, minimum=0.0, strict_minimum=True)
+    require_bool("rotate", rotate)
     rng = np.random.default_rng(seed)
     kinds = np.tile(np.array([[1, 2]]), (n, 1))
     swap = rng.random(n) < 0.5  # which of the two is drawn on top
     kinds[swap] = kinds[swap, ::-1]
-    image, _, centre = _draw(rng, n, size, kinds)
+    image, _, centre = _draw(rng, n, size, kinds, rotate)
     order = np.argsort(kinds, axis=1)  # column of the disc first, then of the square
     coords = np.take_along_axis(centre, order[..., None], axis=1).astype(np.float32)
     x = image + noise * rng.standard_normal(image.shape).astype(np.float32)

@@ -265,18 +265,34 @@ class UNet(nn.Module):
 
 
 @typechecked
-def segmentation_loss(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    r"""Per-pixel cross-entropy, $-\frac{1}{N H' W'} \sum_{n, p} \log \mathrm{softmax}(z_{n,p})_{y_{n,p}}$.
+def segmentation_loss(
+    logits: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor | None = None
+) -> torch.Tensor:
+    r"""Pixel cross-entropy, weighted, $L = -\sum_{n,p} w_{y_{n,p}} \log s_{n,p} / \sum_{n,p} w_{y_{n,p}}$.
+
+    $s_{n,p} = \mathrm{softmax}(z_{n,p})_{y_{n,p}}$ is the probability given to the true class of pixel
+    $p$ in image $n$; with all $w_c = 1$ this is the plain mean over pixels.
 
     A valid U-Net's output is smaller than its input: it is compared with the centre crop
     of the mask (the pixels the network actually saw in full context). Pass it to
     `reslib.train.fit(..., loss_fn=segmentation_loss)`.
 
+    Args:
+        logits: per-pixel class scores.
+        mask: the true labels.
+        weight: one weight $w_c$ per class (None: all 1, the plain mean over pixels); a rare class
+            weighted up counts as much in the loss as its share of the pixels would not let it.
+
     Shape:
-        logits: (N, classes, H', W'); mask: (N, H, W) integer labels, H >= H'.
+        logits: (N, classes, H', W'); mask: (N, H, W) integer labels, H >= H'; weight: (classes,).
     """
     require_tensor("logits", logits, ndim=4, dtype="float", fix="(N, classes, H, W)")
     require_tensor("mask", mask, ndim=3, dtype="label", fix="(N, H, W) class indices")
     if len(logits) != len(mask):
         raise ValueError(f"logits and mask need the same N, got {len(logits)} and {len(mask)}")
-    return F.cross_entropy(logits, center_crop(mask, tuple(logits.shape[-2:])))
+    if weight is not None:
+        require_tensor("weight", weight, ndim=1, dtype="float", fix="one weight per class")
+        if len(weight) != logits.shape[1]:
+            raise ValueError(f"weight has {len(weight)} entries, the logits {logits.shape[1]} classes")
+        weight = weight.to(logits.device)
+    return F.cross_entropy(logits, center_crop(mask, tuple(logits.shape[-2:])), weight=weight)

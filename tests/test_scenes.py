@@ -26,6 +26,21 @@ def test_discs_and_squares_share_the_same_brightness_range():
     assert abs(disc.mean() - square.mean()) < 0.05
 
 
+def test_squares_are_axis_aligned_with_the_discs_diameter_unless_rotated():
+    d = segmentation(200, 32, seed=0, shapes=1, noise=0.0)  # one shape per image: nothing on top
+    square = d.mask == 2  # (N, H, W)
+    rows, cols = square.any(2).sum(1), square.any(1).sum(1)  # height and width of each square's box
+    filled = square.sum((1, 2))
+    some = filled > 0
+    assert torch.equal(filled[some], (rows * cols)[some])  # the square fills its box: axis-aligned
+    turned = segmentation(200, 32, seed=0, shapes=1, noise=0.0, rotate=True).mask == 2
+    box = turned.any(2).sum(1) * turned.any(1).sum(1)
+    assert (turned.sum((1, 2)) < 0.9 * box).float().mean() > 0.5  # most turned squares do not
+    disc = (d.mask == 1).sum((1, 2)).float()
+    ratio = filled[some].float().mean() / disc[disc > 0].mean()
+    assert 1.1 < ratio < 1.45  # side 2r against radius r: 4/pi = 1.27 in area, up to sampling
+
+
 def test_keypoint_heat_maps_peak_at_the_shape_centres():
     d = keypoints(30, 32, seed=2, noise=0.0)
     assert d.heatmaps.shape == (30, 2, 32, 32) and d.coords.shape == (30, 2, 2)

@@ -142,6 +142,20 @@ def test_segmentation_loss_crops_targets_for_a_valid_unet_and_fit_rejects_bad_in
         _fit(UNet(1, 2, 1, 2), x, mask[:2], segmentation_loss, 1)
 
 
+def test_segmentation_loss_weighs_each_pixel_by_its_class():
+    torch.manual_seed(0)
+    logits, mask = torch.randn(2, 3, 4, 4), torch.randint(0, 3, (2, 4, 4))
+    weight = torch.tensor([0.5, 2.0, 1.0])
+    per_pixel = torch.nn.functional.cross_entropy(logits, mask, reduction="none")  # (2, 4, 4)
+    w = weight[mask]
+    torch.testing.assert_close(
+        segmentation_loss(logits, mask, weight=weight), (w * per_pixel).sum() / w.sum()
+    )
+    torch.testing.assert_close(segmentation_loss(logits, mask, weight=torch.ones(3)), per_pixel.mean())
+    with pytest.raises(ValueError, match="weight has 2 entries"):
+        segmentation_loss(logits, mask, weight=torch.ones(2))
+
+
 def test_heatmap_loss_is_the_pixel_cross_entropy_summed_over_stacks():
     target = torch.zeros(1, 1, 2, 2)
     target[0, 0, 0, 0] = 3.0  # normalised to a one-hot distribution over the 4 pixels

@@ -31,6 +31,20 @@ def test_static_figures_build():
     assert len(viz.heatmap_figure(x[0], heat, torch.rand(2, 2) * 7).data) == 3 + 2 * 4
 
 
+def test_keypoint_grid_marks_true_and_predicted_keypoints_with_their_errors():
+    data = rl.scenes.keypoints(6, 16, seed=0)
+    fig = viz.keypoint_grid_figure(data.x, data.heatmaps.flip(1), data.coords, n=5)  # every keypoint swapped
+    assert len(fig.data) == 5 * (1 + 2 * 2)
+    predicted = next(t for t in fig.data if t.meta == "predicted 0 in 0")  # the disc's x sits on the square
+    true_square = next(t for t in fig.data if t.meta == "true 1 in 0")
+    assert abs(predicted.x[0] - true_square.x[0]) <= 0.5 and abs(predicted.y[0] - true_square.y[0]) <= 0.5
+    exact = viz.keypoint_grid_figure(data.x, data.heatmaps, data.coords, n=2)
+    errors = [float(e) for a in exact.layout.annotations for e in a.text.removesuffix(" px").split(", ")]
+    assert len(errors) == 4 and max(errors) <= 1  # the true maps peak on the pixel nearest the centre
+    with pytest.raises(ValueError, match="n must"):
+        viz.keypoint_grid_figure(data.x, data.heatmaps, data.coords, n=7)
+
+
 def test_channel_figure_bars_are_k0_plus_l_k():
     fig = viz.channel_figure(growth_rate=4, block_config=(3, 2), num_init_features=8)
     assert list(fig.data[0].y) == [8, 12, 16] and list(fig.data[1].y) == [10, 14]

@@ -10,14 +10,15 @@ import torch
 from plotly.subplots import make_subplots
 
 from reslib.scenes import heatmap_argmax, keypoints
-from reslib.validate import require_tensor, typechecked
+from reslib.validate import require_int, require_tensor, typechecked
 from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace
 from reslib.viz.registry import register_explorer
-from reslib.viz.style import BLUE, GREEN, LAYOUT
+from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 
 __all__ = [
     "heatmap_figure",
     "hourglass_explorer",
+    "keypoint_grid_figure",
 ]
 
 
@@ -62,6 +63,64 @@ def heatmap_figure(
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
     fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum", **LAYOUT)
+    return fig
+
+
+@typechecked
+def keypoint_grid_figure(
+    x: torch.Tensor,
+    heatmaps: torch.Tensor,
+    coords: torch.Tensor,
+    n: int = 8,
+    names: Sequence[str] = ("disc centre", "square centre"),
+) -> go.Figure:
+    """The first `n` images, each with its true keypoints (o) and the heat maps' maxima (x).
+
+    One colour per keypoint (blue: the first, orange: the second), so a swap shows as a blue x on
+    the orange o. Each title gives the two errors in pixels.
+
+    Traces (by key, see `find_trace`): "image <i>", and "true <j> in <i>", "predicted <j> in <i>".
+    """
+    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_tensor("heatmaps", heatmaps, ndim=4, fix="predicted heat maps (N, K, H, W)")
+    require_tensor("coords", coords, ndim=3, fix="true keypoints (N, K, 2)")
+    require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
+    x, heatmaps, coords = x[:n].detach().cpu(), heatmaps[:n].detach().cpu(), coords[:n].detach().cpu()
+    pred = heatmap_argmax(heatmaps)  # (n, K, 2) rows and columns
+    err = (pred - coords).norm(dim=-1)  # (n, K)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    titles = [", ".join(f"{e:.0f}" for e in err[i].tolist()) + " px" for i in range(n)]
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08
+    )
+    h = x.shape[-1]
+    colors = (BLUE, ORANGE)
+    for i in range(n):
+        r, c = i // cols + 1, i % cols + 1
+        fig.add_trace(image_trace(x[i, 0]).update(meta=f"image {i}"), row=r, col=c)
+        for j in range(heatmaps.shape[1]):
+            color = colors[j % len(colors)]
+            for kind, points, symbol in (("true", coords, "circle-open"), ("predicted", pred, "x")):
+                point = go.Scatter(
+                    x=[float(points[i, j, 1])],
+                    y=[h - 1 - float(points[i, j, 0])],
+                    mode="markers",
+                    marker=dict(symbol=symbol, size=12 if kind == "true" else 9, color=color, line_width=2),
+                    name=f"{kind} {names[j] if j < len(names) else j}",
+                    legendgroup=f"{kind} {j}",
+                    showlegend=i == 0,
+                    meta=f"{kind} {j} in {i}",
+                )
+                fig.add_trace(point, row=r, col=c)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    fig.update_layout(
+        height=190 * rows + 90,
+        width=170 * cols + 200,
+        title="o true keypoint, x heat-map maximum; titles: errors in pixels",
+        **LAYOUT,
+    )
     return fig
 
 
