@@ -373,7 +373,9 @@ def layer_responses(model: ResNet, x: torch.Tensor) -> list[float]:
         if name.startswith("layer") and "downsample" not in name and isinstance(module, norms)
     ]
     if not hooks:
-        raise ValueError("layer_responses: the model has no BatchNorm inside its stages (layer1, layer2, ...)")
+        raise ValueError(
+            "layer_responses: the model has no BatchNorm inside its stages (layer1, layer2, ...)"
+        )
     was_training = model.training
     try:
         with torch.no_grad():

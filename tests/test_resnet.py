@@ -267,4 +267,6 @@ def test_layer_responses_hook_every_block_norm_and_match_a_direct_computation():
         expected = block.bn1(block.conv1(h)).std().item()
     assert stds[0] == pytest.approx(expected, rel=1e-5)
     with pytest.raises(ValueError, match="no BatchNorm"):
-        rl.resnet.layer_responses(rl.resnet.cifar_resnet(8, width=4, norm_layer=nn.Identity), torch.randn(2, 3, 8, 8))
+        rl.resnet.layer_responses(
+            rl.resnet.cifar_resnet(8, width=4, norm_layer=nn.Identity), torch.randn(2, 3, 8, 8)
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import statistics
 
-import torch
 from torch import nn
 
 from reslib import data as rl_data
@@ -32,20 +31,26 @@ def _signals() -> rl_data.TensorData:
 
 
 @functools.cache
-def _train(depth: int, plain: bool, seed: int, epochs: int, zero_init: bool = False) -> tuple[train.History, nn.Module]:
+def _train(
+    depth: int, plain: bool, seed: int, epochs: int, zero_init: bool = False
+) -> tuple[train.History, nn.Module]:
     """One of the notebook's runs: the same recipe, seeded as the notebook seeds it."""
     runtime.set_seed(seed)
     kwargs = {"zero_init_residual": True} if zero_init else {}
     net = resnet.cifar_resnet(depth, plain=plain, width=8, in_channels=1, dim=1, **kwargs)
     with runtime.num_threads(1):  # the notebook's setting: these small nets train fastest on one thread
-        history = train.fit(net, _signals(), epochs=epochs, lr=0.05, batch_size=128, seed=seed, progress=False)
+        history = train.fit(
+            net, _signals(), epochs=epochs, lr=0.05, batch_size=128, seed=seed, progress=False
+        )
     return history, net
 
 
 def _errors(seed: int, epochs: int, at: int) -> dict[str, float]:
     """Training error after `at` epochs of an `epochs`-epoch run (the first `at` epochs are the same run)."""
     return {
-        f"{'plain' if plain else 'residual'}-{depth}": _train(depth, plain, seed, epochs)[0].train_error[at - 1]
+        f"{'plain' if plain else 'residual'}-{depth}": _train(depth, plain, seed, epochs)[0].train_error[
+            at - 1
+        ]
         for depth in (8, 20)
         for plain in (True, False)
     }
@@ -62,7 +67,11 @@ def _degradation_budget() -> str:
         for at in (6, 9):
             e = _errors(seed, 9, at)
             gaps.append(
-                (e["plain-20"] - e["plain-8"], e["plain-20"] - e["residual-20"], e["residual-20"] - e["residual-8"])
+                (
+                    e["plain-20"] - e["plain-8"],
+                    e["plain-20"] - e["residual-20"],
+                    e["residual-20"] - e["residual-8"],
+                )
             )
     deeper_plain = min(g[0] for g in gaps)
     skips = min(g[1] for g in gaps)
@@ -98,21 +107,29 @@ def _degradation_converged() -> str:
         loss = {k: _last(x.train_loss) for k, x in h.items()}
         rows.append((seed, drift, err, loss))
         assert drift < 0.01, f"seed {seed}: not converged, training error still moves by {drift:.3f}"
-        assert loss["plain-20"] > 2 * loss["plain-8"] and err["plain-20"] > err["plain-8"] + 0.005, (seed, err, loss)
+        assert loss["plain-20"] > 2 * loss["plain-8"] and err["plain-20"] > err["plain-8"] + 0.005, (
+            seed,
+            err,
+            loss,
+        )
         assert err["plain-20"] < err["plain-8"] + 0.05, (seed, err)  # about a hundredth, not 0.3
         assert err["residual-20"] <= err["residual-8"] + 0.005, (seed, err)
-    return "; ".join(
-        f"seed {s}: error plain-8 {e['plain-8']:.4f}, plain-20 {e['plain-20']:.4f}, residual-8 "
-        f"{e['residual-8']:.4f}, residual-20 {e['residual-20']:.4f} (loss plain-8 {lo['plain-8']:.3f}, "
-        f"plain-20 {lo['plain-20']:.3f}; drift {d:.3f})"
-        for s, d, e, lo in rows
-    ) + f" (mean of epochs {CONVERGED_EPOCHS - 4}-{CONVERGED_EPOCHS})"
+    return (
+        "; ".join(
+            f"seed {s}: error plain-8 {e['plain-8']:.4f}, plain-20 {e['plain-20']:.4f}, residual-8 "
+            f"{e['residual-8']:.4f}, residual-20 {e['residual-20']:.4f} (loss plain-8 {lo['plain-8']:.3f}, "
+            f"plain-20 {lo['plain-20']:.3f}; drift {d:.3f})"
+            for s, d, e, lo in rows
+        )
+        + f" (mean of epochs {CONVERGED_EPOCHS - 4}-{CONVERGED_EPOCHS})"
+    )
 
 
 @claim(
     "resnet-zero-init-depth",
     "at 6 epochs, seeds 0 and 1: plain-32 ends within 0.1 of plain-20 and both >= 0.15 above plain-8; "
-    "residual-32 within 0.05 of residual-20; zero-initialised residual-20 >= 0.2 above the default residual-20",
+    "residual-32 no more than 0.05 above residual-20; zero-initialised residual-20 >= 0.2 above the default "
+    "residual-20",
 )
 def _zero_init_depth() -> str:
     rows = []
@@ -124,6 +141,6 @@ def _zero_init_depth() -> str:
         rows.append((seed, e))
         assert abs(e["plain-32"] - e["plain-20"]) < 0.1, (seed, e)
         assert min(e["plain-32"], e["plain-20"]) >= e["plain-8"] + 0.15, (seed, e)
-        assert abs(e["residual-32"] - e["residual-20"]) < 0.05, (seed, e)
+        assert e["residual-32"] <= e["residual-20"] + 0.05, (seed, e)
         assert e["zero-init residual-20"] >= e["residual-20"] + 0.2, (seed, e)
     return "; ".join(f"seed {s}: " + ", ".join(f"{k} {v:.3f}" for k, v in e.items()) for s, e in rows)
