@@ -154,8 +154,9 @@ def _zero_init_depth() -> str:
 
 @claim(
     "resnet-responses-converged",
-    f"after {CONVERGED_EPOCHS} epochs, on seeds 0-2, residual-20's mean layer response (std after BN, before "
-    "ReLU/addition, on 512 training signals) is at least 0.05 below plain-20's",
+    f"after {CONVERGED_EPOCHS} epochs, on seeds 0-2, the mean layer response (std after BN, before "
+    "ReLU/addition, on 512 training signals) of residual-20 is at least 0.05 below plain-20's, residual-8's "
+    "is above plain-8's, and residual-20's is at least 0.15 below residual-8's (smaller with depth)",
 )
 def _responses_converged() -> str:
     batch = _signals().x_train[:512]
@@ -170,4 +171,6 @@ def _responses_converged() -> str:
         }
         rows.append((seed, mean))
         assert mean["residual-20"] <= mean["plain-20"] - 0.05, (seed, mean)
+        assert mean["residual-8"] > mean["plain-8"], (seed, mean)  # not at depth 8
+        assert mean["residual-20"] <= mean["residual-8"] - 0.15, (seed, mean)
     return "; ".join(f"seed {s}: " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()) for s, m in rows)
