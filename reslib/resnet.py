@@ -31,6 +31,7 @@ __all__ = [
     "ARCHITECTURES",
     "ResNet",
     "cifar_resnet",
+    "layer_responses",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -342,3 +343,45 @@ def cifar_resnet(
         dim=dim,
         **kwargs,
     )
+
+
+@typechecked
+def layer_responses(model: ResNet, x: torch.Tensor) -> list[float]:
+    r"""He et al.'s layer responses: the std of each stage conv's output after BN, before ReLU or addition.
+
+    Forward hooks on every norm layer inside `layer1`, `layer2`, ... (not the stem's, not a
+    projection shortcut's) record the standard deviation of its output over the whole batch, in
+    the order the layers run; the model is evaluated in eval mode (running statistics), without
+    gradients, and left in the mode it was in.
+
+    Args:
+        model: a `ResNet` (or its plain twin) with BatchNorm in its blocks.
+        x: one batch of inputs, (N, C, *S).
+
+    Returns:
+        One std per normalised layer: for a basic block `bn1` then `bn2`, so 2 per block.
+
+    References:
+        He et al. (2016a), section 4.2 and Fig. 7: the responses of residual nets are smaller
+        than those of their plain twins, as if each residual function were close to zero.
+    """
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+    stds: list[float] = []
+    hooks = [
+        module.register_forward_hook(lambda _module, _inputs, out: stds.append(out.std().item()))
+        for name, module in model.named_modules()
+        if name.startswith("layer") and "downsample" not in name and isinstance(module, norms)
+    ]
+    if not hooks:
+        raise ValueError(
+            "layer_responses: the model has no BatchNorm inside its stages (layer1, layer2, ...)"
+        )
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(x)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return stds

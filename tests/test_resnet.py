@@ -251,3 +251,22 @@ def test_stride_in_1x1_bad_arguments():
         rl.costs.stage_costs(BasicBlock, [2, 2, 2, 2], stride_in_1x1=True)
     with pytest.raises(TypeError, match="stride_in_1x1"):
         rl.costs.stage_costs(Bottleneck, [3, 4, 6, 3], stride_in_1x1=None)
+
+
+def test_layer_responses_hook_every_block_norm_and_match_a_direct_computation():
+    torch.manual_seed(0)
+    net = rl.resnet.cifar_resnet(8, width=4, in_channels=1, dim=1, shortcut_type="B").train()
+    x = torch.randn(16, 1, 40)
+    stds = rl.resnet.layer_responses(net, x)
+    assert len(stds) == 6 and net.training  # bn1, bn2 of 3 blocks, not the projections; mode restored
+    net.eval()
+    with torch.no_grad():
+        h = net.conv1(x)
+        h = net.relu(net.bn1(h))
+        block = net.layer1[0]
+        expected = block.bn1(block.conv1(h)).std().item()
+    assert stds[0] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        rl.resnet.layer_responses(
+            rl.resnet.cifar_resnet(8, width=4, norm_layer=nn.Identity), torch.randn(2, 3, 8, 8)
+        )

@@ -98,3 +98,10 @@ def test_shortcut_figure_draws_measured_and_reference_per_result():
     assert list(fig.data[0].y) == pytest.approx(
         list(fig.data[1].y), rel=1e-5
     )  # alpha = 0: exactly lambda^(L-l)
+
+
+def test_responses_figure_draws_one_trace_per_network():
+    fig = V.responses_figure({"plain-8": [1.0, 1.1, 0.9], "residual-8": [0.5, 0.4, 0.6]})
+    plain, residual = V.find_trace(fig, "plain-8"), V.find_trace(fig, "residual-8")
+    assert list(plain.x) == [1, 2, 3] and list(residual.y) == [0.5, 0.4, 0.6]
+    assert plain.line.dash == "dash" and residual.line.dash == "solid"

@@ -27,6 +27,7 @@ __all__ = [
     "network_costs",
     "resnet_explorer",
     "resnet_figure",
+    "responses_figure",
     "shortcut_explorer",
     "shortcut_figure",
 ]
@@ -347,3 +348,31 @@ register_explorer(
     ("depth",),
     "07_resnet",
 )
+
+
+@typechecked
+def responses_figure(responses: Mapping[str, Sequence[float]]) -> go.Figure:
+    """He et al.'s Fig. 7 for our nets: the std of each layer's response against the layer index.
+
+    Args:
+        responses: network name -> one std per layer, e.g. from `reslib.resnet.layer_responses`;
+            names starting with "plain" are drawn dashed.
+
+    Traces (by key, see `find_trace`): one per network, keyed by its name.
+    """
+    fig = go.Figure()
+    for name, stds in responses.items():
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(stds) + 1)),
+                y=list(stds),
+                mode="lines+markers",
+                name=name,
+                meta=name,
+                line=dict(dash="dash" if name.startswith("plain") else "solid"),
+            )
+        )
+    fig.update_xaxes(title_text="layer index (each 3x3 conv of the stages, in order)")
+    fig.update_yaxes(title_text="std of the response (after BN, before ReLU/addition)")
+    fig.update_layout(height=380, **LAYOUT)
+    return fig
