@@ -326,6 +326,9 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.batchnorm.lr_sweep_figure": lambda: dict(lrs=[0.1, 1.0], losses=_MAPS()),
     "reslib.viz.paths.lesion_figure": lambda: dict(errors=_MAPS(), baseline={"a": 0.1, "b": 0.2}),
     "reslib.viz.paths.lesion_explorer": lambda: dict(models={"a": _residual_mlp().eval()}, data=_data()),
+    "reslib.viz.hourglass.keypoint_grid_figure": lambda: dict(
+        x=_keypoints().x, heatmaps=_keypoints().heatmaps, coords=_keypoints().coords, n=2
+    ),
     "reslib.viz.hourglass.heatmap_figure": lambda: dict(
         x=_keypoints().x[0], heatmaps=_keypoints().heatmaps[0], coords=_keypoints().coords[0]
     ),
