@@ -191,7 +191,9 @@ class Slice2D:
     alphas: np.ndarray  # (steps,)
     betas: np.ndarray  # (steps,)
     loss: np.ndarray  # (steps, steps)
-    curvature_ratio: np.ndarray  # (steps - 2, steps - 2) lambda_min / |lambda_max| of the slice's 2 x 2 Hessian
+    curvature_ratio: (
+        np.ndarray
+    )  # (steps - 2, steps - 2) lambda_min / |lambda_max| of the slice's 2 x 2 Hessian
     nonconvexity: float  # share of interior points with lambda_min < -threshold * |lambda_max|
 
 

@@ -19,6 +19,10 @@ SEEDS = (0, 1, 2)
 GRID_DEPTHS, GRID_BUDGET = (1, 4, 16), 20_000
 
 
+def _percent(shares: np.ndarray) -> list[int]:
+    return np.round(100 * shares).astype(int).tolist()
+
+
 def _landscape_mlp(depth: int, residual: bool, seed: int, data: rdata.TensorData, epochs: int) -> nn.Module:
     """The notebook's section-1 network: width 32, plain or residual (1/sqrt 2), Adam at 1e-3."""
     runtime.set_seed(seed)
@@ -30,8 +34,8 @@ def _landscape_mlp(depth: int, residual: bool, seed: int, data: rdata.TensorData
 
 @claim(
     "landscape-nonconvexity-seeds",
-    "at depth 20 the plain MLP's 2-D slice is non-convex at more points than the residual MLP's on seeds 0-2, "
-    "at 10 and 15 epochs (500 probe signals) and at 20 and 30 epochs (1,000)",
+    "at depth 20 the plain MLP's 2-D slice is non-convex at more points than the residual MLP's "
+    "on seeds 0-2, at 10 and 15 epochs (500 probe signals) and at 20 and 30 epochs (1,000)",
 )
 def _landscape_nonconvexity_seeds() -> str:
     data = rdata.mnist1d(device=runtime.device())
@@ -43,24 +47,34 @@ def _landscape_nonconvexity_seeds() -> str:
             for residual in (False, True):
                 with runtime.num_threads(1):
                     net = _landscape_mlp(20, residual, seed, data, epochs)
-                share[residual, seed] = landscape.loss_slice_2d(net, probe, steps=21, span=0.5, seed=seed).nonconvexity
+                share[residual, seed] = landscape.loss_slice_2d(
+                    net, probe, steps=21, span=0.5, seed=seed
+                ).nonconvexity
         plain = np.array([share[False, s] for s in SEEDS])
         residual = np.array([share[True, s] for s in SEEDS])
         found.append((epochs, probes, plain, residual))
-    text = "; ".join(
-        f"{e} ep/{n}: plain {np.round(100 * p).astype(int).tolist()} %, residual {np.round(100 * r).astype(int).tolist()} %"
-        for e, n, p, r in found
-    )
+    text = "; ".join(f"{e} ep/{n}: plain {_percent(p)} %, residual {_percent(r)} %" for e, n, p, r in found)
     for e, n, p, r in found:
-        assert np.all(p > r), f"{e} epochs, {n} probes: the plain share is not above the residual one on every seed: {text}"
-        assert p.mean() > 2 * r.mean(), f"{e} epochs, {n} probes: plain mean not twice the residual mean: {text}"
+        assert np.all(p > r), (
+            f"{e} epochs, {n} probes: the plain share is not above the residual one on every seed: {text}"
+        )
+        assert p.mean() > 2 * r.mean(), (
+            f"{e} epochs, {n} probes: plain mean not twice the residual mean: {text}"
+        )
     means_p = [p.mean() for *_, p, _ in found]
     means_r = [r.mean() for *_, r in found]
-    return f"{text} (means: plain {100 * min(means_p):.0f}-{100 * max(means_p):.0f} %, residual {100 * min(means_r):.0f}-{100 * max(means_r):.0f} %)"
+    spans = [f"{100 * min(m):.0f}-{100 * max(m):.0f} %" for m in (means_p, means_r)]
+    return f"{text} (means: plain {spans[0]}, residual {spans[1]})"
 
 
 def _grid_errors(
-    depth: int, width: int, residual: bool, seed: int, data: rdata.TensorData, epochs: int, optimizer: str = "adam"
+    depth: int,
+    width: int,
+    residual: bool,
+    seed: int,
+    data: rdata.TensorData,
+    epochs: int,
+    optimizer: str = "adam",
 ) -> tuple[float, float]:
     """(training error, test error) of one network of the notebook's width/depth grid."""
     runtime.set_seed(seed)
@@ -84,7 +98,10 @@ def _width_depth_seeds() -> str:
     for epochs in (10, 40):
         for seed in SEEDS:
             err[epochs, seed] = np.array(
-                [[_grid_errors(d, w, r, seed, data, epochs) for r in (False, True)] for d, w in zip(GRID_DEPTHS, widths)]
+                [
+                    [_grid_errors(d, w, r, seed, data, epochs) for r in (False, True)]
+                    for d, w in zip(GRID_DEPTHS, widths, strict=True)
+                ]
             )
     train10 = np.array([err[10, s][..., 0] for s in SEEDS])  # (seeds, depths, kinds)
     train40 = np.array([err[40, s][..., 0] for s in SEEDS])
@@ -104,15 +121,20 @@ def _width_depth_seeds() -> str:
 
 @claim(
     "width-depth-optimizer",
-    "at 16 layers of width 33, with notebook 01's optimiser (SGD, momentum 0.9, lr 0.05, 20 epochs) the residual "
-    "net reaches a lower training error than the plain one on seeds 0-2, by more than 0.03",
+    "at 16 layers of width 33, with notebook 01's optimiser (SGD, momentum 0.9, lr 0.05, 20 epochs) "
+    "the residual net reaches a lower training error than the plain one on seeds 0-2, by more than 0.03",
 )
 def _width_depth_optimizer() -> str:
     data = rdata.mnist1d(device=runtime.device())
     width = mlp.width_for_budget(16, GRID_BUDGET, 40, 10)
-    err = np.array([[_grid_errors(16, width, r, s, data, 20, "sgd")[0] for r in (False, True)] for s in SEEDS])
-    text = f"training error plain {np.round(err[:, 0], 2).tolist()}, residual {np.round(err[:, 1], 2).tolist()} (seeds 0-2)"
-    assert np.all(err[:, 1] < err[:, 0] - 0.03), f"the residual net should fit better by 0.03 on every seed: {text}"
+    err = np.array(
+        [[_grid_errors(16, width, r, s, data, 20, "sgd")[0] for r in (False, True)] for s in SEEDS]
+    )
+    plain, residual = np.round(err[:, 0], 2).tolist(), np.round(err[:, 1], 2).tolist()
+    text = f"training error plain {plain}, residual {residual} (seeds 0-2)"
+    assert np.all(err[:, 1] < err[:, 0] - 0.03), (
+        f"the residual net should fit better by 0.03 on every seed: {text}"
+    )
     return text
 
 
@@ -123,7 +145,9 @@ def _width_depth_optimizer() -> str:
 )
 def _wide_resnet_parameters() -> str:
     def count(block: type[nn.Module], blocks: int, width: int) -> int:
-        net = ResNet(block, [blocks] * 3, num_classes=10, widths=(width, 2 * width, 4 * width), stem_type="cifar")
+        net = ResNet(
+            block, [blocks] * 3, num_classes=10, widths=(width, 2 * width, 4 * width), stem_type="cifar"
+        )
         return sum(p.numel() for p in net.parameters())
 
     n = {
@@ -133,6 +157,8 @@ def _wide_resnet_parameters() -> str:
     }
     paper = {"WRN-40-4": 8.9e6, "WRN-16-8": 11.0e6, "ResNet-1001": 10.2e6}
     text = ", ".join(f"{k} {v / 1e6:.2f} M (paper {paper[k] / 1e6:.1f} M)" for k, v in n.items())
-    assert all(abs(n[k] / paper[k] - 1) < 0.02 for k in n), f"counts should be within 2 % of the paper's: {text}"
+    assert all(abs(n[k] / paper[k] - 1) < 0.02 for k in n), (
+        f"counts should be within 2 % of the paper's: {text}"
+    )
     assert n["WRN-40-4"] < n["ResNet-1001"] < n["WRN-16-8"], text
     return text
