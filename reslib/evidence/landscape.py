@@ -35,12 +35,12 @@ def _landscape_mlp(depth: int, residual: bool, seed: int, data: rdata.TensorData
 @claim(
     "landscape-nonconvexity-seeds",
     "at depth 20 the plain MLP's 2-D slice is non-convex at more points than the residual MLP's "
-    "on seeds 0-2, at 10 and 15 epochs (500 probe signals) and at 20 and 30 epochs (1,000)",
+    "on seeds 0-2, at 10 epochs (500 probe signals) and at 30 epochs (1,000)",
 )
 def _landscape_nonconvexity_seeds() -> str:
     data = rdata.mnist1d(device=runtime.device())
     found = []
-    for epochs, probes in ((10, 500), (15, 500), (20, 1000), (30, 1000)):
+    for epochs, probes in ((10, 500), (30, 1000)):
         probe = (data.x_train[:probes], data.y_train[:probes])
         share = {}
         for seed in SEEDS:
@@ -89,7 +89,8 @@ def _grid_errors(
 @claim(
     "width-depth-seeds",
     "at 20,000 parameters (Adam), 16 narrow layers fit MNIST-1D more slowly than 4 wider ones on seeds 0-2: "
-    "clearly behind at 10 epochs and still behind at 40, with or without skips",
+    "behind by 0.05 at 10 epochs; at 40 the 4-layer nets' training error is below 0.12 and the 16-layer "
+    "nets' above 0.18, with or without skips",
 )
 def _width_depth_seeds() -> str:
     data = rdata.mnist1d(device=runtime.device())
@@ -116,6 +117,8 @@ def _width_depth_seeds() -> str:
     )
     assert gap10.min() > 0.05, f"at 10 epochs 16 layers should be clearly behind 4: {text}"
     assert gap40.min() > 0.05, f"at 40 epochs 16 layers should still be behind 4: {text}"
+    assert train40[:, 1].max() < 0.12, f"at 40 epochs the 4-layer nets should fit almost completely: {text}"
+    assert train40[:, 2].min() > 0.18, f"at 40 epochs the 16-layer nets should still be far from it: {text}"
     return text
 
 
