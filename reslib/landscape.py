@@ -191,7 +191,9 @@ class Slice2D:
     alphas: np.ndarray  # (steps,)
     betas: np.ndarray  # (steps,)
     loss: np.ndarray  # (steps, steps)
-    curvature_ratio: np.ndarray  # (steps - 2, steps - 2) lambda_min / lambda_max of the slice's Hessian
+    curvature_ratio: (
+        np.ndarray
+    )  # (steps - 2, steps - 2) lambda_min / |lambda_max| of the slice's 2 x 2 Hessian
     nonconvexity: float  # share of interior points with lambda_min < -threshold * |lambda_max|
 
 
@@ -236,8 +238,13 @@ def nonconvexity(loss: np.ndarray, spacing: float, threshold: float = 0.1) -> tu
     r"""Curvature of a 2-D loss grid: $\lambda_{\min}/\lambda_{\max}$ of its Hessian at each interior point.
 
     The 2 x 2 Hessian ($L_{\alpha\alpha}$, $L_{\alpha\beta}$, $L_{\beta\beta}$) is from central differences.
-    A point counts as non-convex when $\lambda_{\min} < -\text{threshold}\,|\lambda_{\max}|$ (Li et al. map
-    $|\lambda_{\min}/\lambda_{\max}|$).
+    A point counts as non-convex when $\lambda_{\min} < -\text{threshold}\,|\lambda_{\max}|$.
+
+    Note:
+        This is the Hessian of the *slice*, the full Hessian $H$ projected on the plane
+        ($\delta^\top H \delta$, $\delta^\top H \eta$, $\eta^\top H \eta$), not Li et al.'s map of
+        $|\lambda_{\min}/\lambda_{\max}|$ of the full Hessian. It is one-sided: a negative curvature of the
+        slice is one of the full loss, but a convex-looking slice says nothing about the other directions.
 
     Args:
         loss: (S, S) grid, S >= 3, finite.
