@@ -341,6 +341,9 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         results={"a": rl.shattering.shattering(3, residual=True, width=8, n_inputs=64)}
     ),
     "reslib.resnet.cifar_resnet": lambda: dict(depth=8, width=4),
+    "reslib.resnet.layer_responses": lambda: dict(
+        model=rl.resnet.cifar_resnet(depth=8, width=4), x=torch.randn(2, 3, 8, 8)
+    ),
     "reslib.shattering.shattering_net": lambda: dict(depth=3, residual=True, width=8),
     "reslib.shattering.shattering": lambda: dict(depth=3, residual=True, width=8, n_inputs=16),
     "reslib.shattering.lag1_by_depth": lambda: dict(
@@ -367,6 +370,9 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     "reslib.mlp.width_for_budget": lambda: dict(depth=2, budget=20000, in_features=40, out_features=10),
     "reslib.viz.resnet.shortcut_figure": lambda: dict(results=_shortcut()),
+    "reslib.viz.resnet.responses_figure": lambda: dict(
+        responses={"plain-8": [1.2, 1.1], "residual-8": [0.9, 0.8]}
+    ),
     "reslib.attention.FeedForward": lambda: dict(d_model=8, d_ff=16),
     "reslib.attention.SelfAttention": lambda: dict(d_model=8, n_head=2),
     "reslib.attention.causal_mask": lambda: dict(length=4),
