@@ -49,8 +49,9 @@ def _trained(
 
 @claim(
     "batchnorm-learning-rate-range",
-    "over seeds 0-2, at 3 and at 5 epochs, the plain 8-layer MLP learns only up to lr 0.1, "
-    "the BN one up to 1.0",
+    "over seeds 0-2, at 3 and at 5 epochs, the BN 8-layer MLP learns up to lr 1.0 and the plain one only up "
+    "to 0.1 or 0.3 (which one depends on the seed and the CPU's kernels): BN takes at least 3x "
+    "the learning rate",
 )
 def _learning_rate_range() -> str:
     data = rl.data.mnist1d(device=rl.device())
@@ -67,11 +68,11 @@ def _learning_rate_range() -> str:
                 largest[label, seed, epochs] = max(learns, default=0.0)
     plain = sorted({v for (label, *_), v in largest.items() if label == "plain"})
     bn = sorted({v for (label, *_), v in largest.items() if label == "BN"})
-    assert plain == [0.1] and bn == [1.0], f"largest learning rate that learns: {largest}"
-    return (
-        "largest lr with training loss < ln 10 - 0.2: plain 0.1, BN 1.0 in all 6 runs each "
-        "(seeds 0-2, 3 and 5 epochs)"
-    )
+    assert set(plain) <= {0.1, 0.3} and bn == [1.0], f"largest learning rate that learns: {largest}"
+    runs = [(seed, epochs) for seed in (0, 1, 2) for epochs in (3, 5)]
+    assert all(largest["BN", *run] >= 3 * largest["plain", *run] for run in runs), f"largest: {largest}"
+    by_run = ", ".join(f"s{seed}/{epochs}ep {largest['plain', seed, epochs]:g}" for seed, epochs in runs)
+    return f"largest lr with training loss < ln 10 - 0.2: BN 1.0 in all 6 runs; plain {by_run}"
 
 
 @claim(
