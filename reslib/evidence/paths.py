@@ -49,8 +49,9 @@ def _errors(variant: str, epochs: int, at: int, seeds: tuple[int, ...] = SEEDS) 
 
 @claim(
     "paths-short-training-longer",
-    "seeds 0-2: short-path training (8 of 12 branches) ends about 5 points above full training after "
-    "30 epochs and about 2 after 45; stochastic depth does not close its gap between 30 and 45 epochs",
+    "seeds 0-2: short-path training (8 of 12 branches) ends 2-8 points above full training after 30 epochs "
+    "and no further behind after 45 (whether the gap closes depends on the CPU's kernels); stochastic depth "
+    "ends 1-8 points above full training at both budgets and does not close its gap",
 )
 def _short_training_longer() -> str:
     full, short, depth = (
@@ -61,10 +62,10 @@ def _short_training_longer() -> str:
     )
     gap30, gap45 = (short30 - full30).mean(), (short - full).mean()
     sd30, sd45 = (depth30 - full30).mean(), (depth - full).mean()
-    assert 0.02 < gap30 < 0.08 and gap45 < gap30 - 0.015 and gap45 < 0.04, (
-        f"short-path gap {gap30:.3f} -> {gap45:.3f}"
+    assert 0.02 < gap30 < 0.08 and gap45 < gap30 + 0.005, f"short-path gap {gap30:.3f} -> {gap45:.3f}"
+    assert 0.01 < min(sd30, sd45) and max(sd30, sd45) < 0.08 and sd45 > sd30 - 0.01, (
+        f"stochastic-depth gap {sd30:.3f} -> {sd45:.3f}"
     )
-    assert sd45 > sd30 - 0.01 and sd45 > 0.02, f"stochastic-depth gap {sd30:.3f} -> {sd45:.3f}"
     return (
         f"mean test error 30 -> 45 epochs: full {full30.mean():.3f} -> {full.mean():.3f}, "
         f"short paths {short30.mean():.3f} -> {short.mean():.3f} (gap {gap30:.3f} -> {gap45:.3f}), "
@@ -74,28 +75,28 @@ def _short_training_longer() -> str:
 
 @claim(
     "paths-short-training-converged",
-    "seed 0, 90 epochs: full training and short-path training (8 of 12) both end near 0.32, within 0.02",
+    "seed 0, 90 epochs: short-path training (8 of 12) ends within 5 points of full training, both below 0.37",
 )
 def _short_training_converged() -> str:
     full, short = (_errors(v, 90, 90, seeds=(0,))[0] for v in ("full", "short paths (8 of 12)"))
-    assert abs(full - short) < 0.02 and max(full, short) < 0.35, f"full {full:.3f}, short paths {short:.3f}"
+    assert abs(full - short) < 0.05 and max(full, short) < 0.37, f"full {full:.3f}, short paths {short:.3f}"
     return f"seed 0 after 90 epochs: full {full:.3f}, short paths (8 of 12) {short:.3f}"
 
 
 @claim(
     "paths-short-training-ratio",
-    "with Veit's ratio (5 of 12 branches) the gap to full training after 30 epochs is about twice that of "
-    "8 of 12 (seeds 0-2, about 10 points), and still about 5 points after 90 epochs (seed 0)",
+    "with Veit's ratio (5 of 12 branches) the gap to full training after 30 epochs is 1.5-3 times that of "
+    "8 of 12 (seeds 0-2, 5-14 points), and seed 0 still lags by 2-10 points after 90 epochs",
 )
 def _short_training_ratio() -> str:
     full = _errors("full", 45, 30)
     gap8 = (_errors("short paths (8 of 12)", 45, 30) - full).mean()
     gap5 = (_errors("short paths (5 of 12)", 30, 30) - full).mean()
     late = _errors("short paths (5 of 12)", 90, 90, seeds=(0,))[0] - _errors("full", 90, 90, seeds=(0,))[0]
-    assert 1.5 < gap5 / gap8 < 3 and 0.07 < gap5 < 0.14, (
+    assert 1.5 < gap5 / gap8 < 3 and 0.05 < gap5 < 0.14, (
         f"gap after 30 epochs: 5 of 12 {gap5:.3f}, 8 of 12 {gap8:.3f}"
     )
-    assert 0.03 < late < 0.08, f"5 of 12, seed 0, after 90 epochs: {late:.3f} above full training"
+    assert 0.02 < late < 0.1, f"5 of 12, seed 0, after 90 epochs: {late:.3f} above full training"
     return (
         f"mean gap after 30 epochs: 5 of 12 {gap5:.3f}, 8 of 12 {gap8:.3f} (x{gap5 / gap8:.1f}); "
         f"5 of 12 after 90 epochs (seed 0): {late:.3f}"
