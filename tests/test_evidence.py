@@ -16,7 +16,7 @@ from reslib.evidence import core
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CITATION = re.compile(r"\[evidence `([^`]+)`\]")
+CITATION = re.compile(r"\[evidence\s+`([^`]+)`\]")  # a line break may fall inside
 # A sentence that reports a check the notebook does not run by default.
 REPORTED_CHECK = re.compile(
     r"\b(we (also )?(checked|re-?ran|ran|tried|trained|measured)|checked (it |this )?(with|on|too|at)"
