@@ -9,7 +9,9 @@ too large to review, and a widget needs a live kernel anyway.
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,8 +22,13 @@ MAX_BYTES = 2_000_000
 
 
 def execute(path: Path) -> float:
-    """Run `path` top to bottom in a fresh kernel and write it back; return the seconds taken."""
+    """Run `path` top to bottom in a fresh kernel and write it back; return the seconds taken.
+
+    The kernel saves predictions to a file of its own, so the stored outputs never show the
+    guesses of whoever ran this (see `reslib.predictions`).
+    """
     nb = nbformat.read(path, as_version=4)
+    os.environ["RESLIB_PREDICTIONS"] = str(Path(tempfile.mkdtemp()) / "predictions.json")
     start = time.perf_counter()
     NotebookClient(
         nb,

@@ -120,7 +120,10 @@ def plot_html(spec: dict, index: int) -> str:
 
 
 def convert_outputs(nb: nbformat.NotebookNode) -> int:
-    """Plotly outputs -> plot divs, explorers -> their note, other widgets -> nothing; return #plots."""
+    """Plotly outputs -> plot divs, explorers -> their note, prediction forms -> their text.
+
+    Other widgets (progress bars) -> nothing. Returns the number of plots.
+    """
     plots = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -128,6 +131,8 @@ def convert_outputs(nb: nbformat.NotebookNode) -> int:
             if PLOTLY_MIME in data:
                 output["data"] = {"text/html": plot_html(data[PLOTLY_MIME], plots)}
                 plots += 1
+            elif WIDGET_MIME in data and "text/html" in data:  # a prediction form: its text version
+                output["data"] = {"text/html": data["text/html"]}
             elif WIDGET_MIME in data:
                 note = data.get("text/plain", "")
                 # an explorer's note says what it needs; a progress bar's frozen text would only mislead
