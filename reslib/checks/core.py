@@ -38,6 +38,7 @@ from reslib.validate import require_float, typechecked
 __all__ = [
     "CheckResult",
     "compare",
+    "compare_value",
     "tiered_hint",
 ]
 
@@ -211,3 +212,61 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckRe
         worst = max(worst, max_diff)
     _failures.pop(name, None)
     return CheckResult(name, True, f"correct on all {len(cases)} cases (max difference {worst:.1e})", worst)
+
+
+def _direction(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> str:
+    """Too high, too low, or empty (mixed or several values): all a wrong prediction is told."""
+    if isinstance(got, tuple) or got.numel() != 1:
+        return ""
+    return "too high" if got.item() > want.item() else "too low" if got.item() < want.item() else ""
+
+
+@typechecked
+def compare_value(
+    name: str,
+    answer: Any,
+    measure: Callable[[], Any],
+    hint: str | Sequence[str],
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    what: str = "the measurement",
+) -> CheckResult:
+    """Compare a number the learner predicted (not a function) with what `measure()` measures.
+
+    For exercises that ask for a prediction: the channels a dense block returns, the size a
+    valid U-Net gives back, the variance after k blocks. `answer` is the learner's number, or a
+    list/tuple of numbers; `...` (the exercise's placeholder) or None means not answered yet.
+    `measure` builds the model and measures it (seeded with 0, RNGs given back), so the check
+    reads the real thing, never a formula. A wrong answer is told only whether it is too high or
+    too low, with the next tier of `hint`: the measurement itself is not given away.
+
+    Raises:
+        ValueError: a tolerance that is negative or NaN.
+    """
+    atol = require_float("atol", atol, minimum=0.0)
+    rtol = require_float("rtol", rtol, minimum=0.0)
+    if answer is ... or answer is None:
+        return CheckResult(
+            name, None, "not answered yet: replace the `...` with your prediction, then run this cell again."
+        )
+    try:
+        got = _values(answer, "expected a number (or a list of numbers)")
+    except AnswerTypeError as exc:
+        text = str(exc).replace("returned ", "", 1)
+        return CheckResult(name, False, f"your answer is {text}. {tiered_hint(name, hint)}")
+    with preserved_rngs(), local_seed(0):
+        want = as_values(measure())
+    problem, max_diff = _difference(got, want)
+    if problem:
+        return CheckResult(name, False, f"your answer {problem}. {tiered_hint(name, hint)}")
+    if not _close(got, want, atol, rtol):
+        direction = _direction(got, want)
+        off = f"{direction}: " if direction else "not what it measures: "
+        return CheckResult(
+            name,
+            False,
+            f"your prediction is {off}compare it with {what}. {tiered_hint(name, hint)}",
+            max_diff,
+        )
+    _failures.pop(name, None)
+    return CheckResult(name, True, f"right: {what} agrees with your prediction", max_diff)
