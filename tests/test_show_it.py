@@ -46,7 +46,11 @@ def test_each_notebook_draws_its_architectures_as_svg(path):
     for cell in _cells(path):
         if cell.cell_type != "code":
             continue
-        svgs = [o["data"]["image/svg+xml"] for o in cell.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
+        svgs = [
+            o["data"]["image/svg+xml"]
+            for o in cell.get("outputs", [])
+            if "image/svg+xml" in o.get("data", {})
+        ]
         if not svgs:
             continue
         called = set(re.findall(r"rl\.viz\.(\w+_diagram)\(", cell.source))
@@ -62,7 +66,9 @@ def test_each_notebook_draws_its_architectures_as_svg(path):
 def test_every_predict_then_run_prompt_records_a_prediction_and_reveals_it(path):
     cells = _cells(path)
     number = path.name[:2]
-    prompts = sum(len(PROMPT.findall(p)) for c in cells if c.cell_type == "markdown" for p in c.source.split("\n\n"))
+    prompts = sum(
+        len(PROMPT.findall(p)) for c in cells if c.cell_type == "markdown" for p in c.source.split("\n\n")
+    )
     made = {}  # variable -> (key, cell index)
     for i, cell in enumerate(cells):
         if cell.cell_type == "code":
