@@ -205,6 +205,8 @@ class Prediction:
             entry.update(question=self.question, options=self.options, unit=self.unit, guess=value)
             entry.update(committed=_now(), late=late, tolerance=self.tolerance, log=self.log)
         message = f"Committed: {_format(value, self.unit)}."
+        if not late:
+            message += " Now run the cells below to see the result."
         if late:
             message += " (You had already seen the answer, so this guess is not scored.)"
         if _failed:
