@@ -49,17 +49,9 @@ __all__ = [
     "trace",
 ]
 
-# What a box's colour says, the same in every diagram: (fill, stroke).
-BOX_KINDS = {
-    "layer": ("#dbe9f6", style.BLUE),  # a linear map or a convolution: the weights
-    "norm": ("#fdebd3", style.ORANGE),  # batch, layer or group norm
-    "act": ("#dff2df", style.GREEN),  # ReLU, tanh, sigmoid...
-    "io": ("#f2f2f2", style.GREY),  # an input, an output, a tensor
-    "pool": ("#ece4f4", style.PURPLE),  # pooling, up- and downsampling, cropping
-    "attention": ("#f9e0e0", style.RED),  # self-attention
-    "block": ("#ffffff", style.DARK_GREY),  # a whole block or stage, its inside not drawn
-}
-NODE_FILL = "#ffffff"
+# What a box's colour says, the same in every diagram: kind -> (fill, stroke), from the style module.
+BOX_KINDS = style.DIAGRAM_BOXES
+NODE_FILL = style.WHITE
 FONT = "Helvetica, Arial, sans-serif"
 CHAR_WIDTH = 0.6  # an average glyph's width per unit of font size, for sizing a box to its label
 MARGIN = 12
@@ -268,7 +260,7 @@ class Diagram:
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
             f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{FONT}" role="img">',
             f"<title>{html.escape(self.title or 'diagram')}</title>",
-            f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="#ffffff"/>',
+            f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="{style.WHITE}"/>',
         ]
         if self.title:
             parts.append(
