@@ -24,7 +24,9 @@ def test_the_store_is_where_the_variable_says_and_only_there(store, monkeypatch)
 def test_a_choice_is_committed_saved_and_revealed_beside_the_result(store):
     depth = rl.predictions.predict("01-lowest-loss", "Which depth fits best?", options=[1, 2, 4, 8, 16])
     assert not store.exists()  # showing a prompt writes nothing
-    assert depth.commit("16") == "Committed: 16. Now run the cells below to see the result."  # a button's string becomes the option
+    assert (
+        depth.commit("16") == "Committed: 16. Now run the cells below to see the result."
+    )  # a button's string becomes the option
     saved = json.loads(store.read_text())["predictions"]["01-lowest-loss"]
     assert saved["guess"] == 16 and saved["late"] is False and saved["question"] == "Which depth fits best?"
     shown = depth.reveal(2, note="Two layers won.")
