@@ -44,14 +44,16 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
     """The network `net` as a diagram, input at the top: every layer, the sizes between, every skip.
 
     Read from the module: each layer's label comes from its submodules (`layer_label`), the sizes
-    on the arrows from a traced forward pass of one zero input, and a residual block draws its
+    on the arrows and on the input and output boxes from a traced forward pass of one zero input
+    (the stem may be any module holding an `nn.Linear`, such as `shattering_net`'s Linear -> ReLU
+    stem, whose first linear layer gives the input size), and a residual block draws its
     branch (norm, activation, linear) beside an identity path that meets it at the addition, with
     the block's shortcut scale on the path and its output scale after the addition when they are
     not 1. Deep networks show their first `max_blocks` hidden layers or blocks, then how many
     more follow, then the last.
 
     Args:
-        net: a network built by `rl.mlp.mlp`.
+        net: a network built by `rl.mlp.mlp` (or `rl.shattering.shattering_net`).
         max_blocks: hidden layers or blocks drawn in full before the rest are summarised, >= 1.
         title: a heading; by default "residual, depth 16" or "plain, depth 16".
     """
