@@ -264,6 +264,9 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.viz.paths.unraveled_paths_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.checks.paths.check_lesion_paths": lambda: dict(answer=[1024, 210]),
+    "reslib.checks.mlp.check_identity_init_block": lambda: dict(
+        cls=lambda w: rl.mlp.ResidualBlock(w, "relu", None, 1.0)
+    ),
     "reslib.checks.mlp.chain_gradient_reference": lambda: dict(
         x=1.0, w1=0.5, w2=0.5, w3=0.5, wr=0.5, target=1.0
     ),
