@@ -61,3 +61,62 @@ def test_an_unanswered_exercise_waits_and_a_non_number_is_reported(check):
     assert check(...).passed is None and "not answered yet" in check(...).message
     result = check("forty-two")
     assert result.passed is False and "str" in result.message
+
+
+class _EveryLayerReadsK0(SOL08.MyDenseBlock):  # the typical mistake: forgets that the width grows
+    def __init__(self, num_layers, in_channels, growth_rate):
+        torch.nn.Module.__init__(self)
+        self.layers = torch.nn.ModuleList(
+            rl.densenet.DenseLayer(in_channels, growth_rate) for _ in range(num_layers)
+        )
+
+
+class _Chain(SOL08.MyDenseBlock):  # each layer reads only the previous output, like a plain net
+    def forward(self, x):
+        features, h = [x], x
+        for layer in self.layers:
+            h = layer(h)
+            features.append(h)
+        return torch.cat(features, 1)
+
+
+class _DropsTheInput(SOL08.MyDenseBlock):  # returns the new features only
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(torch.cat(features, 1)))
+        return torch.cat(features[1:], 1)
+
+
+def test_the_reference_dense_block_passes_and_a_stub_waits():
+    assert rl.checks.check_my_dense_block(SOL08.MyDenseBlock).passed is True
+
+    class Stub(torch.nn.Module):
+        def __init__(self, num_layers, in_channels, growth_rate):
+            raise NotImplementedError
+
+    result = rl.checks.check_my_dense_block(Stub)
+    assert result.passed is None and "not implemented yet" in result.message
+
+
+@pytest.mark.parametrize(
+    "wrong, says",
+    [
+        (_EveryLayerReadsK0, "layer 2 of 4 (k0 = 24, k = 12) is built to read 24 channels"),
+        (_Chain, "RuntimeError"),
+        (_DropsTheInput, "expected shape (2, 72, 5, 4)"),
+        (lambda n, k0, k: "a block", "should build an nn.Module"),
+    ],
+)
+def test_dense_block_mistakes_are_named(wrong, says):
+    result = rl.checks.check_my_dense_block(wrong)
+    assert result.passed is False and says in result.message and "Hint" in result.message
+    rl.checks.check_my_dense_block(SOL08.MyDenseBlock)  # a pass resets the hint tiers
+
+
+def test_the_dense_block_check_leaves_the_global_rng_alone():
+    torch.manual_seed(3)
+    rl.checks.check_my_dense_block(SOL08.MyDenseBlock)
+    after = torch.rand(2)
+    torch.manual_seed(3)
+    assert torch.equal(after, torch.rand(2))

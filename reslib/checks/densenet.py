@@ -1,22 +1,28 @@
-"""Exercise checks for DenseNets: predictions of what a built network measures.
+"""Exercise checks for DenseNets: predictions of what a built network measures, and a block to build.
 
-Each check takes the learner's *number* and compares it with a measurement of the real module
+Two checks take the learner's *number* and compare it with a measurement of the real module
 (`compare_value`): the channels a dense block and its transition hand on, found by a forward
-pass; the parameters of DenseNet-BC at two growth rates, counted on the built models.
+pass; the parameters of DenseNet-BC at two growth rates, counted on the built models. The third
+takes the learner's dense block, loads `reslib`'s weights into it and compares the outputs.
 """
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
-from reslib.checks.core import CheckResult, compare_value
+import torch
+from torch import nn
+
+from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
 from reslib.costs import count_parameters
-from reslib.densenet import DenseNet, densenet_bc
+from reslib.densenet import DenseBlock, DenseNet, densenet_bc
+from reslib.runtime import local_seed
 from reslib.validate import typechecked
 
 __all__ = [
     "check_channels_after_transition",
     "check_growth_rate_factor",
+    "check_my_dense_block",
 ]
 
 
@@ -68,4 +74,68 @@ def check_growth_rate_factor(answer: object) -> CheckResult:
         ),
         rtol=0.1,
         what="the ratio of the two parameter counts (within 10 %)",
+    )
+
+
+def _dense_block_case(num_layers: int, k0: int, k: int) -> tuple[DenseBlock, torch.Tensor]:
+    """The reference `DenseBlock` for one case and its input, the same every call; the RNG left untouched."""
+    with local_seed(k0):
+        return DenseBlock(num_layers, k0, k).eval(), torch.randn(2, k0, 5, 4)  # x: (N, k0, H, W)
+
+
+def _reference_dense_block(num_layers: int, k0: int, k: int) -> torch.Tensor:
+    reference, x = _dense_block_case(num_layers, k0, k)
+    with torch.no_grad():
+        return reference(x)
+
+
+def _run_dense_block(
+    make: Callable[[int, int, int], nn.Module], num_layers: int, k0: int, k: int
+) -> torch.Tensor:
+    """The eval-mode output of `make(num_layers, k0, k)` with `DenseBlock`'s weights loaded."""
+    reference, x = _dense_block_case(num_layers, k0, k)
+    with local_seed(0):
+        block = make(num_layers, k0, k)
+    if not isinstance(block, nn.Module):
+        raise WrongAnswer(f"MyDenseBlock(...) should build an nn.Module, got a {type(block).__name__}")
+    layers = getattr(block, "layers", None)
+    if not isinstance(layers, nn.ModuleList) or len(layers) != num_layers:
+        got = f"{len(layers)} entries" if isinstance(layers, nn.ModuleList) else f"a {type(layers).__name__}"
+        raise WrongAnswer(f"self.layers should be an nn.ModuleList of {num_layers} DenseLayers, got {got}")
+    for i, (mine, theirs) in enumerate(zip(layers, reference.values(), strict=True)):
+        reads = getattr(getattr(mine, "norm1", None), "num_features", None)
+        if reads != theirs.norm1.num_features:
+            raise WrongAnswer(
+                f"layer {i + 1} of {num_layers} (k0 = {k0}, k = {k}) is built to read {reads} channels; "
+                "count the channels the concatenation in front of it holds"
+            )
+        mine.load_state_dict(theirs.state_dict())
+    with torch.no_grad():
+        return block.eval()(x)
+
+
+@typechecked
+def check_my_dense_block(cls: Callable[[int, int, int], nn.Module]) -> CheckResult:
+    """Exercise (08): `cls(num_layers, in_channels, growth_rate)` builds a working dense block.
+
+    Its `self.layers` is an `nn.ModuleList` of `rl.densenet.DenseLayer`s; `reslib`'s `DenseBlock`
+    weights are loaded into them, and the eval-mode outputs must agree (shape and values),
+    including the block's input, which must come back untouched as the first k0 channels.
+    """
+    cases = [(4, 24, 12), (3, 5, 2), (1, 8, 4), (6, 16, 8)]
+    return compare(
+        "my_dense_block",
+        lambda n, k0, k: _run_dense_block(cls, n, k0, k),
+        _reference_dense_block,
+        cases,
+        (
+            "layer l (from 0) reads everything concatenated before it, so build it for that many "
+            "channels; forward keeps a list [x, out_1, ...], runs each layer on their concatenation, "
+            "and returns all of them concatenated along dim 1.",
+            "__init__: self.layers = nn.ModuleList(rl.densenet.DenseLayer(in_channels + i * growth_rate, "
+            "growth_rate) for i in range(num_layers)); forward: features = [x]; for each layer "
+            "features.append(layer(torch.cat(features, 1))); return torch.cat(features, 1).",
+        ),
+        atol=1e-6,
+        rtol=1e-5,
     )
