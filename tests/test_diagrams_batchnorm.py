@@ -76,6 +76,7 @@ def test_tracing_leaves_the_running_statistics_alone():
         (nn.BatchNorm1d(3), (4, 3.0), TypeError, r"input_size\[1\]"),
         (nn.BatchNorm1d(3), (0, 3), ValueError, r"input_size\[0\]"),
         (nn.BatchNorm1d(3), 4, TypeError, "input_size"),
+        (nn.BatchNorm2d(3), (10**4, 3, 1000, 1000), ValueError, "input_size"),  # too large to trace
     ],
 )
 def test_bad_arguments_name_the_argument(bn, size, error, name):

@@ -70,6 +70,7 @@ def test_a_one_dimensional_block_is_drawn_with_its_length():
         (dict(input_size=(8, 8, 8)), ValueError, "input_size"),
         (dict(transition=rl.densenet.Transition(10, 5)), ValueError, "transition"),
         (dict(block=_block(9, 8, 4)), ValueError, "block"),
+        (dict(input_size=10**6), ValueError, "input_size"),  # too large to trace
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, name):

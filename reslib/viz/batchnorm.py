@@ -19,7 +19,7 @@ from torch import nn
 
 from reslib import batchnorm as rl_batchnorm
 from reslib.batchnorm import RunningStatsTrace, running_stats_trace
-from reslib.validate import require_int, typechecked
+from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import CHAR_WIDTH, Diagram, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace, plain_list
@@ -93,6 +93,7 @@ def batch_norm_diagram(bn: nn.Module, input_size: Sequence[int], title: str | No
         raise ValueError(
             f"input_size {size!r} gives each channel m = {m} value; batch statistics need at least 2"
         )
+    require_memory("input_size", size, 3 * 4 * math.prod(size))  # the input, its output, a copy: float32
     calls = trace(bn, torch.zeros(size))
     c = bn.num_features
     d = Diagram(title if title is not None else f"{kind}({c}) on {shape_label(size, batch=True)}")

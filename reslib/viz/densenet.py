@@ -7,6 +7,7 @@ explorer show the closed-form bookkeeping of a whole network.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -16,7 +17,7 @@ from torch import nn
 
 from reslib.costs import densenet_parameter_count
 from reslib.densenet import DenseBlock, Transition, channel_plan
-from reslib.validate import require_int, typechecked
+from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Diagram, layer_label, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace
@@ -92,9 +93,12 @@ def dense_block_diagram(
             f"transition must read the block's {block.out_channels} output channels, but it reads "
             f"{transition.conv.in_channels}; build it as Transition({block.out_channels}, ...)"
         )
+    growth = layers[0].growth_rate
+    per_map = math.prod(sizes) * 4  # bytes of one channel of one feature map (float32)
+    widest = block.out_channels + (transition.conv.out_channels if transition is not None else 0)
+    require_memory("input_size", input_size, per_map * (widest * 2 + 4 * growth * len(layers)))
     x = torch.zeros(1, block.in_channels, *sizes)
     calls = {c.name: c for c in trace(block, x)}
-    growth = layers[0].growth_rate
     d = Diagram(
         title
         if title is not None
