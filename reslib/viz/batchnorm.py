@@ -1,25 +1,165 @@
-"""Batch normalization: learning-rate sweeps and running statistics against the batch statistics."""
+"""Batch normalization: its computation drawn from a module, learning-rate sweeps, running statistics.
+
+`batch_norm_diagram` draws what one BN layer computes, read from the module and an input size:
+which values share one mean and variance, the normalisation with the module's eps, the learned
+scale and shift, and the running statistics it updates in training mode only.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
+from torch import nn
 
+from reslib import batchnorm as rl_batchnorm
 from reslib.batchnorm import RunningStatsTrace, running_stats_trace
-from reslib.validate import typechecked
+from reslib.validate import require_int, require_memory, typechecked
+from reslib.viz import style
+from reslib.viz.diagram import CHAR_WIDTH, Diagram, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE, PURPLE, RED
 
 __all__ = [
+    "batch_norm_diagram",
     "lr_sweep_figure",
     "running_stats_explorer",
     "running_stats_figure",
 ]
+
+# the batch norms a diagram can read, and the input ranks each accepts (N, C, ...)
+_BN_RANKS = {
+    nn.BatchNorm1d: (2, 3),
+    nn.BatchNorm2d: (4,),
+    rl_batchnorm.BatchNorm1d: (2, 3),
+    rl_batchnorm.BatchNorm2d: (4,),
+}
+_AXES = {2: "N", 3: "N×L", 4: "N×H×W"}
+
+
+def _number(v: float) -> str:
+    return f"{v:g}"
+
+
+@typechecked
+def batch_norm_diagram(bn: nn.Module, input_size: Sequence[int], title: str | None = None) -> Diagram:
+    r"""What one batch-norm layer computes on an input of size `input_size`, as a diagram.
+
+    Top to bottom: the input; the batch statistics, one $\mu_B$ and one $\sigma_B^2$ per channel over
+    the batch and every position ($m = N$ values for `(N, C)`, $m = N H W$ for `(N, C, H, W)`);
+    the normalisation with the module's $\epsilon$; the learned scale and shift ($C$ of each, only
+    if `affine`); the output. Beside it, the running statistics: updated in training mode only
+    (with the module's momentum and the unbiased variance, $m/(m-1)$), used instead of the batch
+    statistics in eval mode. Every number is read from the module (`num_features`, `eps`,
+    `momentum`, `affine`, `track_running_stats`) or from a traced forward pass of `input_size`.
+
+    Args:
+        bn: a `torch.nn.BatchNorm1d`/`BatchNorm2d`, or reslib's `rl.batchnorm.BatchNorm1d`/`BatchNorm2d`.
+        input_size: the full input size including the batch, `(N, C)`, `(N, C, L)` or `(N, C, H, W)`.
+        title: a heading; by default "BatchNorm2d(4) on 8×4×5×5".
+
+    Raises:
+        TypeError: `bn` is not one of those batch norms.
+        ValueError: an input size of the wrong rank, a channel count that is not `num_features`,
+            a batch of fewer than 2 values per channel.
+    """
+    ranks = next((r for cls, r in _BN_RANKS.items() if isinstance(bn, cls)), None)
+    if ranks is None:
+        raise TypeError(
+            f"bn must be a BatchNorm1d or BatchNorm2d (torch's or reslib's), got {type(bn).__name__}"
+        )
+    size = tuple(input_size)
+    for i, v in enumerate(size):
+        require_int(f"input_size[{i}]", v, minimum=1)
+    kind = type(bn).__name__
+    if len(size) not in ranks:
+        raise ValueError(
+            f"input_size must have {' or '.join(map(str, ranks))} entries (N, C, ...) for a {kind}, "
+            f"got {size!r}"
+        )
+    if size[1] != bn.num_features:
+        raise ValueError(
+            f"input_size[1] must be the {bn.num_features} channels of "
+            f"{kind}({bn.num_features}), got {size[1]}"
+        )
+    m = size[0] * math.prod(size[2:])
+    if m < 2:
+        raise ValueError(
+            f"input_size {size!r} gives each channel m = {m} value; batch statistics need at least 2"
+        )
+    require_memory("input_size", size, 3 * 4 * math.prod(size))  # the input, its output, a copy: float32
+    calls = trace(bn, torch.zeros(size))
+    c = bn.num_features
+    d = Diagram(title if title is not None else f"{kind}({c}) on {shape_label(size, batch=True)}")
+    axes = _AXES[len(size)]
+    count = "×".join(str(v) for v in (size[0], *size[2:]))
+    inp = d.box(0, 0, f"input x: {shape_label(calls[0].inputs[0], batch=True)} (N×C{axes[1:]})", kind="io")
+    values = f"{count} = {m}" if count != str(m) else str(m)
+    stats = d.box(
+        0,
+        70,
+        f"batch statistics: {c} means μ, {c} variances σ²",
+        kind="norm",
+        sub=f"one pair per channel, over {axes} = {values} values",
+    )
+    d.arrow([inp.bottom, stats.top])
+    norm = d.box(0, 140, "normalise: x̂ = (x − μ) / √(σ² + ε)", kind="norm", sub=f"ε = {_number(bn.eps)}")
+    d.arrow([stats.bottom, norm.top], label="train mode")
+    last = norm
+    if bn.affine:
+        affine = d.box(
+            0, 210, "scale and shift: y = γ·x̂ + β", kind="layer", sub=f"γ, β: {c} learned values each"
+        )
+        d.arrow([norm.bottom, affine.top])
+        last = affine
+    else:
+        d.text(0, 200, "affine=False: no γ, β (y = x̂)", size=10, colour=style.GREY)
+    out = d.box(0, last.y + 70, f"output y: {shape_label(calls[0].output, batch=True)}", kind="io")
+    d.arrow([last.bottom, out.top])
+    right = stats.w / 2 + 130  # where the running statistics' column starts
+    if bn.track_running_stats:
+        label = f"running statistics μ̂, σ̂² ({c} each)"
+        w = len(label) * 12 * CHAR_WIDTH + 16
+        running = d.box(right + w / 2, 70, label, kind="io", w=w)
+        if bn.momentum is None:
+            rules = ["cumulative averages of every batch's μ, σ²", "(momentum=None)"]
+        else:
+            keep, new = _number(round(1 - bn.momentum, 10)), _number(bn.momentum)
+            rules = [f"μ̂ ← {keep}·μ̂ + {new}·μ", f"σ̂² ← {keep}·σ̂² + {new}·σ²·m/(m−1)  (momentum {new})"]
+        rules.append(f"m/(m−1) = {m}/{m - 1}: the unbiased variance")
+        for i, rule in enumerate(rules):
+            d.text(
+                right + 30, running.bottom[1] + 16 + 14 * i, rule, size=10, anchor="start", colour=style.GREY
+            )
+        d.arrow([stats.right, running.left], label="train mode: update", dashed=True, colour=style.ORANGE)
+        d.arrow(
+            [(right + 16, running.bottom[1]), (right + 16, norm.y), norm.right],
+            dashed=True,
+            colour=style.BLUE,
+        )
+        d.text(
+            (right + 16 + norm.right[0]) / 2,
+            norm.y + 14,
+            "eval mode: used instead of μ, σ²",
+            size=10,
+            colour=style.BLUE,
+        )
+    else:
+        d.text(
+            stats.right[0] + 12,
+            stats.y + 4,
+            "track_running_stats=False: eval mode uses batch statistics too",
+            size=10,
+            anchor="start",
+            colour=style.GREY,
+        )
+    return d
 
 
 _BINS = np.linspace(-12, 12, 97)
