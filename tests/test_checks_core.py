@@ -130,6 +130,7 @@ def test_numpy_arrays_and_scalars_are_accepted():
     assert rl.checks.check_mlp_parameter_count(
         lambda d, w, i, o: np.float32(_solution("check_mlp_parameter_count")(d, w, i, o))
     ).passed
+    assert rl.checks.check_channels_after_transition(np.int64(42)).passed  # a predicted number
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ DIAGRAMS = {
     "02": {"mlp_diagram"},
     "03": {"unraveled_paths_diagram"},
     "04": {"mlp_diagram"},
-    "05": {"mlp_diagram"},
+    "05": {"batch_norm_diagram", "mlp_diagram"},
     "06": {"block_diagram"},
     "07": {"block_diagram", "resnet_diagram"},
     "08": {"dense_block_diagram"},

@@ -264,6 +264,13 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.viz.paths.unraveled_paths_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.checks.paths.check_lesion_paths": lambda: dict(answer=[1024, 210]),
+    "reslib.checks.densenet.check_channels_after_transition": lambda: dict(answer=42),
+    "reslib.checks.densenet.check_growth_rate_factor": lambda: dict(answer=3.93),
+    "reslib.checks.densenet.check_my_dense_block": lambda: dict(cls=rl.densenet.DenseBlock),
+    "reslib.viz.batchnorm.batch_norm_diagram": lambda: dict(bn=nn.BatchNorm2d(4), input_size=(8, 4, 5, 5)),
+    "reslib.viz.densenet.dense_block_diagram": lambda: dict(
+        block=rl.densenet.DenseBlock(2, 8, 4), input_size=8
+    ),
     "reslib.checks.mlp.check_identity_init_block": lambda: dict(
         cls=lambda w: rl.mlp.ResidualBlock(w, "relu", None, 1.0)
     ),
