@@ -117,3 +117,10 @@ def test_bad_hourglass_arguments_name_themselves():
         rl.viz.hourglass_diagram(_hourglass(order=2), 18)
     with pytest.raises(TypeError, match="input_size"):
         rl.viz.hourglass_diagram(_hourglass(), "24")
+
+
+def test_an_input_too_large_to_trace_is_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="input_size"):
+        rl.viz.unet_diagram(_unet(), 10**6)
+    with pytest.raises(ValueError, match="input_size"):
+        rl.viz.hourglass_diagram(_hourglass(), 4096)

@@ -31,6 +31,7 @@ ROW = 66  # vertical distance between two resolutions inside an hourglass
 SIDE_W = 132  # the width of a down (pool, R) and an up (R, upsample) box
 STEP = SIDE_W / 2 + 34  # how far each resolution down moves towards the hourglass's middle
 INNER_GAP = 250  # horizontal distance between the lowest down box and the lowest up box
+MAX_INPUT = 1024  # pixels: a larger image draws the same hourglasses, only its numbers grow
 
 
 def _hw(shape: tuple[int, ...] | None) -> str:
@@ -127,12 +128,14 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
 
     Args:
         model: a `rl.hourglass.StackedHourglass`.
-        input_size: the height and width of the traced input; a multiple of 2^order.
+        input_size: the height and width of the traced input; a multiple of 2^order, at most 1024.
 
     Raises:
         ValueError: an `input_size` the hourglasses cannot halve `order` times.
     """
-    require_int("input_size", input_size, minimum=1, fix="the height (= width) of the input image")
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_INPUT, fix="the height (= width) of the input image"
+    )
     if input_size % 2**model.order:
         raise ValueError(
             f"input_size must be a multiple of 2^order = {2**model.order} (each order halves the map), "

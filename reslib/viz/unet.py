@@ -30,6 +30,7 @@ ROW = 84  # vertical distance between two levels of the U
 BOX_W = 196  # every double conv is drawn this wide, so the two sides of the U line up
 SHIFT = 52  # how far each level down moves towards the middle
 BOTTOM_GAP = 340  # horizontal distance from the deepest encoder box to the deepest concatenation
+MAX_INPUT = 4096  # pixels: a larger tile draws the same U, only its numbers grow
 
 
 def _side(shape: tuple[int, ...] | None) -> str:
@@ -63,12 +64,14 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
 
     Args:
         model: a `rl.unet.UNet`.
-        input_size: the height and width of the traced input (572 for the paper's tile).
+        input_size: the height and width of the traced input (572 for the paper's tile), at most 4096.
 
     Raises:
         ValueError: an `input_size` the network cannot take (with the nearest sizes that work).
     """
-    require_int("input_size", input_size, minimum=1, fix="the height (= width) of the input image")
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_INPUT, fix="the height (= width) of the input image"
+    )
     try:
         unet_output_size(input_size, model.depth, model.padding)
     except ValueError as err:
