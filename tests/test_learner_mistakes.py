@@ -30,7 +30,7 @@ def _compose(layers, x):
 # 1. A learner's answer could change the check's result by mutating its inputs.
 def test_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
     assert check_compose(lambda layers, x: (layers.clear(), x)[1]).passed is False
-    wrong = rl.checks.check_autocorrelation(lambda g: (g.zero_(), torch.zeros_like(g))[1])
+    wrong = rl.checks.check_edge_band(lambda m, w: (m.zero_(), torch.zeros(m.shape, dtype=torch.bool))[1])
     assert wrong.passed is False
     broken = check_compose(lambda layers, x: (layers.append(3), x)[1])  # used to raise
     assert broken.passed is False

@@ -264,6 +264,16 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.viz.paths.unraveled_paths_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.checks.paths.check_lesion_paths": lambda: dict(answer=[1024, 210]),
+    "reslib.checks.unet.check_valid_output_size": lambda: dict(answer=212),
+    "reslib.checks.unet.check_tile_size": lambda: dict(answer=396),
+    "reslib.checks.unet.check_background_only_iou": lambda: dict(answer=[0.78, 0.0, 0.0]),
+    "reslib.checks.hourglass.check_hourglass_modules": lambda: dict(answer=113),
+    "reslib.viz.unet.unet_diagram": lambda: dict(
+        model=rl.unet.UNet(1, 2, depth=2, base_channels=2, batch_norm=False), input_size=188
+    ),
+    "reslib.viz.hourglass.hourglass_diagram": lambda: dict(
+        model=rl.hourglass.StackedHourglass(1, 2, num_stacks=2, channels=8, order=2), input_size=16
+    ),
     "reslib.checks.densenet.check_channels_after_transition": lambda: dict(answer=42),
     "reslib.checks.densenet.check_growth_rate_factor": lambda: dict(answer=3.93),
     "reslib.checks.densenet.check_my_dense_block": lambda: dict(cls=rl.densenet.DenseBlock),

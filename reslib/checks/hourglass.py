@@ -1,40 +1,43 @@
-"""Exercise check for the stacked hourglass: reading keypoints off heat maps."""
+"""Exercise check for the stacked hourglass: how many residual modules the paper's network holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-import torch
-
-from reslib.checks.core import CheckResult, compare
-from reslib.scenes import heatmap_argmax
+from reslib.checks.core import CheckResult, compare_value
+from reslib.hourglass import StackedHourglass
+from reslib.preact import PreActBottleneck
 from reslib.validate import typechecked
 
 __all__ = [
-    "check_heatmap_argmax",
+    "check_hourglass_modules",
 ]
+
+STACKS, ORDER = 8, 4  # Newell et al.'s network: eight hourglasses of order 4
+
+
+def _count_residual_modules() -> int:
+    model = StackedHourglass(3, 16, num_stacks=STACKS, channels=8, order=ORDER).to("meta")
+    return sum(isinstance(m, PreActBottleneck) for m in model.modules())
 
 
 @typechecked
-def check_heatmap_argmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """Exercise (09): `fn(heatmaps)` returns the (row, col) of each heat map's maximum, (N, K, 2)."""
-    gen = torch.Generator().manual_seed(9)
-    cases = [
-        (torch.rand(2, 3, 8, 8, generator=gen),),
-        (torch.rand(1, 1, 5, 7, generator=gen),),
-        (torch.rand(3, 2, 6, 4, generator=gen),),
-    ]
-    return compare(
-        "heatmap_argmax",
-        fn,
-        heatmap_argmax,
-        cases,
+def check_hourglass_modules(answer: Any) -> CheckResult:
+    """Exercise (09): predict the residual modules R in a stacked hourglass of 8 stacks of order 4.
+
+    Measured: a `StackedHourglass(num_stacks=8, order=4)` is built (on the meta device) and its
+    `PreActBottleneck` modules are counted.
+    """
+    return compare_value(
+        "hourglass_modules",
+        answer,
+        _count_residual_modules,
         (
-            "argmax works on one dimension: make each heat map one long vector first, then turn "
-            "the flat index back into a row and a column.",
-            "flatten the last two dimensions, take argmax, then row = index // W and "
-            "col = index % W (W is the width, the last dimension).",
+            "count on the hourglass drawing above: how many R's does one resolution of an hourglass "
+            "add, what sits at the very bottom, and which R's are outside the hourglasses?",
+            "an hourglass of order n has 3 R's per resolution (the skip, the one after pooling, the "
+            "one before upsampling) and one innermost R: 3n + 1. Each stack adds one more R in its "
+            "features, and the stem holds one: 1 + stacks * (3n + 1 + 1).",
         ),
-        atol=0.0,
-        rtol=0.0,
+        what=f"the count of residual modules in a {STACKS}-stack hourglass network of order {ORDER}",
     )

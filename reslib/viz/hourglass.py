@@ -1,4 +1,4 @@
-"""Stacked hourglass: keypoint heat maps per stack, and an explorer over examples and stacks."""
+"""Stacked hourglass: the network drawn from its module, heat maps per stack, an explorer over them."""
 
 from __future__ import annotations
 
@@ -8,18 +8,212 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+from torch import nn
 
+from reslib.hourglass import StackedHourglass
 from reslib.scenes import heatmap_argmax, keypoints
 from reslib.validate import require_int, require_tensor, typechecked
+from reslib.viz import style
+from reslib.viz.diagram import Box, Diagram, layer_label, trace
 from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 
 __all__ = [
     "heatmap_figure",
+    "hourglass_diagram",
     "hourglass_explorer",
     "keypoint_grid_figure",
 ]
+
+
+ROW = 66  # vertical distance between two resolutions inside an hourglass
+SIDE_W = 132  # the width of a down (pool, R) and an up (R, upsample) box
+STEP = SIDE_W / 2 + 34  # how far each resolution down moves towards the hourglass's middle
+INNER_GAP = 250  # horizontal distance between the lowest down box and the lowest up box
+MAX_INPUT = 1024  # pixels: a larger image draws the same hourglasses, only its numbers grow
+
+
+def _hw(shape: tuple[int, ...] | None) -> str:
+    """The spatial size of a traced (N, C, H, W) tensor, as "24×24"."""
+    if shape is None or len(shape) < 3:
+        raise ValueError(f"expected a traced (N, C, H, W) size, got {shape!r}")
+    return "×".join(str(int(v)) for v in shape[2:])
+
+
+def _chain_label(module: nn.Module) -> str:
+    """A sequence of layers in one line: "Conv 3×3, 1→16, BN, ReLU, R" (R: a residual module)."""
+    parts = []
+    for child in module.children():
+        label = layer_label(child)
+        if label is None:
+            continue
+        name, kind = label
+        if kind == "norm":
+            name = "BN" if isinstance(child, nn.BatchNorm2d) else name
+        elif kind == "block":
+            name = "R"
+        parts.append(name)
+    return ", ".join(parts)
+
+
+def _residual_legend(model: StackedHourglass) -> str:
+    r = model.stem[-1]
+    convs = [m for m in r.modules() if isinstance(m, nn.Conv2d)]
+    widths = "→".join([str(convs[0].in_channels), *(str(c.out_channels) for c in convs)])
+    kernels = ", ".join(f"{c.kernel_size[0]}×{c.kernel_size[1]}" for c in convs)
+    return f"R: residual module, {type(r).__name__} {widths} (convs {kernels}) + identity"
+
+
+def _draw_hourglass(d: Diagram, hx: float, y0: float, order: int, prefix: str, out: dict) -> Box:
+    """One hourglass of `order` with its entry at (hx, y0): down the left, up the right, skips across.
+
+    Returns the last addition node, whose right side is the hourglass's output.
+    """
+    xl = [hx + (r - 1) * STEP for r in range(order + 2)]  # down boxes of row r (r >= 1)
+    xr_n = xl[order] + INNER_GAP
+    xr = [xr_n + (order - r) * STEP for r in range(order + 1)]  # up boxes of row r (r >= 1)
+    y = [y0 + r * ROW for r in range(order + 1)]
+    names = [prefix + ".inner" * r for r in range(order + 1)]  # the hourglass of each resolution
+    downs, ups, pluses = {}, {}, {}
+    for r in range(1, order + 1):
+        down = out[f"{names[r - 1]}.down"]
+        up = out[f"{names[r - 1]}.up"]
+        downs[r] = d.box(
+            xl[r],
+            y[r],
+            "MaxPool → R",
+            kind="pool",
+            sub=f"{_hw(out[names[r - 1]].inputs[0])} → {_hw(down.output)}",
+            w=SIDE_W,
+        )
+        d.arrow([(xl[r], y[r - 1]), downs[r].top], colour=style.PURPLE)
+        ups[r] = d.box(
+            xr[r],
+            y[r],
+            "R → Upsample",
+            kind="pool",
+            sub=f"{_hw(up.output)} → {_hw(out[names[r - 1] + '.skip'].output)}",
+            w=SIDE_W,
+        )
+    inner = out[names[order]]
+    mid = d.box((xl[order] + xr[order]) / 2, y[order], "R", kind="block", sub=_hw(inner.output))
+    d.arrow([downs[order].right, mid.left])
+    d.arrow([mid.right, ups[order].left])
+    for r in reversed(range(order)):
+        skip = out[f"{names[r]}.skip"]
+        start = (hx, y0) if r == 0 else downs[r].right
+        box = d.box((xl[r + 1] + xr[r + 1]) / 2, y[r], "R", kind="block", sub=_hw(skip.output))
+        d.arrow([start, box.left], colour=style.RESIDUAL, width=2)
+        pluses[r] = d.node(xr[r + 1], y[r], "+")
+        d.arrow([box.right, pluses[r].left], colour=style.RESIDUAL, width=2)
+        d.arrow([ups[r + 1].top, pluses[r].bottom], colour=style.PURPLE)
+        if r > 0:
+            d.arrow([pluses[r].right, ups[r].left])
+    return pluses[0]
+
+
+@typechecked
+def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
+    """The stacked hourglass `model` drawn from its module (Newell et al. 2016), sizes from a forward pass.
+
+    The stem at the top left; then each stack in turn: its hourglass as a symmetric shape (max
+    pooling and a residual module R down the left, R and a 2x upsampling up the right, and at every
+    resolution a skip branch through its own R that is *added* back), the stack's features, the
+    1x1 head and its heat maps, marked as supervised (every stack's heat maps go to the loss:
+    intermediate supervision). Between stacks, the next stack's input is the previous one's input
+    plus 1x1 convs of its features and of its heat maps. Channels and kernels are read from the
+    module; every spatial size comes from one traced forward pass of a zero image of
+    `input_size` pixels on the model's device.
+
+    Args:
+        model: a `rl.hourglass.StackedHourglass`.
+        input_size: the height and width of the traced input; a multiple of 2^order, at most 1024.
+
+    Raises:
+        ValueError: an `input_size` the hourglasses cannot halve `order` times.
+    """
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_INPUT, fix="the height (= width) of the input image"
+    )
+    if input_size % 2**model.order:
+        raise ValueError(
+            f"input_size must be a multiple of 2^order = {2**model.order} (each order halves the map), "
+            f"got {input_size}"
+        )
+    first = next(model.parameters())
+    stem_conv = model.stem[0]
+    x = torch.zeros(1, stem_conv.in_channels, input_size, input_size, device=first.device, dtype=first.dtype)
+    out = {c.name: c for c in trace(model, x)}
+    order, stacks = model.order, model.num_stacks
+    channels = stem_conv.out_channels
+    d = Diagram(
+        f"Stacked hourglass: {stacks} stack{'s' if stacks > 1 else ''} of order {order}, "
+        f"{channels} channels, input {input_size}×{input_size}"
+    )
+    hx = 0.0
+    width = (order - 1) * STEP * 2 + INNER_GAP + 11  # from an hourglass's entry to its last "+"
+    band = max(order * ROW + 20, 2 * 70) + 110
+    stem_label = _chain_label(model.stem)
+    stem_x = hx - 60 - (len(stem_label) * 7.2 + 16) / 2
+    image = d.box(stem_x, -70, f"input {stem_conv.in_channels}×{_hw(out[''].inputs[0])}", kind="io")
+    stem = d.box(stem_x, 0, stem_label, kind="layer", sub=_hw(out["stem"].output))
+    d.arrow([image.bottom, stem.top])
+    d.arrow([stem.right, (hx, 0.0)], head=False)
+    for s in range(stacks):
+        y0 = s * band
+        d.region(hx - 24, y0 - 22, hx + width + 12, y0 + order * ROW + 40, label=None)
+        d.text(
+            hx - 18, y0 + order * ROW + 24, f"hourglass {s + 1}", size=10, anchor="start", colour=style.GREY
+        )
+        last = _draw_hourglass(d, hx, y0, order, f"hourglasses.{s}", out)
+        feature_label = _chain_label(model.features[s])
+        fw = len(feature_label) * 7.2 + 16
+        fx = hx + width + 50 + fw / 2
+        features = d.box(fx, y0, feature_label, sub=_hw(out[f"features.{s}"].output))
+        d.arrow([last.right, features.left])
+        head_label, head_kind = layer_label(model.heads[s])
+        head = d.box(fx, y0 + 70, head_label, kind=head_kind)
+        d.arrow([features.bottom, head.top])
+        final = s == stacks - 1
+        heat = d.box(
+            fx,
+            y0 + 140,
+            f"heat maps {out[f'heads.{s}'].output[1]}×{_hw(out[f'heads.{s}'].output)}",
+            kind="io",
+            sub=f"stack {s + 1}: to the loss" + ("; the prediction" if final else ""),
+        )
+        d.arrow([head.bottom, heat.top])
+        if final:
+            break
+        mx = fx + fw / 2 + 120
+        merge = d.node(mx, y0, "+")
+        d.arrow([features.right, merge.left], label=layer_label(model.merge_features[s])[0])
+        d.arrow([heat.right, (mx, y0 + 140), merge.bottom])
+        d.text(mx - 6, y0 + 104, layer_label(model.merge_heatmaps[s])[0], size=10, anchor="end")
+        d.arrow([(hx, y0), (hx, y0 - 40), (mx, y0 - 40), merge.top], label="identity", colour=style.RESIDUAL)
+        down_y = y0 + band - 75
+        d.arrow(
+            [
+                merge.right,
+                (mx + 30, y0),
+                (mx + 30, down_y),
+                (hx - 44, down_y),
+                (hx - 44, y0 + band),
+                (hx, y0 + band),
+            ],
+            head=False,
+        )
+    d.text(
+        hx,
+        (stacks - 1) * band + band - 50,
+        _residual_legend(model)
+        + "; + adds; each stack's heat maps are supervised (intermediate supervision)",
+        size=10,
+        anchor="start",
+        colour=style.GREY,
+    )
+    return d
 
 
 @typechecked

@@ -1,4 +1,4 @@
-"""U-Net: the size trace through a valid-padding U-Net, its explorer, and segmentation masks."""
+"""U-Net: the network drawn as a U, the size trace through a valid-padding U-Net, its explorer, masks."""
 
 from __future__ import annotations
 
@@ -8,18 +8,172 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
+from torch import nn
 
-from reslib.unet import unet_shape_trace
+from reslib.unet import UNet, unet_output_size, unet_shape_trace
 from reslib.validate import require_int, require_tensor, typechecked
+from reslib.viz import style
+from reslib.viz.diagram import Box, Diagram, layer_label, trace
 from reslib.viz.explorer import Explorer, find_trace, image_trace
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, LIGHT_RED, PLAIN, RESIDUAL
 
 __all__ = [
     "segmentation_figure",
+    "unet_diagram",
     "unet_trace_explorer",
     "unet_trace_figure",
 ]
+
+
+ROW = 84  # vertical distance between two levels of the U
+BOX_W = 196  # every double conv is drawn this wide, so the two sides of the U line up
+SHIFT = 52  # how far each level down moves towards the middle
+BOTTOM_GAP = 340  # horizontal distance from the deepest encoder box to the deepest concatenation
+MAX_INPUT = 4096  # pixels: a larger tile draws the same U, only its numbers grow
+
+
+def _side(shape: tuple[int, ...] | None) -> str:
+    """The spatial size of a traced (N, C, H, W) tensor, as "572×572"."""
+    if shape is None or len(shape) < 3:
+        raise ValueError(f"expected a traced (N, C, H, W) size, got {shape!r}")
+    return "×".join(str(int(v)) for v in shape[2:])
+
+
+def _double_conv_label(block: nn.Module) -> str:
+    """The two convs of a level, "Conv 3×3, 64→128→128", with "+ BN" when each has a BatchNorm."""
+    convs = [m for m in block.children() if isinstance(m, nn.Conv2d)]
+    first = layer_label(convs[0])[0].split(",")[0]  # "Conv 3×3"
+    channels = "→".join([str(convs[0].in_channels), *(str(c.out_channels) for c in convs)])
+    norm = " + BN" if any(isinstance(m, nn.BatchNorm2d) for m in block.children()) else ""
+    return f"{first}{norm}, {channels}"
+
+
+@typechecked
+def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
+    """The U-Net `model` drawn as a U (Ronneberger et al. 2015, fig. 1), every size from a forward pass.
+
+    The contracting path runs down the left, one box per level (its two convs, their channels,
+    the spatial size in and out), max pooling between levels; the bottleneck sits at the bottom;
+    the expanding path runs up the right, an up-convolution into each level, where the encoder's
+    map is copied across (centre-cropped to the decoder's size for valid padding: "crop 64×64 →
+    56×56") and concatenated ("C") before the level's two convs. Channels and kernels are read
+    from the module; every spatial size comes from one traced forward pass of a zero image of
+    `input_size` pixels, run on the model's own device (a model on the "meta" device costs
+    nothing, so the paper's 31M-parameter network draws instantly).
+
+    Args:
+        model: a `rl.unet.UNet`.
+        input_size: the height and width of the traced input (572 for the paper's tile), at most 4096.
+
+    Raises:
+        ValueError: an `input_size` the network cannot take (with the nearest sizes that work).
+    """
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_INPUT, fix="the height (= width) of the input image"
+    )
+    try:
+        unet_output_size(input_size, model.depth, model.padding)
+    except ValueError as err:
+        raise ValueError(f"input_size {input_size} does not fit this U-Net: {err}") from None
+    first = next(model.parameters())
+    in_channels = model.down[0][0].in_channels
+    x = torch.zeros(1, in_channels, input_size, input_size, device=first.device, dtype=first.dtype)
+    out = {c.name: c for c in trace(model, x)}
+    depth = model.depth
+    bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    d = Diagram(
+        f"U-Net, depth {depth}, {model.padding} padding: "
+        f"{_side(out[''].inputs[0])} → {_side(out[''].output)}" + (" (BN after each conv)" if bn else "")
+    )
+    half = BOX_W / 2
+    ex = [i * SHIFT for i in range(depth)]  # encoder boxes, left side, moving in as they go down
+    cx = [(depth - 1) * SHIFT + BOTTOM_GAP + (depth - 1 - i) * SHIFT for i in range(depth)]  # the "C"s
+    dx = [c + half + 34 for c in cx]  # decoder boxes, right of their concatenation
+    y = [i * ROW for i in range(depth + 1)]
+
+    def level_box(px: float, py: float, name: str) -> Box:
+        call = out[name]
+        sub = f"{_side(call.inputs[0])} → {_side(call.output)}"
+        return d.box(px, py, _double_conv_label(model.get_submodule(name)), sub=sub, w=BOX_W)
+
+    # the input, at the top left
+    image = d.box(ex[0], y[0] - ROW, f"input {in_channels}×{_side(out[''].inputs[0])}", kind="io")
+    enc = []
+    for i in range(depth):
+        box = level_box(ex[i], y[i], f"down.{i}")
+        if i == 0:
+            d.arrow([image.bottom, box.top])
+        enc.append(box)
+    pool_k = _pair_int(model.pool.kernel_size)
+    # max pooling between levels: a vertical arrow from level i into level i + 1
+    for i in range(depth - 1):
+        px = ex[i] + SHIFT / 2
+        d.arrow([(px, enc[i].bottom[1]), (px, enc[i + 1].top[1])], colour=style.PURPLE)
+        d.text(
+            px + 6,
+            (y[i] + y[i + 1]) / 2 + 4,
+            f"MaxPool {pool_k}×{pool_k} → {_side(out[f'down.{i + 1}'].inputs[0])}",
+            size=10,
+            anchor="start",
+            colour=style.PURPLE,
+        )
+    # the bottleneck, at the bottom of the U
+    bx = (ex[-1] + cx[-1]) / 2
+    bottom = level_box(bx, y[depth], "bottleneck")
+    d.arrow([enc[-1].bottom, (ex[-1], y[depth]), bottom.left], colour=style.PURPLE)
+    d.text(
+        ex[-1] + 6,
+        (y[depth - 1] + y[depth]) / 2 + 4,
+        f"MaxPool {pool_k}×{pool_k} → {_side(out['bottleneck'].inputs[0])}",
+        size=10,
+        anchor="start",
+        colour=style.PURPLE,
+    )
+    # the expanding path, bottom up: up-conv, copy (and crop), concatenate, two convs
+    below = bottom
+    for i in reversed(range(depth)):
+        up_call = out[f"upconv.{i}"]
+        label = f"{layer_label(model.upconv[i])[0]} → {_side(up_call.output)}"
+        top_y = y[i] + 11 if model.skips else y[i] + 19
+        if i == depth - 1:
+            d.arrow([below.right, (cx[i], y[depth]), (cx[i], top_y)], colour=style.PURPLE)
+        else:
+            d.arrow([(cx[i], below.top[1]), (cx[i], top_y)], colour=style.PURPLE)
+        d.text(cx[i] - 6, (y[i] + y[i + 1]) / 2 + 4, label, size=10, anchor="end", colour=style.PURPLE)
+        dec_name = f"up.{i}"
+        if model.skips:
+            join = d.node(cx[i], y[i], "C")
+            enc_side, dec_side = _side(out[f"down.{i}"].output), _side(up_call.output)
+            skip = f"copy and crop {enc_side} → {dec_side}" if enc_side != dec_side else f"copy {enc_side}"
+            d.arrow([enc[i].right, join.left], label=skip, colour=style.RESIDUAL, width=2)
+            start = join.right
+        else:
+            d.text(cx[i], y[i] + 4, "no skip", size=10, colour=style.GREY, italic=True)
+            start = (cx[i] + 26, y[i])
+        box = level_box(dx[i], y[i], dec_name)
+        d.arrow([start, box.left])
+        below = box
+    # the 1x1 head and the output, at the top right
+    head_label, head_kind = layer_label(model.head)
+    head = d.box(dx[0], y[0] - ROW, head_label, kind=head_kind)
+    d.arrow([below.top, head.bottom])
+    result = d.box(dx[0], y[0] - 2 * ROW, f"output {out[''].output[1]}×{_side(out[''].output)}", kind="io")
+    d.arrow([head.top, result.bottom])
+    d.text(
+        bx,
+        y[depth] + 44,
+        "C: concatenate (the copied encoder map, then the up-convolved one)"
+        if model.skips
+        else "skips=False: the decoder sees only the bottleneck",
+        size=10,
+        colour=style.GREY,
+    )
+    return d
+
+
+def _pair_int(k: object) -> int:
+    return int(k[0]) if isinstance(k, (tuple, list)) else int(k)
 
 
 def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int], str | None]:
