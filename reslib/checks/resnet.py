@@ -71,10 +71,8 @@ def _shortcut_given_back(
                 f"with {in_channels} channels in and out, x can be added as it is: make self.shortcut the "
                 "identity (a projection there costs weights and makes the skip one more layer)"
             )
-        last = next(
-            (getattr(block, n) for n in ("bn2", "conv2") if isinstance(getattr(block, n, None), nn.Module)),
-            None,
-        )
+        names = [n for n in ("bn2", "conv2") if isinstance(getattr(block, n, None), nn.Module)]
+        last = getattr(block, names[0]) if names else None
         if last is None or not any(True for _ in last.parameters()):
             raise WrongAnswer("keep the branch's layer names from BrokenBlock (conv1, bn1, conv2, bn2)")
         expected = torch.relu(s)
@@ -85,8 +83,8 @@ def _shortcut_given_back(
         diff = (block(x) - expected).abs().max()
         if diff > 1e-4:
             raise WrongAnswer(
-                f"with F(x) switched off ({names[0]} zeroed) the block must give back ReLU(self.shortcut(x)), "
-                f"but it is off by {diff:.3g}: does forward add self.shortcut(x) to F(x)?"
+                f"with F(x) switched off ({names[0]} zeroed) the block must give back "
+                f"ReLU(self.shortcut(x)), but it is off by {diff:.3g}: does forward add self.shortcut(x)?"
             )
         return diff
 
