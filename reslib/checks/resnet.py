@@ -84,7 +84,8 @@ def _shortcut_given_back(
         if diff > 1e-4:
             raise WrongAnswer(
                 f"with F(x) switched off ({names[0]} zeroed) the block must give back "
-                f"ReLU(self.shortcut(x)), but it is off by {diff:.3g}: forward must return ReLU(F(x) + self.shortcut(x))"
+                f"ReLU(self.shortcut(x)), but it is off by {diff:.3g}: "
+                "forward must return ReLU(F(x) + self.shortcut(x))"
             )
         return diff
 
