@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import reslib as rl
-from tests.helpers import ROOT, load_solutions, stub
+from tests.helpers import ROOT, check_count_paths, load_solutions, stub
 
 SOLUTIONS = {}
 for path in sorted((ROOT / "notebooks" / "solutions").glob("*.py")):
@@ -57,7 +57,7 @@ def test_an_answer_that_draws_random_numbers_does_not_move_the_notebooks_rng():
         return math.comb(n, k) + 0 * torch.rand(1).item() + 0 * np.random.rand() + 0 * random.random()
 
     before = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
-    assert rl.checks.check_count_paths(noisy).passed is True
+    assert check_count_paths(noisy).passed is True
     assert torch.equal(torch.get_rng_state(), before[0])
     assert np.array_equal(np.random.get_state()[1], before[1]) and random.getstate() == before[2]
 
@@ -91,7 +91,7 @@ def test_a_runaway_recursion_is_stopped_with_a_hint_to_use_math_comb(monkeypatch
     monkeypatch.setattr(rl.checks.core, "TIME_LIMIT", 0.5)
     handler = signal.getsignal(signal.SIGALRM)
     start = time.perf_counter()
-    result = rl.checks.check_count_paths(_textbook_count_paths)
+    result = check_count_paths(_textbook_count_paths)
     assert time.perf_counter() - start < 3.0
     assert result.passed is False and "case 5 of 7 (54, 27)" in result.message
     assert "more than 0.5 s" in result.message and "math.comb" in result.message
@@ -104,7 +104,7 @@ def test_off_the_main_thread_a_slow_answer_is_stopped_by_waiting_in_a_thread(mon
     release = threading.Event()
     slow = lambda n, k: (release.wait(20), math.comb(n, k))[1]  # ends when released, not after 20 s
     results = []
-    worker = threading.Thread(target=lambda: results.append(rl.checks.check_count_paths(slow)))
+    worker = threading.Thread(target=lambda: results.append(check_count_paths(slow)))
     worker.start()
     worker.join(5)
     release.set()
@@ -116,7 +116,7 @@ def test_a_timer_the_caller_armed_is_left_alone():
     previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
     try:
         signal.setitimer(signal.ITIMER_REAL, 100.0)
-        assert rl.checks.check_count_paths(math.comb).passed is True
+        assert check_count_paths(math.comb).passed is True
         remaining, _ = signal.getitimer(signal.ITIMER_REAL)
         assert 90.0 < remaining <= 100.0 and not fired
     finally:
@@ -126,9 +126,9 @@ def test_a_timer_the_caller_armed_is_left_alone():
 
 def test_numpy_arrays_and_scalars_are_accepted():
     assert rl.checks.check_autocorrelation(rl.shattering.autocorrelation).passed is True  # an ndarray
-    assert rl.checks.check_count_paths(lambda n, k: np.int64(math.comb(n, k))).passed is True
-    assert rl.checks.check_transition_parameters(
-        lambda m, t: np.float32(_solution("check_transition_parameters")(m, t))
+    assert check_count_paths(lambda n, k: np.int64(math.comb(n, k))).passed is True
+    assert rl.checks.check_mlp_parameter_count(
+        lambda d, w, i, o: np.float32(_solution("check_mlp_parameter_count")(d, w, i, o))
     ).passed
 
 
@@ -144,7 +144,7 @@ def test_numpy_arrays_and_scalars_are_accepted():
     ],
 )
 def test_strings_none_dicts_and_wrong_shapes_are_refused_with_a_clear_message(answer, says):
-    result = rl.checks.check_count_paths(answer)
+    result = check_count_paths(answer)
     assert result.passed is False and says in result.message and "Hint" in result.message
 
 
@@ -159,8 +159,8 @@ def test_an_exit_or_an_exotic_float_is_reported_not_raised():
         def __float__(self):
             raise KeyError("odd")
 
-    assert "SystemExit" in rl.checks.check_count_paths(lambda n, k: exit(3)).message
-    assert "could not be read" in rl.checks.check_count_paths(lambda n, k: Odd(1.0)).message
+    assert "SystemExit" in check_count_paths(lambda n, k: exit(3)).message
+    assert "could not be read" in check_count_paths(lambda n, k: Odd(1.0)).message
 
 
 def test_a_nan_in_the_answer_is_named():
@@ -186,5 +186,41 @@ def test_the_html_of_a_result_escapes_the_learners_text():
     def raises(n, k):
         raise ValueError("<b>bold</b> got <class 'int'>")
 
-    page = rl.checks.check_count_paths(raises)._repr_html_()
+    page = check_count_paths(raises)._repr_html_()
     assert "<b>" not in page and "&lt;b&gt;bold&lt;/b&gt; got &lt;class &#x27;int&#x27;&gt;" in page
+
+
+def test_compare_value_checks_a_prediction_against_the_measurement_without_giving_it_away():
+    from reslib.checks.core import compare_value
+
+    measure = lambda: rl.densenet.DenseBlock(3, 8, 4)(torch.zeros(1, 8, 4, 4)).shape[1]  # 8 + 3 * 4
+    check = lambda answer: compare_value(
+        "demo-channels", answer, measure, ("nudge", "formula"), what="the block"
+    )
+    assert check(...).passed is None and "not answered yet" in check(None).message
+    high, low = check(40), check(12)
+    assert high.passed is False and "too high" in high.message and "Hint 1 of 2: nudge" in high.message
+    assert "too low" in low.message and "Hint 2 of 2: formula" in low.message
+    assert "20" not in high.message + low.message  # the measurement is not given away
+    assert check("twenty").passed is False and "str" in check("twenty").message
+    assert "expected shape ()" in check([20, 20]).message
+    assert check(20).passed is True and "the block agrees" in check(20).message
+    assert check(20.0).passed is True
+    assert "Hint 1 of 2" in check(21).message  # a pass starts the tiers again
+    several = compare_value("demo-list", [1, 2], lambda: [1, 3], "h")
+    assert several.passed is False and "not what it measures" in several.message
+    with pytest.raises(ValueError, match="atol"):
+        compare_value("x", 1, lambda: 1, "h", atol=-1.0)
+
+
+def test_compare_value_measures_from_seed_0_and_leaves_the_rngs_alone():
+    from reslib.checks.core import compare_value
+
+    rl.set_seed(7)
+    draws = []
+    compare_value("demo-seed", 0.5, lambda: draws.append(torch.rand(1).item()) or 0.5, "h")
+    after = torch.rand(1)
+    rl.set_seed(7)
+    assert torch.equal(after, torch.rand(1))
+    rl.set_seed(0)
+    assert draws == [torch.rand(1).item()]

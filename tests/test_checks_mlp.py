@@ -1,3 +1,4 @@
+import functools
 import math
 
 import pytest
@@ -10,7 +11,11 @@ SOL01 = load_solutions("01_sequential_networks")
 
 
 CHECKS = [
-    (rl.checks.check_compose, SOL01.compose, lambda layers, x: x),
+    (
+        rl.checks.check_identity_init_block,
+        SOL01.IdentityInitBlock,
+        lambda width: rl.mlp.ResidualBlock(width, "relu", None, 1.0),
+    ),  # a residual block, but its branch starts at random weights: not the identity
     (
         rl.checks.check_mlp_parameter_count,
         SOL01.mlp_parameter_count,
@@ -24,7 +29,7 @@ CHECKS = [
     (
         rl.checks.check_residual_forward,
         SOL01.residual_forward,
-        lambda branches, h: SOL01.compose(branches, h),
+        lambda branches, h: functools.reduce(lambda h, f: f(h), branches, h),
     ),  # forgets the identity: h = f(h) instead of h + f(h)
 ]
 
@@ -78,7 +83,7 @@ def test_a_correct_in_place_answer_passes_because_it_changes_only_its_own_copy()
     ],
 )
 def test_an_answer_that_changes_its_inputs_cannot_fool_the_check(answer):
-    result = rl.checks.check_compose(answer)  # raises nothing out of the cell either
+    result = rl.checks.check_residual_forward(answer)  # raises nothing out of the cell either
     assert result.passed is False and "off by up to" in result.message
 
 
@@ -90,12 +95,12 @@ def test_the_residual_forward_solution_is_the_library_residual_network():
 
 
 def test_a_crashing_answer_is_reported_not_raised():
-    result = rl.checks.check_compose(lambda layers, x: layers[0](x) + undefined_name)  # noqa: F821
+    result = rl.checks.check_residual_forward(lambda layers, x: layers[0](x) + undefined_name)  # noqa: F821
     assert result.passed is False and "NameError" in result.message
 
 
 def test_wrong_shape_is_reported():
-    result = rl.checks.check_compose(lambda layers, x: x.sum())
+    result = rl.checks.check_residual_forward(lambda layers, x: x.sum())
     assert result.passed is False and "shape" in result.message
 
 

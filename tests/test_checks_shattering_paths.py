@@ -45,7 +45,6 @@ def lesion_in_place(model, drop):
 
 CHECKS = [
     (rl.checks.check_autocorrelation, SOL02.autocorrelation, autocorrelation_keeps_the_mean),
-    (rl.checks.check_count_paths, SOL03.count_paths, lambda n, k: 2**n // (n + 1)),
     (rl.checks.check_lesion, SOL03.lesion, lesion_wrong_index),
     (rl.checks.check_path_gradient, SOL03.path_gradient, path_gradient_both_routes),
 ]
@@ -82,13 +81,6 @@ def test_a_lesion_that_changes_the_original_model_fails():
 @pytest.mark.parametrize(
     "check, solution, wrong, first, last",
     [
-        (
-            rl.checks.check_count_paths,
-            SOL03.count_paths,
-            lambda n, k: n * k,
-            "choose which blocks",
-            "math.comb",
-        ),
         (rl.checks.check_lesion, SOL03.lesion, lesion_wrong_index, "work on a copy", "nn.Identity()"),
         (
             rl.checks.check_path_gradient,

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import reslib as rl
+from tests.helpers import check_compose, check_count_paths
 
 
 def _compose(layers, x):
@@ -28,10 +29,10 @@ def _compose(layers, x):
 
 # 1. A learner's answer could change the check's result by mutating its inputs.
 def test_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
-    assert rl.checks.check_compose(lambda layers, x: (layers.clear(), x)[1]).passed is False
-    wrong = rl.checks.check_heatmap_argmax(lambda h: (h.zero_(), torch.zeros(*h.shape[:2], 2))[1])
+    assert check_compose(lambda layers, x: (layers.clear(), x)[1]).passed is False
+    wrong = rl.checks.check_autocorrelation(lambda g: (g.zero_(), torch.zeros_like(g))[1])
     assert wrong.passed is False
-    broken = rl.checks.check_compose(lambda layers, x: (layers.append(3), x)[1])  # used to raise
+    broken = check_compose(lambda layers, x: (layers.append(3), x)[1])  # used to raise
     assert broken.passed is False
 
     def correct_then_clears(layers, x):
@@ -39,7 +40,7 @@ def test_an_answer_that_mutates_its_inputs_cannot_fool_or_break_a_check():
         layers.clear()  # in place, after the work: the reference has its own copy
         return out
 
-    assert rl.checks.check_compose(correct_then_clears).passed is True
+    assert check_compose(correct_then_clears).passed is True
 
 
 # 2. evaluate returned a perfect score for a negative batch_size.
@@ -57,7 +58,7 @@ def test_a_slow_answer_is_stopped_with_a_reason(monkeypatch):
         return 1 if k in (0, n) else pascal(n - 1, k - 1) + pascal(n - 1, k)
 
     start = time.perf_counter()
-    result = rl.checks.check_count_paths(pascal)
+    result = check_count_paths(pascal)
     assert time.perf_counter() - start < 3.0
     assert result.passed is False and "math.comb" in result.message
 
@@ -68,10 +69,10 @@ def test_checks_and_data_leave_the_learners_seeds_alone():
         raise NotImplementedError
 
     rl.set_seed(0)
-    rl.checks.check_compose(stub)
+    check_compose(stub)
     a = torch.randn(2)
     rl.set_seed(999)
-    rl.checks.check_compose(stub)
+    check_compose(stub)
     b = torch.randn(2)
     assert not torch.equal(a, b)
     random.seed(0)
@@ -122,7 +123,7 @@ def test_memory_is_bounded_before_it_is_allocated():
 # 9. Checks mishandled some answer types; compare took invalid tolerances and empty case lists.
 def test_answers_and_compare_arguments_are_read_strictly():
     assert rl.checks.check_autocorrelation(rl.shattering.autocorrelation).passed is True  # NumPy
-    assert rl.checks.check_count_paths(lambda n, k: str(math.comb(n, k))).passed is False
+    assert check_count_paths(lambda n, k: str(math.comb(n, k))).passed is False
     with pytest.raises(ValueError, match="atol"):
         rl.checks.compare("x", lambda a: a + 1, lambda a: a, [(1.0,)], "h", atol=float("nan"))
     with pytest.raises(ValueError, match="at least one case"):
@@ -131,7 +132,7 @@ def test_answers_and_compare_arguments_are_read_strictly():
     def shouts(*args):
         raise ValueError("<b>bold</b> got <class 'int'>")
 
-    html = rl.checks.check_count_paths(shouts)._repr_html_()
+    html = check_count_paths(shouts)._repr_html_()
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
 
 

@@ -5,12 +5,26 @@ The unit tests (`tests/`) run each of these through its `rl.checks` check, so th
 
 import math
 
+from torch import nn
 
-def compose(layers, x):
-    h = x
-    for f in layers:  # f_1 first, f_K last
-        h = f(h)
-    return h
+
+class IdentityInitBlock(nn.Module):
+    """h = x + f(x), with f = Linear -> ReLU -> Linear whose last layer starts at zero."""
+
+    def __init__(self, width):
+        super().__init__()
+        self.branch = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
+        # Only the last layer starts at zero: f(x) = 0 exactly, so the block is the identity. The first
+        # layer keeps its random weights, so the hidden units differ from input to input and the
+        # gradient of the last layer, (dL/dh) times those units, is not zero: the block can learn.
+        nn.init.zeros_(self.branch[-1].weight)
+        nn.init.zeros_(self.branch[-1].bias)
+
+    def forward(self, x):
+        return x + self.branch(x)  # a new tensor: x itself is left as it was
+
+
+identity_init_block = IdentityInitBlock  # the name the check's tests look the solution up by
 
 
 def mlp_parameter_count(depth, width, in_features, out_features):

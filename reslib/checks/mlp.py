@@ -1,4 +1,4 @@
-"""Exercise checks for MLPs: composition, parameter counts, chain rule, residual forward, width budgets."""
+"""Exercise checks for MLPs: an identity-at-init block, parameter counts, chain rule, residual forward."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, compare
+from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.costs import count_parameters
 from reslib.mlp import mlp, width_for_budget
 from reslib.runtime import local_seed
@@ -17,34 +17,103 @@ from reslib.validate import require_float, typechecked
 __all__ = [
     "chain_gradient_reference",
     "check_chain_gradient",
-    "check_compose",
+    "check_identity_init_block",
     "check_mlp_parameter_count",
     "check_residual_forward",
     "check_width_for_budget",
 ]
 
 
+def _probe_identity_block(
+    cls: Callable[[int], nn.Module], width: int, x: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """Build `cls(width)`, run it on `x` at initialisation, then check it learns from one SGD step.
+
+    Returns the output at initialisation (the check compares it with `x`); raises `WrongAnswer`
+    for what a value cannot show: not a module, nothing to train, a changed input, a branch that
+    cannot learn.
+    """
+    name = getattr(cls, "__name__", "cls")
+    with local_seed(0):  # the learner's layers draw their initial weights from a fixed seed
+        block = cls(width)
+    if not isinstance(block, nn.Module):
+        raise WrongAnswer(f"{name}({width}) gave a {type(block).__name__}, not an nn.Module")
+    params = [p for p in block.parameters() if p.requires_grad]
+    if not params:
+        raise WrongAnswer(
+            f"{name}({width}) has no trainable parameters, so it could never learn (is the branch missing, "
+            "or are its layers kept in a plain Python list, which nn.Module does not register?)"
+        )
+    block.train()
+    with torch.enable_grad():  # the step below needs gradients even if the check runs under no_grad
+        out = _run_once(block, x)
+        if not isinstance(out, torch.Tensor) or out.shape != x.shape:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise WrongAnswer(
+                f"for an input of shape {tuple(x.shape)} it returned {shape}: "
+                "a residual block keeps the shape"
+            )
+        at_init = out.detach().clone()
+        if not torch.allclose(at_init, x, atol=1e-6, rtol=0.0):
+            return at_init  # not the identity: the comparison reports how far off
+        if not out.requires_grad:
+            raise WrongAnswer(
+                "the output does not depend on any parameter: the branch f is never used in forward"
+            )
+        optimiser = torch.optim.SGD(params, lr=0.1)
+        optimiser.zero_grad()
+        ((out - target) ** 2).mean().backward()
+        optimiser.step()
+    with torch.no_grad():
+        added = _run_once(block, x) - x  # what the block adds after one step: it must depend on the input
+    if (added - added.mean(0)).abs().max().item() < 1e-6:
+        raise WrongAnswer(
+            "after one SGD step the block still adds the same vector to every input (or nothing), so its "
+            "branch cannot learn a function of x: is every layer of the branch zero, so that no gradient "
+            "reaches the first one"
+        )
+    return at_init
+
+
+def _run_once(block: nn.Module, x: torch.Tensor) -> object:
+    """`block(copy of x)`, refusing a block that writes into its input (`x += f(x)`)."""
+    given = x.clone()
+    version = given._version  # bumped by every in-place operation on the tensor
+    out = block(given)
+    if given._version != version or not torch.equal(given, x):
+        raise WrongAnswer("the block changed its input x in place (x += ...): return x + f(x), a new tensor")
+    return out
+
+
 @typechecked
-def check_compose(fn: Callable[[Sequence[Callable], torch.Tensor], torch.Tensor]) -> CheckResult:
-    r"""Exercise: `fn(layers, x)` applies `layers` in order, $f_K(\cdots f_2(f_1(x)))$."""
-    gen = torch.Generator().manual_seed(1)
+def check_identity_init_block(cls: Callable[[int], nn.Module]) -> CheckResult:
+    r"""Exercise (01): `cls(width)`, a block $x + f(x)$ that is the identity at initialisation and learns.
+
+    At widths 1, 3, 16 and 64 the block must keep the shape, return exactly its input on a fresh
+    build, and, after one SGD step on a squared error to a target that is a nonlinear function of
+    x, add something to x that differs from input to input: a branch that can learn.
+    """
+    gen = torch.Generator().manual_seed(11)
     cases = []
-    for depth in (1, 2, 5):
-        with local_seed(depth):  # the notebook's RNG is not touched
-            layers = [nn.Linear(4, 4), nn.Tanh()] * depth + [lambda h: 2 * h + 1]
-        cases.append((layers, torch.randn(3, 4, generator=gen)))
-    cases.append(([], torch.randn(2, 4, generator=gen)))  # no layers: the identity
-    reference = lambda layers, x: functools.reduce(lambda h, f: f(h), layers, x)
+    for width, n in [(1, 6), (3, 5), (16, 8), (64, 4)]:
+        x = torch.randn(n, width, generator=gen) * 2 + 1
+        mix = torch.randn(width, width, generator=gen)
+        cases.append((width, x, x + torch.tanh(x @ mix)))  # a target the identity does not fit
     return compare(
-        "compose",
-        fn,
-        reference,
+        "identity_init_block",
+        lambda width, x, target: _probe_identity_block(cls, width, x, target),
+        lambda width, x, target: x,
         cases,
         (
-            "keep a running value: start from x and let each layer, first to last, act on the "
-            "result of the one before. What should an empty list give back?",
-            "h = x; then for f in layers: h = f(h); return h (an empty list returns x unchanged).",
+            "forward returns x + f(x), where the branch f (say Linear, ReLU, Linear, width -> width) "
+            "must output exactly 0 for a freshly built block. Which one layer of f has to start at zero "
+            "for that, and which must not, so that gradients still reach every layer?",
+            "__init__: self.branch = nn.Sequential(nn.Linear(width, width), nn.ReLU(), "
+            "nn.Linear(width, width)); then nn.init.zeros_ on the LAST layer's weight and bias only. "
+            "forward: return x + self.branch(x).",
         ),
+        atol=1e-6,
+        rtol=0.0,
     )
 
 
@@ -143,7 +212,7 @@ def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torc
         _residual_reference,
         cases,
         (
-            "like compose, but a block does not replace h: it adds something to it. "
+            "a residual block does not replace h, as a plain layer does: it adds something to it. "
             "What does each block add, and to what?",
             "h = x; then for f in branches: h = h + f(h); return h. No in-place h += f(h): "
             "it would change the caller's tensor.",

@@ -1,48 +1,70 @@
-"""Exercise checks for residual paths: counting paths, lesions, the gradient along chosen paths."""
+"""Exercise checks for residual paths: what a lesion leaves, lesions, the gradient along chosen paths."""
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, WrongAnswer, compare
+from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
 from reslib.runtime import local_seed
 from reslib.validate import typechecked
 
 __all__ = [
-    "check_count_paths",
     "check_lesion",
+    "check_lesion_paths",
     "check_path_gradient",
 ]
 
 
+LESION_NET = dict(depth=12, width=8, in_features=40, out_features=10, residual=True)  # section 5's depth
+LESION_DROP = (0, 5)  # the blocks Exercise 1 deletes
+LESION_LENGTH = 6  # the most common path length of the intact 12-block network
+
+
+def _lesion_paths_measured() -> list[int]:
+    """Exercise 1 (03), measured: [paths left, paths of length 6 left] after deleting blocks 0 and 5.
+
+    A real 12-block network is lesioned with `rl.paths.lesion`; each block's branch is measured on
+    a random input (a deleted block's branch, block(h) - h, is exactly zero), and the paths that
+    survive are the sets of blocks whose branches all still act: every one of the 2^12 sets is
+    tried, so no formula for the answer is used.
+    """
+    net = lesion(mlp(**LESION_NET), list(LESION_DROP)).eval()
+    h = torch.randn(4, LESION_NET["width"])
+    with torch.no_grad():
+        acting = {i for i, block in enumerate(net.blocks) if block(h).sub(h).abs().max() > 0}
+    n = len(net.blocks)
+    left = [p for k in range(n + 1) for p in itertools.combinations(range(n), k) if acting.issuperset(p)]
+    return [len(left), sum(len(p) == LESION_LENGTH for p in left)]
+
+
 @typechecked
-def check_count_paths(fn: Callable[[int, int], int]) -> CheckResult:
-    """Exercise (03): how many of the $2^n$ paths of an n-block residual net take exactly k branches."""
-    cases = [(1, 0), (1, 1), (4, 2), (10, 3), (54, 27), (54, 0), (110, 5)]
-    return compare(
-        "count_paths",
-        fn,
-        lambda n, k: math.comb(n, k),
-        cases,
+def check_lesion_paths(answer: Any) -> CheckResult:
+    """Exercise 1 (03): predict [paths left, paths of length 6 left] when blocks 0 and 5 of 12 are deleted.
+
+    `answer` is the learner's pair of numbers (`...` in either place: not answered yet); the check
+    compares it with `_lesion_paths_measured()`, which lesions a real network and counts.
+    """
+    if isinstance(answer, (list, tuple)) and any(a is ... or a is None for a in answer):
+        answer = ...
+    return compare_value(
+        "lesion_paths",
+        answer,
+        _lesion_paths_measured,
         (
-            "count the ways to choose which blocks a path goes through: a path is fixed by the set of "
-            "k blocks whose branch it takes, out of n.",
-            "the number of k-element subsets of n blocks is the binomial coefficient "
-            "n! / (k! (n - k)!) = math.comb(n, k).",
+            "in the unraveled view a path is the set of blocks whose branch it takes. A deleted block "
+            "has no branch left: which paths disappear with it, and which run on unchanged?",
+            "the paths that survive are exactly the paths of a network made of the 10 blocks that are "
+            "left: 2^10 of them, of which C(10, 6) take 6 branches. Deleting two blocks does not just "
+            "quarter the 924 paths of length 6: it removes the long paths more often than the short ones.",
         ),
-        atol=0.0,
-        rtol=1e-12,
-        slow_hint=(
-            "Counting with the recursion C(n, k) = C(n-1, k-1) + C(n-1, k), or listing every path, "
-            "takes about C(n, k) steps: over 10^15 for n = 54. Use math.comb(n, k), or fill a table "
-            "(Pascal's triangle) row by row so that each value is computed once."
-        ),
+        what="the count on a lesioned 12-block network ([paths left, of length 6])",
     )
 
 

@@ -28,10 +28,14 @@ __all__ = [
 
 STEP = 44  # vertical distance between two boxes of a diagram
 SKIP_OFFSET = 95  # how far left of the main line a residual block's identity path runs
+FORK_GAP = 28  # from the box above a residual block to the fork of its identity path
 
 
 def _in_features(net: MLP) -> int:
-    first = net.stem if isinstance(net.stem, nn.Linear) else net.stem.linear
+    """The input size of `net`: its first linear layer's (a stem may be a `PlainLayer` or a `Sequential`)."""
+    first = next((m for m in net.stem.modules() if isinstance(m, nn.Linear)), None)
+    if first is None:
+        raise ValueError(f"net's stem must hold an nn.Linear to read the input size from, got {net.stem!r}")
     return first.in_features
 
 
@@ -40,14 +44,16 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
     """The network `net` as a diagram, input at the top: every layer, the sizes between, every skip.
 
     Read from the module: each layer's label comes from its submodules (`layer_label`), the sizes
-    on the arrows from a traced forward pass of one zero input, and a residual block draws its
+    on the arrows and on the input and output boxes from a traced forward pass of one zero input
+    (the stem may be any module holding an `nn.Linear`, such as `shattering_net`'s Linear -> ReLU
+    stem, whose first linear layer gives the input size), and a residual block draws its
     branch (norm, activation, linear) beside an identity path that meets it at the addition, with
     the block's shortcut scale on the path and its output scale after the addition when they are
     not 1. Deep networks show their first `max_blocks` hidden layers or blocks, then how many
     more follow, then the last.
 
     Args:
-        net: a network built by `rl.mlp.mlp`.
+        net: a network built by `rl.mlp.mlp` (or `rl.shattering.shattering_net`).
         max_blocks: hidden layers or blocks drawn in full before the rest are summarised, >= 1.
         title: a heading; by default "residual, depth 16" or "plain, depth 16".
     """
@@ -77,7 +83,7 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
     shown = names if len(names) <= max_blocks + 1 else [*names[:max_blocks], names[-1]]
     size = None  # the size of the tensor leaving `previous`, written on the next arrow
     for name, module in [("stem", net.stem), *((n, net.get_submodule(n)) for n in shown), ("head", net.head)]:
-        if name == names[-1] and len(shown) < len(names):
+        if names and name == names[-1] and len(shown) < len(names):
             hidden = len(names) - len(shown)
             y += STEP
             d.arrow([previous.bottom, (x, y - 14)], head=False, label=size)
@@ -86,8 +92,9 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
             y += 10
         number = names.index(name) + (1 if kind == "residual" else 2) if name in names else 1
         if isinstance(module, ResidualBlock):
-            y += 12
-            fork_y = y + 6
+            # a long enough arrow into the fork that its size label sits above the block's region
+            fork_y = previous.bottom[1] + FORK_GAP
+            y = fork_y - 6
             d.arrow([previous.bottom, (x, fork_y)], head=False, label=size)
             last, y = chain(module, y, Box(x, fork_y, 0, 0))
             y += STEP
@@ -100,7 +107,7 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
                 colour=style.RESIDUAL,
                 width=2,
             )
-            d.region(x - SKIP_OFFSET - 12, fork_y - 10, x + 90, y + 16, label=f"block {number} ({name})")
+            d.region(x - SKIP_OFFSET - 12, fork_y - 4, x + 90, y + 16, label=f"block {number} ({name})")
             previous = add
             y += 16
             if module.residual_scale != 1.0:
@@ -125,7 +132,7 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
             y += 20
         size = shape_label(out_shape[name])
     y += STEP
-    out = d.box(x, y, "logits", kind="io")
+    out = d.box(x, y, f"output {shape_label(out_shape[''])}", kind="io")
     d.arrow([previous.bottom, out.top], label=size)
     return d
 

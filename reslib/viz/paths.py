@@ -1,7 +1,9 @@
-"""Residual networks as ensembles of paths: path-length distributions, gradient per path length, lesions."""
+"""Residual networks as ensembles of paths: the unraveled view, path lengths, gradient per length, lesions."""
 
 from __future__ import annotations
 
+import itertools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
@@ -12,21 +14,108 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.data import TensorData, mnist1d
-from reslib.mlp import mlp
+from reslib.mlp import MLP, ResidualBlock, mlp
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.runtime import local_seed, num_threads
 from reslib.train import evaluate, fit
 from reslib.validate import require_float, require_int, typechecked
+from reslib.viz.diagram import Diagram, layer_label, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
-from reslib.viz.style import GREY, LAYOUT, LIGHT_GREY, PLAIN, RESIDUAL
+from reslib.viz.style import DARK_GREY, GREY, LAYOUT, LIGHT_GREY, PALETTE, PLAIN, RESIDUAL
 
 __all__ = [
     "lesion_explorer",
     "lesion_figure",
     "path_explorer",
     "paths_figure",
+    "unraveled_paths_diagram",
 ]
+
+MAX_UNRAVELED = 4  # 2^4 = 16 lanes still fit on a page; 2^5 = 32 do not
+LANE = 30  # vertical distance between two paths
+GROUP_GAP = 16  # extra space between the paths of one length and the next
+COLUMN = 64  # horizontal distance between two blocks' stations
+
+
+@typechecked
+def unraveled_paths_diagram(net: MLP, title: str | None = None) -> Diagram:
+    """The unraveled view of a residual `net` (Veit et al., 2016): every one of its 2^n paths drawn.
+
+    Read from the module: n is the number of residual blocks in `net.blocks`, each block's
+    layers (written once under the drawing) come from its submodules, and the size of the stream
+    from a traced forward pass. The paths are enumerated here, one per subset of the blocks: a
+    path is a lane from h0 = stem(x) to the sum, with a box for each block whose branch it takes
+    (f1, f2, ... in order) and a dashed outline for each block it skips. Each lane ends in its
+    length "k = ...", the number of branches it takes, and the lanes of one length are grouped
+    under "length k: N paths", where N is counted from the lanes drawn (it equals C(n, k)).
+
+    Args:
+        net: a residual network built by `rl.mlp.mlp(..., residual=True)`, with at most 4 blocks.
+        title: a heading; by default "unraveled: 2^n paths".
+
+    Raises:
+        ValueError: `net` is not residual, holds a block that is not a residual block (a lesioned
+            one), or has more than 4 blocks (2^n lanes do not fit on a page).
+    """
+    if not net.config.get("residual"):
+        raise ValueError("net must be a residual network: build it with rl.mlp.mlp(..., residual=True)")
+    n = len(net.blocks)
+    if n > MAX_UNRAVELED:
+        raise ValueError(
+            f"net has {n} residual blocks, whose 2^{n} = {2**n} paths do not fit on one drawing; "
+            f"draw a network of at most {MAX_UNRAVELED} blocks (rl.mlp.mlp(depth=3, ..., residual=True))"
+        )
+    for i, block in enumerate(net.blocks):
+        if not isinstance(block, ResidualBlock):
+            raise ValueError(
+                f"net.blocks[{i}] is a {type(block).__name__}, not a residual block; the unraveled view "
+                "needs every block (draw the network before lesioning it)"
+            )
+    first = net.stem if isinstance(net.stem, nn.Linear) else net.stem.linear
+    calls = trace(net, torch.zeros(2, first.in_features))
+    stream = shape_label(next(c.output for c in calls if c.name == "stem"))
+    # the drawing's own enumeration: every subset of the blocks, shortest paths first
+    paths = [p for k in range(n + 1) for p in itertools.combinations(range(n), k)]
+    per_length = Counter(len(p) for p in paths)
+
+    d = Diagram(title if title is not None else f"unraveled: 2^{n} = {len(paths)} paths")
+    fan_x, out_x = 0.0, COLUMN * (n + 1) + 10
+    start = d.box(fan_x, 0, f"h0 = stem(x), {stream}", kind="io")
+    y, lanes = start.bottom[1] + 24, []
+    for k in range(n + 1):
+        group = [p for p in paths if len(p) == k]
+        top = y
+        for path in group:
+            lanes.append(y)
+            colour = PALETTE[k % len(PALETTE)] if k else RESIDUAL
+            previous = (fan_x, y)
+            for j in range(n):
+                station = COLUMN * (j + 1)
+                if j in path:
+                    box = d.box(station, y, f"f{j + 1}", w=34, h=20)
+                    d.arrow([previous, box.left], colour=colour)
+                    previous = box.right
+                else:  # skipped: the lane runs straight through this block's place
+                    d.region(station - 17, y - 10, station + 17, y + 10)
+            d.arrow([previous, (out_x, y)], colour=colour, head=False)
+            d.text(out_x - 6, y - 4, f"k = {k}", size=9, anchor="end", colour=GREY)
+            y += LANE
+        middle = (top + y - LANE) / 2
+        count = per_length[k]
+        d.text(fan_x - 10, middle + 4, f"length {k}: {count} path{'s' if count != 1 else ''}", anchor="end")
+        y += GROUP_GAP
+    last = lanes[-1]
+    d.arrow([start.bottom, (fan_x, last)], head=False, colour=DARK_GREY)  # the input feeds every lane
+    add = d.node(out_x, last + 36, "+")
+    d.arrow([(out_x, lanes[0]), add.top], colour=DARK_GREY)
+    out = d.box(out_x, add.bottom[1] + 34, f"head → logits ({len(paths)} terms summed)", kind="io")
+    d.arrow([add.bottom, out.top])
+    steps = [layer_label(m) for m in net.blocks[0].children()]
+    inside = " → ".join(label for label, _ in filter(None, steps))
+    d.text(fan_x - 10, out.y + 40, f"each f_j: {inside}", size=11, anchor="start", colour=GREY)
+    d.paths = paths  # what was drawn, for a test to compare with the module
+    return d
 
 
 @typechecked

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "COLORS",
+    "DIAGRAM_BOXES",
     "LAYOUT",
     "PALETTE",
 ]
@@ -38,3 +39,16 @@ STATUS_TEXT = "#444"
 ERROR_TEXT = "#cf222e"
 
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=60, b=50))
+
+# Architecture diagrams (`reslib.viz.diagram`): what a box's colour says, the same in every diagram,
+# as (fill, stroke): the stroke is the series' colour, the fill a pale tint of it.
+WHITE = "#ffffff"
+DIAGRAM_BOXES = {
+    "layer": ("#dbe9f6", BLUE),  # a linear map or a convolution: the weights
+    "norm": ("#fdebd3", ORANGE),  # batch, layer or group norm
+    "act": ("#dff2df", GREEN),  # ReLU, tanh, sigmoid...
+    "io": ("#f2f2f2", GREY),  # an input, an output, a tensor
+    "pool": ("#ece4f4", PURPLE),  # pooling, up- and downsampling, cropping
+    "attention": ("#f9e0e0", RED),  # self-attention
+    "block": (WHITE, DARK_GREY),  # a whole block or stage, its inside not drawn
+}
