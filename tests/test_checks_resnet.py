@@ -10,11 +10,6 @@ SOL07 = load_solutions("07_resnet")
 
 CHECKS = [
     (
-        rl.checks.check_conv_parameters,
-        SOL06.conv_parameters,
-        lambda k, i, o, b: k * k * i * o,
-    ),  # forgets the bias
-    (
         rl.checks.check_bottleneck_parameters,
         SOL06.bottleneck_parameters,
         lambda c, p: c * p + 9 * p * p + 4 * p * p,
@@ -49,7 +44,6 @@ def test_check_passes_solution_fails_wrong_and_handles_stub(check, solution, wro
 
 def test_checks_are_exported():
     for name in (
-        "check_conv_parameters",
         "check_bottleneck_parameters",
         "check_stage_shapes",
         "check_cifar_parameter_count",

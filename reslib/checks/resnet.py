@@ -1,14 +1,16 @@
-"""Exercise checks for ResNets: conv and bottleneck parameters, stage shapes, CIFAR counts, option A."""
+"""Exercise checks for ResNets: a broken block to fix, bottleneck parameters, stage shapes, option A."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
+from torch import nn
 
 from reslib.blocks import BasicBlock, Bottleneck, PadShortcut
-from reslib.checks.core import CheckResult, compare
-from reslib.costs import conv_cost, count_parameters, stage_costs
+from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
+from reslib.costs import count_parameters, stage_costs
 from reslib.resnet import cifar_resnet
 from reslib.runtime import local_seed
 from reslib.validate import typechecked
@@ -16,34 +18,121 @@ from reslib.validate import typechecked
 __all__ = [
     "check_bottleneck_parameters",
     "check_cifar_parameter_count",
-    "check_conv_parameters",
+    "check_first_bottleneck_parameters",
+    "check_fixed_block",
     "check_pad_shortcut",
     "check_stage_shapes",
 ]
 
 
+def _shortcut_given_back(
+    cls: Callable[..., nn.Module], in_channels: int, mid: int, out: int, x: torch.Tensor
+):
+    """Run the learner's block on x; return max |block(x) - ReLU(shortcut(x))| with the branch switched off.
+
+    On the way, everything a fixed block must be is checked, and a `WrongAnswer` says what is not:
+    it runs (a RuntimeError from the addition goes back to the learner as it is), keeps the map's
+    size, returns the channels it planned (x's own, or `out_channels` through a projection), has a
+    `shortcut` that maps x to that shape (the identity wherever x already has that shape), and
+    really adds its branch: with the last norm (or conv) of the branch zeroed, F(x) = 0 and the
+    block must give back ReLU(shortcut(x)); with it, the block must differ from that.
+    """
+    with local_seed(0):  # the same weights on every run, the notebook's RNG untouched
+        block = cls(in_channels, mid, out)
+    if not isinstance(block, nn.Module):
+        raise WrongAnswer(
+            f"FixedBlock({in_channels}, {mid}, {out}) gave a {type(block).__name__}, not an nn.Module"
+        )
+    block.eval()  # batch norm with its running statistics: a fixed function of x
+    with torch.no_grad():
+        y = block(x)  # a RuntimeError here is the error the broken block raised: reported as it is
+        if not isinstance(y, torch.Tensor) or y.dim() != 4:
+            raise WrongAnswer(f"forward returned {type(y).__name__}, expected a tensor (N, C, H, W)")
+        if y.shape[0] != x.shape[0] or y.shape[2:] != x.shape[2:]:
+            raise WrongAnswer(
+                f"x {tuple(x.shape)} gave {tuple(y.shape)}: keep the batch and the map (padding=1, stride 1)"
+            )
+        if y.shape[1] not in (in_channels, out):
+            raise WrongAnswer(
+                f"FixedBlock({in_channels}, {mid}, {out}) returned {y.shape[1]} channels; a fix returns "
+                f"x's {in_channels} (the branch comes back to in_channels) or the planned {out} (projection)"
+            )
+        shortcut = getattr(block, "shortcut", None)
+        if not isinstance(shortcut, nn.Module):
+            raise WrongAnswer("name the skip path self.shortcut: nn.Identity(), or a projection module")
+        s = shortcut(x)
+        if s.shape != y.shape:
+            raise WrongAnswer(
+                f"self.shortcut(x) has shape {tuple(s.shape)} but the block returns {tuple(y.shape)}: "
+                "the shortcut must bring x to F(x)'s shape"
+            )
+        if y.shape[1] == in_channels and not torch.equal(s, x):
+            raise WrongAnswer(
+                f"with {in_channels} channels in and out, x can be added as it is: make self.shortcut the "
+                "identity (a projection there costs weights and makes the skip one more layer)"
+            )
+        names = [n for n in ("bn2", "conv2") if isinstance(getattr(block, n, None), nn.Module)]
+        last = getattr(block, names[0]) if names else None
+        if last is None or not any(True for _ in last.parameters()):
+            raise WrongAnswer("keep the branch's layer names from BrokenBlock (conv1, bn1, conv2, bn2)")
+        expected = torch.relu(s)
+        if (y - expected).abs().max() < 1e-4:
+            raise WrongAnswer("the output is ReLU(shortcut(x)) alone: the branch F(x) never reaches it")
+        for p in last.parameters():
+            p.zero_()  # F(x) = 0: the last BN now outputs 0 (or the last conv does)
+        diff = (block(x) - expected).abs().max()
+        if diff > 1e-4:
+            raise WrongAnswer(
+                f"with F(x) switched off ({names[0]} zeroed) the block must give back "
+                f"ReLU(self.shortcut(x)), but it is off by {diff:.3g}: "
+                "forward must return ReLU(F(x) + self.shortcut(x))"
+            )
+        return diff
+
+
 @typechecked
-def check_conv_parameters(fn: Callable[[int, int, int, bool], int]) -> CheckResult:
-    """Exercise (06): `fn(k, c_in, c_out, bias)` returns the parameters of a k x k conv."""
-    cases = [
-        (3, 64, 64, False),
-        (1, 256, 64, False),
-        (3, 256, 64, True),
-        (7, 3, 64, False),
-        (1, 256, 256, True),
-        (5, 1, 1, True),
-    ]
+def check_fixed_block(cls: Callable[..., nn.Module]) -> CheckResult:
+    """Exercise (06): `cls(in_channels, mid_channels, out_channels)` is notebook 06's broken block, fixed.
+
+    The block is run on x with `in_channels` channels for the broken case (256, 64, 64), a case that
+    needs no projection (64, 16, 64) and a small one (32, 8, 16); see `_shortcut_given_back` for
+    what each case must show. Either fix passes: a branch that returns to x's channels (identity
+    shortcut), or `out_channels` with a projection shortcut. An addition that still fails is
+    reported with PyTorch's own RuntimeError.
+    """
+    with local_seed(5):  # the inputs, drawn without moving the notebook's RNG
+        cases = [(c, m, o, torch.randn(2, c, 6, 6)) for c, m, o in [(256, 64, 64), (64, 16, 64), (32, 8, 16)]]
     return compare(
-        "conv parameters",
-        fn,
-        lambda k, i, o, b: conv_cost(k, i, o, bias=b)[0],
+        "fixed block",
+        lambda c, m, o, x: _shortcut_given_back(cls, c, m, o, x),
+        lambda c, m, o, x: torch.zeros(()),
         cases,
         (
-            "each output channel has its own kernel, and that kernel sees every input channel; "
-            "the bias is optional.",
-            "a k x k kernel has k*k*C_in weights per output channel, and there are C_out "
-            "output channels; a bias adds one number per output channel: k*k*C_in*C_out (+ C_out).",
+            "read the error: which two tensors does the + try to add, and how many channels does each "
+            "have? Either the branch must end with x's channels, or x must be brought to the branch's.",
+            "keep conv1/bn1/conv2/bn2, add self.shortcut = nn.Identity() when in_channels == out_channels, "
+            "else nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False), "
+            "nn.BatchNorm2d(out_channels)); forward: return self.relu(fx + self.shortcut(x)).",
         ),
+        atol=1e-6,
+        rtol=0.0,
+    )
+
+
+@typechecked
+def check_first_bottleneck_parameters(answer: Any) -> CheckResult:
+    """Exercise (06): predict the parameters of `Bottleneck(256, 128, stride=2)`; the check counts them."""
+    return compare_value(
+        "first bottleneck parameters",
+        answer,
+        lambda: count_parameters(Bottleneck(256, 128, stride=2)),
+        (
+            "the block's output has 4 x 128 channels, its input 256, and its map is halved: x cannot be "
+            "added as it is. What does the shortcut need, and how many weights does that cost?",
+            "three convs (1x1 256->128, 3x3 128->128, 1x1 128->512), a BN after each (2 per channel), and "
+            "on the shortcut a strided 1x1 conv 256->512 with its own BN; the stride adds no weights.",
+        ),
+        what="rl.costs.count_parameters(rl.blocks.Bottleneck(256, 128, stride=2))",
     )
 
 

@@ -1,4 +1,9 @@
-"""ResNet costs: basic vs bottleneck block costs, parameters and FLOPs per stage, and their explorers."""
+"""ResNet drawn and counted: block and network diagrams, basic vs bottleneck costs, stage tables, explorers.
+
+`block_diagram` and `resnet_diagram` draw a block or a network from the module itself (its layers,
+the order they run in, its shortcut and the tensor sizes of a traced forward pass); the figures
+below them only draw what `reslib.costs` and training measured.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,18 @@ from collections.abc import Mapping, Sequence
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
+from torch import nn
 
-from reslib.blocks import BasicBlock, Bottleneck
+from reslib.blocks import BasicBlock, BlockBase, Bottleneck, PadShortcut
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
 from reslib.preact import ShortcutGradients, shortcut_gradients
-from reslib.resnet import ARCHITECTURES
+from reslib.resnet import ARCHITECTURES, ResNet
 from reslib.train import History
-from reslib.validate import require_bool, require_choice, typechecked
+from reslib.validate import require_bool, require_choice, require_int, typechecked
+from reslib.viz import style
+from reslib.viz.diagram import Box, Call, Diagram, layer_label, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
@@ -24,13 +33,217 @@ __all__ = [
     "STRIDES",
     "block_cost_explorer",
     "block_cost_figure",
+    "block_diagram",
     "network_costs",
+    "resnet_diagram",
     "resnet_explorer",
     "resnet_figure",
     "responses_figure",
     "shortcut_explorer",
     "shortcut_figure",
 ]
+
+
+STEP = 44  # vertical distance between two boxes of a diagram
+MAX_SIZE = 1024  # the largest input side a diagram traces (a real forward pass of one image)
+
+
+def _box_half_width(label: str, sub: str | None = None) -> float:
+    """Half the width `Diagram.box` gives a box with these labels (for placing a second column)."""
+    return (max(len(label) * 12, len(sub or "") * 10) * 0.6 + 16) / 2
+
+
+def _shortcut_label(module: nn.Module) -> tuple[str, str] | None:
+    """A shortcut layer's label: option A's zero padding by name and channels, anything else as a layer."""
+    if isinstance(module, PadShortcut):
+        stride = f", /{module.stride}" if module.stride > 1 else ""
+        return f"zero-pad {module.in_channels}→{module.out_channels}{stride}", "pool"
+    return layer_label(module)
+
+
+def _input(module: nn.Module, channels: int, size: int, dim: int) -> torch.Tensor:
+    """One zero input (1, channels, size[, size]) on the module's device (the meta device included)."""
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    return torch.zeros(1, channels, *([size] * dim), device=device)
+
+
+def _leaves(calls: list[Call]) -> list[tuple[int, Call]]:
+    """The calls of modules with no children (the layers a diagram draws), with their trace index."""
+    return [(i, c) for i, c in enumerate(calls) if i > 0 and not any(True for _ in c.module.children())]
+
+
+@typechecked
+def block_diagram(block: BlockBase, input_size: int, title: str | None = None) -> Diagram:
+    """One residual block as He et al. draw it: its layers in the order they ran, the shortcut, the +.
+
+    Read from the module: each layer's label (kernel, channels, stride) comes from `layer_label`; the
+    order of the branch is the order the layers were *called* in a traced forward pass of one zero
+    input (so a pre-activation block shows BN → ReLU → conv, whatever order its attributes were
+    defined in); the shortcut is the identity or the layers of `block.downsample` (a 1x1 projection
+    and its norm, or option A's zero padding); the addition sits where the block called its shortcut,
+    and whatever ran after it (the post-activation ReLU) is drawn below it. The sizes on the arrows
+    are the traced outputs. A plain block (`plain=True`) has no shortcut and no addition.
+
+    Args:
+        block: a `BasicBlock`, `Bottleneck` (`rl.blocks`), `PreActBlock` or `PreActBottleneck`
+            (`rl.preact`).
+        input_size: the side of the input map (its length for a 1-D block), 1 to 1024; the input's
+            channels are the block's `in_channels`.
+        title: a heading; by default the block's class and arguments, "Bottleneck(256, 64)".
+    """
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_SIZE, fix="the side of the input map, e.g. 56"
+    )
+    planes = block.out_channels // block.expansion
+    stride = f", stride={block.stride}" if block.stride != 1 else ""
+    d = Diagram(
+        title if title is not None else f"{type(block).__name__}({block.in_channels}, {planes}{stride})"
+    )
+    # Where the addition happens: right after the block calls its (public) shortcut. Count the
+    # submodule calls up to that moment, with the same pre-hooks `trace` numbers its calls by.
+    started, added = [0], []
+    hooks = [
+        m.register_forward_pre_hook(lambda *_: started.__setitem__(0, started[0] + 1))
+        for m in block.modules()
+    ]
+    shortcut = block.shortcut
+
+    def marked(inputs: torch.Tensor) -> torch.Tensor:
+        out = shortcut(inputs)
+        added.append(started[0])  # the addition comes next, before any other layer runs
+        return out
+
+    block.shortcut = marked
+    try:
+        calls = trace(block, _input(block, block.in_channels, input_size, block.dim))
+    finally:
+        del block.shortcut  # the instance attribute: the class's method again
+        for h in hooks:
+            h.remove()
+    add_at = added[0] if added else len(calls)
+    drawn = [(i, c, _shortcut_label(c.module)) for i, c in _leaves(calls)]
+    drawn = [(i, c, label) for i, c, label in drawn if label is not None]  # nn.Identity: a norm switched off
+    branch = [(c, label) for i, c, label in drawn if i < add_at and not c.name.startswith("downsample")]
+    skip = [(c, label) for i, c, label in drawn if c.name.startswith("downsample")]
+    after = [(c, label) for i, c, label in drawn if i >= add_at and not c.name.startswith("downsample")]
+
+    x = 0.0
+    previous = d.box(x, 0.0, f"input {shape_label(calls[0].inputs[0])}", kind="io")
+    y = 26.0  # the fork: the shortcut leaves here
+    fork = (x, y)
+    into, size = Box(x, y, 0, 0), None
+    if branch:
+        d.arrow([previous.bottom, fork], head=False)
+    else:
+        into = previous
+
+    def chain(rows: list[tuple[Call, tuple[str, str]]], y: float, into: Box, size: str | None, col: float):
+        """Boxes for `rows` top to bottom from `into`; each conv's output size on the arrow after it."""
+        last = into
+        for call, (label, kind) in rows:
+            y += STEP
+            box = d.box(col, y, label, kind=kind)
+            d.arrow([last.bottom, box.top], label=size, colour=style.RESIDUAL if col else style.DARK_GREY)
+            last = box
+            size = shape_label(call.output) if kind in ("layer", "pool") else None
+        return last, y, size
+
+    last, y, size = chain(branch, y - STEP + 22, into, size, x)
+    out_size = shape_label(calls[0].output)
+    if added:
+        y += STEP
+        add = d.node(x, y)
+        d.arrow([last.bottom, add.top], label=size)
+        main_half = max([_box_half_width(label) for _, (label, _) in branch] + [60.0])
+        skip_half = max([_box_half_width(label) for _, (label, _) in skip] + [0.0])
+        col = main_half + 50 + skip_half
+        if skip:
+            d.arrow([fork, (col, fork[1]), (col, fork[1] + 12)], head=False, colour=style.RESIDUAL, width=2)
+            s_last, _, s_size = chain(skip, fork[1] + 12 - STEP + 22, Box(col, fork[1] + 12, 0, 0), None, col)
+            d.arrow([s_last.bottom, (col, add.y), add.right], label=s_size, colour=style.RESIDUAL, width=2)
+        else:
+            d.arrow(
+                [fork, (col, fork[1]), (col, add.y), add.right],
+                label="identity",
+                colour=style.RESIDUAL,
+                width=2,
+            )
+        previous, size = add, None
+    else:
+        previous = last
+    last, y, size = chain(after, y, previous, size, x)
+    out = d.box(x, y + STEP, f"output {out_size}", kind="io")
+    d.arrow([last.bottom, out.top], label=size if after else None)
+    return d
+
+
+def _stage_shortcut(block: nn.Module) -> str:
+    """How a stage's first block skips: the identity, option A's zero padding, a projection, or not at all."""
+    if getattr(block, "plain", False):
+        return "no shortcut (plain)"
+    downsample = getattr(block, "downsample", None)
+    if downsample is None:
+        return "identity shortcuts"
+    if isinstance(downsample, PadShortcut):
+        return "zero-pad shortcut (A)"
+    return "1×1 projection (B)"
+
+
+@typechecked
+def resnet_diagram(model: ResNet, input_size: int, title: str | None = None) -> Diagram:
+    """A ResNet compactly: its stem layer by layer, one box per stage ("×n"), the head, the sizes between.
+
+    Read from the module: the stem's and the head's labels from `layer_label`; each stage's block
+    class and number of blocks from `layerK` itself, its stride from the first block, the kind of
+    shortcut from that block's `downsample`; the channels and sizes on the arrows from a traced
+    forward pass of one zero image (on the model's device: a model built on the meta device is
+    traced without any arithmetic).
+
+    Args:
+        model: a `rl.resnet.ResNet` (`resnet18()`, `cifar_resnet(20)`, ...).
+        input_size: the side of the input image (the length of a 1-D signal), 1 to 1024; its
+            channels are those of `model.conv1`.
+        title: a heading; by default the network's depth in weight layers, "ResNet, 18 weight layers".
+    """
+    require_int(
+        "input_size", input_size, minimum=1, maximum=MAX_SIZE, fix="the side of the input image, e.g. 224"
+    )
+    calls = trace(model, _input(model, model.conv1.in_channels, input_size, model.dim))
+    output = {c.name: c.output for c in calls}
+    convs = sum(
+        1 for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d)) and "downsample" not in n
+    )
+    d = Diagram(title if title is not None else f"ResNet, {convs + 1} weight layers")
+    x, y = 0.0, 0.0
+    previous = d.box(x, y, f"input {shape_label(calls[0].inputs[0])}", kind="io")
+    size = None  # the size written on the next arrow: after a conv, a pool or a stage
+    stem, head = [], []  # the stem's and the head's boxes, for the regions around them
+    for name, module in model.named_children():
+        if name.startswith("layer"):
+            first = module[0]
+            label = f"{name}: {type(first).__name__} ×{len(module)}"
+            sub = f"{output[name][1]} channels, stride {first.stride}, {_stage_shortcut(first)}"
+            y += STEP + 10
+            box = d.box(x, y, label, kind="block", sub=sub)
+            d.arrow([previous.bottom, box.top], label=size)
+            previous, size = box, shape_label(output[name])
+            y += 6
+            continue
+        label = layer_label(module)
+        if label is None:  # nn.Identity: the CIFAR stem has no max-pool
+            continue
+        y += STEP + (10 if name == "avgpool" else 0)
+        box = d.box(x, y, label[0], kind=label[1])
+        d.arrow([previous.bottom, box.top], label=size)
+        (head if name in ("avgpool", "fc") else stem).append(box)
+        previous, size = box, shape_label(output[name]) if label[1] in ("layer", "pool") else None
+    y += STEP
+    out = d.box(x, y, "class scores", kind="io")
+    d.arrow([previous.bottom, out.top], label=size)
+    half = max(b.w for b in stem + head) / 2 + 22
+    for boxes, label in ((stem, "stem"), (head, "head")):
+        d.region(-half, boxes[0].top[1] - 5, half, boxes[-1].bottom[1] + 4, label=label)
+    return d
 
 
 _KINDS = ("basic", "bottleneck")
