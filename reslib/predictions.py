@@ -101,7 +101,9 @@ def _now() -> str:
 
 
 def _format(value: object, unit: str = "") -> str:
-    if isinstance(value, float):
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        text = f"{value:,.0f}"  # a count: 147,456, not 1.475e+05
+    elif isinstance(value, float):
         text = f"{value:,.4g}"
     else:
         text = str(value)
@@ -242,13 +244,13 @@ class Prediction:
 
     def _html(self) -> str:
         how = (
-            "one of: " + ", ".join(f"<b>{html.escape(str(o))}</b>" for o in self.options)
+            "one of: " + ", ".join(f"<b>{html.escape(str(o), quote=False)}</b>" for o in self.options)
             if self.options
-            else "a number" + (f" in {html.escape(self.unit)}" if self.unit else "")
+            else "a number" + (f" in {html.escape(self.unit, quote=False)}" if self.unit else "")
         )
         return (
             '<div class="prediction" style="border-left:4px solid #1f77b4; padding:4px 10px">'
-            f"<b>Predict, then run.</b> {html.escape(self.question)} <i>(Your answer: {how}. "
+            f"<b>Predict, then run.</b> {html.escape(self.question, quote=False)} <i>(Your answer: {how}. "
             "Run the notebook to commit it; the result is further down.)</i></div>"
         )
 
@@ -256,7 +258,7 @@ class Prediction:
         """The form: the question, a number box or option buttons, Commit, and a status line."""
         import ipywidgets as w
 
-        question = w.HTML(f"<b>Predict, then run.</b> {html.escape(self.question)}")
+        question = w.HTML(f"<b>Predict, then run.</b> {html.escape(self.question, quote=False)}")
         if self.options is None:
             field = w.Text(placeholder="a number" + (f" ({self.unit})" if self.unit else ""))
         else:

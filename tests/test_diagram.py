@@ -170,3 +170,10 @@ def test_a_deep_mlp_diagram_summarises_the_middle():
         rl.viz.mlp_diagram(rl.mlp.mlp(2, 8, 40, 10), max_blocks=0)
     with pytest.raises(TypeError, match="net"):
         rl.viz.mlp_diagram(nn.Linear(2, 2))
+
+
+def test_a_title_wider_than_the_drawing_widens_the_canvas():
+    d = rl.viz.Diagram("a title much wider than the one small box under it")
+    d.box(0, 0, "x")
+    root = ET.fromstring(d.to_svg())
+    assert float(root.get("width")) >= 0.6 * 14 * len(d.title)

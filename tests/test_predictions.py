@@ -142,3 +142,10 @@ def test_the_form_shows_as_a_widget_with_a_text_version_and_its_button_commits(s
     prompt.reveal(388)
     again = prompt.widget()  # the cell run again after the reveal: the guess is locked
     assert again.children[1].children[0].disabled and again.children[1].children[0].value == "388.0"
+
+
+def test_counts_read_as_counts_and_quotes_stay_readable():
+    count = rl.predictions.predict("06-count", "How many parameters does the network's block hold?")
+    count.commit("147456")
+    assert repr(count.reveal(147456)) == "You predicted 147,456; the result is 147,456 (spot on, close)."
+    assert "network's" in count._html() and "&#x27;" not in count._html()

@@ -254,8 +254,11 @@ class Diagram:
             raise ValueError("the diagram is empty: draw a box, a node or an arrow first")
         x0, y0, x1, y1 = self._bounds
         top = 26 if self.title else 0
-        dx, dy = MARGIN - x0, MARGIN + top - y0
         width, height = x1 - x0 + 2 * MARGIN, y1 - y0 + 2 * MARGIN + top
+        title_width = _text_width(self.title, 14) + 2 * MARGIN if self.title else 0.0
+        pad = max(0.0, (title_width - width) / 2)  # a title wider than the drawing: centre the drawing
+        width += 2 * pad
+        dx, dy = MARGIN + pad - x0, MARGIN + top - y0
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
             f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{FONT}" role="img">',
