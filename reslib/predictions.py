@@ -135,6 +135,7 @@ def _distance(guess: object, actual: object, options: list | None, log: bool) ->
     return "spot on" if g == 0 else f"off by {abs(g):.3g}"
 
 
+@typechecked
 class Prediction:
     """One prompt: the question, its options (or a number), the committed guess and the result.
 
@@ -142,10 +143,29 @@ class Prediction:
     guess (the Commit button calls it), `reveal(result)` records the result and shows both.
     """
 
-    def __init__(self, key: str, question: str, options: list | None, unit: str, tolerance: float, log: bool):
+    def __init__(
+        self,
+        key: str,
+        question: str,
+        options: Sequence[object] | None = None,
+        unit: str = "",
+        tolerance: float = 0.25,
+        log: bool = False,
+    ):
+        if not KEY.fullmatch(key):
+            raise ValueError(
+                f"key must be the notebook's number and a slug, like '01-lowest-loss', got {key!r}"
+            )
+        if not question.strip():
+            raise ValueError("question must be a sentence, got a blank string")
+        if options is not None:
+            if isinstance(options, str) or len(options) < 2 or len(set(map(str, options))) < len(options):
+                raise ValueError(
+                    f"options must be two or more distinct choices, e.g. [1, 2, 4], got {options!r}"
+                )
+            options = list(options)
         self.key, self.question, self.options = key, question, options
-        self.unit, self.tolerance, self.log = unit, tolerance, log
-        self._status = None  # the form's status line, once a form is shown
+        self.unit, self.tolerance, self.log = unit, require_float("tolerance", tolerance, minimum=0.0), log
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -185,6 +205,8 @@ class Prediction:
             entry.update(question=self.question, options=self.options, unit=self.unit, guess=value)
             entry.update(committed=_now(), late=late, tolerance=self.tolerance, log=self.log)
         message = f"Committed: {_format(value, self.unit)}."
+        if not late:
+            message += " Now run the cells below to see the result."
         if late:
             message += " (You had already seen the answer, so this guess is not scored.)"
         if _failed:
@@ -399,15 +421,6 @@ def predict(
         ValueError: a key that is not "NN-slug", a blank question, fewer than two options or
             repeated ones, a negative tolerance.
     """
-    if not KEY.fullmatch(key):
-        raise ValueError(f"key must be the notebook's number and a slug, like '01-lowest-loss', got {key!r}")
-    if not question.strip():
-        raise ValueError("question must be a sentence, got a blank string")
-    if options is not None:
-        if isinstance(options, str) or len(options) < 2 or len(set(map(str, options))) < len(options):
-            raise ValueError(f"options must be two or more distinct choices, e.g. [1, 2, 4], got {options!r}")
-        options = list(options)
-    tolerance = require_float("tolerance", tolerance, minimum=0.0)
     return Prediction(key, question, options, unit, tolerance, log)
 
 

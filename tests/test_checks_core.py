@@ -188,3 +188,39 @@ def test_the_html_of_a_result_escapes_the_learners_text():
 
     page = rl.checks.check_count_paths(raises)._repr_html_()
     assert "<b>" not in page and "&lt;b&gt;bold&lt;/b&gt; got &lt;class &#x27;int&#x27;&gt;" in page
+
+
+def test_compare_value_checks_a_prediction_against_the_measurement_without_giving_it_away():
+    from reslib.checks.core import compare_value
+
+    measure = lambda: rl.densenet.DenseBlock(3, 8, 4)(torch.zeros(1, 8, 4, 4)).shape[1]  # 8 + 3 * 4
+    check = lambda answer: compare_value(
+        "demo-channels", answer, measure, ("nudge", "formula"), what="the block"
+    )
+    assert check(...).passed is None and "not answered yet" in check(None).message
+    high, low = check(40), check(12)
+    assert high.passed is False and "too high" in high.message and "Hint 1 of 2: nudge" in high.message
+    assert "too low" in low.message and "Hint 2 of 2: formula" in low.message
+    assert "20" not in high.message + low.message  # the measurement is not given away
+    assert check("twenty").passed is False and "str" in check("twenty").message
+    assert "expected shape ()" in check([20, 20]).message
+    assert check(20).passed is True and "the block agrees" in check(20).message
+    assert check(20.0).passed is True
+    assert "Hint 1 of 2" in check(21).message  # a pass starts the tiers again
+    several = compare_value("demo-list", [1, 2], lambda: [1, 3], "h")
+    assert several.passed is False and "not what it measures" in several.message
+    with pytest.raises(ValueError, match="atol"):
+        compare_value("x", 1, lambda: 1, "h", atol=-1.0)
+
+
+def test_compare_value_measures_from_seed_0_and_leaves_the_rngs_alone():
+    from reslib.checks.core import compare_value
+
+    rl.set_seed(7)
+    draws = []
+    compare_value("demo-seed", 0.5, lambda: draws.append(torch.rand(1).item()) or 0.5, "h")
+    after = torch.rand(1)
+    rl.set_seed(7)
+    assert torch.equal(after, torch.rand(1))
+    rl.set_seed(0)
+    assert draws == [torch.rand(1).item()]

@@ -103,6 +103,22 @@ def test_live_explorers_show_their_note(built):
         assert "0%|" not in text  # a progress bar's frozen text is left out
 
 
+def test_prediction_forms_show_their_question_and_diagrams_their_svg(built):
+    forms = diagrams = 0
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        outputs = [o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])]
+        text = (built / f"{path.stem}.html").read_text()
+        for data in outputs:
+            if site.WIDGET_MIME in data and "text/html" in data:  # a prediction form
+                forms += 1
+                assert data["text/html"] in text  # the question, as text, where the form was
+            if "image/svg+xml" in data:
+                diagrams += 1
+        assert text.count('data-mime-type="image/svg+xml"') == sum("image/svg+xml" in d for d in outputs)
+    assert forms and diagrams  # the series has both, so the checks above ran
+
+
 def test_binder_links(built):
     assert site.REPOSITORY in site.BINDER
     readme = (site.ROOT / "README.md").read_text()

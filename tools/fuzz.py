@@ -34,6 +34,7 @@ import inspect
 import io
 import json
 import math
+import os
 import pkgutil
 import re
 import resource
@@ -49,6 +50,9 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+# Stored predictions go to a throw-away file: the fuzz calls rl.predictions.forget().
+os.environ["RESLIB_PREDICTIONS"] = os.path.join(__import__("tempfile").mkdtemp(), "predictions.json")
 
 import reslib as rl
 from reslib.validate import matches
@@ -91,6 +95,12 @@ def _data() -> rl.data.TensorData:
 
 def _residual_mlp() -> nn.Module:
     return rl.mlp.mlp(2, 8, 40, 10, residual=True)
+
+
+def _diagram() -> rl.viz.Diagram:
+    d = rl.viz.Diagram("a box")
+    d.box(0, 0, "x")
+    return d
 
 
 # Valid values by argument name, for arguments without a default.
@@ -244,6 +254,14 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         name="x", fn=lambda a: a, reference=lambda a: a, cases=[(1.0,)], hint="h"
     ),
     "reslib.checks.core.tiered_hint": lambda: dict(name="x", hint="h"),
+    "reslib.checks.core.compare_value": lambda: dict(name="x", answer=2, measure=lambda: 2, hint="h"),
+    "reslib.predictions.Prediction": lambda: dict(key="01-fuzz", question="How many?"),
+    "reslib.predictions.predict": lambda: dict(key="01-fuzz", question="How many?", options=[1, 2]),
+    "reslib.viz.diagram.layer_label": lambda: dict(module=nn.Conv2d(2, 4, 3, stride=2)),
+    "reslib.viz.diagram.shape_label": lambda: dict(shape=(2, 3, 8, 8)),
+    "reslib.viz.diagram.side_by_side": lambda: dict(diagrams=[_diagram(), _diagram()]),
+    "reslib.viz.diagram.trace": lambda: dict(module=_residual_mlp(), inputs=_T(2, 40)),
+    "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.checks.mlp.chain_gradient_reference": lambda: dict(
         x=1.0, w1=0.5, w2=0.5, w3=0.5, wr=0.5, target=1.0
     ),
@@ -462,7 +480,24 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
-    (r".*", r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says", r"edge 'bogus'", "free text"),
+    (
+        r".*",
+        r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says|question|unit|what",
+        r"edge 'bogus'",
+        "free text",
+    ),
+    (
+        r"reslib\.viz\.mlp\.mlp_diagram",
+        r"max_blocks",
+        r"edge 1000000000000",
+        "more than the net has: all drawn",
+    ),
+    (
+        r"reslib\.viz\.diagram\.trace",
+        r"inputs",
+        r"tensor (ndim-1|empty)",
+        "whatever the module accepts (a Linear takes one example without a batch axis)",
+    ),
     (
         r"reslib\.(costs\.\w+|densenet\.channel_plan|viz\.densenet\.channel_figure|unet\.unet_shape_trace"
         r"|viz\.unet\.unet_trace_figure|viz\.resnet\.block_cost_explorer)",

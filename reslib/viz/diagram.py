@@ -123,6 +123,7 @@ class Diagram:
         b = self._bounds
         b[0], b[1], b[2], b[3] = min(b[0], x0), min(b[1], y0), max(b[2], x1), max(b[3], y1)
 
+    @typechecked
     def box(
         self,
         x: float,
@@ -157,6 +158,7 @@ class Diagram:
             self.text(x, y + 4, label, size=12)
         return Box(x, y, w, h)
 
+    @typechecked
     def node(self, x: float, y: float, symbol: str = "+", r: float = 11.0) -> Box:
         """A round node at (x, y): "+" for the residual addition, "C" for a concatenation."""
         require_float("r", r, minimum=0.0, strict_minimum=True)
@@ -165,6 +167,7 @@ class Diagram:
         self.text(x, y + 5, symbol, size=15, bold=True)
         return Box(x, y, 2 * r, 2 * r)
 
+    @typechecked
     def arrow(
         self,
         points: Sequence[tuple[float, float]],
@@ -201,6 +204,7 @@ class Diagram:
             else:  # vertical: the label to the right
                 self.text(mx + 6, my + 4, label, size=10, colour=colour, anchor="start")
 
+    @typechecked
     def text(
         self,
         x: float,
@@ -221,6 +225,7 @@ class Diagram:
         x0 = {"start": x, "middle": x - w / 2, "end": x - w}[anchor]
         self._grow(x0, y - size, x0 + w, y + size * 0.3)
 
+    @typechecked
     def region(self, x0: float, y0: float, x1: float, y1: float, label: str | None = None) -> None:
         """A dashed rectangle from (x0, y0) to (x1, y1) around a group (a block, a stage).
 
@@ -370,14 +375,20 @@ def _shape(value: object) -> tuple[int, ...] | None:
 
 
 @typechecked
-def trace(module: nn.Module, *inputs: torch.Tensor) -> list[Call]:
-    """Run `module(*inputs)` once and record every submodule call, in the order the calls started.
+def trace(module: nn.Module, inputs: torch.Tensor | Sequence[torch.Tensor]) -> list[Call]:
+    """Run `module(inputs)` once and record every submodule call, in the order the calls started.
+
+    `inputs` is the input tensor, or a sequence of them for a module taking several
+    (`module(*inputs)`).
 
     The forward pass runs in eval mode under `no_grad`, on the global RNG's copy: batch norm's
     running statistics, dropout and the notebook's random numbers are left as they were, and
     each submodule's train/eval mode is given back. A submodule called twice (a shared ReLU)
     appears twice. The root module is the call named "".
     """
+    inputs = (inputs,) if isinstance(inputs, torch.Tensor) else tuple(inputs)
+    if not inputs:
+        raise ValueError("inputs must be a tensor or a non-empty sequence of tensors, got an empty sequence")
     calls: list[list] = []
     handles = []
     modes = {m: m.training for m in module.modules()}
@@ -400,7 +411,14 @@ def trace(module: nn.Module, *inputs: torch.Tensor) -> list[Call]:
             handles.append(mod.register_forward_hook(after))
         module.eval()
         with torch.no_grad(), local_seed(None):
-            module(*inputs)
+            try:
+                module(*inputs)
+            except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+                shapes = ", ".join(f"{tuple(t.shape)} {t.dtype}" for t in inputs)
+                raise ValueError(
+                    f"inputs: {type(module).__name__} could not run on inputs {shapes}: {exc}. "
+                    "Pass the input the model is built for (float, with a batch axis)."
+                ) from exc
     finally:
         for h in handles:
             h.remove()

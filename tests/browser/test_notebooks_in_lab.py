@@ -8,6 +8,7 @@ Playwright drives Debian's Chromium. Kernel state is read from `window.jupyterap
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import time
@@ -157,11 +158,32 @@ def save_screenshot(page: Page, tmp_path: Path, stem: str) -> None:
         shutil.copy(path, target / path.name)
 
 
+def commit_predictions(page: Page, name: str) -> None:
+    """Answer every prediction form as a learner would (first option, or 1), Commit, see it saved."""
+    forms = page.locator(".jp-OutputArea-output:has(button:has-text('Commit'))")
+    for i, form in enumerate(forms.all()):
+        options = form.locator(".widget-toggle-button")
+        if options.count():
+            options.first.click()
+        else:
+            form.locator("input").first.fill("1")
+        form.locator("button:has-text('Commit')").click()
+        status = form.locator(".widget-html-content").last
+        try:
+            status.filter(has_text="Committed").wait_for(timeout=WIDGETS_S * 1000)
+        except Exception:
+            pytest.fail(f"{name}: prediction form {i} did not confirm its commit: {status.text_content()!r}")
+    store = Path(os.environ["RESLIB_PREDICTIONS"])  # the kernels inherit it (see conftest.py)
+    saved = json.loads(store.read_text())["predictions"] if forms.count() else {}
+    keys = [k for k, v in saved.items() if k.startswith(name[:2] + "-") and "guess" in v]
+    assert len(keys) == forms.count(), f"{name}: {forms.count()} forms committed, {len(keys)} saved"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_and_its_explorers_redraw(
     lab: Lab, browser: Browser, path: Path, tmp_path: Path
 ) -> None:
-    """Run All shows no error; every slider and dropdown of every explorer redraws its plot."""
+    """Run All shows no error; every explorer redraws its plot; every prediction form commits."""
     name = path.name
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -179,6 +201,7 @@ def test_notebook_runs_and_its_explorers_redraw(
             except Exception:
                 pytest.fail(f"{name}: widget output {i} has controls but no plot rendered in {WIDGETS_S} s")
             drive_explorer(page, output, f"{name}, explorer {i}")
+        commit_predictions(page, name)
         errors = "\n---\n".join(e[-2000:] for e in page.evaluate(ERRORS, name)) + kernel_errors(page)
         if errors:
             pytest.fail(f"{name}: errors after moving controls:\n{errors}")
