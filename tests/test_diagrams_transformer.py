@@ -106,7 +106,7 @@ def test_bad_arguments_name_the_argument():
 )
 def test_the_normfree_diagram_marks_the_piece_the_module_starts_at_zero(scheme, zero, extra):
     net = rl.normfree.normfree_mlp(32, 24, 40, 10, scheme)
-    drawn = texts(rl.viz.normfree_block_diagram(net).to_svg())
+    drawn = texts(rl.viz.normfree_diagram(net).to_svg())
     block = net.blocks[0]
     assert drawn[0] == scheme and "block 1 of 32" in drawn and "identity" in drawn
     assert drawn.count(f"Linear {block.linear1.in_features}→{block.linear1.out_features}") == 2
@@ -120,15 +120,15 @@ def test_the_normfree_diagram_marks_the_piece_the_module_starts_at_zero(scheme, 
 
 def test_the_normfree_diagram_follows_the_weights_and_the_width():
     block = rl.normfree.NormFreeBlock(16, "rezero")
-    assert "α = 0 now" in rl.viz.normfree_block_diagram(block).texts()
+    assert "α = 0 now" in rl.viz.normfree_diagram(block).texts()
     with torch.no_grad():
         block.alpha.fill_(0.5)
-    drawn = rl.viz.normfree_block_diagram(block).texts()
+    drawn = rl.viz.normfree_diagram(block).texts()
     assert "α = 0.5" in drawn and "= x now" not in drawn and "Linear 16→16" in drawn and "one block" in drawn
 
 
 def test_the_normfree_diagram_refuses_other_modules():
     with pytest.raises(TypeError, match="model"):
-        rl.viz.normfree_block_diagram(rl.mlp.mlp(3, 16, 40, 10, residual=True))
+        rl.viz.normfree_diagram(rl.mlp.mlp(3, 16, 40, 10, residual=True))
     with pytest.raises(TypeError, match="model"):
-        rl.viz.normfree_block_diagram(torch.nn.Linear(3, 3))
+        rl.viz.normfree_diagram(torch.nn.Linear(3, 3))

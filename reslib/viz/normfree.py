@@ -25,7 +25,7 @@ from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, PALETTE
 
 __all__ = [
-    "normfree_block_diagram",
+    "normfree_diagram",
     "scheme_explorer",
     "scheme_figure",
 ]
@@ -177,7 +177,7 @@ def _branch(block: NormFreeBlock) -> list[tuple[str, str, str | None]]:
 
 
 @typechecked
-def normfree_block_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Diagram:
+def normfree_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Diagram:
     r"""One residual block of a normalisation-free MLP, drawn from the module, with what starts at zero.
 
     Read from the block: its layers (`layer_label`), whether it has batch norm, Fixup's scalar biases
