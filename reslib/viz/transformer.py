@@ -340,7 +340,7 @@ def transformer_block_diagram(model: Block | Transformer, title: str | None = No
             d.arrow([last.bottom, ln_f.top], colour=style.RESIDUAL, width=2.5)
             last = ln_f
         y += STEP
-        head = d.box(x, y, *layer_label(model.lm_head)[:1], kind="layer")
+        head = d.box(x, y, layer_label(model.lm_head)[0], kind="layer")
         d.arrow([last.bottom, head.top], colour=style.RESIDUAL if last is add2 else style.DARK_GREY)
         y += STEP
         out = d.box(x, y, "logits", kind="io")
