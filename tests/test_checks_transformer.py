@@ -5,26 +5,6 @@ import torch
 import reslib as rl
 
 
-def test_pre_ln_check_catches_post_ln_and_a_missing_skip():
-    assert rl.checks.check_pre_ln_block(lambda block, x: block(x)).passed is False
-    no_skip = lambda block, x: block.mlp(block.ln_2(block.attn(block.ln_1(x))))
-    result = rl.checks.check_pre_ln_block(no_skip)
-    assert result.passed is False and "Hint" in result.message
-
-
-def test_pre_ln_reference_is_the_library_block():
-    torch.manual_seed(0)
-    block = rl.transformer.Block(16, 2, norm_first=True)
-    x = torch.randn(2, 5, 16)
-    torch.testing.assert_close(rl.checks.pre_ln_block_reference(block, x), block(x))
-
-
-def test_which_fails_check_wants_post_ln_without_warm_up_only():
-    assert rl.checks.check_which_fails(lambda norm_first, warmup: not warmup).passed is False
-    assert rl.checks.check_which_fails(lambda norm_first, warmup: False).passed is False
-    assert rl.checks.which_fails_reference(False, False) and not rl.checks.which_fails_reference(True, False)
-
-
 def test_logit_lens_check_catches_a_lens_without_the_final_norm_or_the_embedding():
     def no_norm(model, idx):
         return torch.stack([model.lm_head(h) for h in model.streams(idx)])

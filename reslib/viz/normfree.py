@@ -8,19 +8,24 @@ from collections.abc import Mapping, Sequence
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from reslib.data import mnist1d
-from reslib.normfree import SCHEMES, normfree_mlp
+from reslib.mlp import MLP
+from reslib.normfree import SCHEMES, NormFreeBlock, normfree_mlp
 from reslib.runtime import local_seed, num_threads
 from reslib.train import History
-from reslib.validate import typechecked
+from reslib.validate import require_type, typechecked
 from reslib.variance import residual_stream
+from reslib.viz import style
+from reslib.viz.diagram import Diagram, layer_label
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, PALETTE
 
 __all__ = [
+    "normfree_diagram",
     "scheme_explorer",
     "scheme_figure",
 ]
@@ -126,3 +131,110 @@ def _scheme_demo() -> dict:
 
 
 register_explorer(scheme_explorer, _scheme_demo, ("scheme", "depth"), "10_why_residual_nets_train")
+
+
+STEP = 42  # vertical distance between two boxes of a block diagram
+SKIP_OFFSET = 110  # how far left of the branch the identity path runs
+
+
+def _zero(tensor: object) -> bool:
+    return tensor is not None and not bool(tensor.detach().any())
+
+
+def _branch(block: NormFreeBlock) -> list[tuple[str, str, str | None]]:
+    """The branch of `block`, first to last, as (label, kind, note); the note marks what starts at 0."""
+    items: list[tuple[str, str, str | None]] = []
+    b = block.biases
+
+    def scalar_bias(i: int) -> None:
+        items.append((f"+ b{i + 1}", "io", f"scalar, {float(b[i].detach()):.3g} now"))
+
+    def linear(layer: torch.nn.Linear) -> None:
+        items.append((layer_label(layer)[0], "layer", "W = 0 now" if _zero(layer.weight) else None))
+
+    if b is not None:
+        scalar_bias(0)
+    linear(block.linear1)
+    if b is not None:
+        scalar_bias(1)
+    if layer_label(block.norm1) is not None:
+        items.append(("BatchNorm", "norm", None))
+    items.append((layer_label(block.act)[0], "act", None))
+    if b is not None:
+        scalar_bias(2)
+    linear(block.linear2)
+    if block.scale is not None:
+        items.append(("× s", "io", f"scalar, {float(block.scale.detach()):.3g} now"))
+    if b is not None:
+        scalar_bias(3)
+    if layer_label(block.norm2) is not None:
+        gamma = block.norm2.weight
+        items.append(("BatchNorm", "norm", "γ = 0 now" if _zero(gamma) else None))
+    if block.alpha is not None:
+        alpha = float(block.alpha.detach())
+        items.append(("× α", "io", "α = 0 now" if alpha == 0 else f"α = {alpha:.3g}"))
+    return items
+
+
+@typechecked
+def normfree_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Diagram:
+    r"""One residual block of a normalisation-free MLP, drawn from the module, with what starts at zero.
+
+    Read from the block: its layers (`layer_label`), whether it has batch norm, Fixup's scalar biases
+    $b_1..b_4$ and multiplier $s$, ReZero's $\alpha$, and which weights are exactly 0 now (zero-$\gamma$'s
+    last BN, ReZero's $\alpha$, Fixup's last linear layer): those are marked in red, the piece that makes
+    the block the identity at initialisation. Given a whole network (`rl.normfree.normfree_mlp`), the
+    first block is drawn, with the network's depth in the region's label.
+
+    Args:
+        model: a `NormFreeBlock`, or an MLP built by `rl.normfree.normfree_mlp` (its first block is drawn).
+        title: a heading; by default the block's scheme.
+    """
+    if isinstance(model, MLP):
+        if len(model.blocks) == 0 or not isinstance(model.blocks[0], NormFreeBlock):
+            raise TypeError(
+                "model must be a NormFreeBlock or a network built by rl.normfree.normfree_mlp, got an "
+                "MLP whose blocks are not NormFreeBlocks; build it with rl.normfree.normfree_mlp(...)"
+            )
+        block, where = model.blocks[0], f"block 1 of {len(model.blocks)}"
+    else:
+        block, where = model, "one block"
+    require_type("model", block, NormFreeBlock)
+    d = Diagram(title if title is not None else block.scheme)
+    x, y = 0.0, 0.0
+    top = d.box(x, y, f"x ({block.linear1.in_features})", kind="io")
+    fork_y = y + 26
+    y = fork_y
+    last = None
+    zeros = []
+    for label, kind, note in _branch(block):
+        y += STEP
+        box = d.box(x, y, label, kind=kind)
+        d.arrow([last.bottom if last else (x, fork_y), box.top])
+        if note:
+            zero = note.endswith("= 0 now")
+            d.text(
+                box.right[0] + 8,
+                y + 4,
+                note,
+                size=10,
+                anchor="start",
+                colour=style.RED if zero else style.GREY,
+            )
+            zeros += [label] if zero else []
+        last = box
+    y += STEP
+    add = d.node(x, y)
+    d.arrow([last.bottom, add.top])
+    d.arrow([top.bottom, (x, fork_y)], head=False)
+    d.arrow(
+        [(x, fork_y), (x - SKIP_OFFSET, fork_y), (x - SKIP_OFFSET, y), add.left],
+        label="identity",
+        colour=style.RESIDUAL,
+        width=2,
+    )
+    d.region(x - SKIP_OFFSET - 14, fork_y - 10, x + 170, y + 16, label=where)
+    y += STEP
+    out = d.box(x, y, "x + f(x)", kind="io", sub="= x now" if zeros else None)
+    d.arrow([add.bottom, out.top])
+    return d

@@ -9,12 +9,15 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+from torch import nn
 
 from reslib.runtime import local_seed, num_threads
 from reslib.sequences import SequenceRun, sequence_task
 from reslib.stream import GradientProfile, StreamReadout, gradient_profile, logit_lens
-from reslib.transformer import transformer
+from reslib.transformer import Block, Transformer, transformer
 from reslib.validate import require_int, typechecked
+from reslib.viz import style
+from reslib.viz.diagram import Box, Diagram, layer_label
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, BROWN, GREEN, LAYOUT, ORANGE, PURPLE, RED
@@ -24,6 +27,7 @@ __all__ = [
     "lens_figure",
     "placement_explorer",
     "placement_figure",
+    "transformer_block_diagram",
 ]
 
 _COLORS = (BLUE, RED, GREEN, ORANGE, PURPLE, BROWN)  # pre-LN and post-LN: blue and red first
@@ -226,3 +230,123 @@ def _lens_demo() -> dict:
 
 
 register_explorer(lens_explorer, _lens_demo, ("block",), "11_residual_stream")
+
+
+BRANCH_X = 170  # how far right of the stream the branches run
+STEP = 46  # vertical distance between two boxes
+
+
+def _attention_label(block: Block) -> tuple[str, str]:
+    attn = block.attn
+    d_model = attn.c_proj.out_features
+    heads = attn.n_head
+    mask = ", causal" if attn.causal else ""
+    return f"Self-attention, {heads} heads", f"d_head {d_model // heads}{mask}"
+
+
+def _mlp_label(block: Block) -> tuple[str, str]:
+    fc, proj = block.mlp.c_fc, block.mlp.c_proj
+    return f"MLP {fc.in_features}→{fc.out_features}→{proj.out_features}", layer_label(block.mlp.act)[0]
+
+
+@typechecked
+def transformer_block_diagram(model: Block | Transformer, title: str | None = None) -> Diagram:
+    """One transformer block on its residual stream, drawn from `model` (Xiong et al. 2020, fig. 1).
+
+    The stream runs down the left as one line; attention and the MLP branch off it, each read
+    from the stream and added back at a "+" node. Where the layer norms sit is read from the
+    block (`norm_first`): pre-LN draws `ln_1`/`ln_2` inside each branch, before attention and
+    the MLP; post-LN draws them on the stream, after each addition. The stream's width, the heads
+    and the MLP's width come from the block's layers. Given a whole `Transformer`, the drawing
+    adds the embedding above the block, how many blocks repeat it, and below it the final norm
+    (pre-LN only; post-LN has none) and the unembedding.
+
+    Args:
+        model: an `rl.transformer.Block`, or a `Transformer` (its first block is drawn).
+        title: a heading; by default "pre-LN" or "post-LN".
+    """
+    whole = isinstance(model, Transformer)
+    if whole and len(model.blocks) == 0:
+        raise ValueError("model has no blocks to draw; build it with n_layer >= 1")
+    block = model.blocks[0] if whole else model
+    if not isinstance(block, Block):
+        raise TypeError(
+            f"model.blocks[0] must be an rl.transformer.Block to be drawn, got {type(block).__name__}; "
+            "build the model with rl.transformer.transformer(...)"
+        )
+    pre = block.norm_first
+    d_model = block.ln_1.normalized_shape[0]
+    d = Diagram(title if title is not None else ("pre-LN" if pre else "post-LN"))
+    x, y = 0.0, 0.0
+    if whole:
+        top = d.box(x, y, "tokens", kind="io")
+        y += STEP
+        emb = d.box(
+            x,
+            y,
+            "Embedding wte + wpe",
+            kind="layer",
+            sub=f"{model.vocab_size} tokens, {model.block_size} positions",
+        )
+        d.arrow([top.bottom, emb.top])
+        previous: Box = emb
+    else:
+        previous = d.box(x, y, "stream in", kind="io")
+    block_top = y + 30
+
+    def branch(into: Box, y: float, norm_name: str, label: tuple[str, str], kind: str) -> tuple[Box, float]:
+        """Fork off the stream below `into`, run the branch down the right, add it back; return (add, y)."""
+        fork_y = y + 24
+        inner = []
+        by = fork_y
+        if pre:
+            by += STEP - 4
+            inner.append(d.box(BRANCH_X, by, f"LayerNorm {norm_name}", kind="norm"))
+        by += STEP
+        inner.append(d.box(BRANCH_X, by, label[0], kind=kind, sub=label[1]))
+        d.arrow([(x, fork_y), (BRANCH_X, fork_y), inner[0].top], label="read")
+        for a, b in zip(inner, inner[1:], strict=False):
+            d.arrow([a.bottom, b.top])
+        add_y = by + STEP
+        add = d.node(x, add_y)
+        d.arrow([inner[-1].bottom, (BRANCH_X, add_y), add.right], label="write")
+        d.arrow([into.bottom, add.top], colour=style.RESIDUAL, width=2.5)
+        return add, add_y
+
+    add1, y = branch(previous, y + 10, "ln_1", _attention_label(block), "attention")
+    last: Box = add1
+    if not pre:
+        y += STEP - 6
+        ln = d.box(x, y, "LayerNorm ln_1", kind="norm")
+        d.arrow([add1.bottom, ln.top], colour=style.RESIDUAL, width=2.5)
+        last = ln
+    add2, y = branch(last, y, "ln_2", _mlp_label(block), "layer")
+    last = add2
+    if not pre:
+        y += STEP - 6
+        ln = d.box(x, y, "LayerNorm ln_2", kind="norm")
+        d.arrow([add2.bottom, ln.top], colour=style.RESIDUAL, width=2.5)
+        last = ln
+    where = "norm inside each branch" if pre else "norm on the stream"
+    name = f"block 1 of {len(model.blocks)}" if whole else "one block"
+    d.text(x - 10, block_top + 40, "residual stream", size=10, anchor="end", colour=style.RESIDUAL)
+    d.text(x - 10, block_top + 54, f"d_model {d_model}", size=10, anchor="end", colour=style.RESIDUAL)
+    d.region(x - 105, block_top, BRANCH_X + 95, y + 22, label=f"{name}: {where}")
+    y += 22
+    if whole:
+        if isinstance(model.ln_f, nn.LayerNorm):
+            y += STEP
+            ln_f = d.box(x, y, "LayerNorm ln_f", kind="norm")
+            d.arrow([last.bottom, ln_f.top], colour=style.RESIDUAL, width=2.5)
+            last = ln_f
+        y += STEP
+        head = d.box(x, y, layer_label(model.lm_head)[0], kind="layer")
+        d.arrow([last.bottom, head.top], colour=style.RESIDUAL if last is add2 else style.DARK_GREY)
+        y += STEP
+        out = d.box(x, y, "logits", kind="io")
+        d.arrow([head.bottom, out.top])
+    else:
+        y += STEP - 10
+        out = d.box(x, y, "stream out", kind="io")
+        d.arrow([last.bottom, out.top], colour=style.RESIDUAL, width=2.5)
+    return d
