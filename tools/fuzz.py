@@ -264,6 +264,14 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.viz.paths.unraveled_paths_diagram": lambda: dict(net=_residual_mlp()),
     "reslib.checks.paths.check_lesion_paths": lambda: dict(answer=[1024, 210]),
+    "reslib.viz.transformer.transformer_block_diagram": lambda: dict(model=_tiny_transformer()),
+    "reslib.viz.normfree.normfree_diagram": lambda: dict(
+        model=rl.normfree.normfree_mlp(2, 8, 40, 10, "fixup")
+    ),
+    "reslib.checks.transformer.check_identity_block": lambda: dict(
+        cls=lambda d, h, f: rl.transformer.Block(d, h, f)
+    ),
+    "reslib.checks.transformer.check_stream_growth": lambda: dict(answer=4.0),
     "reslib.viz.resnet.block_diagram": lambda: dict(block=rl.blocks.BasicBlock(4, 4), input_size=8),
     "reslib.viz.resnet.resnet_diagram": lambda: dict(model=rl.resnet.cifar_resnet(8, width=4), input_size=8),
     "reslib.checks.resnet.check_fixed_block": lambda: dict(cls=lambda *args: nn.Identity()),
@@ -437,10 +445,6 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.viz.transformer.placement_explorer": lambda: dict(results={(2, "pre-LN", False): _profile_run()}),
     "reslib.viz.transformer.lens_figure": lambda: dict(readout=_readout()),
     "reslib.viz.transformer.lens_explorer": lambda: dict(readout=_readout()),
-    "reslib.checks.transformer.pre_ln_block_reference": lambda: dict(
-        block=rl.transformer.Block(8, 2), x=_T(2, 3, 8)
-    ),
-    "reslib.checks.transformer.which_fails_reference": lambda: dict(norm_first=False, warmup=False),
     "reslib.checks.transformer.logit_lens_reference": lambda: dict(
         model=_tiny_transformer(), idx=torch.randint(10, (2, 4))
     ),
