@@ -177,3 +177,10 @@ def test_a_title_wider_than_the_drawing_widens_the_canvas():
     d.box(0, 0, "x")
     root = ET.fromstring(d.to_svg())
     assert float(root.get("width")) >= 0.6 * 14 * len(d.title)
+
+
+def test_spatial_label_keeps_only_the_sizes_after_batch_and_channels():
+    assert rl.viz.spatial_label((1, 1, 572, 572)) == "572×572"
+    assert rl.viz.spatial_label((2, 8, 40)) == "40"
+    with pytest.raises(ValueError, match="shape"):
+        rl.viz.spatial_label((2, 8))

@@ -259,6 +259,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.predictions.predict": lambda: dict(key="01-fuzz", question="How many?", options=[1, 2]),
     "reslib.viz.diagram.layer_label": lambda: dict(module=nn.Conv2d(2, 4, 3, stride=2)),
     "reslib.viz.diagram.shape_label": lambda: dict(shape=(2, 3, 8, 8)),
+    "reslib.viz.diagram.spatial_label": lambda: dict(shape=(2, 3, 8, 8)),
     "reslib.viz.diagram.side_by_side": lambda: dict(diagrams=[_diagram(), _diagram()]),
     "reslib.viz.diagram.trace": lambda: dict(module=_residual_mlp(), inputs=_T(2, 40)),
     "reslib.viz.mlp.mlp_diagram": lambda: dict(net=_residual_mlp()),

@@ -46,6 +46,7 @@ __all__ = [
     "layer_label",
     "shape_label",
     "side_by_side",
+    "spatial_label",
     "trace",
 ]
 
@@ -431,6 +432,14 @@ def shape_label(shape: Sequence[int], batch: bool = False) -> str:
     if not dims:
         raise ValueError(f"shape must have a dimension besides the batch, got {tuple(shape)!r}")
     return "×".join(str(int(d)) for d in dims)
+
+
+@typechecked
+def spatial_label(shape: Sequence[int] | None) -> str:
+    """The spatial size of a traced (N, C, *S) tensor as a diagram writes it: "572×572"."""
+    if shape is None or len(shape) < 3:
+        raise ValueError(f"shape must be a traced (N, C, H, W) or (N, C, L) size, got {shape!r}")
+    return "×".join(str(int(v)) for v in shape[2:])
 
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)

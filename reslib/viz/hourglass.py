@@ -14,7 +14,7 @@ from reslib.hourglass import StackedHourglass
 from reslib.scenes import heatmap_argmax, keypoints
 from reslib.validate import require_int, require_tensor, typechecked
 from reslib.viz import style
-from reslib.viz.diagram import Box, Diagram, layer_label, trace
+from reslib.viz.diagram import Box, Diagram, layer_label, spatial_label, trace
 from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
@@ -32,13 +32,6 @@ SIDE_W = 132  # the width of a down (pool, R) and an up (R, upsample) box
 STEP = SIDE_W / 2 + 34  # how far each resolution down moves towards the hourglass's middle
 INNER_GAP = 250  # horizontal distance between the lowest down box and the lowest up box
 MAX_INPUT = 1024  # pixels: a larger image draws the same hourglasses, only its numbers grow
-
-
-def _hw(shape: tuple[int, ...] | None) -> str:
-    """The spatial size of a traced (N, C, H, W) tensor, as "24×24"."""
-    if shape is None or len(shape) < 3:
-        raise ValueError(f"expected a traced (N, C, H, W) size, got {shape!r}")
-    return "×".join(str(int(v)) for v in shape[2:])
 
 
 def _chain_label(module: nn.Module) -> str:
@@ -84,7 +77,7 @@ def _draw_hourglass(d: Diagram, hx: float, y0: float, order: int, prefix: str, o
             y[r],
             "MaxPool → R",
             kind="pool",
-            sub=f"{_hw(out[names[r - 1]].inputs[0])} → {_hw(down.output)}",
+            sub=f"{spatial_label(out[names[r - 1]].inputs[0])} → {spatial_label(down.output)}",
             w=SIDE_W,
         )
         d.arrow([(xl[r], y[r - 1]), downs[r].top], colour=style.PURPLE)
@@ -93,17 +86,17 @@ def _draw_hourglass(d: Diagram, hx: float, y0: float, order: int, prefix: str, o
             y[r],
             "R → Upsample",
             kind="pool",
-            sub=f"{_hw(up.output)} → {_hw(out[names[r - 1] + '.skip'].output)}",
+            sub=f"{spatial_label(up.output)} → {spatial_label(out[names[r - 1] + '.skip'].output)}",
             w=SIDE_W,
         )
     inner = out[names[order]]
-    mid = d.box((xl[order] + xr[order]) / 2, y[order], "R", kind="block", sub=_hw(inner.output))
+    mid = d.box((xl[order] + xr[order]) / 2, y[order], "R", kind="block", sub=spatial_label(inner.output))
     d.arrow([downs[order].right, mid.left])
     d.arrow([mid.right, ups[order].left])
     for r in reversed(range(order)):
         skip = out[f"{names[r]}.skip"]
         start = (hx, y0) if r == 0 else downs[r].right
-        box = d.box((xl[r + 1] + xr[r + 1]) / 2, y[r], "R", kind="block", sub=_hw(skip.output))
+        box = d.box((xl[r + 1] + xr[r + 1]) / 2, y[r], "R", kind="block", sub=spatial_label(skip.output))
         d.arrow([start, box.left], colour=style.RESIDUAL, width=2)
         pluses[r] = d.node(xr[r + 1], y[r], "+")
         d.arrow([box.right, pluses[r].left], colour=style.RESIDUAL, width=2)
@@ -156,8 +149,8 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
     band = max(order * ROW + 20, 2 * 70) + 110
     stem_label = _chain_label(model.stem)
     stem_x = hx - 60 - (len(stem_label) * 7.2 + 16) / 2
-    image = d.box(stem_x, -70, f"input {stem_conv.in_channels}×{_hw(out[''].inputs[0])}", kind="io")
-    stem = d.box(stem_x, 0, stem_label, kind="layer", sub=_hw(out["stem"].output))
+    image = d.box(stem_x, -70, f"input {stem_conv.in_channels}×{spatial_label(out[''].inputs[0])}", kind="io")
+    stem = d.box(stem_x, 0, stem_label, kind="layer", sub=spatial_label(out["stem"].output))
     d.arrow([image.bottom, stem.top])
     d.arrow([stem.right, (hx, 0.0)], head=False)
     for s in range(stacks):
@@ -170,7 +163,7 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
         feature_label = _chain_label(model.features[s])
         fw = len(feature_label) * 7.2 + 16
         fx = hx + width + 50 + fw / 2
-        features = d.box(fx, y0, feature_label, sub=_hw(out[f"features.{s}"].output))
+        features = d.box(fx, y0, feature_label, sub=spatial_label(out[f"features.{s}"].output))
         d.arrow([last.right, features.left])
         head_label, head_kind = layer_label(model.heads[s])
         head = d.box(fx, y0 + 70, head_label, kind=head_kind)
@@ -179,7 +172,7 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
         heat = d.box(
             fx,
             y0 + 140,
-            f"heat maps {out[f'heads.{s}'].output[1]}×{_hw(out[f'heads.{s}'].output)}",
+            f"heat maps {out[f'heads.{s}'].output[1]}×{spatial_label(out[f'heads.{s}'].output)}",
             kind="io",
             sub=f"stack {s + 1}: to the loss" + ("; the prediction" if final else ""),
         )

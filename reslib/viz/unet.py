@@ -13,7 +13,7 @@ from torch import nn
 from reslib.unet import UNet, unet_output_size, unet_shape_trace
 from reslib.validate import require_int, require_tensor, typechecked
 from reslib.viz import style
-from reslib.viz.diagram import Box, Diagram, layer_label, trace
+from reslib.viz.diagram import Box, Diagram, layer_label, spatial_label, trace
 from reslib.viz.explorer import Explorer, find_trace, image_trace
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, LIGHT_RED, PLAIN, RESIDUAL
@@ -31,13 +31,6 @@ BOX_W = 196  # every double conv is drawn this wide, so the two sides of the U l
 SHIFT = 52  # how far each level down moves towards the middle
 BOTTOM_GAP = 340  # horizontal distance from the deepest encoder box to the deepest concatenation
 MAX_INPUT = 4096  # pixels: a larger tile draws the same U, only its numbers grow
-
-
-def _side(shape: tuple[int, ...] | None) -> str:
-    """The spatial size of a traced (N, C, H, W) tensor, as "572×572"."""
-    if shape is None or len(shape) < 3:
-        raise ValueError(f"expected a traced (N, C, H, W) size, got {shape!r}")
-    return "×".join(str(int(v)) for v in shape[2:])
 
 
 def _double_conv_label(block: nn.Module) -> str:
@@ -84,7 +77,8 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     d = Diagram(
         f"U-Net, depth {depth}, {model.padding} padding: "
-        f"{_side(out[''].inputs[0])} → {_side(out[''].output)}" + (" (BN after each conv)" if bn else "")
+        f"{spatial_label(out[''].inputs[0])} → {spatial_label(out[''].output)}"
+        + (" (BN after each conv)" if bn else "")
     )
     half = BOX_W / 2
     ex = [i * SHIFT for i in range(depth)]  # encoder boxes, left side, moving in as they go down
@@ -94,11 +88,11 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
 
     def level_box(px: float, py: float, name: str) -> Box:
         call = out[name]
-        sub = f"{_side(call.inputs[0])} → {_side(call.output)}"
+        sub = f"{spatial_label(call.inputs[0])} → {spatial_label(call.output)}"
         return d.box(px, py, _double_conv_label(model.get_submodule(name)), sub=sub, w=BOX_W)
 
     # the input, at the top left
-    image = d.box(ex[0], y[0] - ROW, f"input {in_channels}×{_side(out[''].inputs[0])}", kind="io")
+    image = d.box(ex[0], y[0] - ROW, f"input {in_channels}×{spatial_label(out[''].inputs[0])}", kind="io")
     enc = []
     for i in range(depth):
         box = level_box(ex[i], y[i], f"down.{i}")
@@ -113,7 +107,7 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
         d.text(
             px + 6,
             (y[i] + y[i + 1]) / 2 + 4,
-            f"MaxPool {pool_k}×{pool_k} → {_side(out[f'down.{i + 1}'].inputs[0])}",
+            f"MaxPool {pool_k}×{pool_k} → {spatial_label(out[f'down.{i + 1}'].inputs[0])}",
             size=10,
             anchor="start",
             colour=style.PURPLE,
@@ -125,7 +119,7 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     d.text(
         ex[-1] + 6,
         (y[depth - 1] + y[depth]) / 2 + 4,
-        f"MaxPool {pool_k}×{pool_k} → {_side(out['bottleneck'].inputs[0])}",
+        f"MaxPool {pool_k}×{pool_k} → {spatial_label(out['bottleneck'].inputs[0])}",
         size=10,
         anchor="start",
         colour=style.PURPLE,
@@ -134,7 +128,7 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     below = bottom
     for i in reversed(range(depth)):
         up_call = out[f"upconv.{i}"]
-        label = f"{layer_label(model.upconv[i])[0]} → {_side(up_call.output)}"
+        label = f"{layer_label(model.upconv[i])[0]} → {spatial_label(up_call.output)}"
         top_y = y[i] + 11 if model.skips else y[i] + 19
         if i == depth - 1:
             d.arrow([below.right, (cx[i], y[depth]), (cx[i], top_y)], colour=style.PURPLE)
@@ -144,7 +138,7 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
         dec_name = f"up.{i}"
         if model.skips:
             join = d.node(cx[i], y[i], "C")
-            enc_side, dec_side = _side(out[f"down.{i}"].output), _side(up_call.output)
+            enc_side, dec_side = spatial_label(out[f"down.{i}"].output), spatial_label(up_call.output)
             skip = f"copy and crop {enc_side} → {dec_side}" if enc_side != dec_side else f"copy {enc_side}"
             d.arrow([enc[i].right, join.left], label=skip, colour=style.RESIDUAL, width=2)
             start = join.right
@@ -158,7 +152,9 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     head_label, head_kind = layer_label(model.head)
     head = d.box(dx[0], y[0] - ROW, head_label, kind=head_kind)
     d.arrow([below.top, head.bottom])
-    result = d.box(dx[0], y[0] - 2 * ROW, f"output {out[''].output[1]}×{_side(out[''].output)}", kind="io")
+    result = d.box(
+        dx[0], y[0] - 2 * ROW, f"output {out[''].output[1]}×{spatial_label(out[''].output)}", kind="io"
+    )
     d.arrow([head.top, result.bottom])
     d.text(
         bx,
