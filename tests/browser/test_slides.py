@@ -162,6 +162,16 @@ def live_explorers(notebook: str) -> int:
     return count
 
 
+def diagrams(notebook: str) -> int:
+    """How many architecture diagrams (SVG outputs) the notebook shows in cells its slideshow keeps."""
+    return sum(
+        "image/svg+xml" in output.get("data", {})
+        for cell in nbformat.read(notebooks_dir() / notebook, as_version=4).cells
+        if cell.metadata.get("slideshow", {}).get("slide_type") not in ("skip", "notes")
+        for output in cell.get("outputs", [])
+    )
+
+
 def drag(page: Page, handle: Locator, dx: int) -> None:
     """Drag a slider's handle `dx` pixels with the mouse (Reveal takes arrow keys for itself)."""
     box = settled_box(page, handle)
@@ -220,9 +230,10 @@ def move_a_control(page: Page, explorer: Locator, where: str) -> str | None:
 
 
 def walk_slideshow(page: Page, frame: Frame, notebook: str) -> list[str]:
-    """Step through every slide, then move a control of every explorer on its slide; then, once
-    every widget view has loaded, no slide of the deck may show an error. Returns the explorers
-    whose plot stayed stale while the kernel redrew (STALE_PLOT), after every other check passed."""
+    """Step through every slide (every diagram of the notebook drawn on one), then move a control of
+    every explorer on its slide; then, once every widget view has loaded, no slide of the deck may
+    show an error. Returns the explorers whose plot stayed stale while the kernel redrew
+    (STALE_PLOT), after every other check passed."""
     cells = nbformat.read(notebooks_dir() / notebook, as_version=4).cells
     types = [c.metadata.get("slideshow", {}).get("slide_type", "-") for c in cells]
     expected_slides = types.count("slide") + types.count("subslide")
@@ -240,6 +251,10 @@ def walk_slideshow(page: Page, frame: Frame, notebook: str) -> list[str]:
         if shown := frame.evaluate(SLIDE_ERRORS):
             errors[slide_id] = shown
     assert not errors, f"{notebook}: slides show errors: {errors}"
+    shown = frame.evaluate("() => document.querySelectorAll('.reveal .slides .jp-RenderedSVG').length")
+    assert shown == diagrams(notebook), (
+        f"{notebook}: {shown} diagrams on its slides, {diagrams(notebook)} in it"
+    )
 
     # Every live explorer, on its own slide: its plot renders and redraws via the kernel.
     expected = live_explorers(notebook)
