@@ -1,6 +1,6 @@
 """Notebook 09's edge-band check: the reference solution passes, a plausible mistake fails, a stub waits.
 
-(The value checks of notebooks 08-09 are tested in test_checks_densenet_23.py and test_checks_unet_23.py.)
+(The value checks of notebooks 08-09 are tested in test_checks_densenet.py and test_checks_unet.py.)
 """
 
 import pytest
