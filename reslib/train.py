@@ -3,21 +3,27 @@
 `fit` minimises cross-entropy by default; pass `loss_fn` for other tasks (for example
 `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
+`fit` also trains several models of one architecture at once (one per seed, say): pass a list
+and they run stacked, as one model with a leading model dimension (`torch.func.stack_module_state`
+and `torch.vmap`). A step then costs one kernel per operation for all of them, not one per model;
+each model still follows the path it would follow alone.
+
 No DataLoader: the data already sits on the device, so a mini-batch is one
-indexing operation. Per-batch losses (and logits) are kept detached and
+indexing operation. Per-batch losses (and error counts) are kept on the device and
 reduced once per epoch, so a step does no extra work and the loop never waits
-on the GPU mid-epoch.
+on the GPU mid-epoch: one host sync per epoch for training, one for the test set.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Callable, Iterable, Iterator
+import copy
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
@@ -160,39 +166,131 @@ def make_optimizer(
     model: nn.Module, name: str, lr: float, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> torch.optim.Optimizer:
     """`"sgd"` (with momentum) or `"adam"` over all of `model`'s parameters."""
+    return _optimizer(model.parameters(), name, lr, momentum, weight_decay)
+
+
+def _optimizer(
+    params: Iterable[torch.Tensor], name: str, lr: float, momentum: float, weight_decay: float
+) -> torch.optim.Optimizer:
     require_float("lr", lr, 0.0, strict_minimum=True)
     require_float("momentum", momentum, 0.0)
     require_float("weight_decay", weight_decay, 0.0)
     require_choice("optimizer name", name, ("sgd", "adam"))
     if name == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
-@torch.no_grad()
-def _test_loss(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, batch_size: int = 1000
-) -> float:
-    """The mean of `loss_fn` over `(x, y)` in eval mode, weighting each batch by its size."""
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), device=x.device)
-    for i in range(0, len(x), batch_size):
-        total += loss_fn(model(x[i : i + batch_size]), y[i : i + batch_size]) * len(x[i : i + batch_size])
-    model.train(was_training)
-    return total.item() / len(x)
+class _Single:
+    """One model, trained as itself: what every `fit(model, ...)` call ran before stacking existed."""
+
+    count = 1
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.model.parameters())
+
+    def train(self, mode: bool) -> None:
+        self.model.train(mode)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # x: (1, B, ...)
+        out = self.model(x[0])
+        return [o.unsqueeze(0) for o in out] if isinstance(out, list) else out.unsqueeze(0)
+
+    def shared(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # x: (B, ...), one input for all
+        return self(x.unsqueeze(0))
+
+    def losses(
+        self, loss_fn: LossFn, out: torch.Tensor | list[torch.Tensor], y: torch.Tensor
+    ) -> torch.Tensor:
+        first = [o[0] for o in out] if isinstance(out, list) else out[0]
+        return loss_fn(first, y[0]).unsqueeze(0)  # (1,)
+
+    def summed_cross_entropy(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(out[0], y, reduction="sum").unsqueeze(0)  # (1,)
+
+    def finite(self) -> torch.Tensor:
+        """(1,) whether every parameter and buffer is finite, on the device (no sync)."""
+        return _finite(list(self.model.parameters()) + list(self.model.buffers()), 1)
+
+    def write_back(self) -> None:
+        pass
 
 
-def _finite_parameters(model: nn.Module) -> bool:
-    """Whether every parameter and buffer of `model` is finite (one sync)."""
-    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
-    return not tensors or bool(torch.stack([t.isfinite().all() for t in tensors]).all())
+class _Stacked:
+    """Models of one architecture run as one: their weights stacked along a new first dimension.
+
+    `torch.func.stack_module_state` gives each parameter and buffer a leading model dimension,
+    and `torch.vmap` over `torch.func.functional_call` runs the models' own `forward` on the
+    stack: a step costs one kernel per operation for all the models, not one per model. The
+    optimizer acts on the stacked tensors; SGD and Adam work element by element, so each model
+    follows the path it would follow alone. BN's running statistics are stacked buffers, each
+    model updating its own.
+    """
+
+    def __init__(self, models: list[nn.Module]):
+        self.models = models
+        self.count = len(models)
+        self.params, self.buffers = stack_module_state(models)  # name -> (M, ...); params are leaves
+        self.base = copy.deepcopy(models[0]).to("meta")  # the architecture, holding no numbers
+
+        def one(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.base, (params, buffers), (x,))
+
+        # Dropout and stochastic depth draw different numbers for each model.
+        self.each = vmap(one, randomness="different")
+        self.all = vmap(one, in_dims=(0, 0, None), randomness="different")
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def train(self, mode: bool) -> None:
+        self.base.train(mode)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # x: (M, B, ...)
+        return self.each(self.params, self.buffers, x)
+
+    def shared(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # x: (B, ...), one input for all
+        return self.all(self.params, self.buffers, x)
+
+    def losses(
+        self, loss_fn: LossFn, out: torch.Tensor | list[torch.Tensor], y: torch.Tensor
+    ) -> torch.Tensor:
+        return vmap(loss_fn)(out, y)  # (M,) model i's loss on its own batch
+
+    def summed_cross_entropy(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return vmap(lambda o: F.cross_entropy(o, y, reduction="sum"))(out)  # (M,)
+
+    def finite(self) -> torch.Tensor:
+        """(M,) whether each model's parameters and buffers are all finite (no sync)."""
+        return _finite([*self.params.values(), *self.buffers.values()], self.count)
+
+    @torch.no_grad()
+    def write_back(self) -> None:
+        """Copy the trained weights and statistics into the models the caller passed."""
+        for i, model in enumerate(self.models):
+            for name, value in self.params.items():
+                model.get_parameter(name).copy_(value[i])
+            for name, value in self.buffers.items():
+                model.get_buffer(name).copy_(value[i])
+
+
+def _finite(tensors: list[torch.Tensor], count: int) -> torch.Tensor:
+    """(count,) whether each model's floating-point tensors are all finite (no sync).
+
+    `tensors` hold one model (`count` 1) or a stack of `count` models along their first dimension.
+    """
+    tensors = [t.detach().reshape(count, -1) for t in tensors if t.is_floating_point()]
+    if not tensors:
+        return torch.ones(count, dtype=torch.bool)
+    return torch.stack([t.isfinite().all(1) for t in tensors]).all(0)
 
 
 @typechecked
 def fit(
-    model: nn.Module,
+    model: nn.Module | Sequence[nn.Module],
     data: TensorData | tuple[torch.Tensor, torch.Tensor],
     epochs: int,
     lr: float,
@@ -200,10 +298,10 @@ def fit(
     optimizer: str = "sgd",
     momentum: float = 0.9,
     weight_decay: float = 0.0,
-    seed: int = 0,
+    seed: int | Sequence[int] = 0,
     progress: bool = True,
     loss_fn: LossFn | None = None,
-) -> History:
+) -> History | list[History]:
     """Train `model` on `data` for `epochs` passes, minimising `loss_fn`; return the curves.
 
     The model is moved to the data's device. Each epoch visits the training set
@@ -211,17 +309,25 @@ def fit(
     the same curves. Training stops early, with `History.diverged_at` set, if the loss
     or any weight stops being finite.
 
+    Several models of one architecture (one per seed, say) train stacked when `model` is a
+    list: one forward and backward pass per step for all of them (`torch.vmap`), each model
+    with its own batch order (`seed`: one per model) and its own optimizer state, so each
+    ends where it would alone, up to float rounding. A model that diverges stops being
+    recorded; the others go on. The trained weights (and BN statistics) are written back into
+    the models passed. Returns one `History` per model, in order.
+
     Args:
-        model: a classifier returning logits (N, classes), or any model `loss_fn` understands.
+        model: a classifier returning logits (N, classes), or any model `loss_fn` understands;
+            or a list of such models sharing one architecture (parameter names and shapes).
         data: a `TensorData` (train and test split, e.g. `reslib.data.mnist1d()`), or a pair
             `(x, target)` of training tensors (then no test curves are measured).
         epochs: passes over the training set, >= 1.
         lr: learning rate.
-        batch_size: examples per step.
+        batch_size: examples per step (per model).
         optimizer: `"sgd"` (with `momentum`) or `"adam"`.
         momentum: SGD's momentum.
         weight_decay: L2 penalty, passed to the optimizer.
-        seed: seed of the shuffling order.
+        seed: seed of the shuffling order; for a list of models, one int for all or one per model.
         progress: show a tqdm progress bar while training (in a notebook, removed once done).
         loss_fn: `(output, target) -> mean loss`; None is cross-entropy on logits, and then the
             error rates are recorded too. E.g. `reslib.unet.segmentation_loss` (per-pixel
@@ -229,8 +335,10 @@ def fit(
     """
     require_int("epochs", epochs, maximum=100_000, fix="an epoch of MNIST-1D takes about 0.1 s")
     require_int("batch_size", batch_size)
-    require_int("seed", seed, minimum=0)
     require_bool("progress", progress)
+    single = isinstance(model, nn.Module)
+    models = [model] if single else _require_stack(model)
+    seeds = _require_seeds(seed, len(models), single)
     if isinstance(data, TensorData):
         x, y = data.x_train, data.y_train
     elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
@@ -244,53 +352,149 @@ def fit(
         raise ValueError(f"inputs and targets need the same length, got {len(x)} and {len(y)}")
     classify = loss_fn is None
     if classify:
-        _require_classifier_data(model, x, y, moves=True)  # fit moves the model to x's device
+        for m in models:
+            _require_classifier_data(m, x, y, moves=True)  # fit moves the model to x's device
         if isinstance(data, TensorData) and int(y.max()) >= data.num_classes:
             raise ValueError(
                 f"data's labels go up to {int(y.max())}, but data.num_classes is {data.num_classes}"
             )
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
-    model.to(x.device)
-    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
-    gen = torch.Generator().manual_seed(seed)
-    n = len(x)
-    history = History()
+    for m in models:
+        m.to(x.device)
+    runner = _Single(model) if single else _Stacked(models)
+    try:
+        histories = _train(
+            runner,
+            data,
+            x,
+            y,
+            epochs,
+            batch_size,
+            seeds,
+            progress,
+            loss_fn,
+            classify,
+            _optimizer(runner.parameters(), optimizer, lr, momentum, weight_decay),
+        )
+    finally:
+        runner.write_back()  # also after an interrupt: the models hold what was trained so far
+    return histories[0] if single else histories
+
+
+def _require_stack(models: Sequence[nn.Module]) -> list[nn.Module]:
+    """The models of a stacked `fit`, checked: at least one, each once, one architecture."""
+    models = list(models)
+    if not models:
+        raise ValueError("model is an empty list; pass a model, or a list of models to train side by side")
+    if len({id(m) for m in models}) != len(models):
+        raise ValueError("model lists one model more than once; pass each model once (e.g. one per seed)")
+    first = models[0]
+    for i, m in enumerate(models[1:], 1):
+        same = type(m) is type(first) and [(k, v.shape, v.dtype) for k, v in m.state_dict().items()] == [
+            (k, v.shape, v.dtype) for k, v in first.state_dict().items()
+        ]
+        if not same:
+            raise ValueError(
+                f"model[{i}] is not built like model[0] (its type, parameter or buffer names and shapes "
+                f"differ); models trained side by side share one architecture: train the others separately"
+            )
+    return models
+
+
+def _require_seeds(seed: int | Sequence[int], count: int, single: bool) -> list[int]:
+    if isinstance(seed, int):
+        return [require_int("seed", seed, minimum=0)] * count
+    if single:
+        raise TypeError(f"seed must be an int for one model, got {type(seed).__name__}")
+    seeds = [require_int(f"seed[{i}]", s, minimum=0) for i, s in enumerate(seed)]
+    if len(seeds) != count:
+        raise ValueError(f"seed lists {len(seeds)} seeds for {count} models; give one per model, or one int")
+    return seeds
+
+
+def _train(
+    runner: _Single | _Stacked,
+    data: TensorData | tuple[torch.Tensor, torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    seeds: list[int],
+    progress: bool,
+    loss_fn: LossFn,
+    classify: bool,
+    opt: torch.optim.Optimizer,
+) -> list[History]:
+    """The loop of `fit`, for one model or a stack: every quantity carries a leading model dimension."""
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    n, count = len(x), runner.count
+    histories = [History() for _ in range(count)]
+    alive = list(range(count))  # the models not diverged yet
+    sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
+    sizes = torch.tensor(sizes, device=x.device, dtype=torch.float32)  # (steps,) examples per step
     with _progress_bar(range(epochs), "epochs", progress) as bar:
         for epoch in bar:
-            model.train()
-            order = torch.randperm(n, generator=gen).to(x.device)
-            losses, outputs = [], []  # detached, so no graph is kept; summed once per epoch
+            runner.train(True)
+            order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)  # (M, n)
+            losses, wrong = [], torch.zeros(count, device=x.device)  # on the device until the epoch ends
             for i in range(0, n, batch_size):
-                idx = order[i : i + batch_size]
-                out = model(x[idx])
-                loss = loss_fn(out, y[idx])
+                idx = order[:, i : i + batch_size]  # (M, B)
+                out = runner(x[idx])
+                loss = runner.losses(loss_fn, out, y[idx])  # (M,)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                loss.sum().backward()  # model i's weights get loss i's gradient only
                 opt.step()
                 losses.append(loss.detach())
                 if classify:
-                    outputs.append(out.detach())
-            sizes = torch.tensor(
-                [len(idx) for idx in order.split(batch_size)], device=x.device, dtype=torch.float32
-            )
-            loss_sum = (torch.stack(losses) * sizes).sum()
-            train_loss = loss_sum.item() / n  # the one sync per epoch
-            history.train_loss.append(train_loss)
-            if classify:
-                wrong = (torch.cat(outputs).argmax(1) != y[order]).sum()
-                history.train_error.append(wrong.item() / n)
+                    wrong += (out.detach().argmax(-1) != y[idx]).sum(-1)
+            train_loss = (torch.stack(losses) * sizes[:, None]).sum(0) / n  # (M,)
             # a NaN gradient in the last step leaves NaN weights behind a finite loss: check both
-            if not math.isfinite(train_loss) or not _finite_parameters(model):
-                history.diverged_at = epoch
-                break
-            postfix = {"loss": f"{train_loss:.3f}"}
-            if isinstance(data, TensorData):
+            finite = runner.finite().to(x.device) & train_loss.isfinite()
+            loss_list, error_list, finite_list = torch.stack([train_loss, wrong / n, finite]).tolist()  # sync
+            for m in list(alive):
+                histories[m].train_loss.append(loss_list[m])
                 if classify:
-                    test_loss, test_error = evaluate(model, data.x_test, data.y_test)
-                    history.test_error.append(test_error)
-                    postfix["test_error"] = f"{test_error:.3f}"
-                else:
-                    test_loss = _test_loss(model, data.x_test, data.y_test, loss_fn)
-                history.test_loss.append(test_loss)
+                    histories[m].train_error.append(error_list[m])
+                if not finite_list[m]:
+                    histories[m].diverged_at = epoch
+                    alive.remove(m)
+            if not alive:
+                break
+            postfix = {"loss": f"{sum(loss_list[m] for m in alive) / len(alive):.3f}"}
+            if isinstance(data, TensorData):
+                test_loss, test_error = _test_curves(runner, data.x_test, data.y_test, loss_fn, classify)
+                for m in alive:
+                    histories[m].test_loss.append(test_loss[m])
+                    if classify:
+                        histories[m].test_error.append(test_error[m])
+                if classify:
+                    postfix["test_error"] = f"{sum(test_error[m] for m in alive) / len(alive):.3f}"
             bar.set_postfix(**postfix)
-    return history
+    return histories
+
+
+@torch.no_grad()
+def _test_curves(
+    runner: _Single | _Stacked,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: LossFn,
+    classify: bool,
+    batch_size: int = 1000,
+) -> tuple[list[float], list[float]]:
+    """Each model's mean test loss and error rate, in eval mode (one sync)."""
+    runner.train(False)
+    loss_sum = torch.zeros(runner.count, device=x.device)
+    wrong = torch.zeros(runner.count, device=x.device)
+    for i in range(0, len(x), batch_size):
+        xb, yb = x[i : i + batch_size], y[i : i + batch_size]
+        out = runner.shared(xb)  # (M, B, ...)
+        if classify:
+            loss_sum += runner.summed_cross_entropy(out, yb)
+            wrong += (out.argmax(-1) != yb).sum(-1)
+        else:
+            targets = yb.expand(runner.count, *yb.shape)
+            loss_sum += runner.losses(loss_fn, out, targets) * len(xb)
+    runner.train(True)
+    loss, error = torch.stack([loss_sum / len(x), wrong / len(x)]).tolist()
+    return loss, error

@@ -11,7 +11,18 @@ Prints three tables:
    controls (`reslib.viz.static.control_grid`: up to 80 combinations, every option of a
    dropdown, each slider's ends kept; no combination twice, so every update is a cache miss),
    median and worst;
-3. `reslib.train.fit` against a bare PyTorch loop doing the same work.
+3. `reslib.train.fit` against a bare PyTorch loop doing the same work;
+4. training several models (one per seed) one after another against `fit` on the list of them,
+   stacked into one: optimizer steps per second (one step of one model counts one), on the CPU and,
+   when CUDA is present, on the GPU.
+With CUDA present, table 1 runs every notebook twice: on the GPU and with CUDA hidden
+(`CUDA_VISIBLE_DEVICES=`), side by side.
+
+`--profile` counts, for the training in the series' slowest cells, the kernels launched per
+optimizer step (every ATen operation that reaches a backend, counted by a `TorchDispatchMode`: on
+a GPU each is at least one kernel launch, so the count is the same on a CPU) and the host reads per
+epoch (`item`, `tolist`, `bool`, ...: on a GPU each waits for the device), for a loop over models
+and for the stacked models.
 Targets, written down here: what the README promises (every notebook runs on a laptop CPU in
 seconds) and what the house style asks of a live explorer (an update under 100 ms, else a button):
 notebook <= 45 s and <= 1.5 GB on 2 CPU cores; update median <= 100 ms; fit >= 0.95x the bare
@@ -193,6 +204,138 @@ def bench_fit(repeats: int = 9, epochs: int = 5) -> tuple[float, float, float]:
     return fit_rate, bare_rate, fit_rate / bare_rate
 
 
+def _stack_workloads() -> dict[str, tuple]:
+    """name -> (build one model from a seed, data, fit's keyword arguments): the series' trainings."""
+    data = rl.data.mnist1d()
+    segment = rl.scenes.segmentation(n=400, size=32, seed=0, noise=0.2)
+    return {
+        "01 16-layer plain MLP": (
+            lambda: rl.mlp.mlp(16, 64, 40, 10),
+            (data.x_train, data.y_train),
+            dict(lr=0.05),
+        ),
+        "03 12-block residual MLP + BN": (
+            lambda: rl.mlp.mlp(12, 64, 40, 10, residual=True, norm="batch"),
+            data,
+            dict(lr=0.05),
+        ),
+        "09 U-Net (depth 3, 8 channels)": (
+            lambda: rl.unet.UNet(1, 3, depth=3, base_channels=8, padding="same"),
+            (segment.x, segment.mask),
+            dict(lr=3e-3, batch_size=10, optimizer="adam", loss_fn=rl.unet.segmentation_loss),
+        ),
+    }
+
+
+def _models(build, count: int, device: torch.device) -> list:
+    models = []
+    for seed in range(count):
+        rl.set_seed(seed)
+        models.append(build().to(device))
+    return models
+
+
+def _to(data, device: torch.device):
+    if isinstance(data, tuple):
+        return tuple(t.to(device) for t in data)
+    return rl.data.TensorData(
+        data.x_train.to(device),
+        data.y_train.to(device),
+        data.x_test.to(device),
+        data.y_test.to(device),
+        data.num_classes,
+    )
+
+
+def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float, float]]:
+    """(workload, device, steps/s in a loop over `count` models, steps/s stacked) per workload and
+    device; a step of one model counts one. Best of three, alternating."""
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    rows = []
+    for name, (build, data, kwargs) in _stack_workloads().items():
+        for device in devices:
+            on = _to(data, device)
+            n = len(on[0]) if isinstance(on, tuple) else len(on.x_train)
+            steps = count * epochs * -(-n // kwargs.get("batch_size", 100))
+            best = {"loop": float("inf"), "stacked": float("inf")}
+            for _ in range(3):
+                for kind in best:
+                    models = _models(build, count, device)
+                    start = time.perf_counter()
+                    if kind == "loop":
+                        for seed, model in enumerate(models):
+                            rl.train.fit(model, on, epochs, seed=seed, progress=False, **kwargs)
+                    else:
+                        rl.train.fit(models, on, epochs, seed=list(range(count)), progress=False, **kwargs)
+                    if device.type == "cuda":
+                        torch.cuda.synchronize()
+                    best[kind] = min(best[kind], time.perf_counter() - start)
+            rows.append((name, device.type, steps / best["loop"], steps / best["stacked"]))
+    return rows
+
+
+def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
+    """(workload, "loop" or "stacked", kernels per optimizer step, host reads per epoch), on the CPU."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Kernels(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Kernels.count += 1
+            return func(*args, **(kwargs or {}))
+
+    reads = (
+        torch.Tensor.item,
+        torch.Tensor.tolist,
+        torch.Tensor.__bool__,
+        torch.Tensor.__int__,
+        torch.Tensor.__float__,
+    )
+
+    class HostReads(TorchFunctionMode):
+        count = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            HostReads.count += func in reads
+            return func(*args, **(kwargs or {}))
+
+    rows = []
+    for name, (build, data, kwargs) in _stack_workloads().items():
+        n = len(data[0]) if isinstance(data, tuple) else len(data.x_train)
+        steps = -(-n // kwargs.get("batch_size", 100))  # per model and epoch
+        for kind in ("loop", "stacked"):
+            counts = {}
+            for epochs in (1, 2):  # the difference is one epoch's work, without the set-up
+                models = _models(build, count, torch.device("cpu"))
+                Kernels.count = HostReads.count = 0
+                with Kernels(), HostReads():
+                    if kind == "loop":
+                        for seed, model in enumerate(models):
+                            rl.train.fit(model, data, epochs, seed=seed, progress=False, **kwargs)
+                    else:
+                        rl.train.fit(models, data, epochs, seed=list(range(count)), progress=False, **kwargs)
+                counts[epochs] = (Kernels.count, HostReads.count)
+            kernels = counts[2][0] - counts[1][0]
+            rows.append((name, kind, kernels / steps, counts[2][1] - counts[1][1]))
+    return rows
+
+
+@contextlib.contextmanager
+def _cuda_hidden() -> Iterator[None]:
+    """Kernels started inside see no GPU (they inherit this process's environment)."""
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CUDA_VISIBLE_DEVICES"]
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
 def binder_command(argv: list[str]) -> list[str] | None:
     """This command again, on CPU 0 and, where `unshare` can, in a namespace with no network but lo.
 
@@ -274,23 +417,45 @@ def main() -> None:
     parser.add_argument("--explorers-only", action="store_true", help="only the explorer table")
     parser.add_argument("--binder", action="store_true", help="one CPU, no network, per thread count")
     parser.add_argument("--threads", default="1", help="with --binder: thread counts, e.g. 1,2,4")
+    parser.add_argument("--profile", action="store_true", help="kernels per step, host reads per epoch")
     parser.add_argument("paths", nargs="*", type=Path, help="with --binder: these notebooks only")
     args = parser.parse_args()
     if args.binder:
         main_binder(args, sys.argv[1:])
         return
+    if args.profile:
+        print("training of the slowest cells, 3 models (one per seed), on the CPU:")
+        print(f"{'workload':<34}{'how':<9}{'kernels per step':>18}{'host reads per epoch':>22}")
+        for name, kind, kernels, reads in profile_training():
+            print(f"{name:<34}{kind:<9}{kernels:18.0f}{reads:22d}")
+        return
     print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, cpus: {psutil.cpu_count()}")
     if not (args.skip_notebooks or args.explorers_only):
-        print("\nnotebook                              time (s)   peak memory (GB)   target <=45 s, <=1.5 GB")
-        for name, seconds, gb in bench_notebooks(sorted((ROOT / "notebooks").glob("*.ipynb"))):
-            ok = "ok" if seconds <= 45 and gb <= 1.5 else "OVER"
-            print(f"{name:<38}{seconds:8.1f}{gb:15.2f}          {ok}")
+        paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+        print("\nnotebook                              time (s)   peak memory (GB)   target <=25 s, <=1.5 GB")
+        total = 0.0
+        for name, seconds, gb in bench_notebooks(paths):
+            total += seconds
+            ok = "ok" if seconds <= 25 and gb <= 1.5 else "OVER"
+            print(f"{name:<38}{seconds:8.1f}{gb:15.2f}          {ok}", flush=True)
+        print(f"{'total':<38}{total:8.1f}                     target <= 120 s")
+        if torch.cuda.is_available():
+            print("\nnotebook                              GPU (s)   CPU, CUDA hidden (s)")
+            for path in paths:
+                gpu = run_notebook(path)[0]
+                with _cuda_hidden():
+                    cpu = run_notebook(path)[0]
+                print(f"{path.name:<38}{gpu:8.1f}{cpu:14.1f}   {'ok' if gpu <= cpu else 'SLOWER ON THE GPU'}")
     print("\nexplorer                       updates   median (ms)   worst (ms)   target median <=100 ms")
     for name, n, median, worst, at in bench_explorers():
         ok = "ok" if median <= 100 else "OVER"
         print(f"{name:<30}{n:8d}{median:14.1f}{worst:13.1f}   {ok}   (worst at {at})")
     if args.explorers_only:
         return
+    print("\nstacked training: 3 models (seeds 0-2), 1 epoch; optimizer steps/s (one model's step = 1)")
+    print(f"{'workload':<34}{'device':<8}{'one by one':>12}{'stacked':>10}{'speed-up':>10}")
+    for name, device, loop, stacked in bench_stacked():
+        print(f"{name:<34}{device:<8}{loop:12.0f}{stacked:10.0f}{stacked / loop:9.2f}x", flush=True)
     fit_rate, bare_rate, ratio = bench_fit()
     print("\ntraining throughput (mlp depth 8, width 64, MNIST-1D, 5 epochs, best of 9)")
     print(f"  reslib.train.fit: {fit_rate:,.0f} examples/s")
