@@ -1,4 +1,4 @@
-"""Runtime state in one place: seeds, the device, local RNG and thread settings, and a cache.
+"""Runtime state in one place: seeds, the device, local RNG and thread settings, a cache, and Colab.
 
 Library code never changes global state by hand: where it needs its own random numbers it draws
 them inside `local_seed(seed)`, which gives the caller's RNG state back afterwards, and where one
@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import importlib
 import random
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 
@@ -19,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from reslib.validate import require_int, typechecked
+from reslib.validate import require_bool, require_int, typechecked
 
-__all__ = ["byte_cache", "device", "local_seed", "num_threads", "set_seed"]
+__all__ = ["byte_cache", "colab_setup", "device", "local_seed", "num_threads", "set_seed"]
 
 
 @typechecked
@@ -54,6 +56,36 @@ def device() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@typechecked
+def colab_setup(on_colab: bool | None = None) -> str:
+    """On Google Colab, turn on its widget manager so the explorers show; elsewhere do nothing.
+
+    Colab renders only its own widgets until `google.colab.output.enable_custom_widget_manager()`
+    is called: a plotly `FigureWidget` or an anywidget shows an error instead. Every setup cell calls
+    this function, so it is silent off Colab (nbval compares the notebooks' outputs exactly).
+
+    Args:
+        on_colab: whether this runs on Colab; None (the default) detects it: Colab's kernel has
+            imported `google.colab`. Tests pass True with a fake `google.colab.output`.
+
+    Returns:
+        What was done, in one line (returned, never printed).
+    """
+    if on_colab is None:
+        on_colab = "google.colab" in sys.modules
+    if not require_bool("on_colab", on_colab):
+        return "not on Colab: nothing to do"
+    try:
+        output = importlib.import_module("google.colab.output")
+    except ImportError as error:
+        raise ValueError(
+            "on_colab=True, but google.colab.output cannot be imported: this is not Colab; "
+            "leave on_colab at None to detect Colab"
+        ) from error
+    output.enable_custom_widget_manager()
+    return "on Colab: turned on the custom widget manager, so plotly and anywidget explorers show"
 
 
 @typechecked
