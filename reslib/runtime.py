@@ -9,6 +9,7 @@ caller's thread count back, even when the block raises.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import importlib
@@ -23,7 +24,17 @@ from torch import nn
 
 from reslib.validate import require_bool, require_int, typechecked
 
-__all__ = ["byte_cache", "colab_setup", "device", "local_seed", "num_threads", "set_seed"]
+__all__ = [
+    "GPU_MIN_FLOPS",
+    "byte_cache",
+    "colab_setup",
+    "device",
+    "device_for",
+    "local_seed",
+    "num_threads",
+    "set_seed",
+    "step_flops",
+]
 
 
 @typechecked
@@ -86,6 +97,58 @@ def colab_setup(on_colab: bool | None = None) -> str:
         ) from error
     output.enable_custom_widget_manager()
     return "on Colab: turned on the custom widget manager, so plotly and anywidget explorers show"
+
+
+# A training step below this many FLOPs runs faster on a CPU than on a GPU: a GPU step costs at least
+# its kernel launches (~100 of ~5-10 us each for our models: about 1 ms, plus a host read per epoch),
+# while a laptop core does 1e9 FLOPs in roughly 20-50 ms, so below ~1e9 FLOPs per step the launches
+# dominate. The series' models (3-50 layers of width 32-200, batches of 10-128) train at 1e7-1e9
+# FLOPs per step; on a lent H200 they ran 3-4x slower than on 2 CPU cores. An estimate from those
+# numbers: the next GPU run measures it (`make bench` times every notebook on both).
+GPU_MIN_FLOPS = 1e9
+
+
+@typechecked
+def step_flops(model: nn.Module, example: torch.Tensor) -> int:
+    """FLOPs of one training step of `model` on the batch `example`: 3x its forward pass's.
+
+    Counted by `torch.utils.flop_counter.FlopCounterMode` on a copy on the meta device, so nothing
+    is computed and the caller's model is untouched. Matrix products and convolutions count; the
+    element-wise work around them is small beside them. The backward pass costs about twice the
+    forward (a product's gradient needs two products of the same size).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    if not isinstance(example, torch.Tensor):
+        raise TypeError(f"example must be a tensor (one batch of inputs), got {type(example).__name__}")
+    meta = copy.deepcopy(model).to("meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        try:
+            meta(example.to("meta"))
+        except (RuntimeError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"model does not run on example of shape {tuple(example.shape)} ({error}); pass one batch "
+                f"of the inputs the model trains on"
+            ) from error
+    return 3 * int(counter.get_total_flops())
+
+
+@typechecked
+def device_for(model: nn.Module, example: torch.Tensor, models: int = 1) -> torch.device:
+    """`device()` if a training step of `models` copies of `model` on `example` pays for it, else the CPU.
+
+    A GPU pays from `GPU_MIN_FLOPS` per step (several models trained stacked add up: `models`);
+    below that, kernel launches cost more than the arithmetic and the CPU is faster. A notebook
+    asks this with its largest training step, so on a GPU machine it runs where it runs fastest.
+
+    Example:
+        >>> device_for(nn.Linear(40, 10), torch.zeros(100, 40))  # 2.4e5 FLOPs: the CPU, GPU or not
+        device(type='cpu')
+    """
+    require_int("models", models, maximum=10**6)
+    best = device()
+    flops = models * step_flops(model, example)  # also checks the model runs on example
+    return best if best.type != "cpu" and flops >= GPU_MIN_FLOPS else torch.device("cpu")
 
 
 @typechecked

@@ -1,6 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import reslib as rl
 
@@ -133,3 +136,35 @@ def test_require_device_passes_none_through_and_refuses_a_missing_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="this machine has no cuda device"):
             rl.validate.require_device("device", "cuda")
+
+
+def test_step_flops_counts_three_forward_passes_on_the_meta_device():
+    layer = nn.Linear(40, 10)
+    before = layer.weight.clone()
+    state = torch.get_rng_state()
+    assert rl.runtime.step_flops(layer, torch.zeros(100, 40)) == 3 * 2 * 100 * 40 * 10
+    assert torch.equal(layer.weight, before) and layer.weight.device.type == "cpu"
+    assert torch.equal(torch.get_rng_state(), state)  # nothing drawn, nothing computed
+
+
+def test_device_for_keeps_small_steps_on_the_cpu_and_sends_large_ones_to_the_gpu(monkeypatch):
+    small, big = (nn.Linear(40, 10), torch.zeros(100, 40)), (nn.Linear(2048, 2048), torch.zeros(1000, 2048))
+    assert rl.runtime.device_for(*big) == rl.device() or rl.device().type == "cpu"
+    monkeypatch.setattr(rl.runtime, "device", lambda: torch.device("cuda"))  # a machine with a GPU
+    assert rl.runtime.device_for(*small) == torch.device("cpu")
+    assert rl.runtime.device_for(*big) == torch.device("cuda")  # 2.5e10 FLOPs per step
+    flops = rl.runtime.step_flops(*small)
+    many = math.ceil(rl.runtime.GPU_MIN_FLOPS / flops)  # stacked models add up
+    assert rl.runtime.device_for(*small, models=many) == torch.device("cuda")
+    assert rl.runtime.device_for(*small, models=many - 1) == torch.device("cpu")
+    monkeypatch.setattr(rl.runtime, "device", lambda: torch.device("cpu"))
+    assert rl.runtime.device_for(*big) == torch.device("cpu")
+
+
+def test_device_for_rejects_bad_arguments_by_name():
+    with pytest.raises(TypeError, match="example"):
+        rl.runtime.device_for(nn.Linear(4, 2), [[0.0] * 4])
+    with pytest.raises(ValueError, match="models"):
+        rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 4), models=0)
+    with pytest.raises(ValueError, match="does not run on example of shape"):
+        rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 5))

@@ -304,6 +304,8 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         depth=3, gain=2.0, residual_scale=1.0, batch_norm=False
     ),
     "reslib.runtime.num_threads": lambda: dict(n=1),  # the fuzz runs on one thread already
+    "reslib.runtime.step_flops": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4)),
+    "reslib.runtime.device_for": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4), models=2),
     "reslib.validate.require_device": lambda: dict(name="x", value="cpu"),
     "reslib.validate.require_bool": lambda: dict(name="x", value=True),
     "reslib.validate.require_tensor": lambda: dict(name="x", value=_T(2, 3)),
