@@ -121,6 +121,20 @@ def step_flops(model: nn.Module, example: torch.Tensor) -> int:
 
     if not isinstance(example, torch.Tensor):
         raise TypeError(f"example must be a tensor (one batch of inputs), got {type(example).__name__}")
+    if example.numel() == 0:
+        raise ValueError(f"example is empty (shape {tuple(example.shape)}); pass one batch of inputs")
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    embeds = any(isinstance(m, nn.Embedding) for m in model.modules())
+    if example.is_floating_point() and weight is not None and example.dtype != weight.dtype:
+        raise ValueError(
+            f"example holds {example.dtype}, the model's weights {weight.dtype}; "
+            f"use example.to({weight.dtype})"
+        )
+    if not example.is_floating_point() and not embeds:
+        raise ValueError(
+            f"example holds {example.dtype}, but the model has no embedding to look integers up in; pass "
+            f"floating-point inputs"
+        )
     meta = copy.deepcopy(model).to("meta")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         try:

@@ -512,6 +512,7 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # expressions on 'reslib.module.name', the argument and the probe's label, with the reason. Any
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
+    (r"reslib\.runtime\.(step_flops|device_for)", r"example", r"tensor ndim-1", "one unbatched input runs"),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
     (
         r".*",
