@@ -8,4 +8,8 @@ machine, whatever the person running the tests has guessed before.
 import os
 import tempfile
 
-os.environ["RESLIB_PREDICTIONS"] = os.path.join(tempfile.mkdtemp(prefix="reslib-"), "predictions.json")
+_run = tempfile.mkdtemp(prefix="reslib-")
+os.environ["RESLIB_PREDICTIONS"] = os.path.join(_run, "predictions.json")
+# Generated data sets (`reslib.data.cache_dir`) are cached in this run's folder too: the tests and
+# notebooks generate MNIST-1D once per run, and never read a cache another version left behind.
+os.environ["RESLIB_CACHE"] = os.path.join(_run, "cache")

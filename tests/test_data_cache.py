@@ -1,0 +1,80 @@
+"""MNIST-1D is generated once per machine: later sessions load it from `reslib.data.cache_dir()`."""
+
+import numpy as np
+import pytest
+import torch
+
+import reslib as rl
+from reslib import data as rd
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(rd.CACHE_ENV, str(tmp_path / "cache"))
+    rd._mnist1d_numpy.cache_clear()  # this session's memory: as in a fresh kernel
+    rd._mnist1d_tensors.cache_clear()
+    yield tmp_path / "cache"
+    rd._mnist1d_numpy.cache_clear()
+    rd._mnist1d_tensors.cache_clear()
+
+
+def _fresh_session():
+    rd._mnist1d_numpy.cache_clear()
+    rd._mnist1d_tensors.cache_clear()
+
+
+def _equal(a, b):
+    return all(torch.equal(getattr(a, k), getattr(b, k)) for k in ("x_train", "y_train", "x_test", "y_test"))
+
+
+def test_the_next_session_loads_what_the_first_generated(cache, monkeypatch):
+    first = rl.data.mnist1d(100, seed=1, device="cpu")
+    files = list(cache.glob("mnist1d-*.npz"))
+    assert len(files) == 1 and "n100-s1-" in files[0].name
+    _fresh_session()
+    monkeypatch.setattr(rd, "_generate_mnist1d", lambda *a: pytest.fail("generated again"))
+    assert _equal(rl.data.mnist1d(100, seed=1, device="cpu"), first)
+
+
+def test_another_seed_or_size_is_another_file(cache):
+    a = rl.data.mnist1d(100, seed=1, device="cpu")
+    b = rl.data.mnist1d(100, seed=2, device="cpu")
+    c = rl.data.mnist1d(200, seed=1, device="cpu")
+    assert len(list(cache.glob("mnist1d-*.npz"))) == 3
+    assert not torch.equal(a.x_train, b.x_train) and len(c.x_train) == 2 * len(a.x_train)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(b"not a zip file"),
+        lambda p: np.savez(p, x=np.zeros((3, 40)), y=np.zeros(3, dtype=np.int64)),  # arrays missing
+        lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object), y=0, x_test=0, y_test=0),  # a pickle
+        lambda p: np.savez(p, x=np.zeros((3, 40)), y=np.zeros(3), x_test=np.zeros((1, 40)), y_test=np.zeros(1)),
+    ],
+)
+def test_a_damaged_or_foreign_file_is_generated_again(cache, damage):
+    first = rl.data.mnist1d(100, seed=1, device="cpu")
+    (path,) = cache.glob("mnist1d-*.npz")
+    damage(path)
+    _fresh_session()
+    assert _equal(rl.data.mnist1d(100, seed=1, device="cpu"), first)
+    assert rd._read_cached(path, 100) is not None  # and written back whole
+
+
+def test_the_cache_keeps_only_the_most_recently_used_sets(cache, monkeypatch):
+    monkeypatch.setattr(rd, "CACHE_FILES", 2)
+    for seed in (1, 2, 3):
+        rl.data.mnist1d(20, seed=seed, device="cpu")
+    names = sorted(p.name for p in cache.glob("mnist1d-*.npz"))
+    assert len(names) == 2 and not any("-s1-" in n for n in names)
+
+
+def test_an_unwritable_cache_still_gives_the_data(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(rd.CACHE_ENV, str(blocker / "cache"))  # a folder under a file cannot be made
+    _fresh_session()
+    data = rl.data.mnist1d(100, seed=1, device="cpu")
+    assert data.x_train.shape == (80, 40)
+    _fresh_session()
