@@ -193,9 +193,16 @@ def _optimizer(
     )
     if fusable:
         try:
-            return kind(params, fused=True, **options)
+            opt = kind(params, fused=True, **options)
         except (RuntimeError, ValueError):  # a dtype or device this PyTorch has no fused kernel for
-            pass
+            return kind(params, **options)
+        if name == "sgd" and momentum:
+            # Fused SGD fails on a parameter whose momentum buffer was never made (one that had no
+            # gradient at the first step, as a branch skipped by stochastic depth). A zero buffer
+            # gives the same first update, m * 0 + g = g, as the buffer SGD would make from g.
+            for p in params:
+                opt.state[p]["momentum_buffer"] = torch.zeros_like(p)
+        return opt
     return kind(params, **options)
 
 

@@ -133,3 +133,25 @@ def test_stacked_fit_rejects_what_cannot_stack(small_data):
         rl.train.fit([a, b], small_data, 1, 0.01, seed=[0, -1])
     with pytest.raises(TypeError, match="model"):
         rl.train.fit([a, "b"], small_data, 1, 0.01)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam"])
+def test_the_fused_optimizer_takes_the_steps_of_the_plain_one(name):
+    # a parameter without a gradient at the first step (a block stochastic depth skipped) included
+    torch.manual_seed(0)
+    start = [torch.randn(5, 3), torch.randn(3)]
+    grads = [[torch.randn(5, 3), None], [torch.randn(5, 3), torch.randn(3)], [None, torch.randn(3)]]
+    runs = []
+    for fused in (False, True):
+        params = [p.clone().requires_grad_() for p in start]
+        opt = rl.train._optimizer(params, name, 0.1, 0.9, 1e-3)
+        if not fused:
+            opt = type(opt)(params, **{k: v for k, v in opt.defaults.items() if k != "fused"})
+        assert bool(opt.defaults.get("fused")) == fused
+        for step in grads:
+            for p, g in zip(params, step, strict=True):
+                p.grad = None if g is None else g.clone()
+            opt.step()
+        runs.append([p.detach() for p in params])
+    for a, b in zip(*runs, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
