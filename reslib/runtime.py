@@ -119,6 +119,20 @@ def step_flops(model: nn.Module, example: torch.Tensor) -> int:
     """
     from torch.utils.flop_counter import FlopCounterMode
 
+    _require_example(model, example)
+    meta = copy.deepcopy(model).to("meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        try:
+            meta(example.to("meta"))
+        except (RuntimeError, ValueError, TypeError) as error:
+            raise ValueError(
+                f"model does not run on example of shape {tuple(example.shape)} ({error}); pass one batch "
+                f"of the inputs the model trains on"
+            ) from error
+    return 3 * int(counter.get_total_flops())
+
+
+def _require_example(model: nn.Module, example: torch.Tensor) -> None:
     if not isinstance(example, torch.Tensor):
         raise TypeError(f"example must be a tensor (one batch of inputs), got {type(example).__name__}")
     if example.numel() == 0:
@@ -135,16 +149,6 @@ def step_flops(model: nn.Module, example: torch.Tensor) -> int:
             f"example holds {example.dtype}, but the model has no embedding to look integers up in; pass "
             f"floating-point inputs"
         )
-    meta = copy.deepcopy(model).to("meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        try:
-            meta(example.to("meta"))
-        except (RuntimeError, ValueError, TypeError) as error:
-            raise ValueError(
-                f"model does not run on example of shape {tuple(example.shape)} ({error}); pass one batch "
-                f"of the inputs the model trains on"
-            ) from error
-    return 3 * int(counter.get_total_flops())
 
 
 @typechecked
@@ -154,15 +158,18 @@ def device_for(model: nn.Module, example: torch.Tensor, models: int = 1) -> torc
     A GPU pays from `GPU_MIN_FLOPS` per step (several models trained stacked add up: `models`);
     below that, kernel launches cost more than the arithmetic and the CPU is faster. A notebook
     asks this with its largest training step, so on a GPU machine it runs where it runs fastest.
+    Without a GPU it returns the CPU at once (the FLOPs are counted only where there is a choice).
 
     Example:
         >>> device_for(nn.Linear(40, 10), torch.zeros(100, 40))  # 2.4e5 FLOPs: the CPU, GPU or not
         device(type='cpu')
     """
     require_int("models", models, maximum=10**6)
+    _require_example(model, example)
     best = device()
-    flops = models * step_flops(model, example)  # also checks the model runs on example
-    return best if best.type != "cpu" and flops >= GPU_MIN_FLOPS else torch.device("cpu")
+    if best.type == "cpu":
+        return best  # nothing to decide: counting would cost ~1 s the first time (torch's FLOP tables)
+    return best if models * step_flops(model, example) >= GPU_MIN_FLOPS else torch.device("cpu")
 
 
 @typechecked

@@ -161,10 +161,15 @@ def test_device_for_keeps_small_steps_on_the_cpu_and_sends_large_ones_to_the_gpu
     assert rl.runtime.device_for(*big) == torch.device("cpu")
 
 
-def test_device_for_rejects_bad_arguments_by_name():
+def test_device_for_rejects_bad_arguments_by_name(monkeypatch):
     with pytest.raises(TypeError, match="example"):
         rl.runtime.device_for(nn.Linear(4, 2), [[0.0] * 4])
     with pytest.raises(ValueError, match="models"):
         rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 4), models=0)
+    with pytest.raises(ValueError, match="holds torch.int64, but the model has no embedding"):
+        rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="does not run on example of shape"):
+        rl.runtime.step_flops(nn.Linear(4, 2), torch.zeros(1, 5))
+    monkeypatch.setattr(rl.runtime, "device", lambda: torch.device("cuda"))  # only then is it run
     with pytest.raises(ValueError, match="does not run on example of shape"):
         rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 5))
