@@ -50,7 +50,9 @@ def test_another_seed_or_size_is_another_file(cache):
         lambda p: p.write_bytes(b"not a zip file"),
         lambda p: np.savez(p, x=np.zeros((3, 40)), y=np.zeros(3, dtype=np.int64)),  # arrays missing
         lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object), y=0, x_test=0, y_test=0),  # a pickle
-        lambda p: np.savez(p, x=np.zeros((3, 40)), y=np.zeros(3), x_test=np.zeros((1, 40)), y_test=np.zeros(1)),
+        lambda p: np.savez(
+            p, x=np.zeros((3, 40)), y=np.zeros(3), x_test=np.zeros((1, 40)), y_test=np.zeros(1)
+        ),
     ],
 )
 def test_a_damaged_or_foreign_file_is_generated_again(cache, damage):

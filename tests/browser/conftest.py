@@ -7,6 +7,7 @@ import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -172,3 +173,16 @@ def chromium() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The median slider-to-redraw time the lab test measured (target <= 80 ms), when it ran."""
+    from .test_notebooks_in_lab import REDRAW_MS
+
+    if REDRAW_MS:
+        ordered = sorted(REDRAW_MS)
+        median = statistics.median(ordered)
+        terminalreporter.write_line(
+            f"slider-to-redraw in JupyterLab: median {median:.0f} ms over {len(ordered)} moves "
+            f"(fastest {ordered[0]:.0f}, slowest {ordered[-1]:.0f}; target median <= 80 ms)"
+        )
