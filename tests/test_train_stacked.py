@@ -155,3 +155,51 @@ def test_the_fused_optimizer_takes_the_steps_of_the_plain_one(name):
         runs.append([p.detach() for p in params])
     for a, b in zip(*runs, strict=True):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
+
+
+def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data):
+    groupable = [rl.mlp.mlp(3, 16, 40, 10, **o) for o in (dict(), dict(norm="batch"), dict(residual=True))]
+    assert all(rl.train._groupable(m) for m in groupable)
+    others = [
+        rl.mlp.mlp(3, 16, 40, 10, norm="layer"),  # LayerNorm: not grouped (vmap)
+        torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 10)),  # a shape-changing module
+        torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.BatchNorm1d(10, momentum=None)),
+    ]
+    assert not any(rl.train._groupable(m) for m in others)
+    # grouped and vmapped stacks train the same models to the same weights
+    results = []
+    for runner in (rl.train._Grouped, rl.train._Stacked):
+        models = _models((0, 1), residual=True, norm="batch")
+        original = rl.train._groupable
+        rl.train._groupable = lambda m, r=runner: r is rl.train._Grouped
+        try:
+            rl.train.fit(models, small_data, 2, 0.01, seed=[0, 1], progress=False)
+        finally:
+            rl.train._groupable = original
+        results.append(models)
+    for a, b in zip(*results, strict=True):
+        for wa, wb in zip(_weights(a), _weights(b), strict=True):
+            torch.testing.assert_close(wa, wb, atol=2e-5, rtol=1e-4)
+
+
+def test_a_stack_of_conv_nets_trains_through_vmap(small_data):
+    def conv(seed):
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(
+            torch.nn.Unflatten(1, (1, 40)),
+            torch.nn.Conv1d(1, 4, 3),
+            torch.nn.BatchNorm1d(4),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(4 * 38, 10),
+        )
+
+    alone = [conv(s) for s in (0, 1)]
+    solo = [rl.train.fit(m, small_data, 2, 0.01, seed=s, progress=False) for s, m in enumerate(alone)]
+    stacked = [conv(s) for s in (0, 1)]
+    assert not rl.train._groupable(stacked[0])
+    histories = rl.train.fit(stacked, small_data, 2, 0.01, seed=[0, 1], progress=False)
+    for a, b, ha, hb in zip(alone, stacked, solo, histories, strict=True):
+        assert hb.train_loss == pytest.approx(ha.train_loss, abs=2e-3)
+        for wa, wb in zip(_weights(a), _weights(b), strict=True):
+            torch.testing.assert_close(wb, wa, atol=2e-5, rtol=1e-4)
