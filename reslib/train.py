@@ -4,9 +4,10 @@
 `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
 `fit` also trains several models of one architecture at once (one per seed, say): pass a list
-and they run stacked, as one model with a leading model dimension (`torch.func.stack_module_state`
-and `torch.vmap`). A step then costs one kernel per operation for all of them, not one per model;
-each model still follows the path it would follow alone.
+and they run stacked, as one model with a leading model dimension: MLPs as grouped matrix products
+(`_Grouped`), anything else through `torch.func.stack_module_state` and `torch.vmap` (`_Stacked`).
+A step then costs one kernel per operation for all of them, not one per model; each model still
+follows the path it would follow alone.
 
 No DataLoader: the data already sits on the device, so a mini-batch is one
 indexing operation. Per-batch losses (and error counts) are kept on the device and
