@@ -28,6 +28,7 @@ __all__ = [
     "GPU_MIN_FLOPS",
     "byte_cache",
     "colab_setup",
+    "cores",
     "device",
     "device_for",
     "local_seed",
@@ -201,6 +202,23 @@ def _forked(seed: int | None, devices: list[int]) -> Iterator[None]:
         if seed is not None:
             torch.default_generator.manual_seed(seed)
         yield
+
+
+# The thread count torch chose when reslib was imported: OMP_NUM_THREADS where it is set (Binder sets
+# 1: its one CPU's time is shared by every core its container sees), else one per core it may use.
+_STARTING_THREADS = torch.get_num_threads()
+
+
+@typechecked
+def cores() -> int:
+    """The threads this machine's work can share: torch's own count when reslib was imported.
+
+    A notebook that runs tiny models on one thread (`num_threads(1)`) gives a large block back the
+    cores with `with num_threads(cores()): ...`: six transformers trained side by side are large
+    enough that two threads take 1.5x fewer seconds than one (measured on 2 cores). On Binder it is
+    1, as `binder/start` sets OMP_NUM_THREADS=1.
+    """
+    return _STARTING_THREADS
 
 
 @typechecked

@@ -173,3 +173,10 @@ def test_device_for_rejects_bad_arguments_by_name(monkeypatch):
     monkeypatch.setattr(rl.runtime, "device", lambda: torch.device("cuda"))  # only then is it run
     with pytest.raises(ValueError, match="does not run on example of shape"):
         rl.runtime.device_for(nn.Linear(4, 2), torch.zeros(1, 5))
+
+
+def test_cores_is_the_thread_count_torch_started_with_whatever_is_set_later():
+    started = rl.runtime.cores()
+    assert isinstance(started, int) and started >= 1
+    with rl.runtime.num_threads(1):
+        assert rl.runtime.cores() == started  # a notebook's num_threads(1) does not change it
