@@ -26,8 +26,9 @@ GPU each read waits for the device), for a loop over models and for the stacked 
 counted (they launch nothing); copies and fills are.
 Targets, written down here: what the README promises (every notebook runs on a laptop CPU in
 seconds) and what the house style asks of a live explorer (an update under 100 ms, else a button):
-notebook <= 45 s and <= 1.5 GB on 2 CPU cores; update median <= 100 ms; fit >= 0.95x the bare
-loop's throughput.
+notebook <= 25 s and <= 1.5 GB on 2 CPU cores, the series <= 120 s (under nbval, with pytest's and
+the kernel's start, that is the speed issue's 30 s and 150 s); update median <= 100 ms; fit >= 0.95x
+the bare loop's throughput; with CUDA, no notebook slower on the GPU than with CUDA hidden.
 Only the tables are printed: each kernel's own output goes to a file, shown if its notebook fails,
 and `fit`'s progress bar is drawn into a buffer (it is still drawn: it is part of what fit costs).
 
