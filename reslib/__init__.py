@@ -17,7 +17,7 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
   measured or in closed form), `landscape` (loss slices along filter-normalised directions), `euler`
   (residual blocks as Euler steps), `stream` (a transformer's residual stream:
   gradients per block, the logit lens);
-- training: `train` (`fit`, `evaluate`);
+- training: `train` (`fit`, `evaluate`), `stacking` (several MLPs run as one, for `fit`);
 - presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
 
 Every module is an attribute (`rl.resnet`), and every figure, explorer and check is one hop away:

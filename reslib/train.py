@@ -28,6 +28,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from reslib import stacking
 from reslib.data import TensorData
 from reslib.validate import (
     require_batch,
@@ -303,67 +304,6 @@ class _Stacked:
                 model.get_buffer(name).copy_(value[i])
 
 
-class _GroupedLinear(nn.Module):
-    """M linear maps at once: x (M, B, in) -> (M, B, out), one batched matrix product."""
-
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
-        super().__init__()
-        self.weight, self.bias = weight, bias  # (M, out, in), (M, out): the stacked leaves themselves
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.bias is None:
-            return torch.bmm(x, self.weight.mT)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.mT)
-
-
-class _GroupedBatchNorm(nn.Module):
-    """M batch norms at once, in one `F.batch_norm` call.
-
-    x (M, B, C) is normalised as (B, M * C): each model's channels with their own batch statistics
-    and running statistics.
-    """
-
-    def __init__(self, bn: nn.BatchNorm1d, prefix: str, params: dict, buffers: dict):
-        super().__init__()
-        self.weight, self.bias = params[prefix + "weight"], params[prefix + "bias"]  # (M, C)
-        self.running_mean = buffers[prefix + "running_mean"]  # (M, C), updated in place
-        self.running_var = buffers[prefix + "running_var"]
-        self.steps = buffers[prefix + "num_batches_tracked"]  # (M,)
-        self.eps, self.momentum = bn.eps, bn.momentum
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        M, B, C = x.shape
-        y = F.batch_norm(
-            x.transpose(0, 1).reshape(B, M * C),
-            self.running_mean.view(-1),
-            self.running_var.view(-1),
-            self.weight.reshape(-1),
-            self.bias.reshape(-1),
-            self.training,
-            self.momentum,
-            self.eps,
-        )
-        if self.training:
-            self.steps.add_(1)
-        return y.view(B, M, C).transpose(0, 1)
-
-
-# Modules whose forward acts on the last dimension only, or element by element: run on (M, B, ...)
-# they compute each model's output. Anything else (a conv, a flatten, a custom forward) is vmapped.
-def _groupable(model: nn.Module) -> bool:
-    from reslib import mlp
-
-    shape_free = (nn.Sequential, nn.Identity, mlp.MLP, mlp.PlainLayer, mlp.ResidualBlock)
-    shape_free += tuple(mlp.ACTIVATIONS.values())
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm1d):
-            if not (module.affine and module.track_running_stats and module.momentum is not None):
-                return False
-        elif type(module) not in (nn.Linear, *shape_free):
-            return False
-    return True
-
-
 class _Grouped(_Stacked):
     """Stacked MLPs run as grouped matrix products instead of `vmap`: the same arithmetic per model.
 
@@ -374,24 +314,7 @@ class _Grouped(_Stacked):
 
     def __init__(self, models: list[nn.Module]):
         self.models, self.count = models, len(models)
-        self.params = {
-            name: torch.stack([m.get_parameter(name).detach() for m in models]).requires_grad_()
-            for name, _ in models[0].named_parameters()
-        }
-        self.buffers = {
-            name: torch.stack([m.get_buffer(name) for m in models]) for name, _ in models[0].named_buffers()
-        }
-        self.base = copy.deepcopy(models[0])
-        for name, module in list(self.base.named_modules()):
-            prefix = f"{name}." if name else ""
-            if isinstance(module, nn.Linear):
-                grouped = _GroupedLinear(self.params[prefix + "weight"], self.params.get(prefix + "bias"))
-            elif isinstance(module, nn.BatchNorm1d):
-                grouped = _GroupedBatchNorm(module, prefix, self.params, self.buffers)
-            else:
-                continue
-            parent, _, attr = name.rpartition(".")
-            setattr(self.base.get_submodule(parent), attr, grouped)
+        self.base, self.params, self.buffers = stacking.grouped(models)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x: (M, B, ...)
         return self.base(x)
@@ -484,7 +407,9 @@ def fit(
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     for m in models:
         m.to(x.device)
-    runner = _Single(model) if single else _Grouped(models) if _groupable(models[0]) else _Stacked(models)
+    runner = (
+        _Single(model) if single else _Grouped(models) if stacking.groupable(models[0]) else _Stacked(models)
+    )
     try:
         histories = _train(
             runner,

@@ -157,25 +157,21 @@ def test_the_fused_optimizer_takes_the_steps_of_the_plain_one(name):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
 
 
-def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data):
+def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data, monkeypatch):
     groupable = [rl.mlp.mlp(3, 16, 40, 10, **o) for o in (dict(), dict(norm="batch"), dict(residual=True))]
-    assert all(rl.train._groupable(m) for m in groupable)
+    assert all(rl.stacking.groupable(m) for m in groupable)
     others = [
         rl.mlp.mlp(3, 16, 40, 10, norm="layer"),  # LayerNorm: not grouped (vmap)
         torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 10)),  # a shape-changing module
         torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.BatchNorm1d(10, momentum=None)),
     ]
-    assert not any(rl.train._groupable(m) for m in others)
+    assert not any(rl.stacking.groupable(m) for m in others)
     # grouped and vmapped stacks train the same models to the same weights
     results = []
-    for runner in (rl.train._Grouped, rl.train._Stacked):
+    for group in (True, False):
+        monkeypatch.setattr(rl.stacking, "groupable", lambda m, g=group: g)
         models = _models((0, 1), residual=True, norm="batch")
-        original = rl.train._groupable
-        rl.train._groupable = lambda m, r=runner: r is rl.train._Grouped
-        try:
-            rl.train.fit(models, small_data, 2, 0.01, seed=[0, 1], progress=False)
-        finally:
-            rl.train._groupable = original
+        rl.train.fit(models, small_data, 2, 0.01, seed=[0, 1], progress=False)
         results.append(models)
     for a, b in zip(*results, strict=True):
         for wa, wb in zip(_weights(a), _weights(b), strict=True):
@@ -197,7 +193,7 @@ def test_a_stack_of_conv_nets_trains_through_vmap(small_data):
     alone = [conv(s) for s in (0, 1)]
     solo = [rl.train.fit(m, small_data, 2, 0.01, seed=s, progress=False) for s, m in enumerate(alone)]
     stacked = [conv(s) for s in (0, 1)]
-    assert not rl.train._groupable(stacked[0])
+    assert not rl.stacking.groupable(stacked[0])
     histories = rl.train.fit(stacked, small_data, 2, 0.01, seed=[0, 1], progress=False)
     for a, b, ha, hb in zip(alone, stacked, solo, histories, strict=True):
         assert hb.train_loss == pytest.approx(ha.train_loss, abs=2e-3)

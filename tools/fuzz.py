@@ -304,6 +304,16 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         depth=3, gain=2.0, residual_scale=1.0, batch_norm=False
     ),
     "reslib.runtime.num_threads": lambda: dict(n=1),  # the fuzz runs on one thread already
+    "reslib.stacking.GroupedLinear": lambda: dict(weight=_T(2, 3, 4), bias=_T(2, 3)),
+    "reslib.stacking.GroupedBatchNorm": lambda: dict(
+        weight=_T(2, 3),
+        bias=_T(2, 3),
+        running_mean=_T(2, 3),
+        running_var=torch.ones(2, 3),
+        steps=torch.zeros(2, dtype=torch.long),
+    ),
+    "reslib.stacking.groupable": lambda: dict(model=nn.Linear(4, 2)),
+    "reslib.stacking.grouped": lambda: dict(models=[nn.Linear(4, 2), nn.Linear(4, 2)]),
     "reslib.runtime.step_flops": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4)),
     "reslib.runtime.device_for": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4), models=2),
     "reslib.validate.require_device": lambda: dict(name="x", value="cpu"),

@@ -1,0 +1,67 @@
+"""`reslib.stacking`: M MLPs as one network compute what each model computes alone."""
+
+import pytest
+import torch
+from torch import nn
+
+import reslib as rl
+
+
+def _mlps(count, **options):
+    out = []
+    for seed in range(count):
+        rl.set_seed(seed)
+        out.append(rl.mlp.mlp(3, 8, 5, 4, **options))
+    return out
+
+
+@pytest.mark.parametrize("options", [dict(), dict(norm="batch"), dict(residual=True, norm="batch")])
+@pytest.mark.parametrize("training", [True, False])
+def test_the_grouped_network_computes_each_models_output(options, training):
+    models = [m.train(training) for m in _mlps(3, **options)]
+    network, params, buffers = rl.stacking.grouped(models)
+    network.train(training)
+    x = torch.randn(3, 6, 5)  # a different batch for each model
+    out = network(x)
+    for i, model in enumerate(models):
+        torch.testing.assert_close(out[i], model(x[i]), atol=1e-5, rtol=1e-5)
+    if training and options.get("norm") == "batch":  # each model's running statistics, updated in place
+        for name, stacked in buffers.items():
+            for i, model in enumerate(models):
+                torch.testing.assert_close(stacked[i], model.get_buffer(name).to(stacked.dtype))
+
+
+def test_gradients_reach_each_models_own_weights_only():
+    models = _mlps(2)
+    network, params, _ = rl.stacking.grouped(models)
+    x = torch.randn(2, 4, 5)
+    network(x)[1].sum().backward()  # model 1's output only
+    for name, p in params.items():
+        assert p.grad[0].abs().max() == 0 and p.grad[1].abs().max() > 0, name
+    # and the models passed are left as they were
+    assert all(p.grad is None for m in models for p in m.parameters())
+
+
+def test_a_single_linear_layer_is_its_own_grouped_form():
+    layers = [nn.Linear(5, 4), nn.Linear(5, 4)]
+    network, params, _ = rl.stacking.grouped(layers)
+    assert isinstance(network, rl.stacking.GroupedLinear) and params["weight"].shape == (2, 4, 5)
+    x = torch.randn(2, 3, 5)
+    torch.testing.assert_close(network(x)[1], layers[1](x[1]))
+
+
+def test_what_cannot_be_grouped_is_refused_by_name():
+    assert not rl.stacking.groupable(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)))
+    assert not rl.stacking.groupable(nn.Conv1d(1, 2, 3))
+    assert not rl.stacking.groupable(nn.BatchNorm1d(4, momentum=None))  # a cumulative average
+    with pytest.raises(ValueError, match="models is empty"):
+        rl.stacking.grouped([])
+    with pytest.raises(ValueError, match="must be MLPs"):
+        rl.stacking.grouped([nn.Conv1d(1, 2, 3)])
+    with pytest.raises(ValueError, match="one architecture"):
+        rl.stacking.grouped([rl.mlp.mlp(2, 8, 5, 4), rl.mlp.mlp(3, 8, 5, 4)])
+    with pytest.raises(ValueError, match="bias has shape"):
+        rl.stacking.GroupedLinear(torch.zeros(2, 4, 5), torch.zeros(2, 5))
+    with pytest.raises(ValueError, match="steps has 3 entries for 2 models"):
+        w = torch.ones(2, 4)
+        rl.stacking.GroupedBatchNorm(w, w, w, w, torch.zeros(3, dtype=torch.long))
