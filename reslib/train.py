@@ -266,7 +266,7 @@ class _Stacked:
         def one(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (params, buffers), (x,))
 
-        # Dropout and stochastic depth draw different numbers for each model.
+        # Random layers (dropout) draw different numbers for each model.
         self.each = vmap(one, randomness="different")
         self.all = vmap(one, in_dims=(0, 0, None), randomness="different")
 
@@ -357,8 +357,9 @@ def fit(
 
     Several models of one architecture (one per seed, say) train stacked when `model` is a
     list: one forward and backward pass per step for all of them (`torch.vmap`), each model
-    with its own batch order (`seed`: one per model) and its own optimizer state, so each
-    ends where it would alone, up to float rounding. A model that diverges stops being
+    with its own batch order (`seed`: one per model) and its own optimizer state: the updates
+    each model would get alone, computed by batched kernels, which round differently (over many
+    epochs the difference grows, as between two CPUs). A model that diverges stops being
     recorded; the others go on. The trained weights (and BN statistics) are written back into
     the models passed. Returns one `History` per model, in order.
 
