@@ -44,6 +44,7 @@ import torch
 
 __all__ = [
     "MAX_BLOCKS",
+    "MAX_SEED",
     "MEMORY_LIMIT",
     "MODULE_LIMIT",
     "describe",
@@ -55,6 +56,7 @@ __all__ = [
     "require_float",
     "require_int",
     "require_memory",
+    "require_seed",
     "require_tensor",
     "require_type",
     "sized",
@@ -68,6 +70,9 @@ MAX_BLOCKS = 10_000
 # The most one call may allocate. Binder gives a whole notebook 2 GB; a request past this is a
 # typo (width=10**5) far more often than an experiment, and it would take the kernel down.
 MEMORY_LIMIT = 2**30  # bytes, 1 GiB
+
+# The largest seed: torch's generators take a signed 64-bit integer.
+MAX_SEED = 2**63 - 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +389,19 @@ def require_float(
 
 
 @typechecked
+def require_seed(name: str, value: object) -> int:
+    """Return `value` as an `int` if it is a seed torch can take: an integer in [0, `MAX_SEED`].
+
+    Raises:
+        TypeError: `value` is not an int.
+        ValueError: negative, or past 2**63 - 1.
+    """
+    return require_int(
+        name, value, minimum=0, maximum=MAX_SEED, fix="any integer from 0 to 2**63 - 1 will do"
+    )
+
+
+@typechecked
 def require_bool(name: str, value: object) -> bool:
     """Return `value` if it is a `bool`.
 
@@ -453,6 +471,7 @@ def require_tensor(
     dtype: str | None = None,
     nonempty: bool = True,
     fix: str = "",
+    finite: bool = False,
 ) -> torch.Tensor:
     """Return `value` if it is a tensor of the expected number of dimensions and kind of dtype.
 
@@ -460,10 +479,12 @@ def require_tensor(
         ndim: the allowed number(s) of dimensions; None: any.
         dtype: "float" (any floating point), "label" (class indices: int64, int32 or uint8) or None.
         nonempty: refuse a tensor with no elements (an empty batch).
+        finite: refuse NaN and infinity, and tensors on the meta device (they hold no values).
+            It reads the tensor (a device sync on a GPU): for inputs, not for an inner loop.
 
     Raises:
         TypeError: `value` is not a tensor, or its dtype is of the wrong kind.
-        ValueError: the wrong number of dimensions, or no elements.
+        ValueError: the wrong number of dimensions, no elements, or (`finite`) NaN or infinity.
     """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}{_fix(fix)}")
@@ -479,6 +500,16 @@ def require_tensor(
         raise ValueError(
             f"{name} is empty (shape {tuple(value.shape)}); pass at least one example{_fix(fix)}"
         )
+    if finite:
+        if value.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device and holds no values; pass real data{_fix(fix)}")
+        if value.is_floating_point() or value.is_complex():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise ValueError(
+                    f"{name} holds NaN or infinity ({bad} of {value.numel()} values); "
+                    f"clean the data first, e.g. {name}.nan_to_num(){_fix(fix)}"
+                )
     return value
 
 

@@ -106,8 +106,9 @@ def test_modules_stay_small(path):
 def test_the_ground_floor_imports_nothing_above_it():
     graph = _graph()
     assert graph["reslib.validate"] == set(), "reslib.validate imports nothing from reslib"
+    assert graph["reslib.guard"] <= {"reslib.validate"}, "reslib.guard imports only reslib.validate"
     for module in ("reslib.runtime", "reslib.layers", "reslib.inits"):
-        assert graph[module] <= {"reslib.validate"}, f"{module} imports only reslib.validate"
+        assert graph[module] <= {"reslib.validate", "reslib.guard"}, f"{module} imports only the guards"
     assert graph["reslib.checks.answers"] <= {"reslib.runtime"}, "reslib.checks.answers: the RNGs only"
     ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers"}
     assert graph["reslib.checks.core"] <= ground, "reslib.checks.core imports no topic module"
