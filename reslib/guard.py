@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from reslib.validate import typechecked
+from reslib.validate import require_float, typechecked
 
 __all__ = [
     "FLOPS_PER_SECOND",
@@ -128,6 +128,9 @@ def require_work(
     Raises:
         ValueError: the estimate passes `limit`; names the arguments, the estimate and the limit.
     """
+    flops = require_float("flops", flops, minimum=0.0)
+    operations = require_float("operations", operations, minimum=0.0)
+    limit = require_float("limit", limit, minimum=0.0, strict_minimum=True)
     seconds = float(flops) / FLOPS_PER_SECOND + float(operations) * OPERATION_SECONDS
     if seconds > limit:
         args = ", ".join(f"{k}={v!r}" for k, v in given.items())

@@ -324,6 +324,11 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.validate.require_float": lambda: dict(name="x", value=1.0),
     "reslib.validate.require_int": lambda: dict(name="x", value=1),
     "reslib.validate.require_memory": lambda: dict(name="x", value=1, nbytes=10),
+    "reslib.validate.require_seed": lambda: dict(name="seed", value=0),
+    "reslib.guard.require_work": lambda: dict(given={"steps": 10}, flops=1e6, operations=10.0),
+    # the guard on the first line of every forward: its other arguments are constants in reslib's
+    # own code, and `x`, the one a learner sets, is probed through the modules' forward
+    "reslib.guard.require_input": None,
     "reslib.layers.residual_add": lambda: dict(x=_T(2, 3), fx=_T(2, 3)),
     "reslib.costs.block_costs": lambda: dict(channels=64, planes=16, size=8),
     "reslib.costs.densenet_parameter_count": lambda: dict(
