@@ -35,6 +35,7 @@ __all__ = [
     "num_threads",
     "set_seed",
     "step_flops",
+    "threads",
 ]
 
 
@@ -219,6 +220,12 @@ def cores() -> int:
     1, as `binder/start` sets OMP_NUM_THREADS=1.
     """
     return _STARTING_THREADS
+
+
+@typechecked
+def threads() -> int:
+    """The threads torch uses now (`cores()` is the count it started with)."""
+    return torch.get_num_threads()
 
 
 @typechecked
