@@ -12,6 +12,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -237,3 +238,23 @@ def test_every_check_still_grades_right_after_the_whole_sequence():
 
 def test_math_is_untouched():
     assert math.comb(5, 2) == 10 and torch.isclose(torch.tensor(1.0), torch.tensor(1.0))
+
+
+def test_off_the_main_thread_a_runaway_loop_is_stopped_not_left_running(monkeypatch):
+    monkeypatch.setattr(rl.checks.core, "TIME_LIMIT", 0.3)
+    monkeypatch.setattr(rl.checks.answers, "GRACE", 0.5)
+    spins = []
+
+    def runaway(n, k):
+        while True:
+            spins.append(1)
+            del spins[:]
+
+    results = []
+    caller = threading.Thread(target=lambda: results.append(check_count_paths(runaway)))
+    caller.start()
+    caller.join(10)
+    assert results and results[0].passed is False and "ran for more than" in results[0].message
+    time.sleep(0.2)
+    workers = [t for t in threading.enumerate() if t.name == "reslib-check-answer"]
+    assert not workers, "the stopped answer's thread is still running"
