@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,9 @@ import torch
 
 from reslib.runtime import byte_cache
 from reslib.runtime import device as best_device
-from reslib.validate import require_device, require_float, require_int, typechecked
+from reslib.validate import require_device, require_float, require_int, require_tensor, typechecked
 
-__all__ = ["CACHE_ENV", "CIFAR10_ENV", "TensorData", "cache_dir", "cifar10", "mnist1d"]
+__all__ = ["CACHE_ENV", "CIFAR10_ENV", "TensorData", "cache_dir", "cifar10", "mnist1d", "require_clean"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,43 @@ class TensorData:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+
+    def __post_init__(self) -> None:
+        """Refuse, on construction, what would fail later (in `repr`, `fit` or `evaluate`)."""
+        for name in ("x_train", "x_test"):
+            x = require_tensor(f"TensorData: {name}", getattr(self, name), dtype="float")
+            if x.ndim < 2:
+                raise ValueError(
+                    f"TensorData: {name} must have shape (N, ...), one example per row, got "
+                    f"{tuple(x.shape)}; index one example as {name}[None]"
+                )
+        for name in ("y_train", "y_test"):
+            require_tensor(
+                f"TensorData: {name}", getattr(self, name), ndim=1, dtype="label", fix="one label per example"
+            )
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) != len(y):
+                raise ValueError(
+                    f"TensorData: x_{split} has {len(x)} examples but y_{split} {len(y)}; "
+                    "give one label per example"
+                )
+        if self.x_train.shape[1:] != self.x_test.shape[1:]:
+            raise ValueError(
+                f"TensorData: x_train {tuple(self.x_train.shape)} and x_test {tuple(self.x_test.shape)} "
+                "must have the same shape per example"
+            )
+        devices = {t.device for t in (self.x_train, self.y_train, self.x_test, self.y_test)}
+        if len(devices) > 1:
+            raise ValueError(f"TensorData: the tensors are on {sorted(map(str, devices))}; use one device")
+        require_int("TensorData: num_classes", self.num_classes, minimum=2)
+        if self.y_train.device.type != "meta":  # one read of the labels: construction, not a loop
+            low, high = torch.stack(torch.cat([self.y_train, self.y_test]).long().aminmax()).tolist()
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(
+                    f"TensorData: labels must be class indices in [0, num_classes={self.num_classes}), "
+                    f"got labels from {low} to {high}; pass num_classes={max(high + 1, 2)} or fix the labels"
+                )
 
     @property
     def num_features(self) -> int:
@@ -59,6 +97,53 @@ class TensorData:
             f"TensorData(train={tuple(self.x_train.shape)}, test={tuple(self.x_test.shape)}, "
             f"num_classes={self.num_classes}, device={self.x_train.device.type})"
         )
+
+
+@typechecked
+def require_clean(tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (), classes: int = 0) -> int:
+    """Refuse NaN and infinity in `tensors`, and labels that are not class indices.
+
+    What `reslib.train.fit` and `evaluate` check first, so that NaN data never trains into
+    plausible numbers. One read of the device for all the tensors together: for a call's
+    inputs, never inside a loop.
+
+    Args:
+        tensors: the tensors by the name the caller passed them as ("data.x_train").
+        labels: the names, among `tensors`, that hold class indices: >= 0, and < `classes`.
+        classes: the number of classes; 0 checks only that labels are >= 0.
+
+    Returns:
+        The largest label (-1 if `labels` is empty).
+
+    Raises:
+        TypeError: a complex tensor.
+        ValueError: a tensor on the meta device, NaN or infinity, or a label out of range.
+    """
+    stats = []
+    for name, t in tensors.items():
+        require_tensor(name, t, nonempty=False)
+        if t.device.type == "meta":
+            raise ValueError(f"{name} is on the meta device and holds no values; pass real data")
+        if t.is_complex():
+            raise TypeError(f"{name} holds complex numbers ({t.dtype}); pass real data, e.g. {name}.real")
+        bad = (
+            (~t.isfinite()).sum()
+            if t.is_floating_point()
+            else torch.zeros((), dtype=torch.long, device=t.device)
+        )
+        low, high = t.long().aminmax() if name in labels and t.numel() else (bad, bad)
+        stats.append(torch.stack([bad.long(), low, high]).cpu())
+    found = torch.stack(stats).tolist() if stats else []  # the one read
+    for (name, t), (bad, low, high) in zip(tensors.items(), found, strict=True):
+        if bad:
+            raise ValueError(
+                f"{name} holds NaN or infinity ({bad} of {t.numel()} values); clean the data first, "
+                f"e.g. {name}.nan_to_num(), or drop those examples"
+            )
+        if name in labels and (low < 0 or (classes and high >= classes)):
+            expected = f"in [0, {classes})" if classes else ">= 0"
+            raise ValueError(f"{name} must hold class indices {expected}, got labels from {low} to {high}")
+    return max((found[i][2] for i, name in enumerate(tensors) if name in labels), default=-1)
 
 
 CACHE_ENV = "RESLIB_CACHE"  # a folder that overrides where generated data are kept (the tests use one)
