@@ -165,3 +165,21 @@ def test_fit_leaves_no_view_of_a_closed_bar_in_the_notebook():
     stopped = failed[0].data[view]["model_id"]
     assert stopped, "a bar stopped by an error should stay"
     assert stopped in alive[0]["data"]["text/plain"]
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("ab", [1.0]), {}, TypeError, "History: train_loss must be a list or tuple of numbers, got str"),
+        (((1.0,), [1.0]), {}, TypeError, "History: train_loss must be a list of numbers, got tuple"),
+        (([1.0], [True]), {}, TypeError, r"History: train_error\[0\] must be a number"),
+        (([1.0], [0.5, 0.4]), {}, ValueError, "train_error has 2 values, train_loss 1"),
+        (([1.0], [], [1.0, 2.0]), {}, ValueError, "test_loss has 2 values, more than"),
+        (([1.0], [], [1.0], [0.1, 0.2]), {}, ValueError, "test_error has 2 values, test_loss 1"),
+        (([1.0],), dict(diverged_at=1), ValueError, r"diverged_at must be an int in \[0, 0\]"),
+    ],
+)
+def test_history_validates_on_construction(args, kwargs, error, match):
+    assert rl.train.History([1.0, math.nan], [0.5, 0.5], [1.0], diverged_at=1).epochs == 2
+    with pytest.raises(error, match=match):
+        rl.train.History(*args, **kwargs)
