@@ -8,6 +8,7 @@ below them only draw what `reslib.costs` and training measured.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -336,24 +337,32 @@ register_explorer(
 )
 
 
-NETWORKS: dict[str, dict] = {
-    **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
-    **{
-        f"CIFAR ResNet-{d}": dict(
-            block=BasicBlock,
-            layers=[(d - 2) // 6] * 3,
-            widths=(16, 32, 64),
-            stem_type="cifar",
-            image_size=32,
-            num_classes=10,
-            shortcut_type="A",
-        )
-        for d in (20, 32, 44, 56, 110)
-    },
-}
+# Read-only (a notebook that changed one would change every later table): name -> stage_costs' arguments.
+NETWORKS: Mapping[str, Mapping[str, object]] = MappingProxyType(
+    {
+        **{
+            name: MappingProxyType(dict(block=b, layers=tuple(layers)))
+            for name, (b, layers) in ARCHITECTURES.items()
+        },
+        **{
+            f"CIFAR ResNet-{d}": MappingProxyType(
+                dict(
+                    block=BasicBlock,
+                    layers=((d - 2) // 6,) * 3,
+                    widths=(16, 32, 64),
+                    stem_type="cifar",
+                    image_size=32,
+                    num_classes=10,
+                    shortcut_type="A",
+                )
+            )
+            for d in (20, 32, 44, 56, 110)
+        },
+    }
+)
 
 
-STRIDES = {"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True}
+STRIDES = MappingProxyType({"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True})
 
 
 @typechecked
