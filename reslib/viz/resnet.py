@@ -24,7 +24,7 @@ from reslib.train import History
 from reslib.validate import require_bool, require_choice, require_int, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Box, Call, Diagram, layer_label, shape_label, trace
-from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list, require_control
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 from reslib.viz.training import METRICS
@@ -306,7 +306,20 @@ def _totals(costs: BlockCosts, key: str) -> tuple[int, int]:
 def block_cost_explorer(
     channels: int = 256, planes: int = 64, size: int = 56, kernel_size: int = 3
 ) -> Explorer:
-    """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live."""
+    """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live.
+
+    Raises:
+        ValueError: a value outside its slider's range (a slider would clamp it without a word).
+    """
+    controls = {
+        "channels": widgets.IntSlider(value=16, min=16, max=1024, step=16, description="channels C"),
+        "planes": widgets.IntSlider(value=4, min=4, max=512, step=4, description="width"),
+        "size": widgets.IntSlider(value=1, min=1, max=112, description="map size"),
+        "kernel_size": widgets.IntSlider(value=1, min=1, max=7, step=2, description="kernel k"),
+    }
+    given = dict(channels=channels, planes=planes, size=size, kernel_size=kernel_size)
+    for name, value in given.items():
+        controls[name].value = require_control(name, value, controls[name])
     figure = go.FigureWidget(block_cost_figure(block_costs(channels, planes, size, kernel_size)))
 
     def redraw(channels: int, planes: int, size: int, kernel_size: int) -> str:
@@ -320,12 +333,6 @@ def block_cost_explorer(
             f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)"
         )
 
-    controls = {
-        "channels": widgets.IntSlider(value=channels, min=16, max=1024, step=16, description="channels C"),
-        "planes": widgets.IntSlider(value=planes, min=4, max=512, step=4, description="width"),
-        "size": widgets.IntSlider(value=size, min=1, max=112, description="map size"),
-        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=7, step=2, description="kernel k"),
-    }
     return Explorer(controls, figure, redraw, name="block_cost_explorer")
 
 
@@ -539,7 +546,20 @@ def _update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[
 
 @typechecked
 def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
-    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live."""
+    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live.
+
+    Raises:
+        ValueError: a value outside its slider's range (a slider would clamp it without a word).
+    """
+    controls = {
+        "depth": widgets.IntSlider(value=1, min=1, max=80, description="blocks L"),
+        "shortcut_scale": widgets.FloatSlider(
+            value=0.0, min=0.0, max=1.5, step=0.05, description="shortcut λ"
+        ),
+        "branch_scale": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="branch α"),
+    }
+    for name, value in dict(depth=depth, shortcut_scale=shortcut_scale, branch_scale=branch_scale).items():
+        controls[name].value = require_control(name, value, controls[name])
     first = shortcut_gradients(depth, shortcut_scale, branch_scale)
     figure = go.FigureWidget(shortcut_figure([first]))
 
@@ -552,15 +572,6 @@ def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale
             f"λ^L = {shortcut_scale**depth:.2g})"
         )
 
-    controls = {
-        "depth": widgets.IntSlider(value=depth, min=1, max=80, description="blocks L"),
-        "shortcut_scale": widgets.FloatSlider(
-            value=shortcut_scale, min=0.0, max=1.5, step=0.05, description="shortcut λ"
-        ),
-        "branch_scale": widgets.FloatSlider(
-            value=branch_scale, min=0.0, max=1.0, step=0.05, description="branch α"
-        ),
-    }
     return Explorer(controls, figure, redraw, name="shortcut_explorer")
 
 
