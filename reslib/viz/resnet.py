@@ -308,8 +308,7 @@ def block_cost_explorer(
 ) -> Explorer:
     """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live.
 
-    Raises:
-        ValueError: a value outside its slider's range (a slider would clamp it without a word).
+    Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
     """
     controls = {
         "channels": widgets.IntSlider(value=16, min=16, max=1024, step=16, description="channels C"),
@@ -344,24 +343,14 @@ register_explorer(
 )
 
 
-# Read-only (a notebook that changed one would change every later table): name -> stage_costs' arguments.
+# name -> stage_costs' arguments; read-only: a notebook that changed one would change every later table
+_CIFAR = dict(widths=(16, 32, 64), stem_type="cifar", image_size=32, num_classes=10, shortcut_type="A")
 NETWORKS: Mapping[str, Mapping[str, object]] = MappingProxyType(
     {
-        **{
-            name: MappingProxyType(dict(block=b, layers=tuple(layers)))
-            for name, (b, layers) in ARCHITECTURES.items()
-        },
+        **{n: MappingProxyType(dict(block=b, layers=tuple(ls))) for n, (b, ls) in ARCHITECTURES.items()},
         **{
             f"CIFAR ResNet-{d}": MappingProxyType(
-                dict(
-                    block=BasicBlock,
-                    layers=((d - 2) // 6,) * 3,
-                    widths=(16, 32, 64),
-                    stem_type="cifar",
-                    image_size=32,
-                    num_classes=10,
-                    shortcut_type="A",
-                )
+                dict(block=BasicBlock, layers=((d - 2) // 6,) * 3, **_CIFAR)
             )
             for d in (20, 32, 44, 56, 110)
         },
@@ -548,8 +537,7 @@ def _update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[
 def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
     r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live.
 
-    Raises:
-        ValueError: a value outside its slider's range (a slider would clamp it without a word).
+    Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
     """
     controls = {
         "depth": widgets.IntSlider(value=1, min=1, max=80, description="blocks L"),
