@@ -109,7 +109,9 @@ class TensorData:
 
 
 @typechecked
-def require_clean(tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (), classes: int = 0) -> int:
+def require_clean(
+    tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (), classes: int | None = None
+) -> int:
     """Refuse NaN and infinity in `tensors`, and labels that are not class indices.
 
     What `reslib.train.fit` and `evaluate` check first, so that NaN data never trains into
@@ -119,7 +121,7 @@ def require_clean(tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (
     Args:
         tensors: the tensors by the name the caller passed them as ("data.x_train").
         labels: the names, among `tensors`, that hold class indices: >= 0, and < `classes`.
-        classes: the number of classes; 0 checks only that labels are >= 0.
+        classes: the number of classes, >= 2; None checks only that labels are >= 0.
 
     Returns:
         The largest label (-1 if `labels` is empty).
@@ -128,6 +130,10 @@ def require_clean(tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (
         TypeError: a complex tensor.
         ValueError: a tensor on the meta device, NaN or infinity, or a label out of range.
     """
+    if classes is not None:
+        require_int("classes", classes, minimum=2, fix="or None to check only that labels are >= 0")
+    if isinstance(labels, str) or any(n not in tensors for n in labels):
+        raise ValueError(f"labels must name tensors of `tensors`, some of {list(tensors)}, got {labels!r}")
     stats = []
     for name, t in tensors.items():
         require_tensor(name, t, nonempty=False)
@@ -149,8 +155,8 @@ def require_clean(tensors: Mapping[str, torch.Tensor], labels: Sequence[str] = (
                 f"{name} holds NaN or infinity ({bad} of {t.numel()} values); clean the data first, "
                 f"e.g. {name}.nan_to_num(), or drop those examples"
             )
-        if name in labels and (low < 0 or (classes and high >= classes)):
-            expected = f"in [0, {classes})" if classes else ">= 0"
+        if name in labels and (low < 0 or (classes is not None and high >= classes)):
+            expected = ">= 0" if classes is None else f"in [0, {classes})"
             raise ValueError(f"{name} must hold class indices {expected}, got labels from {low} to {high}")
     return max((found[i][2] for i, name in enumerate(tensors) if name in labels), default=-1)
 

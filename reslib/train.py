@@ -435,8 +435,8 @@ def fit(
     tensors = dict(zip(names, (x, y), strict=True))
     if isinstance(data, TensorData):
         tensors.update({"data.x_test": data.x_test, "data.y_test": data.y_test})
-    classes = data.num_classes if isinstance(data, TensorData) else 0
-    labels = (names[1], "data.y_test") if classify else ()
+    classes = data.num_classes if isinstance(data, TensorData) else None
+    labels = tuple(n for n in (names[1], "data.y_test") if n in tensors) if classify else ()
     top = require_clean(tensors, labels, classes)  # one read: NaN data never trains into numbers
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     for m in models:

@@ -110,5 +110,12 @@ def test_require_clean_names_the_tensor_and_the_fix():
         rl.data.require_clean({"z": torch.randn(3, dtype=torch.complex64)})
     with pytest.raises(ValueError, match="m is on the meta device"):
         rl.data.require_clean({"m": torch.empty(3, device="meta")})
+    with pytest.raises(ValueError, match=r"classes must be an int >= 2, got 0"):
+        rl.data.require_clean({"x": x, "y": y}, labels=("y",), classes=0)
+    with pytest.raises(
+        ValueError, match=r"labels must name tensors of `tensors`, some of \['x', 'y'\], got \('z',\)"
+    ):
+        rl.data.require_clean({"x": x, "y": y}, labels=("z",))
+    assert rl.data.require_clean({"x": x}) == -1  # no labels: only finite values checked
     with pytest.raises(TypeError, match="tensors must be a dict of a torch.Tensor"):
         rl.data.require_clean({"w": [1.0]})

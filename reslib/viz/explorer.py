@@ -64,6 +64,7 @@ def _same(value: object, option: object) -> bool:
         return False
 
 
+@typechecked
 def require_control(name: str, value: object, control: widgets.ValueWidget) -> object:
     """Return `value` if `control` can show it as it is: one of its options, a number in its range.
 
