@@ -287,3 +287,17 @@ def test_an_updater_given_the_wrong_figure_says_so():
     trace = rl.batchnorm.running_stats_trace(16, 0.1, 10, 1.0, 0.0)
     with pytest.raises(ValueError, match="pass the figure that the matching figure builder made"):
         rl.viz.batchnorm._update_running_stats_figure(go.Figure(), trace)
+
+
+def test_viz_records_check_their_fields_on_construction():
+    from reslib.viz.diagram import Box, Call
+    from reslib.viz.registry import ExplorerEntry
+
+    assert Box(1, 2.5, 3, 4).top == (1, 0.5)
+    with pytest.raises(TypeError, match="Box: w must be a number, got str"):
+        Box(0, 0, "3", 4)
+    with pytest.raises(TypeError, match="Call: inputs must be"):
+        Call("fc", torch.nn.Linear(2, 2), [2, 2], (2, 2))
+    euler = rl.viz.EXPLORERS["euler_explorer"]
+    with pytest.raises(TypeError, match="ExplorerEntry: sweep must be"):
+        ExplorerEntry(euler.name, euler.factory, euler.demo, "depth", euler.notebook)
