@@ -147,7 +147,8 @@ def require_clean(
             else torch.zeros((), dtype=torch.long, device=t.device)
         )
         low, high = t.long().aminmax() if name in labels and t.numel() else (bad, bad)
-        stats.append(torch.stack([bad.long(), low, high]).cpu())
+        # gathered on the first tensor's device: a .cpu() per tensor would wait for a GPU each time
+        stats.append(torch.stack([bad.long(), low, high]).to(stats[0].device if stats else t.device))
     found = torch.stack(stats).tolist() if stats else []  # the one read
     for (name, t), (bad, low, high) in zip(tensors.items(), found, strict=True):
         if bad:
