@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from reslib.guard import require_input, require_work
 from reslib.validate import (
     require_bool,
     require_float,
@@ -186,6 +187,7 @@ class _BatchNorm(nn.Module):
     """Shared by `BatchNorm1d` and `BatchNorm2d`: torch's arguments, buffers and state_dict keys."""
 
     _dims: tuple[int, ...] = ()
+    _layout = "(N, C, ...)"
 
     def __init__(
         self,
@@ -218,15 +220,8 @@ class _BatchNorm(nn.Module):
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() not in self._dims:
-            raise ValueError(
-                f"{type(self).__name__} expects a {' or '.join(f'{d}-D' for d in self._dims)}"
-                f" input (N, C, ...), got shape {tuple(x.shape)}"
-            )
-        if x.shape[1] != self.num_features:
-            raise ValueError(
-                f"{type(self).__name__}({self.num_features}) got {x.shape[1]} channels in x {tuple(x.shape)}"
-            )
+        like = self.weight if self.affine else self.running_mean  # None: no affine, no running stats
+        require_input(self, x, self._dims, size=(1, self.num_features), like=like, layout=self._layout)
         ones = torch.ones(self.num_features, device=x.device, dtype=x.dtype)
         gamma = self.weight if self.affine else ones
         beta = self.bias if self.affine else torch.zeros_like(ones)
@@ -268,6 +263,7 @@ class BatchNorm1d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm1d`: input (N, C) or (N, C, L)."""
 
     _dims = (2, 3)
+    _layout = "(N, C) or (N, C, L)"
 
 
 @typechecked
@@ -276,6 +272,7 @@ class BatchNorm2d(_BatchNorm):
     """Drop-in for `torch.nn.BatchNorm2d`: input (N, C, H, W), statistics per channel over N, H, W."""
 
     _dims = (4,)
+    _layout = "(N, C, H, W)"
 
 
 @typechecked

@@ -27,6 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reslib.guard import require_input
 from reslib.layers import residual_add
 from reslib.mlp import MLP
 from reslib.validate import require_choice, require_int, require_memory, sized, typechecked
@@ -96,6 +97,8 @@ class NormFreeBlock(nn.Module):
         self.residual_scale, self.shortcut_scale = 1.0, 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.linear1.weight  # (width, width)
+        require_input(self, x, 2, size=(1, w.shape[1]), like=w, layout="(N, width)")
         if self.biases is not None:
             b = self.biases
             h = self.act(self.linear1(x + b[0]) + b[1])  # (N, width)

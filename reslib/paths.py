@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input, require_work
 from reslib.validate import (
     require_batch,
     require_float,
@@ -266,6 +267,7 @@ class RandomSkip(nn.Module):
         self.block, self.survival = block, require_float("survival", survival, 0.0, 1.0, strict_minimum=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_input(self, x, (2, 3, 4, 5), like=next(self.block.parameters(), None))
         if self.training:
             keep = bool(torch.rand(()) < self.survival)
             return self.block(x) if keep else x
@@ -312,6 +314,9 @@ class ShortPathTraining(nn.Module):
         self.generator = torch.Generator().manual_seed(require_int("seed", seed, minimum=0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = next(self.model.parameters(), None)  # the stem's first weight (out, in): x is (N, in)
+        size = (-1, w.shape[1]) if w is not None and w.ndim == 2 else None
+        require_input(self, x, 2, size=size, like=w, layout="(N, in_features)")
         if not self.training:
             return self.model(x)
         blocks = self.model.blocks
