@@ -26,6 +26,7 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    require_seed,
     require_tensor,
     sized,
     typechecked,
@@ -45,15 +46,44 @@ __all__ = [
 ]
 
 
-class BatchNormCache(NamedTuple):
-    """What the backward pass needs from the forward pass (and the module's running update)."""
-
+class _BatchNormCacheFields(NamedTuple):
     x_hat: torch.Tensor  # normalised input, same shape as x
     inv_std: torch.Tensor  # (C,) 1 / sqrt(var + eps)
     gamma: torch.Tensor  # (C,)
     mean: torch.Tensor  # (C,) batch mean
     var: torch.Tensor  # (C,) biased batch variance (divides by m)
     m: int  # values per channel: N (for (N, C)) or N*H*W (for (N, C, H, W))
+
+
+class BatchNormCache(_BatchNormCacheFields):
+    r"""What the backward pass needs from the forward pass (and the module's running update).
+
+    Fields: `x_hat` (the normalised input, shape of x), `inv_std` $1/\sqrt{\sigma^2+\epsilon}$,
+    `gamma`, `mean`, `var` (biased), each (C,), and `m`, the values per channel. Checked on
+    construction, so a hand-made cache fails here, not deep inside `batch_norm_backward`.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, x_hat, inv_std, gamma, mean, var, m):
+        require_tensor("x_hat", x_hat, dtype="float", fix="the normalised input, the shape of x (N, C, ...)")
+        if x_hat.ndim < 2:
+            raise ValueError(f"x_hat must have the shape of x, (N, C, ...), got shape {tuple(x_hat.shape)}")
+        c = x_hat.shape[1]
+        for name, t in (("inv_std", inv_std), ("gamma", gamma), ("mean", mean), ("var", var)):
+            require_tensor(name, t, dtype="float", fix="one value per channel (C,)")
+            if tuple(t.shape) != (c,):
+                raise ValueError(
+                    f"{name} must have shape (C,) = ({c},), one value per channel of x_hat "
+                    f"{tuple(x_hat.shape)}, got {tuple(t.shape)}"
+                )
+        values = x_hat.numel() // c
+        require_int("m", m, minimum=2, fix=f"the values per channel of x_hat, {values}")
+        if m != values:
+            raise ValueError(
+                f"m must be the values per channel of x_hat {tuple(x_hat.shape)}, {values}, got {m}"
+            )
+        return super().__new__(cls, x_hat, inv_std, gamma, mean, var, m)
 
 
 def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
@@ -339,6 +369,25 @@ class RunningStatsTrace:
     var: float  # the population variance
     output: np.ndarray  # (2000,) eval-mode outputs of fresh examples after the last step
 
+    def __post_init__(self) -> None:
+        steps = None
+        for name in ("running_mean", "running_var", "gap", "output"):
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.ndim != 1 or not len(a):
+                raise TypeError(
+                    f"{name} must be a non-empty 1-D numpy array, got {type(a).__name__} "
+                    f"{getattr(a, 'shape', '')}; pass np.asarray(values)"
+                )
+            if name != "output":
+                if steps is not None and len(a) != steps:
+                    raise ValueError(
+                        f"running_mean, running_var and gap need one value per step: {name} has {len(a)}, "
+                        f"running_mean {steps}"
+                    )
+                steps = len(a)
+        require_float("mean", self.mean)
+        require_float("var", self.var, minimum=0.0)
+
 
 @typechecked
 @torch.no_grad()
@@ -369,7 +418,13 @@ def running_stats_trace(
     require_float("gamma", gamma)
     require_float("beta", beta)
     require_float("eps", eps, minimum=0.0)
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
+    # ~300 FLOPs' worth of time per value for the ~20 elementwise passes over (steps, batch) float64,
+    # and half a microsecond per step of the Python loop. Measured (2 cores): batch 1024, 20,000 steps
+    # 1.29 s (estimated 1.2 s); batch 2, 10**6 steps 0.51 s (0.62 s); batch 16, 10**5 steps 0.09 s (0.15 s).
+    require_work(
+        dict(batch_size=batch_size, steps=steps), flops=300 * steps * batch_size, operations=0.05 * steps
+    )
     gen = torch.Generator().manual_seed(seed)
     x = 2 + 3 * torch.relu(torch.randn(steps, batch_size, generator=gen, dtype=torch.float64))
     mean, var = x.mean(dim=1), x.var(dim=1, unbiased=False)  # (steps,) batch statistics

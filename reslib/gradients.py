@@ -25,6 +25,8 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    require_seed,
+    require_tensor,
     typechecked,
 )
 
@@ -113,17 +115,33 @@ def gradient_flow(
         histograms `layers`, `edges`, `hist`, and `status`.
     """
     require_batch(x, y)
+    if x.ndim != 2:
+        raise ValueError(
+            f"x must be a batch of vectors (N, D), got shape {tuple(x.shape)}; flatten it with x.flatten(1)"
+        )
+    # NaN or inf in x would come out as norms of NaN, reported as a gradient that overflowed
+    require_tensor("x", x, finite=True, fix="a batch of inputs without NaN or inf")
     require_int("depth", depth, maximum=MAX_BLOCKS)
     require_choice("activation", activation, ACTIVATIONS)
     require_int("width", width)
-    require_memory("width", width, 16 * (depth + 2) * width * (width + len(x)))  # weights, grads, states
-    require_int("seed", seed, minimum=0)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= 10_000:
+        raise ValueError(
+            f"y must hold class indices in [0, 9999] (the network gets max(y) + 1 outputs), got values in "
+            f"[{lo}, {hi}]"
+        )
+    sizes = dict(depth=depth, width=width, x=f"{len(x)} examples of {x.shape[1]} features")
+    # weights, gradients and states; the stem and head: (D + classes) x width
+    require_memory(
+        "sizes", sizes, 16 * ((depth + 2) * width * (width + len(x)) + (x.shape[1] + hi + 1) * width)
+    )
+    require_seed("seed", seed)
     require_int("bins", bins, maximum=10_000)
     require_float("lr", lr, minimum=0.0, strict_minimum=True)
     require_bool("residual", residual)
     with local_seed(seed):  # the CPU generator builds the weights; restored after
-        model = mlp(depth, width, x.shape[1], int(y.max()) + 1, residual=residual, activation=activation)
-        model = model.to(x.device)
+        model = mlp(depth, width, x.shape[1], hi + 1, residual=residual, activation=activation)
+        model = model.to(x.device, x.dtype)  # float64 x: a float64 network (the status names the dtype)
     with torch.no_grad():
         states = model.hidden_states(x)
     grads = weight_gradients(model, x, y)

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import torch
 from torch import nn
-
-from types import MappingProxyType
 
 from reslib.guard import require_input
 from reslib.inits import INITS

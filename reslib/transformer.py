@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from reslib.attention import FeedForward, SelfAttention, require_heads
-from reslib.guard import require_input, require_work
+from reslib.guard import require_input
 from reslib.validate import (
     MAX_BLOCKS,
     require_bool,

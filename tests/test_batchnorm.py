@@ -174,7 +174,9 @@ def test_clear_errors():
         BatchNorm1d(0)
     with pytest.raises(ValueError, match="momentum"):
         BatchNorm1d(3, momentum=2.0)
-    with pytest.raises(ValueError, match=r"BatchNorm1d.forward: x must have size 3 in dimension 1.*got shape \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"BatchNorm1d.forward: x must have size 3 in dimension 1.*got shape \(2, 4\)"
+    ):
         BatchNorm1d(3)(torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"BatchNorm2d.forward: x must have 4 dimensions \(N, C, H, W\)"):
         BatchNorm2d(3)(torch.randn(2, 3))
