@@ -66,6 +66,16 @@ def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([g.double().norm() for g in grads]).cpu()
 
 
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class GradientFlow:
     """Per-layer gradient norms and activation histograms of one network at initialisation."""
@@ -76,6 +86,22 @@ class GradientFlow:
     edges: np.ndarray  # (bins + 1,) histogram bin edges
     hist: np.ndarray  # (3, bins) fraction of units per bin, one row per entry of `layers`
     status: str  # one sentence on what happened
+
+    def __post_init__(self) -> None:
+        for name in ("norms", "frozen", "edges"):
+            _require_array(name, getattr(self, name), 1)
+        _require_array("hist", self.hist, 2)
+        if self.frozen.shape != self.norms.shape:
+            raise ValueError(
+                f"frozen {self.frozen.shape} needs one flag per layer of norms {self.norms.shape}"
+            )
+        if self.hist.shape != (len(self.layers), len(self.edges) - 1):
+            raise ValueError(
+                f"hist must be (len(layers), len(edges) - 1) = ({len(self.layers)}, {len(self.edges) - 1}), "
+                f"got {self.hist.shape}"
+            )
+        if not isinstance(self.status, str):
+            raise TypeError(f"status must be a str, got {type(self.status).__name__}")
 
 
 @typechecked

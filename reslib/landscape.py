@@ -204,12 +204,28 @@ def _grid_loss(
     return torch.cat(out)  # (P,)
 
 
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Slice1D:
     """The loss along one direction: `loss[i]` at `theta* + alphas[i] * direction`."""
 
     alphas: np.ndarray  # (steps,)
     loss: np.ndarray  # (steps,)
+
+    def __post_init__(self) -> None:
+        _require_array("alphas", self.alphas, 1)
+        _require_array("loss", self.loss, 1)
+        if self.loss.shape != self.alphas.shape:
+            raise ValueError(f"loss {self.loss.shape} needs one value per alpha, {self.alphas.shape}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +239,25 @@ class Slice2D:
         np.ndarray
     )  # (steps - 2, steps - 2) lambda_min / |lambda_max| of the slice's 2 x 2 Hessian
     nonconvexity: float  # share of interior points with lambda_min < -threshold * |lambda_max|
+
+    def __post_init__(self) -> None:
+        _require_array("alphas", self.alphas, 1)
+        _require_array("betas", self.betas, 1)
+        _require_array("loss", self.loss, 2)
+        if self.loss.shape != (len(self.alphas), len(self.betas)):
+            raise ValueError(
+                f"loss {self.loss.shape} needs one value per (alpha, beta): "
+                f"({len(self.alphas)}, {len(self.betas)})"
+            )
+        if not isinstance(self.curvature_ratio, np.ndarray) or self.curvature_ratio.ndim != 2:
+            raise TypeError(
+                f"curvature_ratio must be a 2-D numpy array (empty if steps < 3), got "
+                f"{type(self.curvature_ratio).__name__}"
+            )
+        if isinstance(self.nonconvexity, bool) or not isinstance(self.nonconvexity, (float, int)):
+            raise TypeError(
+                f"nonconvexity must be a float (NaN if not measured), got {type(self.nonconvexity).__name__}"
+            )
 
 
 def _grid(steps: object, span: object) -> torch.Tensor:

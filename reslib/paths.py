@@ -71,6 +71,16 @@ class EffectivePaths:
     paths_fraction: float  # the fraction of all 2^n paths whose length lies in lo..hi
     peak: int  # the length that carries the most
 
+    def __post_init__(self) -> None:
+        c = self.contribution
+        if not isinstance(c, np.ndarray) or c.ndim != 1 or not c.size:
+            raise TypeError(f"contribution must be a non-empty 1-D numpy array, got {type(c).__name__}")
+        n = len(c) - 1
+        require_int("lo", self.lo, 0, n, fix=f"a path length 0..{n}")
+        require_int("hi", self.hi, self.lo, n, fix=f"a path length lo..{n}")
+        require_int("peak", self.peak, 0, n, fix=f"a path length 0..{n}")
+        require_float("paths_fraction", self.paths_fraction, 0.0, 1.0)
+
 
 @typechecked
 def effective_paths(

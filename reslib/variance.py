@@ -148,6 +148,16 @@ def _backward(
     return grads[::-1]
 
 
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ForwardBackwardProfile:
     """Both passes through a fresh residual stack, per block k = 0..depth (0 is the input)."""
@@ -158,6 +168,19 @@ class ForwardBackwardProfile:
     overflow_at: int | None  # first block whose float32 activations are inf/NaN
     variance_overflow_at: int | None  # first block whose E[h^2] passes float32's max
     grad_overflow_at: int | None  # first block, counting back, whose gradient is not finite
+
+    def __post_init__(self) -> None:
+        for name in ("second_moment", "batch_variance", "grad_norm"):
+            _require_array(name, getattr(self, name), 1)
+            if len(getattr(self, name)) != len(self.second_moment):
+                raise ValueError(
+                    f"{name} needs one value per block 0..depth, {len(self.second_moment)} like "
+                    f"second_moment, got {len(getattr(self, name))}"
+                )
+        depth = len(self.second_moment) - 1
+        for name in ("overflow_at", "variance_overflow_at", "grad_overflow_at"):
+            if getattr(self, name) is not None:
+                require_int(name, getattr(self, name), 0, depth, fix="a block index, or None")
 
     @property
     def status(self) -> str:
@@ -308,6 +331,15 @@ class ResidualStream:
 
     second_moment: np.ndarray  # (depth + 1,) E[h_k^2] over batch and units
     branch_share: np.ndarray  # (depth + 1,) E[(h_k - skip_k)^2] / E[h_k^2]; NaN at k = 0
+
+    def __post_init__(self) -> None:
+        _require_array("second_moment", self.second_moment, 1)
+        _require_array("branch_share", self.branch_share, 1)
+        if self.branch_share.shape != self.second_moment.shape:
+            raise ValueError(
+                f"branch_share {self.branch_share.shape} needs one value per block 0..depth, like "
+                f"second_moment {self.second_moment.shape}"
+            )
 
 
 @typechecked

@@ -13,7 +13,7 @@ from torch.func import functional_call, stack_module_state, vmap
 import reslib as rl
 from reslib import guard
 from reslib.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormCache, RunningStatsTrace
-from reslib.mlp import MLP, PlainLayer, ResidualBlock, mlp
+from reslib.mlp import PlainLayer, ResidualBlock, mlp
 from reslib.normfree import NormFreeBlock
 from reslib.paths import RandomSkip, ShortPathTraining
 from reslib.sequences import SequenceData, SequenceRun
@@ -165,7 +165,7 @@ def test_train_sequence_models_refuses_a_million_steps(monkeypatch):
     # notebook 11's largest call: 6 models of 12 blocks, 150 steps (9.6 s measured)
     big = rl.sequences.sequence_task(2000, 500, device="cpu")
     models = [transformer(10, 8, 12, 32, 2, d_ff=64) for _ in range(6)]
-    call = lambda: rl.sequences.train_sequence_models(models, big, 150, 3e-3, warmup=[0, 40] * 3)  # noqa: E731
+    call = lambda: rl.sequences.train_sequence_models(models, big, 150, 3e-3, warmup=[0, 40] * 3)
     assert 3 < _estimate(monkeypatch, rl.sequences, call) < guard.WORK_LIMIT / 3
 
 
@@ -190,13 +190,13 @@ def test_path_gradient_magnitude_refuses_ten_thousand_samples(monkeypatch):
         ValueError, match=r"samples=10000, lengths='13 lengths', blocks=12.* would run for about"
     ):
         rl.paths.path_gradient_magnitude(net, x, y, samples=10_000)
-    call = lambda: rl.paths.path_gradient_magnitude(net, x, y, samples=10)  # noqa: E731  notebook 03
+    call = lambda: rl.paths.path_gradient_magnitude(net, x, y, samples=10)
     assert _estimate(monkeypatch, rl.paths, call) < guard.WORK_LIMIT / 10
 
 
 def test_the_other_loops_are_bounded(monkeypatch):
     # the memory bound comes first: the longest trace it lets through is estimated at ~10 s
-    long = lambda: rl.batchnorm.running_stats_trace(2, 0.1, steps=16 * 10**6)  # noqa: E731
+    long = lambda: rl.batchnorm.running_stats_trace(2, 0.1, steps=16 * 10**6)
     assert 3 < _estimate(monkeypatch, rl.batchnorm, long) < guard.WORK_LIMIT
     with pytest.raises(ValueError, match=r"depth=5000000, width=1, n_samples=2 would run"):
         rl.variance.forward_backward_profile(5 * 10**6, width=1, n_samples=2)
@@ -206,9 +206,9 @@ def test_the_other_loops_are_bounded(monkeypatch):
     with pytest.raises(ValueError, match=r"grid='40401 points', x='2000 examples' would run"):
         rl.landscape.loss_slice_2d(net, (torch.randn(2000, 40), torch.randint(10, (2000,))), steps=201)
     probe = (torch.randn(500, 40), torch.randint(10, (500,)))
-    call = lambda: rl.landscape.loss_slice_2d(mlp(20, 32, 40, 10), probe, steps=21)  # noqa: E731  notebook 10
+    call = lambda: rl.landscape.loss_slice_2d(mlp(20, 32, 40, 10), probe, steps=21)
     assert _estimate(monkeypatch, rl.landscape, call) < guard.WORK_LIMIT / 3
-    call = lambda: rl.batchnorm.running_stats_trace(16, 0.1)  # noqa: E731  notebook 05
+    call = lambda: rl.batchnorm.running_stats_trace(16, 0.1)
     assert _estimate(monkeypatch, rl.batchnorm, call) < 1
 
 
