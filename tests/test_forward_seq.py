@@ -187,7 +187,8 @@ def test_path_gradient_magnitude_refuses_ten_thousand_samples(monkeypatch):
     net = mlp(12, 64, 40, 10, residual=True, norm="batch")
     x, y = torch.randn(256, 40), torch.randint(10, (256,))
     with pytest.raises(
-        ValueError, match=r"samples=10000, lengths='13 lengths', blocks=12.* would run for about"
+        ValueError,
+        match=r"samples=10000, lengths=None, model='12 blocks', x='256 examples' would run for about",
     ):
         rl.paths.path_gradient_magnitude(net, x, y, samples=10_000)
     call = lambda: rl.paths.path_gradient_magnitude(net, x, y, samples=10)
@@ -386,3 +387,14 @@ def test_seeds_take_the_whole_range_torch_takes(call):
         ValueError, match=r"seed must be an int in \[0, 9223372036854775807\], got 9223372036854775808"
     ):
         call(2**63)
+
+
+def test_autocorrelation_and_unravel_are_bounded(monkeypatch):
+    with pytest.raises(ValueError, match=r"depth=1, width=1, n_inputs=1000000 would run for about"):
+        rl.shattering.shattering(1, True, width=1, n_inputs=10**6)
+    with pytest.raises(ValueError, match=r"g='shape \(1000000,\)', max_lag=999999 would run for about"):
+        rl.shattering.autocorrelation(np.random.default_rng(0).standard_normal(10**6))
+    rl.shattering.autocorrelation(np.random.default_rng(0).standard_normal(10**6), max_lag=1)  # one lag: fast
+    with pytest.raises(ValueError, match=r"blocks=16, x=\(1, 4096\) would run for about"):
+        rl.paths.unravel([nn.Identity()] * 16, torch.randn(1, 4096))  # (under the memory bound)
+    assert rl.paths.unravel([nn.Linear(4, 4) for _ in range(3)], torch.randn(2, 4)).keys() >= {(), (1, 2, 3)}
