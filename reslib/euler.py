@@ -94,12 +94,13 @@ def euler_trajectory(
     require_int("width", width, maximum=4096)
     gain = require_float("gain", gain, minimum=0.0, maximum=100.0, strict_minimum=True)
     require_seed("seed", seed)
-    require_memory("depth", depth, 8 * (depth + 1) * n_inputs * width + 16 * width * width)
+    sizes = dict(depth=depth, n_inputs=n_inputs, width=width)
+    require_memory("sizes", sizes, 8 * (depth + 1) * n_inputs * width + 16 * width * width)
     # Per layer: W(t) from w0 and w1 (~30 FLOPs' worth of time per weight: 3 float64 passes over
     # memory), the product tanh(h) W^T (2 N w^2) and about 5 PyTorch operations. Measured (2 cores):
     # depth 100,000, width 16, 4 inputs: 3.9 s (estimated 5.1 s).
     require_work(
-        dict(depth=depth, n_inputs=n_inputs, width=width),
+        sizes,
         flops=depth * (2 * n_inputs + 30) * width * width,
         operations=5 * depth,
     )

@@ -194,7 +194,8 @@ def shattering_net(
     require_bool("residual", residual)
     require_bool("batch_norm", batch_norm)
     require_int("width", width)
-    require_memory("sizes", dict(depth=depth, width=width), 4 * depth * width * width)  # the weights
+    # the weights, counted as `mlp` counts them (so its check, naming in_features, never fires first)
+    require_memory("sizes", dict(depth=depth, width=width), 8 * (depth * width * width + 2 * width))
     require_seed("seed", seed)
     require_choice("init", init, INITS, fix="'he' is Balduzzi et al.'s set-up, 'glorot' UDL 11.1's")
     with local_seed(seed):  # the CPU generator draws the weights; restored after
@@ -220,21 +221,25 @@ def _redraw_weights_and_biases(model: nn.Module, std: float) -> None:
                 nn.init.normal_(layer.bias, std=std)
 
 
-def _work(depth: int, width: int, n_inputs: int, passes: float, nets: int = 1) -> dict[str, float]:
+def _work(
+    depth: int, width: int, n_inputs: int, passes: float, nets: int = 1, lags: int = 1
+) -> dict[str, float]:
     """`require_work`'s counts for `nets` networks of `depth` (width x width) layers on `n_inputs` points.
 
     Each network is built (about 60 PyTorch operations a layer: the init draws) and run three times
     (the statistics pass, forward, backward: about 10 operations a layer each); the matmuls do
     $2 N w^2$ FLOPs a layer and pass, and run about 3x faster than `FLOPS_PER_SECOND` here, so
     one pass's count stands for three (`passes=1`; `lag1_by_depth`'s forward-mode pass is slower:
-    1.5). Measured (2 cores, one thread) against the estimate: `shattering` depth 200, 1,024 inputs,
-    width 200: 1.1-2.6 s (3.4 s); depth 20, 8,192 inputs, width 400: 5.8 s (10.5 s); depth 50, 256
-    inputs: 0.1-0.45 s (0.25 s); `lag1_by_depth` 200, width 100: 1.0 s (1.5 s); 50: 1.5-2.3 s (1.1 s).
+    1.5). Then the autocorrelation of the derivative: all `lags` of one row (`shattering`), or lag 1
+    of every depth's row (`lag1_by_depth`). Measured (2 cores, one thread) against the estimate:
+    `shattering` depth 200, 1,024 inputs, width 200: 1.1-2.6 s (3.4 s); depth 20, 8,192 inputs,
+    width 400: 5.8 s (10.8 s); depth 50, 256 inputs: 0.1-0.45 s (0.25 s); `lag1_by_depth` 200,
+    width 100: 1.0 s (1.5 s); 50: 1.5-2.3 s (1.1 s).
     """
     return dict(
         flops=nets * passes * 2 * n_inputs * width * width * depth
-        + _autocorrelation_flops(1, n_inputs, n_inputs - 1),
-        operations=nets * depth * 90 + n_inputs,
+        + _autocorrelation_flops(1 if lags > 1 else nets * depth, n_inputs, lags),
+        operations=nets * depth * 90 + lags,
     )
 
 
@@ -323,7 +328,7 @@ def shattering(
     require_int("n_inputs", n_inputs, minimum=2)
     sizes = dict(depth=depth, width=width, n_inputs=n_inputs)
     require_memory("sizes", sizes, 8 * (depth + 1) * n_inputs * width)  # activations, forward and back
-    require_work(sizes, **_work(depth, width, n_inputs, passes=1))
+    require_work(sizes, **_work(depth, width, n_inputs, passes=1, lags=n_inputs - 1))
     device = require_device("device", device) or best_device()
     model = shattering_net(depth, residual, batch_norm, width, seed, init)
     x = torch.linspace(-2.0, 2.0, n_inputs, device=device).unsqueeze(1)
@@ -352,7 +357,9 @@ def lag1_by_depth(
     require_int("width", width)
     require_int("n_inputs", n_inputs, minimum=2)
     sizes = dict(max_depth=max_depth, width=width, n_inputs=n_inputs)
-    require_memory("sizes", sizes, 8 * (max_depth + 1) * n_inputs * width)
+    # the activations, and one network's weights as `mlp` counts them
+    weights = max_depth * width * width + 2 * width
+    require_memory("sizes", sizes, 8 * ((max_depth + 1) * n_inputs * width + weights))
     if not seeds:
         raise ValueError("seeds must hold at least one seed, got an empty sequence")
     for i, seed in enumerate(seeds):
