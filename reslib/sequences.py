@@ -197,6 +197,11 @@ def sequence_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> flo
         )
     # a label the model cannot output would be scored 'wrong' silently: refuse it
     _require_tokens("y", y, logits.shape[-1], "the model's output classes")
+    if not bool(torch.isfinite(logits).all()):  # argmax of NaN logits would still score a share
+        raise ValueError(
+            "model returned NaN or inf logits (its weights are not finite: a run that diverged); "
+            "it has no accuracy to measure"
+        )
     return (logits.argmax(-1) == y).float().mean().item()
 
 

@@ -253,6 +253,10 @@ def test_sequence_accuracy_refuses_labels_the_model_cannot_output():
     with pytest.raises(ValueError, match=r"x must hold values in \[0, 9\]"):
         rl.sequences.sequence_accuracy(net, data.x_test - 1, data.y_test)
     assert net.training  # the mode is restored after a refusal too
+    with torch.no_grad():
+        net.lm_head.bias.fill_(math.nan)
+    with pytest.raises(ValueError, match="NaN or inf logits"):
+        rl.sequences.sequence_accuracy(net, data.x_test, data.y_test)
 
 
 def test_gradient_flow_names_what_the_learner_passed():
