@@ -86,9 +86,11 @@ def _input_weight(module: nn.Module) -> torch.Tensor | None:
     the input then has `W.ndim` dimensions and `W.shape[-1]` features. Attributes only.
     """
     while True:
-        weight = getattr(module, "weight", None)
-        if isinstance(weight, torch.Tensor):
-            return weight
+        # by name: reslib.stacking imports this module, so this one cannot import GroupedLinear
+        if isinstance(module, nn.Linear) or type(module).__name__ == "GroupedLinear":
+            return module.weight
+        if isinstance(getattr(module, "weight", None), torch.Tensor):
+            return None  # a conv or a norm first: its weight does not give x's features
         inner = getattr(module, "linear", None)
         if isinstance(inner, nn.Module):
             module = inner
@@ -100,8 +102,8 @@ def _input_weight(module: nn.Module) -> torch.Tensor | None:
 
 def _require_features(module: nn.Module, x: object, weight: torch.Tensor | None) -> None:
     """`require_input` for a module whose input first meets the linear map of `weight`."""
-    if weight is None:
-        require_input(module, x, (2, 3), layout="(N, in_features)")
+    if weight is None:  # a stem of the learner's own: its dtype and shape are its business
+        require_input(module, x, (2, 3, 4, 5), layout="(N, in_features)")
     else:
         require_input(
             module, x, weight.ndim, size=(-1, weight.shape[-1]), like=weight, layout="(N, in_features)"

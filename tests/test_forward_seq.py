@@ -13,7 +13,7 @@ from torch.func import functional_call, stack_module_state, vmap
 import reslib as rl
 from reslib import guard
 from reslib.batchnorm import BatchNorm1d, BatchNorm2d, BatchNormCache, RunningStatsTrace
-from reslib.mlp import PlainLayer, ResidualBlock, mlp
+from reslib.mlp import MLP, PlainLayer, ResidualBlock, mlp
 from reslib.normfree import NormFreeBlock
 from reslib.paths import RandomSkip, ShortPathTraining
 from reslib.sequences import SequenceData, SequenceRun
@@ -403,3 +403,12 @@ def test_autocorrelation_and_unravel_are_bounded(monkeypatch):
     with pytest.raises(ValueError, match=r"blocks=16, x=\(1, 4096\) would run for about"):
         rl.paths.unravel([nn.Identity()] * 16, torch.randn(1, 4096))  # (under the memory bound)
     assert rl.paths.unravel([nn.Linear(4, 4) for _ in range(3)], torch.randn(2, 4)).keys() >= {(), (1, 2, 3)}
+
+
+def test_an_mlp_with_a_stem_of_its_own_checks_only_what_it_knows():
+    conv = MLP(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()), nn.Sequential(), nn.Linear(2 * 26 * 26, 3))
+    assert conv(torch.randn(2, 1, 28, 28)).shape == (2, 3)
+    with pytest.raises(TypeError, match=r"MLP.forward: x must be a floating-point tensor"):
+        conv(torch.zeros(2, 1, 28, 28, dtype=torch.long))
+    normed = MLP(nn.BatchNorm1d(4), nn.Sequential(), nn.Linear(4, 3))
+    assert normed(torch.randn(5, 4)).shape == (5, 3)
