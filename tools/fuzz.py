@@ -65,7 +65,7 @@ from reslib.validate import matches
 
 # Time per call, as CPU time of the (one-threaded) process: a loaded machine stretches wall time, not
 # this. A learner's call with tiny shapes, or at a bound reslib states, returns well within it.
-CPU_BUDGET = 5.0  # seconds
+CPU_BUDGET = 3.0  # seconds
 HANG_LIMIT = 30.0  # seconds of wall time: only to stop a call that waits without computing
 HUGE = 10**12
 PACKAGE = Path(rl.__file__).parent
@@ -489,18 +489,24 @@ FORWARD_INPUTS: dict[str, Callable[[nn.Module], torch.Tensor]] = {
     "reslib.unet.UNet": lambda m: _T(1, 4, 188, 188),
     "reslib.stacking.GroupedLinear": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[2]),
     "reslib.blocks.PadShortcut": lambda m: _T(2, 4, 8, 8),
+    "reslib.stacking.GroupedBatchNorm": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[1]),
     "reslib.blocks.BlockBase": None,  # the base of the conv blocks: forward is theirs
 }
 
 # Valid records, by class, where no valid call of the run returned one.
 RECORDS: dict[str, Callable[[], object]] = {
-    "reslib.layers.Layers": None,  # a table of layer classes (conv, batch_norm, ...) by dimension, not a result
+    "reslib.layers.Layers": None,  # a table of layer classes by dimension, not a result
     "reslib.viz.registry.ExplorerEntry": lambda: rl.viz.EXPLORERS["euler_explorer"],
     "reslib.evidence.core.Claim": lambda: rl.evidence.core.Claim(
         "fuzz-example", "a claim", lambda: (True, "1")
     ),
     "reslib.predictions.Summary": lambda: rl.predictions.Summary((), "01"),
-    "reslib.predictions.Reveal": None,  # made by `Prediction.reveal` from a stored guess
+    "reslib.predictions.Reveal": None,
+    "reslib.costs.LayerRow": lambda: rl.costs.parameter_table(nn.Sequential(nn.Linear(3, 2)), (1, 3)).rows[0],
+    "reslib.evidence.core.Row": lambda: rl.evidence.Row("fuzz-example", "a claim", True, "1.0", 0.5),
+    "reslib.viz.diagram.Box": lambda: rl.viz.diagram.Box(
+        0.0, 0.0, 1.0, 1.0
+    ),  # made by `Prediction.reveal` from a stored guess
 }
 
 
@@ -730,6 +736,7 @@ def timed(call: Callable[[], object], budget: float = CPU_BUDGET, wall: float = 
     The budget is CPU time (the process's, on one thread), so a loaded machine does not make a
     call slow; the wall-clock alarm only stops a call that waits without computing.
     """
+    handlers = signal.signal(signal.SIGPROF, _slow), signal.signal(signal.SIGALRM, _hang)
     signal.setitimer(signal.ITIMER_PROF, budget)
     signal.setitimer(signal.ITIMER_REAL, wall)
     start = time.process_time()
@@ -744,6 +751,8 @@ def timed(call: Callable[[], object], budget: float = CPU_BUDGET, wall: float = 
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGPROF, handlers[0])
+        signal.signal(signal.SIGALRM, handlers[1])
         if torch.get_num_threads() != 1:  # rl.runtime.num_threads(n) acts when called: undo it
             torch.set_num_threads(1)
     return result, error, time.process_time() - start
@@ -880,7 +889,7 @@ def forward_input(module: nn.Module, key: str) -> torch.Tensor | None:
     shapes = [s for c in sizes for s in ((2, c), (2, c, 8, 8), (2, 4, c), (2, c, 16), (2, c, 32, 32))]
     for shape in dict.fromkeys(shapes):
         x = _T(*shape)
-        _, error, _ = timed(lambda: module(x), budget=2.0)
+        _, error, _ = timed(functools.partial(module, x), budget=2.0)
         if error is None:
             return x
     return None
@@ -1201,8 +1210,6 @@ def _worker(write_fd: int, done: set[str], worker: int, workers: int) -> None:
         out.write(json.dumps(message) + "\n")
 
     torch.set_num_threads(1)
-    signal.signal(signal.SIGALRM, _hang)
-    signal.signal(signal.SIGPROF, _slow)
     report = Run(emit, done).all(worker, workers)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     emit({"done": dict(report, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_gib=usage.ru_maxrss / 2**20)})
@@ -1231,6 +1238,7 @@ def run(workers: int = WORKERS) -> dict:
     done: set[str] = set()
     reports: list[dict] = []
     selector = selectors.DefaultSelector()
+    cpu = [0.0] * workers  # each worker's CPU seconds, over its restarts: its wall time on an idle core
 
     def start(worker: int) -> None:
         pid, fd = _start(done, worker, workers)
@@ -1260,7 +1268,8 @@ def run(workers: int = WORKERS) -> dict:
                 continue
             selector.unregister(key.fd)
             os.close(key.fd)
-            _, status = os.waitpid(state["pid"], 0)
+            _, status, usage = os.wait4(state["pid"], 0)
+            cpu[state["worker"]] += usage.ru_utime + usage.ru_stime
             if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
                 continue
             how = (
@@ -1293,7 +1302,7 @@ def run(workers: int = WORKERS) -> dict:
     merged["no_example"] += [
         f"{k} (no valid call returned one: add one to RECORDS)" for k in sorted(everywhere)
     ]
-    merged["worker_cpu_s"] = [round(r["cpu_s"], 1) for r in reports if "cpu_s" in r]
+    merged["worker_cpu_s"] = [round(c, 1) for c in cpu]
     merged["worker_peak_rss_gib"] = max((r.get("peak_rss_gib", 0.0) for r in reports), default=0.0)
     return dict(rows=list(rows.values()), **merged)
 
@@ -1310,7 +1319,7 @@ def summary(report: dict) -> str:
     for k in OUTCOMES:
         share = "" if k == "accepted" else f"{100 * counts[k] / max(bad, 1):6.1f} %"
         lines.append(f"  {k:9s} {counts[k]:5d}  {100 * counts[k] / max(total, 1):6.1f} %  {share:>7s}")
-    kinds = collections.Counter(r["kind"] for r in rows)
+    kinds = collections.Counter(r.get("kind", "argument") for r in rows)
     lines.append("  by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return "\n".join(lines)
 
