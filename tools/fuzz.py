@@ -3,24 +3,39 @@
     python -m tools.fuzz [--json FILE]
 
 Discovery is automatic: every function and class named in any `__all__` of `reslib` and its
-subpackages (exceptions and result records, i.e. frozen dataclasses and named tuples, excepted).
-Each gets one *valid* call: its defaults, plus a value for each required argument from `VALID`
-(by argument name) or `EXAMPLES` (by callable). A new function whose valid call cannot be built
-is listed as `no example`, and the test fails until one is added here.
+subpackages; every `nn.Module` among them (its `forward`); every record (frozen dataclass, named
+tuple); every explorer in `reslib.viz.EXPLORERS`. Each gets one *valid* call: its defaults, plus a
+value for each required argument from `VALID` (by argument name) or `EXAMPLES` (by callable); a
+module a valid input (`FORWARD_INPUTS`, or the first small candidate that runs); a record an
+instance that a valid call returned (or `RECORDS`); an explorer its registry demo. Whatever cannot
+be built is listed as `no example`, and the test fails until one is added here.
 
-Then each annotated argument is replaced by bad values derived from its annotation:
+The probes, each replacing one argument of the valid call:
 - wrong types: a string, a float, a bool, None, an int, a module instance, a list (whichever do
   not match the annotation). Expected: `TypeError` naming the argument.
 - NaN for a float: never valid. Expected: `ValueError` naming the argument.
-- edge values: -1, 0 and 10**12 for an int, -1 and inf for a float, "bogus" for a string. An error
-  must be a clear one, and 10**12 must neither hang nor allocate past `reslib.validate.MEMORY_LIMIT`.
-  Some are valid for some arguments (seed 0, a title 'bogus'): returning is fine where
-  `VALID_EDGES` says so, with the reason; anywhere else it is a silent accept.
+- edge values: -1, 0 and 10**12 for an int, -1 and inf for a float, "bogus" for a string.
+- tensors (`tensor_probes`): NaN, inf, float16, complex64, integers for floats (floats for
+  integers), a meta tensor, a dimension more (x[None]) or less (x[0]), the last size + 1, an empty
+  batch, the tensor as a NumPy array and as a nested list.
+- sizes at the bound (`bound_probes`): where 10**12 is refused, the largest value accepted (read
+  from "must be an int in [lo, hi]", or bisected on dry runs against `MEMORY_LIMIT`: `_dry`) must
+  return within the CPU budget, and the value just past it must be refused clearly.
+- `forward` of every module: its input as above, plus None, a string and a list.
+- records: each field None or of a wrong type, NaN, or one shorter than the fields of its length.
+- `Explorer.update`: each control None, a string, NaN, past its slider's range; then the explorer
+  must update with the control's first value again.
+An error must be a clear one; an edge value may be valid: returning is fine where `VALID_EDGES`
+says so, with the reason; anywhere else it is a silent accept.
 
 Outcomes: `clear` (TypeError/ValueError raised in reslib, naming the argument), `accepted` (an
-edge value in `VALID_EDGES` returned), `silent` (anything else returned), `unclear` (any other error, or one
-that does not name the argument), `hang` (past `TIME_LIMIT` seconds). The run is its own process,
-with an address-space limit, so a runaway allocation fails instead of taking the machine down.
+edge value in `VALID_EDGES` returned), `silent` (anything else returned), `unclear` (any other
+error, or one that does not name the argument), `slow` (past `CPU_BUDGET` seconds of CPU time, on
+one thread: load on the machine does not count), `hang` (past `HANG_LIMIT` seconds of wall time
+without using that CPU), `crash` (MemoryError, an allocation the address-space cap refused, or the
+process killed), `stuck` (an explorer that no longer updates after a bad value). The run forks
+`WORKERS` processes under an address-space limit, so a runaway allocation fails instead of taking
+the machine down, and a probe that kills its worker is recorded and the run goes on without it.
 """
 
 from __future__ import annotations
@@ -1092,7 +1107,10 @@ class Run:
         for label, value, kind in found:
             call = {**(valid_call(target, key) or {}), argument: value}
             row = dict(callable=key, argument=argument, probe=label, kind="bound")
-            self.probe(row, functools.partial(target, **call), [argument], kind)
+            # at the bound, the value is one the callable states valid: a refusal by another check
+            # (a budget, a combined size) is clear if it names any argument of the call
+            names = [argument, call.get("name"), *(call if label.startswith("bound at") else ())]
+            self.probe(row, functools.partial(target, **call), names, kind)
 
     def forward(self, key: str, module: nn.Module) -> None:
         if FORWARD_INPUTS.get(key.removesuffix(".forward"), ...) is None:
