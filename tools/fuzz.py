@@ -3,24 +3,39 @@
     python -m tools.fuzz [--json FILE]
 
 Discovery is automatic: every function and class named in any `__all__` of `reslib` and its
-subpackages (exceptions and result records, i.e. frozen dataclasses and named tuples, excepted).
-Each gets one *valid* call: its defaults, plus a value for each required argument from `VALID`
-(by argument name) or `EXAMPLES` (by callable). A new function whose valid call cannot be built
-is listed as `no example`, and the test fails until one is added here.
+subpackages; every `nn.Module` among them (its `forward`); every record (frozen dataclass, named
+tuple); every explorer in `reslib.viz.EXPLORERS`. Each gets one *valid* call: its defaults, plus a
+value for each required argument from `VALID` (by argument name) or `EXAMPLES` (by callable); a
+module a valid input (`FORWARD_INPUTS`, or the first small candidate that runs); a record an
+instance that a valid call returned (or `RECORDS`); an explorer its registry demo. Whatever cannot
+be built is listed as `no example`, and the test fails until one is added here.
 
-Then each annotated argument is replaced by bad values derived from its annotation:
+The probes, each replacing one argument of the valid call:
 - wrong types: a string, a float, a bool, None, an int, a module instance, a list (whichever do
   not match the annotation). Expected: `TypeError` naming the argument.
 - NaN for a float: never valid. Expected: `ValueError` naming the argument.
-- edge values: -1, 0 and 10**12 for an int, -1 and inf for a float, "bogus" for a string. An error
-  must be a clear one, and 10**12 must neither hang nor allocate past `reslib.validate.MEMORY_LIMIT`.
-  Some are valid for some arguments (seed 0, a title 'bogus'): returning is fine where
-  `VALID_EDGES` says so, with the reason; anywhere else it is a silent accept.
+- edge values: -1, 0 and 10**12 for an int, -1 and inf for a float, "bogus" for a string.
+- tensors (`tensor_probes`): NaN, inf, float16, complex64, integers for floats (floats for
+  integers), a meta tensor, a dimension more (x[None]) or less (x[0]), the last size + 1, an empty
+  batch, the tensor as a NumPy array and as a nested list.
+- sizes at the bound (`bound_probes`): where 10**12 is refused, the largest value accepted (read
+  from "must be an int in [lo, hi]", or bisected on dry runs against `MEMORY_LIMIT`: `_dry`) must
+  return within the CPU budget, and the value just past it must be refused clearly.
+- `forward` of every module: its input as above, plus None, a string and a list.
+- records: each field None or of a wrong type, NaN, or one shorter than the fields of its length.
+- `Explorer.update`: each control None, a string, NaN, past its slider's range; then the explorer
+  must update with the control's first value again.
+An error must be a clear one; an edge value may be valid: returning is fine where `VALID_EDGES`
+says so, with the reason; anywhere else it is a silent accept.
 
 Outcomes: `clear` (TypeError/ValueError raised in reslib, naming the argument), `accepted` (an
-edge value in `VALID_EDGES` returned), `silent` (anything else returned), `unclear` (any other error, or one
-that does not name the argument), `hang` (past `TIME_LIMIT` seconds). The run is its own process,
-with an address-space limit, so a runaway allocation fails instead of taking the machine down.
+edge value in `VALID_EDGES` returned), `silent` (anything else returned), `unclear` (any other
+error, or one that does not name the argument), `slow` (past `CPU_BUDGET` seconds of CPU time, on
+one thread: load on the machine does not count), `hang` (past `HANG_LIMIT` seconds of wall time
+without using that CPU), `crash` (MemoryError, an allocation the address-space cap refused, or the
+process killed), `stuck` (an explorer that no longer updates after a bad value). The run forks
+`WORKERS` processes under an address-space limit, so a runaway allocation fails instead of taking
+the machine down, and a probe that kills its worker is recorded and the run goes on without it.
 """
 
 from __future__ import annotations
@@ -29,6 +44,7 @@ import argparse
 import collections
 import contextlib
 import dataclasses
+import functools
 import importlib
 import inspect
 import io
@@ -38,6 +54,7 @@ import os
 import pkgutil
 import re
 import resource
+import selectors
 import signal
 import sys
 import time
@@ -48,6 +65,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+# One thread, set before torch loads OpenMP: the run's time budget is CPU time on one thread, and
+# under the address-space cap a forked worker could not start OpenMP's thread pool anyway.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 import torch
 from torch import nn
 
@@ -57,33 +78,40 @@ os.environ["RESLIB_PREDICTIONS"] = os.path.join(__import__("tempfile").mkdtemp()
 import reslib as rl
 from reslib.validate import matches
 
-TIME_LIMIT = 3.0  # seconds per call
+# Time per call, as CPU time of the (one-threaded) process: a loaded machine stretches wall time, not
+# this. A learner's call with tiny shapes, or at a bound reslib states, returns well within it.
+CPU_BUDGET = 3.0  # seconds
+HANG_LIMIT = 30.0  # seconds of wall time: only to stop a call that waits without computing
 HUGE = 10**12
 PACKAGE = Path(rl.__file__).parent
 
 
-class Hang(Exception):
-    """Raised by the alarm when one call runs past TIME_LIMIT."""
-
-
-def discover() -> dict[str, object]:
-    """'module.name' -> every public function and class, each once (at its first `__all__`)."""
-    found: dict[str, object] = {}
-    seen: set[int] = set()
+def _public():
+    """(module name, name, object) for every name in any `__all__` of reslib and its subpackages."""
     packages = pkgutil.walk_packages(rl.__path__, "reslib.")
     names = ["reslib", *(m.name for m in packages if not m.name.endswith(".__main__"))]  # no CLIs
     for module_name in sorted(names):
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            if not (inspect.isfunction(obj) or inspect.isclass(obj)) or id(obj) in seen:
-                continue
-            seen.add(id(obj))
-            if inspect.isclass(obj) and (
-                issubclass(obj, (BaseException, tuple)) or dataclasses.is_dataclass(obj)
-            ):
-                continue  # exceptions and result records are made by reslib, not by callers
-            found[f"{obj.__module__}.{name}"] = obj
+            yield module_name, name, getattr(module, name)
+
+
+def discover() -> dict[str, object]:
+    """'module.name' -> every public function and class, each once (at its first `__all__`).
+
+    Exceptions and records (dataclasses, named tuples) are left to `records()`.
+    """
+    found: dict[str, object] = {}
+    seen: set[int] = set()
+    for _, name, obj in _public():
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if inspect.isclass(obj) and (
+            issubclass(obj, (BaseException, tuple)) or dataclasses.is_dataclass(obj)
+        ):
+            continue
+        found[f"{obj.__module__}.{name}"] = obj
     return found
 
 
@@ -473,6 +501,34 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
 }
 
 
+# Valid inputs to `forward`, by module class, where the search in `forward_input` finds none: a
+# tiny batch of the shape and dtype the example instance (built by its valid call) was made for.
+FORWARD_INPUTS: dict[str, Callable[[nn.Module], torch.Tensor]] = {
+    "reslib.transformer.Transformer": lambda m: torch.randint(10, (2, 4)),
+    "reslib.unet.UNet": lambda m: _T(1, 4, 188, 188),
+    "reslib.stacking.GroupedLinear": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[2]),
+    "reslib.blocks.PadShortcut": lambda m: _T(2, 4, 8, 8),
+    "reslib.stacking.GroupedBatchNorm": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[1]),
+    "reslib.blocks.BlockBase": None,  # the base of the conv blocks: forward is theirs
+}
+
+# Valid records, by class, where no valid call of the run returned one.
+RECORDS: dict[str, Callable[[], object]] = {
+    "reslib.layers.Layers": None,  # a table of layer classes by dimension, not a result
+    "reslib.viz.registry.ExplorerEntry": lambda: rl.viz.EXPLORERS["euler_explorer"],
+    "reslib.evidence.core.Claim": lambda: rl.evidence.core.Claim(
+        "fuzz-example", "a claim", lambda: (True, "1")
+    ),
+    "reslib.predictions.Summary": lambda: rl.predictions.Summary((), "01"),
+    "reslib.predictions.Reveal": None,
+    "reslib.costs.LayerRow": lambda: rl.costs.parameter_table(nn.Sequential(nn.Linear(3, 2)), (1, 3)).rows[0],
+    "reslib.evidence.core.Row": lambda: rl.evidence.Row("fuzz-example", "a claim", True, "1.0", 0.5),
+    "reslib.viz.diagram.Box": lambda: rl.viz.diagram.Box(
+        0.0, 0.0, 1.0, 1.0
+    ),  # made by `Prediction.reveal` from a stored guess
+}
+
+
 def valid_call(target: Callable, key: str) -> dict | None:
     """Keyword arguments for one valid call of `target`, or None when none is known."""
     if key in EXAMPLES:
@@ -492,16 +548,41 @@ def _type_probes() -> list[object]:
     return ["zz", 2.5, True, None, 3, nn.Identity(), [1.5]]
 
 
-def _tensor_probes(valid: object) -> list[tuple[str, object, str]]:
-    """A valid tensor changed one way: another dtype, one dimension fewer, an empty batch."""
-    if not isinstance(valid, torch.Tensor) or valid.ndim == 0:
+def _one_element(x: torch.Tensor, value: float) -> torch.Tensor:
+    x = x.clone()
+    x.view(-1)[0] = value
+    return x
+
+
+def tensor_probes(valid: object) -> list[tuple[str, object, str]]:
+    """A valid tensor changed one way: its values, dtype, device, dimensions, last size or container.
+
+    All are 'edge': a TypeError or a ValueError naming the argument is clear; returning is a silent
+    accept unless `VALID_EDGES` gives the reason it is valid there.
+    """
+    if not isinstance(valid, torch.Tensor) or valid.ndim == 0 or valid.numel() == 0:
         return []
-    other = valid.long() if valid.is_floating_point() else valid.float()
-    return [
-        ("tensor dtype", other, "edge"),
-        ("tensor ndim-1", valid[0], "edge"),
-        ("tensor empty", valid[:0], "edge"),
+    found = []
+    if valid.is_floating_point():
+        found += [
+            ("tensor nan", _one_element(valid, math.nan)),
+            ("tensor inf", _one_element(valid, math.inf)),
+            ("tensor float16", valid.half()),
+            ("tensor complex64", valid.to(torch.complex64)),
+            ("tensor int", valid.long()),
+        ]
+    else:
+        found.append(("tensor float", valid.float()))
+    found += [
+        ("tensor meta", valid.to("meta")),
+        ("tensor ndim+1", valid[None]),
+        ("tensor ndim-1", valid[0]),
+        ("tensor last+1", torch.cat([valid, valid[..., :1]], dim=-1)),
+        ("tensor empty", valid[:0]),
+        ("tensor numpy", valid.detach().numpy()),
+        ("tensor list", valid.tolist()),
     ]
+    return [(label, value, "edge") for label, value in found]
 
 
 def probes(annotation: object, valid: object = None) -> list[tuple[str, object, str]]:
@@ -515,11 +596,7 @@ def probes(annotation: object, valid: object = None) -> list[tuple[str, object, 
         found += [("nan", math.nan, "nan"), ("edge -1.0", -1.0, "edge"), ("edge inf", math.inf, "edge")]
     if str in members and typing.get_origin(annotation) is not typing.Literal:
         found.append(("edge 'bogus'", "bogus", "edge"))
-    return found + _tensor_probes(valid)
-
-
-def _alarm(signum, frame):
-    raise Hang
+    return found + tensor_probes(valid)
 
 
 def _raised_in_reslib(exc: BaseException) -> bool:
@@ -604,7 +681,7 @@ VALID_EDGES = [
         r"reslib\.(layers\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
         r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",
         r".*",
-        r"tensor dtype",
+        r"tensor (int|float)",
         "integers add, crop, correlate and draw as well as floats",
     ),
     (
@@ -612,6 +689,37 @@ VALID_EDGES = [
         r"x",
         r"tensor (ndim-1|empty)",
         "one example without a batch axis (a Linear takes it); center_crop crops any (..., H, W)",
+    ),
+    (
+        r".*",
+        r".*",
+        r"bound at \d+",
+        "inside the bound the callable states itself (its range, or the largest size under "
+        "MEMORY_LIMIT): valid, and it must return within the time budget",
+    ),
+    (
+        r"reslib\..*\.forward",
+        r".*",
+        r"tensor (nan|inf)",
+        "forward never reads values (no GPU sync, reslib.guard): NaN and inf propagate as in torch.nn",
+    ),
+    (
+        r"reslib\.(blocks\.\w+|densenet\.\w+|hourglass\.\w+|preact\.\w+|resnet\.ResNet|normfree\.\w+)\.forward",
+        r"x",
+        r"tensor last\+1",
+        "a wider image: convolutions and pooling take any width",
+    ),
+    (
+        r"reslib\.blocks\.PadShortcut\.forward",
+        r"x",
+        r"tensor float16",
+        "no weights: it subsamples and pads zeros in any floating dtype",
+    ),
+    (
+        r"reslib\.(attention\.\w+|transformer\.\w+)\.forward",
+        r"x|idx",
+        r"tensor last\+1",
+        "a longer sequence (tokens up to block_size): attention takes any length",
     ),
 ]
 
@@ -628,57 +736,365 @@ def valid_edge(key: str, argument: str, label: str) -> bool:
 VALIDATORS = {f"reslib.validate.require_{k}" for k in ("int", "float", "bool", "choice", "memory", "tensor")}
 VALIDATORS.add("reslib.validate.require_device")
 
+# A MemoryError, or what PyTorch raises when the address-space cap refuses an allocation.
+CRASH = re.compile(r"can't allocate memory|Cannot allocate memory|out of memory|bad_alloc|std::length_error")
 
-def outcome(
-    target: Callable, kwargs: dict, name: str, kind: str, limit: float = TIME_LIMIT
-) -> tuple[str, str]:
-    """Call once, its printing and warnings muted; return (outcome, message)."""
-    signal.setitimer(signal.ITIMER_REAL, limit)
+
+class Hang(Exception):
+    """Raised by the wall-clock alarm: one call ran past HANG_LIMIT seconds without using the CPU budget."""
+
+
+class Slow(Exception):
+    """Raised by the CPU-time alarm: one call used more than its CPU budget."""
+
+
+def _hang(signum, frame):
+    raise Hang
+
+
+def _slow(signum, frame):
+    raise Slow
+
+
+def timed(call: Callable[[], object], budget: float = CPU_BUDGET, wall: float = HANG_LIMIT) -> tuple:
+    """Run `call()` muted; return (result, exception or None, CPU seconds).
+
+    The budget is CPU time (the process's, on one thread), so a loaded machine does not make a
+    call slow; the wall-clock alarm only stops a call that waits without computing.
+    """
+    handlers = signal.signal(signal.SIGPROF, _slow), signal.signal(signal.SIGALRM, _hang)
+    signal.setitimer(signal.ITIMER_PROF, budget)
+    signal.setitimer(signal.ITIMER_REAL, wall)
+    torch.manual_seed(0)  # the same draws every run (RandomSkip, stochastic depth): no flaky outcome
+    start = time.process_time()
+    result, error = None, None
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                target(**kwargs)
-    except Hang:
-        return "hang", f"no result within {TIME_LIMIT:g} s"
-    except (TypeError, ValueError) as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        wanted = TypeError if kind == "type" else ValueError if kind == "nan" else (TypeError, ValueError)
-        key = f"{target.__module__}.{target.__name__}"
-        names = [name, kwargs["name"]] if key in VALIDATORS else [name]
-        named = any(isinstance(n, str) and re.search(rf"\b{re.escape(n)}\b", str(exc)) for n in names)
-        if named and _raised_in_reslib(exc) and isinstance(exc, wanted):
-            return "clear", message
-        return "unclear", message + f" @ {traceback.extract_tb(exc.__traceback__)[-1].filename}"
-    except Exception as exc:  # sorting every failure is the point
-        return "unclear", f"{type(exc).__name__}: {exc}"[:300]
+                result = call()
+    except (Exception, MemoryError) as exc:  # sorting every failure is the point
+        error = exc
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGPROF, handlers[0])
+        signal.signal(signal.SIGALRM, handlers[1])
+        if torch.get_num_threads() != 1:  # rl.runtime.num_threads(n) acts when called: undo it
+            torch.set_num_threads(1)
+    return result, error, time.process_time() - start
+
+
+def classify(
+    error: BaseException | None, cpu: float, names: list, kind: str, budget: float = CPU_BUDGET
+) -> tuple[str, str]:
+    """(outcome, message) of one call that was given a bad value (or an edge one, kind 'edge')."""
+    if isinstance(error, Slow) or (error is None and cpu > budget):
+        return "slow", f"used {cpu:.1f} s of CPU, past the budget of {budget:g} s"
+    if isinstance(error, Hang):
+        return "hang", f"no result within {HANG_LIMIT:g} s of wall time ({cpu:.1f} s of CPU)"
+    if isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and CRASH.search(str(error))):
+        return "crash", f"{type(error).__name__}: {error}"[:300]
+    if isinstance(error, (TypeError, ValueError)):
+        message = f"{type(error).__name__}: {error}"
+        wanted = TypeError if kind == "type" else ValueError if kind == "nan" else (TypeError, ValueError)
+        named = any(isinstance(n, str) and re.search(rf"\b{re.escape(n)}\b", str(error)) for n in names)
+        if named and _raised_in_reslib(error) and isinstance(error, wanted):
+            return "clear", message
+        return "unclear", message + f" @ {traceback.extract_tb(error.__traceback__)[-1].filename}"
+    if error is not None:
+        return "unclear", f"{type(error).__name__}: {error}"[:300]
     return ("accepted" if kind == "edge" else "silent"), "returned"
 
 
-def run() -> dict:
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGALRM, _alarm)
-    rows, missing, failing, skipped = [], [], [], []
-    for key, target in discover().items():
+def outcome(
+    target: Callable, kwargs: dict, name: str, kind: str, budget: float = CPU_BUDGET
+) -> tuple[str, str]:
+    """Call `target(**kwargs)` once, its printing and warnings muted; return (outcome, message)."""
+    key = f"{target.__module__}.{target.__name__}"
+    names = [name, kwargs.get("name")] if key in VALIDATORS else [name]
+    _, error, cpu = timed(lambda: target(**kwargs), budget)
+    return classify(error, cpu, names, kind, budget)
+
+
+# --- sizes at the bound ---------------------------------------------------------------------------
+
+RANGE = re.compile(r"must be an int in \[(-?[\d,]+), ([\d,]+)\]")
+SIZE_LIMIT = re.compile(r"would (allocate|hold) .* past the limit")
+
+
+class _Under(Exception):
+    """A dry run got past the size checks for the argument searched: the value is inside the bound."""
+
+
+@contextlib.contextmanager
+def _dry(argument: str):
+    """Stop a call at its first size check that names `argument` and passes, or at its first module.
+
+    A refused size raises its ValueError as usual, so `bound` can bisect without building anything.
+    """
+    original, module_init = rl.validate.require_memory, nn.Module.__init__
+
+    def require_memory(name, value, nbytes, limit=rl.validate.MEMORY_LIMIT):
+        original(name, value, nbytes, limit)
+        if name == argument or (isinstance(value, dict) and argument in value):
+            raise _Under
+        return nbytes
+
+    def init(self, *args, **kwargs):
+        raise _Under
+
+    patched = [m for m in list(sys.modules.values()) if getattr(m, "require_memory", None) is original]
+    try:
+        for m in patched:
+            m.require_memory = require_memory
+        nn.Module.__init__ = init
+        yield
+    finally:
+        nn.Module.__init__ = module_init
+        for m in patched:
+            m.require_memory = original
+
+
+def bound(target: Callable, kwargs: dict, argument: str, message: str) -> int | None:
+    """The largest value of an int `argument` that its bound accepts, read from the refusal of 10**12.
+
+    A range ("must be an int in [1, 1,000]") gives it directly; a size limit ("would allocate about
+    ... past the limit") by bisection on dry runs (`_dry`: no allocation, milliseconds each).
+    """
+    found = RANGE.search(message)
+    if found:
+        return int(found.group(2).replace(",", ""))
+    if not SIZE_LIMIT.search(message) or not isinstance(kwargs.get(argument), int):
+        return None
+
+    def inside(value: int) -> bool | None:
+        with _dry(argument):
+            _, error, _ = timed(lambda: target(**{**kwargs, argument: value}), budget=1.0, wall=5.0)
+        if error is None or isinstance(error, _Under):
+            return True
+        if isinstance(error, ValueError) and SIZE_LIMIT.search(str(error)):
+            return False
+        return None  # refused for another reason: no size bound to find here
+
+    low, high = kwargs[argument], HUGE
+    if inside(low) is not True or inside(high) is not False:
+        return None
+    while high - low > 1:
+        middle = (low + high) // 2
+        verdict = inside(middle)
+        if verdict is None:
+            return None
+        low, high = (middle, high) if verdict else (low, middle)
+    return low
+
+
+def bound_probes(target: Callable, kwargs: dict, argument: str, message: str) -> list:
+    """(label, value, kind) at the bound (the largest value accepted) and just past it.
+
+    At the bound the call must return within the budget (or be refused clearly by another check);
+    just past it, the refusal must be clear. The value just under the bound costs what the bound
+    costs and shows nothing more, so it is not run: the run stays within its minute.
+    """
+    top = bound(target, kwargs, argument, message)
+    if top is None or top >= HUGE:
+        return []
+    return [(f"bound at {top}", top, "edge"), (f"bound past {top + 1}", top + 1, "edge")]
+
+
+# --- forward of every module -------------------------------------------------------------------
+
+
+def forward_input(module: nn.Module, key: str) -> torch.Tensor | None:
+    """A small valid input for `module`: from `FORWARD_INPUTS`, or the first candidate that runs."""
+    if key in FORWARD_INPUTS:
+        return FORWARD_INPUTS[key] and FORWARD_INPUTS[key](module)
+    weight = next((p for p in module.parameters() if p.ndim >= 1), None)
+    if weight is None:
+        return None
+    sizes = [weight.shape[-1], weight.shape[1] if weight.ndim >= 2 else weight.shape[0], weight.shape[0]]
+    shapes = [s for c in sizes for s in ((2, c), (2, c, 8, 8), (2, 4, c), (2, c, 16), (2, c, 32, 32))]
+    for shape in dict.fromkeys(shapes):
+        x = _T(*shape)
+        _, error, _ = timed(functools.partial(module, x), budget=2.0)
+        if error is None:
+            return x
+    return None
+
+
+def forward_probes(module: nn.Module, x: torch.Tensor) -> list:
+    return [(f"type {v!r:.20}", v, "type") for v in (None, "zz", [1.5])] + tensor_probes(x)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def is_record(obj: object) -> bool:
+    return inspect.isclass(obj) and (
+        dataclasses.is_dataclass(obj) or (issubclass(obj, tuple) and hasattr(obj, "_fields"))
+    )
+
+
+def collect_records(value: object, into: dict, depth: int = 2) -> None:
+    """Remember the first instance of each record class found in `value` (a call's result)."""
+    if depth < 0:
+        return
+    cls = type(value)
+    if is_record(cls) and cls.__module__.startswith("reslib"):
+        into.setdefault(f"{cls.__module__}.{cls.__name__}", value)
+        items = (
+            [getattr(value, f.name) for f in dataclasses.fields(value)]
+            if dataclasses.is_dataclass(value)
+            else list(value)
+        )
+    elif isinstance(value, (list, tuple)):
+        items = list(value)[:4]
+    elif isinstance(value, dict):
+        items = list(value.values())[:4]
+    else:
+        return
+    for item in items:
+        collect_records(item, into, depth - 1)
+
+
+def _fields(record: object) -> list[str]:
+    return (
+        [f.name for f in dataclasses.fields(record)]
+        if dataclasses.is_dataclass(record)
+        else list(record._fields)
+    )
+
+
+def _sized(value: object) -> int | None:
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__len__"):
+        return None
+    try:
+        return len(value) if getattr(value, "ndim", 1) else None
+    except TypeError:
+        return None
+
+
+def record_probes(record: object, field: str, hint: object) -> list:
+    """(label, bad value, kind) for one field of a valid record."""
+    value = getattr(record, field)
+    found = [(f"type {v!r:.20}", v, "type") for v in (None, "zz", 3) if not matches(v, hint)][:2]
+    if isinstance(value, float) and math.isfinite(value):
+        found.append(("nan", math.nan, "nan"))
+    elif isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+        found.append(("tensor nan", _one_element(value, math.nan), "edge"))
+    n = _sized(value)
+    others = [f for f in _fields(record) if f != field and _sized(getattr(record, f)) == n]
+    if n is not None and n >= 2 and others:
+        found.append((f"length {n - 1} (as {others[0]}: {n})", value[:-1], "edge"))
+    return found
+
+
+def _rebuild(record: object, field: str, value: object) -> object:
+    if dataclasses.is_dataclass(record):
+        return dataclasses.replace(record, **{field: value})
+    return record._replace(**{field: value})
+
+
+# --- explorers -----------------------------------------------------------------------------------
+
+
+def control_probes(control: object) -> list:
+    """(label, bad value, kind) for one control of an explorer: None, a string, NaN, past its range."""
+    value = control.value
+    found = [("type None", None, "type")]
+    if not isinstance(value, str):
+        found.append(("type 'zz'", "zz", "type"))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        found.append(("nan", math.nan, "edge"))
+    options = [v for v in getattr(control, "options", ()) if isinstance(v, (int, float))]
+    if hasattr(control, "max") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        top = control.max
+        past = getattr(control, "base", 10) ** (top + 1) if "Log" in type(control).__name__ else top + 1
+        found.append((f"past range {past:g}", type(value)(past), "edge"))
+    elif options:
+        found.append((f"not an option {max(options) + 1:g}", max(options) + 1, "edge"))
+    return found
+
+
+def _explorer_error(explorer: object, error: BaseException | None) -> BaseException | None:
+    return error if error is not None else getattr(explorer, "error", None)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+class Run:
+    """One worker's share of the probes; each message goes to `emit` at once (the parent keeps them).
+
+    Every step that could kill the process (a probe, a valid call, a bound's search) is announced
+    first ("start") and closed after ("end"), so the parent knows what to blame and skip.
+    """
+
+    def __init__(self, emit: Callable[[dict], None], done: set[str]):
+        self.emit, self.done = emit, done
+        self.records: dict[str, object] = {}
+        self.missing: list[str] = []
+        self.failing: list[str] = []
+        self.skipped: list[str] = []
+        self.missing_records: list[str] = []
+
+    def step(self, ident: str, call: Callable[[], object], setup: bool = False, **limits) -> tuple:
+        """Run one announced step: (result, error, CPU seconds), or a `Skipped` error if done before.
+
+        A setup step (a valid call, a search) is run again by a new worker, unless it killed the last.
+        """
+        if ident in self.done:
+            return None, Skipped(ident), 0.0
+        self.emit({"start": ident})
+        found = timed(call, **limits)
+        self.emit({"end": ident, "setup": setup})
+        return found
+
+    def row(self, row: dict, found: str, message: str, cpu: float) -> None:
+        self.emit({"row": {**row, "outcome": found, "message": message, "cpu_s": round(cpu, 3)}})
+
+    def probe(self, row: dict, call: Callable[[], object], names: list, kind: str) -> tuple:
+        """One probe: run it, sort what happened, emit its row; return (result, error)."""
+        ident = f"{row['callable']}|{row['argument']}|{row['probe']}"
+        result, error, cpu = self.step(ident, call)
+        if isinstance(error, Skipped):
+            return result, error
+        found, message = classify(error, cpu, names, kind)
+        if found == "accepted" and not valid_edge(row["callable"], row["argument"], row["probe"]):
+            found, message = "silent", "returned: an edge value not in VALID_EDGES"
+        self.row(row, found, message, cpu)
+        return result, error
+
+    def valid(self, key: str, call: Callable[[], object]) -> tuple[bool, object]:
+        # the valid call first, with time to spare: an alarm inside a first, lazy import (torch's
+        # flop counter imports torch._dynamo) would leave that module half-imported for every later call
+        result, error, _ = self.step(f"{key}|(valid call)|", call, True, budget=60.0, wall=60.0)
+        if isinstance(error, Skipped):
+            self.failing.append(f"{key}: the valid call killed the process")
+            return False, None
+        if error is not None:
+            self.failing.append(f"{key}: {type(error).__name__}: {error}"[:300])
+            return False, None
+        collect_records(result, self.records)
+        return True, result
+
+    def arguments(self, key: str, target: Callable) -> None:
         if key in EXAMPLES and EXAMPLES[key] is None:
-            skipped.append(key)
-            continue
+            self.skipped.append(key)
+            return
         try:
             kwargs = valid_call(target, key)
         except Exception as exc:  # the example itself is broken
-            failing.append(f"{key}: building the example raised {type(exc).__name__}: {exc}")
-            continue
+            self.failing.append(f"{key}: building the example raised {type(exc).__name__}: {exc}")
+            return
         if kwargs is None:
-            missing.append(key)
-            continue
-        # the valid call first, with time to spare: an alarm inside a first, lazy import (torch's
-        # flop counter imports torch._dynamo) would leave that module half-imported for every later call
-        kind, message = outcome(target, kwargs, "", "edge", limit=60.0)
-        if kind != "accepted":
-            failing.append(f"{key}: {message}")
-            continue
+            self.missing.append(key)
+            return
+        ok, result = self.valid(key, functools.partial(target, **kwargs))
+        if not ok:
+            return
+        if isinstance(result, nn.Module) and type(result) is target:
+            self.forward(f"{key}.forward", result)
         fn = target.__init__ if inspect.isclass(target) else target
         hints = typing.get_type_hints(fn)
         for p in inspect.signature(fn).parameters.values():
@@ -687,22 +1103,258 @@ def run() -> dict:
             valid = kwargs.get(p.name, p.default)
             for label, value, kind in probes(hints[p.name], valid):
                 call = {**(valid_call(target, key) or {}), p.name: value}
-                result, message = outcome(target, call, p.name, kind)
-                if result == "accepted" and not valid_edge(key, p.name, label):
-                    result, message = "silent", "returned: an edge value not in VALID_EDGES"
-                rows.append(dict(callable=key, argument=p.name, probe=label, outcome=result, message=message))
-    return dict(rows=rows, no_example=missing, valid_call_fails=failing, skipped=skipped)
+                names = [p.name, call.get("name")] if key in VALIDATORS else [p.name]
+                row = dict(callable=key, argument=p.name, probe=label, kind="argument")
+                _, error = self.probe(row, functools.partial(target, **call), names, kind)
+                # sizes at the bound; not a module class's weight limit (`sized`, "would hold"):
+                # building it at the limit is initialising 1 GiB of weights, about 1 s for any class
+                # (some 40 of them, half the run's time); a function that builds and uses one is probed
+                held = inspect.isclass(target) and "would hold" in str(error)
+                if label == f"edge {HUGE}" and isinstance(error, ValueError) and not held:
+                    self.bounds(key, target, p.name, str(error))
+
+    def bounds(self, key: str, target: Callable, argument: str, message: str) -> None:
+        search = functools.partial(bound_probes, target, valid_call(target, key) or {}, argument, message)
+        found, error, _ = self.step(f"{key}|{argument}|(bound search)", search, True, budget=60.0, wall=60.0)
+        if error is not None:
+            if not isinstance(error, Skipped):
+                self.failing.append(f"{key}: searching the bound of {argument} raised {error!r}"[:300])
+            return
+        for label, value, kind in found:
+            call = {**(valid_call(target, key) or {}), argument: value}
+            row = dict(callable=key, argument=argument, probe=label, kind="bound")
+            # at the bound, the value is one the callable states valid: a refusal by another check
+            # (a budget, a combined size) is clear if it names any argument of the call
+            names = [argument, call.get("name"), *(call if label.startswith("bound at") else ())]
+            self.probe(row, functools.partial(target, **call), names, kind)
+
+    def forward(self, key: str, module: nn.Module) -> None:
+        if FORWARD_INPUTS.get(key.removesuffix(".forward"), ...) is None:
+            self.skipped.append(key)
+            return
+        search = functools.partial(forward_input, module, key.removesuffix(".forward"))
+        found, error, _ = self.step(f"{key}|(valid input)|", search, True, budget=60.0)
+        if found is None:
+            if not isinstance(error, Skipped):
+                self.missing.append(f"{key} (no input found: add one to FORWARD_INPUTS)")
+            return
+        argument = list(inspect.signature(module.forward).parameters)[0]
+        for label, value, kind in forward_probes(module, found):
+            row = dict(callable=key, argument=argument, probe=label, kind="forward")
+            self.probe(row, functools.partial(module, value), [argument], kind)
+
+    def record(self, key: str, worker: int) -> None:
+        record = self.records.get(key)
+        if record is None and key in RECORDS:
+            if RECORDS[key] is None:
+                self.skipped.append(key)
+                return
+            if worker != 0:
+                return
+            ok, record = self.valid(key, RECORDS[key])
+            if not ok:
+                return
+        if record is None:
+            self.missing_records.append(key)
+            return
+        try:
+            hints = typing.get_type_hints(type(record))
+        except Exception:  # a hint that names what the module imports only for type checkers
+            hints = {}
+        for field in _fields(record):
+            for label, value, kind in record_probes(record, field, hints.get(field, object)):
+                row = dict(callable=key, argument=field, probe=label, kind="record")
+                built, error = self.probe(
+                    row, functools.partial(_rebuild, record, field, value), [field], kind
+                )
+                if error is None:
+                    try:
+                        repr(built)
+                    except Exception as exc:
+                        message = f"it was built, and its repr raised {type(exc).__name__}: {exc}"[:300]
+                        self.row({**row, "probe": f"{label}, repr"}, "unclear", message, 0.0)
+
+    def explorer(self, name: str) -> None:
+        entry = rl.viz.EXPLORERS[name]
+        key = f"{entry.factory.__module__}.{name}.update"
+        ok, explorer = self.valid(key, entry.build)
+        if not ok:
+            return
+        for control, widget in explorer.controls.items():
+            good = widget.value
+            for label, value, kind in control_probes(widget):
+                row = dict(callable=key, argument=control, probe=label, kind="explorer")
+                update = functools.partial(explorer.update, **{control: value})
+                _, error, cpu = self.step(f"{key}|{control}|{label}", update)
+                if isinstance(error, Skipped):
+                    continue
+                # the error, raised or (as a slider move's would be) shown in the status line
+                shown = error if error is not None else explorer.error
+                found, message = classify(shown, cpu, [control], kind)
+                if found in ("accepted", "silent"):
+                    found = "accepted" if valid_edge(key, control, label) else "silent"
+                    message = f"returned, and drew; {control} is now {widget.value!r}"
+                _, error, _ = timed(functools.partial(explorer.update, **{control: good}))
+                if error is not None or explorer.error is not None or widget.value != good:
+                    message = f"after {label}, update({control}={good!r}) left {error or explorer.error!r}"
+                    found = "stuck"
+                self.row(row, found, message[:300], cpu)
+
+    def all(self, worker: int, workers: int) -> dict:
+        """This worker's share: every `workers`-th callable (with its forward) and explorer, then the
+        records that its own valid calls returned (every worker probes those it has; the parent
+        keeps each row once)."""
+        tasks = [functools.partial(self.arguments, k, t) for k, t in discover().items()]
+        tasks += [functools.partial(self.explorer, name) for name in sorted(rl.viz.EXPLORERS)]
+        for task in tasks[worker::workers]:
+            task()
+        for key in sorted(records()):
+            self.record(key, worker)
+        return dict(
+            no_example=self.missing,
+            valid_call_fails=self.failing,
+            skipped=self.skipped,
+            missing_records=self.missing_records,
+        )
+
+
+class Skipped(Exception):
+    """A step an earlier worker already ran (or that killed it): not run again."""
+
+
+def records() -> dict[str, type]:
+    """'module.name' -> every public record class (frozen dataclass or named tuple) of reslib."""
+    found = {}
+    for _, name, obj in _public():
+        if is_record(obj) and not issubclass(obj, BaseException):
+            found.setdefault(f"{obj.__module__}.{name}", obj)
+    return found
+
+
+FINDINGS = ("silent", "unclear", "hang", "slow", "crash", "stuck")
+OUTCOMES = ("clear", "accepted", *FINDINGS)
+WORKERS = 2  # the machine's cores: each worker runs every WORKERS-th task on one thread
+
+
+def _worker(write_fd: int, done: set[str], worker: int, workers: int) -> None:
+    """A forked child: run its share of the probes, one JSON line per message, then exit."""
+    out = os.fdopen(write_fd, "w", buffering=1)
+
+    def emit(message: dict) -> None:
+        out.write(json.dumps(message) + "\n")
+
+    torch.set_num_threads(1)
+    report = Run(emit, done).all(worker, workers)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    emit({"done": dict(report, cpu_s=usage.ru_utime + usage.ru_stime, peak_rss_gib=usage.ru_maxrss / 2**20)})
+    out.flush()
+    os._exit(0)
+
+
+def _start(done: set[str], worker: int, workers: int) -> tuple[int, int]:
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read_fd)
+        try:
+            _worker(write_fd, done, worker, workers)
+        finally:
+            os._exit(70)
+    os.close(write_fd)
+    return pid, read_fd
+
+
+def run(workers: int = WORKERS) -> dict:
+    """Every probe, in `workers` forked children; a child that a probe kills is recorded as a
+    `crash`, and a new one goes on (skipping the steps done, and the one that killed)."""
+    torch.set_num_threads(1)
+    rows: dict[str, dict] = {}
+    done: set[str] = set()
+    reports: list[dict] = []
+    selector = selectors.DefaultSelector()
+    cpu = [0.0] * workers  # each worker's CPU seconds, over its restarts: its wall time on an idle core
+
+    def start(worker: int) -> None:
+        pid, fd = _start(done, worker, workers)
+        selector.register(fd, selectors.EVENT_READ, dict(worker=worker, pid=pid, buffer=b"", started=None))
+
+    for worker in range(workers):
+        start(worker)
+    while selector.get_map():
+        for key, _ in selector.select():
+            state, chunk = key.data, os.read(key.fd, 1 << 16)
+            state["buffer"] += chunk
+            *lines, state["buffer"] = state["buffer"].split(b"\n")
+            for line in lines:
+                message = json.loads(line)
+                if "start" in message:
+                    state["started"] = message["start"]
+                elif "end" in message:
+                    if not message["setup"]:
+                        done.add(message["end"])
+                    state["started"] = None
+                elif "row" in message:
+                    r = message["row"]
+                    rows.setdefault(f"{r['callable']}|{r['argument']}|{r['probe']}", r)
+                else:
+                    reports.append(message["done"])
+            if chunk:
+                continue
+            selector.unregister(key.fd)
+            os.close(key.fd)
+            _, status, usage = os.wait4(state["pid"], 0)
+            cpu[state["worker"]] += usage.ru_utime + usage.ru_stime
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+                continue
+            how = (
+                f"signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit {os.WEXITSTATUS(status)}"
+            )
+            if state["started"] is None:  # died between steps: nothing to blame, nothing to resume
+                reports.append(dict(valid_call_fails=[f"fuzz worker {state['worker']} died ({how})"]))
+                continue
+            ident = state["started"]
+            name, argument, probe = ident.split("|", 2)
+            kind = "record" if name in records() else "explorer" if name.endswith(".update") else "argument"
+            rows[ident] = dict(
+                callable=name,
+                argument=argument,
+                probe=probe,
+                kind="forward" if name.endswith(".forward") else "bound" if "bound" in probe else kind,
+                outcome="crash",
+                message=f"the process died ({how})",
+                cpu_s=None,
+            )
+            done.add(ident)
+            start(state["worker"])
+    merged = {
+        k: sorted({x for r in reports for x in r.get(k, [])})
+        for k in ("no_example", "valid_call_fails", "skipped")
+    }
+    everywhere = set.intersection(*(set(r.get("missing_records", [])) for r in reports)) if reports else set()
+    merged["no_example"] += [
+        f"{k} (no valid call returned one: add one to RECORDS)" for k in sorted(everywhere)
+    ]
+    merged["worker_cpu_s"] = [round(c, 1) for c in cpu]
+    merged["worker_peak_rss_gib"] = max((r.get("peak_rss_gib", 0.0) for r in reports), default=0.0)
+    return dict(rows=list(rows.values()), **merged)
 
 
 def summary(report: dict) -> str:
-    counts = collections.Counter(r["outcome"] for r in report["rows"])
-    total = len(report["rows"])
-    callables = len({r["callable"] for r in report["rows"]})
-    lines = [f"fuzz: {total} bad inputs to {callables} public callables"]
-    lines += [
-        f"  {k:9s} {counts[k]:5d}  ({100 * counts[k] / max(total, 1):.1f} %)"
-        for k in ("clear", "accepted", "silent", "unclear", "hang")
+    rows = report["rows"]
+    counts = collections.Counter(r["outcome"] for r in rows)
+    total, bad = len(rows), len(rows) - counts["accepted"]
+    callables = len({r["callable"] for r in rows})
+    lines = [
+        f"fuzz: {total} probes of {callables} public callables, forward()s, records and explorer controls",
+        f"  {'':9s} {'count':>5s}  {'of all':>7s}  {'of bad':>7s}   (bad: all but the accepted valid edges)",
     ]
+    for k in OUTCOMES:
+        share = "" if k == "accepted" else f"{100 * counts[k] / max(bad, 1):6.1f} %"
+        lines.append(f"  {k:9s} {counts[k]:5d}  {100 * counts[k] / max(total, 1):6.1f} %  {share:>7s}")
+    kinds = collections.Counter(r.get("kind", "argument") for r in rows)
+    lines.append("  by kind: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     return "\n".join(lines)
 
 
@@ -721,18 +1373,20 @@ def main() -> None:
         pass
     report = run()
     report["seconds"] = time.perf_counter() - start
-    report["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    report["peak_rss_gib"] = peak / 2**20
+    report["cpu_budget_s"] = CPU_BUDGET
     print(summary(report))
     print(f"  {report['seconds']:.1f} s, peak RSS {report['peak_rss_gib']:.2f} GiB")
     for key in ("no_example", "valid_call_fails"):
         for item in report[key]:
             print(f"{key}: {item}")
-    findings = [r for r in report["rows"] if r["outcome"] in ("silent", "unclear", "hang")]
+    findings = [r for r in report["rows"] if r["outcome"] in FINDINGS]
     for r in findings:
         print(f"{r['outcome']:8s} {r['callable']}({r['argument']}={r['probe']}): {r['message'][:200]}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
-    # A finding fails the run (a crash already does): scripts and CI see it without reading the table.
+    # A finding fails the run: scripts and CI see it without reading the table.
     sys.exit(1 if findings or report["no_example"] or report["valid_call_fails"] else 0)
 
 
