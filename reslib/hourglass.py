@@ -30,12 +30,12 @@ def residual_module(channels: int) -> nn.Module:
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
-def _require_divisible(x: torch.Tensor, order: int) -> None:
+def _require_divisible(module: nn.Module, x: torch.Tensor, order: int) -> None:
     """Height and width must halve `order` times evenly: the skip and the upsampled branch then add."""
     h, w = x.shape[-2:]
     if h % 2**order or w % 2**order:
         raise ValueError(
-            f"an hourglass of order {order} halves the size {order} times: "
+            f"{type(module).__name__}.forward: an hourglass of order {order} halves the size {order} times: "
             f"height and width must be divisible by {2**order}, got {(h, w)}"
         )
 
@@ -64,7 +64,7 @@ class Hourglass(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         require_input(self, x, 4, size=(1, self.channels), like=self.skip.conv1.weight, layout="(N, C, H, W)")
-        _require_divisible(x, self.order)
+        _require_divisible(self, x, self.order)
         low = F.max_pool2d(x, 2)  # (N, C, H/2, W/2)
         low = self.down(low)
         low = self.inner(low)
@@ -176,7 +176,7 @@ class StackedHourglass(nn.Module):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         stem = self.stem[0]  # the first conv
         require_input(self, x, 4, size=(1, stem.in_channels), like=stem.weight, layout="(N, C, H, W)")
-        _require_divisible(x, self.order)
+        _require_divisible(self, x, self.order)
         x = self.stem(x)  # (N, C, H, W)
         heatmaps = []
         for s in range(self.num_stacks):
