@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input
 from reslib.validate import require_bool, require_choice, require_int, sized, typechecked
 
 __all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads"]
@@ -71,6 +72,8 @@ class SelfAttention(nn.Module):
         self.c_proj = nn.Linear(d_model, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.c_attn.weight  # (3 d_model, d_model)
+        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
         B, T, C = x.shape
         hs = C // self.n_head  # d_head
         q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
@@ -110,4 +113,6 @@ class FeedForward(nn.Module):
         self.c_proj = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.c_fc.weight  # (d_ff, d_model)
+        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
         return self.c_proj(self.act(self.c_fc(x)))  # (B, T, d_model)

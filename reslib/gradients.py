@@ -25,6 +25,8 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    require_seed,
+    require_tensor,
     typechecked,
 )
 
@@ -64,6 +66,16 @@ def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([g.double().norm() for g in grads]).cpu()
 
 
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class GradientFlow:
     """Per-layer gradient norms and activation histograms of one network at initialisation."""
@@ -74,6 +86,22 @@ class GradientFlow:
     edges: np.ndarray  # (bins + 1,) histogram bin edges
     hist: np.ndarray  # (3, bins) fraction of units per bin, one row per entry of `layers`
     status: str  # one sentence on what happened
+
+    def __post_init__(self) -> None:
+        for name in ("norms", "frozen", "edges"):
+            _require_array(name, getattr(self, name), 1)
+        _require_array("hist", self.hist, 2)
+        if self.frozen.shape != self.norms.shape:
+            raise ValueError(
+                f"frozen {self.frozen.shape} needs one flag per layer of norms {self.norms.shape}"
+            )
+        if self.hist.shape != (len(self.layers), len(self.edges) - 1):
+            raise ValueError(
+                f"hist must be (len(layers), len(edges) - 1) = ({len(self.layers)}, {len(self.edges) - 1}), "
+                f"got {self.hist.shape}"
+            )
+        if not isinstance(self.status, str):
+            raise TypeError(f"status must be a str, got {type(self.status).__name__}")
 
 
 @typechecked
@@ -113,17 +141,33 @@ def gradient_flow(
         histograms `layers`, `edges`, `hist`, and `status`.
     """
     require_batch(x, y)
+    if x.ndim != 2:
+        raise ValueError(
+            f"x must be a batch of vectors (N, D), got shape {tuple(x.shape)}; flatten it with x.flatten(1)"
+        )
+    # NaN or inf in x would come out as norms of NaN, reported as a gradient that overflowed
+    require_tensor("x", x, finite=True, fix="a batch of inputs without NaN or inf")
     require_int("depth", depth, maximum=MAX_BLOCKS)
     require_choice("activation", activation, ACTIVATIONS)
     require_int("width", width)
-    require_memory("width", width, 16 * (depth + 2) * width * (width + len(x)))  # weights, grads, states
-    require_int("seed", seed, minimum=0)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= 10_000:
+        raise ValueError(
+            f"y must hold class indices in [0, 9999] (the network gets max(y) + 1 outputs), got values in "
+            f"[{lo}, {hi}]"
+        )
+    sizes = dict(depth=depth, width=width, x=f"{len(x)} examples of {x.shape[1]} features")
+    # weights, gradients and states; the stem and head: (D + classes) x width
+    require_memory(
+        "sizes", sizes, 16 * ((depth + 2) * width * (width + len(x)) + (x.shape[1] + hi + 1) * width)
+    )
+    require_seed("seed", seed)
     require_int("bins", bins, maximum=10_000)
     require_float("lr", lr, minimum=0.0, strict_minimum=True)
     require_bool("residual", residual)
     with local_seed(seed):  # the CPU generator builds the weights; restored after
-        model = mlp(depth, width, x.shape[1], int(y.max()) + 1, residual=residual, activation=activation)
-        model = model.to(x.device)
+        model = mlp(depth, width, x.shape[1], hi + 1, residual=residual, activation=activation)
+        model = model.to(x.device, x.dtype)  # float64 x: a float64 network (the status names the dtype)
     with torch.no_grad():
         states = model.hidden_states(x)
     grads = weight_gradients(model, x, y)

@@ -136,7 +136,7 @@ def require_work(
         args = ", ".join(f"{k}={v!r}" for k, v in given.items())
         raise ValueError(
             f"{args} would run for about {_duration(seconds)} (about {float(flops):.2g} FLOPs and "
-            f"{float(operations):.2g} PyTorch operations), past the limit of {limit:g} s "
-            f"(reslib.guard.WORK_LIMIT); use smaller sizes or fewer steps"
+            f"{float(operations):.2g} PyTorch operations), past the limit of {limit:g} s"
+            f"{' (reslib.guard.WORK_LIMIT)' if limit == WORK_LIMIT else ''}; use smaller sizes or fewer steps"
         )
     return seconds

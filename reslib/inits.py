@@ -13,6 +13,10 @@ names for these two, never a synonym such as "xavier" or "kaiming".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 __all__ = ["INITS"]
 
-INITS: dict[str, float] = {"he": 2.0, "glorot": 1.0}
+# Read-only: a notebook that wrote INITS["he"] = 1.0 would change every later init silently.
+INITS: Mapping[str, float] = MappingProxyType({"he": 2.0, "glorot": 1.0})

@@ -17,10 +17,13 @@ $P = (D_\text{in} + 1)\,w + \text{depth}\,(w^2 + w) + (w + 1)\,D_\text{out}$ (`m
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import torch
 from torch import nn
 
+from reslib.guard import require_input
 from reslib.inits import INITS
 from reslib.layers import residual_add
 from reslib.validate import (
@@ -44,7 +47,10 @@ __all__ = [
     "width_for_budget",
 ]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+# Read-only, so a notebook cannot swap in another activation behind every later `mlp(...)`.
+ACTIVATIONS: Mapping[str, type[nn.Module]] = MappingProxyType(
+    {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+)
 _NORMS = (None, "batch", "layer", "group")
 
 
@@ -71,6 +77,37 @@ def _norm_values(norm: str | None, width: int) -> int:
     LayerNorm and GroupNorm 2 w (a weight and a bias per unit), nothing 0.
     """
     return {"batch": 4 * width + 1, "layer": 2 * width, "group": 2 * width}.get(norm, 0)
+
+
+def _input_weight(module: nn.Module) -> torch.Tensor | None:
+    """The weight of the first linear map `module` applies to its input (None if there is none).
+
+    `nn.Linear` (W: (out, in)) or, in stacked training, `reslib.stacking.GroupedLinear` (W: (M, out, in)):
+    the input then has `W.ndim` dimensions and `W.shape[-1]` features. Attributes only.
+    """
+    while True:
+        # by name: reslib.stacking imports this module, so this one cannot import GroupedLinear
+        if isinstance(module, nn.Linear) or type(module).__name__ == "GroupedLinear":
+            return module.weight
+        if isinstance(getattr(module, "weight", None), torch.Tensor):
+            return None  # a conv or a norm first: its weight does not give x's features
+        inner = getattr(module, "linear", None)
+        if isinstance(inner, nn.Module):
+            module = inner
+        elif isinstance(module, nn.Sequential) and len(module):
+            module = module[0]
+        else:
+            return None
+
+
+def _require_features(module: nn.Module, x: object, weight: torch.Tensor | None) -> None:
+    """`require_input` for a module whose input first meets the linear map of `weight`."""
+    if weight is None:  # a stem of the learner's own: its dtype and shape are its business
+        require_input(module, x, (2, 3, 4, 5), layout="(N, in_features)")
+    else:
+        require_input(
+            module, x, weight.ndim, size=(-1, weight.shape[-1]), like=weight, layout="(N, in_features)"
+        )
 
 
 _INITS = ("auto", *INITS, "torch")  # reslib.inits.INITS, plus "auto" and PyTorch's own default
@@ -101,6 +138,7 @@ class PlainLayer(nn.Module):
         self.act = ACTIVATIONS[activation]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_features(self, x, self.linear.weight)
         h = self.linear(x)  # (N, out_features)
         h = self.norm(h)
         return self.act(h)
@@ -142,6 +180,7 @@ class ResidualBlock(nn.Module):
         self.shortcut_scale = shortcut_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_features(self, x, self.linear.weight)
         h = self.norm(x)
         h = self.act(h)
         fx = self.linear(h)
@@ -168,6 +207,7 @@ class MLP(nn.Module):
         self.config = config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_features(self, x, _input_weight(self.stem))
         h = self.stem(x)  # (N, width)
         h = self.blocks(h)
         return self.head(h)  # (N, out_features)
@@ -178,6 +218,7 @@ class MLP(nn.Module):
         Shape:
             x: (N, in_features) -> `depth` tensors of shape (N, width)
         """
+        _require_features(self, x, _input_weight(self.stem))
         h = self.stem(x)
         states = [] if self.config["residual"] else [h]
         for block in self.blocks:

@@ -27,9 +27,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reslib.guard import require_input
 from reslib.layers import residual_add
 from reslib.mlp import MLP
-from reslib.validate import require_choice, require_int, require_memory, sized, typechecked
+from reslib.validate import MAX_BLOCKS, require_choice, require_int, require_memory, sized, typechecked
 
 __all__ = ["SCHEMES", "NormFreeBlock", "fixup_scale", "normfree_mlp"]
 
@@ -96,6 +97,8 @@ class NormFreeBlock(nn.Module):
         self.residual_scale, self.shortcut_scale = 1.0, 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.linear1.weight  # (width, width)
+        require_input(self, x, 2, size=(1, w.shape[1]), like=w, layout="(N, width)")
         if self.biases is not None:
             b = self.biases
             h = self.act(self.linear1(x + b[0]) + b[1])  # (N, width)
@@ -132,13 +135,14 @@ def normfree_mlp(depth: int, width: int, in_features: int, out_features: int, sc
     Shape:
         (N, in_features) -> (N, out_features)
     """
-    require_int("depth", depth, maximum=10_000)
+    require_int("depth", depth, maximum=MAX_BLOCKS)
     require_int("width", width, maximum=2**16)
     require_int("in_features", in_features, maximum=2**20)
     require_int("out_features", out_features, maximum=2**20)
     require_choice("scheme", scheme, SCHEMES, fix="use 'rezero' or 'fixup' to train without batch norm")
     weights = depth * 2 * width * width + width * (in_features + out_features)
-    require_memory("width", width, 4 * weights)
+    sizes = dict(depth=depth, width=width, in_features=in_features, out_features=out_features)
+    require_memory("sizes", sizes, 4 * weights)
     blocks = nn.Sequential(*[NormFreeBlock(width, scheme) for _ in range(depth)])
     model = MLP(
         nn.Linear(in_features, width),

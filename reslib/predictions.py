@@ -299,6 +299,7 @@ class Prediction:
         return self._text()
 
 
+@typechecked  # fields checked on construction, like any public call's arguments
 @dataclasses.dataclass(frozen=True)
 class Reveal:
     """What `Prediction.reveal` shows: the guess beside the result, or the result folded away."""
@@ -348,6 +349,7 @@ class Reveal:
         )
 
 
+@typechecked  # fields checked on construction, like any public call's arguments
 @dataclasses.dataclass(frozen=True)
 class Summary:
     """The committed guesses of one notebook (or all), each beside its result: what `summary` shows."""

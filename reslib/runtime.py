@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reslib.validate import require_bool, require_int, typechecked
+from reslib.validate import require_bool, require_int, require_seed, typechecked
 
 __all__ = [
     "GPU_MIN_FLOPS",
@@ -35,6 +35,7 @@ __all__ = [
     "num_threads",
     "set_seed",
     "step_flops",
+    "threads",
 ]
 
 
@@ -43,12 +44,13 @@ def set_seed(seed: int) -> torch.Generator:
     """Seed Python, NumPy and PyTorch (CPU and every GPU) for a reproducible run.
 
     Args:
-        seed: an integer in [0, 2**64 - 1] (torch's range); NumPy integers too.
+        seed: an integer in [0, 2**63 - 1] (`reslib.validate.MAX_SEED`: a seed any torch
+            generator takes, also where it passes through a signed 64-bit integer); NumPy integers too.
 
     Returns:
         A fresh `torch.Generator` seeded with `seed`, for code that wants its own stream.
     """
-    seed = require_int("seed", seed, minimum=0, maximum=2**64 - 1)  # an int, also from a NumPy integer
+    seed = require_seed("seed", seed)  # an int, also from a NumPy integer
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -182,7 +184,7 @@ def local_seed(seed: int | None, devices: Sequence[int] = ()) -> contextlib.Abst
     Unlike `torch.manual_seed`, only the CPU generator is seeded.
 
     Args:
-        seed: an integer >= 0; None leaves the generator as it is (its state is still restored).
+        seed: an integer in [0, 2**63 - 1]; None leaves the generator as it is (its state is still restored).
         devices: CUDA device indices whose generators are restored too (default: none).
 
     Example:
@@ -190,7 +192,7 @@ def local_seed(seed: int | None, devices: Sequence[int] = ()) -> contextlib.Abst
         ...     weights = torch.randn(3)  # the same three numbers every time
     """
     if seed is not None:
-        require_int("seed", seed, minimum=0, maximum=2**64 - 1)
+        require_seed("seed", seed)
     for i, index in enumerate(devices):
         require_int(f"devices[{i}]", index, minimum=0, maximum=max(torch.cuda.device_count() - 1, 0))
     return _forked(None if seed is None else int(seed), [int(d) for d in devices])
@@ -219,6 +221,12 @@ def cores() -> int:
     1, as `binder/start` sets OMP_NUM_THREADS=1.
     """
     return _STARTING_THREADS
+
+
+@typechecked
+def threads() -> int:
+    """The threads torch uses now (`cores()` is the count it started with)."""
+    return torch.get_num_threads()
 
 
 @typechecked

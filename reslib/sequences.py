@@ -22,6 +22,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
+from reslib.guard import require_work
 from reslib.runtime import device as best_device
 from reslib.validate import (
     require_choice,
@@ -29,6 +30,7 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    require_seed,
     require_tensor,
     typechecked,
 )
@@ -56,6 +58,30 @@ class SequenceData:
     vocab_size: int
     task: str
 
+    def __post_init__(self) -> None:
+        require_int("vocab_size", self.vocab_size, minimum=2, maximum=2**20)
+        require_choice("task", self.task, TASKS)
+        splits = (("x_train", "y_train"), ("x_test", "y_test"))
+        for x_name, y_name in splits:
+            for name in (x_name, y_name):
+                require_tensor(name, getattr(self, name), ndim=2, dtype="label", fix="token sequences (N, T)")
+            x, y = getattr(self, x_name), getattr(self, y_name)
+            if x.shape != y.shape:
+                raise ValueError(
+                    f"{x_name} {tuple(x.shape)} and {y_name} {tuple(y.shape)} must have the same shape (N, T)"
+                )
+        if self.x_test.shape[1] != self.x_train.shape[1]:
+            raise ValueError(
+                f"x_train has sequences of length {self.x_train.shape[1]}, x_test of length "
+                f"{self.x_test.shape[1]}; both splits need one length T"
+            )
+        devices = {getattr(self, name).device for pair in splits for name in pair}
+        if len(devices) > 1:
+            raise ValueError(f"the four tensors must share one device, got {sorted(map(str, devices))}")
+        for pair in splits:
+            for name in pair:
+                _require_tokens(name, getattr(self, name), self.vocab_size, "vocab_size")
+
     @property
     def length(self) -> int:
         return self.x_train.shape[1]
@@ -65,6 +91,13 @@ class SequenceData:
             f"SequenceData({self.task!r}: {len(self.x_train)} training and {len(self.x_test)} test "
             f"sequences of {self.length} digits in 0..{self.vocab_size - 1})"
         )
+
+
+def _require_tokens(name: str, t: torch.Tensor, n: int, what: str) -> None:
+    """Refuse values of the integer tensor `t` outside [0, n) (reads them: for a public call's inputs)."""
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= n:
+        raise ValueError(f"{name} must hold values in [0, {n - 1}] ({what}={n}), got values in [{lo}, {hi}]")
 
 
 @typechecked
@@ -92,7 +125,7 @@ def sequence_task(
     require_int("length", length, minimum=2, maximum=4096)
     require_int("vocab_size", vocab_size, minimum=2, maximum=2**20)
     require_choice("task", task, TASKS)
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
     dev = require_device("device", device) or best_device()
     require_memory(
         "sizes", dict(n_train=n_train, n_test=n_test, length=length), 16 * (n_train + n_test) * length
@@ -118,6 +151,20 @@ class SequenceRun:
     lr: float
     warmup: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.loss, np.ndarray) or self.loss.ndim != 1:
+            raise TypeError(
+                f"loss must be a 1-D numpy array (one training loss per step), got "
+                f"{type(self.loss).__name__} {getattr(self.loss, 'shape', '')}; pass np.asarray(losses)"
+            )
+        if not np.issubdtype(self.loss.dtype, np.floating):
+            raise TypeError(f"loss must hold floats, got dtype {self.loss.dtype}; pass loss.astype(float)")
+        require_float("accuracy", self.accuracy, 0.0, 1.0, fix="the share of test positions right")
+        if self.diverged_at is not None:
+            require_int("diverged_at", self.diverged_at, minimum=0, fix="the step that diverged, or None")
+        require_float("lr", self.lr, 0.0, strict_minimum=True)
+        require_int("warmup", self.warmup, minimum=0)
+
     @property
     def final_loss(self) -> float:
         """The mean training loss over the last 10 % of the steps (inf if diverged)."""
@@ -134,11 +181,53 @@ def sequence_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> flo
     require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
+    vocab_size = getattr(model, "vocab_size", None)
+    if isinstance(vocab_size, int):  # a reslib Transformer: its token ids
+        _require_tokens("x", x, vocab_size, "the model's vocab_size")
     was_training = model.training
     model.eval()
-    correct = (model(x).argmax(-1) == y).float().mean().item()
-    model.train(was_training)
-    return correct
+    try:
+        logits = model(x)  # (N, T, classes)
+    finally:
+        model.train(was_training)
+    if logits.ndim != 3 or logits.shape[:2] != x.shape:
+        raise ValueError(
+            f"model must map tokens (N, T) to logits (N, T, classes), got {tuple(logits.shape)} for "
+            f"x {tuple(x.shape)}"
+        )
+    # a label the model cannot output would be scored 'wrong' silently: refuse it
+    _require_tokens("y", y, logits.shape[-1], "the model's output classes")
+    if not bool(torch.isfinite(logits).all()):  # argmax of NaN logits would still score a share
+        raise ValueError(
+            "model returned NaN or inf logits (its weights are not finite: a run that diverged); "
+            "it has no accuracy to measure"
+        )
+    return (logits.argmax(-1) == y).float().mean().item()
+
+
+def _require_training_time(model: nn.Module, M: int, data: SequenceData, steps: int, batch_size: int) -> None:
+    """Refuse, before the first step, a run that would take past `reslib.guard.WORK_LIMIT`.
+
+    Per step and model, the matmuls do $6P$ FLOPs per token for $P$ weights (forward $2P$,
+    backward $4P$) plus attention's $4 T d$ per block; per step, the vmapped forward and backward
+    issue about 13 PyTorch operations per module, and a few hundred more for Adam and the batch.
+    Measured on 2 cores, one thread: 6 models of notebook 11's 12 blocks, 150 steps: 9.6 s
+    (estimated 12 s); 1 model of 4 blocks, 100 steps: 0.8 s (estimated 1.3 s); 2 of 2 blocks,
+    300 steps: 1.7 s (estimated 3.0 s). The stacked matmuls run about 3x faster than
+    `FLOPS_PER_SECOND`, so the count below is a third of $6P$ per token.
+    """
+    weights = sum(p.numel() for p in model.parameters())
+    T = data.x_train.shape[1]
+    tokens = min(batch_size, len(data.x_train)) * T
+    blocks = getattr(model, "blocks", ())
+    d_model = getattr(getattr(model, "wte", None), "embedding_dim", 0)
+    per_token = 2 * weights + 4 * T * d_model * len(blocks)
+    modules = sum(1 for _ in model.modules())
+    require_work(
+        dict(steps=steps, models=M, batch_size=batch_size),
+        flops=steps * M * tokens * per_token,
+        operations=steps * (300 + 13 * modules + 3 * M),
+    )
 
 
 @typechecked
@@ -187,13 +276,14 @@ def train_sequence_models(
             f"need at least one model, and one seed and one warmup per model; got {M} models, "
             f"{len(seeds)} seeds and {len(warmups)} warmups"
         )
-    for s in seeds:
-        require_int("seeds: each seed", s, minimum=0)
+    for i, s in enumerate(seeds):
+        require_seed(f"seeds[{i}]", s)
     for w in warmups:
         require_int("warmup", w, minimum=0, maximum=steps, fix="at most the number of steps")
     shapes = [[(k, v.shape) for k, v in m.named_parameters()] for m in models]
     if any(sh != shapes[0] for sh in shapes) or not shapes[0]:
         raise ValueError("models must share one architecture (the same parameter names and shapes)")
+    _require_training_time(models[0], M, data, steps, batch_size)
     x, y = data.x_train, data.y_train
     if any(p.device != x.device for m in models for p in m.parameters()):
         raise ValueError(f"data is on {x.device} but a model is not; use model.to({x.device})")

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from reslib import mlp
+from reslib.guard import require_input
 from reslib.validate import require_float, require_tensor, typechecked
 
 __all__ = ["GroupedBatchNorm", "GroupedLinear", "groupable", "grouped"]
@@ -46,6 +47,13 @@ class GroupedLinear(nn.Module):
         self.weight, self.bias = weight, bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight  # (M, out_features, in_features)
+        require_input(self, x, 3, size=(-1, w.shape[2]), like=w, layout="(models, B, in_features)")
+        if x.shape[0] != w.shape[0]:
+            raise ValueError(
+                f"GroupedLinear.forward: x must have one row per model in dimension 0, {w.shape[0]} models, "
+                f"got shape {tuple(x.shape)}"
+            )
         if self.bias is None:
             return torch.bmm(x, self.weight.mT)
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.mT)
@@ -107,6 +115,13 @@ class GroupedBatchNorm(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight  # (M, C)
+        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(models, B, channels)")
+        if x.shape[0] != w.shape[0]:
+            raise ValueError(
+                f"GroupedBatchNorm.forward: x must have one row per model in dimension 0, {w.shape[0]} "
+                f"models, got shape {tuple(x.shape)}"
+            )
         M, B, C = x.shape
         y = F.batch_norm(
             x.transpose(0, 1).reshape(B, M * C),  # (B, M * C): model m's channel c is column m * C + c

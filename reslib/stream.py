@@ -38,11 +38,26 @@ def _require_tokens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> Non
     require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
+    if model.lm_head.weight.device != x.device or y.device != x.device:
+        raise ValueError("model, x and y must share one device; use model.to(x.device), y.to(x.device)")
+    # read here, once, on any device (the model's forward reads token ids on the CPU only)
+    lo, hi = int(x.min()), int(x.max())
+    if lo < 0 or hi >= model.vocab_size:
+        raise ValueError(
+            f"x must hold tokens in [0, {model.vocab_size - 1}] (the model's vocab_size), got [{lo}, {hi}]"
+        )
     n_out = model.lm_head.out_features
     if int(y.min()) < 0 or int(y.max()) >= n_out:
         raise ValueError(f"y must hold classes in [0, {n_out - 1}], got [{int(y.min())}, {int(y.max())}]")
-    if model.lm_head.weight.device != x.device or y.device != x.device:
-        raise ValueError("model, x and y must share one device; use model.to(x.device), y.to(x.device)")
+
+
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,12 @@ class GradientProfile:
 
     attn: np.ndarray  # (n_layer,) at attn.c_proj.weight
     mlp: np.ndarray  # (n_layer,) at mlp.c_proj.weight, the last linear of each block
+
+    def __post_init__(self) -> None:
+        for name in ("attn", "mlp"):
+            _require_array(name, getattr(self, name), 1)
+        if self.attn.shape != self.mlp.shape:
+            raise ValueError(f"attn {self.attn.shape} and mlp {self.mlp.shape} need one norm per block each")
 
     @property
     def growth(self) -> float:
@@ -90,6 +111,20 @@ class StreamReadout:
     tokens: np.ndarray  # (T,) the first sequence
     target: np.ndarray  # (T,) its target
 
+    def __post_init__(self) -> None:
+        for name, ndim in (("accuracy", 1), ("loss", 1), ("second_moment", 1), ("write_ratio", 1)):
+            _require_array(name, getattr(self, name), ndim)
+        _require_array("probs", self.probs, 3)
+        _require_array("tokens", self.tokens, 1)
+        _require_array("target", self.target, 1)
+        L = len(self.write_ratio)
+        for name in ("accuracy", "loss", "second_moment"):
+            if len(getattr(self, name)) != L + 1:
+                raise ValueError(
+                    f"{name} needs L + 1 = {L + 1} values (after the embedding and each of the L blocks of "
+                    f"write_ratio), got {len(getattr(self, name))}"
+                )
+
     @property
     def n_layer(self) -> int:
         return len(self.write_ratio)
@@ -110,9 +145,11 @@ def logit_lens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> StreamRe
     require_memory("x", tuple(x.shape), 8 * x.numel() * model.lm_head.in_features * (len(model.blocks) + 2))
     was_training = model.training
     model.eval()
-    states = model.streams(x)  # L + 1 tensors (N, T, C)
-    logits = torch.stack([model.unembed(h) for h in states])  # (L + 1, N, T, classes)
-    model.train(was_training)
+    try:
+        states = model.streams(x)  # L + 1 tensors (N, T, C)
+        logits = torch.stack([model.unembed(h) for h in states])  # (L + 1, N, T, classes)
+    finally:
+        model.train(was_training)
     accuracy = (logits.argmax(-1) == y).float().mean((1, 2))
     loss = torch.stack([F.cross_entropy(z.flatten(0, 1), y.flatten()) for z in logits])
     stacked = torch.stack(states)  # (L + 1, N, T, C)

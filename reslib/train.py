@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -29,13 +30,15 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from reslib import stacking
-from reslib.data import TensorData
+from reslib.data import TensorData, require_clean
 from reslib.validate import (
     require_batch,
     require_bool,
     require_choice,
     require_float,
     require_int,
+    require_seed,
+    require_type,
     typechecked,
 )
 
@@ -57,13 +60,11 @@ _REMOVED_VIEW = {
 def _progress_bar(steps: Iterable, desc: str, enabled: bool) -> Iterator[tqdm]:
     """A tqdm bar over `steps` that leaves no trace once it is done.
 
-    In a notebook tqdm draws the bar as a widget and, with `leave=False`, closes that widget
-    at the end, but the output that displayed it stays in the notebook and names a widget that
-    no longer exists. A saved copy of the notebook, such as RISE's slideshow or the notebook
-    reopened, then shows "Error displaying widget: model not found" where the bar was. So the
-    bar is displayed under a display id, and once tqdm has closed it, that output is replaced
-    by an empty view, which every widget frontend hides. A bar stopped by an error stays (red,
-    at the step where it stopped), as tqdm leaves it.
+    In a notebook tqdm's widget bar, closed at the end (`leave=False`), leaves an output naming a
+    widget that no longer exists: a saved copy (RISE's slideshow, the notebook reopened) shows
+    "Error displaying widget: model not found" there. So the bar is displayed under a display id,
+    and once tqdm has closed it, that output becomes an empty view, which every frontend hides.
+    A bar stopped by an error stays (red, at the step where it stopped), as tqdm leaves it.
     """
     notebook = False
     if enabled:  # tqdm.auto picked its widget bar: this is a kernel with ipywidgets
@@ -90,9 +91,10 @@ class History:
 
     `train_loss` / `train_error` average the mini-batches of each epoch (as the
     weights change); `test_loss` / `test_error` are measured after each epoch
-    in eval mode. `diverged_at` is the epoch whose loss became inf or NaN.
-    The error rates are kept for classifiers (the default loss) only, and the test
-    curves only when `fit` was given a `TensorData`; otherwise those lists stay empty.
+    in eval mode. `diverged_at` is the epoch whose loss (training or test) or weights became
+    inf or NaN; a test error is NaN where its test loss is. The error rates are kept for
+    classifiers (the default loss) only, and the test curves only when `fit` was given a
+    `TensorData`; otherwise those lists stay empty.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -101,23 +103,47 @@ class History:
     test_error: list[float] = field(default_factory=list)
     diverged_at: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("train_loss", "train_error", "test_loss", "test_error"):
+            if not isinstance(require_type(f"History: {name}", getattr(self, name), list[float]), list):
+                raise TypeError(
+                    f"History: {name} must be a list of numbers, got {type(getattr(self, name)).__name__}"
+                )
+        epochs, tested = len(self.train_loss), len(self.test_loss)
+        for name, size, of in (("train_error", epochs, "train_loss"), ("test_error", tested, "test_loss")):
+            if len(getattr(self, name)) not in (0, size):
+                raise ValueError(
+                    f"History: {name} has {len(getattr(self, name))} values, {of} {size}; "
+                    "give one per epoch (or none)"
+                )
+        if tested > epochs:
+            raise ValueError(
+                f"History: test_loss has {tested} values, more than train_loss's {epochs} epochs"
+            )
+        if self.diverged_at is not None:
+            require_int("History: diverged_at", self.diverged_at, minimum=0, maximum=max(epochs - 1, 0))
+
     @property
     def epochs(self) -> int:
         return len(self.train_loss)
 
 
-def _require_classifier_data(model: nn.Module, x: torch.Tensor, y: torch.Tensor, moves: bool = False) -> None:
-    """Inputs of the model's dtype (and device, unless the caller `moves` the model) and labels >= 0."""
-    require_batch(x, y, "x", "y")
+def _require_classifier_data(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, moves: bool = False, names: tuple = ("x", "y")
+) -> None:
+    """Inputs of the model's dtype (and device, unless the caller `moves` the model); no values read."""
+    require_batch(x, y, *names)
     weight = next(model.parameters(), None)
     if weight is not None and weight.dtype != x.dtype:
-        raise TypeError(f"x holds {x.dtype}, the model's weights {weight.dtype}; use x.to({weight.dtype})")
+        raise TypeError(
+            f"{names[0]} holds {x.dtype}, the model's weights {weight.dtype}; use x.to({weight.dtype})"
+        )
     if weight is not None and not moves and weight.device != x.device:
-        raise ValueError(f"x is on {x.device} but the model on {weight.device}; use model.to(x.device)")
+        raise ValueError(
+            f"{names[0]} is on {x.device} but the model on {weight.device}; use model.to(x.device)"
+        )
     if y.device != x.device:
-        raise ValueError(f"x is on {x.device} but y on {y.device}; put both on one device")
-    if int(y.min()) < 0:
-        raise ValueError(f"y must hold class indices >= 0, got {int(y.min())}")
+        raise ValueError(f"{names[0]} is on {x.device} but {names[1]} on {y.device}; put both on one device")
 
 
 @typechecked
@@ -140,27 +166,31 @@ def evaluate(
         `(loss, error)`, both Python floats; error is in [0, 1].
     """
     require_int("batch_size", batch_size)  # >= 1: a negative one used to skip every batch, scoring (0, 0)
+    names = ("x", "y")
     if isinstance(x, TensorData):
-        x, y = x.x_test, x.y_test
+        x, y, names = x.x_test, x.y_test, ("x.x_test", "x.y_test")
     if y is None:
         raise ValueError("evaluate needs labels y, or a TensorData as x")
-    _require_classifier_data(model, x, y)
+    _require_classifier_data(model, x, y, names=names)
+    top = require_clean(dict(zip(names, (x, y), strict=True)), labels=names[1:])  # NaN in, NaN out no more
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
     wrong = torch.zeros((), device=x.device)
     for i in range(0, len(x), batch_size):
         logits = model(x[i : i + batch_size])
-        if i == 0 and (logits.ndim != 2 or logits.shape[1] <= int(y.max())):
+        if i == 0 and (logits.ndim != 2 or logits.shape[1] <= top):
             model.train(was_training)
             raise ValueError(
-                f"y holds class indices up to {int(y.max())}, but the model's output has shape "
-                f"{tuple(logits.shape)}; a classifier returns logits (N, classes), classes > {int(y.max())}"
+                f"{names[1]} holds class indices up to {top}, but the model's output has shape "
+                f"{tuple(logits.shape)}; a classifier returns logits (N, classes), classes > {top}"
             )
         loss_sum += F.cross_entropy(logits, y[i : i + batch_size], reduction="sum")
         wrong += (logits.argmax(1) != y[i : i + batch_size]).sum()
     model.train(was_training)
-    return loss_sum.item() / len(x), wrong.item() / len(x)
+    loss_sum, wrong = torch.stack([loss_sum, wrong]).tolist()
+    loss = loss_sum / len(x)
+    return loss, math.nan if math.isnan(loss) else wrong / len(x)  # NaN weights score no error rate
 
 
 @typechecked
@@ -386,6 +416,7 @@ def fit(
     single = isinstance(model, nn.Module)
     models = [model] if single else _require_stack(model)
     seeds = _require_seeds(seed, len(models), single)
+    names = ("data.x_train", "data.y_train") if isinstance(data, TensorData) else ("data[0]", "data[1]")
     if isinstance(data, TensorData):
         x, y = data.x_train, data.y_train
     elif isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
@@ -400,11 +431,13 @@ def fit(
     classify = loss_fn is None
     if classify:
         for m in models:
-            _require_classifier_data(m, x, y, moves=True)  # fit moves the model to x's device
-        if isinstance(data, TensorData) and int(y.max()) >= data.num_classes:
-            raise ValueError(
-                f"data's labels go up to {int(y.max())}, but data.num_classes is {data.num_classes}"
-            )
+            _require_classifier_data(m, x, y, moves=True, names=names)  # fit moves the model to x's device
+    tensors = dict(zip(names, (x, y), strict=True))
+    if isinstance(data, TensorData):
+        tensors.update({"data.x_test": data.x_test, "data.y_test": data.y_test})
+    classes = data.num_classes if isinstance(data, TensorData) else None
+    labels = tuple(n for n in (names[1], "data.y_test") if n in tensors) if classify else ()
+    top = require_clean(tensors, labels, classes)  # one read: NaN data never trains into numbers
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     for m in models:
         m.to(x.device)
@@ -422,7 +455,7 @@ def fit(
             seeds,
             progress,
             loss_fn,
-            classify,
+            top + 1 if classify else 0,
             _optimizer(runner.parameters(), optimizer, lr, momentum, weight_decay),
         )
     finally:
@@ -452,10 +485,10 @@ def _require_stack(models: Sequence[nn.Module]) -> list[nn.Module]:
 
 def _require_seeds(seed: int | Sequence[int], count: int, single: bool) -> list[int]:
     if isinstance(seed, int):
-        return [require_int("seed", seed, minimum=0)] * count
+        return [require_seed("seed", seed)] * count
     if single:
         raise TypeError(f"seed must be an int for one model, got {type(seed).__name__}")
-    seeds = [require_int(f"seed[{i}]", s, minimum=0) for i, s in enumerate(seed)]
+    seeds = [require_seed(f"seed[{i}]", s) for i, s in enumerate(seed)]
     if len(seeds) != count:
         raise ValueError(f"seed lists {len(seeds)} seeds for {count} models; give one per model, or one int")
     return seeds
@@ -471,10 +504,14 @@ def _train(
     seeds: list[int],
     progress: bool,
     loss_fn: LossFn,
-    classify: bool,
+    classes: int,
     opt: torch.optim.Optimizer,
 ) -> list[History]:
-    """The loop of `fit`, for one model or a stack: every quantity carries a leading model dimension."""
+    """The loop of `fit`, for one model or a stack: every quantity carries a leading model dimension.
+
+    `classes`: for a classifier, how many classes its labels need (its logits' last size), else 0.
+    """
+    classify = classes > 0
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     n, count = len(x), runner.count
     histories = [History() for _ in range(count)]
@@ -489,6 +526,11 @@ def _train(
             for i in range(0, n, batch_size):
                 idx = order[:, i : i + batch_size]  # (M, B)
                 out = runner(x[idx])
+                if classify and i == 0 and (out.ndim != 3 or out.shape[-1] < classes):  # shapes only
+                    raise ValueError(
+                        f"data's labels go up to {classes - 1}, but the model's output has shape "
+                        f"{tuple(out.shape[1:])}; a classifier returns logits (N, classes >= {classes})"
+                    )
                 loss = runner.losses(loss_fn, out, y[idx])  # (M,)
                 opt.zero_grad(set_to_none=True)
                 loss.sum().backward()  # model i's weights get loss i's gradient only
@@ -513,10 +555,17 @@ def _train(
             postfix = {"loss": f"{sum(loss_list[m] for m in alive) / len(alive):.3f}"}
             if isinstance(data, TensorData):
                 test_loss, test_error = _test_curves(runner, data.x_test, data.y_test, loss_fn, classify)
-                for m in alive:
+                for m in list(alive):
                     histories[m].test_loss.append(test_loss[m])
                     if classify:
-                        histories[m].test_error.append(test_error[m])
+                        histories[m].test_error.append(
+                            test_error[m] if test_loss[m] == test_loss[m] else math.nan
+                        )
+                    if not math.isfinite(test_loss[m]):  # finite weights, yet NaN or inf on the test set
+                        histories[m].diverged_at = epoch
+                        alive.remove(m)
+                if not alive:
+                    break
                 if classify:
                     postfix["test_error"] = f"{sum(test_error[m] for m in alive) / len(alive):.3f}"
             bar.set_postfix(**postfix)

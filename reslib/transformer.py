@@ -26,13 +26,13 @@ import torch
 from torch import nn
 
 from reslib.attention import FeedForward, SelfAttention, require_heads
+from reslib.guard import require_input
 from reslib.validate import (
     MAX_BLOCKS,
     require_bool,
     require_choice,
     require_int,
     require_memory,
-    require_tensor,
     sized,
     typechecked,
 )
@@ -99,6 +99,8 @@ class Block(nn.Module):
         self.mlp = FeedForward(d_model, 4 * d_model if d_ff is None else d_ff, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.ln_1.weight  # (d_model,)
+        require_input(self, x, 3, size=(-1, w.shape[0]), like=w, layout="(B, T, d_model)")
         if self.norm_first:
             x = x + self.attn(self.ln_1(x))  # (B, T, C): the identity skip of notebook 03
             x = x + self.mlp(self.ln_2(x))
@@ -151,41 +153,75 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(d_model) if _require_norm_first(norm_first) else nn.Identity()
         self.lm_head = nn.Linear(d_model, n_out)
 
-    def embed(self, idx: torch.Tensor) -> torch.Tensor:
-        """The stream before the first block, $x_0$ (B, T, d_model)."""
-        require_tensor("idx", idx, ndim=2, dtype="label", fix="a batch of token sequences (B, T)")
+    def _require_tokens(self, idx: object, where: str) -> torch.Tensor:
+        """A (B, T) integer tensor of token ids on the embedding's device, T <= block_size.
+
+        Attributes only, plus the ids' range on the CPU: on a GPU reading them would wait for the
+        device at every forward (an id out of range there stops the kernel with a device assert).
+        """
+        if not isinstance(idx, torch.Tensor):
+            raise TypeError(
+                f"{where}: idx must be a torch.Tensor of token ids (B, T), got {type(idx).__name__}; "
+                f"convert it with torch.as_tensor(idx, dtype=torch.long)"
+            )
+        if idx.dtype not in (torch.int64, torch.int32):  # what nn.Embedding takes
+            raise TypeError(
+                f"{where}: idx must hold integer token ids in [0, {self.vocab_size - 1}] (B, T), got dtype "
+                f"{idx.dtype}; the model embeds ids, not values: pass idx.long()"
+            )
+        if idx.ndim != 2:
+            fix = "; add the batch axis with idx[None]" if idx.ndim == 1 else ""
+            raise ValueError(f"{where}: idx must have 2 dimensions (B, T), got shape {tuple(idx.shape)}{fix}")
+        if idx.numel() == 0:
+            raise ValueError(f"{where}: idx is empty, shape {tuple(idx.shape)}; pass at least one token")
         T = idx.shape[1]
         if T > self.block_size:
             raise ValueError(
-                f"idx has sequences of length {T}, longer than the {self.block_size} positions this model "
-                f"has (block_size); cut them to idx[:, :{self.block_size}] or build with block_size >= {T}"
+                f"{where}: idx has sequences of length {T}, longer than the {self.block_size} positions "
+                f"this model has (block_size); cut them to idx[:, :{self.block_size}] or build with "
+                f"block_size >= {T}"
             )
-        try:
-            lo, hi = int(idx.min()), int(idx.max())
-        except RuntimeError:  # inside torch.func.vmap values cannot be read; the caller checked them
-            lo, hi = 0, 0
-        if lo < 0 or hi >= self.vocab_size:
+        device = self.wte.weight.device
+        if idx.device != device:
             raise ValueError(
-                f"idx must hold tokens in [0, {self.vocab_size - 1}] (vocab_size={self.vocab_size}), "
-                f"got values in [{lo}, {hi}]"
+                f"{where}: idx is on {idx.device}, but the model is on {device}; call idx.to({str(device)!r})"
             )
-        pos = torch.arange(T, device=idx.device)  # (T,)
+        if idx.device.type == "cpu":
+            try:
+                lo, hi = int(idx.min()), int(idx.max())
+            except RuntimeError:  # inside torch.func.vmap values cannot be read; the caller checked them
+                lo, hi = 0, 0
+            if lo < 0 or hi >= self.vocab_size:
+                raise ValueError(
+                    f"{where}: idx must hold tokens in [0, {self.vocab_size - 1}] "
+                    f"(vocab_size={self.vocab_size}), got values in [{lo}, {hi}]"
+                )
+        return idx
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """The stream before the first block, $x_0$ (B, T, d_model)."""
+        return self._embed(self._require_tokens(idx, "Transformer.embed"))
+
+    def _embed(self, idx: torch.Tensor) -> torch.Tensor:
+        pos = torch.arange(idx.shape[1], device=idx.device)  # (T,)
         return self.wte(idx) + self.wpe(pos)  # (B, T, C)
 
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         r"""Logits from a stream state, $W_U\,\mathrm{LN}_f(x)$; the logit lens applies it after any block."""
-        require_tensor("x", x, ndim=3, dtype="float", fix="a stream state (B, T, d_model)")
+        w = self.lm_head.weight  # (n_out, d_model)
+        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
         return self.lm_head(self.ln_f(x))  # (B, T, n_out)
 
     def streams(self, idx: torch.Tensor) -> list[torch.Tensor]:
         """The stream after the embedding and after each block: n_layer + 1 tensors (B, T, d_model)."""
-        states = [self.embed(idx)]
+        states = [self._embed(self._require_tokens(idx, "Transformer.streams"))]
         for block in self.blocks:
             states.append(block(states[-1]))
         return states
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.unembed(self.blocks(self.embed(idx)))  # (B, T, n_out)
+        idx = self._require_tokens(idx, "Transformer.forward")
+        return self.unembed(self.blocks(self._embed(idx)))  # (B, T, n_out)  # (B, T, n_out)
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, block_size={self.block_size}"

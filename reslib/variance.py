@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from reslib.guard import require_work
 from reslib.inits import INITS
 from reslib.runtime import byte_cache
 from reslib.validate import (
@@ -23,6 +24,7 @@ from reslib.validate import (
     require_float,
     require_int,
     require_memory,
+    require_seed,
     require_tensor,
     typechecked,
 )
@@ -48,7 +50,7 @@ def _gain(init: str | float) -> float:
     return require_float("init", init, minimum=0.0, strict_minimum=True, fix="pass 'he', 'glorot' " + fix)
 
 
-def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed) -> float:
+def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed, backward=True) -> float:
     """Check the arguments shared by `forward_backward_profile` and `branch_share`; return the gain."""
     require_int("depth", depth)
     require_float(
@@ -57,11 +59,21 @@ def _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, see
     require_bool("batch_norm", batch_norm)
     require_int("width", width)
     require_int("n_samples", n_samples, minimum=2, fix="batch statistics need two samples")
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
     # bytes, before allocating: weights and scaled copies; a dozen (depth + 1, N, width) stacks
     weights, states = 12 * depth * width**2, 48 * (depth + 1) * n_samples * width
     name = "depth" if depth > _BLOCKS else "width" if weights >= states else "n_samples"
     require_memory(name, {"depth": depth, "width": width, "n_samples": n_samples}[name], weights + states)
+    # Per block about 7 PyTorch operations forward and back (2 forward only, `branch_share`), and the
+    # matmuls' 4 N w^2 FLOPs, counted at a third (they run ~3x faster than FLOPS_PER_SECOND here;
+    # `branch_share`'s forward is in float64, as slow). Measured (2 cores, one thread), against the
+    # estimate: `forward_backward_profile` depth 10,000, width 4: 0.67 s (0.70 s); depth 200, width
+    # 256, 256 samples: 1.3 s (0.9 s); `branch_share` the same: 0.14 s (0.2 s) and 1.0 s (0.9 s).
+    require_work(
+        dict(depth=depth, width=width, n_samples=n_samples),
+        flops=depth * 4 / 3 * n_samples * width * width,
+        operations=(7 if backward else 2) * depth,
+    )
     return _gain(init)
 
 
@@ -136,6 +148,16 @@ def _backward(
     return grads[::-1]
 
 
+def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ForwardBackwardProfile:
     """Both passes through a fresh residual stack, per block k = 0..depth (0 is the input)."""
@@ -146,6 +168,19 @@ class ForwardBackwardProfile:
     overflow_at: int | None  # first block whose float32 activations are inf/NaN
     variance_overflow_at: int | None  # first block whose E[h^2] passes float32's max
     grad_overflow_at: int | None  # first block, counting back, whose gradient is not finite
+
+    def __post_init__(self) -> None:
+        for name in ("second_moment", "batch_variance", "grad_norm"):
+            _require_array(name, getattr(self, name), 1)
+            if len(getattr(self, name)) != len(self.second_moment):
+                raise ValueError(
+                    f"{name} needs one value per block 0..depth, {len(self.second_moment)} like "
+                    f"second_moment, got {len(getattr(self, name))}"
+                )
+        depth = len(self.second_moment) - 1
+        for name in ("overflow_at", "variance_overflow_at", "grad_overflow_at"):
+            if getattr(self, name) is not None:
+                require_int(name, getattr(self, name), 0, depth, fix="a block index, or None")
 
     @property
     def status(self) -> str:
@@ -280,7 +315,7 @@ def branch_share(
     Returns:
         float64 array (depth + 1,): block k's share at index k; NaN at 0 (the input).
     """
-    gain = _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed)
+    gain = _checked_gain(depth, residual_scale, batch_norm, width, n_samples, init, seed, backward=False)
     gen = torch.Generator().manual_seed(seed)
     h = torch.randn(n_samples, width, generator=gen, dtype=torch.float64)  # no overflow in float64
     weights = _unit_weights(seed, width, depth).double() * math.sqrt(gain / width)
@@ -296,6 +331,15 @@ class ResidualStream:
 
     second_moment: np.ndarray  # (depth + 1,) E[h_k^2] over batch and units
     branch_share: np.ndarray  # (depth + 1,) E[(h_k - skip_k)^2] / E[h_k^2]; NaN at k = 0
+
+    def __post_init__(self) -> None:
+        _require_array("second_moment", self.second_moment, 1)
+        _require_array("branch_share", self.branch_share, 1)
+        if self.branch_share.shape != self.second_moment.shape:
+            raise ValueError(
+                f"branch_share {self.branch_share.shape} needs one value per block 0..depth, like "
+                f"second_moment {self.second_moment.shape}"
+            )
 
 
 @typechecked

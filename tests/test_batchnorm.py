@@ -174,10 +174,18 @@ def test_clear_errors():
         BatchNorm1d(0)
     with pytest.raises(ValueError, match="momentum"):
         BatchNorm1d(3, momentum=2.0)
-    with pytest.raises(ValueError, match="got 4 channels"):
+    with pytest.raises(
+        ValueError, match=r"BatchNorm1d.forward: x must have size 3 in dimension 1.*got shape \(2, 4\)"
+    ):
         BatchNorm1d(3)(torch.randn(2, 4))
-    with pytest.raises(ValueError, match="4-D"):
+    with pytest.raises(ValueError, match=r"BatchNorm2d.forward: x must have 4 dimensions \(N, C, H, W\)"):
         BatchNorm2d(3)(torch.randn(2, 3))
+    with pytest.raises(TypeError, match=r"x must be a floating-point tensor.*call x.float\(\)"):
+        BatchNorm1d(3)(torch.ones(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"BatchNorm1d's weights are torch.float32; call x.float\(\)"):
+        BatchNorm1d(3)(torch.randn(2, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="x must be a torch.Tensor, got list"):
+        BatchNorm1d(3)([[1.0, 2.0, 3.0]])
     with pytest.raises(ValueError, match="output channels"):
         fold_into_conv(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(5))
     with pytest.raises(TypeError, match="Conv"):

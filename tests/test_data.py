@@ -65,8 +65,9 @@ def test_mnist1d_is_the_same_data_set_as_before(data):
 
 
 def test_mnist1d_refuses_a_size_that_would_hang_and_keeps_its_cache_bounded():
-    with pytest.raises(ValueError, match=r"num_samples must be an int in \[20, 100000\]"):
-        rl.data.mnist1d(num_samples=10**7)  # hung: the generator is a Python loop
+    for too_many in (10**7, 25_010):  # 10**7 hung (the generator is a Python loop); 100,000 took 48 s
+        with pytest.raises(ValueError, match=r"num_samples must be an int in \[20, 25000\]"):
+            rl.data.mnist1d(num_samples=too_many)
     rl.data.mnist1d(num_samples=100, seed=5, device="cpu")
     assert 0 < rl.data._mnist1d_tensors.cache_bytes() <= 64 * 2**20
     assert 0 < rl.data._mnist1d_numpy.cache_bytes() <= 64 * 2**20
@@ -93,7 +94,7 @@ def test_tensordata_to_and_repr(small_data):
     "kwargs, match",
     [
         (dict(num_samples=15), "multiple of 10"),
-        (dict(num_samples=10), r"in \[20, 100000\]"),
+        (dict(num_samples=10), r"in \[20, 25000\]"),
         (dict(train_split=1.0), "train_split"),
         (dict(seed=-1), "seed"),
     ],
@@ -175,3 +176,36 @@ def test_cifar10_says_what_is_missing(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="num_train"):
         _write_cifar(tmp_path)
         rl.data.cifar10(tmp_path, device="cpu", num_train=0)
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(x_train=None), TypeError, "TensorData: x_train must be a torch.Tensor, got NoneType"),
+        (dict(x_test=torch.zeros(4, 3, dtype=torch.complex64)), TypeError, "x_test must hold a floating"),
+        (dict(x_train=torch.zeros(4)), ValueError, r"x_train must have shape \(N, ...\)"),
+        (dict(y_train=torch.zeros(4)), TypeError, "y_train must hold integer labels"),
+        (dict(y_test=torch.zeros(3, dtype=torch.long)), ValueError, "x_test has 4 examples but y_test 3"),
+        (dict(x_test=torch.zeros(4, 2)), ValueError, "the same shape per example"),
+        (
+            dict(y_train=torch.tensor([0, 1, 2, 3])),
+            ValueError,
+            r"\[0, num_classes=3\), got labels from 0 to 3",
+        ),
+        (dict(y_test=torch.tensor([0, -1, 0, 0])), ValueError, "got labels from -1 to 2"),
+        (dict(num_classes=True), TypeError, "num_classes must be an int"),
+        (dict(num_classes=1), ValueError, "num_classes must be an int >= 2"),
+    ],
+)
+def test_tensordata_refuses_what_would_fail_later(change, error, match):
+    # TensorData(None, ...) used to build, and then its repr raised
+    parts = dict(
+        x_train=torch.zeros(4, 3),
+        y_train=torch.tensor([0, 1, 2, 1]),
+        x_test=torch.zeros(4, 3),
+        y_test=torch.tensor([0, 1, 2, 1]),
+        num_classes=3,
+    )
+    assert "train=(4, 3)" in repr(rl.data.TensorData(**parts))
+    with pytest.raises(error, match=match):
+        rl.data.TensorData(**(parts | change))

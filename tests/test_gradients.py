@@ -94,7 +94,7 @@ def test_weight_gradients_reject_mismatched_batch():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(depth=0), "depth must be an int in \\[1, 10000\\]"),
+        (dict(depth=0), "depth must be an int in \\[1, 1000\\]"),
         (dict(activation="gelu"), "activation must be one of"),
         (dict(lr=0.0), "lr must be a finite number > 0"),
         (dict(bins=0), "bins must be an int in \\[1, 10000\\]"),

@@ -158,3 +158,19 @@ def test_a_config_that_empties_the_token_cannot_turn_authentication_off(tmp_path
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "arg",
+    [
+        "--ServerApp.ip=0.0.0.0",
+        "--ip=0.0.0.0",
+        "--IdentityProvider.token=",
+        "--port=80",
+        "--ServerApp.allow_remote_access=True",
+    ],
+)
+def test_a_callers_arguments_cannot_open_the_server_or_drop_the_token(arg):
+    with pytest.raises(ValueError, match="sets the address, port and token itself"):
+        lab.command("abc123", 8899, [arg])
+    assert lab.command("abc123", 8899, ["--allow-root"])[-1] == "--allow-root"  # others pass through

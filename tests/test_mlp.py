@@ -91,7 +91,7 @@ def test_residual_add_explains_shape_mismatch():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(depth=0), ValueError, "depth must be an int in \\[1, 10000\\]"),
+        (dict(depth=0), ValueError, "depth must be an int in \\[1, 1000\\]"),
         (dict(width=-3), ValueError, "width must be an int >= 1"),
         (dict(depth=2.0), TypeError, r"depth must be an int, got float 2.0 \(use 2\)"),
         (dict(activation="gelu"), ValueError, "activation must be one of 'relu', 'sigmoid', 'tanh'"),

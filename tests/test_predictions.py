@@ -149,3 +149,16 @@ def test_counts_read_as_counts_and_quotes_stay_readable():
     count.commit("147456")
     assert repr(count.reveal(147456)) == "You predicted 147,456; the result is 147,456 (spot on, close)."
     assert "network's" in count._html() and "&#x27;" not in count._html()
+
+
+def test_records_check_their_fields_on_construction():
+    p = rl.predictions.Prediction("01-records", "How many?")
+    assert "The result: 1." in repr(rl.predictions.Reveal(p, 1, {}))
+    with pytest.raises(TypeError, match="Reveal: prediction must be a Prediction, got NoneType"):
+        rl.predictions.Reveal(None, 1, {})
+    with pytest.raises(TypeError, match="Reveal: entry must be a dict"):
+        rl.predictions.Reveal(p, 1, "guess")
+    with pytest.raises(TypeError, match="Summary: rows must be"):
+        rl.predictions.Summary((("key", "question", "guess", "result"),), "the series")
+    with pytest.raises(TypeError, match="Summary: scope must be a string"):
+        rl.predictions.Summary((), None)

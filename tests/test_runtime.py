@@ -37,7 +37,14 @@ def test_set_seed_accepts_numpy_integers(seed):
 
 @pytest.mark.parametrize(
     "bad, error",
-    [(-1, ValueError), (2**64, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)],
+    [
+        (-1, ValueError),
+        (2**63, ValueError),
+        (2**64, ValueError),
+        (1.5, TypeError),
+        ("0", TypeError),
+        (True, TypeError),
+    ],
 )
 def test_set_seed_rejects_bad_seeds(bad, error):
     with pytest.raises(error, match="seed"):
@@ -180,3 +187,13 @@ def test_cores_is_the_thread_count_torch_started_with_whatever_is_set_later():
     assert isinstance(started, int) and started >= 1
     with rl.runtime.num_threads(1):
         assert rl.runtime.cores() == started  # a notebook's num_threads(1) does not change it
+
+
+def test_seeds_run_up_to_2_63_minus_1_and_are_refused_past_it():
+    # 2**63 and up used to reach torch as "Overflow when unpacking long long" in some functions
+    rl.set_seed(2**63 - 1)
+    with rl.runtime.local_seed(2**63 - 1):
+        torch.randn(2)
+    for call in (rl.set_seed, rl.runtime.local_seed):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 9223372036854775807\]"):
+            call(2**63)

@@ -1,3 +1,4 @@
+import copy
 import math
 
 import pytest
@@ -165,3 +166,49 @@ def test_fit_leaves_no_view_of_a_closed_bar_in_the_notebook():
     stopped = failed[0].data[view]["model_id"]
     assert stopped, "a bar stopped by an error should stay"
     assert stopped in alive[0]["data"]["text/plain"]
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (("ab", [1.0]), {}, TypeError, "History: train_loss must be a list or tuple of numbers, got str"),
+        (((1.0,), [1.0]), {}, TypeError, "History: train_loss must be a list of numbers, got tuple"),
+        (([1.0], [True]), {}, TypeError, r"History: train_error\[0\] must be a number"),
+        (([1.0], [0.5, 0.4]), {}, ValueError, "train_error has 2 values, train_loss 1"),
+        (([1.0], [], [1.0, 2.0]), {}, ValueError, "test_loss has 2 values, more than"),
+        (([1.0], [], [1.0], [0.1, 0.2]), {}, ValueError, "test_error has 2 values, test_loss 1"),
+        (([1.0],), dict(diverged_at=1), ValueError, r"diverged_at must be an int in \[0, 0\]"),
+    ],
+)
+def test_history_validates_on_construction(args, kwargs, error, match):
+    assert rl.train.History([1.0, math.nan], [0.5, 0.5], [1.0], diverged_at=1).epochs == 2
+    with pytest.raises(error, match=match):
+        rl.train.History(*args, **kwargs)
+
+
+def test_fit_takes_the_steps_of_a_bare_loop(small_data):
+    # the input checks run once, before the loop: the updates are those of the textbook loop
+    x, y = small_data.x_train, small_data.y_train
+    torch.manual_seed(0)
+    model = rl.mlp.mlp(2, 16, 40, 10, norm="batch")
+    bare = copy.deepcopy(model)
+    history = rl.train.fit(model, small_data, epochs=2, lr=0.05, batch_size=100, seed=3, progress=False)
+    gen, opt = torch.Generator().manual_seed(3), torch.optim.SGD(bare.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for _ in range(2):
+        bare.train()
+        order, epoch_loss = torch.randperm(len(x), generator=gen), 0.0
+        for i in range(0, len(x), 100):
+            idx = order[i : i + 100]
+            loss = nn.functional.cross_entropy(bare(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            epoch_loss += loss.item() * len(idx) / len(x)
+        losses.append(epoch_loss)
+    assert history.train_loss == pytest.approx(losses, rel=1e-5)
+    for a, b in zip(model.state_dict().values(), bare.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)  # a fused optimizer rounds differently
+    assert rl.train.evaluate(model, small_data) == pytest.approx(
+        rl.train.evaluate(bare, small_data), rel=1e-4
+    )

@@ -343,7 +343,11 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     # runs claims that train for minutes: tests/test_evidence.py covers it on made-up claims
     "reslib.evidence.core.run": None,
-    "reslib.data.cifar10": None,  # reads files: tests/test_data.py covers its arguments on a fixture
+    "reslib.data.cifar10": None,
+    "reslib.data.require_clean": lambda: dict(tensors={"x": _T(4, 3), "y": torch.arange(4)}, labels=("y",)),
+    "reslib.viz.explorer.require_control": lambda: dict(
+        name="depth", value=2, control=__import__("ipywidgets").IntSlider(value=1, min=1, max=4)
+    ),  # reads files: tests/test_data.py covers its arguments on a fixture
     "reslib.densenet.channel_plan": lambda: dict(growth_rate=4, block_config=(2, 2), num_init_features=8),
     "reslib.gradients.gradient_flow": lambda: dict(
         depth=3, activation="relu", x=_data().x_train, y=_data().y_train, width=8
@@ -527,6 +531,7 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # expressions on 'reslib.module.name', the argument and the probe's label, with the reason. Any
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
+    (r"reslib\.data\.require_clean", r"classes", r"edge 1000000000000", "more classes than the labels use"),
     (r"reslib\.runtime\.(step_flops|device_for)", r"example", r"tensor ndim-1", "one unbatched input runs"),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
     (

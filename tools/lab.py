@@ -78,10 +78,28 @@ def free_port(preferred: int = 8888) -> int:
         return s.getsockname()[1]
 
 
+# What a caller's arguments may not set: traitlets refuses a repeated flag, and the server must
+# stay on localhost with its token.
+SECURITY_FLAGS = {
+    f.lower()
+    for f in (
+        "ip", "port", "token", "ServerApp.ip", "ServerApp.port", "ServerApp.port_retries",
+        "ServerApp.token", "IdentityProvider.token", "NotebookApp.ip", "NotebookApp.token",
+        "ServerApp.password", "PasswordIdentityProvider.hashed_password", "ServerApp.allow_remote_access",
+    )
+}  # fmt: skip
+
+
 def command(token: str, port: int, args: list[str]) -> list[str]:
     """The `jupyter lab` command line: bound to 127.0.0.1, on `port`, with `token` (never empty)."""
     if not token:
         raise ValueError("token must not be empty: an empty token turns authentication off")
+    for arg in args:
+        if arg.split("=")[0].lstrip("-").lower() in SECURITY_FLAGS:
+            raise ValueError(
+                f"{arg!r}: make lab sets the address, port and token itself (127.0.0.1, a free port, "
+                "a fresh token); start jupyter lab directly if you need another"
+            )
     return [
         sys.executable,  # this environment's Python runs its own jupyter, on any OS
         "-m",

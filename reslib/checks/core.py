@@ -5,9 +5,16 @@ reference, and returns a `CheckResult` that a notebook cell displays:
 "not implemented yet" for an untouched stub (so Run All never crashes), a
 hint and the largest difference for a wrong answer, a green tick otherwise.
 
-A check cannot be fooled, crashed or hung by the answer: the answer works on its own deep
-copy of each case, whatever it raises or returns becomes a message, it is stopped after
-`TIME_LIMIT` seconds per case, and no global random generator moves.
+A check cannot be crashed or hung by the answer, and nothing the answer does outlives it: the
+reference runs first, on its own deep copy of each case; the answer works on another; whatever it
+raises or returns becomes a message; it is stopped after `TIME_LIMIT` seconds per case (reading
+what it returned included); and every global setting, random generator and library function it
+changed is given back (`reslib.checks.answers.run_answer`). The difference is measured by the
+check's own arithmetic against its own tolerance.
+
+What a check in the learner's kernel cannot stop is a learner who reads the reference from the
+check's memory: in self-study that only cheats oneself. Graded work runs outside the learner's
+kernel.
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from typing import Any
 import torch
 
 from reslib.checks.answers import (
+    AnswerOutcome,
+    AnswerTampered,
     AnswerTimeout,
     AnswerTypeError,
     as_values,
-    call_with_time_limit,
     describe,
     describe_case,
     preserved_rngs,
+    run_answer,
 )
 from reslib.runtime import local_seed
 from reslib.validate import require_float, typechecked
@@ -112,7 +121,10 @@ def _values(value: Any, what: str) -> torch.Tensor | tuple:
 
 
 def _difference(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> tuple[str, float]:
-    """("", max |got - want|) when the shapes agree; otherwise what is wrong with `got`."""
+    """("", max |got - want|) when the shapes agree; otherwise what is wrong with `got`.
+
+    NaN where the reference has NaN too counts as equal; infinities equal when they agree.
+    """
     if isinstance(got, tuple) != isinstance(want, tuple) or (
         isinstance(want, tuple) and len(got) != len(want)
     ):
@@ -130,15 +142,22 @@ def _difference(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> tuple[
     nan = got.isnan() & ~want.isnan()
     if nan.any():
         return f"contains NaN ({int(nan.sum())} of {nan.numel()} values)", 0.0
-    diff = (got - want).abs()
-    diff = torch.where(diff.isnan(), 0.0, diff)  # NaN where the reference has NaN too: equal
+    diff = torch.where(got == want, 0.0, (got - want).abs())  # equal infinities: 0, not NaN
+    diff = torch.where(diff.isnan() & want.isnan(), 0.0, diff)  # NaN where the reference has NaN
     return "", diff.max().item() if diff.numel() else 0.0
 
 
 def _close(got: torch.Tensor | tuple, want: torch.Tensor | tuple, atol: float, rtol: float) -> bool:
+    """Every |got - want| <= atol + rtol * |want|, by this function's own arithmetic."""
     if isinstance(want, tuple):
         return all(_close(g, w, atol, rtol) for g, w in zip(got, want, strict=True))
-    return bool(torch.isclose(got, want, rtol=rtol, atol=atol, equal_nan=True).all())
+    if want.numel() == 0:
+        return True
+    diff = torch.where(got == want, 0.0, (got - want).abs())
+    diff = torch.where(diff.isnan() & want.isnan() & got.isnan(), 0.0, diff)
+    excess = diff - (atol + rtol * want.abs().nan_to_num(posinf=0.0))
+    worst = excess.max().item()
+    return worst == worst and worst <= 0.0  # NaN (one side only) is never close
 
 
 @typechecked
@@ -175,15 +194,35 @@ def compare(
         return _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint)
 
 
+def _from_library(exc: BaseException) -> bool:
+    """Whether `exc` was raised inside torch or NumPy rather than in the learner's own code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = tb.tb_frame.f_code.co_filename if tb is not None else ""
+    return any(part in where for part in ("/torch/", "/numpy/", "\\torch\\", "\\numpy\\"))
+
+
 def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckResult:
-    worst = 0.0
+    worst, notes = 0.0, set()
     for i, case in enumerate(cases):
         where = f"case {i + 1} of {len(cases)}"
         theirs, ours = copy.deepcopy(case), copy.deepcopy(case)
+        with local_seed(0):  # first, before the answer can touch anything; the same weights every time
+            want = as_values(reference(*ours))
+        outcome = AnswerOutcome()
         try:
-            got = call_with_time_limit(lambda args=theirs: fn(*args), TIME_LIMIT)
-            got_values = _values(got, "expected numbers, tensors or NumPy arrays")
-        except NotImplementedError:
+            got_values = run_answer(
+                lambda args=theirs: fn(*args),
+                TIME_LIMIT,
+                lambda got: _values(got, "expected numbers, tensors or NumPy arrays"),
+                outcome,
+            )
+        except NotImplementedError as exc:
+            if _from_library(exc):  # torch's own ("Cannot copy out of meta tensor"), not the stub's
+                return CheckResult(
+                    name, False, f"raised NotImplementedError: {exc}. {tiered_hint(name, hint)}"
+                )
             return CheckResult(
                 name,
                 None,
@@ -193,15 +232,17 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckRe
         except AnswerTimeout:
             message = (
                 f"{where} {describe_case(case)} ran for more than {TIME_LIMIT:g} s, so the check "
-                f"stopped it. {slow_hint}"
+                f"stopped it. {slow_hint} {outcome.note()}"
             )
-            return CheckResult(name, False, message)
+            return CheckResult(name, False, message.strip())
+        except AnswerTampered as exc:
+            return CheckResult(name, False, f"{where}: {exc}.")
         except (WrongAnswer, AnswerTypeError) as exc:
             return CheckResult(name, False, f"{where}: {exc}. {tiered_hint(name, hint)}")
-        except (Exception, SystemExit) as exc:  # a learner's bug is feedback, not a crash
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a learner's bug is feedback
             return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. {tiered_hint(name, hint)}")
-        with local_seed(0):  # a reference that builds a model draws the same weights every time
-            want = as_values(reference(*ours))
+        if outcome.note():
+            notes.add(outcome.note())
         problem, max_diff = _difference(got_values, want)
         if problem:
             return CheckResult(name, False, f"{where} {problem}. {tiered_hint(name, hint)}")
@@ -211,7 +252,47 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckRe
             )
         worst = max(worst, max_diff)
     _failures.pop(name, None)
-    return CheckResult(name, True, f"correct on all {len(cases)} cases (max difference {worst:.1e})", worst)
+    message = f"correct on all {len(cases)} cases (max difference {worst:.1e})"
+    return CheckResult(name, True, " ".join([message, *sorted(notes)]), worst)
+
+
+def _plain(value: Any) -> Any:
+    """`value` as plain Python data: number and sequence subclasses read into int/float/list/tuple."""
+    if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
+        return (
+            type(value)(_plain(v) for v in value)
+            if type(value) in (list, tuple)
+            else list(map(_plain, value))
+        )
+    if isinstance(value, bool) or value is None or value is ...:
+        return value
+    if isinstance(value, int):  # a subclass's __int__ runs here, inside the limit
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return value
+
+
+def read_answer(answer: Any) -> Any:
+    """A predicted value as plain data, read inside the time limit with the world given back.
+
+    For checks that look at an answer before `compare_value` does (`...` in a list, an integer):
+    reading a learner's object runs its code (an `__iter__`, an `__int__`), so it is read once,
+    here, like any answer.
+
+    Raises:
+        WrongAnswer: reading it raised, took past `TIME_LIMIT` or changed library code.
+    """
+    try:
+        return run_answer(lambda: answer, TIME_LIMIT, _plain, AnswerOutcome())
+    except AnswerTimeout:
+        raise WrongAnswer(
+            f"reading your answer took more than {TIME_LIMIT:g} s; give plain numbers"
+        ) from None
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        raise WrongAnswer(
+            f"reading your answer raised {type(exc).__name__}: {exc}; give plain numbers"
+        ) from None
 
 
 def _direction(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> str:
@@ -249,13 +330,26 @@ def compare_value(
         return CheckResult(
             name, None, "not answered yet: replace the `...` with your prediction, then run this cell again."
         )
-    try:
-        got = _values(answer, "expected a number (or a list of numbers)")
+    with preserved_rngs(), local_seed(0):  # first, before the answer's value is read
+        want = as_values(measure())
+    try:  # reading the answer runs its code too (a __float__, an __iter__): limited and guarded
+        got = run_answer(
+            lambda: answer,
+            TIME_LIMIT,
+            lambda a: _values(a, "expected a number (or a list of numbers)"),
+            AnswerOutcome(),
+        )
     except AnswerTypeError as exc:
         text = str(exc).replace("returned ", "", 1)
         return CheckResult(name, False, f"your answer is {text}. {tiered_hint(name, hint)}")
-    with preserved_rngs(), local_seed(0):
-        want = as_values(measure())
+    except AnswerTimeout:
+        return CheckResult(
+            name, False, f"reading your answer took more than {TIME_LIMIT:g} s; give a plain number."
+        )
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        return CheckResult(
+            name, False, f"reading your answer raised {type(exc).__name__}: {exc}; give a plain number."
+        )
     problem, max_diff = _difference(got, want)
     if problem:
         return CheckResult(name, False, f"your answer {problem}. {tiered_hint(name, hint)}")

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
+from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value, read_answer
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
 from reslib.runtime import local_seed
@@ -51,6 +51,10 @@ def check_lesion_paths(answer: Any) -> CheckResult:
     `answer` is the learner's pair of numbers (`...` in either place: not answered yet); the check
     compares it with `_lesion_paths_measured()`, which lesions a real network and counts.
     """
+    try:
+        answer = read_answer(answer)
+    except WrongAnswer as exc:
+        return CheckResult("lesion_paths", False, str(exc))
     if isinstance(answer, (list, tuple)) and any(a is ... or a is None for a in answer):
         answer = ...
     return compare_value(

@@ -8,7 +8,15 @@ from typing import Any
 
 import torch
 
-from reslib.checks.core import CheckResult, compare, compare_value, preserved_rngs, tiered_hint
+from reslib.checks.core import (
+    CheckResult,
+    WrongAnswer,
+    compare,
+    compare_value,
+    preserved_rngs,
+    read_answer,
+    tiered_hint,
+)
 from reslib.scenes import edge_band, iou, segmentation
 from reslib.unet import UNet
 from reslib.validate import typechecked
@@ -72,6 +80,10 @@ def check_tile_size(answer: Any) -> CheckResult:
         "572 -> 388, and the sizes that work are 16 apart, each giving an output 16 pixels smaller: "
         "step down from 572 by 16 until the output would drop below 200, and keep the last size above it.",
     )
+    try:
+        answer = read_answer(answer)
+    except WrongAnswer as exc:
+        return CheckResult(name, False, str(exc))
     with preserved_rngs():  # building a network draws its initial weights: not from the notebook's RNG
         model = _valid_unet(TILE_DEPTH)
     if isinstance(answer, numbers.Integral) and not isinstance(answer, bool) and answer > 0:

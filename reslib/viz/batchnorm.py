@@ -19,7 +19,7 @@ from torch import nn
 
 from reslib import batchnorm as rl_batchnorm
 from reslib.batchnorm import RunningStatsTrace, running_stats_trace
-from reslib.validate import require_int, require_memory, typechecked
+from reslib.validate import require_int, require_memory, require_seed, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import CHAR_WIDTH, Diagram, shape_label, trace
 from reslib.viz.explorer import Explorer, find_trace, plain_list
@@ -241,7 +241,15 @@ def _update_running_stats_figure(fig: go.Figure | go.FigureWidget, trace: Runnin
 @typechecked
 def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
     """Notebook 05: batch size and momentum -> running statistics and the train/eval gap;
-    gamma and beta -> the output distribution."""
+    gamma and beta -> the output distribution.
+
+    Args:
+        steps: training steps each update replays, at most 10,000 (an update then takes about
+            0.5 s; the notebook's 100 take 10 ms; 10**6 took 4 minutes a slider move).
+        seed: seed of the batches, in [0, 2**63 - 1].
+    """
+    require_int("steps", steps, maximum=10_000, fix="each slider move replays them all (~50 µs a step)")
+    require_seed("seed", seed)
     figure = go.FigureWidget(running_stats_figure())
 
     def redraw(batch_size: int, momentum: float, gamma: float, beta: float) -> str:

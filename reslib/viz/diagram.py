@@ -58,6 +58,7 @@ CHAR_WIDTH = 0.6  # an average glyph's width per unit of font size, for sizing a
 MARGIN = 12
 
 
+@typechecked  # fields checked on construction
 @dataclasses.dataclass(frozen=True)
 class Box:
     """A drawn box or node: centre (`x`, `y`), width and height; its sides as anchor points."""
@@ -352,6 +353,7 @@ def side_by_side(diagrams: Sequence[Diagram], gap: float = 40.0, title: str | No
 # ---------------------------------------------------------------------------------------------
 
 
+@typechecked  # fields checked on construction
 @dataclasses.dataclass(frozen=True)
 class Call:
     """One call of a submodule during `trace`: its qualified name, the module, input and output sizes.

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.euler import Trajectory, euler_trajectory
-from reslib.validate import typechecked
+from reslib.validate import require_seed, typechecked
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, PALETTE
@@ -66,6 +66,7 @@ def _update_euler_figure(fig: go.Figure | go.FigureWidget, residual: Trajectory,
 @typechecked
 def euler_explorer(seed: int = 0) -> Explorer:
     """Notebook 10: depth L -> the hidden trajectories of a residual (Euler) and a plain network."""
+    require_seed("seed", seed)
     cache: dict[int, tuple[Trajectory, Trajectory]] = {}
     figure = go.FigureWidget(euler_figure())
 

@@ -20,15 +20,17 @@ import plotly.graph_objects as go
 import torch
 from plotly.basedatatypes import BaseTraceType
 
-from reslib.validate import require_float, require_tensor, typechecked
+from reslib.validate import require_bool, require_float, require_int, require_tensor, typechecked
 from reslib.viz.style import ERROR_TEXT, STATUS_TEXT
 
 __all__ = [
+    "UPDATE_LIMIT",
     "Explorer",
     "find_trace",
     "image_grid",
     "image_trace",
     "plain_list",
+    "require_control",
 ]
 
 
@@ -48,9 +50,49 @@ def find_trace(figure: go.Figure | go.FigureWidget, key: str) -> BaseTraceType:
     if len(found) != 1:
         keys = [t.meta for t in figure.data if t.meta is not None]
         raise ValueError(
-            f"key {key!r} names {len(found)} traces of this figure, not one; its trace keys are {keys}"
+            f"key {key!r} names {len(found)} traces of this figure, not one; its trace keys are {keys}: "
+            "pass the figure that the matching figure builder made"
         )
     return found[0]
+
+
+def _same(value: object, option: object) -> bool:
+    """`value == option`, False where that is no bool (an array), and True never equal to 1."""
+    try:
+        return bool(value == option) and isinstance(value, bool) == isinstance(option, bool)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
+@typechecked
+def require_control(name: str, value: object, control: widgets.ValueWidget) -> object:
+    """Return `value` if `control` can show it as it is: one of its options, a number in its range.
+
+    An ipywidgets slider clamps a value outside its range without a word (`channels=10**12` became
+    1024), and a dropdown takes None (no selection), which every later redraw then fails on. So an
+    explorer checks a value before a control gets it: an argument of its builder that sets a
+    control's first value, or a value sent to `Explorer.update`.
+
+    Raises:
+        TypeError: a value of the wrong type for the control (a string for a slider, None).
+        ValueError: a value outside the slider's range, or not one of the control's options.
+    """
+    options = getattr(control, "_options_values", None)
+    if options is not None:  # Dropdown, ToggleButtons, SelectionSlider, ...
+        if not any(_same(value, o) for o in options):
+            raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+    elif isinstance(control, (widgets.Checkbox, widgets.ToggleButton)):
+        require_bool(name, value)
+    elif isinstance(control, widgets.FloatLogSlider):
+        low, high = control.base**control.min, control.base**control.max
+        require_float(
+            name, value, low * (1 - 1e-9), high * (1 + 1e-9), fix=f"the slider's range, {low:g} to {high:g}"
+        )
+    elif isinstance(control, (widgets.IntSlider, widgets.BoundedIntText)):
+        require_int(name, value, control.min, control.max, fix="the slider's range")
+    elif isinstance(control, (widgets.FloatSlider, widgets.BoundedFloatText)):
+        require_float(name, value, control.min, control.max, fix="the slider's range")
+    return value
 
 
 @typechecked
@@ -69,6 +111,11 @@ def image_grid(z: torch.Tensor) -> list[list[float]]:
     require_tensor("z", z, ndim=2, fix="one image (H, W)")
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
+
+# The longest one update (a slider move) may be expected to take, estimated from an explorer's
+# arguments with `reslib.guard.require_work` before it is built. The style's aim is 100 ms; past
+# this a learner thinks the kernel hung. The notebooks' explorers update in 0.01-0.2 s.
+UPDATE_LIMIT = 10.0  # seconds
 
 _COLORSCALES = {name.lower() for name in px.colors.named_colorscales()}
 
@@ -163,14 +210,26 @@ class Explorer(widgets.VBox):
             self.update()
 
     def update(self, **values) -> None:
-        """Set any controls given by name, then recompute and redraw once."""
+        """Set any controls given by name, then recompute and redraw once.
+
+        Raises:
+            TypeError, ValueError: an unknown control, or a value its control cannot take (see
+                `require_control`); then no control changes and the explorer works as before.
+        """
         unknown = set(values) - set(self.controls)
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; this explorer has {sorted(self.controls)}")
+        for name, value in values.items():
+            require_control(f"{self.name or 'Explorer'}.update: {name}", value, self.controls[name])
+        before = self.values
         self._holding = True
         try:
             for name, value in values.items():
                 self.controls[name].value = value
+        except Exception:  # a value a widget refused after all: give every control its value back
+            for name, value in before.items():
+                self.controls[name].value = value
+            raise
         finally:
             self._holding = False
         try:

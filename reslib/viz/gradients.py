@@ -12,9 +12,10 @@ from plotly.subplots import make_subplots
 from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
+from reslib.guard import require_work
 from reslib.runtime import num_threads
-from reslib.validate import require_int, typechecked
-from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.validate import require_int, require_seed, typechecked
+from reslib.viz.explorer import UPDATE_LIMIT, Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, COLORS, GREEN, LAYOUT, ORANGE, RED
 
@@ -123,6 +124,11 @@ def gradient_explorer(
         and the head (depth + 2 of them).
     """
     require_int("batch_size", batch_size, minimum=2, fix="the histograms need a few examples")
+    require_int("width", width)
+    require_seed("seed", seed)
+    # the deepest update: 50 layers forward and backward (~4 b w^2 each), ~20 operations a layer;
+    # measured 0.05 s for the notebook's (64, 256), 1.1 s for (256, 1000) (estimated 2.6 s)
+    require_work(dict(width=width, batch_size=batch_size), 200 * batch_size * width**2, 1000, UPDATE_LIMIT)
     data = data if data is not None else load_mnist1d()
     x, y = data.x_train[:batch_size], data.y_train[:batch_size]
     cache: dict[tuple[int, str, bool], GradientFlow] = {}

@@ -18,9 +18,9 @@ from reslib.mlp import MLP, ResidualBlock, mlp
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.runtime import local_seed, num_threads
 from reslib.train import evaluate, fit
-from reslib.validate import require_float, require_int, typechecked
+from reslib.validate import require_int, typechecked
 from reslib.viz.diagram import Diagram, layer_label, shape_label, trace
-from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list, require_control
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import DARK_GREY, GREY, LAYOUT, LIGHT_GREY, PALETTE, PLAIN, RESIDUAL
 
@@ -171,9 +171,8 @@ def path_explorer(decay: float = 0.5) -> Explorer:
     The gradient of one path of length k is modelled as $g(k) = r^k$, with $r$ the factor one
     residual branch multiplies it by (measured on a trained network in the notebook).
     """
-    require_float(
-        "decay", decay, 0.0, 1.0, strict_minimum=True, fix="the gradient shrinks by `decay` per branch"
-    )
+    slider = widgets.FloatSlider(value=0.05, min=0.05, max=1.0, step=0.05, description="factor r")
+    slider.value = require_control("decay", decay, slider)  # in the slider's range: it would clamp it
     figure = go.FigureWidget(paths_figure(54, decay ** np.arange(55)))
 
     def redraw(n_blocks: int, factor: float) -> str:
@@ -191,7 +190,7 @@ def path_explorer(decay: float = 0.5) -> Explorer:
 
     controls = {
         "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description="blocks n"),
-        "factor": widgets.FloatSlider(value=decay, min=0.05, max=1.0, step=0.05, description="factor r"),
+        "factor": slider,
     }
     return Explorer(controls, figure, redraw, name="path_explorer")
 

@@ -14,6 +14,7 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 from reslib.validate import typechecked
 from reslib.viz.explorer import Explorer
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 
+@typechecked  # fields checked on construction
 @dataclasses.dataclass(frozen=True)
 class ExplorerEntry:
     """One registered explorer.
@@ -52,8 +54,10 @@ class ExplorerEntry:
         return self.factory(**self.demo())
 
 
-# name -> entry, filled as each module of reslib.viz is imported (importing reslib.viz imports all).
-EXPLORERS: dict[str, ExplorerEntry] = {}
+# name -> entry, filled as each module of reslib.viz is imported (importing reslib.viz imports all);
+# a read-only view: only `register_explorer` adds to it.
+_ENTRIES: dict[str, ExplorerEntry] = {}
+EXPLORERS: Mapping[str, ExplorerEntry] = MappingProxyType(_ENTRIES)
 
 
 @typechecked
@@ -95,5 +99,5 @@ def register_explorer(
             f"factory: an explorer named {name!r} is already registered by {known.factory.__module__}"
         )
     entry = ExplorerEntry(name, factory, demo, tuple(sweep), notebook)
-    EXPLORERS[name] = entry  # the same module again (a reload) replaces its entry
+    _ENTRIES[name] = entry  # the same module again (a reload) replaces its entry
     return entry

@@ -8,6 +8,7 @@ below them only draw what `reslib.costs` and training measured.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -23,7 +24,7 @@ from reslib.train import History
 from reslib.validate import require_bool, require_choice, require_int, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Box, Call, Diagram, layer_label, shape_label, trace
-from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.explorer import Explorer, find_trace, plain_list, require_control
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 from reslib.viz.training import METRICS
@@ -305,7 +306,19 @@ def _totals(costs: BlockCosts, key: str) -> tuple[int, int]:
 def block_cost_explorer(
     channels: int = 256, planes: int = 64, size: int = 56, kernel_size: int = 3
 ) -> Explorer:
-    """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live."""
+    """Notebook 06: channels, bottleneck width, map size and kernel -> cost of basic vs bottleneck, live.
+
+    Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
+    """
+    controls = {
+        "channels": widgets.IntSlider(value=16, min=16, max=1024, step=16, description="channels C"),
+        "planes": widgets.IntSlider(value=4, min=4, max=512, step=4, description="width"),
+        "size": widgets.IntSlider(value=1, min=1, max=112, description="map size"),
+        "kernel_size": widgets.IntSlider(value=1, min=1, max=7, step=2, description="kernel k"),
+    }
+    given = dict(channels=channels, planes=planes, size=size, kernel_size=kernel_size)
+    for name, value in given.items():
+        controls[name].value = require_control(name, value, controls[name])
     figure = go.FigureWidget(block_cost_figure(block_costs(channels, planes, size, kernel_size)))
 
     def redraw(channels: int, planes: int, size: int, kernel_size: int) -> str:
@@ -319,12 +332,6 @@ def block_cost_explorer(
             f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)"
         )
 
-    controls = {
-        "channels": widgets.IntSlider(value=channels, min=16, max=1024, step=16, description="channels C"),
-        "planes": widgets.IntSlider(value=planes, min=4, max=512, step=4, description="width"),
-        "size": widgets.IntSlider(value=size, min=1, max=112, description="map size"),
-        "kernel_size": widgets.IntSlider(value=kernel_size, min=1, max=7, step=2, description="kernel k"),
-    }
     return Explorer(controls, figure, redraw, name="block_cost_explorer")
 
 
@@ -336,24 +343,22 @@ register_explorer(
 )
 
 
-NETWORKS: dict[str, dict] = {
-    **{name: dict(block=b, layers=layers) for name, (b, layers) in ARCHITECTURES.items()},
-    **{
-        f"CIFAR ResNet-{d}": dict(
-            block=BasicBlock,
-            layers=[(d - 2) // 6] * 3,
-            widths=(16, 32, 64),
-            stem_type="cifar",
-            image_size=32,
-            num_classes=10,
-            shortcut_type="A",
-        )
-        for d in (20, 32, 44, 56, 110)
-    },
-}
+# name -> stage_costs' arguments; read-only: a notebook that changed one would change every later table
+_CIFAR = dict(widths=(16, 32, 64), stem_type="cifar", image_size=32, num_classes=10, shortcut_type="A")
+NETWORKS: Mapping[str, Mapping[str, object]] = MappingProxyType(
+    {
+        **{n: MappingProxyType(dict(block=b, layers=tuple(ls))) for n, (b, ls) in ARCHITECTURES.items()},
+        **{
+            f"CIFAR ResNet-{d}": MappingProxyType(
+                dict(block=BasicBlock, layers=((d - 2) // 6,) * 3, **_CIFAR)
+            )
+            for d in (20, 32, 44, 56, 110)
+        },
+    }
+)
 
 
-STRIDES = {"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True}
+STRIDES = MappingProxyType({"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True})
 
 
 @typechecked
@@ -530,7 +535,19 @@ def _update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[
 
 @typechecked
 def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
-    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live."""
+    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live.
+
+    Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
+    """
+    controls = {
+        "depth": widgets.IntSlider(value=1, min=1, max=80, description="blocks L"),
+        "shortcut_scale": widgets.FloatSlider(
+            value=0.0, min=0.0, max=1.5, step=0.05, description="shortcut λ"
+        ),
+        "branch_scale": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="branch α"),
+    }
+    for name, value in dict(depth=depth, shortcut_scale=shortcut_scale, branch_scale=branch_scale).items():
+        controls[name].value = require_control(name, value, controls[name])
     first = shortcut_gradients(depth, shortcut_scale, branch_scale)
     figure = go.FigureWidget(shortcut_figure([first]))
 
@@ -543,15 +560,6 @@ def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale
             f"λ^L = {shortcut_scale**depth:.2g})"
         )
 
-    controls = {
-        "depth": widgets.IntSlider(value=depth, min=1, max=80, description="blocks L"),
-        "shortcut_scale": widgets.FloatSlider(
-            value=shortcut_scale, min=0.0, max=1.5, step=0.05, description="shortcut λ"
-        ),
-        "branch_scale": widgets.FloatSlider(
-            value=branch_scale, min=0.0, max=1.0, step=0.05, description="branch α"
-        ),
-    }
     return Explorer(controls, figure, redraw, name="shortcut_explorer")
 
 

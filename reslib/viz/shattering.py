@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from reslib.guard import require_work
 from reslib.shattering import (
     ShatteringResult,
     autocorrelation,
@@ -17,7 +18,7 @@ from reslib.shattering import (
     freeze_batch_stats,
     shattering_net,
 )
-from reslib.validate import require_int, require_memory, typechecked
+from reslib.validate import require_int, require_memory, require_seed, typechecked
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import DARK_GREY, LAYOUT, RESIDUAL
@@ -103,6 +104,12 @@ def shattering_explorer(
     """
     require_int("max_depth", max_depth, maximum=200, fix="the slider's deepest network")
     require_int("n_inputs", n_inputs, minimum=2)
+    require_int("width", width)
+    require_seed("seed", seed)
+    # four networks, each run three times (BN statistics, the forward-mode pass) at ~2 n w^2 a layer;
+    # measured 3.5 s for the notebook's (50, 200, 256), 22 s for (100, 200, 512) (estimated 10 s)
+    sizes = dict(max_depth=max_depth, width=width, n_inputs=n_inputs)
+    require_work(sizes, 24 * max_depth * n_inputs * width**2, 4 * 3 * max_depth * 10)
     require_memory(
         "sizes", dict(max_depth=max_depth, width=width, n_inputs=n_inputs), 32 * max_depth * n_inputs * width
     )

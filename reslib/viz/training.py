@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,7 +22,9 @@ __all__ = [
 ]
 
 
-METRICS = {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
+METRICS = MappingProxyType(
+    {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
+)
 
 
 @typechecked
