@@ -399,7 +399,9 @@ def layer_responses(model: ResNet, x: torch.Tensor) -> list[float]:
         He et al. (2016a), section 4.2 and Fig. 7: the responses of residual nets are smaller
         than those of their plain twins, as if each residual function were close to zero.
     """
-    x = require_tensor("x", x, ndim=(3, 4, 5), dtype="float", fix="pass one batch of inputs, (N, C, *S)")
+    x = require_tensor(
+        "x", x, ndim=(3, 4, 5), dtype="float", fix="pass one batch of inputs, (N, C, *S)", finite=True
+    )
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
     stds: list[float] = []
     hooks = [

@@ -298,3 +298,10 @@ def test_a_resnet_has_at_most_max_blocks_blocks_in_all():
         R.cifar_resnet(2006)  # 6 * 334 + 2: 1,002 blocks
     assert len(list(meta(R.cifar_resnet, depth=2000).modules())) > 1000  # the bound itself builds
     assert len(meta(R.cifar_resnet, depth=1202).layer3) == 200  # He et al.'s deepest CIFAR net
+
+
+def test_layer_responses_refuse_nan_inputs():
+    model = R.cifar_resnet(8, width=4)
+    with pytest.raises(ValueError, match="x holds NaN or infinity"):
+        R.layer_responses(model, torch.full((2, 3, 8, 8), float("nan")))  # NaN stds otherwise
+    assert len(R.layer_responses(model, torch.randn(2, 3, 8, 8))) == 6
