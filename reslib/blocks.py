@@ -16,14 +16,25 @@ class with an `expansion` attribute and a `zero_init_last()` method.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input
 from reslib.layers import layers_for, residual_add
-from reslib.validate import MAX_BLOCKS, require_bool, require_choice, require_int, sized, typechecked
+from reslib.validate import (
+    MAX_BLOCKS,
+    MEMORY_LIMIT,
+    require_bool,
+    require_choice,
+    require_int,
+    require_memory,
+    sized,
+    typechecked,
+)
 
 __all__ = [
     "BasicBlock",
@@ -37,6 +48,7 @@ __all__ = [
 
 NormLayer = Callable[[int], nn.Module]
 SHORTCUT_TYPES = ("A", "B")
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}  # a conv's input, in require_input's messages
 
 
 @typechecked
@@ -64,6 +76,13 @@ class PadShortcut(nn.Module):
         self.in_channels, self.out_channels, self.stride, self.dim = in_channels, out_channels, stride, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_input(self, x, self.dim + 2, size=(1, self.in_channels), layout=_LAYOUT[self.dim])
+        # the output's size, from the shape alone, before the zeros are allocated (meta holds none)
+        nbytes = x.shape[0] * self.out_channels * x.dtype.itemsize
+        nbytes *= math.prod(-(-s // self.stride) for s in x.shape[2:])  # odd sizes round up
+        if nbytes > MEMORY_LIMIT and x.device.type != "meta":
+            given = {"x.shape": tuple(x.shape), "out_channels": self.out_channels, "stride": self.stride}
+            require_memory("sizes", given, nbytes)
         x = x[(slice(None), slice(None)) + (slice(None, None, self.stride),) * self.dim]  # (N, C_in, *S/s)
         pad = self.out_channels - self.in_channels
         return F.pad(x, (0, 0) * self.dim + (0, pad))  # zeros after the last channel: (N, C_out, *S/s)
@@ -145,18 +164,31 @@ class BlockBase(nn.Module):
         norm = 0 if cls.preact else cls.norm_values(norm_layer, out_channels)  # pre-activation: no norm
         return in_channels * out_channels + norm  # 1x1 conv: in * out
 
+    def _require_input(self, x: object) -> torch.Tensor:
+        """What `forward` checks first: (N, in_channels, *S) floats of the weights' dtype and device."""
+        return require_input(
+            self,
+            x,
+            self.dim + 2,
+            size=(1, self.in_channels),
+            like=self.conv1.weight,
+            layout=_LAYOUT[self.dim],
+        )
+
     def shortcut(self, x: torch.Tensor) -> torch.Tensor:
         """The skip path: x itself, or `downsample(x)` where the block changes the shape.
 
         Raises:
             ValueError: a plain block has no skip path.
         """
+        self._require_input(x)
         if self.plain:
             raise ValueError("a plain block (plain=True) has no shortcut; build it with plain=False")
         return x if self.downsample is None else self.downsample(x)
 
     def _add_shortcut(self, x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
         r"""$\mathrm{shortcut}(x) + F(x)$, or just $F(x)$ for a plain block."""
+        # through the public `shortcut`: `rl.viz.block_diagram` marks the addition where it is called
         return fx if self.plain else residual_add(self.shortcut(x), fx)
 
     def extra_repr(self) -> str:
@@ -215,6 +247,7 @@ class BasicBlock(BlockBase):
         self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_input(x)
         h = self.conv1(x)  # (N, planes, *S / stride)
         h = self.bn1(h)
         h = self.relu(h)
@@ -281,6 +314,7 @@ class Bottleneck(BlockBase):
         self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_input(x)
         h = self.relu(self.bn1(self.conv1(x)))  # (N, planes, *S), or *S / stride if stride_in_1x1
         h = self.relu(self.bn2(self.conv2(h)))  # (N, planes, *S / stride)
         fx = self.bn3(self.conv3(h))  # (N, 4 planes, *S / stride)

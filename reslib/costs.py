@@ -10,6 +10,7 @@ the two agree.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,7 +21,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from reslib.blocks import BasicBlock, Bottleneck
 from reslib.densenet import channel_plan
 from reslib.layers import STEM_TYPES
-from reslib.validate import require_bool, require_choice, require_int, require_tensor, typechecked
+from reslib.validate import (
+    MAX_BLOCKS,
+    require_bool,
+    require_choice,
+    require_int,
+    require_memory,
+    require_tensor,
+    typechecked,
+)
 
 __all__ = [
     "BlockCosts",
@@ -78,6 +87,7 @@ def conv_cost(
     return weights + (out_channels if bias else 0), 2 * weights * out_positions
 
 
+@typechecked
 @dataclass(frozen=True)
 class ConvCost:
     """One conv of a block: its name, shape (`"k x k, C_in->C_out"`), weights and FLOPs per image."""
@@ -88,6 +98,7 @@ class ConvCost:
     flops: int
 
 
+@typechecked
 @dataclass(frozen=True)
 class BlockCosts:
     """The convs of a basic and of a bottleneck block with the same input and output width."""
@@ -131,6 +142,7 @@ def block_costs(channels: int, planes: int, size: int, kernel_size: int = 3) -> 
     )
 
 
+@typechecked
 @dataclass(frozen=True)
 class StageCost:
     """One row of `stage_costs`: a stage's output shape (C, H, W), blocks, parameters and FLOPs per image."""
@@ -157,6 +169,25 @@ def _block_convs(
         convs = [(1, c_in, planes, first), (3, planes, planes, pos), (1, planes, out, pos)]
         bn = 2 * planes + 2 * planes + 2 * out
     return convs, bn, out_size
+
+
+def _block_cost(
+    block: type[nn.Module],
+    c_in: int,
+    planes: int,
+    stride: int,
+    size: int,
+    shortcut_type: str,
+    stride_in_1x1: bool,
+) -> tuple[int, int, int, int]:
+    """Parameters and FLOPs of one block, with its shortcut; its output channels and size."""
+    convs, bn, out_size = _block_convs(block, c_in, planes, stride, size, stride_in_1x1)
+    out = planes * block.expansion
+    if shortcut_type == "B" and (stride != 1 or c_in != out):
+        convs.append((1, c_in, out, out_size * out_size))
+        bn += 2 * out
+    costs = [conv_cost(*c) for c in convs]
+    return sum(c[0] for c in costs) + bn, sum(c[1] for c in costs), out, out_size
 
 
 @typechecked
@@ -195,6 +226,11 @@ def stage_costs(
             require_int(f"{name}[{i}]", v)
     if len(layers) != len(widths):
         raise ValueError(f"give one width per stage: got layers={list(layers)} and widths={list(widths)}")
+    if len(layers) > MAX_BLOCKS:  # a row per stage
+        raise ValueError(
+            f"layers must name at most reslib.validate.MAX_BLOCKS = {MAX_BLOCKS:,} stages, got "
+            f"{len(layers):,}; ResNets have 3 or 4"
+        )
     if require_bool("stride_in_1x1", stride_in_1x1) and block is not Bottleneck:
         raise ValueError("stride_in_1x1 applies to Bottleneck blocks only; use stride_in_1x1=False")
     if stem_type == "imagenet":
@@ -205,20 +241,15 @@ def stage_costs(
         size = image_size
         p, f = conv_cost(3, in_channels, widths[0], size * size)
     rows = [StageCost("stem", (widths[0], size, size), 0, p + 2 * widths[0], f)]
-    channels = widths[0]
+    channels, options = widths[0], dict(shortcut_type=shortcut_type, stride_in_1x1=stride_in_1x1)
     for i, (n, planes) in enumerate(zip(layers, widths, strict=True)):
-        params = flops = 0
-        for j in range(n):
-            stride = 2 if i > 0 and j == 0 else 1
-            convs, bn, out_size = _block_convs(block, channels, planes, stride, size, stride_in_1x1)
-            out = planes * block.expansion
-            if shortcut_type == "B" and (stride != 1 or channels != out):
-                convs.append((1, channels, out, out_size * out_size))
-                bn += 2 * out
-            costs = [conv_cost(*c) for c in convs]
-            params += sum(c[0] for c in costs) + bn
-            flops += sum(c[1] for c in costs)
-            channels, size = out, out_size
+        # closed form: the first block (stride, shortcut) and n - 1 equal blocks after it
+        params, flops, channels, size = _block_cost(
+            block, channels, planes, 2 if i > 0 else 1, size, **options
+        )
+        if n > 1:
+            p, f, _, _ = _block_cost(block, channels, planes, 1, size, **options)
+            params, flops = params + (n - 1) * p, flops + (n - 1) * f
         rows.append(StageCost(f"layer{i + 1}", (channels, size, size), n, params, flops))
     rows.append(
         StageCost("head", (num_classes,), 0, channels * num_classes + num_classes, 2 * channels * num_classes)
@@ -295,10 +326,17 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> int:
     model.eval()
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(torch.zeros(shape, device=device))
+            model(_zeros(shape, device))
     finally:
         model.train(was_training)
     return int(counter.get_total_flops())
+
+
+def _zeros(input_shape: Sequence[int], device: torch.device) -> torch.Tensor:
+    """The zero input of `count_flops` and `parameter_table`, refused past the memory limit (meta is free)."""
+    if device.type != "meta":
+        require_memory("input_shape", input_shape, 4 * math.prod(input_shape))  # float32
+    return torch.zeros(input_shape, device=device)
 
 
 def _require_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -312,6 +350,7 @@ def _require_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(require_int(f"input_shape[{i}]", s) for i, s in enumerate(input_shape))
 
 
+@typechecked
 @dataclass(frozen=True)
 class LayerRow:
     """One module call: its name, type, output shape, parameters (its own and its children's) and FLOPs."""
@@ -324,6 +363,7 @@ class LayerRow:
     flops: int
 
 
+@typechecked
 @dataclass(frozen=True)
 class ParameterTable:
     """A torchinfo-style table; `repr` prints it, `rows` holds the numbers.
@@ -420,7 +460,7 @@ def parameter_table(model: nn.Module, input_shape: Sequence[int], depth: int | N
     model.eval()
     try:
         with torch.no_grad(), counter:
-            model(torch.zeros(shape, device=device))
+            model(_zeros(shape, device))
     finally:
         model.train(was_training)
         for h in handles:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input
 from reslib.layers import STEM_TYPES, layers_for
 from reslib.validate import MAX_BLOCKS, require_choice, require_float, require_int, sized, typechecked
 
@@ -38,6 +39,12 @@ __all__ = [
 
 
 _STEM_FIX = "'imagenet' is a 7x7/2 conv + BN + ReLU + 3x3/2 max pool, 'cifar' one 3x3 conv"
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}  # a conv's input, in require_input's messages
+
+
+def _require_input(module: nn.Module, x: object, dim: int, channels: int, like: torch.Tensor) -> torch.Tensor:
+    """What every `forward` here checks first: (N, channels, *S) floats of the weights' dtype and device."""
+    return require_input(module, x, dim + 2, size=(1, channels), like=like, layout=_LAYOUT[dim])
 
 
 @typechecked
@@ -70,6 +77,7 @@ class DenseLayer(nn.Module):
         require_int("bn_size", bn_size, fix="the bottleneck has bn_size * k channels")
         require_float("drop_rate", drop_rate, 0.0, 1.0)
         self.in_channels, self.growth_rate, self.drop_rate = in_channels, growth_rate, float(drop_rate)
+        self.dim = dim
         self.norm1 = nd.batch_norm(in_channels)
         self.relu1 = nn.ReLU()
         self.conv1 = nd.conv(in_channels, bn_size * growth_rate, kernel_size=1, bias=False)
@@ -78,6 +86,7 @@ class DenseLayer(nn.Module):
         self.conv2 = nd.conv(bn_size * growth_rate, growth_rate, kernel_size=3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_input(self, x, self.dim, self.in_channels, self.conv1.weight)
         h = self.relu1(self.norm1(x))
         h = self.conv1(h)  # (N, bn_size*k, *S)
         h = self.relu2(self.norm2(h))
@@ -120,7 +129,7 @@ class DenseBlock(nn.ModuleDict):
     ):
         super().__init__()
         require_int("num_layers", num_layers, maximum=MAX_BLOCKS)
-        self.in_channels = in_channels
+        self.in_channels, self.dim = in_channels, dim
         self.out_channels = in_channels + num_layers * growth_rate
         for i in range(num_layers):
             self[f"denselayer{i + 1}"] = DenseLayer(
@@ -128,6 +137,7 @@ class DenseBlock(nn.ModuleDict):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_input(self, x, self.dim, self.in_channels, self["denselayer1"].conv1.weight)
         features = [x]  # every earlier output stays alive: that is the memory cost
         for layer in self.values():
             features.append(layer(torch.cat(features, 1)))
@@ -164,8 +174,14 @@ class Transition(nn.Sequential):
                 pool=nd.avg_pool(kernel_size=2, stride=2),
             )
         )
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_input(self, x, self.dim, self.conv.in_channels, self.conv.weight)
+        return super().forward(x)  # norm, relu, conv, pool
 
 
+@typechecked
 @dataclass(frozen=True)
 class BlockPlan:
     """One dense block of `channel_plan`: each layer's input channels, the output, after the transition."""
@@ -174,6 +190,14 @@ class BlockPlan:
     layer_inputs: tuple[int, ...]
     out: int
     after_transition: int | None
+
+    def __post_init__(self) -> None:
+        require_int("BlockPlan: block", self.block, fix="blocks are numbered from 1")
+        require_int("BlockPlan: out", self.out, fix="the channels after the block")
+        if self.after_transition is not None:
+            require_int(
+                "BlockPlan: after_transition", self.after_transition, fix="or None after the last block"
+            )
 
 
 @typechecked
@@ -192,6 +216,11 @@ def channel_plan(
     for i, n in enumerate(block_config):
         require_int(
             f"block_config[{i}]", n, maximum=MAX_BLOCKS, fix="each entry is the number of layers of a block"
+        )
+    if sum(block_config) > MAX_BLOCKS:  # a DenseNet of these builds a layer in about a millisecond
+        raise ValueError(
+            f"block_config={list(block_config)} has {sum(block_config):,} dense layers in all, past "
+            f"reslib.validate.MAX_BLOCKS = {MAX_BLOCKS:,} (DenseNet-201 has 98); use fewer layers"
         )
     require_float(
         "compression",
@@ -225,6 +254,8 @@ def _densenet_values(
     **_: object,
 ) -> int:
     """Values of a `DenseNet`: stem, dense blocks and transitions (by their formulas), norm5, classifier."""
+    if len(block_config) > MAX_BLOCKS:
+        return 0  # the body refuses it (a loop per block would take long)
     kernel = 7 if stem_type == "imagenet" else 3
     values = in_channels * num_init_features * (kernel if dim == 1 else kernel * kernel)  # conv0
     values += 4 * num_init_features + 1 if stem_type == "imagenet" else 0  # norm0
@@ -302,6 +333,7 @@ class DenseNet(nn.Module):
         else:
             layers = [("conv0", nd.conv(in_channels, num_init_features, 3, padding=1, bias=False))]
         self.growth_rate, self.block_config, self.stem_type = growth_rate, tuple(block_config), stem_type
+        self.dim = dim
         self.features = nn.Sequential(OrderedDict(layers))
         c = num_init_features
         for row, n in zip(plan, block_config, strict=True):
@@ -325,9 +357,12 @@ class DenseNet(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem, dense blocks and transitions, norm5, ReLU: (N, C_in, *S) -> (N, C, *S')."""
+        _require_input(self, x, self.dim, self.features.conv0.in_channels, self.features.conv0.weight)
         return F.relu(self.features(x))  # (N, C, *S')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _require_input(self, x, self.dim, self.features.conv0.in_channels, self.features.conv0.weight)
         h = self.forward_features(x)  # (N, C, *S')
         h = torch.flatten(h, 2).mean(-1)  # global average pool: (N, C)
         return self.classifier(h)  # (N, classes)
@@ -361,7 +396,8 @@ def densenet_bc(depth: int = 100, growth_rate: int = 12, num_classes: int = 10, 
     Depth counts the conv layers: stem + 2 per dense layer + 2 transitions + classifier,
     so $L = 6n + 4$ (L=100, k=12: 0.77M parameters, 4.51% error on C10+ in the paper).
     """
-    require_int("depth", depth, minimum=None, maximum=6 * MAX_BLOCKS + 4)
+    # 3 blocks of (depth - 4) / 6 layers: at most MAX_BLOCKS layers in all
+    require_int("depth", depth, minimum=None, maximum=6 * (MAX_BLOCKS // 3) + 4)
     if depth < 10 or (depth - 4) % 6:
         near = max(10, 6 * round((depth - 4) / 6) + 4)
         raise ValueError(

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input
 from reslib.preact import PreActBottleneck
 from reslib.validate import MAX_BLOCKS, require_int, require_memory, require_tensor, sized, typechecked
 
@@ -27,6 +28,16 @@ def residual_module(channels: int) -> nn.Module:
     require_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
     require_memory("channels", channels, 5 * channels * channels)  # 1x1, 3x3, 1x1 float32 weights
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
+
+
+def _require_divisible(module: nn.Module, x: torch.Tensor, order: int) -> None:
+    """Height and width must halve `order` times evenly: the skip and the upsampled branch then add."""
+    h, w = x.shape[-2:]
+    if h % 2**order or w % 2**order:
+        raise ValueError(
+            f"{type(module).__name__}.forward: an hourglass of order {order} halves the size {order} times: "
+            f"height and width must be divisible by {2**order}, got {(h, w)}"
+        )
 
 
 @typechecked
@@ -45,12 +56,15 @@ class Hourglass(nn.Module):
     def __init__(self, order: int, channels: int):
         super().__init__()
         self.order = require_int("order", order, maximum=MAX_ORDER, fix="each order halves the map")
+        self.channels = channels
         self.skip = residual_module(channels)
         self.down = residual_module(channels)
         self.inner = Hourglass(order - 1, channels) if order > 1 else residual_module(channels)
         self.up = residual_module(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_input(self, x, 4, size=(1, self.channels), like=self.skip.conv1.weight, layout="(N, C, H, W)")
+        _require_divisible(self, x, self.order)
         low = F.max_pool2d(x, 2)  # (N, C, H/2, W/2)
         low = self.down(low)
         low = self.inner(low)
@@ -60,6 +74,11 @@ class Hourglass(nn.Module):
 
     def extra_repr(self) -> str:
         return f"order={self.order}"
+
+
+def _residual_modules(num_stacks: int, order: int) -> int:
+    """Residual modules of a `StackedHourglass`: the stem's, then per stack 3 order + 1 and the features'."""
+    return 1 + num_stacks * (3 * order + 2)
 
 
 def _stacked_hourglass_values(
@@ -122,6 +141,13 @@ class StackedHourglass(nn.Module):
             raise ValueError(
                 f"channels must be a positive multiple of 4 (bottleneck width channels/4), got {channels!r}"
             )
+        modules = _residual_modules(num_stacks, order)
+        if modules > MAX_BLOCKS:  # each takes about a millisecond to build
+            raise ValueError(
+                f"num_stacks={num_stacks}, order={order} would build {modules:,} residual modules "
+                f"(1 + num_stacks * (3 * order + 2)), past reslib.validate.MAX_BLOCKS = {MAX_BLOCKS:,}; "
+                f"the paper's 8 stacks of order 4 have {_residual_modules(8, 4)}: use fewer stacks"
+            )
         self.num_stacks, self.order = num_stacks, order
         self.stem = nn.Sequential(
             nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
@@ -148,12 +174,9 @@ class StackedHourglass(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h, w = x.shape[-2:]
-        if h % 2**self.order or w % 2**self.order:
-            raise ValueError(
-                f"an hourglass of order {self.order} halves the size {self.order} times: "
-                f"height and width must be divisible by {2**self.order}, got {(h, w)}"
-            )
+        stem = self.stem[0]  # the first conv
+        require_input(self, x, 4, size=(1, stem.in_channels), like=stem.weight, layout="(N, C, H, W)")
+        _require_divisible(self, x, self.order)
         x = self.stem(x)  # (N, C, H, W)
         heatmaps = []
         for s in range(self.num_stacks):

@@ -7,6 +7,7 @@ shapes differ.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import NamedTuple
 
 import torch
@@ -21,9 +22,7 @@ __all__ = ["STEM_TYPES", "Layers", "layers_for", "residual_add"]
 STEM_TYPES = ("imagenet", "cifar")
 
 
-class Layers(NamedTuple):
-    """The layer classes for 1-D signals (`dim=1`) or 2-D images (`dim=2`)."""
-
+class _LayerClasses(NamedTuple):
     conv: type[nn.Module]
     batch_norm: type[nn.Module]
     max_pool: type[nn.Module]
@@ -31,10 +30,32 @@ class Layers(NamedTuple):
     adaptive_avg_pool: type[nn.Module]
 
 
-_LAYERS = {
-    1: Layers(nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
-    2: Layers(nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d),
-}
+class Layers(_LayerClasses):
+    """The layer classes for 1-D signals (`dim=1`) or 2-D images (`dim=2`).
+
+    Raises:
+        TypeError: on construction, a field that is not an `nn.Module` class.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args: object, **kwargs: object) -> Layers:
+        layers = super().__new__(cls, *args, **kwargs)
+        for name, value in zip(layers._fields, layers, strict=True):
+            if not (isinstance(value, type) and issubclass(value, nn.Module)):
+                raise TypeError(
+                    f"Layers: {name} must be an nn.Module class such as nn.Conv2d (the class, not an "
+                    f"instance), got {type(value).__name__} {value!r}"
+                )
+        return layers
+
+
+_LAYERS = MappingProxyType(
+    {
+        1: Layers(nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AvgPool1d, nn.AdaptiveAvgPool1d),
+        2: Layers(nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d),
+    }
+)
 
 
 @typechecked

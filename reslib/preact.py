@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from reslib.blocks import BlockBase, NormLayer, zero_last
 from reslib.mlp import mlp
 from reslib.runtime import byte_cache, local_seed, num_threads
-from reslib.validate import require_float, require_int, require_memory, sized, typechecked
+from reslib.validate import require_float, require_int, require_memory, require_seed, sized, typechecked
 
 __all__ = ["PreActBlock", "PreActBottleneck", "ShortcutGradients", "shortcut_gradients"]
 
@@ -65,6 +65,7 @@ class PreActBlock(BlockBase):
         self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_input(x)
         h = self.relu(self.bn1(x))
         h = self.conv1(h)  # (N, planes, *S / stride)
         h = self.relu(self.bn2(h))
@@ -121,6 +122,7 @@ class PreActBottleneck(BlockBase):
         self.downsample = self._downsample(norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_input(x)
         h = self.conv1(self.relu(self.bn1(x)))  # (N, planes, *S)
         h = self.conv2(self.relu(self.bn2(h)))  # (N, planes, *S / stride)
         fx = self.conv3(self.relu(self.bn3(h)))  # (N, 4 planes, *S / stride)
@@ -131,6 +133,7 @@ class PreActBottleneck(BlockBase):
         zero_last(None, self.conv3)
 
 
+@typechecked
 @dataclass(frozen=True)
 class ShortcutGradients:
     r"""Gradient norms along a residual MLP with scaled shortcuts (`shortcut_gradients`).
@@ -142,6 +145,13 @@ class ShortcutGradients:
     shortcut_scale: float
     branch_scale: float
     norms: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.norms) < 2:
+            raise ValueError(
+                f"ShortcutGradients: norms must hold depth + 1 >= 2 values (the input side first), "
+                f"got {len(self.norms)}"
+            )
 
     @property
     def depth(self) -> int:
@@ -194,7 +204,7 @@ def shortcut_gradients(
     alpha = require_float("branch_scale", branch_scale, 0.0)
     require_int("width", width)
     require_int("batch_size", batch_size)
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
     # bytes, before allocating: the weights, then (depth + 1) activations and their gradients
     weights, states = 4 * depth * width * (width + 1), 12 * (depth + 1) * batch_size * width
     name = "depth" if depth > width else "width" if weights >= states else "batch_size"

@@ -10,12 +10,14 @@ stages of 16/32/64 channels on 32/16/8 maps), with option A or B shortcuts, or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import torch
 from torch import nn
 
 from reslib.blocks import BasicBlock, BlockBase, Bottleneck, NormLayer, make_stage, require_block
+from reslib.guard import require_input
 from reslib.layers import STEM_TYPES, layers_for
 from reslib.validate import (
     MAX_BLOCKS,
@@ -75,8 +77,8 @@ def _resnet_values(
     **_: object,
 ) -> int:
     """Values of a `ResNet`: the stem, each stage's blocks (by their formula) and `fc`."""
-    if not layers or len(layers) != len(widths):
-        return 0  # the body says what is wrong
+    if not layers or len(layers) != len(widths) or len(layers) > MAX_BLOCKS:
+        return 0  # the body says what is wrong (a loop over many stages would take long)
     kernel = 7 if stem_type == "imagenet" else 3
     stem = in_channels * widths[0] * (kernel if dim == 1 else kernel * kernel)  # conv1: k x k * in * out
     stem += BlockBase.norm_values(norm_layer, widths[0])  # bn1
@@ -151,6 +153,15 @@ class ResNet(nn.Module):
         layers, widths = list(layers), list(widths)
         if not layers or len(layers) != len(widths):
             raise ValueError(f"give one width per stage: got layers={layers} and widths={widths}")
+        for i, n in enumerate(layers):
+            require_int(
+                f"layers[{i}]", n, maximum=MAX_BLOCKS, fix="each entry is the number of blocks of a stage"
+            )
+        if sum(layers) > MAX_BLOCKS:  # a block takes about a millisecond to build
+            raise ValueError(
+                f"layers={layers} has {sum(layers):,} blocks in all, past reslib.validate.MAX_BLOCKS = "
+                f"{MAX_BLOCKS:,} (the deepest network of the series, ResNet-1001, has 333); use fewer blocks"
+            )
         require_int("num_classes", num_classes)
         require_int("in_channels", in_channels)
         require_choice("stem_type", stem_type, STEM_TYPES, fix=_STEM_FIX)
@@ -209,14 +220,29 @@ class ResNet(nn.Module):
         """`[layer1, layer2, ...]`."""
         return [getattr(self, f"layer{i + 1}") for i in range(self.num_stages)]
 
+    def _require_input(self, x: object) -> torch.Tensor:
+        """(N, in_channels, H, W) floats (or (N, in_channels, L)) of the weights' dtype and device."""
+        try:
+            return require_input(
+                self,
+                x,
+                self.dim + 2,
+                size=(1, self.conv1.in_channels),
+                like=self.conv1.weight,
+                layout="(N, C, H, W)" if self.dim == 2 else "(N, C, L)",
+            )
+        except ValueError:
+            if x.ndim == self.dim + 1 and self.conv1.in_channels == 1 and x.shape[0] != 1:
+                layout = "(N, 1, H, W)" if self.dim == 2 else "(N, 1, L)"
+                raise ValueError(  # (N, L) signals, not one example without its batch axis
+                    f"{type(self).__name__}.forward: x must have {self.dim + 2} dimensions {layout}, got "
+                    f"shape {tuple(x.shape)}; add the channel axis with x.unsqueeze(1)"
+                ) from None
+            raise
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and stages: (N, C_in, H, W) -> (N, C_last, H / s, W / s)."""
-        if x.dim() != self.dim + 2:
-            raise ValueError(
-                f"input must have shape (N, C, {'H, W' if self.dim == 2 else 'L'}), got "
-                f"{tuple(x.shape)}"
-                + ("; add a channel axis with x.unsqueeze(1)" if x.dim() == self.dim + 1 else "")
-            )
+        self._require_input(x)
         x = self.conv1(x)  # (N, C_0, H / 2, W / 2) for the ImageNet stem
         x = self.bn1(x)
         x = self.relu(x)
@@ -226,6 +252,7 @@ class ResNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._require_input(x)
         x = self.avgpool(self.forward_features(x))  # (N, C, 1, 1)
         return self.fc(torch.flatten(x, 1))  # (N, num_classes)
 
@@ -234,15 +261,18 @@ class ResNet(nn.Module):
 
 
 # name -> (block, blocks per stage): He et al. (2016a) Table 1, and (2016b) for ResNet-200.
-# The factories below read this table; it is the one place the architectures are written.
-ARCHITECTURES: dict[str, tuple[type[nn.Module], tuple[int, ...]]] = {
-    "ResNet-18": (BasicBlock, (2, 2, 2, 2)),
-    "ResNet-34": (BasicBlock, (3, 4, 6, 3)),
-    "ResNet-50": (Bottleneck, (3, 4, 6, 3)),
-    "ResNet-101": (Bottleneck, (3, 4, 23, 3)),
-    "ResNet-152": (Bottleneck, (3, 8, 36, 3)),
-    "ResNet-200": (Bottleneck, (3, 24, 36, 3)),
-}
+# The factories below read this table; it is the one place the architectures are written. Read-only
+# (a MappingProxyType): a notebook that assigns to it would change what resnet50() builds everywhere.
+ARCHITECTURES: Mapping[str, tuple[type[nn.Module], tuple[int, ...]]] = MappingProxyType(
+    {
+        "ResNet-18": (BasicBlock, (2, 2, 2, 2)),
+        "ResNet-34": (BasicBlock, (3, 4, 6, 3)),
+        "ResNet-50": (Bottleneck, (3, 4, 6, 3)),
+        "ResNet-101": (Bottleneck, (3, 4, 23, 3)),
+        "ResNet-152": (Bottleneck, (3, 8, 36, 3)),
+        "ResNet-200": (Bottleneck, (3, 24, 36, 3)),
+    }
+)
 
 
 @typechecked
@@ -326,7 +356,10 @@ def cifar_resnet(
             f"depth must be 6n + 2 with n >= 1 (8, 14, 20, 32, 44, 56, 110, ...), got "
             f"{depth!r}; the nearest valid depth is {near}"
         )
-    require_int("depth", depth, maximum=6 * MAX_BLOCKS + 2)
+    # 3 stages of (depth - 2) / 6 blocks: at most MAX_BLOCKS in all (depth 1202 has 600)
+    require_int(
+        "depth", depth, maximum=6 * (MAX_BLOCKS // 3) + 2, fix="a network this deep has 3 stages of n blocks"
+    )
     require_int("width", width)
     require_memory(
         "sizes", dict(depth=depth, width=width), 4 * 9 * (4 * width) ** 2 * depth
@@ -366,7 +399,9 @@ def layer_responses(model: ResNet, x: torch.Tensor) -> list[float]:
         He et al. (2016a), section 4.2 and Fig. 7: the responses of residual nets are smaller
         than those of their plain twins, as if each residual function were close to zero.
     """
-    x = require_tensor("x", x, ndim=(3, 4, 5), dtype="float", fix="pass one batch of inputs, (N, C, *S)")
+    x = require_tensor(
+        "x", x, ndim=(3, 4, 5), dtype="float", fix="pass one batch of inputs, (N, C, *S)", finite=True
+    )
     norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
     stds: list[float] = []
     hooks = [

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from reslib.guard import require_work
 from reslib.validate import (
     require_bool,
     require_float,
     require_int,
     require_memory,
+    require_seed,
     require_tensor,
     typechecked,
 )
@@ -40,9 +42,24 @@ __all__ = [
 ]
 
 CLASSES = ("background", "disc", "square")
+# edge_band's cost for require_work: "FLOPs" per pixel and kernel tap, fit to its run time on 2 cores
+# (four 1-D max pools of 2 width + 1 taps: 0.4-0.8 s for a (20, 256, 256) mask with width 32)
+_EDGE_BAND_FLOPS = 20
 KEYPOINTS = ("disc centre", "square centre")
 
 
+def _require_images(record: str, x: torch.Tensor, name: str, *others: tuple[str, torch.Tensor]) -> None:
+    """`x` (N, C, H, W) floats; each other tensor has the same N, and the same H, W where it is a map."""
+    require_tensor(f"{record}: {name}", x, ndim=4, dtype="float", fix="(N, C, H, W) images")
+    for other, t in others:
+        if len(t) != len(x) or (t.ndim >= 3 and other != "coords" and t.shape[-2:] != x.shape[-2:]):
+            raise ValueError(
+                f"{record}: {name} {tuple(x.shape)} and {other} {tuple(t.shape)} need the same N"
+                + ("" if other == "coords" else " and the same H, W")
+            )
+
+
+@typechecked
 @dataclass(frozen=True)
 class SegmentationData:
     """Images and per-pixel labels.
@@ -54,6 +71,13 @@ class SegmentationData:
     x: torch.Tensor
     mask: torch.Tensor
 
+    def __post_init__(self) -> None:
+        """Refuse, on construction, what would fail later (in `fit`, `iou` or a figure)."""
+        require_tensor(
+            "SegmentationData: mask", self.mask, ndim=3, dtype="label", fix="(N, H, W) class indices"
+        )
+        _require_images("SegmentationData", self.x, "x", ("mask", self.mask))
+
     def to(self, device: torch.device | str) -> SegmentationData:
         return SegmentationData(self.x.to(device), self.mask.to(device))
 
@@ -61,6 +85,7 @@ class SegmentationData:
         return len(self.x)
 
 
+@typechecked
 @dataclass(frozen=True)
 class KeypointData:
     """Images, target heat maps and the keypoints' (row, col) coordinates.
@@ -72,6 +97,20 @@ class KeypointData:
     x: torch.Tensor
     heatmaps: torch.Tensor
     coords: torch.Tensor
+
+    def __post_init__(self) -> None:
+        """Refuse, on construction, what would fail later (in `fit`, `heatmap_argmax` or a figure)."""
+        name = "KeypointData: heatmaps"
+        require_tensor(name, self.heatmaps, ndim=4, dtype="float", fix="(N, K, H, W): one map per keypoint")
+        require_tensor(
+            "KeypointData: coords", self.coords, ndim=3, dtype="float", fix="(N, K, 2) of (row, col)"
+        )
+        if self.coords.shape[1:] != (self.heatmaps.shape[1], 2):
+            raise ValueError(
+                f"KeypointData: coords must have shape (N, K, 2) with K = {self.heatmaps.shape[1]} "
+                f"(one (row, col) per heat map), got {tuple(self.coords.shape)}"
+            )
+        _require_images("KeypointData", self.x, "x", ("heatmaps", self.heatmaps), ("coords", self.coords))
 
     def to(self, device: torch.device | str) -> KeypointData:
         return KeypointData(self.x.to(device), self.heatmaps.to(device), self.coords.to(device))
@@ -122,7 +161,7 @@ def segmentation(
     """
     require_int("n", n)
     require_int("size", size, minimum=8, fix="a shape needs a few pixels")
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
     require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
     require_int("shapes", shapes, maximum=100)
     require_bool("rotate", rotate)
@@ -142,7 +181,7 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     Shape:
         coords (N, K, 2) -> (N, K, size, size)
     """
-    require_tensor("coords", coords)
+    require_tensor("coords", coords, finite=True)
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
     require_int("size", size)
@@ -172,7 +211,7 @@ def keypoints(
     require_int("n", n)
     require_int("size", size, minimum=8, fix="a shape needs a few pixels")
     require_memory("n" if n >= size else "size", n if n >= size else size, 64 * n * size * size)
-    require_int("seed", seed, minimum=0)
+    require_seed("seed", seed)
     require_float("noise", noise, 0.0, 10.0, fix="noise is the pixel noise's standard deviation")
     require_float("sigma", sigma, minimum=0.0, strict_minimum=True)
     require_bool("rotate", rotate)
@@ -197,7 +236,7 @@ def heatmap_argmax(heatmaps: torch.Tensor) -> torch.Tensor:
     Shape:
         (N, K, H, W) -> (N, K, 2) float32
     """
-    require_tensor("heatmaps", heatmaps, dtype="float")
+    require_tensor("heatmaps", heatmaps, dtype="float", finite=True, fix="a NaN map has no maximum")
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must have shape (N, K, H, W), got {tuple(heatmaps.shape)}")
     w = heatmaps.shape[-1]
@@ -225,15 +264,26 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
                 f"pred {tuple(pred.shape)} has one axis more than target {tuple(target.shape)}, so it reads "
                 f"as logits, but its {pred.shape[1]} channels are not num_classes={num_classes}"
             )
+        require_tensor("pred", pred, finite=True, fix="logits with NaN have no largest class")
         pred = pred.argmax(1)
     require_tensor("pred", pred, dtype="label", fix="labels shaped like target, or logits (N, C, H, W)")
     if pred.shape != target.shape:
         raise ValueError(
             f"pred and target need the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
         )
-    classes = torch.arange(num_classes, device=pred.device)[:, None]
-    p, t = pred.reshape(1, -1) == classes, target.reshape(1, -1) == classes  # (C, N*H*W)
-    inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()
+    for name, labels in (("pred", pred), ("target", target)):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= num_classes:
+            fix = "class indices start at 0" if low < 0 else f"or pass num_classes={high + 1}"
+            raise ValueError(
+                f"{name} must hold class indices in [0, {num_classes}) (num_classes={num_classes}), "
+                f"got values from {low} to {high}; {fix}"
+            )
+    p, t = pred.reshape(-1).long(), target.reshape(-1).long()  # counted per class: O(pixels) memory
+    inter = torch.bincount(t[p == t], minlength=num_classes).float()
+    union = (
+        torch.bincount(p, minlength=num_classes) + torch.bincount(t, minlength=num_classes)
+    ).float() - inter
     return torch.where(union > 0, inter / union.clamp(min=1), torch.nan)
 
 
@@ -256,8 +306,19 @@ def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
     require_int(
         "width", width, maximum=max(mask.shape[-2:], default=1), fix=fix + "; at most the mask's size"
     )
-    m = mask[:, None].float()  # (N, 1, H, W)
     k = 2 * width + 1
-    high = F.max_pool2d(m, k, stride=1, padding=width)  # neighbourhood maximum; the border pads with -inf
-    low = -F.max_pool2d(-m, k, stride=1, padding=width)  # neighbourhood minimum
+    # two square maxima, each as a column maximum then a row maximum: k comparisons per pixel each way
+    given = {"mask.shape": tuple(mask.shape), "width": width}
+    require_memory("sizes", given, 16 * mask.numel())  # float copies of the mask: 4 bytes a pixel each
+    require_work(given, flops=_EDGE_BAND_FLOPS * mask.numel() * k)
+    m = mask[:, None].float()  # (N, 1, H, W)
+    high = _square_max(m, width)  # neighbourhood maximum; the border pads with -inf
+    low = -_square_max(-m, width)  # neighbourhood minimum
     return (high != low)[:, 0]
+
+
+def _square_max(m: torch.Tensor, width: int) -> torch.Tensor:
+    """The maximum over the (2 width + 1)^2 square around each pixel: max over columns, then rows."""
+    k = 2 * width + 1
+    m = F.max_pool2d(m, (k, 1), stride=1, padding=(width, 0))
+    return F.max_pool2d(m, (1, k), stride=1, padding=(0, width))

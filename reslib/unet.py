@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.guard import require_input
 from reslib.validate import require_bool, require_choice, require_int, require_tensor, sized, typechecked
 
 __all__ = [
@@ -33,6 +34,10 @@ MAX_DEPTH = 16  # 2x downsamplings: a 65,536-pixel image reaches one pixel
 _PADDING_FIX = "'valid' (no padding, crop the skips) or 'same' (zero padding)"
 
 
+_STAGES = ("input", "encoder", "bottleneck", "up", "decoder")  # the steps of a size trace
+
+
+@typechecked
 @dataclass(frozen=True)
 class TraceStep:
     """One step of a U-Net's size trace: stage, level, spatial size, pixels cropped from the skip."""
@@ -42,7 +47,12 @@ class TraceStep:
     size: int
     crop: int
 
+    def __post_init__(self) -> None:
+        require_choice("TraceStep: stage", self.stage, _STAGES)
+        require_int("TraceStep: level", self.level, minimum=0)
 
+
+@typechecked
 @dataclass(frozen=True)
 class ShapeTrace:
     """The steps of `unet_shape_trace` up to where the sizes work, and why they stop (None if they do not)."""
@@ -151,6 +161,11 @@ class DoubleConv(nn.Sequential):
             layers += [nn.BatchNorm2d(out_channels)] if batch_norm else []
             layers.append(nn.ReLU())
         super().__init__(*layers)
+        self.in_channels = in_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        require_input(self, x, 4, size=(1, self.in_channels), like=self[0].weight, layout="(N, C, H, W)")
+        return super().forward(x)  # (N, out_channels, H', W')
 
 
 def _unet_values(
@@ -244,6 +259,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        first = self.down[0][0]  # the first conv
+        require_input(self, x, 4, size=(1, first.in_channels), like=first.weight, layout="(N, C, H, W)")
         size = x.shape[-2:]
         for s in size:
             unet_output_size(int(s), self.depth, self.padding)  # a clear ValueError before any conv

@@ -217,3 +217,30 @@ def test_shortcut_gradients_refuses_huge_sizes_and_keeps_its_cache_small():
     assert _network.cache_bytes() == 0
     shortcut_gradients(2, 1.0)  # the notebook's size is kept
     assert 0 < _network.cache_bytes() <= 32 * 2**20
+
+
+def test_shortcut_gradients_take_any_64_bit_seed_and_check_their_record():
+    from reslib.preact import ShortcutGradients, shortcut_gradients
+
+    assert shortcut_gradients(2, 1.0, width=4, batch_size=4, seed=2**63 - 1).depth == 2
+    with pytest.raises(
+        ValueError, match=r"seed must be an int in \[0, 9223372036854775807\], got 9223372036854775808"
+    ):
+        shortcut_gradients(
+            2, 1.0, width=4, batch_size=4, seed=2**63
+        )  # was "Overflow when unpacking long long"
+    with pytest.raises(ValueError, match="ShortcutGradients: norms must hold depth \\+ 1 >= 2 values"):
+        ShortcutGradients(1.0, 0.1, (1.0,))  # its per_block divided by a depth of 0
+    with pytest.raises(TypeError, match="ShortcutGradients: norms must be a list or tuple of numbers"):
+        ShortcutGradients(1.0, 0.1, None)
+    assert ShortcutGradients(1.0, 0.0, (0.5, 1.0)).per_block == 0.5
+
+
+def test_make_stage_at_max_blocks_builds_in_about_a_second():
+    import time
+
+    start = time.perf_counter()
+    stage, _ = make_stage(BasicBlock, 8, 8, rl.validate.MAX_BLOCKS)
+    assert len(stage) == 1000 and time.perf_counter() - start < 10  # ~0.5 s alone; a loaded CI is slower
+    with pytest.raises(ValueError, match=r"num_blocks must be an int in \[1, 1000\]"):
+        make_stage(BasicBlock, 8, 8, rl.validate.MAX_BLOCKS + 1)

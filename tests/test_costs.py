@@ -131,3 +131,65 @@ def test_block_costs_reproduce_he_et_al_figure_5():
     assert round(one_conv, 2) == 8.47  # "about 8x": one 512-channel 3x3 conv vs a whole bottleneck
     with pytest.raises(ValueError, match="planes must be an int >= 1"):
         rl.costs.block_costs(64, 0, 8)
+
+
+# --- issue 25: closed forms take no time, big inputs are refused before allocating, records check ---
+
+
+@pytest.mark.parametrize("block", [rl.blocks.BasicBlock, rl.blocks.Bottleneck])
+@pytest.mark.parametrize("shortcut_type", ["A", "B"])
+def test_stage_costs_grow_linearly_in_the_blocks_of_a_stage(block, shortcut_type):
+    from reslib.costs import stage_costs
+
+    one, two, many = (
+        stage_costs(block, [n] * 3, (8, 16, 32), "cifar", 32, shortcut_type=shortcut_type)
+        for n in (1, 2, 10**9)
+    )
+    for a, b, c in zip(one[1:-1], two[1:-1], many[1:-1], strict=True):
+        per_block = b.params - a.params, b.flops - a.flops  # each block after the first is the same
+        assert per_block[0] > 0 and c.params == a.params + (10**9 - 1) * per_block[0]
+        assert c.flops == a.flops + (10**9 - 1) * per_block[1] and c.blocks == 10**9 and c.shape == a.shape
+
+
+def test_stage_costs_of_a_billion_blocks_take_no_time_and_a_thousand_and_one_stages_are_refused():
+    import time
+
+    from reslib.costs import stage_costs
+
+    start = time.perf_counter()
+    rows = stage_costs(rl.blocks.BasicBlock, [10**9] * 4)  # hung: it looped over every block
+    assert time.perf_counter() - start < 0.5 and rows[1].blocks == 10**9
+    with pytest.raises(
+        ValueError, match=r"layers must name at most reslib.validate.MAX_BLOCKS = 1,000 stages"
+    ):
+        stage_costs(rl.blocks.BasicBlock, [1] * 1001, widths=[8] * 1001)
+    assert len(stage_costs(rl.blocks.BasicBlock, [1] * 1000, widths=[8] * 1000)) == 1002
+
+
+def test_count_flops_and_parameter_table_refuse_an_input_past_the_memory_limit_but_not_on_meta():
+    with pytest.raises(ValueError, match=r"input_shape=\(100000, 3, 64, 64\) would allocate about 4,688 MiB"):
+        rl.costs.count_flops(nn.Conv2d(3, 4, 3), (100_000, 3, 64, 64))
+    with pytest.raises(ValueError, match="input_shape"):
+        rl.costs.parameter_table(nn.Conv2d(3, 4, 3), (100_000, 3, 64, 64))
+    with torch.device("meta"):
+        conv = nn.Conv2d(3, 4, 3)
+    assert (
+        rl.costs.count_flops(conv, (100_000, 3, 64, 64)) == 2 * 27 * 4 * 62 * 62 * 100_000
+    )  # meta: shapes only
+
+
+def test_cost_records_check_their_fields_and_print():
+    with pytest.raises(
+        TypeError, match="ParameterTable: rows must be a list or tuple of LayerRows, got NoneType"
+    ):
+        rl.costs.ParameterTable(None)
+    with pytest.raises(TypeError, match="StageCost: blocks must be an int, got float 1.5"):
+        rl.costs.StageCost("layer1", (8, 4, 4), 1.5, 10, 20)
+    with pytest.raises(TypeError, match="ConvCost: params must be an int"):
+        rl.costs.ConvCost("conv1", "3x3, 8->8", "576", 0)
+    with pytest.raises(TypeError, match="BlockCosts: basic must be a list or tuple of ConvCosts"):
+        rl.costs.BlockCosts(None, ())
+    with pytest.raises(TypeError, match="LayerRow: output_shape"):
+        rl.costs.LayerRow("fc", "Linear", 1, "(1, 2)", 8, 12)
+    table = rl.costs.parameter_table(nn.Sequential(nn.Linear(3, 2)), (1, 3))
+    assert "total params: 8" in repr(table) and isinstance(table.rows[0], rl.costs.LayerRow)

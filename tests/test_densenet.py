@@ -149,3 +149,31 @@ def test_densenet_bc_rejects_growth_rate_zero():
 
 def test_module_is_registered():
     assert rl.densenet is not None and "densenet" in rl.__all__
+
+
+# --- issue 25: a bound on the layers of a whole network, records that check their fields ---
+
+
+def test_a_densenet_has_at_most_max_blocks_dense_layers_in_all():
+    with pytest.raises(ValueError, match=r"block_config=\[500, 501\] has 1,001 dense layers in all, past"):
+        channel_plan(4, [500, 501], 8)
+    with pytest.raises(ValueError, match="1,001 dense layers"):
+        DenseNet(4, [500, 501], 8)
+    with pytest.raises(ValueError, match="1,001 dense layers"):
+        densenet_parameter_count(4, [1] * 1001, 8)  # a loop per block: refused, not run
+    with pytest.raises(ValueError, match=r"depth must be an int <= 2002"):
+        densenet_bc(2008, 4)  # 3 blocks of 334 layers
+    with torch.device("meta"):
+        net = densenet_bc(2002, 4)  # the bound builds: 3 blocks of 333 layers
+    assert count_parameters(net) == densenet_parameter_count(
+        4, (333,) * 3, 8, stem_type="cifar", num_classes=10
+    )
+    assert channel_plan(4, [1000], 8)[0].layer_inputs[-1] == 8 + 999 * 4
+
+
+def test_block_plans_check_their_fields():
+    with pytest.raises(TypeError, match="BlockPlan: layer_inputs must be a list or tuple of ints"):
+        rl.densenet.BlockPlan(1, None, 8, None)
+    with pytest.raises(ValueError, match="BlockPlan: block must be an int >= 1, got 0"):
+        rl.densenet.BlockPlan(0, (8,), 12, 6)
+    assert rl.densenet.BlockPlan(1, (8, 12), 16, 8).after_transition == 8

@@ -270,3 +270,38 @@ def test_layer_responses_hook_every_block_norm_and_match_a_direct_computation():
         rl.resnet.layer_responses(
             rl.resnet.cifar_resnet(8, width=4, norm_layer=nn.Identity), torch.randn(2, 3, 8, 8)
         )
+
+
+# --- issue 25: a read-only table, a bound on the blocks of a whole network ---
+
+
+def test_architectures_is_read_only_and_every_use_still_works():
+    with pytest.raises(TypeError):
+        R.ARCHITECTURES["ResNet-18"] = (Bottleneck, (1, 1, 1, 1))
+    with pytest.raises(TypeError):
+        del R.ARCHITECTURES["ResNet-50"]
+    assert R.ARCHITECTURES["ResNet-50"] == (Bottleneck, (3, 4, 6, 3))  # as notebook 07 reads it
+    assert [name for name, (block, layers) in R.ARCHITECTURES.items()][0] == "ResNet-18"
+    assert dict(R.ARCHITECTURES)["ResNet-200"][1] == (3, 24, 36, 3) and len(R.ARCHITECTURES) == 6
+    assert rl.costs.count_parameters(meta(R.resnet18)) == COUNTS["resnet18"]  # the factories read it
+    assert len(rl.viz.resnet.network_costs("ResNet-152")) == 6  # stem, 4 stages, head: the explorer
+
+
+def test_a_resnet_has_at_most_max_blocks_blocks_in_all():
+    with pytest.raises(
+        ValueError, match=r"layers=\[600, 401\] has 1,001 blocks in all, past .*MAX_BLOCKS = 1,000"
+    ):
+        R.ResNet(BasicBlock, [600, 401], widths=(4, 8), stem_type="cifar")
+    with pytest.raises(ValueError, match=r"layers\[1\] must be an int in \[1, 1000\], got 0"):
+        R.ResNet(BasicBlock, [1, 0], widths=(4, 8))
+    with pytest.raises(ValueError, match=r"depth must be an int in \[1, 2000\], got 2006"):
+        R.cifar_resnet(2006)  # 6 * 334 + 2: 1,002 blocks
+    assert len(list(meta(R.cifar_resnet, depth=2000).modules())) > 1000  # the bound itself builds
+    assert len(meta(R.cifar_resnet, depth=1202).layer3) == 200  # He et al.'s deepest CIFAR net
+
+
+def test_layer_responses_refuse_nan_inputs():
+    model = R.cifar_resnet(8, width=4)
+    with pytest.raises(ValueError, match="x holds NaN or infinity"):
+        R.layer_responses(model, torch.full((2, 3, 8, 8), float("nan")))  # NaN stds otherwise
+    assert len(R.layer_responses(model, torch.randn(2, 3, 8, 8))) == 6

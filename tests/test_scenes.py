@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import reslib as rl
 from reslib.scenes import CLASSES, edge_band, gaussian_heatmaps, heatmap_argmax, iou, keypoints, segmentation
 
 
@@ -111,3 +112,98 @@ def test_edge_band_rejects_a_non_tensor_and_a_float_width():
         edge_band([[0, 1]])
     with pytest.raises(TypeError, match="width"):
         edge_band(torch.zeros(1, 4, 4).long(), width=1.5)
+
+
+# --- issue 25: NaN and out-of-range labels never become a number; records check their fields ---
+
+
+def test_heatmap_argmax_refuses_a_map_without_a_maximum():
+    with pytest.raises(ValueError, match="heatmaps holds NaN or infinity"):
+        heatmap_argmax(torch.full((1, 2, 4, 4), float("nan")))  # was (0, 0)
+    h = torch.zeros(1, 1, 4, 4)
+    h[0, 0, 2, 1] = float("inf")
+    with pytest.raises(ValueError, match="heatmaps holds NaN"):
+        heatmap_argmax(h)
+
+
+@pytest.mark.parametrize(
+    "pred, target, match",
+    [
+        (
+            lambda m: m + 7,
+            lambda m: m,
+            r"pred must hold class indices in \[0, 3\).*from 7 to 9; or pass num_classes=10",
+        ),
+        (
+            lambda m: m,
+            lambda m: m - 1,
+            r"target must hold class indices in \[0, 3\).*from -1 to 1; class indices",
+        ),
+        (lambda m: m, lambda m: m.clamp(max=1), r"pred must hold class indices in \[0, 2\)"),
+    ],
+)
+def test_iou_refuses_labels_outside_the_classes_naming_the_argument(pred, target, match):
+    mask = segmentation(4, size=16, seed=0).mask  # labels 0, 1, 2
+    with pytest.raises(ValueError, match=match):
+        iou(pred(mask), target(mask), 3 if "3" in match else 2)
+
+
+def test_iou_refuses_nan_logits_and_counts_as_the_one_hot_formula():
+    with pytest.raises(ValueError, match="pred holds NaN"):
+        iou(torch.full((1, 3, 2, 2), float("nan")), torch.zeros(1, 2, 2).long())
+    torch.manual_seed(0)
+    pred, target = torch.randint(0, 4, (3, 9, 7)), torch.randint(0, 4, (3, 9, 7))
+    p, t = pred.reshape(1, -1) == torch.arange(5)[:, None], target.reshape(1, -1) == torch.arange(5)[:, None]
+    inter, union = (p & t).sum(1).float(), (p | t).sum(1).float()
+    expected = torch.where(union > 0, inter / union.clamp(min=1), torch.nan)  # the former formula
+    torch.testing.assert_close(iou(pred, target, 5), expected, equal_nan=True)
+    assert iou(pred.to(torch.uint8), target.int(), 5).isnan().tolist() == [False] * 4 + [True]
+
+
+def test_edge_band_is_the_square_neighbourhood_and_refuses_a_call_that_would_run_for_minutes():
+    mask = segmentation(6, size=24, seed=1).mask
+    for width in (1, 3, 7):
+        m, k = mask[:, None].float(), 2 * width + 1
+        square = torch.nn.functional.max_pool2d(m, k, stride=1, padding=width)  # the former 2-D pool
+        low = -torch.nn.functional.max_pool2d(-m, k, stride=1, padding=width)
+        assert torch.equal(edge_band(mask, width), (square != low)[:, 0])
+    big = torch.zeros(8, 2048, 2048, dtype=torch.uint8)  # 32 MiB of labels; width 1000: minutes
+    with pytest.raises(ValueError, match=r"mask.shape=\(8, 2048, 2048\), width=1000 would run for about"):
+        edge_band(big, 1000)
+    assert edge_band(big, 3).shape == big.shape  # the notebook's widths are 1 and 3
+
+
+def test_records_check_their_fields_on_construction():
+    data = segmentation(3, size=16)
+    with pytest.raises(TypeError, match="SegmentationData: x must be a torch.Tensor, got NoneType"):
+        rl.scenes.SegmentationData(None, data.mask)
+    with pytest.raises(TypeError, match="SegmentationData: mask must hold integer labels"):
+        rl.scenes.SegmentationData(data.x, data.mask.float())
+    with pytest.raises(ValueError, match=r"SegmentationData: x \(3, 1, 16, 16\) and mask \(2, 16, 16\)"):
+        rl.scenes.SegmentationData(data.x, data.mask[:2])
+    with pytest.raises(ValueError, match="SegmentationData: x must have 4 dimensions"):
+        rl.scenes.SegmentationData(data.x[:, 0], data.mask)
+    kp = keypoints(3, size=16)
+    with pytest.raises(ValueError, match=r"KeypointData: coords must have shape \(N, K, 2\) with K = 2"):
+        rl.scenes.KeypointData(kp.x, kp.heatmaps, kp.coords[:, :1])
+    with pytest.raises(ValueError, match=r"KeypointData: x \(3, 1, 16, 16\) and heatmaps \(3, 2, 8, 8\)"):
+        rl.scenes.KeypointData(kp.x, kp.heatmaps[..., :8, :8], kp.coords)
+    with pytest.raises(TypeError, match="KeypointData: heatmaps must be a torch.Tensor"):
+        rl.scenes.KeypointData(kp.x, [1.0], kp.coords)
+    assert "SegmentationData" in repr(data.to("cpu")) and len(kp.to("cpu")) == 3
+
+
+def test_seeds_take_any_64_bit_value_and_refuse_2_to_the_63():
+    assert len(segmentation(2, size=8, seed=2**63 - 1)) == len(keypoints(2, size=8, seed=2**63 - 1)) == 2
+    for make in (segmentation, keypoints):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 9223372036854775807\]"):
+            make(2, size=8, seed=2**63)
+    with pytest.raises(ValueError, match="coords holds NaN"):
+        gaussian_heatmaps(torch.full((1, 1, 2), float("nan")), 8)
+
+
+def test_the_scene_tables_are_read_only():
+    with pytest.raises(TypeError):
+        rl.scenes.CLASSES[0] = "sky"
+    with pytest.raises(TypeError):
+        rl.scenes.KEYPOINTS[0] = "corner"

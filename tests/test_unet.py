@@ -161,3 +161,33 @@ def test_heatmap_loss_is_the_pixel_cross_entropy_summed_over_stacks():
     target[0, 0, 0, 0] = 3.0  # normalised to a one-hot distribution over the 4 pixels
     flat = torch.zeros(1, 1, 2, 2)  # uniform softmax: -log(1/4) per stack
     torch.testing.assert_close(heatmap_loss([flat, flat], target), torch.tensor(2 * math.log(4)))
+
+
+# --- issue 25: a bound on the residual modules of a stacked hourglass, trace records check fields ---
+
+
+def test_stacked_hourglass_has_at_most_max_blocks_residual_modules():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"num_stacks=1000, order=3 would build 11,001 residual modules"):
+        StackedHourglass(1, 2, num_stacks=1000)  # 11,001 modules, about a millisecond each
+    assert time.perf_counter() - start < 0.5
+    with pytest.raises(ValueError, match="1,002 residual modules"):
+        StackedHourglass(1, 2, num_stacks=91, channels=4, order=3)  # 1 + 91 * 11
+    with torch.device("meta"):
+        model = StackedHourglass(1, 2, num_stacks=90, channels=4, order=3)  # 991: the bound builds
+        paper = StackedHourglass(3, 16, num_stacks=8, channels=8, order=4)  # Newell et al.'s 8 of order 4
+    assert len(model.hourglasses) == 90 and len(paper.hourglasses) == 8
+
+
+def test_trace_records_check_their_fields():
+    import reslib as rl
+
+    with pytest.raises(ValueError, match="TraceStep: stage must be one of 'input', 'encoder'"):
+        rl.unet.TraceStep("middle", 0, 32, 0)
+    with pytest.raises(TypeError, match="TraceStep: size must be an int"):
+        rl.unet.TraceStep("input", 0, 32.0, 0)
+    with pytest.raises(TypeError, match="ShapeTrace: steps must be a list or tuple of TraceSteps"):
+        rl.unet.ShapeTrace(None, None)
+    assert unet_shape_trace(572).steps[-1] == rl.unet.TraceStep("decoder", 0, 388, 0)
