@@ -103,7 +103,7 @@ def test_the_reference_dense_block_passes_and_a_stub_waits():
     "wrong, says",
     [
         (_EveryLayerReadsK0, "layer 2 of 4 (k0 = 24, k = 12) is built to read 24 channels"),
-        (_Chain, "RuntimeError"),
+        (_Chain, "DenseLayer.forward: x must have size 36"),
         (_DropsTheInput, "expected shape (2, 72, 5, 4)"),
         (lambda n, k0, k: "a block", "should build an nn.Module"),
     ],
