@@ -69,6 +69,7 @@ from pathlib import Path
 # under the address-space cap a forked worker could not start OpenMP's thread pool anyway.
 os.environ["OMP_NUM_THREADS"] = "1"
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -81,6 +82,9 @@ from reslib.validate import matches
 # Time per call, as CPU time of the (one-threaded) process: a loaded machine stretches wall time, not
 # this. A learner's call with tiny shapes, or at a bound reslib states, returns well within it.
 CPU_BUDGET = 3.0  # seconds
+# A size at the bound a callable states (its range, the largest under MEMORY_LIMIT) is a deliberate
+# big run, not a probe's typo: it may take longer, but well under a minute (the fuzz's own budget).
+BOUND_BUDGET = 10.0  # seconds of CPU
 HANG_LIMIT = 30.0  # seconds of wall time: only to stop a call that waits without computing
 HUGE = 10**12
 PACKAGE = Path(rl.__file__).parent
@@ -608,6 +612,25 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # expressions on 'reslib.module.name', the argument and the probe's label, with the reason. Any
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
+    (
+        r".*",
+        r".*",
+        r"tensor float16",
+        "half precision is a floating-point dtype: computed in it, less exactly",
+    ),
+    (
+        r".*\.forward",
+        r".*",
+        r"tensor empty",
+        "a batch of no examples gives no outputs, as torch's own modules do",
+    ),
+    (
+        r"reslib\.(runtime\.(step_flops|device_for)|viz\.diagram\.trace|layers\.residual_add"
+        r"|blocks\.PadShortcut\.forward|unet\.center_crop|stacking\.\w+|checks\.normfree\.rezero_block_reference)",
+        r".*",
+        r"tensor meta",
+        "shapes only: what runs on a meta tensor is how reslib counts FLOPs and traces diagrams",
+    ),
     (r"reslib\.data\.require_clean", r"classes", r"edge 1000000000000", "more classes than the labels use"),
     (r"reslib\.runtime\.(step_flops|device_for)", r"example", r"tensor ndim-1", "one unbatched input runs"),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
@@ -722,6 +745,47 @@ VALID_EDGES = [
         "a longer sequence (tokens up to block_size): attention takes any length",
     ),
 ]
+
+
+def shows_nonfinite(value: object, depth: int = 0) -> bool:
+    """Whether a NaN or an infinity can be seen in what a call returned (tensors, numbers, records,
+    modules' weights, a figure's data): NaN in, NaN out is honest; NaN in, a finite number out is not."""
+    if depth > 4:
+        return False
+    if isinstance(value, torch.Tensor):
+        return (
+            value.device.type != "meta"
+            and (value.is_floating_point() or value.is_complex())
+            and not bool(torch.isfinite(value).all())
+        )
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "fc" and not bool(np.isfinite(value).all())
+    if isinstance(value, nn.Module):
+        return any(shows_nonfinite(t, depth + 1) for t in (*value.parameters(), *value.buffers()))
+    if all(hasattr(value, a) for a in ("to_plotly_json", "data", "layout")):  # a plotly figure
+        return any(
+            shows_nonfinite(np.asarray(getattr(trace, k), dtype=float), depth + 1)
+            for trace in value.data
+            for k in ("x", "y", "z")
+            if getattr(trace, k, None) is not None and _numeric(getattr(trace, k))
+        )
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return any(shows_nonfinite(v, depth + 1) for v in value[:1000])
+    return False
+
+
+def _numeric(values: object) -> bool:
+    try:
+        np.asarray(values, dtype=float)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def valid_edge(key: str, argument: str, label: str) -> bool:
@@ -1056,11 +1120,18 @@ class Run:
     def probe(self, row: dict, call: Callable[[], object], names: list, kind: str) -> tuple:
         """One probe: run it, sort what happened, emit its row; return (result, error)."""
         ident = f"{row['callable']}|{row['argument']}|{row['probe']}"
-        result, error, cpu = self.step(ident, call)
+        budget = BOUND_BUDGET if row.get("kind") == "bound" else CPU_BUDGET
+        result, error, cpu = self.step(ident, call, budget=budget)
         if isinstance(error, Skipped):
             return result, error
-        found, message = classify(error, cpu, names, kind)
-        if found == "accepted" and not valid_edge(row["callable"], row["argument"], row["probe"]):
+        found, message = classify(error, cpu, names, kind, budget)
+        if (
+            found == "accepted"
+            and re.match(r"(tensor )?(nan|inf)\b", row["probe"])
+            and shows_nonfinite(result)
+        ):
+            message = "returned NaN or infinity for NaN or infinity in: visible, not a plausible number"
+        elif found == "accepted" and not valid_edge(row["callable"], row["argument"], row["probe"]):
             found, message = "silent", "returned: an edge value not in VALID_EDGES"
         self.row(row, found, message, cpu)
         return result, error
