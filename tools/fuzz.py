@@ -1275,11 +1275,13 @@ class Run:
         """This worker's share: every `workers`-th callable (with its forward) and explorer, then the
         records that its own valid calls returned (every worker probes those it has; the parent
         keeps each row once)."""
-        tasks = [functools.partial(self.arguments, k, t) for k, t in discover().items()]
-        tasks += [functools.partial(self.explorer, name) for name in sorted(rl.viz.EXPLORERS)]
+        keep = re.compile(os.environ.get("RESLIB_FUZZ_ONLY", ".*"))  # a maintainer's partial run
+        tasks = [functools.partial(self.arguments, k, t) for k, t in discover().items() if keep.search(k)]
+        explorers = [n for n in sorted(rl.viz.EXPLORERS) if keep.search(f"reslib.viz.{n}")]
+        tasks += [functools.partial(self.explorer, name) for name in explorers]
         for task in tasks[worker::workers]:
             task()
-        for key in sorted(records()):
+        for key in sorted(k for k in records() if keep.search(k)):
             self.record(key, worker)
         return dict(
             no_example=self.missing,
@@ -1433,7 +1435,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="write every row here")
     parser.add_argument("--memory", type=float, default=2.0, help="GiB of address space past the start")
+    parser.add_argument("--only", help="probe only callables whose name matches this regex (a partial run)")
     args = parser.parse_args()
+    if args.only:
+        os.environ["RESLIB_FUZZ_ONLY"] = args.only
     start = time.perf_counter()
     import psutil
 
