@@ -61,6 +61,20 @@ class CheckResult:
     message: str
     max_diff: float | None = None
 
+    def __post_init__(self) -> None:
+        for field in ("name", "message"):
+            if not isinstance(getattr(self, field), str):
+                raise TypeError(
+                    f"CheckResult: {field} must be a str, got {type(getattr(self, field)).__name__}"
+                )
+        if self.passed not in (True, False, None) or not isinstance(self.passed, (bool, type(None))):
+            raise TypeError(f"CheckResult: passed must be True, False or None, got {self.passed!r}")
+        if self.max_diff is not None:
+            if isinstance(self.max_diff, bool) or not isinstance(self.max_diff, (int, float)):
+                raise TypeError(f"CheckResult: max_diff must be a number or None, got {self.max_diff!r}")
+            if self.max_diff != self.max_diff or self.max_diff < 0:
+                raise ValueError(f"CheckResult: max_diff must be >= 0 (inf allowed), got {self.max_diff!r}")
+
     def __bool__(self) -> bool:
         return bool(self.passed)
 

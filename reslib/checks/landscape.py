@@ -21,6 +21,10 @@ def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor
     """Each row (filter) of `direction` rescaled to the norm of the same row of `weight`; 0 for 1-D."""
     require_tensor("weight", weight, dtype="float")
     require_tensor("direction", direction, dtype="float")
+    if weight.device != direction.device:
+        raise ValueError(
+            f"weight is on {weight.device} and direction on {direction.device}; put both on one device"
+        )
     if weight.shape != direction.shape:
         raise ValueError(
             f"weight {tuple(weight.shape)} and direction {tuple(direction.shape)} differ in shape"

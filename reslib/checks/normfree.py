@@ -23,7 +23,15 @@ def rezero_block_reference(
     for name, w in (("w1", w1), ("w2", w2)):
         require_tensor(name, w, ndim=2, dtype="float")
         if w.shape != (width, width):
-            raise ValueError(f"{name} must be (width, width) = ({width}, {width}), got {tuple(w.shape)}")
+            raise ValueError(
+                f"{name} must be (width, width) = ({width}, {width}) for x of shape {tuple(x.shape)}, "
+                f"got {tuple(w.shape)}"
+            )
+        if w.dtype != x.dtype or w.device != x.device:
+            raise TypeError(
+                f"{name} is {w.dtype} on {w.device} but x is {x.dtype} on {x.device}; give x, w1 and w2 "
+                f"one dtype and device ({name}.to(x))"
+            )
     require_tensor("alpha", alpha, dtype="float")
     return x + alpha * (torch.relu(x @ w1.T) @ w2.T)
 

@@ -30,6 +30,11 @@ class Claim:
     says: str
     check: Callable[[], str]
 
+    def __post_init__(self) -> None:
+        _require_text(self, "key", "says")
+        if not callable(self.check):
+            raise TypeError(f"Claim: check must be a function that runs the experiment, got {self.check!r}")
+
 
 @dataclasses.dataclass(frozen=True)
 class Row:
@@ -40,6 +45,24 @@ class Row:
     holds: bool
     measured: str
     seconds: float
+
+    def __post_init__(self) -> None:
+        _require_text(self, "key", "says", "measured")
+        if not isinstance(self.holds, bool):
+            raise TypeError(f"Row: holds must be True or False, got {self.holds!r}")
+        if isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float)):
+            raise TypeError(f"Row: seconds must be a number, got {self.seconds!r}")
+        if not self.seconds >= 0:
+            raise ValueError(f"Row: seconds must be >= 0, got {self.seconds!r}")
+
+
+def _require_text(record: object, *fields: str) -> None:
+    for field in fields:
+        value = getattr(record, field)
+        if not isinstance(value, str):
+            raise TypeError(
+                f"{type(record).__name__}: {field} must be a str, got {type(value).__name__} {value!r}"
+            )
 
 
 CLAIMS: dict[str, Claim] = {}
