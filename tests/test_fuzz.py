@@ -62,7 +62,8 @@ def test_every_bad_argument_gets_a_clear_error(tmp_path, capsys):
     assert len({r["callable"] for r in rows}) >= AT_LEAST["callables"] and len(rows) >= AT_LEAST["rows"]
     for kind in ("argument", "bound", "forward", "record", "explorer"):
         assert sum(r["kind"] == kind for r in rows) >= AT_LEAST[kind], kind
-    assert max(report["peak_rss_gib"], report["worker_peak_rss_gib"]) < 2.0
+    # a size at the memory bound holds up to MEMORY_LIMIT (1 GiB) on top of a worker's own ~1 GiB
+    assert max(report["peak_rss_gib"], report["worker_peak_rss_gib"]) < 2.5
     # each worker's CPU time is its wall time on an idle core: the run fits in a minute on 2 cores
     assert max(report["worker_cpu_s"]) < 60, report["worker_cpu_s"]
     assert run.returncode == 0, run.stderr[-3000:]  # nothing found: the run says so too
