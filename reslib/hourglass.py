@@ -34,15 +34,10 @@ MAX_ORDER = 10  # halvings: an order-10 hourglass needs a 1024-pixel map to reac
 def residual_module(channels: int) -> nn.Module:
     """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
     require_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
-    # the module's own count (1x1, 3x3, 1x1 convs and BatchNorms), so the bound stated here is the
-    # one `PreActBottleneck` enforces; checked before the multiple of 4 (a projection would be counted)
+    # the module's own count (1x1, 3x3, 1x1 convs, BatchNorms and, when channels is not a multiple
+    # of 4, a projection), so the bound stated here is the one `PreActBottleneck` enforces
     weights = PreActBottleneck.weight_count(channels, channels // 4) * torch.get_default_dtype().itemsize
     require_memory("channels", channels, weights, limit=MODULE_LIMIT)
-    if channels % 4:
-        raise ValueError(
-            f"channels must be a multiple of 4 (the bottleneck width is channels / 4 and the output "
-            f"has 4 times that many channels, to add to the input), got {channels!r}"
-        )
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
