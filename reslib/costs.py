@@ -480,7 +480,7 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor) -> int:
 
     Each storage is counted once (a view shares its base's memory); parameters are excluded.
     """
-    require_tensor("x", x, dtype="float")
+    require_tensor("x", x, dtype="float", finite=True)  # the count does not depend on values: NaN would hide
     params = {p.untyped_storage().data_ptr() for p in model.parameters()}
     seen: dict[int, int] = {}
 

@@ -14,7 +14,15 @@ from torch.nn import functional as F
 
 from reslib.guard import require_input
 from reslib.preact import PreActBottleneck
-from reslib.validate import MAX_BLOCKS, require_int, require_memory, require_tensor, sized, typechecked
+from reslib.validate import (
+    MAX_BLOCKS,
+    MODULE_LIMIT,
+    require_int,
+    require_memory,
+    require_tensor,
+    sized,
+    typechecked,
+)
 
 __all__ = ["Hourglass", "StackedHourglass", "heatmap_loss", "residual_module"]
 
@@ -26,7 +34,10 @@ MAX_ORDER = 10  # halvings: an order-10 hourglass needs a 1024-pixel map to reac
 def residual_module(channels: int) -> nn.Module:
     """Newell et al.'s residual module: a pre-activation bottleneck of width `channels / 4`."""
     require_int("channels", channels, minimum=4, fix="the bottleneck width is channels / 4")
-    require_memory("channels", channels, 5 * channels * channels)  # 1x1, 3x3, 1x1 float32 weights
+    # the module's own count (1x1, 3x3, 1x1 convs, BatchNorms and, when channels is not a multiple
+    # of 4, a projection), so the bound stated here is the one `PreActBottleneck` enforces
+    weights = PreActBottleneck.weight_count(channels, channels // 4) * torch.get_default_dtype().itemsize
+    require_memory("channels", channels, weights, limit=MODULE_LIMIT)
     return PreActBottleneck(channels, channels // 4)  # BN-ReLU-conv 1x1, 3x3, 1x1 + identity
 
 
@@ -36,7 +47,8 @@ def _require_divisible(module: nn.Module, x: torch.Tensor, order: int) -> None:
     if h % 2**order or w % 2**order:
         raise ValueError(
             f"{type(module).__name__}.forward: an hourglass of order {order} halves the size {order} times: "
-            f"height and width must be divisible by {2**order}, got {(h, w)}"
+            f"x's height and width must be divisible by {2**order}, got {(h, w)} (x of shape "
+            f"{tuple(x.shape)}); crop or pad x to a multiple of {2**order}"
         )
 
 
@@ -212,6 +224,11 @@ def heatmap_loss(heatmaps: list[torch.Tensor], target: torch.Tensor) -> torch.Te
         if h.shape != target.shape:
             raise ValueError(
                 f"heatmaps[{i}] {tuple(h.shape)} and target {tuple(target.shape)} differ in shape"
+            )
+        if h.device != target.device:  # attributes only: this runs at every training step
+            raise ValueError(
+                f"heatmaps[{i}] is on {h.device} but target is on {target.device}; "
+                f"move the batch to the model's device, target.to({str(h.device)!r})"
             )
     p = target.flatten(2)  # (N, K, H W)
     p = p / p.sum(-1, keepdim=True).clamp(min=1e-12)

@@ -49,6 +49,11 @@ class Layers(_LayerClasses):
                 )
         return layers
 
+    @classmethod
+    def _make(cls, iterable: object) -> Layers:
+        """What `_replace` builds with: through `__new__`, so a replaced field is checked too."""
+        return cls(*iterable)
+
 
 _LAYERS = MappingProxyType(
     {
@@ -74,13 +79,28 @@ def layers_for(dim: int) -> Layers:
 def residual_add(x: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
     r"""The skip connection $x + F(x)$, with an error that says what to do when shapes differ.
 
+    Only attributes are read (shape, dtype, device), so it costs nothing next to the add and works
+    on meta tensors, which count FLOPs and trace diagrams.
+
     Raises:
-        ValueError: when `F(x)` and `x` do not have the same shape.
+        TypeError: `x` or `fx` is not a floating-point tensor (an integer or complex one).
+        ValueError: when `F(x)` and `x` do not have the same shape, or are on different devices.
     """
+    for name, t in (("x", x), ("fx", fx)):
+        if not t.is_floating_point():
+            raise TypeError(
+                f"residual add needs floating-point tensors, got {name} of dtype {t.dtype}; "
+                f"call {name}.float()"
+            )
     if fx.shape != x.shape:
         raise ValueError(
             f"residual add needs equal shapes, got fx = F(x) {tuple(fx.shape)} and x {tuple(x.shape)}; "
             "make the branch keep the shape or add a projection shortcut (a linear map or 1x1 conv "
             "from x's channels to F(x)'s)"
+        )
+    if fx.device != x.device:
+        raise ValueError(
+            f"residual add needs x and fx = F(x) on one device, got x on {x.device} and fx on {fx.device}; "
+            f"move one of them, e.g. fx.to({str(x.device)!r})"
         )
     return x + fx

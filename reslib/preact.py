@@ -147,6 +147,12 @@ class ShortcutGradients:
     norms: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        for name in ("shortcut_scale", "branch_scale"):
+            require_float(
+                f"ShortcutGradients: {name}",
+                getattr(self, name),
+                fix="the scale the gradients were measured at",
+            )
         if len(self.norms) < 2:
             raise ValueError(
                 f"ShortcutGradients: norms must hold depth + 1 >= 2 values (the input side first), "

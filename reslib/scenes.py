@@ -181,7 +181,7 @@ def gaussian_heatmaps(coords: torch.Tensor, size: int, sigma: float = 1.5) -> to
     Shape:
         coords (N, K, 2) -> (N, K, size, size)
     """
-    require_tensor("coords", coords, finite=True)
+    require_tensor("coords", coords, dtype="float", finite=True, fix="(N, K, 2) of (row, col)")
     if coords.ndim != 3 or coords.shape[-1] != 2:
         raise ValueError(f"coords must have shape (N, K, 2) of (row, col), got {tuple(coords.shape)}")
     require_int("size", size)
@@ -255,8 +255,13 @@ def iou(pred: torch.Tensor, target: torch.Tensor, num_classes: int = len(CLASSES
     Returns:
         (num_classes,) float tensor; NaN for a class absent from both.
     """
-    require_tensor("target", target, dtype="label", fix="class indices, e.g. a mask (N, H, W)")
+    require_tensor("target", target, dtype="label", finite=True, fix="class indices, e.g. a mask (N, H, W)")
     require_tensor("pred", pred, fix="labels shaped like target, or logits (N, C, H, W)")
+    if pred.device != target.device:  # also a meta pred: it holds no labels to count
+        raise ValueError(
+            f"pred is on {pred.device} but target is on {target.device}; "
+            f"move one, e.g. pred.to({str(target.device)!r})"
+        )
     require_int("num_classes", num_classes, maximum=10_000)
     if pred.ndim == target.ndim + 1:  # logits: the class axis is 1
         if pred.shape[1] != num_classes:
@@ -297,7 +302,7 @@ def edge_band(mask: torch.Tensor, width: int = 1) -> torch.Tensor:
     Shape:
         (N, H, W) integer labels -> (N, H, W) bool
     """
-    require_tensor("mask", mask, dtype="label", fix="a mask (N, H, W) of class indices")
+    require_tensor("mask", mask, dtype="label", finite=True, fix="a mask (N, H, W) of class indices")
     if mask.ndim != 3:
         raise ValueError(
             f"mask must have shape (N, H, W), got {tuple(mask.shape)}; index one image as mask[None]"

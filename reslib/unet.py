@@ -140,12 +140,18 @@ def unet_output_size(size: int, depth: int = 4, padding: str = "valid") -> int:
 
 @typechecked
 def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The central `size` window of x's last two dimensions (U-Net's crop before concatenation)."""
+    """The central `size` window of x's last two dimensions (U-Net's crop before concatenation).
+
+    Any tensor with at least two dimensions, of any dtype and device (a crop copies values: it
+    reads none), so a U-Net's forward can call it at every step.
+    """
+    if x.ndim < 2:
+        raise ValueError(f"center_crop: x must have at least 2 dimensions (H, W), got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
     if size[0] > h or size[1] > w or (h - size[0]) % 2 or (w - size[1]) % 2:
         raise ValueError(
-            f"cannot centre-crop {(h, w)} to {tuple(size)}: need a smaller size that "
-            "differs by an even number of pixels"
+            f"cannot centre-crop x of height and width {(h, w)} to size {tuple(size)}: need a size "
+            "no larger than x's that differs from it by an even number of pixels"
         )
     top, left = (h - size[0]) // 2, (w - size[1]) // 2
     return x[..., top : top + size[0], left : left + size[1]]
@@ -261,9 +267,13 @@ class UNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         first = self.down[0][0]  # the first conv
         require_input(self, x, 4, size=(1, first.in_channels), like=first.weight, layout="(N, C, H, W)")
-        size = x.shape[-2:]
-        for s in size:
-            unet_output_size(int(s), self.depth, self.padding)  # a clear ValueError before any conv
+        for s in x.shape[-2:]:  # a clear ValueError before any conv
+            problem = _trace(int(s), self.depth, self.padding, suggest=True).problem
+            if problem is not None:
+                raise ValueError(
+                    f"UNet.forward: x of shape {tuple(x.shape)} does not fit: a {self.padding} U-Net of "
+                    f"depth {self.depth} cannot take {int(s)} pixels: {problem}"
+                )
         encoded = []
         for down in self.down:
             x = down(x)  # (N, c 2^i, H_i, W_i)
@@ -307,6 +317,18 @@ def segmentation_loss(
     require_tensor("mask", mask, ndim=3, dtype="label", fix="(N, H, W) class indices")
     if len(logits) != len(mask):
         raise ValueError(f"logits and mask need the same N, got {len(logits)} and {len(mask)}")
+    if logits.device != mask.device:  # attributes only: this runs at every training step
+        raise ValueError(
+            f"logits is on {logits.device} but mask is on {mask.device}; move the batch to the "
+            f"model's device, mask.to({str(logits.device)!r})"
+        )
+    (h, w), (mh, mw) = logits.shape[-2:], mask.shape[-2:]
+    if h > mh or w > mw or (mh - h) % 2 or (mw - w) % 2:
+        raise ValueError(
+            f"logits of height and width {(h, w)} cannot be compared with mask of {(mh, mw)}: the mask is "
+            "centre-cropped to the logits' size, so it must be as large or larger by an even number of "
+            "pixels (a valid U-Net's output is smaller than its input: pass the mask of that input)"
+        )
     if weight is not None:
         require_tensor("weight", weight, ndim=1, dtype="float", fix="one weight per class")
         if len(weight) != logits.shape[1]:

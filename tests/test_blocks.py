@@ -244,3 +244,13 @@ def test_make_stage_at_max_blocks_builds_in_about_a_second():
     assert len(stage) == 1000 and time.perf_counter() - start < 10  # ~0.5 s alone; a loaded CI is slower
     with pytest.raises(ValueError, match=r"num_blocks must be an int in \[1, 1000\]"):
         make_stage(BasicBlock, 8, 8, rl.validate.MAX_BLOCKS + 1)
+
+
+def test_shortcut_gradients_record_refuses_nan_scales():
+    from reslib.preact import ShortcutGradients
+
+    for field in ("shortcut_scale", "branch_scale"):
+        for bad in (float("nan"), float("inf")):
+            kwargs = {"shortcut_scale": 1.0, "branch_scale": 0.1, "norms": (0.5, 1.0), field: bad}
+            with pytest.raises(ValueError, match=rf"ShortcutGradients: {field} must be a finite number"):
+                ShortcutGradients(**kwargs)

@@ -193,3 +193,13 @@ def test_cost_records_check_their_fields_and_print():
         rl.costs.LayerRow("fc", "Linear", 1, "(1, 2)", 8, 12)
     table = rl.costs.parameter_table(nn.Sequential(nn.Linear(3, 2)), (1, 3))
     assert "total params: 8" in repr(table) and isinstance(table.rows[0], rl.costs.LayerRow)
+
+
+def test_saved_tensor_bytes_refuses_nan_and_meta_inputs():
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    assert rl.costs.saved_tensor_bytes(model, torch.ones(2, 3)) > 0
+    for bad in (torch.tensor([[float("nan"), 0.0, 0.0]]), torch.full((1, 3), float("inf"))):
+        with pytest.raises(ValueError, match="x holds NaN or infinity"):
+            rl.costs.saved_tensor_bytes(model, bad)
+    with pytest.raises(ValueError, match="x is on the meta device"):
+        rl.costs.saved_tensor_bytes(model, torch.ones(2, 3, device="meta"))

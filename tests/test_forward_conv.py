@@ -160,3 +160,10 @@ def test_the_forward_check_does_not_read_values():
     with torch.device("meta"):
         model = ResNet(BasicBlock, [1, 1], widths=(4, 8), stem_type="cifar", num_classes=2)
     assert model(torch.zeros(2, 3, 8, 8, device="meta")).shape == (2, 2)
+
+
+def test_hourglass_size_errors_name_x():
+    with pytest.raises(
+        ValueError, match=r"Hourglass\.forward: .* x's height and width must be divisible by 2"
+    ):
+        Hourglass(1, 4)(torch.zeros(1, 4, 8, 9))

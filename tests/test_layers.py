@@ -37,3 +37,23 @@ def test_layers_records_hold_module_classes_and_the_table_is_read_only():
     assert Layers(*layers_for(1)) == layers_for(1) and layers_for(2).conv is nn.Conv2d
     with pytest.raises(TypeError):
         STEM_TYPES[0] = "tiny"
+
+
+def test_layers_replace_checks_the_replaced_field():
+    for bad in (None, "zz"):
+        with pytest.raises(TypeError, match=r"Layers: max_pool must be an nn.Module class"):
+            layers_for(2)._replace(max_pool=bad)
+    assert layers_for(2)._replace(conv=nn.Conv1d).conv is nn.Conv1d
+
+
+def test_residual_add_refuses_non_float_tensors_and_mixed_devices_but_runs_on_meta():
+    x = torch.zeros(2, 3)
+    for name, call in (("x", lambda t: residual_add(t, x)), ("fx", lambda t: residual_add(x, t))):
+        for dtype in (torch.complex64, torch.int64):
+            with pytest.raises(TypeError, match=rf"got {name} of dtype {dtype}; call {name}\.float\(\)"):
+                call(torch.zeros(2, 3, dtype=dtype))
+        with pytest.raises(ValueError, match=rf"one device, got .*{name} on meta"):
+            call(torch.zeros(2, 3, device="meta"))
+    meta = torch.zeros(2, 3, device="meta")
+    assert residual_add(meta, meta).shape == (2, 3)  # shapes only: how FLOPs are counted
+    assert residual_add(x.half(), x.half()).dtype == torch.float16

@@ -207,3 +207,16 @@ def test_the_scene_tables_are_read_only():
         rl.scenes.CLASSES[0] = "sky"
     with pytest.raises(TypeError):
         rl.scenes.KEYPOINTS[0] = "corner"
+
+
+def test_scene_functions_refuse_complex_coords_and_meta_masks_with_the_argument_named():
+    with pytest.raises(TypeError, match="coords must hold"):
+        gaussian_heatmaps(torch.zeros(1, 2, 2, dtype=torch.complex64), 8)
+    with pytest.raises(ValueError, match="mask is on the meta device"):
+        edge_band(torch.zeros(1, 8, 8, dtype=torch.long, device="meta"))
+    labels = torch.zeros(1, 4, 4, dtype=torch.long)
+    with pytest.raises(ValueError, match="target is on the meta device"):
+        iou(labels, labels.to("meta"))
+    with pytest.raises(ValueError, match="pred is on meta but target is on cpu"):
+        iou(labels.to("meta"), labels)
+    assert edge_band(torch.zeros(1, 8, 9, dtype=torch.long)).shape == (1, 8, 9)  # any width has edges

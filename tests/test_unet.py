@@ -191,3 +191,42 @@ def test_trace_records_check_their_fields():
     with pytest.raises(TypeError, match="ShapeTrace: steps must be a list or tuple of TraceSteps"):
         rl.unet.ShapeTrace(None, None)
     assert unet_shape_trace(572).steps[-1] == rl.unet.TraceStep("decoder", 0, 388, 0)
+
+
+def test_unet_and_hourglass_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r"UNet\.forward: x of shape \(1, 1, 188, 189\) .* cannot take 189"):
+        UNet(1, 2, 4, 1)(torch.zeros(1, 1, 188, 189))
+    x = torch.zeros(1, 4, 8, 9)
+    with pytest.raises(ValueError, match=r"cannot centre-crop x of height and width \(8, 9\)"):
+        center_crop(x, (4, 4))
+    with pytest.raises(ValueError, match="center_crop: x must have at least 2 dimensions"):
+        center_crop(torch.zeros(5), (1, 1))
+    assert center_crop(torch.zeros(2, 1, 4, 8, 8), (4, 4)).shape == (2, 1, 4, 4, 4)  # leading axes kept
+    mask = torch.zeros(2, 16, 16, dtype=torch.long)
+    with pytest.raises(
+        ValueError, match=r"logits of height and width \(16, 17\) cannot .* mask of \(16, 16\)"
+    ):
+        segmentation_loss(torch.zeros(2, 3, 16, 17), mask)
+    with pytest.raises(ValueError, match="logits is on meta but mask is on cpu"):
+        segmentation_loss(torch.zeros(2, 3, 16, 16, device="meta"), mask)
+    with pytest.raises(ValueError, match=r"heatmaps\[0\] is on cpu but target is on meta"):
+        heatmap_loss([torch.zeros(1, 2, 4, 4)], torch.zeros(1, 2, 4, 4, device="meta"))
+
+
+def test_residual_module_bound_is_the_bottleneck_own_weight_limit():
+    from reslib.hourglass import residual_module
+    from reslib.preact import PreActBottleneck
+    from reslib.validate import MODULE_LIMIT
+
+    def fits(c):
+        return PreActBottleneck.weight_count(c, c // 4) * 4 <= MODULE_LIMIT
+
+    top = max(c for c in range(15_000, 17_000, 4) if fits(c))  # the largest multiple of 4 allowed
+    with pytest.raises(ValueError, match=f"channels={top + 4} would allocate"):
+        residual_module(top + 4)  # past the bound: refused by residual_module, naming channels
+    with torch.device("meta"):  # at the bound: built (on meta, so the test allocates nothing)
+        assert residual_module(top).conv1.in_channels == top
+    assert residual_module(8).conv3.out_channels == 8
+    # not a multiple of 4: a projection too, counted, so residual_module refuses it itself
+    with pytest.raises(ValueError, match="channels=14654 would allocate"):
+        residual_module(14654)
