@@ -68,6 +68,10 @@ class Hourglass(nn.Module):
     def __init__(self, order: int, channels: int):
         super().__init__()
         self.order = require_int("order", order, maximum=MAX_ORDER, fix="each order halves the map")
+        if channels % 4:  # each residual module returns 4 * (channels // 4): the stream must keep its width
+            raise ValueError(
+                f"channels must be a positive multiple of 4 (bottleneck width channels/4), got {channels!r}"
+            )
         self.channels = channels
         self.skip = residual_module(channels)
         self.down = residual_module(channels)

@@ -167,3 +167,8 @@ def test_hourglass_size_errors_name_x():
         ValueError, match=r"Hourglass\.forward: .* x's height and width must be divisible by 2"
     ):
         Hourglass(1, 4)(torch.zeros(1, 4, 8, 9))
+
+
+def test_an_hourglass_whose_width_its_modules_cannot_keep_is_refused_when_built():
+    with pytest.raises(ValueError, match="channels must be a positive multiple of 4"):
+        rl.hourglass.Hourglass(2, 6)  # each residual module returns 4 channels: forward could never run

@@ -184,7 +184,7 @@ SIZED_CASES = [
     (rl.unet.UNet, (3, 2), dict(depth=1, base_channels=5, padding="same")),
     (rl.hourglass.Hourglass, (1, 8), {}),
     (rl.hourglass.Hourglass, (3, 16), {}),
-    (rl.hourglass.Hourglass, (2, 6), {}),  # 6 channels: a bottleneck of width 1, out 4, with a projection
+    (rl.hourglass.Hourglass, (2, 12), {}),
     (rl.hourglass.StackedHourglass, (3, 2), {}),
     (rl.hourglass.StackedHourglass, (1, 4, 1, 8, 2), {}),
     (rl.attention.SelfAttention, (8, 2), {}),
