@@ -3,16 +3,13 @@
 `fit` minimises cross-entropy by default; pass `loss_fn` for other tasks (for example
 `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
-`fit` also trains several models of one architecture at once (one per seed, say): pass a list
-and they run stacked, as one model with a leading model dimension: MLPs as grouped matrix products
-(`_Grouped`), anything else through `torch.func.stack_module_state` and `torch.vmap` (`_Stacked`).
-A step then costs one kernel per operation for all of them, not one per model; each model still
-follows the path it would follow alone.
+`fit` also trains a list of models of one architecture at once (one per seed, say), stacked: MLPs
+as grouped matrix products (`_Grouped`), others through `stack_module_state` and `vmap` (`_Stacked`):
+one kernel per operation for all of them; each model follows the path it would follow alone.
 
-No DataLoader: the data already sits on the device, so a mini-batch is one
-indexing operation. Per-batch losses (and error counts) are kept on the device and
-reduced once per epoch, so a step does no extra work and the loop never waits
-on the GPU mid-epoch: one host sync per epoch for training, one for the test set.
+No DataLoader: the data sits on the device, so a mini-batch is one indexing operation. Per-batch
+losses are kept on the device and reduced once per epoch: one host sync per epoch for training,
+one for the test set.
 """
 
 from __future__ import annotations
@@ -31,6 +28,8 @@ from tqdm.auto import tqdm
 
 from reslib import stacking
 from reslib.data import TensorData, require_clean
+from reslib.guard import require_work
+from reslib.runtime import step_flops
 from reslib.validate import (
     require_batch,
     require_bool,
@@ -48,8 +47,7 @@ __all__ = ["History", "LossFn", "evaluate", "fit", "make_optimizer"]
 LossFn = Callable[[torch.Tensor | list[torch.Tensor], torch.Tensor], torch.Tensor]
 
 
-# What a widget frontend shows for a view whose widget is gone: nothing (ipywidgets' own convention:
-# JupyterLab's renderer hides a view with an empty model_id).
+# A view whose widget is gone: an empty model_id, which JupyterLab hides (ipywidgets' convention).
 _REMOVED_VIEW = {
     "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0, "model_id": ""},
     "text/plain": "",
@@ -60,23 +58,16 @@ _REMOVED_VIEW = {
 def _progress_bar(steps: Iterable, desc: str, enabled: bool) -> Iterator[tqdm]:
     """A tqdm bar over `steps` that leaves no trace once it is done.
 
-    In a notebook tqdm's widget bar, closed at the end (`leave=False`), leaves an output naming a
-    widget that no longer exists: a saved copy (RISE's slideshow, the notebook reopened) shows
-    "Error displaying widget: model not found" there. So the bar is displayed under a display id,
-    and once tqdm has closed it, that output becomes an empty view, which every frontend hides.
-    A bar stopped by an error stays (red, at the step where it stopped), as tqdm leaves it.
+    tqdm's closed widget bar leaves an output naming a gone widget ("Error displaying widget" in a
+    saved copy), so the bar is shown under a display id that becomes an empty view once closed.
+    A bar stopped by an error stays (red, where it stopped), as tqdm leaves it.
     """
-    notebook = False
-    if enabled:  # tqdm.auto picked its widget bar: this is a kernel with ipywidgets
-        from tqdm.notebook import tqdm_notebook
+    from IPython.display import display
+    from tqdm.notebook import tqdm_notebook
 
-        notebook = issubclass(tqdm, tqdm_notebook)
+    notebook = enabled and issubclass(tqdm, tqdm_notebook)  # tqdm.auto picked its widget bar: a kernel
     bar = tqdm(steps, desc=desc, disable=not enabled, leave=False, **({"display": False} if notebook else {}))
-    handle = None
-    if notebook:
-        from IPython.display import display
-
-        handle = display(bar.container, display_id=True)
+    handle = display(bar.container, display_id=True) if notebook else None
     try:
         yield bar
     finally:
@@ -89,12 +80,10 @@ def _progress_bar(steps: Iterable, desc: str, enabled: bool) -> Iterator[tqdm]:
 class History:
     """Per-epoch curves from `fit`.
 
-    `train_loss` / `train_error` average the mini-batches of each epoch (as the
-    weights change); `test_loss` / `test_error` are measured after each epoch
-    in eval mode. `diverged_at` is the epoch whose loss (training or test) or weights became
-    inf or NaN; a test error is NaN where its test loss is. The error rates are kept for
-    classifiers (the default loss) only, and the test curves only when `fit` was given a
-    `TensorData`; otherwise those lists stay empty.
+    `train_loss` / `train_error` average the mini-batches of each epoch (as the weights change);
+    `test_loss` / `test_error` are measured after each epoch in eval mode. `diverged_at` is the
+    epoch whose loss or weights became inf or NaN. Error rates are kept for classifiers (the default
+    loss) only, test curves only when `fit` was given a `TensorData`; else those lists stay empty.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -117,9 +106,7 @@ class History:
                     "give one per epoch (or none)"
                 )
         if tested > epochs:
-            raise ValueError(
-                f"History: test_loss has {tested} values, more than train_loss's {epochs} epochs"
-            )
+            raise ValueError(f"History: test_loss has {tested} values, more than train_loss's {epochs}")
         if self.diverged_at is not None:
             require_int("History: diverged_at", self.diverged_at, minimum=0, maximum=max(epochs - 1, 0))
 
@@ -204,12 +191,7 @@ def make_optimizer(
 def _optimizer(
     params: Iterable[torch.Tensor], name: str, lr: float, momentum: float, weight_decay: float
 ) -> torch.optim.Optimizer:
-    """SGD or Adam, fused where PyTorch has a fused kernel for these parameters.
-
-    Fused, one step updates every parameter in one kernel instead of a few per parameter: the same
-    update rule (10-30 % faster per step for our small networks on a CPU, and far fewer launches on
-    a GPU). Parameters a fused kernel cannot take (on the meta device, say) get the loop.
-    """
+    """SGD or Adam, fused where PyTorch has a kernel for these parameters (10-30 % faster per step)."""
     require_float("lr", lr, 0.0, strict_minimum=True)
     require_float("momentum", momentum, 0.0)
     require_float("weight_decay", weight_decay, 0.0)
@@ -277,15 +259,7 @@ class _Single:
 
 
 class _Stacked:
-    """Models of one architecture run as one: their weights stacked along a new first dimension.
-
-    `torch.func.stack_module_state` gives each parameter and buffer a leading model dimension,
-    and `torch.vmap` over `torch.func.functional_call` runs the models' own `forward` on the
-    stack: a step costs one kernel per operation for all the models, not one per model. The
-    optimizer acts on the stacked tensors; SGD and Adam work element by element, so each model
-    follows the path it would follow alone. BN's running statistics are stacked buffers, each
-    model updating its own.
-    """
+    """Models of one architecture run as one: weights stacked (`stack_module_state`), `forward` vmapped."""
 
     def __init__(self, models: list[nn.Module]):
         self.models = models
@@ -335,12 +309,7 @@ class _Stacked:
 
 
 class _Grouped(_Stacked):
-    """Stacked MLPs run as grouped matrix products instead of `vmap`: the same arithmetic per model.
-
-    Each `nn.Linear` and `nn.BatchNorm1d` of a copy of the first model is swapped for one that holds
-    all M models' weights. On a CPU this takes about 1.5x the steps per second of a loop over the
-    models (and of vmap, whose batching costs as much as it saves for networks this small).
-    """
+    """Stacked MLPs as grouped matrix products (`stacking.grouped`): ~1.5x vmap's steps per second."""
 
     def __init__(self, models: list[nn.Module]):
         self.models, self.count = models, len(models)
@@ -385,13 +354,12 @@ def fit(
     the same curves. Training stops early, with `History.diverged_at` set, if the loss
     or any weight stops being finite.
 
-    Several models of one architecture (one per seed, say) train stacked when `model` is a
-    list: one forward and backward pass per step for all of them (`torch.vmap`), each model
-    with its own batch order (`seed`: one per model) and its own optimizer state: the updates
-    each model would get alone, computed by batched kernels, which round differently (over many
-    epochs the difference grows, as between two CPUs). A model that diverges stops being
-    recorded; the others go on. The trained weights (and BN statistics) are written back into
-    the models passed. Returns one `History` per model, in order.
+    Several models of one architecture (one per seed, say) train stacked when `model` is a list:
+    one pass per step for all, each model with its own batch order (`seed`) and optimizer state:
+    the updates it would get alone, by batched kernels that round differently. A model that
+    diverges stops being recorded; the trained weights are written back into the models passed.
+    Returns one `History` per model, in order. A run estimated past `reslib.guard.WORK_LIMIT`
+    (`epochs=10**5` for 10**3) is refused before it starts.
 
     Args:
         model: a classifier returning logits (N, classes), or any model `loss_fn` understands;
@@ -406,9 +374,8 @@ def fit(
         weight_decay: L2 penalty, passed to the optimizer.
         seed: seed of the shuffling order; for a list of models, one int for all or one per model.
         progress: show a tqdm progress bar while training (in a notebook, removed once done).
-        loss_fn: `(output, target) -> mean loss`; None is cross-entropy on logits, and then the
-            error rates are recorded too. E.g. `reslib.unet.segmentation_loss` (per-pixel
-            cross-entropy) or `reslib.hourglass.heatmap_loss` (a list of heat maps per stack).
+        loss_fn: `(output, target) -> mean loss`; None: cross-entropy on logits, with error rates.
+            E.g. `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss` (per stack).
     """
     require_int("epochs", epochs, maximum=100_000, fix="an epoch of MNIST-1D takes about 0.1 s")
     require_int("batch_size", batch_size)
@@ -439,6 +406,8 @@ def fit(
     labels = tuple(n for n in (names[1], "data.y_test") if n in tensors) if classify else ()
     top = require_clean(tensors, labels, classes)  # one read: NaN data never trains into numbers
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
+    tested = len(data.x_test) if isinstance(data, TensorData) else 0
+    _require_time(models[0], x, tested, epochs, batch_size, len(models))
     for m in models:
         m.to(x.device)
     runner = (
@@ -461,6 +430,36 @@ def fit(
     finally:
         runner.write_back()  # also after an interrupt: the models hold what was trained so far
     return histories[0] if single else histories
+
+
+def _require_time(
+    model: nn.Module, x: torch.Tensor, tested: int, epochs: int, batch_size: int, count: int
+) -> None:
+    """Refuse, before the first step, a run that would take past `reslib.guard.WORK_LIMIT`.
+
+    Operations: per step ~20, 2 per module, 1 per parameter (1.5x stacked); per epoch ~100 and the
+    test pass. FLOPs: 6 per weight, example and position it is reused at (exact for MLPs; for conv
+    nets an upper bound, else `step_flops`), at a quarter: training ran at ~20 GFLOP/s on a core here.
+    On an accelerator only operations count. Measured (one thread): 2000 epochs of a 2-block MLP on
+    12 examples 1.9-2.8 s (estimated 3.2 s); 3 stacked 12-block MLPs, 3 epochs of MNIST-1D 0.6-1.0 s
+    (0.9 s); notebook 09's U-Nets 2.2 s an epoch (2.3 s), its hourglass 1.4 s an epoch (0.55 s).
+    """
+    modules = sum(1 for m in model.modules() if next(m.children(), None) is None)
+    per_step = (20 + 2 * modules + len(list(model.parameters()))) * (1.5 if count > 1 else 1)
+    operations = epochs * (-(-len(x) // batch_size) * per_step + 100 + 2 * modules * -(-tested // 1000))
+    given = dict(epochs=epochs, batch_size=batch_size, **({"models": count} if count > 1 else {}))
+    positions = x[0].numel() // x.shape[1] if x.ndim > 2 else 1
+    examples = epochs * count * (3 * len(x) + tested) * (x.device.type == "cpu")  # backward: 2 forward
+    forward = 2 * sum(p.numel() for p in model.parameters()) * positions  # FLOPs per example
+    try:
+        require_work(given, flops=examples * forward / 4, operations=operations)
+    except ValueError as too_long:
+        try:  # count a conv net's FLOPs on the meta device (~50 ms)
+            batch = x[: min(batch_size, len(x))]
+            forward = step_flops(model, batch) / 3 / len(batch) if positions > 1 else forward
+        except ValueError:  # a model the meta device cannot run: the bound stands
+            raise too_long from None
+        require_work(given, flops=examples * forward / 4, operations=operations)
 
 
 def _require_stack(models: Sequence[nn.Module]) -> list[nn.Module]:

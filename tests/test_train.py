@@ -212,3 +212,57 @@ def test_fit_takes_the_steps_of_a_bare_loop(small_data):
     assert rl.train.evaluate(model, small_data) == pytest.approx(
         rl.train.evaluate(bare, small_data), rel=1e-4
     )
+
+
+# -- robustness: a run estimated past reslib.guard.WORK_LIMIT is refused before it starts (issue 25) --
+
+
+def _tiny_data() -> rl.data.TensorData:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 40, generator=g), torch.arange(16) % 10
+    return rl.data.TensorData(x[:12], y[:12], x[12:], y[12:], 10)
+
+
+def test_fit_refuses_epochs_that_would_run_for_minutes_before_the_first_step():
+    model = rl.mlp.mlp(2, 8, 40, 10, residual=True)
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(
+        ValueError, match=r"epochs=100000, batch_size=100 would run for about 3 min .*WORK_LIMIT"
+    ):
+        rl.train.fit(model, _tiny_data(), epochs=100_000, lr=0.1, progress=False)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # not one step taken
+    assert len(rl.train.fit(model, _tiny_data(), epochs=20, lr=0.1, progress=False).train_loss) == 20
+
+
+def _estimate(monkeypatch, *args) -> float:
+    """The estimate `fit` accepts for (model, x, tested, epochs, batch_size, count), in seconds."""
+    seen = []
+
+    def record(given, flops=0.0, operations=0.0):
+        seen.append(rl.guard.require_work(given, flops, operations, limit=1e12))
+        rl.guard.require_work(given, flops, operations)  # refused past the limit, as fit's own call
+
+    monkeypatch.setattr(rl.train, "require_work", record)
+    rl.train._require_time(*args)
+    return seen[-1]
+
+
+def test_the_notebooks_largest_training_runs_pass_the_estimate_three_times_over(monkeypatch):
+    limit = rl.guard.WORK_LIMIT / 3
+    mnist = torch.zeros(4000, 40)  # MNIST-1D's training inputs; 1000 test examples
+    mlp = rl.mlp.mlp(12, 64, 40, 10, residual=True, norm="batch")
+    assert _estimate(monkeypatch, mlp, mnist, 1000, 30, 100, 3) < limit  # notebook 03, three seeds
+    unet = rl.unet.UNet(1, 3, depth=3, base_channels=8, padding="same")
+    images = torch.zeros(400, 1, 32, 32)
+    assert _estimate(monkeypatch, unet, images, 0, 8, 10, 2) < limit  # notebook 09, FLOPs counted on meta
+    resnet = rl.resnet.cifar_resnet(20, width=8, in_channels=1, dim=1)
+    assert _estimate(monkeypatch, resnet, mnist[:, None], 1000, 6, 128, 1) < limit  # notebook 07
+    # on an accelerator only the operations count: ResNet-20, 10 epochs of CIFAR-10 (notebook 07)
+    cifar = torch.zeros(50_000, 3, 32, 32, device="meta")
+    assert _estimate(monkeypatch, rl.resnet.cifar_resnet(20), cifar, 10_000, 10, 128, 1) < limit
+
+
+def test_the_estimate_is_within_3x_of_a_measured_run(monkeypatch):
+    # 3 stacked 12-block MLPs, 3 epochs of MNIST-1D: 0.6-1.0 s measured on 2 cores, one thread
+    mlp = rl.mlp.mlp(12, 64, 40, 10, residual=True, norm="batch")
+    assert 0.3 < _estimate(monkeypatch, mlp, torch.zeros(4000, 40), 1000, 3, 100, 3) < 3.0

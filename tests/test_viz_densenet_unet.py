@@ -93,3 +93,91 @@ def test_hourglass_explorer_at_both_ends_of_its_sliders():
         assert explorer.error is None, explorer.error
         assert _data(explorer.figure) != before
     assert "keypoint errors" in explorer.status.value
+
+
+# -- robustness: what the figures of notebook 09 refuse (issue 25) ----------------------------------
+
+
+def _keypoint_batch():
+    scenes = rl.scenes.keypoints(4, 16, seed=0)
+    return scenes.x, scenes.heatmaps, scenes.coords
+
+
+def _one_changed(t: torch.Tensor, value: float) -> torch.Tensor:
+    t = t.clone().float()
+    t.view(-1)[0] = value
+    return t
+
+
+@pytest.mark.parametrize("argument", ["x", "heatmaps", "coords"])
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (lambda t: t.to(torch.complex64), TypeError, "must hold real numbers"),
+        (lambda t: t.to("meta"), ValueError, "meta device"),
+        (lambda t: _one_changed(t, float("nan")), ValueError, "NaN or infinity"),
+        (lambda t: torch.cat([t, t[..., :1]], -1), ValueError, "must have|must hold one"),
+    ],
+)
+def test_keypoint_figures_refuse_complex_meta_nan_and_mismatched_sizes(argument, change, error, match):
+    x, heatmaps, coords = _keypoint_batch()
+    given = dict(x=x, heatmaps=heatmaps, coords=coords)
+    given[argument] = change(given[argument])
+    with pytest.raises(error, match=match) as raised:
+        viz.keypoint_grid_figure(**given, n=2)
+    assert argument in str(raised.value)
+    one = {k: v[0] for k, v in given.items()}
+    with pytest.raises(error, match=match) as raised:
+        viz.heatmap_figure(**one)
+    assert argument in str(raised.value)
+    explorer_args = dict(x=given["x"], outputs=[given["heatmaps"]], coords=given["coords"])
+    with pytest.raises(error, match=match) as raised:
+        viz.hourglass_explorer(**explorer_args)
+    assert (argument if argument != "heatmaps" else "outputs[0]") in str(raised.value)
+
+
+def test_keypoint_figures_still_draw_integer_images():
+    x, heatmaps, coords = _keypoint_batch()
+    fig = viz.heatmap_figure((x[0] * 255).round().long(), heatmaps[0], coords[0].long())
+    assert len(fig.data) == 1 + 2 + 2 * 2 * 2
+
+
+@pytest.mark.parametrize(
+    "argument, change, error, match",
+    [
+        ("x", lambda t: t.to(torch.complex64), TypeError, "x must hold real numbers"),
+        ("x", lambda t: t.to("meta"), ValueError, "x is on the meta device"),
+        ("mask", lambda t: t.to("meta"), ValueError, "mask is on the meta device"),
+        ("mask", lambda t: torch.cat([t, t[..., :1]], -1), ValueError, "mask .* one mask per image of x"),
+        ("x", lambda t: torch.cat([t, t[..., :1]], -1), ValueError, "mask .* one mask per image of x"),
+    ],
+)
+def test_segmentation_figure_refuses_complex_meta_and_mismatched_sizes(argument, change, error, match):
+    scene = rl.scenes.segmentation(n=4, size=16, seed=0)
+    given = dict(x=scene.x, mask=scene.mask)
+    given[argument] = change(given[argument])
+    with pytest.raises(error, match=match):
+        viz.segmentation_figure(**given, predictions={"a": scene.mask}, n=2)
+    with pytest.raises(ValueError, match=r"predictions\['a'\] .* must have the shape of mask"):
+        viz.segmentation_figure(scene.x, scene.mask, {"a": scene.mask[:, :8]}, n=2)
+
+
+def test_image_grid_and_trace_refuse_complex_nan_and_meta():
+    z = torch.rand(4, 5)
+    for f in (rl.viz.explorer.image_grid, rl.viz.explorer.image_trace):
+        with pytest.raises(TypeError, match="z must hold real numbers"):
+            f(z.to(torch.complex64))
+        with pytest.raises(ValueError, match="z holds NaN or infinity"):
+            f(_one_changed(z, float("inf")))
+        with pytest.raises(ValueError, match="z is on the meta device"):
+            f(z.to("meta"))
+    assert len(rl.viz.explorer.image_grid(torch.arange(6).reshape(2, 3))) == 2  # integers draw
+
+
+@pytest.mark.parametrize("field", ["x", "y", "w", "h"])
+def test_a_box_refuses_nan_and_a_negative_size(field):
+    with pytest.raises(ValueError, match=f"Box: {field} must be a finite number"):
+        rl.viz.diagram.Box(**{**dict(x=1.0, y=2.0, w=3.0, h=4.0), field: float("nan")})
+    if field in ("w", "h"):
+        with pytest.raises(ValueError, match=f"Box: {field} must be a finite number >= 0"):
+            rl.viz.diagram.Box(**{**dict(x=1.0, y=2.0, w=3.0, h=4.0), field: -1.0})

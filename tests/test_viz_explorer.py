@@ -136,15 +136,15 @@ def test_a_view_built_from_the_widget_state_draws_what_the_explorer_drew():
     [
         (
             dict(init=None),
-            ValueError,
-            r"variance_explorer.update: init must be one of 'He', 'Glorot', got None",
+            TypeError,
+            r"variance_explorer.update: init must be one of 'He', 'Glorot', got None \(NoneType\)",
         ),
         (dict(init="he"), ValueError, "init must be one of"),
         (dict(depth=10**6), ValueError, r"depth must be an int in \[1, 200\], got 1000000"),
         (dict(depth=2.0), TypeError, "depth must be an int, got float"),
         (dict(multiplier=100.0), ValueError, "multiplier must be a finite number >= 0.25 and <= 4"),
         (dict(batch_norm=1), TypeError, "batch_norm must be True or False"),
-        (dict(depth=5, init=None), ValueError, "init must be one of"),  # all or nothing
+        (dict(depth=5, init=None), TypeError, "init must be one of"),  # all or nothing
     ],
 )
 def test_a_bad_value_sent_to_update_is_refused_and_the_explorer_still_works(values, error, match):
@@ -166,10 +166,17 @@ def test_require_control_reads_each_kind_of_control():
     with pytest.raises(ValueError, match="m must be a finite number >= 0.01"):
         rl.viz.require_control("m", 0.001, log)
     choice = widgets.SelectionSlider(options=[1, 2, 4])
-    with pytest.raises(ValueError, match="d must be one of 1, 2, 4, got True"):
+    with pytest.raises(TypeError, match=r"d must be one of 1, 2, 4, got True \(bool\)"):
         rl.viz.require_control("d", True, choice)  # True == 1, but not an option
-    with pytest.raises(ValueError, match="d must be one of"):
+    with pytest.raises(TypeError, match="d must be one of"):
         rl.viz.require_control("d", np.array([1, 2]), choice)
+    with pytest.raises(TypeError, match="d must be one of 1, 2, 4, got 'zz' \\(str\\)"):
+        rl.viz.require_control("d", "zz", choice)  # a string for numbers: the wrong type
+    with pytest.raises(ValueError, match="d must be one of 1, 2, 4, got 3$"):
+        rl.viz.require_control("d", 3, choice)  # a number, not an option: the wrong value
+    words = widgets.Dropdown(options=["a", "b"])
+    with pytest.raises(TypeError, match=r"w must be one of 'a', 'b', got None \(NoneType\)"):
+        rl.viz.require_control("w", None, words)
     assert rl.viz.require_control("d", np.int64(4), choice) == 4
 
 

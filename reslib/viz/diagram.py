@@ -68,6 +68,12 @@ class Box:
     w: float
     h: float
 
+    def __post_init__(self) -> None:  # a NaN coordinate would draw nothing, without a word
+        for name in ("x", "y"):
+            require_float(f"Box: {name}", getattr(self, name))
+        for name in ("w", "h"):
+            require_float(f"Box: {name}", getattr(self, name), minimum=0.0, fix="a width or height in pixels")
+
     @property
     def top(self) -> tuple[float, float]:
         return (self.x, self.y - self.h / 2)

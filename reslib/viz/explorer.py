@@ -64,6 +64,15 @@ def _same(value: object, option: object) -> bool:
         return False
 
 
+def _kind(value: object) -> str:
+    """What kind of value a control's option is: 'number' (ints and floats alike), 'bool', 'str', ..."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    return type(value).__name__
+
+
 @typechecked
 def require_control(name: str, value: object, control: widgets.ValueWidget) -> object:
     """Return `value` if `control` can show it as it is: one of its options, a number in its range.
@@ -80,7 +89,11 @@ def require_control(name: str, value: object, control: widgets.ValueWidget) -> o
     options = getattr(control, "_options_values", None)
     if options is not None:  # Dropdown, ToggleButtons, SelectionSlider, ...
         if not any(_same(value, o) for o in options):
-            raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {value!r}")
+            # None, or a string where the options are numbers, is a wrong type; 3 for 1, 2, 4 a wrong value
+            kinds = {_kind(o) for o in options}
+            error = ValueError if _kind(value) in kinds else TypeError
+            got = f"{value!r}" if error is ValueError else f"{value!r} ({type(value).__name__})"
+            raise error(f"{name} must be one of {', '.join(map(repr, options))}, got {got}")
     elif isinstance(control, (widgets.Checkbox, widgets.ToggleButton)):
         require_bool(name, value)
     elif isinstance(control, widgets.FloatLogSlider):
@@ -105,10 +118,31 @@ def plain_list(values) -> list:
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=float)]
 
 
+def require_real(name: str, value: object, ndim: int, fix: str) -> torch.Tensor:
+    """`value` if it is a tensor of `ndim` dimensions of finite real numbers (floats or ints) to draw.
+
+    Not complex, not NaN or infinity, not on the meta device (it holds no values).
+
+    A figure draws values, so NaN in a model's output (a diverged run) is refused here with the
+    argument's name, rather than drawn as an empty picture.
+    """
+    if isinstance(value, torch.Tensor) and (value.is_complex() or value.dtype == torch.bool):
+        raise TypeError(
+            f"{name} must hold real numbers (floats or ints), got dtype {value.dtype}; draw {name}.abs() "
+            f"or {name}.real ({fix})"
+        )
+    return require_tensor(name, value, ndim=ndim, fix=fix, finite=True)
+
+
 @typechecked
 def image_grid(z: torch.Tensor) -> list[list[float]]:
-    """A 2-D tensor as nested plain lists, first row at the bottom (plotly heatmaps draw y upwards)."""
-    require_tensor("z", z, ndim=2, fix="one image (H, W)")
+    """A 2-D tensor as nested plain lists, first row at the bottom (plotly heatmaps draw y upwards).
+
+    Raises:
+        TypeError: `z` is not a tensor of real numbers (complex cannot be drawn).
+        ValueError: `z` is not 2-D, is empty, holds NaN or infinity, or is on the meta device.
+    """
+    require_real("z", z, ndim=2, fix="one image (H, W)")
     return [[round(float(v), 4) for v in row] for row in z.detach().cpu().flip(0).tolist()]
 
 
@@ -124,7 +158,13 @@ _COLORSCALES = {name.lower() for name in px.colors.named_colorscales()}
 def image_trace(
     z: torch.Tensor, colorscale: str = "gray", zmin: float | None = None, zmax: float | None = None
 ) -> go.Heatmap:
-    require_tensor("z", z, ndim=2, fix="one image (H, W)")
+    """A heat map trace of the image `z` (H, W), first row at the bottom, without a colour bar.
+
+    Raises:
+        TypeError: `z` is not a tensor of real numbers; an unknown `colorscale`.
+        ValueError: `z` is not 2-D, is empty, holds NaN or infinity, or is on the meta device.
+    """
+    require_real("z", z, ndim=2, fix="one image (H, W)")
     for name, value in (("zmin", zmin), ("zmax", zmax)):
         if value is not None:
             require_float(name, value)

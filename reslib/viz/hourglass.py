@@ -12,10 +12,10 @@ from torch import nn
 
 from reslib.hourglass import StackedHourglass
 from reslib.scenes import heatmap_argmax, keypoints
-from reslib.validate import require_int, require_tensor, typechecked
+from reslib.validate import require_int, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Box, Diagram, layer_label, spatial_label, trace
-from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace
+from reslib.viz.explorer import Explorer, find_trace, image_grid, image_trace, require_real
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
 
@@ -209,6 +209,31 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
     return d
 
 
+def _require_matching(
+    x: torch.Tensor,
+    heatmaps: torch.Tensor,
+    coords: torch.Tensor,
+    x_name: str,
+    maps_name: str,
+    coords_name: str,
+) -> None:
+    """Images (.., 1, H, W), heat maps (.., K, H, W) and keypoints (.., K, 2) of the same examples.
+
+    The keypoints and the heat maps' maxima are drawn on the image in its pixels, so the heat maps
+    must have the image's size; each keypoint (row, column) has its own heat map.
+    """
+    if heatmaps.shape[-2:] != x.shape[-2:] or heatmaps.shape[:-3] != x.shape[:-3]:
+        raise ValueError(
+            f"{maps_name} {tuple(heatmaps.shape)} must have the examples and the height and width of "
+            f"{x_name} {tuple(x.shape)}: one heat map per keypoint, of the image's size"
+        )
+    if coords.shape[-1] != 2 or coords.shape[:-1] != heatmaps.shape[:-2]:
+        raise ValueError(
+            f"{coords_name} {tuple(coords.shape)} must hold one (row, column) pair per heat map of "
+            f"{maps_name} {tuple(heatmaps.shape)}: shape {(*heatmaps.shape[:-2], 2)}"
+        )
+
+
 @typechecked
 def heatmap_figure(
     x: torch.Tensor,
@@ -221,9 +246,10 @@ def heatmap_figure(
     Traces (by key, see `find_trace`): "image", "heat map <j>" per keypoint j, and its markers
     "true <j> on image", "predicted <j> on image", "true <j> on heat map", "predicted <j> on heat map".
     """
-    require_tensor("x", x, ndim=3, fix="one image (1, H, W)")
-    require_tensor("heatmaps", heatmaps, ndim=3, fix="one image's heat maps (K, H, W)")
-    require_tensor("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
+    require_real("x", x, ndim=3, fix="one image (1, H, W)")
+    require_real("heatmaps", heatmaps, ndim=3, fix="one image's heat maps (K, H, W)")
+    require_real("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
+    _require_matching(x, heatmaps, coords, "x", "heatmaps", "coords")
     k = heatmaps.shape[0]
     fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
     h = x.shape[-1]
@@ -268,9 +294,10 @@ def keypoint_grid_figure(
 
     Traces (by key, see `find_trace`): "image <i>", and "true <j> in <i>", "predicted <j> in <i>".
     """
-    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
-    require_tensor("heatmaps", heatmaps, ndim=4, fix="predicted heat maps (N, K, H, W)")
-    require_tensor("coords", coords, ndim=3, fix="true keypoints (N, K, 2)")
+    require_real("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_real("heatmaps", heatmaps, ndim=4, fix="predicted heat maps (N, K, H, W)")
+    require_real("coords", coords, ndim=3, fix="true keypoints (N, K, 2)")
+    _require_matching(x, heatmaps, coords, "x", "heatmaps", "coords")
     require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
     x, heatmaps, coords = x[:n].detach().cpu(), heatmaps[:n].detach().cpu(), coords[:n].detach().cpu()
     pred = heatmap_argmax(heatmaps)  # (n, K, 2) rows and columns
@@ -320,10 +347,11 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
         outputs: per stack, predicted heat maps (N, K, H, W), computed once.
         coords: true keypoints (N, K, 2).
     """
-    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
-    require_tensor("coords", coords, ndim=3, fix="keypoints (N, K, 2)")
+    require_real("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_real("coords", coords, ndim=3, fix="keypoints (N, K, 2)")
     for i, o in enumerate(outputs):
-        require_tensor(f"outputs[{i}]", o, ndim=4, fix="heat maps (N, K, H, W) per stack")
+        require_real(f"outputs[{i}]", o, ndim=4, fix="heat maps (N, K, H, W) per stack")
+        _require_matching(x, o, coords, "x", f"outputs[{i}]", "coords")
     if not outputs:
         raise ValueError("outputs must hold the heat maps of at least one stack")
     outputs = [o.detach().cpu() for o in outputs]

@@ -11,10 +11,10 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.unet import UNet, unet_output_size, unet_shape_trace
-from reslib.validate import require_int, require_tensor, typechecked
+from reslib.validate import require_int, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Box, Diagram, layer_label, spatial_label, trace
-from reslib.viz.explorer import Explorer, find_trace, image_trace
+from reslib.viz.explorer import Explorer, find_trace, image_trace, require_real
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT, LIGHT_RED, PLAIN, RESIDUAL
 
@@ -259,8 +259,19 @@ def segmentation_figure(
     x: torch.Tensor, mask: torch.Tensor, predictions: Mapping[str, torch.Tensor], n: int = 4
 ) -> go.Figure:
     """Rows: images, true masks, then one row of predicted masks per model (labels (N, H, W))."""
-    require_tensor("x", x, ndim=4, fix="images (N, 1, H, W)")
-    require_tensor("mask", mask, ndim=3, fix="masks (N, H, W)")
+    require_real("x", x, ndim=4, fix="images (N, 1, H, W)")
+    require_real("mask", mask, ndim=3, fix="masks (N, H, W)")
+    if mask.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(
+            f"mask {tuple(mask.shape)} must have one mask per image of x {tuple(x.shape)}, of its height "
+            f"and width: shape {(x.shape[0], *x.shape[2:])}"
+        )
+    for name, p in predictions.items():
+        require_real(f"predictions[{name!r}]", p, ndim=3, fix="predicted masks (N, H, W)")
+        if p.shape != mask.shape:
+            raise ValueError(
+                f"predictions[{name!r}] {tuple(p.shape)} must have the shape of mask {tuple(mask.shape)}"
+            )
     require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
     rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
     fig = make_subplots(
