@@ -651,7 +651,26 @@ VALID_EDGES = [
         "shapes only: what runs on a meta tensor is how reslib counts FLOPs and traces diagrams",
     ),
     (r"reslib\.data\.require_clean", r"classes", r"edge 1000000000000", "more classes than the labels use"),
-    (r"reslib\.runtime\.(step_flops|device_for)", r"example", r"tensor ndim-1", "one unbatched input runs"),
+    (
+        r"reslib\.runtime\.(step_flops|device_for)",
+        r"example",
+        r"tensor ndim[-+]1",
+        "whatever the model runs on: an nn.Linear takes an unbatched input or extra leading axes",
+    ),
+    (
+        r"reslib\.(runtime\.(step_flops|device_for)|viz\.diagram\.trace)",
+        r"example|inputs",
+        r"tensor (nan|inf)",
+        "shapes only: FLOPs and traced sizes do not depend on values (a meta tensor is valid here too)",
+    ),
+    (r"reslib\.viz\.explorer\.image_(grid|trace)", r"z", r"tensor last\+1", "one image (H, W) of any width"),
+    (
+        r"reslib\.runtime\.device_for",
+        r"example",
+        r"tensor last\+1",
+        "without a GPU the CPU is the answer and the model is not run (0.9 s of meta kernels saved in "
+        "every setup cell); on a GPU machine step_flops runs it and refuses a wrong example",
+    ),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
     (
         r".*",
