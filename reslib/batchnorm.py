@@ -85,6 +85,24 @@ class BatchNormCache(_BatchNormCacheFields):
             )
         return super().__new__(cls, x_hat, inv_std, gamma, mean, var, m)
 
+    @classmethod
+    def _make(cls, iterable):  # what `_replace` builds with: checked as the constructor is
+        return cls(*iterable)
+
+
+def _same_device(name: str, t: torch.Tensor, other: str, ref: torch.Tensor) -> None:
+    """Attributes only: a tensor on another device (meta, say) than the one it is computed with."""
+    if t.device != ref.device:
+        meta = (
+            " (a meta tensor holds no values: pass real data)"
+            if "meta" in (t.device.type, ref.device.type)
+            else ""
+        )
+        raise ValueError(
+            f"{name} is on {t.device}, but {other} is on {ref.device}; put both on one device, "
+            f"e.g. {name}.to({other}.device){meta}"
+        )
+
 
 def _channel_shape(x: torch.Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.dim() - 2)  # broadcasts a (C,) vector over x
@@ -108,6 +126,8 @@ def _require_input(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, eps
                 f"{name} must have shape (C,) = ({c},), one value per channel of x "
                 f"{tuple(x.shape)}, got {tuple(p.shape)}"
             )
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        _same_device(name, p, "x", x)
     require_float("eps", eps, minimum=0.0, fix="typically 1e-5")
 
 
@@ -163,6 +183,7 @@ def batch_norm_backward(
     require_tensor("dy", dy, dtype="float")
     if dy.shape != cache.x_hat.shape:
         raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
+    _same_device("dy", dy, "cache.x_hat", cache.x_hat)
     x_hat, inv_std, gamma, _, _, m = cache
     dims, shape = _reduce_dims(dy), _channel_shape(dy)
     dbeta = dy.sum(dim=dims)
@@ -188,6 +209,7 @@ def batch_norm_backward_simplified(
     require_tensor("dy", dy, dtype="float")
     if dy.shape != cache.x_hat.shape:
         raise ValueError(f"dy must have the shape of x, {tuple(cache.x_hat.shape)}, got {tuple(dy.shape)}")
+    _same_device("dy", dy, "cache.x_hat", cache.x_hat)
     x_hat, inv_std, gamma, _, _, m = cache
     dims, shape = _reduce_dims(dy), _channel_shape(dy)
     dbeta = dy.sum(dim=dims)

@@ -47,6 +47,14 @@ def linear_layers(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
+def _require_labels_beside(where: str, y: torch.Tensor, x: torch.Tensor) -> None:
+    if y.device != x.device:  # attributes only
+        raise ValueError(
+            f"{where}: y is on {y.device}, but x is on {x.device}; "
+            "put both on one device, e.g. y.to(x.device)"
+        )
+
+
 @typechecked
 def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
     r"""$\partial L / \partial W_k$ for every linear layer $k$ (L: mean cross-entropy), input side first.
@@ -54,6 +62,7 @@ def weight_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list
     Pure: uses `torch.autograd.grad`, so it leaves the parameters' `.grad` untouched.
     """
     require_batch(x, y)
+    _require_labels_beside("weight_gradients", y, x)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     weights = [layer.weight for layer in linear_layers(model)]
@@ -91,6 +100,13 @@ class GradientFlow:
         for name in ("norms", "frozen", "edges"):
             _require_array(name, getattr(self, name), 1)
         _require_array("hist", self.hist, 2)
+        if not isinstance(self.layers, (list, tuple)) or not all(
+            isinstance(k, int) and not isinstance(k, bool) for k in self.layers
+        ):
+            raise TypeError(
+                "layers must be a list of ints (the 1-based hidden layers histogrammed), "
+                f"got {self.layers!r:.60}"
+            )
         if self.frozen.shape != self.norms.shape:
             raise ValueError(
                 f"frozen {self.frozen.shape} needs one flag per layer of norms {self.norms.shape}"
@@ -150,6 +166,7 @@ def gradient_flow(
     require_int("depth", depth, maximum=MAX_BLOCKS)
     require_choice("activation", activation, ACTIVATIONS)
     require_int("width", width)
+    _require_labels_beside("gradient_flow", y, x)
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or hi >= 10_000:
         raise ValueError(

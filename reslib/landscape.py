@@ -225,7 +225,10 @@ class Slice1D:
         _require_array("alphas", self.alphas, 1)
         _require_array("loss", self.loss, 1)
         if self.loss.shape != self.alphas.shape:
-            raise ValueError(f"loss {self.loss.shape} needs one value per alpha, {self.alphas.shape}")
+            raise ValueError(
+                f"loss {self.loss.shape} needs one value per entry of alphas {self.alphas.shape}: "
+                "pass alphas and loss of one length"
+            )
 
 
 @dataclass(frozen=True)
@@ -246,8 +249,8 @@ class Slice2D:
         _require_array("loss", self.loss, 2)
         if self.loss.shape != (len(self.alphas), len(self.betas)):
             raise ValueError(
-                f"loss {self.loss.shape} needs one value per (alpha, beta): "
-                f"({len(self.alphas)}, {len(self.betas)})"
+                f"loss {self.loss.shape} needs one value per pair of alphas and betas: "
+                f"(len(alphas), len(betas)) = ({len(self.alphas)}, {len(self.betas)})"
             )
         if not isinstance(self.curvature_ratio, np.ndarray) or self.curvature_ratio.ndim != 2:
             raise TypeError(
@@ -257,6 +260,12 @@ class Slice2D:
         if isinstance(self.nonconvexity, bool) or not isinstance(self.nonconvexity, (float, int)):
             raise TypeError(
                 f"nonconvexity must be a float (NaN if not measured), got {type(self.nonconvexity).__name__}"
+            )
+        measured = self.curvature_ratio.size > 0  # steps >= 3: a share of interior points, in [0, 1]
+        if measured and not 0.0 <= self.nonconvexity <= 1.0:
+            raise ValueError(
+                f"nonconvexity must be a share in [0, 1] (curvature_ratio has {self.curvature_ratio.size} "
+                f"points), got {self.nonconvexity!r}; it is NaN only when not measured (steps < 3)"
             )
 
 

@@ -134,6 +134,8 @@ def unravel(
     """
     require_tensor("x", x, dtype="float")
     n = len(blocks)
+    if n and isinstance(blocks[0], nn.Module):  # a module's dtype, device and features (a lambda's: its own)
+        _require_model_input(blocks[0], x, blocks[0])
     if n > 16:
         raise ValueError(f"{n} blocks make {2**n} paths; unravel at most 16 blocks")
     require_memory(
@@ -159,6 +161,35 @@ def unravel(
                 h = blocks[i - 1](h)
             terms[path] = h
     return terms
+
+
+def _first_linear(module: object) -> torch.Tensor | None:
+    """The weight (out, in) of the linear map a block applies first, or None.
+
+    An `nn.Linear`, or the `linear` of `reslib.mlp`'s `PlainLayer` and `ResidualBlock` (a norm
+    before it keeps the size).
+    """
+    inner = getattr(module, "linear", module)
+    return inner.weight if isinstance(inner, nn.Linear) else None
+
+
+def _require_model_input(model: nn.Module, x: torch.Tensor, first: object) -> None:
+    """`x` as `model`'s own forward checks it (`reslib.guard.require_input`), before torch's "mat1 and mat2".
+
+    The dtype and device of its weights, and the features of `first`'s linear map. Attributes only.
+    """
+    w = _first_linear(first)
+    like = w if w is not None else next(model.parameters(), None)
+    size = (-1, w.shape[-1]) if w is not None and x.ndim else None
+    require_input(model, x, x.ndim, size=size, like=like)
+
+
+def _require_labels_beside(where: str, y: torch.Tensor, x: torch.Tensor) -> None:
+    if y.device != x.device:  # attributes only
+        raise ValueError(
+            f"{where}: y is on {y.device}, but x is on {x.device}; "
+            "put both on one device, e.g. y.to(x.device)"
+        )
 
 
 def _blocks(model: nn.Module) -> nn.Sequential:
@@ -223,6 +254,8 @@ def path_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, active: It
     """
     require_batch(x, y)
     blocks = _blocks(model)
+    _require_model_input(model, x, getattr(model, "stem", None))
+    _require_labels_beside("path_gradient", y, x)
     n = len(blocks)
     active = {
         require_int("active: block index", i, 0, n - 1, fix=f"the model has {n} blocks") for i in active
@@ -256,11 +289,13 @@ def path_gradient_magnitude(
     """
     require_batch(x, y)
     n = len(_blocks(model))
+    _require_model_input(model, x, getattr(model, "stem", None))
+    _require_labels_beside("path_gradient_magnitude", y, x)
     asked = lengths  # as passed, for the message
     lengths = list(range(n + 1)) if lengths is None else list(lengths)
     for i, k in enumerate(lengths):
         require_int(f"lengths[{i}]", k, 0, n, fix=f"a path takes 0 to {n} branches: the model has {n} blocks")
-    require_int("samples", samples, maximum=10_000, fix="a few dozen draws give a stable mean")
+    require_int("samples", samples, maximum=1_000, fix="a few dozen draws give a stable mean")
     require_seed("seed", seed)
     # Each draw is one `path_gradient`: about 12 PyTorch operations a block (its forward, the
     # routing, the backward) and the matmuls' 4 N P FLOPs for P block weights, counted at a third
@@ -308,7 +343,11 @@ class RandomSkip(nn.Module):
         self.block, self.survival = block, require_float("survival", survival, 0.0, 1.0, strict_minimum=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        require_input(self, x, (2, 3, 4, 5), like=next(self.block.parameters(), None))
+        w = _first_linear(self.block)  # a linear map first (an mlp block): x is (N, its in_features)
+        if w is not None:
+            require_input(self, x, w.ndim, size=(-1, w.shape[-1]), like=w, layout="(N, features)")
+        else:  # a conv block, or the learner's own: any (N, C, ...)
+            require_input(self, x, (2, 3, 4, 5), like=next(self.block.parameters(), None))
         if self.training:
             keep = bool(torch.rand(()) < self.survival)
             return self.block(x) if keep else x

@@ -60,6 +60,10 @@ class SequenceData:
 
     def __post_init__(self) -> None:
         require_int("vocab_size", self.vocab_size, minimum=2, maximum=2**20)
+        if not isinstance(self.task, str):
+            raise TypeError(
+                f"task must be a str, one of {', '.join(map(repr, TASKS))}, got {self.task!r:.40}"
+            )
         require_choice("task", self.task, TASKS)
         splits = (("x_train", "y_train"), ("x_test", "y_test"))
         for x_name, y_name in splits:
@@ -177,8 +181,9 @@ class SequenceRun:
 @torch.no_grad()
 def sequence_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """The share of positions where `model(x)`'s most likely token equals `y` (eval mode)."""
-    require_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)")
-    require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)")
+    # finite: a meta tensor (no values) is refused here, not by .item() below
+    require_tensor("x", x, ndim=2, dtype="label", fix="token sequences (N, T)", finite=True)
+    require_tensor("y", y, ndim=2, dtype="label", fix="target sequences (N, T)", finite=True)
     if x.shape != y.shape:
         raise ValueError(f"x {tuple(x.shape)} and y {tuple(y.shape)} must have the same shape (N, T)")
     vocab_size = getattr(model, "vocab_size", None)

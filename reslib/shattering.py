@@ -108,7 +108,8 @@ def input_gradients(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Returns:
         (N,) tensor of derivatives, on `x`'s device.
     """
-    require_tensor("x", x, dtype="float")
+    # NaN or inf in x: a ReLU net's derivative there is still a finite slope, reported as real
+    require_tensor("x", x, dtype="float", finite=True, fix="a grid of finite inputs")
     x = _as_column(x)
     if any(m.training for m in model.modules() if isinstance(m, _BATCH_NORMS)):
         raise ValueError(
@@ -159,6 +160,10 @@ def autocorrelation(g: torch.Tensor | np.ndarray, max_lag: int | None = None) ->
     Returns:
         float64 array (max_lag + 1,) (or (S, max_lag + 1)).
     """
+    if isinstance(g, torch.Tensor) and g.device.type == "meta":
+        raise ValueError("g is on the meta device and holds no values; pass real data")
+    if isinstance(g, torch.Tensor) and g.is_complex() or isinstance(g, np.ndarray) and np.iscomplexobj(g):
+        raise TypeError(f"g must hold real numbers, got dtype {g.dtype}; pass g.real or g.abs()")
     a = g.detach().cpu().double().numpy() if isinstance(g, torch.Tensor) else np.asarray(g, float)
     if a.ndim not in (1, 2) or a.shape[-1] < 2:
         raise ValueError(f"g must be a sequence (N,) or rows (S, N) with N >= 2, got {a.shape}")
@@ -279,6 +284,16 @@ class ShatteringResult:
             n = len(a)
         if not isinstance(self.lag1, (float, int)) or isinstance(self.lag1, bool):
             raise TypeError(f"lag1 must be a float, got {type(self.lag1).__name__}")
+        # a measured autocorrelation is 1 at lag 0; the explorer's placeholder is zeros with lag1 NaN
+        r1 = float(self.autocorr[1])
+        same = math.isclose(self.lag1, r1, rel_tol=1e-9, abs_tol=1e-12) or (
+            math.isnan(r1) and math.isnan(self.lag1)
+        )
+        if self.autocorr[0] != 0 and not same:
+            raise ValueError(
+                f"lag1 must be autocorr[1] = {r1:.6g}, the autocorrelation at one grid step, "
+                f"got {self.lag1!r}"
+            )
 
 
 @typechecked

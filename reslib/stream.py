@@ -124,6 +124,17 @@ class StreamReadout:
                     f"{name} needs L + 1 = {L + 1} values (after the embedding and each of the L blocks of "
                     f"write_ratio), got {len(getattr(self, name))}"
                 )
+        if len(self.probs) != L + 1:
+            raise ValueError(
+                f"probs needs L + 1 = {L + 1} rows (one per readout, as accuracy), "
+                f"got shape {self.probs.shape}"
+            )
+        T = len(self.tokens)
+        if len(self.target) != T or self.probs.shape[1] != T:
+            raise ValueError(
+                f"tokens {self.tokens.shape}, target {self.target.shape} and probs {self.probs.shape} "
+                "need one length T: one target and one row of probs per token"
+            )
 
     @property
     def n_layer(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from reslib.guard import require_work
+from reslib.guard import require_input, require_work
 from reslib.inits import INITS
 from reslib.runtime import byte_cache
 from reslib.validate import (
@@ -361,6 +361,10 @@ def residual_stream(model: torch.nn.Module, x: torch.Tensor) -> ResidualStream:
             f"residual_stream needs a residual reslib.mlp.mlp, got {type(model).__name__}; "
             "build it with rl.mlp.mlp(..., residual=True)"
         )
+    stem = getattr(model.stem, "linear", model.stem)  # an nn.Linear, or a PlainLayer's
+    w = stem.weight if isinstance(stem, torch.nn.Linear) else next(model.parameters(), None)
+    size = (1, w.shape[1]) if isinstance(stem, torch.nn.Linear) else None
+    require_input(model, x, 2, size=size, like=w, layout="(N, in_features)")  # before torch's "mat1 and mat2"
     h = model.stem(x)  # (N, width)
     second, share = [h.pow(2).mean().item()], [math.nan]
     for block in blocks:

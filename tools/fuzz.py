@@ -613,6 +613,32 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
     (
+        r"reslib\.(gradients\.gradient_flow|shattering\.(input|depth)_gradients)",
+        r"x",
+        r"tensor last\+1",
+        "gradient_flow builds its network for x's features; the shattering grid (N,) takes any N",
+    ),
+    (
+        r"reslib\.paths\.unravel",
+        r"x",
+        r"tensor ndim\+1",
+        "the blocks map any leading axes, as a Linear takes (..., D); each term has x's shape",
+    ),
+    (
+        r"reslib\.shattering\.autocorrelation",
+        r"g",
+        r"tensor (ndim\+1|last\+1|numpy)",
+        "documented inputs: a sequence of any length N >= 2 or rows (S, N), a tensor or a NumPy array",
+    ),
+    (
+        r"reslib\.stacking\.Grouped(Linear|BatchNorm)",
+        r"weight|bias|running_mean|running_var",
+        r"tensor (nan|inf)",
+        "the M models' own weights: a diverged model's NaN stays in its slice and shows in its outputs; "
+        "fit stops that model and trains the others (tests/test_train_stacked.py)",
+    ),
+    (r"reslib\.stacking\.GroupedLinear", r"weight", r"tensor last\+1", "the last axis is in_features: any"),
+    (
         r"reslib\.unet\.center_crop",
         r"x",
         r"tensor (nan|inf|complex64|ndim\+1)",
@@ -765,7 +791,8 @@ VALID_EDGES = [
         "forward never reads values (no GPU sync, reslib.guard): NaN and inf propagate as in torch.nn",
     ),
     (
-        r"reslib\.(blocks\.\w+|densenet\.\w+|hourglass\.\w+|preact\.\w+|resnet\.ResNet|normfree\.\w+)\.forward",
+        r"reslib\.(blocks\.\w+|densenet\.\w+|hourglass\.\w+|preact\.\w+|resnet\.ResNet|normfree\.\w+"
+        r"|batchnorm\.BatchNorm2d)\.forward",
         r"x",
         r"tensor last\+1",
         "a wider image: convolutions and pooling take any width",
