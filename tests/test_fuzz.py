@@ -13,6 +13,7 @@ CPU budget; nothing hung, nothing was slow, nothing crashed the process.
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +56,9 @@ def test_every_bad_argument_gets_a_clear_error(tmp_path, capsys):
         f"{r['outcome']} {r['callable']}({r['argument']}={r['probe']}): {r['message']}" for r in bad[:200]
     )
     accepted = [r for r in rows if r["outcome"] == "accepted"]
-    assert all(fuzz.valid_edge(r["callable"], r["argument"], r["probe"]) for r in accepted)
+    honest = [r for r in accepted if r["message"].startswith("returned NaN or infinity for NaN")]
+    assert all(fuzz.valid_edge(r["callable"], r["argument"], r["probe"]) for r in accepted if r not in honest)
+    assert all(re.match(r"(tensor )?(nan|inf)\b", r["probe"]) for r in honest)  # NaN in, NaN out
     assert all(len(reason) > 10 for *_, reason in fuzz.VALID_EDGES)  # each with its reason
     clear = sum(r["outcome"] == "clear" for r in rows)
     assert clear >= 0.99 * (len(rows) - len(accepted))  # of the bad inputs
@@ -127,3 +131,21 @@ def test_a_killed_worker_is_a_crash_and_the_run_goes_on(monkeypatch):
     outcomes = {r["probe"]: r["outcome"] for r in report["rows"]}
     assert outcomes == {"kill": "crash", "after": "silent"}  # the probe after it ran, in a new worker
     assert report["valid_call_fails"] == []
+
+
+def test_nan_in_counts_as_honest_only_when_nan_comes_out():
+    import plotly.graph_objects as go
+    from torch import nn
+
+    from tools import fuzz
+
+    assert fuzz.shows_nonfinite(torch.tensor([1.0, float("nan")]))
+    assert not fuzz.shows_nonfinite(torch.tensor([1.0, 2.0]))
+    assert fuzz.shows_nonfinite((0.5, float("inf"))) and not fuzz.shows_nonfinite((0.5, 0.875))
+    assert fuzz.shows_nonfinite(go.Figure(go.Scatter(y=[1.0, float("nan")])))
+    assert not fuzz.shows_nonfinite(go.Figure(go.Heatmap(z=[[1.0, 2.0]])))
+    net = nn.Linear(2, 2)
+    assert not fuzz.shows_nonfinite(net)
+    with torch.no_grad():
+        net.weight[0, 0] = float("nan")
+    assert fuzz.shows_nonfinite(net)

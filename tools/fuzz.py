@@ -702,7 +702,7 @@ VALID_EDGES = [
         r".*",
         r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says|question|unit|what",
         r"edge 'bogus'",
-        "free text",
+        "free text: any string is a valid title, label or note",
     ),
     (
         r"reslib\.viz\.mlp\.mlp_diagram",
@@ -763,7 +763,12 @@ VALID_EDGES = [
         r"edge 0",
         "0 is the embedding",
     ),
-    (r"reslib\.sequences\.train_sequence_models", r"warmup", r"edge 0", "no warm-up"),
+    (
+        r"reslib\.sequences\.train_sequence_models",
+        r"warmup",
+        r"edge 0",
+        "0 warm-up steps: the rate starts at its peak",
+    ),
     (
         r"reslib\.(layers\.residual_add|scenes\.gaussian_heatmaps|shattering\.autocorrelation|unet\.center_crop"
         r"|viz\.explorer\.image_(grid|trace)|viz\.unet\.segmentation_figure|viz\.hourglass\.\w+)",
