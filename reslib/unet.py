@@ -10,6 +10,7 @@ $y = R(x) + \mathrm{up}(g(\mathrm{pool}(x)))$ (see `reslib.hourglass`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +38,8 @@ _PADDING_FIX = "'valid' (no padding, crop the skips) or 'same' (zero padding)"
 _STAGES = ("input", "encoder", "bottleneck", "up", "decoder")  # the steps of a size trace
 
 
-@typechecked
+# The two records below are built by the hundred thousand when a U-Net lists the sizes it takes
+# (`_nearest`), so they check their fields with plain isinstance, not @typechecked (30x cheaper).
 @dataclass(frozen=True)
 class TraceStep:
     """One step of a U-Net's size trace: stage, level, spatial size, pixels cropped from the skip."""
@@ -48,17 +50,33 @@ class TraceStep:
     crop: int
 
     def __post_init__(self) -> None:
-        require_choice("TraceStep: stage", self.stage, _STAGES)
-        require_int("TraceStep: level", self.level, minimum=0)
+        if self.stage not in _STAGES or not isinstance(self.stage, str):
+            raise (ValueError if isinstance(self.stage, str) else TypeError)(
+                f"TraceStep: stage must be one of {', '.join(map(repr, _STAGES))}, got {self.stage!r}"
+            )
+        for field in ("level", "size", "crop"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"TraceStep: {field} must be an int, got {type(value).__name__} {value!r}")
+        if self.level < 0:
+            raise ValueError(f"TraceStep: level must be >= 0, got {self.level}")
 
 
-@typechecked
 @dataclass(frozen=True)
 class ShapeTrace:
     """The steps of `unet_shape_trace` up to where the sizes work, and why they stop (None if they do not)."""
 
     steps: tuple[TraceStep, ...]
     problem: str | None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.steps, (list, tuple)) or not all(isinstance(t, TraceStep) for t in self.steps):
+            raise TypeError(
+                f"ShapeTrace: steps must be a list or tuple of TraceSteps, got {self.steps!r:.80}"
+            )
+        object.__setattr__(self, "steps", tuple(self.steps))
+        if self.problem is not None and not isinstance(self.problem, str):
+            raise TypeError(f"ShapeTrace: problem must be a str or None, got {type(self.problem).__name__}")
 
 
 @typechecked
@@ -78,6 +96,7 @@ def unet_shape_trace(size: int, depth: int = 4, padding: str = "valid") -> Shape
     return _trace(size, depth, padding, suggest=True)
 
 
+@functools.lru_cache(maxsize=4096)  # a ShapeTrace is frozen; listing the sizes that work traces hundreds
 def _trace(size: int, depth: int, padding: str, suggest: bool) -> ShapeTrace:
     shrink = 4 if padding == "valid" else 0
     steps, skips, s = [TraceStep("input", 0, size, 0)], [], size
