@@ -25,6 +25,7 @@ import torch
 
 from reslib.guard import require_work
 from reslib.validate import (
+    require_array,
     require_bool,
     require_float,
     require_int,
@@ -36,16 +37,6 @@ from reslib.validate import (
 __all__ = ["Trajectory", "euler_trajectory"]
 
 
-def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
-    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
-    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
-        raise TypeError(
-            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
-            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class Trajectory:
     """Hidden states after each layer: `states[k]` at time `times[k] = k / depth`."""
@@ -54,8 +45,8 @@ class Trajectory:
     states: np.ndarray  # (depth + 1, n_inputs, width), float64
 
     def __post_init__(self) -> None:
-        _require_array("times", self.times, 1)
-        _require_array("states", self.states, 3)
+        require_array("times", self.times, 1)
+        require_array("states", self.states, 3)
         if len(self.states) != len(self.times):
             raise ValueError(
                 f"states needs one (n_inputs, width) slice per time: {len(self.times)} times, "

@@ -19,6 +19,7 @@ from reslib.mlp import ACTIVATIONS, mlp
 from reslib.runtime import local_seed
 from reslib.validate import (
     MAX_BLOCKS,
+    require_array,
     require_batch,
     require_bool,
     require_choice,
@@ -75,16 +76,6 @@ def _float64_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack([g.double().norm() for g in grads]).cpu()
 
 
-def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
-    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
-    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
-        raise TypeError(
-            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
-            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class GradientFlow:
     """Per-layer gradient norms and activation histograms of one network at initialisation."""
@@ -98,8 +89,8 @@ class GradientFlow:
 
     def __post_init__(self) -> None:
         for name in ("norms", "frozen", "edges"):
-            _require_array(name, getattr(self, name), 1)
-        _require_array("hist", self.hist, 2)
+            require_array(name, getattr(self, name), 1)
+        require_array("hist", self.hist, 2)
         if not isinstance(self.layers, (list, tuple)) or not all(
             isinstance(k, int) and not isinstance(k, bool) for k in self.layers
         ):

@@ -29,6 +29,7 @@ from reslib.data import TensorData
 from reslib.guard import require_work
 from reslib.validate import (
     MAX_SEED,
+    require_array,
     require_choice,
     require_float,
     require_int,
@@ -204,16 +205,6 @@ def _grid_loss(
     return torch.cat(out)  # (P,)
 
 
-def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
-    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
-    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
-        raise TypeError(
-            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
-            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class Slice1D:
     """The loss along one direction: `loss[i]` at `theta* + alphas[i] * direction`."""
@@ -222,8 +213,8 @@ class Slice1D:
     loss: np.ndarray  # (steps,)
 
     def __post_init__(self) -> None:
-        _require_array("alphas", self.alphas, 1)
-        _require_array("loss", self.loss, 1)
+        require_array("alphas", self.alphas, 1)
+        require_array("loss", self.loss, 1)
         if self.loss.shape != self.alphas.shape:
             raise ValueError(
                 f"loss {self.loss.shape} needs one value per entry of alphas {self.alphas.shape}: "
@@ -244,9 +235,9 @@ class Slice2D:
     nonconvexity: float  # share of interior points with lambda_min < -threshold * |lambda_max|
 
     def __post_init__(self) -> None:
-        _require_array("alphas", self.alphas, 1)
-        _require_array("betas", self.betas, 1)
-        _require_array("loss", self.loss, 2)
+        require_array("alphas", self.alphas, 1)
+        require_array("betas", self.betas, 1)
+        require_array("loss", self.loss, 2)
         if self.loss.shape != (len(self.alphas), len(self.betas)):
             raise ValueError(
                 f"loss {self.loss.shape} needs one value per pair of alphas and betas: "

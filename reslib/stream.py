@@ -28,7 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from reslib.transformer import Transformer
-from reslib.validate import require_memory, require_tensor, typechecked
+from reslib.validate import require_array, require_memory, require_tensor, typechecked
 
 __all__ = ["GradientProfile", "StreamReadout", "gradient_profile", "logit_lens"]
 
@@ -51,15 +51,6 @@ def _require_tokens(model: Transformer, x: torch.Tensor, y: torch.Tensor) -> Non
         raise ValueError(f"y must hold classes in [0, {n_out - 1}], got [{int(y.min())}, {int(y.max())}]")
 
 
-def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
-    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
-        raise TypeError(
-            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
-            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class GradientProfile:
     """Frobenius norms of the loss gradient, one per block, for its two output projections."""
@@ -69,7 +60,7 @@ class GradientProfile:
 
     def __post_init__(self) -> None:
         for name in ("attn", "mlp"):
-            _require_array(name, getattr(self, name), 1)
+            require_array(name, getattr(self, name), 1)
         if self.attn.shape != self.mlp.shape:
             raise ValueError(f"attn {self.attn.shape} and mlp {self.mlp.shape} need one norm per block each")
 
@@ -113,10 +104,10 @@ class StreamReadout:
 
     def __post_init__(self) -> None:
         for name, ndim in (("accuracy", 1), ("loss", 1), ("second_moment", 1), ("write_ratio", 1)):
-            _require_array(name, getattr(self, name), ndim)
-        _require_array("probs", self.probs, 3)
-        _require_array("tokens", self.tokens, 1)
-        _require_array("target", self.target, 1)
+            require_array(name, getattr(self, name), ndim)
+        require_array("probs", self.probs, 3)
+        require_array("tokens", self.tokens, 1)
+        require_array("target", self.target, 1)
         L = len(self.write_ratio)
         for name in ("accuracy", "loss", "second_moment"):
             if len(getattr(self, name)) != L + 1:

@@ -49,6 +49,7 @@ __all__ = [
     "MODULE_LIMIT",
     "describe",
     "matches",
+    "require_array",
     "require_batch",
     "require_bool",
     "require_choice",
@@ -400,6 +401,22 @@ def require_seed(name: str, value: object) -> int:
     return require_int(
         name, value, minimum=0, maximum=MAX_SEED, fix="any integer from 0 to 2**63 - 1 will do"
     )
+
+
+@typechecked
+def require_array(name: str, value: object, ndim: int) -> np.ndarray:
+    """Return `value` if it is a non-empty NumPy array of `ndim` dimensions (a record's field).
+
+    Raises:
+        TypeError: not a NumPy array, the wrong number of dimensions, or empty.
+    """
+    require_int("ndim", ndim, maximum=32)
+    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
+        raise TypeError(
+            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
+            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
+        )
+    return value
 
 
 @typechecked

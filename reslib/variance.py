@@ -19,6 +19,7 @@ from reslib.guard import require_input, require_work
 from reslib.inits import INITS
 from reslib.runtime import byte_cache
 from reslib.validate import (
+    require_array,
     require_bool,
     require_choice,
     require_float,
@@ -148,16 +149,6 @@ def _backward(
     return grads[::-1]
 
 
-def _require_array(name: str, value: object, ndim: int) -> np.ndarray:
-    """A record's field: a non-empty numpy array of `ndim` dimensions (TypeError otherwise)."""
-    if not isinstance(value, np.ndarray) or value.ndim != ndim or not value.size:
-        raise TypeError(
-            f"{name} must be a non-empty {ndim}-D numpy array, got {type(value).__name__} "
-            f"{getattr(value, 'shape', '')}; pass np.asarray(...)"
-        )
-    return value
-
-
 @dataclass(frozen=True)
 class ForwardBackwardProfile:
     """Both passes through a fresh residual stack, per block k = 0..depth (0 is the input)."""
@@ -171,7 +162,7 @@ class ForwardBackwardProfile:
 
     def __post_init__(self) -> None:
         for name in ("second_moment", "batch_variance", "grad_norm"):
-            _require_array(name, getattr(self, name), 1)
+            require_array(name, getattr(self, name), 1)
             if len(getattr(self, name)) != len(self.second_moment):
                 raise ValueError(
                     f"{name} needs one value per block 0..depth, {len(self.second_moment)} like "
@@ -333,8 +324,8 @@ class ResidualStream:
     branch_share: np.ndarray  # (depth + 1,) E[(h_k - skip_k)^2] / E[h_k^2]; NaN at k = 0
 
     def __post_init__(self) -> None:
-        _require_array("second_moment", self.second_moment, 1)
-        _require_array("branch_share", self.branch_share, 1)
+        require_array("second_moment", self.second_moment, 1)
+        require_array("branch_share", self.branch_share, 1)
         if self.branch_share.shape != self.second_moment.shape:
             raise ValueError(
                 f"branch_share {self.branch_share.shape} needs one value per block 0..depth, like "

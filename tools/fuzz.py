@@ -357,6 +357,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.validate.require_int": lambda: dict(name="x", value=1),
     "reslib.validate.require_memory": lambda: dict(name="x", value=1, nbytes=10),
     "reslib.validate.require_seed": lambda: dict(name="seed", value=0),
+    "reslib.validate.require_array": lambda: dict(name="x", value=np.zeros(3), ndim=1),
     "reslib.guard.require_work": lambda: dict(given={"steps": 10}, flops=1e6, operations=10.0),
     # the guard on the first line of every forward: its other arguments are constants in reslib's
     # own code, and `x`, the one a learner sets, is probed through the modules' forward
