@@ -73,6 +73,8 @@ class PadShortcut(nn.Module):
                 f"out_channels={out_channels}; "
                 "use shortcut_type='B' (a 1x1 projection) to reduce them"
             )
+        # a shortcut whose output for one example of one pixel would pass the limit can never run
+        require_memory("out_channels", out_channels, out_channels * torch.get_default_dtype().itemsize)
         self.in_channels, self.out_channels, self.stride, self.dim = in_channels, out_channels, stride, dim
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -172,3 +172,9 @@ def test_hourglass_size_errors_name_x():
 def test_an_hourglass_whose_width_its_modules_cannot_keep_is_refused_when_built():
     with pytest.raises(ValueError, match="channels must be a positive multiple of 4"):
         rl.hourglass.Hourglass(2, 6)  # each residual module returns 4 channels: forward could never run
+
+
+def test_a_pad_shortcut_that_could_never_run_is_refused_when_built():
+    with pytest.raises(ValueError, match="out_channels=1000000000000 would allocate"):
+        PadShortcut(4, 10**12, 2)  # one example of one pixel would pass MEMORY_LIMIT: no deferred bomb
+    assert PadShortcut(4, 10**8, 2).out_channels == 10**8  # 400 MB for a 1x1 example: forward decides

@@ -756,7 +756,6 @@ VALID_EDGES = [
         r"edge 1000000000000",
         "a batch larger than the data is the whole data",
     ),
-    (r"reslib\.blocks\.PadShortcut", r"out_channels", r"edge 1000000000000", "zeros are added in forward"),
     (r"reslib\.mlp\.width_for_budget", r"budget", r"edge 1000000000000", "closed form"),
     (
         r"reslib\.viz\.transformer\.lens_figure",
