@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.unet import UNet, unet_output_size, unet_shape_trace
-from reslib.validate import require_int, typechecked
+from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Box, Diagram, layer_label, spatial_label, trace
 from reslib.viz.explorer import Explorer, find_trace, image_trace, require_real
@@ -71,6 +71,9 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
         raise ValueError(f"input_size {input_size} does not fit this U-Net: {err}") from None
     first = next(model.parameters())
     in_channels = model.down[0][0].in_channels
+    if first.device.type != "meta":  # the traced pass's peak, measured: about (32 + 5 width) maps of s x s
+        width = model.down[0][0].out_channels  # (width 2, 1084 px: 182 MB; 8: 315 MB; 64 at 572: 333 MB)
+        require_memory("input_size", input_size, (32 + 5 * width) * input_size**2 * first.element_size())
     x = torch.zeros(1, in_channels, input_size, input_size, device=first.device, dtype=first.dtype)
     out = {c.name: c for c in trace(model, x)}
     depth = model.depth
