@@ -125,7 +125,7 @@ def test_a_timer_the_caller_armed_is_left_alone():
 
 
 def test_numpy_arrays_and_scalars_are_accepted():
-    assert rl.checks.check_autocorrelation(rl.shattering.autocorrelation).passed is True  # an ndarray
+    assert rl.checks.check_autocorrelation(lambda g: _solution("check_autocorrelation")(g).numpy()).passed
     assert check_count_paths(lambda n, k: np.int64(math.comb(n, k))).passed is True
     assert rl.checks.check_mlp_parameter_count(
         lambda d, w, i, o: np.float32(_solution("check_mlp_parameter_count")(d, w, i, o))

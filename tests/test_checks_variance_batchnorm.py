@@ -81,7 +81,8 @@ def test_stub_says_not_implemented(check, solution, wrong):
 
 
 def test_forward_check_accepts_y_and_cache():
-    assert rl.checks.check_batch_norm_forward(rl.batchnorm.batch_norm_forward).passed is True
+    solution = load_solutions("05_batch_norm_math").bn_forward
+    assert rl.checks.check_batch_norm_forward(lambda *a: (solution(*a), {"mean": None})).passed is True
 
 
 def test_fold_check_reports_a_non_module():

@@ -287,6 +287,13 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     "reslib.checks.core.tiered_hint": lambda: dict(name="x", hint="h"),
     "reslib.checks.core.compare_value": lambda: dict(name="x", answer=2, measure=lambda: 2, hint="h"),
+    "reslib.checks.core.limit_hints": lambda: dict(tiers=None),  # None: the default, left as it was
+    "reslib.checks.grading.record": lambda: dict(check="check_channels_after_transition", solution=42),
+    "reslib.checks.grading.grade": lambda: dict(
+        check="check_channels_after_transition",
+        answer=42,
+        expected=rl.checks.record("check_channels_after_transition", 42),
+    ),
     "reslib.predictions.Prediction": lambda: dict(key="01-fuzz", question="How many?"),
     "reslib.predictions.predict": lambda: dict(key="01-fuzz", question="How many?", options=[1, 2]),
     "reslib.viz.diagram.layer_label": lambda: dict(module=nn.Conv2d(2, 4, 3, stride=2)),

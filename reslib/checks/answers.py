@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
+import inspect
 import numbers
 import os
 import random
@@ -25,7 +27,7 @@ import threading
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +215,60 @@ class AnswerTampered(Exception):
     """The answer replaced library code (a function, a method, a constant); the check put it back."""
 
 
+class AnswerUsedReference(AnswerTampered):
+    """The answer called the check's own reference, or a library function that solves the exercise."""
+
+
+# The check's own handles on the trace functions: an answer runs with the public names refused, so
+# it cannot take off the watch for the reference (`_watching`).
+_SETTRACE, _GETTRACE = sys.settrace, sys.gettrace
+
+
+def code_objects(functions: Iterable[Callable[..., Any]]) -> frozenset[types.CodeType]:
+    """The code objects that run when each of `functions` is called, wrappers unwrapped.
+
+    A function (or lambda) gives its own code; a class gives its `forward` and `__init__` where it
+    defines them. A decorator's wrapper code is shared by every function it wraps, so only the
+    innermost `__wrapped__` counts. Anything else (a builtin, a callable object) gives nothing.
+    """
+    codes = set()
+    for function in functions:
+        if isinstance(function, type):
+            members = [vars(function).get(n) for n in ("forward", "__init__")]
+        else:
+            members = [function]
+        for member in members:
+            inner = inspect.unwrap(member) if callable(member) else None
+            if isinstance(getattr(inner, "__code__", None), types.CodeType):
+                codes.add(inner.__code__)
+    return frozenset(codes)
+
+
+@contextlib.contextmanager
+def _watching(forbidden: frozenset[types.CodeType], calls: list[str]) -> Iterator[None]:
+    """While the block runs on this thread, a call into `forbidden` code raises and is noted in `calls`.
+
+    A global trace function sees every Python call, however the answer reached the function
+    (a module attribute, an alias taken at import, a frame it walked to). It returns None, so no
+    line of any frame is traced: the cost is one set lookup per Python call.
+    """
+    if not forbidden:
+        yield
+        return
+
+    def on_call(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_code in forbidden:
+            calls.append(frame.f_code.co_qualname)
+            raise _used_reference(calls)
+
+    previous = _GETTRACE()
+    _SETTRACE(on_call)
+    try:
+        yield
+    finally:
+        _SETTRACE(previous)
+
+
 def _settings() -> dict[str, Any]:
     """Every global setting an answer can change with one call, as readable values."""
     return {
@@ -327,7 +383,9 @@ def _put_back(saved: list[tuple[object, dict[str, Any]]]) -> list[str]:
 
 def _refusal(what: str) -> Callable[..., Any]:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"an answer may not call {what} (it would stop the notebook or the check's timer)")
+        raise RuntimeError(
+            f"an answer may not call {what} (it would stop the notebook, or the check's timer or watch)"
+        )
 
     return refuse
 
@@ -343,6 +401,10 @@ def _guards() -> Iterator[None]:
         (signal, "setitimer"): getattr(signal, "setitimer", None),
         (signal, "alarm"): getattr(signal, "alarm", None),
         (signal, "pthread_sigmask"): getattr(signal, "pthread_sigmask", None),
+        (sys, "settrace"): sys.settrace,
+        (sys, "setprofile"): sys.setprofile,
+        (threading, "settrace"): threading.settrace,
+        (threading, "setprofile"): threading.setprofile,
     }
     for (module, name), original in originals.items():
         if original is not None:
@@ -394,27 +456,54 @@ class AnswerOutcome:
         return " ".join(parts)
 
 
+@functools.cache
+def _settle_imports() -> None:
+    """Import, once, what torch imports lazily and that rebinds public names when it is imported.
+
+    `torch._dynamo` wraps `torch.manual_seed` on import, and the first `optimizer.step()` of a
+    fresh kernel imports it: inside an answer, that would look as if the answer patched torch.
+    """
+    import torch._dynamo  # noqa: F401
+
+
 def run_answer(
-    call: Callable[[], Any], seconds: float, convert: Callable[[Any], Any], outcome: AnswerOutcome
+    call: Callable[[], Any],
+    seconds: float,
+    convert: Callable[[Any], Any],
+    outcome: AnswerOutcome,
+    forbidden: frozenset[types.CodeType] = frozenset(),
 ) -> Any:
     """`convert(call())` within `seconds`, in a world given back afterwards, whatever the answer does.
 
     The RNGs, every setting in `_settings` and every watched namespace are restored when the
     answer ends (returns, raises, or is stopped); the settings it had changed are noted in
-    `outcome`. While it runs, `os._exit`, `os.abort`, `os.kill` and the signal functions refuse.
+    `outcome`. While it runs, `os._exit`, `os.abort`, `os.kill`, the signal functions and the
+    trace and profile setters refuse, and a call into `forbidden` code (the check's reference,
+    see `code_objects`) fails the answer, even one that catches the error.
 
     Raises:
         AnswerTimeout: past `seconds` (the conversion of the value included).
         AnswerTampered: the answer replaced library code; the message names what (put back).
+        AnswerUsedReference: the answer called forbidden code.
         Whatever the answer or the conversion raised.
     """
+    _settle_imports()
     saved, before = _settings(), _resident_bytes()
-    timed_out = False
+    timed_out, calls = False, []
+
+    def watched() -> Any:
+        with _watching(forbidden, calls):
+            return convert(call())
+
     with preserved_rngs(), warnings.catch_warnings(), num_threads(threads()):
         with _guards():
             namespaces = _namespaces()
             try:
-                return call_with_time_limit(lambda: convert(call()), seconds)
+                value = call_with_time_limit(watched, seconds)
+            except Exception:
+                if calls:  # the refusal, or another error the answer turned it into
+                    raise _used_reference(calls) from None
+                raise
             except AnswerTimeout as exc:  # its traceback holds the answer's frames, and their memory
                 traceback.clear_frames(exc.__traceback__)
                 timed_out = True
@@ -433,6 +522,15 @@ def run_answer(
                         f"your answer replaced {shown}; an answer may not change library code "
                         "(the check put it back)"
                     ) from None
+    if calls:  # it caught the refusal and answered anyway
+        raise _used_reference(calls)
+    return value
+
+
+def _used_reference(calls: list[str]) -> AnswerUsedReference:
+    return AnswerUsedReference(
+        f"your answer called {calls[0]}, which computes this exercise's answer for the check; write your own"
+    )
 
 
 class AnswerTypeError(TypeError):

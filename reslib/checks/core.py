@@ -28,19 +28,22 @@ from typing import Any
 
 import torch
 
+from reslib.checks import grading
 from reslib.checks.answers import (
     AnswerOutcome,
     AnswerTampered,
     AnswerTimeout,
     AnswerTypeError,
     as_values,
+    code_objects,
     describe,
     describe_case,
     preserved_rngs,
     run_answer,
 )
+from reslib.checks.grading import expected
 from reslib.runtime import local_seed
-from reslib.validate import require_float, typechecked
+from reslib.validate import require_float, require_int, typechecked
 
 # The protocol a notebook sees, re-exported as rl.checks.*. `local_seed`, `WrongAnswer` and
 # `TIME_LIMIT` below are public but not listed: tools for the check modules, not for a learner.
@@ -48,6 +51,7 @@ __all__ = [
     "CheckResult",
     "compare",
     "compare_value",
+    "limit_hints",
     "tiered_hint",
 ]
 
@@ -90,6 +94,21 @@ class CheckResult:
 # Wrong answers so far, per check name: the hint deepens with each failed try (a nudge first,
 # the formula only after a second failure). The only state a check keeps; a pass resets it.
 _failures: Counter[str] = Counter()
+# The deepest tier a hint may reach (`limit_hints`); None: every tier.
+_hint_tiers: int | None = None
+
+
+@typechecked
+def limit_hints(tiers: int | None) -> None:
+    """Show at most the first `tiers` tiers of every hint from now on; None shows them all again.
+
+    An assignment's release calls `limit_hints(1)` in its setup cell: a wrong answer then gets the
+    nudge, never the formula that the later tiers of a self-study hint spell out.
+    """
+    global _hint_tiers
+    if tiers is not None:
+        tiers = require_int("tiers", tiers, minimum=1)
+    _hint_tiers = tiers
 
 
 @typechecked
@@ -101,6 +120,7 @@ def tiered_hint(name: str, hint: str | Sequence[str]) -> str:
     tiers = [hint] if isinstance(hint, str) else list(hint)
     if not tiers or not all(isinstance(t, str) and t for t in tiers):
         raise ValueError(f"hint must be a non-empty string or a sequence of them, got {hint!r}")
+    tiers = tiers[:_hint_tiers]
     tier = min(_failures[name], len(tiers) - 1)
     _failures[name] += 1
     if len(tiers) == 1:
@@ -184,6 +204,7 @@ def compare(
     atol: float = 1e-6,
     rtol: float = 1e-5,
     slow_hint: str = _SLOW_HINT,
+    solved_by: Sequence[Callable[..., Any]] = (),
 ) -> CheckResult:
     """Run `fn(*case)` and `reference(*case)` for every case and compare the results.
 
@@ -197,6 +218,12 @@ def compare(
     (see `reslib.checks.answers.call_with_time_limit`) and `slow_hint` says why it may be slow.
     No random generator (torch, NumPy, `random`) is changed by the check or the answer.
 
+    While the answer runs, a call into `reference` or into `solved_by` (library functions that
+    would do the exercise for the learner, such as `reslib.paths.lesion` for the lesion
+    exercise) fails it, however the answer reached them. While an assignment is graded
+    (`reslib.checks.grading.grade`), the reference is not run: its values were recorded when the
+    course was made.
+
     Raises:
         ValueError: `cases` is empty, or a tolerance is negative or NaN.
     """
@@ -204,8 +231,9 @@ def compare(
     rtol = require_float("rtol", rtol, minimum=0.0)
     if len(cases) == 0:
         raise ValueError(f"compare needs at least one case for {name!r}, got none")
+    forbidden = code_objects([reference, *solved_by, *grading.internals()])
     with preserved_rngs():
-        return _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint)
+        return _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden)
 
 
 def _from_library(exc: BaseException) -> bool:
@@ -217,13 +245,18 @@ def _from_library(exc: BaseException) -> bool:
     return any(part in where for part in ("/torch/", "/numpy/", "\\torch\\", "\\numpy\\"))
 
 
-def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckResult:
+def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden) -> CheckResult:
     worst, notes = 0.0, set()
     for i, case in enumerate(cases):
         where = f"case {i + 1} of {len(cases)}"
         theirs, ours = copy.deepcopy(case), copy.deepcopy(case)
-        with local_seed(0):  # first, before the answer can touch anything; the same weights every time
-            want = as_values(reference(*ours))
+        # The reference first, before the answer can touch anything; the same weights every time.
+        # While grading, no reference runs and the frozen value is read after the answer: an answer
+        # that walks the stack to this frame finds nothing to copy.
+        replaying = grading.replaying()
+        if not replaying:
+            with local_seed(0):
+                want = expected(name, i, lambda args=ours: as_values(reference(*args)))
         outcome = AnswerOutcome()
         try:
             got_values = run_answer(
@@ -231,6 +264,7 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckRe
                 TIME_LIMIT,
                 lambda got: _values(got, "expected numbers, tensors or NumPy arrays"),
                 outcome,
+                forbidden,
             )
         except NotImplementedError as exc:
             if _from_library(exc):  # torch's own ("Cannot copy out of meta tensor"), not the stub's
@@ -257,6 +291,8 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint) -> CheckRe
             return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. {tiered_hint(name, hint)}")
         if outcome.note():
             notes.add(outcome.note())
+        if replaying:
+            want = expected(name, i, lambda: None)
         problem, max_diff = _difference(got_values, want)
         if problem:
             return CheckResult(name, False, f"{where} {problem}. {tiered_hint(name, hint)}")
@@ -344,14 +380,17 @@ def compare_value(
         return CheckResult(
             name, None, "not answered yet: replace the `...` with your prediction, then run this cell again."
         )
-    with preserved_rngs(), local_seed(0):  # first, before the answer's value is read
-        want = as_values(measure())
+    replaying = grading.replaying()  # while grading, the frozen value is read after the answer
+    if not replaying:
+        with preserved_rngs(), local_seed(0):  # first, before the answer's value is read
+            want = expected(name, 0, lambda: as_values(measure()))
     try:  # reading the answer runs its code too (a __float__, an __iter__): limited and guarded
         got = run_answer(
             lambda: answer,
             TIME_LIMIT,
             lambda a: _values(a, "expected a number (or a list of numbers)"),
             AnswerOutcome(),
+            code_objects(grading.internals()),
         )
     except AnswerTypeError as exc:
         text = str(exc).replace("returned ", "", 1)
@@ -364,6 +403,8 @@ def compare_value(
         return CheckResult(
             name, False, f"reading your answer raised {type(exc).__name__}: {exc}; give a plain number."
         )
+    if replaying:
+        want = expected(name, 0, lambda: None)
     problem, max_diff = _difference(got, want)
     if problem:
         return CheckResult(name, False, f"your answer {problem}. {tiered_hint(name, hint)}")

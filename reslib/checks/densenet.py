@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
+from reslib.checks.grading import case_seed
 from reslib.costs import count_parameters
 from reslib.densenet import DenseBlock, DenseNet, densenet_bc
 from reslib.runtime import local_seed
@@ -79,7 +80,7 @@ def check_growth_rate_factor(answer: object) -> CheckResult:
 
 def _dense_block_case(num_layers: int, k0: int, k: int) -> tuple[DenseBlock, torch.Tensor]:
     """The reference `DenseBlock` for one case and its input, the same every call; the RNG left untouched."""
-    with local_seed(k0):
+    with local_seed(case_seed(k0)):
         return DenseBlock(num_layers, k0, k).eval(), torch.randn(2, k0, 5, 4)  # x: (N, k0, H, W)
 
 
@@ -94,7 +95,7 @@ def _run_dense_block(
 ) -> torch.Tensor:
     """The eval-mode output of `make(num_layers, k0, k)` with `DenseBlock`'s weights loaded."""
     reference, x = _dense_block_case(num_layers, k0, k)
-    with local_seed(0):
+    with local_seed(case_seed(0)):
         block = make(num_layers, k0, k)
     if not isinstance(block, nn.Module):
         raise WrongAnswer(f"MyDenseBlock(...) should build an nn.Module, got a {type(block).__name__}")

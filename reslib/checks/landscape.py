@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from reslib.checks.core import CheckResult, compare
+from reslib.checks.grading import case_seed
 from reslib.runtime import local_seed
 from reslib.validate import require_tensor, typechecked
 
@@ -38,7 +39,7 @@ def filter_normalization_reference(weight: torch.Tensor, direction: torch.Tensor
 @typechecked
 def check_filter_normalization(fn: Callable[[torch.Tensor, torch.Tensor], object]) -> CheckResult:
     """Exercise: `fn(weight, direction)` returns the filter-normalised direction (Li et al. 2018)."""
-    with local_seed(10):
+    with local_seed(case_seed(10)):
         shapes = [(4, 6), (10, 3), (8, 3, 3, 3), (5, 2, 7), (16,)]
         cases = [
             (torch.randn(s) * (1 + torch.rand(s[0])).view(-1, *[1] * (len(s) - 1)), torch.randn(s))

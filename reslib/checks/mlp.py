@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from reslib.checks.core import CheckResult, WrongAnswer, compare
+from reslib.checks.grading import case_generator, case_seed
 from reslib.costs import count_parameters
 from reslib.mlp import mlp, width_for_budget
 from reslib.runtime import local_seed
@@ -34,7 +35,7 @@ def _probe_identity_block(
     cannot learn.
     """
     name = getattr(cls, "__name__", "cls")
-    with local_seed(0):  # the learner's layers draw their initial weights from a fixed seed
+    with local_seed(case_seed(0)):  # the learner's layers draw their initial weights from a fixed seed
         block = cls(width)
     if not isinstance(block, nn.Module):
         raise WrongAnswer(f"{name}({width}) gave a {type(block).__name__}, not an nn.Module")
@@ -93,7 +94,7 @@ def check_identity_init_block(cls: Callable[[int], nn.Module]) -> CheckResult:
     build, and, after one SGD step on a squared error to a target that is a nonlinear function of
     x, add something to x that differs from input to input: a branch that can learn.
     """
-    gen = torch.Generator().manual_seed(11)
+    gen = case_generator(11)
     cases = []
     for width, n in [(1, 6), (3, 5), (16, 8), (64, 4)]:
         x = torch.randn(n, width, generator=gen) * 2 + 1
@@ -123,7 +124,7 @@ def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckR
     configs = [(1, 8, 40, 10), (3, 16, 40, 10), (10, 100, 40, 10), (24, 200, 1, 1)]
 
     def reference(d: int, w: int, i: int, o: int) -> int:
-        with local_seed(0):  # building the mlp draws its initial weights
+        with local_seed(case_seed(0)):  # building the mlp draws its initial weights
             return count_parameters(mlp(d, w, i, o))
 
     return compare(
@@ -164,7 +165,7 @@ def chain_gradient_reference(x: float, w1: float, w2: float, w3: float, wr: floa
 @typechecked
 def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
     r"""Exercise: $\partial L/\partial w_1$ by hand for $y = \sigma(w_3 h_2 + w_r h_1)$, $L = (y-t)^2/2$."""
-    gen = torch.Generator().manual_seed(3)
+    gen = case_generator(3)
     cases = [(0.5, 0.8, 0.6, 0.9, 0.0, 1.0), (0.5, 0.8, 0.6, 0.9, 0.7, 1.0)]
     for _ in range(4):
         w = (torch.rand(4, generator=gen) * 4 - 2).tolist()
@@ -195,13 +196,13 @@ def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torc
     One case uses the branches of a `reslib.mlp.mlp(..., residual=True)`, whose blocks must give
     the same numbers: the learner's loop *is* the library's residual network.
     """
-    gen = torch.Generator().manual_seed(4)
+    gen = case_generator(4)
     cases = []
     for depth in (1, 3, 8):
-        with local_seed(depth):  # the notebook's RNG is not touched
+        with local_seed(case_seed(depth)):  # the notebook's RNG is not touched
             branches = [nn.Sequential(nn.Tanh(), nn.Linear(4, 4)) for _ in range(depth)]
         cases.append((branches, torch.randn(3, 4, generator=gen)))
-    with local_seed(5):
+    with local_seed(case_seed(5)):
         net = mlp(4, 6, 3, 2, residual=True, activation="sigmoid")
     branches = [lambda h, b=block: b.linear(b.act(b.norm(h))) for block in net.blocks]
     cases.append((branches, torch.randn(5, 6, generator=gen)))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value, read_answer
+from reslib.checks.grading import case_seed
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
 from reslib.runtime import local_seed
@@ -87,7 +88,7 @@ def _lesioned_output(make: Callable, model: nn.Module, x: torch.Tensor, drop: Se
 @typechecked
 def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckResult:
     """Exercise (03): `fn(model, drop)` returns a copy of `model` with blocks `drop` skipped."""
-    with local_seed(5):  # the notebook's RNG is not touched
+    with local_seed(case_seed(5)):  # the notebook's RNG is not touched
         model = mlp(6, 16, 8, 3, residual=True).double().eval()
         x = torch.randn(10, 8, dtype=torch.float64)
     drops = [(), (0,), (2, 4), (5,), (0, 1, 2, 3, 4, 5)]
@@ -101,6 +102,7 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
             "unchanged (keep the skip, drop the branch).",
             "copy = copy.deepcopy(model), then copy.blocks[i] = nn.Identity() for each i in drop.",
         ),
+        solved_by=(lesion,),
     )
 
 
@@ -109,7 +111,7 @@ def check_path_gradient(
     fn: Callable[[nn.Module, torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor],
 ) -> CheckResult:
     """Exercise (03): `fn(model, x, y, active)` = dL/dh0 through the branches in `active`, skips elsewhere."""
-    with local_seed(7):  # the notebook's RNG is not touched
+    with local_seed(case_seed(7)):  # the notebook's RNG is not touched
         model = mlp(5, 12, 8, 3, residual=True, norm="batch").double().eval()
         x = torch.randn(16, 8, dtype=torch.float64)
         y = torch.randint(0, 3, (16,))

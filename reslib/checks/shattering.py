@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from reslib.checks.core import CheckResult, compare
+from reslib.checks.grading import case_generator
 from reslib.shattering import autocorrelation
 from reslib.validate import typechecked
 
@@ -18,7 +19,7 @@ __all__ = [
 @typechecked
 def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     r"""Exercise (02): $r(k)$ of a 1-D tensor for every lag, mean removed, $r(0) = 1$."""
-    gen = torch.Generator().manual_seed(2)
+    gen = case_generator(2)
     cases = [
         (torch.randn(64, generator=gen, dtype=torch.float64),),
         (torch.randn(50, generator=gen, dtype=torch.float64).cumsum(0),),  # brown noise
@@ -37,4 +38,5 @@ def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRe
             "(the sum runs over the N - k overlapping pairs), so there are N values.",
         ),
         atol=1e-9,
+        solved_by=(autocorrelation,),
     )
