@@ -1,6 +1,8 @@
 # reslib: two commands for a fresh machine.
 #   make lab    install if needed, then open JupyterLab on the series (127.0.0.1, with a fresh token
 #               passed on the command line, so no config file can turn authentication off)
+#   make assignments  (lecturers) an nbgrader course from course.toml: graded releases of the exercises,
+#               autograded in a fresh, memory-limited kernel (README: "Teaching a course with the series")
 #   make site   build site/ from the committed notebooks' stored outputs (no kernel, no network): one
 #               page per notebook, interactive plots, static explorers, local plotly.js and MathJax
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
@@ -20,6 +22,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# nbgrader lives in an environment of its own, so the learners' JupyterLab (.venv) never loads its
+# extensions: the `course` extra, for make assignments and tests/test_course.py.
+COURSE_VENV  := .venv-course
+COURSE_PY    := $(COURSE_VENV)/bin/python
+COURSE_STAMP := $(COURSE_VENV)/.installed
 # nbval compares stored outputs exactly on a CPU; on a GPU (CUDA or Apple's MPS: whatever
 # reslib.device() picks) kernels differ, so only errors and the notebooks' asserts count.
 NBVAL   = $(shell $(PY) -c "import reslib; print('--nbval' if reslib.device().type == 'cpu' else '--nbval-lax')")
@@ -35,7 +42,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 RUFF       := $(VENV)/bin/ruff
 RUFF_PATHS := reslib tests tools notebooks
 
-.PHONY: install lab site test check format unit notebooks portable browser outputs bench evidence slides lint lock clean
+.PHONY: install course-install assignments lab site test check format unit notebooks portable browser outputs bench evidence slides lint lock clean
 
 install: $(STAMP)
 
@@ -52,10 +59,24 @@ $(STAMP): pyproject.toml constraints.txt $(LAB_FILES)
 	$(PY) -m tools.lab --install-settings
 	touch $(STAMP)
 
+$(COURSE_STAMP): pyproject.toml constraints.txt
+	test -x $(COURSE_PY) || $(PYTHON) -m venv $(COURSE_VENV)
+	$(COURSE_PY) -m pip install --quiet --upgrade pip
+	$(COURSE_PY) -m pip install --quiet -c constraints.txt -e '.[lab,course]'
+	touch $(COURSE_STAMP)
+
+course-install: $(COURSE_STAMP)
+
+# The course course.toml describes, written to its directory, then nbgrader's generate_assignment for
+# each assignment (release/ is what students get). CONFIG=other.toml for another course.
+CONFIG ?= course.toml
+assignments: course-install
+	$(COURSE_PY) -m tools.course $(CONFIG) --release
+
 lab: install
 	$(PY) -m tools.lab $(ROOT_FLAG) notebooks/01_sequential_networks.ipynb
 
-test: install
+test: install course-install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
 	$(PORTABLE_ENV) $(PY) -m pytest notebooks $(NBVAL_ARGS)
 
@@ -115,5 +136,5 @@ lock:
 
 # Everything the targets above make: the venv, the site, the benchmark's runs, caches, build outputs.
 clean:
-	rm -rf $(VENV) site .bench build dist .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(COURSE_VENV) course site .bench build dist .pytest_cache .ruff_cache *.egg-info
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

@@ -4,8 +4,8 @@
     python -m tools.lock --upgrade    resolve afresh: every package not pinned in pyproject.toml at its newest
     python -m tools.lock --check      resolve nothing; exit 1 if a generated file is not what it should be
 
-pyproject.toml is the one place a pin is edited (`name==version`, runtime dependencies and the `lab`
-and `test` extras). From it:
+pyproject.toml is the one place a pin is edited (`name==version`, runtime dependencies and the `lab`,
+`test` and `course` extras). From it:
 
 - `constraints.txt`: every package `make install` puts in .venv, at one version each. Resolved in a
   throw-away venv (never .venv, whose old pins would conflict with a changed one): PyTorch first, at
@@ -16,7 +16,8 @@ and `test` extras). From it:
 - `binder/requirements.txt`: what a learner needs on mybinder.org: the runtime dependencies and the
   `lab` extra at their pins, PyTorch from the CPU-only index. Not the `test` extra: Binder runs no tests.
 - `environment.yml`: conda gives Python (the lowest `requires-python` allows) and pip; pip installs
-  every pin of pyproject.toml under constraints.txt, then reslib in editable mode (as `make install`).
+  the runtime pins and the `lab` and `test` extras' under constraints.txt, then reslib in editable
+  mode (as `make install`). Not the `course` extra (nbgrader): lecturers install it on its own.
 - `.pre-commit-config.yaml`: the ruff hook's `rev` is the ruff pinned in the `test` extra.
 
 tests/test_environment.py fails when any of these disagrees with pyproject.toml on a version.
@@ -138,8 +139,13 @@ def render_binder(project: Project) -> str:
     )
 
 
+# The extras a learner's environment has: not `course` (nbgrader, for lecturers, in .venv-course).
+LEARNER_EXTRAS = ("lab", "test")
+
+
 def render_environment(project: Project) -> str:
-    pins = "\n".join(f"      - {pin}" for pin in project.pins)
+    learner = project.runtime + tuple(p for name in LEARNER_EXTRAS for p in project.extras[name])
+    pins = "\n".join(f"      - {pin}" for pin in learner)
     return ENVIRONMENT_TEMPLATE.format(python=project.python, index=TORCH_INDEX, pins=pins)
 
 
