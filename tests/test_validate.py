@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -376,3 +377,44 @@ def test_require_memory_names_the_argument_and_the_limit():
         ValueError, match=r"width=100000 would allocate about 2,048 MiB, past the limit of 1,024"
     ):
         rl.validate.require_memory("width", 10**5, 2**31)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2**63 - 1, np.int64(7)])
+def test_require_seed_takes_every_seed_torch_can(seed):
+    assert rl.validate.require_seed("seed", seed) == int(seed)
+    torch.Generator().manual_seed(rl.validate.require_seed("seed", seed))  # and torch agrees
+
+
+@pytest.mark.parametrize(
+    "seed, error, says",
+    [
+        (-1, ValueError, "seed must be an int in [0, 9223372036854775807], got -1; any integer"),
+        (2**63, ValueError, "2**63 - 1"),
+        (1.0, TypeError, "seed must be an int"),
+        ("0", TypeError, "seed must be an int"),
+        (True, TypeError, "seed must be an int"),
+    ],
+)
+def test_require_seed_names_the_argument_and_the_fix(seed, error, says):
+    with pytest.raises(error, match=re.escape(says)):
+        rl.validate.require_seed("seed", seed)
+
+
+def test_require_array_returns_the_array_it_was_given():
+    values = np.arange(6.0).reshape(2, 3)
+    assert rl.validate.require_array("values", values, 2) is values
+
+
+@pytest.mark.parametrize(
+    "value, ndim",
+    [([1.0, 2.0], 1), (torch.ones(3), 1), (np.ones(3), 2), (np.ones((0,)), 1), (np.float64(1.0), 1)],
+    ids=["list", "tensor", "wrong ndim", "empty", "numpy scalar"],
+)
+def test_require_array_refuses_what_a_record_cannot_hold(value, ndim):
+    with pytest.raises(TypeError, match=rf"values must be a non-empty {ndim}-D numpy array.*np\.asarray"):
+        rl.validate.require_array("values", value, ndim)
+
+
+def test_require_array_refuses_a_bad_ndim():
+    with pytest.raises(ValueError, match="ndim"):
+        rl.validate.require_array("values", np.ones(3), 0)
