@@ -143,6 +143,17 @@ def test_model_answers_become_hand_graded_cells(sources, stem):
     assert all(c.metadata["nbgrader"]["grade"] and c.source for c in written)
     visible = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown" and c not in written)
     assert "Model answer" not in visible and "notebooks/solutions" not in visible
+    # each answer cell sits where its model answer was: between the same exercises
+    marks = r"\*\*Exercise \d+|<details>\s*<summary>\s*(?:Model answer|Answer)"
+    before = ["A" if m.startswith("<") else m for m in re.findall(marks, original)]
+    after = []
+    for cell in nb.cells:
+        if cell in written:
+            after.append("A")
+        elif cell.cell_type == "markdown":
+            after += re.findall(r"\*\*Exercise \d+", cell.source)
+    assert after == before
+    assert "(No check.)" not in visible
     setup = next(c for c in nb.cells if c.cell_type == "code" and course.SETUP_MARK in c.source)
     assert setup.source.rstrip().endswith("# an assignment: hints stop at the first nudge")
 

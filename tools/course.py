@@ -264,18 +264,23 @@ def _written_cell(stem: str, number: int, answer: str, points: float) -> nbforma
 
 
 def _split_markdown(stem: str, cell: nbformat.NotebookNode, course: Course, counter: list[int]) -> list:
-    """A markdown cell without its model answers, each answer a hand-graded cell after it."""
-    text = "".join(cell.source)
-    answers = [m.group(1) for m in MODEL_ANSWER.finditer(text)]
-    rest = SOLUTIONS_SENTENCE.sub("", MODEL_ANSWER.sub("", text)).strip()
-    cells = []
-    if rest:
-        kept = nbformat.v4.new_markdown_cell(rest)
-        kept.metadata = {k: v for k, v in cell.metadata.items() if k != "nbgrader"}
-        cells.append(kept)
-    for answer in answers:
+    """A markdown cell cut at its model answers, in order: its text, and a hand-graded cell per answer."""
+    text, cells, start = "".join(cell.source), [], 0
+
+    def keep(part: str) -> None:
+        part = SOLUTIONS_SENTENCE.sub("", part).replace("(No check.)", "(A written answer, graded by hand.)")
+        part = part.strip()
+        if part:
+            kept = nbformat.v4.new_markdown_cell(part)
+            kept.metadata = {k: v for k, v in cell.metadata.items() if k != "nbgrader"}
+            cells.append(kept)
+
+    for match in MODEL_ANSWER.finditer(text):
+        keep(text[start : match.start()])
         counter[0] += 1
-        cells.append(_written_cell(stem, counter[0], answer, course.written_points))
+        cells.append(_written_cell(stem, counter[0], match.group(1), course.written_points))
+        start = match.end()
+    keep(text[start:])
     return cells
 
 
