@@ -136,5 +136,5 @@ lock:
 
 # Everything the targets above make: the venv, the site, the benchmark's runs, caches, build outputs.
 clean:
-	rm -rf $(VENV) $(COURSE_VENV) course site .bench build dist .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .venv-course course site .bench build dist .pytest_cache .ruff_cache *.egg-info
 	find . -path ./.git -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -prune -exec rm -rf {} +

@@ -38,6 +38,8 @@ IMPORT_TO_PYPI = {
     "nbclient": "nbclient",
     "nbconvert": "nbconvert",
     "jinja2": "jinja2",
+    "nbgrader": "nbgrader",
+    "ipykernel": "ipykernel",
     "jupyter_server_mathjax": "jupyter-server-mathjax",
     "jupyterlab": "jupyterlab",
     "IPython": "jupyterlab",
@@ -80,7 +82,7 @@ def test_every_pyproject_requirement_is_an_exact_pin():
     reqs = project["dependencies"] + [r for g in project["optional-dependencies"].values() for r in g]
     assert [r for r in reqs if not lock.PIN.match(r)] == []
     assert len(PINS) == len(reqs), "a package is pinned in two groups"
-    assert set(project["optional-dependencies"]) == {"lab", "test"}
+    assert set(project["optional-dependencies"]) == {"lab", "test", "course"}
 
 
 def test_constraints_pin_every_package_at_pyprojects_version():
@@ -266,6 +268,8 @@ def test_every_third_party_import_is_declared():
     library = [(p, p.read_text()) for p in sorted((ROOT / "reslib").rglob("*.py"))]
     assert len(library) > len(list((ROOT / "reslib").glob("*.py")))  # the subpackages too
     assert_declared([*library, *notebook_sources()], binder & conda, "binder/requirements.txt")
-    # the tools run in make's .venv (lab and test extras)
+    # the tools run in make's .venv (lab and test extras); the course's in .venv-course (+ course)
     tools = [(p, p.read_text()) for p in sorted((ROOT / "tools").glob("*.py"))]
-    assert_declared(tools, set(PINS) & conda, "pyproject.toml")
+    course = {"course.py", "grading_kernel.py"}
+    assert_declared([t for t in tools if t[0].name not in course], set(PINS) & conda, "pyproject.toml")
+    assert_declared([t for t in tools if t[0].name in course], set(PINS), "pyproject.toml")

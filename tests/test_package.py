@@ -110,7 +110,9 @@ def test_the_ground_floor_imports_nothing_above_it():
     for module in ("reslib.runtime", "reslib.layers", "reslib.inits"):
         assert graph[module] <= {"reslib.validate", "reslib.guard"}, f"{module} imports only the guards"
     assert graph["reslib.checks.answers"] <= {"reslib.runtime"}, "reslib.checks.answers: the RNGs only"
-    ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers"}
+    # and reslib.checks itself, when grade() is called, to look its check up by name
+    assert graph["reslib.checks.grading"] <= {"reslib.validate", "reslib.checks"}, "grading: validation only"
+    ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers", "reslib.checks.grading"}
     assert graph["reslib.checks.core"] <= ground, "reslib.checks.core imports no topic module"
 
 

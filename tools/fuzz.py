@@ -621,6 +621,12 @@ def _raised_in_reslib(exc: BaseException) -> bool:
 # other edge value that returns counts as `silent`, so a new function's edge cases get a look.
 VALID_EDGES = [
     (
+        r"reslib\.checks\.core\.limit_hints",
+        r"tiers",
+        r"edge \d+",
+        "more tiers than any hint has shows every tier, as None does; the setting is one integer",
+    ),
+    (
         r"reslib\.(gradients\.gradient_flow|shattering\.(input|depth)_gradients)",
         r"x",
         r"tensor last\+1",

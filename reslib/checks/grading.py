@@ -36,6 +36,8 @@ __all__ = ["GradeFailed", "GradingError", "grade", "record"]
 # Seeds of a variant's cases: the public seed plus this times the variant, far from every seed a
 # check uses (all below 1,000).
 VARIANT_STRIDE = 7919
+# The largest variant: its seeds stay far inside what torch takes (2**63 - 1).
+MAX_VARIANT = 10**6
 # Frozen values larger than this (bytes, before compression) are refused: a test cell stays small.
 MAX_EXPECTED_BYTES = 4 * 2**20
 
@@ -166,7 +168,10 @@ def _decode(check: str, expected: str) -> tuple[int, list[tuple[str, int, Any]]]
         text = zlib.decompress(base64.b64decode(expected, validate=True), bufsize=MAX_EXPECTED_BYTES)
         data = json.loads(text)
         values = [(str(n), int(i), dict(v)) for n, i, v in data["values"]]  # unpacked one by one
-        stored, variant = data["check"], require_int("variant", data["variant"], minimum=1)
+        stored, variant = (
+            data["check"],
+            require_int("variant", data["variant"], minimum=1, maximum=MAX_VARIANT),
+        )
     except (ValueError, KeyError, TypeError, zlib.error) as exc:
         raise ValueError(f"expected is not text that record() made ({exc}); regenerate the course") from None
     if stored != check:
@@ -181,7 +186,7 @@ def record(check: str, solution: Any, variant: int = 1) -> str:
     Raises:
         GradingError: the solution does not pass the hidden cases (then they cannot grade).
     """
-    variant = require_int("variant", variant, minimum=1)
+    variant = require_int("variant", variant, minimum=1, maximum=MAX_VARIANT)
     with _in(_Session(variant, None)) as session:
         result = _check(check)(solution)
     if result.passed is not True:
