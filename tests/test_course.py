@@ -192,7 +192,7 @@ def test_hanging_crashing_hoarding_and_reference_calling_answers_score_zero_and_
     feedback = course["dir"] / "feedback" / "cheat" / "ps"
     assert {p.stem for p in feedback.glob("*.html")} == set(NOTEBOOKS)
     text = (feedback / "02_shattered_gradients.html").read_text()
-    assert "which computes this exercise" in text  # the learner is told why
+    assert "which does this exercise for you" in text  # the learner is told why
     dense = (feedback / "08_densenet.html").read_text()
     assert "can't allocate memory" in dense  # the kernel's limit
     assert "the kernel died while running this cell" in dense  # and the notebook went on

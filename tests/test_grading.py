@@ -72,7 +72,7 @@ def test_an_answer_that_calls_the_reference_fails(chain_expected, answer):
     with pytest.raises(rl.checks.GradeFailed, match="called chain_gradient_reference"):
         rl.checks.grade("check_chain_gradient", answer, chain_expected)
     result = rl.checks.check_chain_gradient(answer)  # self-study too
-    assert result.passed is False and "which computes this exercise's answer" in result.message
+    assert result.passed is False and "which does this exercise for you" in result.message
 
 
 def test_the_reference_cannot_be_reached_by_an_alias_a_caught_error_or_the_stack():

@@ -529,7 +529,8 @@ def run_answer(
 
 def _used_reference(calls: list[str]) -> AnswerUsedReference:
     return AnswerUsedReference(
-        f"your answer called {calls[0]}, which computes this exercise's answer for the check; write your own"
+        f"your answer called {calls[0]}, which does this exercise for you (the check's own, or what "
+        "the exercise asks you to build); write your own"
     )
 
 

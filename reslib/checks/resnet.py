@@ -152,6 +152,7 @@ def check_bottleneck_parameters(fn: Callable[[int, int], int]) -> CheckResult:
             "three convs (1x1 C->p, 3x3 p->p, 1x1 p->4p), a BN with 2 parameters per channel "
             "after each, and a 1x1 projection (C * 4p) + BN (2 * 4p) on the shortcut when C != 4p.",
         ),
+        solved_by=(Bottleneck,),  # the exercise asks for the count without building it
     )
 
 
@@ -194,6 +195,7 @@ def check_cifar_parameter_count(fn: Callable[[int], int]) -> CheckResult:
             "BNs; option A shortcuts have no parameters; add the 3x3 3->16 stem conv + BN "
             "and the 64->10 fc with its bias.",
         ),
+        solved_by=(cifar_resnet,),  # the exercise asks for the count without building it
     )
 
 
