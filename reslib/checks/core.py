@@ -12,9 +12,11 @@ what it returned included); and every global setting, random generator and libra
 changed is given back (`reslib.checks.answers.run_answer`). The difference is measured by the
 check's own arithmetic against its own tolerance.
 
-What a check in the learner's kernel cannot stop is a learner who reads the reference from the
-check's memory: in self-study that only cheats oneself. Graded work runs outside the learner's
-kernel.
+An answer that calls the check's reference, or a library function that does the exercise
+(`solved_by`), fails, however it reached it. What a check in the learner's kernel cannot stop is
+code that copies the reference's value from the check's memory: in self-study that only cheats
+oneself. While an assignment is graded (`reslib.checks.grading.grade`), no reference runs and the
+recorded value is read only after the answer has run.
 """
 
 from __future__ import annotations
