@@ -193,6 +193,8 @@ def test_hanging_crashing_hoarding_and_reference_calling_answers_score_zero_and_
     assert {p.stem for p in feedback.glob("*.html")} == set(NOTEBOOKS)
     text = (feedback / "02_shattered_gradients.html").read_text()
     assert "which does this exercise for you" in text  # the learner is told why
+    for notebook in (course["dir"] / "autograded").rglob("*.ipynb"):  # no widget state stored
+        assert notebook.stat().st_size < 2_000_000, notebook
     dense = (feedback / "08_densenet.html").read_text()
     assert "can't allocate memory" in dense  # the kernel's limit
     assert "the kernel died while running this cell" in dense  # and the notebook went on

@@ -387,6 +387,7 @@ os.environ["JUPYTER_PATH"] = os.pathsep.join(
 c.Execute.kernel_name = {kernel!r}
 c.Execute.timeout = {timeout}  # seconds per cell: a cell that runs longer is interrupted and scores 0
 c.Execute.interrupt_on_timeout = True
+c.Execute.store_widget_state = False  # the explorers' state (plotly.js inside) would be 10 MB a notebook
 # The release shows each exercise's own stub (`...`, `raise NotImplementedError` inside the function)
 c.GenerateAssignment.preprocessors = [
     StubSolutions if p is ClearSolutions else p
