@@ -187,7 +187,7 @@ def _defined(source: str) -> list[tuple[str, str]]:
     return names
 
 
-def solution_code(stem: str, stub: str, check: str, argument: str) -> str:
+def solution_code(stem: str, stub: str, check: str) -> str:
     """The solution of the exercise whose stub is `stub`, as code for the notebook's cell.
 
     Functions and classes come from the solutions file by the stub's names; a predicted value by
@@ -314,7 +314,7 @@ def source_notebook(stem: str, assignment: Assignment, course: Course) -> nbform
         check, argument = match.groups()
         stub_at = _stub_index(cells, argument)
         stub = cells[stub_at]
-        code = solution_code(stem, stub.source, check, argument)
+        code = solution_code(stem, stub.source, check)
         answer = solution_answer(code, argument)
         stub.metadata["reslib"] = {"stub": stub.source}
         stub.source = f"{BEGIN}\n{code}\n{END}"
