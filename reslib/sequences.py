@@ -24,6 +24,7 @@ from torch.nn import functional as F
 
 from reslib.guard import require_work
 from reslib.runtime import device as best_device
+from reslib.runtime import stop_requested
 from reslib.validate import (
     require_choice,
     require_device,
@@ -309,6 +310,8 @@ def train_sequence_models(
     batch = min(batch_size, len(x))
     losses = []
     for t in range(1, steps + 1):
+        if stop_requested():  # interrupted while training in a thread of runtime.parallel
+            raise KeyboardInterrupt
         idx = torch.stack([torch.randint(len(x), (batch,), generator=g) for g in gens]).to(x.device)  # (M, B)
         logits = batched(unflatten(flat), buffers, x[idx])  # (M, B, T, classes)
         each = F.cross_entropy(logits.flatten(0, 2), y[idx].flatten(), reduction="none")

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from reslib import stacking
 from reslib.data import TensorData, require_clean
 from reslib.guard import require_work
-from reslib.runtime import step_flops
+from reslib.runtime import in_worker, step_flops, stop_requested
 from reslib.validate import (
     require_batch,
     require_bool,
@@ -517,12 +517,14 @@ def _train(
     alive = list(range(count))  # the models not diverged yet
     sizes = [min(batch_size, n - i) for i in range(0, n, batch_size)]
     sizes = torch.tensor(sizes, device=x.device, dtype=torch.float32)  # (steps,) examples per step
-    with _progress_bar(range(epochs), "epochs", progress) as bar:
+    with _progress_bar(range(epochs), "epochs", progress and not in_worker()) as bar:  # threads: no bar
         for epoch in bar:
             runner.train(True)
             order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(x.device)  # (M, n)
             losses, outputs = [], []  # on the device until the epoch ends
             for i in range(0, n, batch_size):
+                if stop_requested():  # interrupted while training in a thread of runtime.parallel
+                    raise KeyboardInterrupt
                 idx = order[:, i : i + batch_size]  # (M, B)
                 out = runner(x[idx])
                 if classify and i == 0 and (out.ndim != 3 or out.shape[-1] < classes):  # shapes only

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import torch
 from torch import nn
 
 import reslib as rl
+from reslib import runtime
 
 
 def test_set_seed_makes_torch_numpy_and_python_repeat():
@@ -197,3 +199,118 @@ def test_seeds_run_up_to_2_63_minus_1_and_are_refused_past_it():
     for call in (rl.set_seed, rl.runtime.local_seed):
         with pytest.raises(ValueError, match=r"seed must be an int in \[0, 9223372036854775807\]"):
             call(2**63)
+
+
+# runtime.parallel: calls side by side, one core each, the numbers of one thread.
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    """parallel uses threads wherever torch started with 2 or more (CI's 2 cores; Binder has 1)."""
+    monkeypatch.setattr(runtime, "_STARTING_THREADS", 2)
+
+
+def _stacks(seed: int = 0):
+    torch.manual_seed(seed)
+    plain = [rl.mlp.mlp(4, 16, 40, 10) for _ in range(2)]
+    residual = [rl.mlp.mlp(3, 16, 40, 10, residual=True, norm="batch") for _ in range(2)]
+    return plain, residual
+
+
+def test_parallel_trains_what_one_thread_trains_one_stack_after_another(two_cores):
+    data = rl.data.mnist1d(num_samples=400)
+    sequential, threaded = _stacks(), _stacks()
+    args = dict(epochs=2, lr=0.05, batch_size=50, seed=[0, 1], progress=False)
+    with runtime.num_threads(1):
+        expected = [rl.train.fit(stack, data, **args) for stack in sequential]
+    threads_before = torch.get_num_threads()
+    got = runtime.parallel(functools.partial(rl.train.fit, stack, data, **args) for stack in threaded)
+    assert torch.get_num_threads() == threads_before  # the caller's count is given back
+    assert [[h.test_loss for h in hs] for hs in got] == [[h.test_loss for h in hs] for hs in expected]
+    for a, b in zip(sum(sequential, []), sum(threaded, []), strict=True):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name  # bit for bit, BN statistics too
+
+
+def test_parallel_keeps_the_order_of_its_calls_and_runs_them_in_threads_only_with_cores(
+    monkeypatch,
+):
+    import threading
+
+    def named(k):
+        return lambda: (k, threading.current_thread().name, runtime.in_worker())
+
+    for cores, threaded in ((1, False), (2, True)):
+        monkeypatch.setattr(runtime, "_STARTING_THREADS", cores)
+        got = runtime.parallel([named(k) for k in range(5)])
+        assert [k for k, _, _ in got] == list(range(5))
+        assert all(name.startswith("reslib") == threaded == worker for _, name, worker in got)
+    assert runtime.parallel([]) == [] and not runtime.in_worker()
+
+
+def test_parallel_inside_a_call_runs_its_calls_in_that_thread(two_cores):
+    import threading
+
+    def inner():
+        return runtime.parallel([threading.current_thread, threading.current_thread])
+
+    outer, inside = runtime.parallel([inner, inner])
+    assert len({t.name for t in outer}) == 1 and len({t.name for t in inside}) == 1
+
+
+def test_parallel_re_raises_a_calls_own_error_and_stops_the_other_calls(two_cores):
+    import time
+
+    seen = []
+
+    def waits():  # as fit does once a step
+        deadline = time.monotonic() + 20
+        while not runtime.stop_requested() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen.append(runtime.stop_requested())
+        raise KeyboardInterrupt
+
+    def fails():
+        time.sleep(0.05)
+        raise ValueError("lr must be positive")
+
+    with pytest.raises(ValueError, match="lr must be positive"):
+        runtime.parallel([waits, fails, lambda: seen.append("never started")])
+    assert seen == [True]  # asked to stop; the third call never started (two workers, both busy)
+    assert not runtime.stop_requested()  # cleared: the next fit runs
+
+
+def test_parallel_stops_a_training_on_an_interrupt_and_raises_it(two_cores):
+    import _thread
+    import time
+
+    data = rl.data.mnist1d(num_samples=400)
+    plain, _ = _stacks()
+
+    def interrupt():
+        time.sleep(0.3)
+        _thread.interrupt_main()  # what the kernel's stop button does
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        runtime.parallel(
+            [functools.partial(rl.train.fit, plain, data, epochs=10_000, lr=0.05, progress=False), interrupt]
+        )
+    assert time.monotonic() - start < 10  # 10,000 epochs would take minutes: the training stopped
+    assert not runtime.stop_requested()
+    rl.train.fit(plain[0], data, epochs=1, lr=0.05, progress=False)  # and training works again
+
+
+def test_parallel_refuses_calls_that_draw_from_the_global_generator(two_cores):
+    with pytest.raises(RuntimeError, match="global random generator"):
+        runtime.parallel([lambda: torch.rand(1), lambda: None])
+    drop = nn.Sequential(nn.Linear(40, 10), nn.Dropout(0.5))
+    data = rl.data.mnist1d(num_samples=200)
+    with pytest.raises(RuntimeError, match="dropout"):
+        runtime.parallel([functools.partial(rl.train.fit, drop, data, epochs=1, lr=0.1, progress=False)])
+
+
+@pytest.mark.parametrize("bad", [[1], [None, lambda: 1], "fit"])
+def test_parallel_names_what_is_not_a_call(bad):
+    with pytest.raises(TypeError, match=r"calls(\[\d\])? "):
+        runtime.parallel(bad)

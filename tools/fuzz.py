@@ -343,6 +343,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         depth=3, gain=2.0, residual_scale=1.0, batch_norm=False
     ),
     "reslib.runtime.num_threads": lambda: dict(n=1),  # the fuzz runs on one thread already
+    "reslib.runtime.parallel": lambda: dict(calls=[lambda: 1, lambda: 2]),
     "reslib.stacking.GroupedLinear": lambda: dict(weight=_T(2, 3, 4), bias=_T(2, 3)),
     "reslib.stacking.GroupedBatchNorm": lambda: dict(
         weight=_T(2, 3),
