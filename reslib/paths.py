@@ -335,12 +335,14 @@ def path_gradient_magnitude(
 class RandomSkip(nn.Module):
     r"""Stochastic depth: $h + b\,f(h)$, $b \sim$ Bernoulli$(p)$ per batch in training; $h + p\,f(h)$ in eval.
 
-    Wraps a residual block $h \mapsto h + f(h)$ (Huang et al., 2016).
+    Wraps a residual block $h \mapsto h + f(h)$ (Huang et al., 2016). The coin is torch's global
+    RNG, or `generator` (one the blocks of a network share, as `stochastic_depth(..., seed=)` gives).
     """
 
-    def __init__(self, block: nn.Module, survival: float):
+    def __init__(self, block: nn.Module, survival: float, generator: torch.Generator | None = None):
         super().__init__()
         self.block, self.survival = block, require_float("survival", survival, 0.0, 1.0, strict_minimum=True)
+        self.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = _first_linear(self.block)  # a linear map first (an mlp block): x is (N, its in_features)
@@ -349,7 +351,7 @@ class RandomSkip(nn.Module):
         else:  # a conv block, or the learner's own: any (N, C, ...)
             require_input(self, x, (2, 3, 4, 5), like=next(self.block.parameters(), None))
         if self.training:
-            keep = bool(torch.rand(()) < self.survival)
+            keep = bool(torch.rand((), generator=self.generator) < self.survival)
             return self.block(x) if keep else x
         return x + self.survival * (self.block(x) - x)
 
@@ -358,16 +360,19 @@ class RandomSkip(nn.Module):
 
 
 @typechecked
-def stochastic_depth(model: nn.Module, survival: float = 0.5) -> nn.Module:
+def stochastic_depth(model: nn.Module, survival: float = 0.5, seed: int | None = None) -> nn.Module:
     """A copy of a residual `model` whose blocks are each kept with probability `survival` per batch.
 
     Training then only ever sees short paths (about `survival * n` branches); test time uses all.
+    The coins are drawn from torch's global RNG, or with `seed` from a generator of the copy's own
+    (the global RNG is then not touched: `reslib.runtime.parallel` can train it beside others).
     """
     require_float("survival", survival, 0.0, 1.0, strict_minimum=True, fix="it is a probability")
+    generator = None if seed is None else torch.Generator().manual_seed(require_seed("seed", seed))
     if any(getattr(b, "residual_scale", 1.0) != 1.0 for b in _blocks(model)):
         raise ValueError("stochastic_depth needs blocks h + f(h) (residual_scale 1)")
     short = copy.deepcopy(model)
-    short.blocks = nn.Sequential(*[RandomSkip(b, survival) for b in short.blocks])
+    short.blocks = nn.Sequential(*[RandomSkip(b, survival, generator) for b in short.blocks])
     return short
 
 

@@ -215,3 +215,20 @@ def test_short_path_training_rejects_bad_arguments(kwargs, error, word):
         rl.paths.ShortPathTraining(rl.mlp.mlp(6, 4, 2, 2, residual=True), **kwargs)
     with pytest.raises(TypeError, match="blocks"):
         rl.paths.ShortPathTraining(nn.Linear(2, 2), branches=1)
+
+
+def test_stochastic_depth_with_a_seed_draws_its_own_coins_and_leaves_the_global_rng(resnet):
+    x = torch.randn(4, 16)
+
+    def coins(short):  # which of the five blocks ran, over 8 training passes
+        return [[not torch.equal(b(x), x) for b in short.blocks] for _ in range(8)]
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    a = coins(rl.paths.stochastic_depth(resnet, 0.5, seed=3).train())
+    assert torch.equal(torch.get_rng_state(), state)  # the global generator did not move
+    assert a == coins(rl.paths.stochastic_depth(resnet, 0.5, seed=3).train())  # the seed repeats them
+    assert a != coins(rl.paths.stochastic_depth(resnet, 0.5, seed=4).train())
+    assert {c for row in a for c in row} == {True, False}
+    with pytest.raises(ValueError, match="seed"):
+        rl.paths.stochastic_depth(resnet, 0.5, seed=-1)

@@ -20,7 +20,7 @@ VARIANTS = {  # notebook 03, section 7: how each network is wrapped for training
     "full": lambda net, seed: net,
     "short paths (8 of 12)": lambda net, seed: rl.paths.ShortPathTraining(net, branches=8, seed=seed),
     "short paths (5 of 12)": lambda net, seed: rl.paths.ShortPathTraining(net, branches=5, seed=seed),
-    "stochastic depth (p = 0.5)": lambda net, seed: rl.paths.stochastic_depth(net, survival=0.5),
+    "stochastic depth (p = 0.5)": lambda net, seed: rl.paths.stochastic_depth(net, survival=0.5, seed=seed),
 }
 
 
