@@ -83,9 +83,9 @@ WALKED = "reslibWalked"  # set on a slideshow's window once walked, to tell a re
 # slider; its view receives every `_py2js_update` but neither redraws nor answers with
 # `_js2py_traceDeltas` (the notebook's own view of the same figure does), and logs no error. Seen on
 # one or two of the 17 explorer slides in some walks (mostly 10's Euler explorer), in others none.
-# Slider-to-redraw in the slideshow, as the lab test measures it in the notebook: from the start of
-# a drag to the first plot of its explorer that plotly.js redraws, in ms (summed up at the end of the
-# run by tests/browser/conftest.py).
+# Slider-to-redraw in the slideshow, as the lab test measures it in the notebook (ARM_REDRAW_TIMER):
+# from the slider's first value change in a drag to the first plot of its explorer that plotly.js
+# redraws, in ms (summed up at the end of the run by tests/browser/conftest.py).
 SLIDES_REDRAW_MS: list[float] = []
 STALE_PLOT = "known bug: the slideshow's plot did not redraw, though the kernel did (see STALE_PLOT)"
 
@@ -190,18 +190,22 @@ def drag(page: Page, handle: Locator, dx: int, on_press: Callable[[], object] = 
     page.mouse.up()
 
 
-def arm_redraw_timer(plots: Locator) -> None:
-    """Start the slider-to-redraw clock in the slideshow's own frame (a measurement only)."""
+def arm_redraw_timer(plots: Locator, handle: Locator) -> None:
+    """Arm the slider-to-redraw clock in the slideshow's own frame (a measurement only)."""
     with contextlib.suppress(Exception):
-        plots.evaluate_all(ARM_REDRAW_TIMER)
+        handle.evaluate(
+            f"(handle, plots) => ({ARM_REDRAW_TIMER})({{plots, handle}})", plots.element_handles()
+        )
 
 
 def move_a_control(page: Page, explorer: Locator, where: str) -> str | None:
     """Move the explorer's first slider (or its first dropdown) until a plot redraws.
 
-    The slider is dragged right and left by growing steps (a slider of two values needs half its
-    track): a drag that does not move it, or a value that redraws nothing (an explorer says so when
-    its grid holds nothing there), is not yet a failure; six drags without a redraw are. Returns
+    The slider is dragged right and left by growing steps, from a short drag (a step or a few, as
+    the notebook test's arrow key moves it, so the two redraw times compare) to half the track (a
+    slider of two values needs that): a drag that does not move it, or a value that redraws nothing
+    (an explorer says so when its grid holds nothing there), is not yet a failure; eight drags
+    without a redraw are. Returns
     None once a plot redrew. Where the control moved and the kernel answered (the status line
     changed) but no plot redrew, returns what was tried: the known stale plot (STALE_PLOT).
     Anything else fails here.
@@ -217,10 +221,10 @@ def move_a_control(page: Page, explorer: Locator, where: str) -> str | None:
     moves, answered = [], False  # answered: the status line changed after a move
     if explorer.locator(".widget-slider .noUi-handle").count():
         handle = explorer.locator(".widget-slider .noUi-handle").first
-        for dx in (60, -60, 150, -150, 300, -300):
+        for dx in (15, -15, 60, -60, 150, -150, 300, -300):
             before, start, line = plot_data(plots), handle.get_attribute("aria-valuenow"), said()
             for _ in range(3):  # a drag that lands during the slide's transition misses the handle
-                drag(page, handle, dx, on_press=lambda: arm_redraw_timer(plots))
+                drag(page, handle, dx, on_press=lambda: arm_redraw_timer(plots, handle))
                 if handle.get_attribute("aria-valuenow") != start:
                     break
             moves.append(f"slider {start} -> {handle.get_attribute('aria-valuenow')}")
