@@ -309,7 +309,8 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
     The calls must not draw from torch's global random generator: draws from threads interleave by
     chance. Build (and seed) the models before, and train with local generators, as `fit` does;
     a layer that draws while training (dropout, stochastic depth) belongs in a call of its own.
-    This is checked: if the global generator moved, `RuntimeError` after the calls end.
+    This is checked: if a global generator (the CPU's, a GPU's) moved, `RuntimeError` after the
+    calls end. With Apple's MPS present the calls run one after the other (untested from threads).
 
     On an interrupt the running calls are asked to stop (`stop_requested`), the waiting ones never
     start, and `KeyboardInterrupt` is raised once the threads have ended; the first exception of a
@@ -332,8 +333,9 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
                 f"calls[{i}] is a {type(call).__name__}, not a callable; pass functions taking no "
                 f"arguments, e.g. functools.partial(rl.train.fit, model, data, epochs=5, lr=0.1)"
             )
-    before = torch.default_generator.get_state()
-    workers = min(cores(), len(calls))
+    before = _generator_states()
+    # Apple's MPS has not been tested from several threads here: one after the other where it is present
+    workers = 1 if device().type == "mps" else min(cores(), len(calls))
     if in_worker():  # already one thread, on a core of its own
         results = [call() for call in calls]
     elif workers <= 1:  # one core: one after the other, here, on one thread as in the threads
@@ -341,7 +343,8 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
             results = [call() for call in calls]
     else:
         results = _in_threads(calls, workers)
-    if not torch.equal(torch.default_generator.get_state(), before):
+    # a GPU's generator counts from when CUDA was initialised: before the calls, or it drew nothing yet
+    if any(not torch.equal(a, b) for a, b in zip(_generator_states(), before, strict=False)):
         raise RuntimeError(
             "a call passed to parallel drew from torch's global random generator; in threads such draws "
             "interleave by chance, so the numbers would change from run to run: build and seed the "
@@ -349,6 +352,12 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
             "depth) in a call of its own, outside parallel"
         )
     return results
+
+
+def _generator_states() -> list[torch.Tensor]:
+    """The global generators' states: the CPU's, then each GPU's where CUDA is initialised."""
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    return [torch.default_generator.get_state(), *cuda]
 
 
 def _in_threads(calls: list[Callable[[], object]], workers: int) -> list:

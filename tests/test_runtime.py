@@ -314,3 +314,11 @@ def test_parallel_refuses_calls_that_draw_from_the_global_generator(two_cores):
 def test_parallel_names_what_is_not_a_call(bad):
     with pytest.raises(TypeError, match=r"calls(\[\d\])? "):
         runtime.parallel(bad)
+
+
+def test_parallel_runs_calls_one_after_the_other_where_mps_is_the_device(two_cores, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(runtime, "device", lambda: torch.device("mps"))
+    names = runtime.parallel([lambda: threading.current_thread().name] * 3)
+    assert names == [threading.current_thread().name] * 3
