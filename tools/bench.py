@@ -3,7 +3,7 @@
     python -m tools.bench [--skip-notebooks | --explorers-only]
     python -m tools.bench --binder [--threads 1,2,4] [notebook.ipynb ...]
 
-Prints three tables:
+Prints these tables:
 1. every notebook executed top to bottom in a fresh kernel: wall time and peak
    resident memory of this process plus the kernel (sampled every 20 ms);
 2. every registered explorer (`reslib.viz.registry.EXPLORERS`), built from its demo arguments:
@@ -14,7 +14,9 @@ Prints three tables:
 3. `reslib.train.fit` against a bare PyTorch loop doing the same work;
 4. training several models (one per seed) one after another against `fit` on the list of them,
    stacked into one: optimizer steps per second (one step of one model counts one), on the CPU and,
-   when CUDA is present, on the GPU.
+   when CUDA is present, on the GPU;
+5. two such stacks trained one after the other on one thread against side by side with
+   `reslib.runtime.parallel` (a core and a torch thread each), on the CPU.
 With CUDA present, table 1 runs every notebook twice: on the GPU and with CUDA hidden
 (`CUDA_VISIBLE_DEVICES=`), side by side.
 
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import os
 import shutil
@@ -276,6 +279,35 @@ def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float
     return rows
 
 
+def bench_parallel(count: int = 3, epochs: int = 1) -> list[tuple[str, float, float]]:
+    """(workload, steps/s of two stacks trained one after the other on one thread, steps/s of the two
+    side by side with `rl.runtime.parallel`) per workload, on the CPU; best of three, alternating."""
+    rows = []
+    for name, (build, data, kwargs) in _stack_workloads().items():
+        n = len(data[0]) if isinstance(data, tuple) else len(data.x_train)
+        steps = 2 * count * epochs * -(-n // kwargs.get("batch_size", 100))
+        best = {"one after the other": float("inf"), "side by side": float("inf")}
+        for _ in range(3):
+            for kind in best:
+                stacks = [_models(build, count, torch.device("cpu")) for _ in range(2)]
+                calls = [
+                    functools.partial(
+                        rl.train.fit, stack, data, epochs, seed=list(range(count)), progress=False, **kwargs
+                    )
+                    for stack in stacks
+                ]
+                start = time.perf_counter()
+                if kind == "side by side":
+                    rl.runtime.parallel(calls)
+                else:
+                    with rl.runtime.num_threads(1):
+                        for call in calls:
+                            call()
+                best[kind] = min(best[kind], time.perf_counter() - start)
+        rows.append((name, steps / best["one after the other"], steps / best["side by side"]))
+    return rows
+
+
 def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
     """(workload, "loop" or "stacked", kernels per optimizer step, host reads per epoch), on the CPU."""
     from torch.overrides import TorchFunctionMode
@@ -460,6 +492,13 @@ def main() -> None:
     print(f"{'workload':<34}{'device':<8}{'one by one':>12}{'stacked':>10}{'speed-up':>10}")
     for name, device, loop, stacked in bench_stacked():
         print(f"{name:<34}{device:<8}{loop:12.0f}{stacked:10.0f}{stacked / loop:9.2f}x", flush=True)
+    print(
+        f"\ntwo stacks of 3 models, 1 epoch, {rl.runtime.cores()} core(s): optimizer steps/s, one stack after"
+        " the other on one thread against rl.runtime.parallel (a core each)"
+    )
+    print(f"{'workload':<34}{'one after the other':>20}{'side by side':>14}{'speed-up':>10}")
+    for name, serial, side in bench_parallel():
+        print(f"{name:<34}{serial:20.0f}{side:14.0f}{side / serial:9.2f}x", flush=True)
     fit_rate, bare_rate, ratio = bench_fit()
     print("\ntraining throughput (mlp depth 8, width 64, MNIST-1D, 5 epochs, best of 9)")
     print(f"  reslib.train.fit: {fit_rate:,.0f} examples/s")
