@@ -56,7 +56,7 @@ def test_plots_and_widgets_are_not_compared_by_nbval(path):
 # Module aliases a notebook function may use without taking them as arguments. They are
 # the series' imports (setup cells and one `import math`): modules, not values, so they
 # cannot change between cells the way a notebook variable (x, t, data, SEED) can.
-MODULES = {"rl", "torch", "nn", "F", "np", "math", "itertools", "copy"}
+MODULES = {"rl", "torch", "nn", "F", "np", "math", "itertools", "copy", "functools"}
 
 
 def _names_bound_in(nodes: list[ast.AST]) -> set[str]:
