@@ -25,6 +25,8 @@ __all__ = [
     "CACHE_ENV",
     "CIFAR10_ENV",
     "MAX_MNIST1D_SAMPLES",
+    "SHIPPED_MNIST1D",
+    "STANDARD_MNIST1D",
     "TensorData",
     "cache_dir",
     "cifar10",
@@ -181,7 +183,25 @@ def _mnist1d_file(num_samples: int, seed: int, train_split: float) -> Path:
     return cache_dir() / f"mnist1d-{version('mnist1d')}-n{num_samples}-s{seed}-t{train_split!r}.npz"
 
 
-def _read_cached(path: Path, num_samples: int) -> tuple[np.ndarray, ...] | None:
+# The standard set (the defaults of `mnist1d`), as the pinned mnist1d generates it, ships with the package:
+# a fresh machine (Binder, Colab, CI) loads it in milliseconds instead of generating it (~1.6 s, and scipy and
+# matplotlib imported). Written by `python -m tools.mnist1d_file`; tests/test_data_cache.py checks it is
+# exactly what generation gives. Only used while the installed mnist1d is the version that made it.
+STANDARD_MNIST1D = (5000, 42, 0.8)
+_SHIPPED_VERSION = "0.0.2.post1"
+SHIPPED_MNIST1D = Path(__file__).parent / "assets" / f"mnist1d-{_SHIPPED_VERSION}-standard.npz"
+
+
+def _shipped(num_samples: int, seed: int, train_split: float) -> tuple[np.ndarray, ...] | None:
+    """The shipped standard set, or None for another set or another mnist1d version."""
+    from importlib.metadata import version
+
+    if (num_samples, seed, train_split) != STANDARD_MNIST1D or version("mnist1d") != _SHIPPED_VERSION:
+        return None
+    return _read_cached(SHIPPED_MNIST1D, num_samples, touch=False)
+
+
+def _read_cached(path: Path, num_samples: int, touch: bool = True) -> tuple[np.ndarray, ...] | None:
     """The four arrays from a cache file, or None if it is missing, unreadable or not what we wrote."""
     try:
         with np.load(path, allow_pickle=False) as f:  # arrays only: a file cannot run code
@@ -199,7 +219,8 @@ def _read_cached(path: Path, num_samples: int) -> tuple[np.ndarray, ...] | None:
         and len(x_test) == len(y_test)
     ):
         return None
-    os.utime(path)  # recently used: the last to be dropped
+    if touch:
+        os.utime(path)  # recently used: the last to be dropped
     return arrays
 
 
@@ -219,7 +240,10 @@ def _write_cached(path: Path, arrays: tuple[np.ndarray, ...]) -> None:
 
 @byte_cache(64 * 2**20)  # the standard set is 1.6 MB
 def _mnist1d_numpy(num_samples: int, seed: int, train_split: float) -> tuple[np.ndarray, ...]:
-    """The generated set: from this session's memory, else the disk cache, else generated (~1.6 s)."""
+    """The set: from memory, the package (the standard set), the disk cache, or generated (~1.6 s)."""
+    shipped = _shipped(num_samples, seed, train_split)
+    if shipped is not None:
+        return shipped
     path = _mnist1d_file(num_samples, seed, train_split)
     cached = _read_cached(path, num_samples)
     if cached is None:
@@ -262,10 +286,12 @@ def mnist1d(
     """MNIST-1D generated with `mnist1d.data.make_dataset`, as tensors on `device`.
 
     The defaults give the standard set: 4,000 training and 1,000 test signals of
-    40 points, standardised to mean 0 and standard deviation 1. The data are generated
-    once and cached, in memory and on disk (`cache_dir()`: NumPy's `.npz`, no pickle; the
-    `CACHE_FILES` most recently used sets), so the next notebook loads them in milliseconds
-    instead of generating them again (~1.6 s). Each call returns fresh copies, so a caller may
+    40 points, standardised to mean 0 and standard deviation 1. It ships with the package
+    (`SHIPPED_MNIST1D`, exactly what the pinned mnist1d generates, as float32), so every
+    notebook loads it in milliseconds. Any other set is generated once and cached, in memory
+    and on disk (`cache_dir()`: NumPy's `.npz`, no pickle; the `CACHE_FILES` most recently
+    used sets), so the next call loads it instead of generating it again (~1.6 s for 5,000
+    signals). Each call returns fresh copies, so a caller may
     change its tensors in place without affecting the next call. No global random generator is
     changed.
 

@@ -80,3 +80,41 @@ def test_an_unwritable_cache_still_gives_the_data(tmp_path, monkeypatch):
     data = rl.data.mnist1d(100, seed=1, device="cpu")
     assert data.x_train.shape == (80, 40)
     _fresh_session()
+
+
+def test_the_standard_set_ships_exactly_as_generated():
+    from tools.mnist1d_file import standard_arrays
+
+    fresh = standard_arrays()
+    with np.load(rd.SHIPPED_MNIST1D, allow_pickle=False) as shipped:
+        assert sorted(shipped.files) == sorted(fresh)
+        for name, array in fresh.items():
+            assert shipped[name].dtype == array.dtype and np.array_equal(shipped[name], array), (
+                f"{rd.SHIPPED_MNIST1D.name}[{name}] is not what mnist1d generates: "
+                "run python -m tools.mnist1d_file"
+            )
+
+
+def test_the_standard_set_loads_without_generating_or_writing(cache, monkeypatch):
+    monkeypatch.setattr(rd, "_generate_mnist1d", lambda *a: pytest.fail("generated"))
+    data = rl.data.mnist1d(device="cpu")
+    assert data.x_train.shape == (4000, 40) and data.x_train.dtype == torch.float32
+    assert not cache.exists()  # nothing written: the package holds it
+    assert rd.SHIPPED_MNIST1D.stat().st_size < 1_000_000  # what every clone of the repository carries
+
+
+@pytest.mark.parametrize("change", ["another mnist1d", "a damaged file"])
+def test_the_standard_set_is_generated_when_the_shipped_file_cannot_serve(
+    cache, monkeypatch, tmp_path, change
+):
+    shipped = rl.data.mnist1d(device="cpu")
+    _fresh_session()
+    if change == "another mnist1d":  # the pin moved and the file was not rewritten: generate, never mix
+        monkeypatch.setattr(rd, "_SHIPPED_VERSION", "0.0.1")
+    else:
+        bad = tmp_path / "bad.npz"
+        bad.write_bytes(b"not a zip file")
+        monkeypatch.setattr(rd, "SHIPPED_MNIST1D", bad)
+    generated = rl.data.mnist1d(device="cpu")
+    assert _equal(generated, shipped)  # the same signals, from the generator
+    assert len(list(cache.glob("mnist1d-*.npz"))) == 1  # and cached as any other set
