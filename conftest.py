@@ -11,5 +11,6 @@ import tempfile
 _run = tempfile.mkdtemp(prefix="reslib-")
 os.environ["RESLIB_PREDICTIONS"] = os.path.join(_run, "predictions.json")
 # Generated data sets (`reslib.data.cache_dir`) are cached in this run's folder too: the tests and
-# notebooks generate MNIST-1D once per run, and never read a cache another version left behind.
+# notebooks generate a non-standard MNIST-1D set once per run (the standard one ships with reslib), and
+# never read a cache another version left behind.
 os.environ["RESLIB_CACHE"] = os.path.join(_run, "cache")

@@ -28,7 +28,7 @@ def _seeded() -> None:
 
 @pytest.fixture(scope="session")
 def data() -> rl.data.TensorData:
-    """The standard MNIST-1D set on the CPU (generated once per session, ~1 s)."""
+    """The standard MNIST-1D set on the CPU (shipped with the package: loaded in milliseconds)."""
     return rl.data.mnist1d(device="cpu")
 
 

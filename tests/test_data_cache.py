@@ -1,4 +1,5 @@
-"""MNIST-1D is generated once per machine: later sessions load it from `reslib.data.cache_dir()`."""
+"""MNIST-1D: the standard set ships with the package; any other is generated once per machine, and later
+sessions load it from `reslib.data.cache_dir()`."""
 
 import numpy as np
 import pytest
