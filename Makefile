@@ -73,8 +73,10 @@ CONFIG ?= course.toml
 assignments: course-install
 	$(COURSE_PY) -m tools.course $(CONFIG) --release
 
+# The notebook JupyterLab opens on; the Korean edition: make lab FIRST=notebooks/ko/01_sequential_networks.ipynb
+FIRST ?= notebooks/01_sequential_networks.ipynb
 lab: install
-	$(PY) -m tools.lab $(ROOT_FLAG) notebooks/01_sequential_networks.ipynb
+	$(PY) -m tools.lab $(ROOT_FLAG) $(FIRST)
 
 test: install course-install
 	$(PY) -m pytest tests notebooks $(NBVAL_ARGS)
@@ -103,8 +105,9 @@ browser: install
 	$(PY) -m pytest tests -m browser
 
 # Re-execute every notebook and store its outputs (run after changing what a notebook prints).
+# The Korean edition (notebooks/ko/) too: its checked outputs are the English ones' numbers.
 outputs: install
-	$(PY) -m tools.outputs notebooks/*.ipynb
+	$(PY) -m tools.outputs notebooks/*.ipynb $(wildcard notebooks/ko/*.ipynb)
 
 # The kernel-free website, into site/ (git-ignored); seconds, nothing is executed.
 site: install
@@ -119,9 +122,11 @@ evidence: install
 	$(PY) -m reslib.evidence $(ONLY)
 
 # Every cell's RISE slide type (slide, sub-slide, fragment, notes, skip) from tools/slides.py's rules;
-# tests/test_slides.py fails on a notebook whose cells changed since.
+# tests/test_slides.py fails on a notebook whose cells changed since. The Korean edition takes the English
+# slide types (tools/translation.py; tests/test_translation.py checks them).
 slides: install
 	$(PY) -m tools.slides
+	$(PY) -m tools.translation slides
 
 lint: install
 	$(RUFF) format --check $(RUFF_PATHS)
