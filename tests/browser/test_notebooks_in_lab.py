@@ -72,7 +72,15 @@ PLOT_DATA = """el => JSON.stringify(el.data, (k, v) => k.startsWith('_') || k ==
 CONTROLS = ".widget-slider, .widget-dropdown"
 # How many base-manager modules got binder/rise-widgets' last look in get_model (0: not active).
 PATCHED = "() => window._JUPYTERLAB?.['reslib-rise-widgets']?.state?.patched ?? 0"
-NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
+# The English notebooks, then the Korean edition (notebooks/ko/): named by their path under the lab's root.
+NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb")) + sorted(notebooks_dir().glob("ko/*.ipynb"))
+
+
+def lab_path(path: Path) -> str:
+    """The notebook's path in the lab (and the test's id): 01_....ipynb, ko/01_....ipynb."""
+    return path.relative_to(notebooks_dir()).as_posix()
+
+
 # Slider-to-redraw: from the moment a slider's value changes (its handle's aria-valuenow, which
 # noUiSlider sets as it moves the handle) to the first plot of its explorer that plotly.js redraws
 # ('plotly_afterplot'), in ms: what a learner sees between the handle moving and the plot following.
@@ -201,16 +209,17 @@ def commit_predictions(page: Page, name: str) -> None:
             pytest.fail(f"{name}: prediction form {i} did not confirm its commit: {status.text_content()!r}")
     store = Path(os.environ["RESLIB_PREDICTIONS"])  # the kernels inherit it (see conftest.py)
     saved = json.loads(store.read_text())["predictions"] if forms.count() else {}
-    keys = [k for k, v in saved.items() if k.startswith(name[:2] + "-") and "guess" in v]
+    number = Path(name).name[:2]  # both editions save under the English notebook's keys: 01-...
+    keys = [k for k, v in saved.items() if k.startswith(number + "-") and "guess" in v]
     assert len(keys) == forms.count(), f"{name}: {forms.count()} forms committed, {len(keys)} saved"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lab_path)
 def test_notebook_runs_and_its_explorers_redraw(
     lab: Lab, browser: Browser, path: Path, tmp_path: Path
 ) -> None:
     """Run All shows no error; every explorer redraws its plot; every prediction form commits."""
-    name = path.name
+    name = lab_path(path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
@@ -235,7 +244,7 @@ def test_notebook_runs_and_its_explorers_redraw(
         assert page.evaluate(PATCHED) >= 1, "binder/rise-widgets' get_model fix is not active in JupyterLab"
     finally:  # never let clean-up hide the failure
         with contextlib.suppress(Exception):
-            save_screenshot(page, tmp_path, path.stem)
+            save_screenshot(page, tmp_path, name.removesuffix(".ipynb").replace("/", "-"))
         context.close()
         with contextlib.suppress(OSError):
             lab.shut_down_kernels()
