@@ -4,7 +4,8 @@
 #   make assignments  (lecturers) an nbgrader course from course.toml: graded releases of the exercises,
 #               autograded in a fresh, memory-limited kernel (README: "Teaching a course with the series")
 #   make site   build site/ from the committed notebooks' stored outputs (no kernel, no network): one
-#               page per notebook, interactive plots, static explorers, local plotly.js and MathJax
+#               page per notebook, English and Korean (ko/), with the series, contents, search and a
+#               language switch; interactive plots, static explorers, local plotly.js and MathJax
 #   make test   install if needed, then unit tests + nbval on every notebook + the browser test,
 #               then nbval again with generic kernels on one thread (outputs must not depend on the CPU)
 # Before a commit:

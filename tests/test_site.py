@@ -13,6 +13,7 @@ import pytest
 from tools import site
 
 NOTEBOOKS = sorted(site.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+KOREAN = sorted((site.NOTEBOOKS / "ko").glob("[0-9][0-9]_*.ipynb"))
 # What a page may load: a script or stylesheet by src/href, a CSS url() or @import. Links (<a href>)
 # to papers are fine: they are followed by a reader, never fetched by the page.
 ASSET = re.compile(
@@ -46,7 +47,7 @@ def test_every_notebook_has_a_page_listed_on_the_index(built):
 
 
 def test_no_page_loads_anything_from_the_network(built):
-    pages = [*built.glob("*.html"), *(built / "static").glob("site.*")]
+    pages = [*built.rglob("*.html"), *(built / "static").glob("site.*")]
     for page in pages:
         found = assets(page.read_text())
         remote = [a for a in found if re.match(r"(https?:)?//", a)]
@@ -54,6 +55,9 @@ def test_no_page_loads_anything_from_the_network(built):
     one = (built / f"{NOTEBOOKS[0].stem}.html").read_text()
     assert {"static/plotly.min.js", "static/site.js", "static/site.css"} <= set(assets(one))
     assert site.MATHJAX_URL in assets(one)
+    korean = (built / "ko" / f"{NOTEBOOKS[0].stem}.html").read_text()  # one folder down: ../static
+    assert {"../static/plotly.min.js", "../static/site.js", "../static/site.css"} <= set(assets(korean))
+    assert "../" + site.MATHJAX_URL in assets(korean)
     assert assets('<script src="https://cdn.example/x.js"></script>') == ["https://cdn.example/x.js"]
 
 
@@ -140,3 +144,68 @@ def test_index_hooks_keep_their_emphasis_and_code():
     assert site.inline_markdown("a *adds* `nn.X` **b** <x> $2^n$") == (
         "a <em>adds</em> <code>nn.X</code> <b>b</b> &lt;x&gt; $2^n$"
     )
+
+
+def _links(text: str, cls: str) -> list[str]:
+    return re.findall(rf'<a class="{cls}"[^>]*href="([^"]+)"', text)
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_every_page_has_the_series_its_neighbours_its_twin_and_binder_and_colab(built, language):
+    paths = NOTEBOOKS if language == "en" else KOREAN
+    folder, root = site.LANGUAGES[language], "../" if language == "ko" else ""
+    assert len(paths) == len(NOTEBOOKS), "every notebook has a Korean edition (tests/test_translation.py)"
+    for i, path in enumerate(paths):
+        text = (built / folder / f"{path.stem}.html").read_text()
+        assert f'<html lang="{language}">' in text
+        series = re.search(r'<ol class="site-series">(.*?)</ol>', text).group(1)
+        assert re.findall(r'href="([^"]+)"', series) == [f"{root}{folder}{p.stem}.html" for p in paths]
+        assert re.findall(r'<li [^>]*class="current"[^>]*><a href="([^"]+)"', series) == [
+            f"{root}{folder}{path.stem}.html"
+        ]
+        previous, following = _links(text, "site-previous"), _links(text, "site-next")
+        assert previous == ([f"{root}{folder}{paths[i - 1].stem}.html"] if i else [])
+        assert following == ([f"{root}{folder}{paths[i + 1].stem}.html"] if i + 1 < len(paths) else [])
+        twin = f"{path.stem}.html" if language == "ko" else f"ko/{path.stem}.html"
+        assert _links(text, "site-language") == [f"{root}{twin}"]
+        assert _links(text, "binder") == [site.BINDER.format(file=f"{folder}{path.name}")]
+        assert _links(text, "colab") == [site.COLAB.format(file=f"{folder}{path.name}")]
+        assert 'id="site-search"' in text and 'id="site-toc"' in text
+
+
+def test_each_language_has_an_index_with_a_switch_to_the_other(built):
+    english, korean = (built / "index.html").read_text(), (built / "ko" / "index.html").read_text()
+    assert _links(english, "site-language") == ["ko/index.html"]
+    assert _links(korean, "site-language") == ["../index.html"]
+    for path in KOREAN:
+        assert f'href="{path.stem}.html"' in korean
+        title = site.title_and_hook(nbformat.read(path, as_version=4))[0]
+        assert html.escape(title.partition(" · ")[2]) in korean
+
+
+def _search_index(built: Path) -> list[dict]:
+    text = (built / "static" / "search-index.js").read_text()
+    assert text.startswith("window.SITE_SEARCH = ") and "</script" not in text.lower()
+    return json.loads(text.removeprefix("window.SITE_SEARCH = ").rstrip().removesuffix(";"))
+
+
+def test_the_search_index_covers_every_section_of_both_languages_and_links_to_it(built):
+    entries = _search_index(built)
+    for language, paths in (("en", NOTEBOOKS), ("ko", KOREAN)):
+        for path in paths:
+            href = f"{site.LANGUAGES[language]}{path.stem}.html"
+            page = [e for e in entries if e["u"] == href]
+            text = (built / href).read_text()
+            ids = [html.unescape(i) for i in re.findall(r'<h[1-3][^>]*\bid="([^"]+)"', text)]
+            assert [e["a"] for e in page] == ids, f"{href}: a section per heading, linked to its id"
+            assert all(e["l"] == language and e["x"] for e in page[1:]), href
+
+
+@pytest.mark.parametrize(("words", "page"), [("running statistics", "05"), ("이동 평균", "ko/05")])
+def test_the_search_index_finds_a_term_of_notebook_05_in_both_languages(built, words, page):
+    found = [
+        e["u"]
+        for e in _search_index(built)
+        if all(w in (e["h"] + " " + e["x"]).lower() for w in words.split())
+    ]
+    assert any(u.startswith(page + "_") for u in found), found

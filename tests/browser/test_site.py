@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-PAGES = sorted(p.stem for p in site.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+PAGES = sorted(p.stem for p in site.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(
+    f"ko/{p.stem}" for p in (site.NOTEBOOKS / "ko").glob("[0-9][0-9]_*.ipynb")
+)
 DRAW_S, MATH_S = 60, 60
 # Trace data without plotly's bookkeeping keys; typed arrays as plain arrays.
 PLOT_DATA = """el => JSON.stringify(el.data, (k, v) => k.startsWith('_') || k === 'uid' ? undefined
@@ -90,7 +92,7 @@ def test_index_lists_every_page(page, served):
     p, errors, blocked = page
     p.goto(f"{served}/index.html")
     links = p.eval_on_selector_all("ol.notebooks li > a", "as => as.map(a => a.getAttribute('href'))")
-    assert links == [f"{name}.html" for name in PAGES]
+    assert links == [f"{name}.html" for name in PAGES if "/" not in name]
     p.wait_for_function(MATH_DONE, timeout=MATH_S * 1000)
     assert not errors and not blocked, (errors, blocked)
 
@@ -120,3 +122,43 @@ def test_page_draws_typesets_and_animates_offline(page, served, name):
     )
     assert not errors, errors
     assert not blocked, f"requests beyond the site: {blocked}"
+
+
+SEARCH_HITS = (
+    "() => Array.from(document.querySelectorAll('#site-search-results a'), a => a.getAttribute('href'))"
+)
+
+
+@pytest.mark.parametrize("start", ["05_batch_norm_math", "ko/05_batch_norm_math"])
+def test_search_finds_a_term_of_notebook_05_in_both_languages_offline(page, served, start):
+    p, errors, blocked = page
+    p.goto(f"{served}/{start}.html")
+    root = "../" if start.startswith("ko/") else ""
+    for words, target in (
+        ("running statistics", "05_batch_norm_math.html"),
+        ("이동 평균", "ko/05_batch_norm_math.html"),
+    ):
+        p.fill("#site-search", words)  # the first use loads the index (static/search-index.js)
+        p.wait_for_function(f"() => ({SEARCH_HITS})().length > 0", timeout=DRAW_S * 1000)
+        hits = [h.split("#")[0] for h in p.evaluate(SEARCH_HITS)]
+        assert root + target in hits, (words, hits)
+    first = p.evaluate(SEARCH_HITS)[0]
+    p.click("#site-search-results a")  # a hit opens its section
+    p.wait_for_load_state()
+    assert p.url.split("#")[0].endswith(first.split("#")[0].removeprefix("../"))
+    assert not errors and not blocked, (errors, blocked)
+
+
+@pytest.mark.parametrize("name", ["03_residual_paths", "ko/03_residual_paths"])
+def test_contents_neighbours_and_the_language_switch_work_offline(page, served, name):
+    p, errors, blocked = page
+    p.goto(f"{served}/{name}.html")
+    toc = p.eval_on_selector_all("#site-toc a", "as => as.map(a => decodeURIComponent(a.hash.slice(1)))")
+    assert len(toc) >= 5 and all(p.locator(f"[id='{i}']").count() == 1 for i in toc), toc
+    assert p.locator("a.site-previous").count() == 1 and p.locator("a.site-next").count() == 1
+    p.click("a.site-language")
+    p.wait_for_load_state()
+    twin = name.removeprefix("ko/") if name.startswith("ko/") else f"ko/{name}"
+    assert p.url.endswith(f"/{twin}.html"), p.url
+    p.wait_for_function(ALL_DRAWN, timeout=DRAW_S * 1000)
+    assert not errors and not blocked, (errors, blocked)
