@@ -119,3 +119,15 @@ def test_the_standard_set_is_generated_when_the_shipped_file_cannot_serve(
     generated = rl.data.mnist1d(device="cpu")
     assert _equal(generated, shipped)  # the same signals, from the generator
     assert len(list(cache.glob("mnist1d-*.npz"))) == 1  # and cached as any other set
+
+
+def test_the_shipped_set_is_the_pinned_mnist1d_s():
+    """A new mnist1d pin without a new file would fall back to generating (slow, silently): fail here."""
+    import tomllib
+
+    pins = tomllib.loads((rd.SHIPPED_MNIST1D.parents[2] / "pyproject.toml").read_text())["project"][
+        "dependencies"
+    ]
+    assert f"mnist1d=={rd._SHIPPED_VERSION}" in pins, (
+        "the mnist1d pin moved: set reslib.data._SHIPPED_VERSION to it and run python -m tools.mnist1d_file"
+    )
