@@ -18,7 +18,9 @@ The notebooks tell the story; `reslib` holds the code they reuse, one module per
   (residual blocks as Euler steps), `stream` (a transformer's residual stream:
   gradients per block, the logit lens);
 - training: `train` (`fit`, `evaluate`), `stacking` (several MLPs run as one, for `fit`);
-- presentation: `viz` (figures and live explorers) and `checks` (exercise feedback).
+- presentation: `viz` (figures and live explorers), `checks` (exercise feedback), `predictions`
+  (the "Predict, then run" forms) and `language` (what they say: English, or Korean with
+  `rl.set_language("ko")`).
 
 Every module is an attribute (`rl.resnet`), and every figure, explorer and check is one hop away:
 `rl.viz.variance_explorer()`, `rl.checks.check_lesion(...)`. The lists below are made from the
@@ -28,7 +30,8 @@ modules themselves, so a new module needs no entry here.
 import importlib
 import pkgutil
 
-from reslib.runtime import device, set_seed  # the two setup calls of every notebook, one hop away
+from reslib.language import set_language  # the setup calls of every notebook, one hop away
+from reslib.runtime import device, set_seed
 
 __version__ = "0.1.0"
 
@@ -37,5 +40,5 @@ MODULES = tuple(m.name for m in pkgutil.iter_modules(__path__) if not m.name.sta
 for _name in MODULES:
     importlib.import_module(f"{__name__}.{_name}")
 
-__all__ = ["device", "set_seed"]
+__all__ = ["device", "set_language", "set_seed"]
 __all__ += MODULES

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reslib.language import tr
 from reslib.mlp import ACTIVATIONS, mlp
 from reslib.runtime import local_seed
 from reslib.validate import (
@@ -214,18 +215,26 @@ def _gradient_status(
 ) -> str:
     bad = ~np.isfinite(norms)
     if bad.any():
-        return f"the gradient overflowed (inf/NaN) at layer {int(np.argmax(bad)) + 1}"
+        return tr("the gradient overflowed (inf/NaN) at layer {layer}", layer=int(np.argmax(bad)) + 1)
     zero = np.flatnonzero(norms == 0.0)
     if zero.size:
-        return (
-            f"the gradient underflowed to exactly 0 at {zero.size} of {len(norms)} layers "
-            f"(layers {zero[0] + 1}-{zero[-1] + 1}): they cannot learn at all"
+        return tr(
+            "the gradient underflowed to exactly 0 at {count} of {layers} layers "
+            "(layers {first}-{last}): they cannot learn at all",
+            count=zero.size,
+            layers=len(norms),
+            first=zero[0] + 1,
+            last=zero[-1] + 1,
         )
-    ratio = f"largest / smallest layer gradient: {norms.max() / norms.min():.1e}"
+    ratio = tr("largest / smallest layer gradient: {ratio:.1e}", ratio=norms.max() / norms.min())
     stuck = np.flatnonzero(frozen) if frozen is not None else np.array([], dtype=int)
     if stuck.size:
-        return (
-            f"{ratio}; an SGD step (lr {lr:g}) leaves the weights of {stuck.size} layer(s) "
-            f"(first: layer {stuck[0] + 1}) exactly unchanged in {dtype}"
+        return ratio + tr(
+            "; an SGD step (lr {lr:g}) leaves the weights of {count} layer(s) "
+            "(first: layer {first}) exactly unchanged in {dtype}",
+            lr=lr,
+            count=stuck.size,
+            first=stuck[0] + 1,
+            dtype=dtype,
         )
     return ratio

@@ -37,6 +37,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from reslib.language import tr
 from reslib.validate import require_float, typechecked
 
 __all__ = [
@@ -125,16 +126,29 @@ def _closeness(guess: object, actual: object, options: list | None, tolerance: f
     return "close" if abs(g - a) <= tolerance * abs(a) else "far"
 
 
+def _shown(verdict: str) -> str:
+    """A verdict as the learner reads it; the stored word stays English (colours and counts use it)."""
+    words = {
+        "right": tr("right"),
+        "wrong": tr("wrong"),
+        "close": tr("close"),
+        "far": tr("far"),
+        "late: not scored": tr("late: not scored"),
+        "not revealed yet": tr("not revealed yet"),
+    }
+    return words.get(verdict, verdict)
+
+
 def _distance(guess: object, actual: object, options: list | None, log: bool) -> str:
     if options is not None:
         return ""
     g, a = float(guess), float(actual)
     if log and g > 0 and a > 0:
         factor = max(g / a, a / g)
-        return f"off by a factor of {factor:.3g}" if factor > 1.0005 else "spot on"
+        return tr("off by a factor of {factor:.3g}", factor=factor) if factor > 1.0005 else tr("spot on")
     if a != 0:
-        return f"off by {abs(g - a) / abs(a):.0%}" if g != a else "spot on"
-    return "spot on" if g == 0 else f"off by {abs(g):.3g}"
+        return tr("off by {share:.0%}", share=abs(g - a) / abs(a)) if g != a else tr("spot on")
+    return tr("spot on") if g == 0 else tr("off by {diff:.3g}", diff=abs(g))
 
 
 @typechecked
@@ -206,13 +220,13 @@ class Prediction:
             late = "revealed" in entry
             entry.update(question=self.question, options=self.options, unit=self.unit, guess=value)
             entry.update(committed=_now(), late=late, tolerance=self.tolerance, log=self.log)
-        message = f"Committed: {_format(value, self.unit)}."
+        message = tr("Committed: {guess}.", guess=_format(value, self.unit))
         if not late:
-            message += " Now run the cells below to see the result."
+            message += " " + tr("Now run the cells below to see the result.")
         if late:
-            message += " (You had already seen the answer, so this guess is not scored.)"
+            message += " " + tr("(You had already seen the answer, so this guess is not scored.)")
         if _failed:
-            message += f" Note: {_failed[0]}."
+            message += " " + tr("Note: {problem}.", problem=_failed[0])
         return message
 
     @typechecked
@@ -238,44 +252,56 @@ class Prediction:
     # -- display --------------------------------------------------------------------------------
 
     def _text(self) -> str:
-        choices = f" Options: {', '.join(map(str, self.options))}." if self.options else ""
-        unit = f" (a number, in {self.unit})" if self.unit else " (a number)" if self.options is None else ""
-        return f"Predict: {self.question}{unit}{choices}"
+        choices = (
+            " " + tr("Options: {options}.", options=", ".join(map(str, self.options))) if self.options else ""
+        )
+        if self.options is None:
+            unit = " " + (tr("(a number, in {unit})", unit=self.unit) if self.unit else tr("(a number)"))
+        else:
+            unit = ""
+        return tr("Predict: {question}", question=self.question) + unit + choices
 
     def _html(self) -> str:
-        how = (
-            "one of: " + ", ".join(f"<b>{html.escape(str(o), quote=False)}</b>" for o in self.options)
-            if self.options
-            else "a number" + (f" in {html.escape(self.unit, quote=False)}" if self.unit else "")
-        )
+        if self.options:
+            choices = ", ".join(f"<b>{html.escape(str(o), quote=False)}</b>" for o in self.options)
+            how = tr("one of: {choices}", choices=choices)
+        elif self.unit:
+            how = tr("a number in {unit}", unit=html.escape(self.unit, quote=False))
+        else:
+            how = tr("a number")
+        ask = tr("(Your answer: {how}. Run the notebook to commit it; the result is further down.)", how=how)
         return (
             '<div class="prediction" style="border-left:4px solid #1f77b4; padding:4px 10px">'
-            f"<b>Predict, then run.</b> {html.escape(self.question, quote=False)} <i>(Your answer: {how}. "
-            "Run the notebook to commit it; the result is further down.)</i></div>"
+            f"<b>{html.escape(tr('Predict, then run.'))}</b> {html.escape(self.question, quote=False)} "
+            f"<i>{ask}</i></div>"
         )
 
     def widget(self):  # ipywidgets is imported here, when a form is shown
         """The form: the question, a number box or option buttons, Commit, and a status line."""
         import ipywidgets as w
 
-        question = w.HTML(f"<b>Predict, then run.</b> {html.escape(self.question, quote=False)}")
+        question = w.HTML(
+            f"<b>{html.escape(tr('Predict, then run.'))}</b> {html.escape(self.question, quote=False)}"
+        )
         if self.options is None:
-            field = w.Text(placeholder="a number" + (f" ({self.unit})" if self.unit else ""))
+            field = w.Text(placeholder=tr("a number") + (f" ({self.unit})" if self.unit else ""))
         else:
             field = w.ToggleButtons(options=[str(o) for o in self.options], value=None)
-        button = w.Button(description="Commit", button_style="primary")
+        button = w.Button(description=tr("Commit"), button_style="primary")
         status = w.HTML()
         entry = self.entry
         if "guess" in entry:
             field.value = str(entry["guess"])
-            status.value = f"Committed: {html.escape(_format(entry['guess'], self.unit))}."
+            status.value = html.escape(tr("Committed: {guess}.", guess=_format(entry["guess"], self.unit)))
         if "revealed" in entry and "guess" in entry:
             field.disabled = button.disabled = True
-            status.value += " The result is shown below; `rl.predictions.forget(...)` starts over."
+            status.value += " " + html.escape(
+                tr("The result is shown below; `rl.predictions.forget(...)` starts over.")
+            )
 
         def on_click(_: object) -> None:
             if field.value in (None, ""):
-                status.value = "Type or pick your guess first."
+                status.value = html.escape(tr("Type or pick your guess first."))
                 return
             try:
                 status.value = html.escape(self.commit(field.value))
@@ -321,11 +347,19 @@ class Reveal:
         p, e = self.prediction, self.entry
         result = _format(self.actual, p.unit)
         if "guess" not in e:
-            return f"No prediction committed for this one. The result: {result}."
+            return tr("No prediction committed for this one. The result: {result}.", result=result)
         distance = _distance(e["guess"], self.actual, p.options, p.log)
-        late = " (committed after the answer was shown: not scored)" if e.get("late") else ""
-        tail = f" ({', '.join(t for t in (distance, self.verdict) if t)})" if self.verdict else ""
-        return f"You predicted {_format(e['guess'], p.unit)}; the result is {result}{tail}{late}."
+        late = " " + tr("(committed after the answer was shown: not scored)") if e.get("late") else ""
+        verdict = _shown(self.verdict)
+        tail = f" ({', '.join(t for t in (distance, verdict) if t)})" if verdict else ""
+        guess = _format(e["guess"], p.unit)
+        return tr(
+            "You predicted {guess}; the result is {result}{tail}{late}.",
+            guess=guess,
+            result=result,
+            tail=tail,
+            late=late,
+        )
 
     def __repr__(self) -> str:
         return self._sentence() + (f" {self.note}" if self.note else "")
@@ -336,8 +370,8 @@ class Reveal:
         if "guess" not in e:
             return (
                 '<div class="prediction-result" style="border-left:4px solid #7f7f7f; padding:4px 10px">'
-                "No prediction committed for this one. Guess first, then "
-                '<details style="display:inline"><summary>show the result</summary>'
+                f"{html.escape(tr('No prediction committed for this one. Guess first, then'))} "
+                f'<details style="display:inline"><summary>{html.escape(tr("show the result"))}</summary>'
                 f"<b>{html.escape(_format(self.actual, p.unit))}</b>.{note}</details></div>"
             )
         colour = {"right": "#1a7f37", "close": "#1a7f37", "wrong": "#cf222e", "far": "#9a6700"}.get(
@@ -369,20 +403,34 @@ class Summary:
 
     def _headline(self) -> str:
         if not self.rows:
-            return (
-                f"No predictions committed in {self.scope} yet. Each 'Predict, then run' form "
-                "records one when you press Commit, before running the cell that answers it."
+            return tr(
+                "No predictions committed in {scope} yet. Each 'Predict, then run' form "
+                "records one when you press Commit, before running the cell that answers it.",
+                scope=self._scope(),
             )
-        return (
-            f"{self.scope}: {len(self.rows)} prediction{'s' * (len(self.rows) != 1)} committed, "
-            f"{self.scored} scored, "
-            f"{self.good} right or close."
-        )
+        counts = {"scope": self._scope(), "n": len(self.rows), "scored": self.scored, "good": self.good}
+        if len(self.rows) == 1:
+            return tr("{scope}: {n} prediction committed, {scored} scored, {good} right or close.", **counts)
+        return tr("{scope}: {n} predictions committed, {scored} scored, {good} right or close.", **counts)
+
+    def _scope(self) -> str:
+        if self.scope == "the series":
+            return tr("the series")
+        return tr("notebook {number}", number=self.scope.removeprefix("notebook "))
 
     def __repr__(self) -> str:
         lines = [self._headline()]
         lines += [
-            f"  {key}: guess {guess}, result {result} {verdict}".rstrip()
+            (
+                "  "
+                + tr(
+                    "{key}: guess {guess}, result {result} {verdict}",
+                    key=key,
+                    guess=guess,
+                    result=result,
+                    verdict=_shown(verdict),
+                )
+            ).rstrip()
             for key, _, guess, result, verdict in self.rows
         ]
         return "\n".join(lines)
@@ -392,13 +440,14 @@ class Summary:
         if not self.rows:
             return head
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in (q, g, r, v_)) + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in (q, g, r, _shown(v_))) + "</tr>"
             for _, q, g, r, v_ in self.rows
         )
-        return (
-            f"{head}<table><thead><tr><th>question</th><th>your guess</th><th>result</th>"
-            f"<th>verdict</th></tr></thead><tbody>{body}</tbody></table>"
+        heads = "".join(
+            f"<th>{html.escape(h)}</th>"
+            for h in (tr("question"), tr("your guess"), tr("result"), tr("verdict"))
         )
+        return f"{head}<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
 
 
 @typechecked

@@ -17,6 +17,7 @@ import torch
 
 from reslib.guard import require_input, require_work
 from reslib.inits import INITS
+from reslib.language import tr
 from reslib.runtime import byte_cache
 from reslib.validate import (
     require_array,
@@ -177,21 +178,30 @@ class ForwardBackwardProfile:
     def status(self) -> str:
         """One sentence on what happened, overflows first."""
         last = len(self.second_moment) - 1 if self.overflow_at is None else self.overflow_at - 1
-        parts = [f"E[h^2] after block {last}: {self.second_moment[last]:.3g}"]
+        parts = [tr("E[h^2] after block {block}: {value:.3g}", block=last, value=self.second_moment[last])]
         if self.overflow_at is not None:
             parts.append(
-                f"activations overflowed float32 (|h| > 3.4e38) at block {self.overflow_at}: "
-                f"the curves stop there and the backward pass starts from block {last}"
+                tr(
+                    "activations overflowed float32 (|h| > 3.4e38) at block {block}: "
+                    "the curves stop there and the backward pass starts from block {last}",
+                    block=self.overflow_at,
+                    last=last,
+                )
             )
         if self.variance_overflow_at is not None:
             parts.append(
-                f"E[h^2] passes float32's max at block {self.variance_overflow_at}, so "
-                "h.var() in float32 is inf from there (measured here in float64)"
+                tr(
+                    "E[h^2] passes float32's max at block {block}, so "
+                    "h.var() in float32 is inf from there (measured here in float64)",
+                    block=self.variance_overflow_at,
+                )
             )
         if self.grad_overflow_at is not None:
-            parts.append(f"the backward pass overflowed float32 at block {self.grad_overflow_at}")
+            parts.append(
+                tr("the backward pass overflowed float32 at block {block}", block=self.grad_overflow_at)
+            )
         if len(parts) == 1:
-            parts.append("no overflow in float32")
+            parts.append(tr("no overflow in float32"))
         return "; ".join(parts)
 
 

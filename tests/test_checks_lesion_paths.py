@@ -54,3 +54,14 @@ def test_an_unanswered_prediction_is_not_marked_wrong(answer):
 def test_an_answer_of_the_wrong_form_is_told_what_to_give(answer):
     result = rl.checks.check_lesion_paths(answer)
     assert result.passed is False and "Hint" in result.message
+
+
+def test_the_korean_edition_says_it_in_korean_and_english_comes_back():
+    assert rl.checks.check_lesion_paths(SOL03.lesion_paths).passed  # the tiers start again
+    with rl.language.local_language("ko"):
+        one, two = (rl.checks.check_lesion_paths([2048, 462]).message for _ in range(2))
+        right = rl.checks.check_lesion_paths(SOL03.lesion_paths).message
+    assert "펼친 관점" in one and "2^10" not in one and "1024" not in one and "210" not in one
+    assert "2^10" in two and "C(10, 6)" in two and "블록 10개" in two
+    assert "블록 12개짜리" in right
+    assert "agrees with your prediction" in rl.checks.check_lesion_paths(SOL03.lesion_paths).message

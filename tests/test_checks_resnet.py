@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 
@@ -40,6 +42,18 @@ def test_check_passes_solution_fails_wrong_and_handles_stub(check, solution, wro
     assert second.passed is False and "Hint 2 of 2" in second.message  # the fuller hint comes second
     assert check(solution).passed is True  # a pass starts the tiers again
     assert check(stub).passed is None and "not implemented" in check(stub).message
+
+
+@pytest.mark.parametrize("check, solution, wrong", CHECKS, ids=lambda c: getattr(c, "__name__", ""))
+def test_check_speaks_korean_and_english_again_after(check, solution, wrong):
+    english = check(wrong).message
+    assert check(solution).passed is True  # the hint tiers start again
+    with rl.language.local_language("ko"):
+        korean = check(wrong)
+    assert korean.passed is False and re.search("[가-힣]", korean.message) and korean.message != english
+    assert check(solution).passed is True
+    assert check(wrong).message == english  # English again outside the block
+    assert check(solution).passed is True
 
 
 def test_checks_are_exported():

@@ -132,3 +132,12 @@ def test_the_normfree_diagram_refuses_other_modules():
         rl.viz.normfree_diagram(rl.mlp.mlp(3, 16, 40, 10, residual=True))
     with pytest.raises(TypeError, match="model"):
         rl.viz.normfree_diagram(torch.nn.Linear(3, 3))
+
+
+def test_in_korean_the_words_are_translated_and_the_layer_names_kept():
+    english = rl.viz.transformer_block_diagram(model()).to_svg()
+    with rl.language.local_language("ko"):
+        drawn = texts(rl.viz.transformer_block_diagram(model()).to_svg())
+    assert "잔차 스트림" in drawn and "블록 1/12: 각 가지 안의 정규화" in drawn and "로짓" in drawn
+    assert "LayerNorm ln_1" in drawn and "MLP 32→64→32" in drawn and "d_model 32" in drawn
+    assert rl.viz.transformer_block_diagram(model()).to_svg() == english  # English again afterwards

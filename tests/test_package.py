@@ -109,10 +109,15 @@ def test_the_ground_floor_imports_nothing_above_it():
     assert graph["reslib.guard"] <= {"reslib.validate"}, "reslib.guard imports only reslib.validate"
     for module in ("reslib.runtime", "reslib.layers", "reslib.inits"):
         assert graph[module] <= {"reslib.validate", "reslib.guard"}, f"{module} imports only the guards"
-    assert graph["reslib.checks.answers"] <= {"reslib.runtime"}, "reslib.checks.answers: the RNGs only"
+    # what reslib says, in the learner's language: every level may speak, so it stands on validation only
+    assert graph["reslib.language"] <= {"reslib.validate"}, "reslib.language imports only reslib.validate"
+    speak = {"reslib.language"}
+    assert graph["reslib.checks.answers"] <= {"reslib.runtime"} | speak, "reslib.checks.answers: the RNGs only"
+    assert graph["reslib.checks.values"] <= speak, "reslib.checks.values: nothing but the words"
     # and reslib.checks itself, when grade() is called, to look its check up by name
-    assert graph["reslib.checks.grading"] <= {"reslib.validate", "reslib.checks"}, "grading: validation only"
-    ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers", "reslib.checks.grading"}
+    assert graph["reslib.checks.grading"] <= {"reslib.validate", "reslib.checks"} | speak, "grading: validation only"
+    ground = {"reslib.validate", "reslib.runtime", "reslib.checks.answers", "reslib.checks.values"}
+    ground |= {"reslib.checks.grading"} | speak
     assert graph["reslib.checks.core"] <= ground, "reslib.checks.core imports no topic module"
 
 

@@ -181,3 +181,28 @@ def test_a_box_refuses_nan_and_a_negative_size(field):
     if field in ("w", "h"):
         with pytest.raises(ValueError, match=f"Box: {field} must be a finite number >= 0"):
             rl.viz.diagram.Box(**{**dict(x=1.0, y=2.0, w=3.0, h=4.0), field: -1.0})
+
+
+def _trace_keys(figure):
+    return {t.meta for t in figure.data}
+
+
+def test_notebook_08_and_09_figures_speak_korean_and_keep_their_trace_keys():
+    scenes, gen = rl.scenes.keypoints(4, 16, seed=0), torch.Generator().manual_seed(0)
+    outputs = [torch.rand(4, 2, 16, 16, generator=gen) for _ in range(2)]
+    with rl.language.local_language("ko"):
+        dense = viz.densenet_explorer()
+        dense.update(growth_rate=20)
+        unet = viz.unet_trace_explorer()
+        unet.update(size=571)
+        hourglass = viz.hourglass_explorer(scenes.x, outputs, scenes.coords)
+        hourglass.update(stack=1)
+        diagram = viz.hourglass_diagram(rl.hourglass.StackedHourglass(1, 2, num_stacks=2, order=2), 16)
+    assert "파라미터" in dense.status.value and "성장률 k" in dense.controls["growth_rate"].description
+    assert "실패" in unet.status.value and unet.controls["size"].description == "입력 크기"
+    assert "키포인트 오차" in hourglass.status.value
+    assert diagram.texts()[0].startswith("적층 모래시계 네트워크")
+    assert _trace_keys(dense.figure) >= {"block 1", "block 2", "block 3"}
+    assert _trace_keys(unet.figure) == {"valid", "same", "crops"}
+    assert {"image", "heat map 0", "true 0 on image"} <= _trace_keys(hourglass.figure)
+    assert rl.language.language() == "en" and "parameters" in viz.densenet_explorer().status.value

@@ -308,3 +308,22 @@ def test_viz_records_check_their_fields_on_construction():
     euler = rl.viz.EXPLORERS["euler_explorer"]
     with pytest.raises(TypeError, match="ExplorerEntry: sweep must be"):
         ExplorerEntry(euler.name, euler.factory, euler.demo, "depth", euler.notebook)
+
+
+def test_an_explorer_speaks_korean_and_its_static_copy_too():
+    import ipywidgets as widgets
+
+    def redraw(n: int) -> str:
+        if n == 2:
+            raise ValueError("no drawing at 2")
+        return f"n={n}"
+
+    with rl.language.local_language("ko"):
+        explorer = rl.viz.Explorer({"n": widgets.IntSlider(value=1, min=1, max=3)}, go.FigureWidget(), redraw)
+        assert repr(explorer) == "<라이브 탐색기 (n): 쓰려면 이 노트북을 실행하라>"
+        explorer.update(n=2)
+        assert "그리지 못했다: ValueError: no drawing at 2" in explorer.status.value
+        explorer.update(n=1)
+        figure = rl.viz.static_explorer(explorer)
+    assert [f.name for f in figure.frames] == ["n=1", "n=2 (그리지 못함)", "n=3"]  # values stay English
+    assert repr(explorer).startswith("<live explorer")  # English again outside the block

@@ -108,3 +108,15 @@ def test_euler_explorer_and_figure():
         rl.euler.euler_trajectory(4, n_inputs=2), rl.euler.euler_trajectory(4, False, n_inputs=2)
     )
     assert fig.data[0].x and not fig.data[3].x  # two inputs drawn, the other traces empty
+
+
+def test_in_korean_the_labels_change_and_the_values_and_marks_do_not(slices):
+    block = rl.normfree.NormFreeBlock(8, "rezero")
+    english = rl.viz.normfree_diagram(block).to_svg()
+    with rl.language.local_language("ko"):
+        explorer = rl.viz.landscape_explorer(slices)
+        explorer.update(depth=2, architecture="plain")  # the option's value stays English
+        assert explorer.error is None and "비볼록" in explorer.status.value
+        korean = rl.viz.normfree_diagram(block).to_svg()
+    red = rl.viz.style.RED
+    assert korean.count(red) == english.count(red) == 1  # α = 0 is marked whatever the language

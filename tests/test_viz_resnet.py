@@ -105,3 +105,14 @@ def test_responses_figure_draws_one_trace_per_network():
     plain, residual = V.find_trace(fig, "plain-8"), V.find_trace(fig, "residual-8")
     assert list(plain.x) == [1, 2, 3] and list(residual.y) == [0.5, 0.4, 0.6]
     assert plain.line.dash == "dash" and residual.line.dash == "solid"
+
+
+def test_resnet_explorer_speaks_korean_with_english_values():
+    with rl.language.local_language("ko"):
+        explorer = V.resnet_explorer(_histories(), "ResNet-50")
+        explorer.update(stride="first 1x1 (He et al., v1)", metric="test error")
+        assert explorer.error is None and "3.86 GMACs" in explorer.status.value
+        assert "스트라이드" in explorer.status.value and "테스트 오차" in explorer.status.value
+        assert explorer.controls["stride"].value == "first 1x1 (He et al., v1)"
+        assert explorer.figure.data[0].header.values[0] == "스테이지"
+    assert V.resnet_explorer(_histories()).figure.data[0].header.values[0] == "stage"

@@ -118,3 +118,13 @@ def test_lesion_explorer_reaches_every_block_of_each_network(lesions):
     assert "plain: deleted blocks [0, 1, 2, 3, 4]" in lesions.status.value
     lesions.update(first=5, count=1)
     assert "plain: deleted blocks none" in lesions.status.value
+
+
+def test_the_shattering_explorer_speaks_korean_and_keeps_english_values():
+    with rl.language.local_language("ko"):
+        explorer = rl.viz.shattering_explorer(max_depth=4, width=8, n_inputs=64)
+        explorer.update(depth=1, architecture="residual", batch_norm=False)
+        assert explorer.controls["architecture"].label == "잔차"  # the label a learner reads
+        assert explorer.values["architecture"] == "residual"  # the value code compares
+        assert "잔차 블록 1개, 배치 정규화 없음: 시차 1 자기상관" in explorer.status.value
+        assert explorer.figure.layout.xaxis.title.text == "입력 x"

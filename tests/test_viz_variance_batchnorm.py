@@ -88,3 +88,11 @@ def test_static_figures():
     assert len(fig.data) == 3 and fig.data[1].x == (1.0,)
     fig = viz.running_stats_figure(rl.batchnorm.running_stats_trace(8, 0.1, steps=10))
     assert len(fig.data[0].y) == 10 and abs(sum(fig.data[5].y) - 1) < 1e-9
+
+
+def test_running_stats_explorer_speaks_korean():
+    with rl.language.local_language("ko"):
+        explorer = viz.running_stats_explorer(steps=10)
+        explorer.update(batch_size=32)
+        assert explorer.error is None and "10 스텝 후" in explorer.status.value
+        assert viz.find_trace(explorer.figure, "running mean").name == "이동 평균"

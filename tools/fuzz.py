@@ -294,6 +294,11 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         answer=42,
         expected=rl.checks.record("check_channels_after_transition", 42),
     ),
+    "reslib.language.tr": lambda: dict(template="off by {diff:.3g}", diff=0.25),
+    "reslib.viz.explorer.architecture_label": lambda: dict(architecture="residual"),
+    "reslib.viz.training.metric_label": lambda: dict(metric="test error"),
+    "reslib.language.set_language": lambda: dict(code="en"),  # the default: the fuzz stays in English
+    "reslib.language.local_language": lambda: dict(code="ko"),
     "reslib.predictions.Prediction": lambda: dict(key="01-fuzz", question="How many?"),
     "reslib.predictions.predict": lambda: dict(key="01-fuzz", question="How many?", options=[1, 2]),
     "reslib.viz.diagram.layer_label": lambda: dict(module=nn.Conv2d(2, 4, 3, stride=2)),
@@ -484,7 +489,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         errors={"e": torch.ones(2, 2).numpy()}, depths=[1, 2], widths=[3, 4], columns=["plain", "residual"]
     ),
     "reslib.mlp.width_for_budget": lambda: dict(depth=2, budget=20000, in_features=40, out_features=10),
-    "reslib.viz.resnet.shortcut_figure": lambda: dict(results=_shortcut()),
+    "reslib.viz.preact.shortcut_figure": lambda: dict(results=_shortcut()),
     "reslib.viz.resnet.responses_figure": lambda: dict(
         responses={"plain-8": [1.2, 1.1], "residual-8": [0.9, 0.8]}
     ),
@@ -714,10 +719,16 @@ VALID_EDGES = [
     ),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
     (
-        r".*",
-        r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says|question|unit|what",
+        r"reslib\.viz\.(explorer\.architecture_label|training\.metric_label)",
+        r"architecture|metric",
         r"edge 'bogus'",
-        "free text: any string is a valid title, label or note",
+        "a label shown as it is: the two words it knows are translated, any other string is the caller's own",
+    ),
+    (
+        r".*",
+        r"\w*name|title|yaxis|xlabel|note|hint|slow_hint|fix|where|says|question|unit|what|template",
+        r"edge 'bogus'",
+        "free text: any string is a valid title, label or note (or a template tr has no translation of)",
     ),
     (
         r"reslib\.viz\.mlp\.mlp_diagram",

@@ -5,6 +5,8 @@
     python -m tools.translation mark ko/NN_name.ipynb CELL ...    record that CELLs (indices, or all)
                                                                   were revisited against the English
     python -m tools.translation slides                            copy the English slide types over
+    python -m tools.translation library [--missing FILE.py ...]   reslib's own words: what the Korean
+                                                                  catalogue lacks, has unused or differs
 
 A Korean notebook has the English notebook's cells, in the same order, with the same ids and slide
 types. What may differ:
@@ -21,6 +23,11 @@ so when an English cell changes, tests/test_translation.py names its Korean twin
 it and marks it. The checked (not NBVAL_IGNORE_OUTPUT) text outputs of both editions hold the same
 numbers, and every Korean markdown cell of some length (but the references) reads mostly in Hangul
 outside math and code.
+
+What `reslib` itself says (check feedback, forms, explorers, figures) goes through
+`reslib.language.tr("English template {field}", field=...)`; `library_problems` holds the Korean
+catalogue, `reslib/locale/ko/*.json`, to the templates the code passes: every literal template has an
+entry with the same `{fields}` and the same numbers, in Hangul, and every entry is used.
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ import argparse
 import ast
 import copy
 import hashlib
+import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import nbformat
@@ -202,6 +210,87 @@ def copy_slides(korean_path: Path) -> bool:
     return True
 
 
+LIBRARY = ROOT / "reslib"
+_FIELD = re.compile(r"\{[^{}]*\}")
+
+
+def library_templates(files: Sequence[Path] | None = None) -> tuple[dict[str, list[str]], list[str]]:
+    """({template: [where it is passed to `tr`, "file:line"]}, [calls whose template is not a literal])."""
+    found: dict[str, list[str]] = {}
+    bad = []
+    for path in files or sorted(LIBRARY.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path.name
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if name != "tr":
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found.setdefault(first.value, []).append(f"{where}:{node.lineno}")
+            else:
+                bad.append(
+                    f"{where}:{node.lineno}: tr needs a literal English template as its first argument"
+                )
+    return found, bad
+
+
+def _words(text: str) -> str:
+    return _FIELD.sub(" ", re.sub(r"`[^`]*`|<[^>]*>|\$[^$]*\$", " ", text))
+
+
+# A Korean particle right after a field: right or wrong by the field's last syllable (을/를, 이/가, ...).
+_PARTICLE = re.compile(r"\}(?:을|를|은|는|과|와|가|으로|로|이(?!다|며|고|었|어|므))(?=[\s.,:;)]|$)")
+
+
+def catalogue_problems(
+    templates: dict[str, list[str]], table: Mapping[str, str], code: str = "ko"
+) -> list[str]:
+    """What is wrong with `table` (English template -> `code` template) for `templates`, one line each."""
+    found = []
+    for english, where in sorted(templates.items()):
+        text = table.get(english)
+        if text is None:
+            found.append(f"{where[0]}: no {code} entry for {english!r}")
+            continue
+        if sorted(_FIELD.findall(english)) != sorted(_FIELD.findall(text)):
+            found.append(f"{where[0]}: the {code} entry for {english!r} has other fields: {text!r}")
+        if sorted(_NUMBER.findall(_FIELD.sub(" ", english))) != sorted(
+            _NUMBER.findall(_FIELD.sub(" ", text))
+        ):
+            found.append(f"{where[0]}: the {code} entry for {english!r} has other numbers: {text!r}")
+        if re.search(r"[A-Za-z]{3}", _words(english)) and not re.search(r"[\uac00-\ud7a3]", text):
+            found.append(f"{where[0]}: the {code} entry for {english!r} is not in Hangul: {text!r}")
+        if code == "ko" and _PARTICLE.search(text):
+            found.append(
+                f"{where[0]}: the {code} entry for {english!r} puts a particle after a field: {text!r}"
+            )
+    found += [
+        f"reslib/locale/{code}: {english!r} is not a template in reslib"
+        for english in table
+        if english not in templates
+    ]
+    return found
+
+
+def library_problems(code: str = "ko") -> list[str]:
+    """What is wrong with reslib's catalogue for language `code`: `catalogue_problems` of every template."""
+    from reslib.language import catalogue
+
+    templates, found = library_templates()
+    return found + catalogue_problems(templates, catalogue(code), code)
+
+
+def missing_entries(files: Sequence[Path], code: str = "ko") -> dict[str, str]:
+    """{template: ""} for the templates in `files` that the catalogue lacks: a table to fill in."""
+    from reslib.language import catalogue
+
+    templates, _ = library_templates(files)
+    return {english: "" for english in templates if english not in catalogue(code)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     marking.add_argument("korean", type=Path)
     marking.add_argument("cells", nargs="+", help="cell indices, or: all")
     sub.add_parser("slides")
+    library = sub.add_parser("library")
+    library.add_argument(
+        "--missing", nargs="+", type=Path, help="print a JSON table of these files' missing templates"
+    )
     args = parser.parse_args(argv)
     if args.command == "new":
         print(f"wrote {new(args.english)}: translate each cell, then mark it")
@@ -226,6 +319,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if copy_slides(path):
                 print(f"slides: {path.name}")
         return 0
+    if args.command == "library":
+        if args.missing:
+            print(json.dumps(missing_entries(args.missing), ensure_ascii=False, indent=2))
+            return 0
+        found = library_problems()
+        print("\n".join(found) or "reslib's Korean catalogue: complete")
+        return 1 if found else 0
     bad = 0
     for path in args.paths or korean_notebooks():
         found = problems(nbformat.read(english_twin(path), as_version=4), nbformat.read(path, as_version=4))

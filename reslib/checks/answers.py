@@ -1,4 +1,4 @@
-"""Running a learner's answer safely: a time limit, the world given back, values read strictly.
+"""Running a learner's answer safely: a time limit, the world given back.
 
 `reslib.checks.core.compare` runs every answer through `run_answer`: within a time limit (the
 conversion of what it returns included), with every global setting it could change given back
@@ -7,7 +7,9 @@ flags, warning filters, NumPy's error and print settings, `sys.stdout`), and wit
 code checked: an answer that replaces a function or a method of reslib, torch, NumPy or the
 standard library (`torch.isclose = ...`, `SomeBlock.forward = ...`) is caught and the original put
 back. Nothing here is for a learner, so `__all__` is empty and `rl.checks` does not re-export it.
-It imports only `reslib.runtime`, for `local_seed` and `num_threads`.
+It imports only `reslib.runtime`, for `local_seed` and `num_threads`, and `reslib.language` for what
+it tells the learner (and puts back: an answer's `set_language` does not outlive it). Reading the
+value an answer returned is `reslib.checks.values`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,8 @@ import ctypes
 import functools
 import gc
 import inspect
-import numbers
 import os
 import random
-import reprlib
 import signal
 import sys
 import threading
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from reslib.language import language, set_language, tr
 from reslib.runtime import local_seed, num_threads, threads
 
 __all__: list[str] = []
@@ -286,6 +287,7 @@ def _settings() -> dict[str, Any]:
         "NumPy's error settings": np.geterr(),
         "NumPy's print options": np.get_printoptions(),
         "the recursion limit": sys.getrecursionlimit(),
+        "reslib's language": language(),
         "sys.stdout/stderr": (sys.stdout, sys.stderr, sys.displayhook, sys.excepthook),
         "a trace or profile function": (sys.gettrace(), sys.getprofile()),
         "warning filters": list(warnings.filters),
@@ -330,6 +332,7 @@ _SETTERS: dict[str, Callable[[Any], Any]] = {
     "NumPy's error settings": lambda v: np.seterr(**v),
     "NumPy's print options": lambda v: np.set_printoptions(**v),
     "the recursion limit": sys.setrecursionlimit,
+    "reslib's language": set_language,
     "sys.stdout/stderr": _set_streams,
     "a trace or profile function": _set_hooks,
     "warning filters": lambda v: None,  # given back by warnings.catch_warnings around the answer
@@ -384,7 +387,10 @@ def _put_back(saved: list[tuple[object, dict[str, Any]]]) -> list[str]:
 def _refusal(what: str) -> Callable[..., Any]:
     def refuse(*args: object, **kwargs: object) -> None:
         raise RuntimeError(
-            f"an answer may not call {what} (it would stop the notebook, or the check's timer or watch)"
+            tr(
+                "an answer may not call {name} (it would stop the notebook, or the check's timer or watch)",
+                name=what,
+            )
         )
 
     return refuse
@@ -447,11 +453,15 @@ class AnswerOutcome:
         """A sentence for the learner, or empty."""
         parts = []
         if self.settings:
-            parts.append(f"(your answer changed {', '.join(self.settings)}; the check set it back)")
+            settings = ", ".join(self.settings)
+            parts.append(tr("(your answer changed {settings}; the check set it back)", settings=settings))
         if self.held > HELD_MEMORY:
             parts.append(
-                f"Your answer left about {self.held / 2**20:,.0f} MiB in use after it was stopped; "
-                "restart the kernel to free it."
+                tr(
+                    "Your answer left about {mib:,.0f} MiB in use after it was stopped; "
+                    "restart the kernel to free it.",
+                    mib=self.held / 2**20,
+                )
             )
         return " ".join(parts)
 
@@ -519,8 +529,11 @@ def run_answer(
                         f" and {len(patched) - 4} more" if len(patched) > 4 else ""
                     )
                     raise AnswerTampered(
-                        f"your answer replaced {shown}; an answer may not change library code "
-                        "(the check put it back)"
+                        tr(
+                            "your answer replaced {shown}; an answer may not change library code "
+                            "(the check put it back)",
+                            shown=shown,
+                        )
                     ) from None
     if calls:  # it caught the refusal and answered anyway
         raise _used_reference(calls)
@@ -529,69 +542,9 @@ def run_answer(
 
 def _used_reference(calls: list[str]) -> AnswerUsedReference:
     return AnswerUsedReference(
-        f"your answer called {calls[0]}, which does this exercise for you (the check's own, or what "
-        "the exercise asks you to build); write your own"
+        tr(
+            "your answer called {name}, which does this exercise for you (the check's own, or what "
+            "the exercise asks you to build); write your own",
+            name=calls[0],
+        )
     )
-
-
-class AnswerTypeError(TypeError):
-    """An answer's value is not a number, a tensor, an array, or a tuple/list of them."""
-
-
-def _leaf(value: Any) -> torch.Tensor:
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        array = np.asarray(value)
-        if array.dtype.kind not in "biuf":
-            raise AnswerTypeError(f"a NumPy array of {array.dtype}, expected numbers")
-        return torch.from_numpy(array.astype(np.float64))
-    if isinstance(value, torch.Tensor):
-        if type(value) not in (torch.Tensor, torch.nn.Parameter):  # its __torch_function__ could lie
-            raise AnswerTypeError(f"a tensor subclass {type(value).__name__}, expected a plain torch.Tensor")
-        if value.is_complex() or value.device.type == "meta":
-            raise AnswerTypeError(f"a {value.dtype} tensor on {value.device}, expected real numbers")
-        return value.detach().to("cpu", torch.float64)
-    if isinstance(value, numbers.Real):
-        return torch.tensor(float(value), dtype=torch.float64, device="cpu")
-    raise AnswerTypeError(f"a {type(value).__name__} {reprlib.repr(value)}")
-
-
-def as_values(value: Any) -> torch.Tensor | tuple:
-    """`value` as float64 tensors: a tensor, or a tuple of them when its parts differ in shape.
-
-    Numbers, tensors, NumPy arrays and NumPy scalars are read; a tuple or list whose parts all
-    have one shape becomes one stacked tensor, so `[(64, 56, 56), ...]`, a list of tensors and a
-    (4, 3) array compare alike, but a flat list of 12 numbers does not. Strings, None, dicts and
-    complex numbers raise `AnswerTypeError`.
-    """
-    if isinstance(value, (tuple, list)):  # torch.Size is a tuple
-        parts = [as_values(v) for v in value]
-        if not parts:
-            return torch.zeros(0, dtype=torch.float64, device="cpu")
-        if all(isinstance(p, torch.Tensor) for p in parts) and len({p.shape for p in parts}) == 1:
-            return torch.stack(parts)
-        return tuple(parts)
-    return _leaf(value)
-
-
-def describe(values: torch.Tensor | tuple) -> str:
-    """A short name of a converted value's shape, for messages."""
-    if isinstance(values, tuple):
-        return f"{len(values)} parts of different shapes"
-    return f"shape {tuple(values.shape)}"
-
-
-def describe_case(case: tuple) -> str:
-    """A case's arguments, short: numbers as they are, tensors and modules by their shape or type."""
-
-    def one(arg: Any) -> str:
-        if isinstance(arg, torch.Tensor):
-            return f"tensor{tuple(arg.shape)}"
-        if isinstance(arg, (bool, numbers.Number, str)):
-            return reprlib.repr(arg)
-        if isinstance(arg, (list, tuple)) and all(isinstance(a, numbers.Number) for a in arg):
-            return reprlib.repr(arg)
-        if isinstance(arg, (list, tuple)):
-            return f"a {type(arg).__name__} of {len(arg)}"
-        return type(arg).__name__
-
-    return "(" + ", ".join(one(a) for a in case) + ")"

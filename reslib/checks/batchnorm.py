@@ -10,6 +10,7 @@ from torch import nn
 from reslib.batchnorm import batch_norm_backward_simplified, batch_norm_forward, fold_into_conv
 from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.checks.grading import case_generator, case_seed
+from reslib.language import tr
 from reslib.mlp import ResidualBlock
 from reslib.runtime import local_seed
 from reslib.validate import typechecked
@@ -54,11 +55,15 @@ def check_batch_norm_forward(fn: Callable) -> CheckResult:
         lambda *a: batch_norm_forward(*a)[0],
         _bn_cases(),
         (
-            "one mean and one variance per channel (dim 1), taken over every other dim; "
-            "check which variance Algorithm 1 uses, and how gamma (shape (C,)) lines up with x.",
-            "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
-            "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
-            "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1).",
+            tr(
+                "one mean and one variance per channel (dim 1), taken over every other dim; "
+                "check which variance Algorithm 1 uses, and how gamma (shape (C,)) lines up with x."
+            ),
+            tr(
+                "per channel: mean and *biased* variance (divide by m, not m - 1) over every dim "
+                "but dim 1 (N, or N, H, W); x_hat = (x - mean) / sqrt(var + eps); "
+                "y = gamma * x_hat + beta, with gamma and beta reshaped to (1, C, 1, 1)."
+            ),
         ),
         atol=1e-9,
         rtol=1e-7,
@@ -83,12 +88,16 @@ def check_batch_norm_backward(fn: Callable) -> CheckResult:
         _backward_reference,
         cases,
         (
-            "dbeta and dgamma are sums over every dim but 1. For dx, every x_i reaches the loss "
-            "three ways: through its own x_hat_i, and through the mean and the variance, which "
-            "depend on all of the batch; section 2's closed form collects the three.",
-            "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); closed form: "
-            "dx = gamma / (m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)), with "
-            "std = sqrt(biased var + eps) and m the values per channel.",
+            tr(
+                "dbeta and dgamma are sums over every dim but 1. For dx, every x_i reaches the loss "
+                "three ways: through its own x_hat_i, and through the mean and the variance, which "
+                "depend on all of the batch; section 2's closed form collects the three."
+            ),
+            tr(
+                "dbeta = sum of dy, dgamma = sum of dy * x_hat (over every dim but 1); closed form: "
+                "dx = gamma / (m * std) * (m * dy - sum(dy) - x_hat * sum(dy * x_hat)), with "
+                "std = sqrt(biased var + eps) and m the values per channel."
+            ),
         ),
         atol=1e-9,
         rtol=1e-7,
@@ -119,7 +128,7 @@ def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -
     def run(make, conv, bn, x):
         fused = make(conv, bn)
         if not isinstance(fused, nn.Module):
-            raise WrongAnswer(f"returned a {type(fused).__name__}; return an nn.Conv2d")
+            raise WrongAnswer(tr("returned a {kind}; return an nn.Conv2d", kind=type(fused).__name__))
         with torch.no_grad():
             return fused(x)
 
@@ -129,11 +138,15 @@ def check_fold_into_conv(fn: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d]) -
         lambda *c: run(fold_into_conv, *c),
         _fold_cases(),
         (
-            "in eval mode BN is one affine map per output channel, y = a * x + b (Algorithm 2); "
-            "scale each output channel's kernel by a and work out the new bias.",
-            "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
-            "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
-            "b = 0 when the conv has no bias.",
+            tr(
+                "in eval mode BN is one affine map per output channel, y = a * x + b (Algorithm 2); "
+                "scale each output channel's kernel by a and work out the new bias."
+            ),
+            tr(
+                "a = gamma / sqrt(running_var + eps) per output channel; W' = a * W "
+                "(a reshaped to (C_out, 1, 1, 1)); b' = a * (b - running_mean) + beta, with "
+                "b = 0 when the conv has no bias."
+            ),
         ),
         atol=1e-5,
         rtol=1e-5,
@@ -147,7 +160,9 @@ def _run_block(make: Callable[[int], nn.Module], width: int, x: torch.Tensor) ->
         weights = ResidualBlock(width, "relu", "batch", 1.0).state_dict()
         block = make(width)
     if not isinstance(block, nn.Module):
-        raise WrongAnswer(f"BNResidualBlock(width) should build an nn.Module, got a {type(block).__name__}")
+        raise WrongAnswer(
+            tr("BNResidualBlock(width) should build an nn.Module, got a {kind}", kind=type(block).__name__)
+        )
     block.load_state_dict(weights)  # names: norm.*, linear.*
     with torch.no_grad():
         train_out = block.train()(x)  # (N, width), batch statistics
@@ -173,11 +188,15 @@ def check_bn_residual_block(cls: Callable[[int], nn.Module]) -> CheckResult:
         lambda w, x: _run_block(lambda width: ResidualBlock(width, "relu", "batch", 1.0), w, x),
         cases,
         (
-            "the block is skip + branch: the skip is x itself; the branch normalises first, then "
-            "applies the ReLU, then the linear layer. Name the layers self.norm and self.linear.",
-            "__init__: super().__init__(); self.norm = nn.BatchNorm1d(width); "
-            "self.linear = nn.Linear(width, width). "
-            "forward: return x + self.linear(torch.relu(self.norm(x))).",
+            tr(
+                "the block is skip + branch: the skip is x itself; the branch normalises first, then "
+                "applies the ReLU, then the linear layer. Name the layers self.norm and self.linear."
+            ),
+            tr(
+                "__init__: super().__init__(); self.norm = nn.BatchNorm1d(width); "
+                "self.linear = nn.Linear(width, width). "
+                "forward: return x + self.linear(torch.relu(self.norm(x)))."
+            ),
         ),
         atol=1e-5,
         rtol=1e-5,

@@ -35,15 +35,13 @@ from reslib.checks.answers import (
     AnswerOutcome,
     AnswerTampered,
     AnswerTimeout,
-    AnswerTypeError,
-    as_values,
     code_objects,
-    describe,
-    describe_case,
     preserved_rngs,
     run_answer,
 )
 from reslib.checks.grading import expected
+from reslib.checks.values import AnswerTypeError, as_values, describe, describe_case
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.validate import require_float, require_int, typechecked
 
@@ -126,9 +124,13 @@ def tiered_hint(name: str, hint: str | Sequence[str]) -> str:
     tier = min(_failures[name], len(tiers) - 1)
     _failures[name] += 1
     if len(tiers) == 1:
-        return f"Hint: {tiers[0]}"
-    more = " Still stuck? Try again, and the next run shows a fuller hint." if tier < len(tiers) - 1 else ""
-    return f"Hint {tier + 1} of {len(tiers)}: {tiers[tier]}{more}"
+        return tr("Hint: {hint}", hint=tiers[0])
+    more = (
+        " " + tr("Still stuck? Try again, and the next run shows a fuller hint.")
+        if tier < len(tiers) - 1
+        else ""
+    )
+    return tr("Hint {tier} of {tiers}: {hint}", tier=tier + 1, tiers=len(tiers), hint=tiers[tier]) + more
 
 
 class WrongAnswer(Exception):
@@ -140,20 +142,28 @@ class WrongAnswer(Exception):
 
 # The time one case of a learner's answer may take, in seconds, before the check stops waiting.
 TIME_LIMIT = 5.0
-_SLOW_HINT = (
-    "Your answer probably does far more work than it needs: look for a loop or a recursion "
-    "that repeats the same work, and compute each value once."
-)
 
 
-def _values(value: Any, what: str) -> torch.Tensor | tuple:
+def _values(value: Any, prediction: bool = False) -> torch.Tensor | tuple:
+    """`value` as numbers, or an `AnswerTypeError` about what an answer returned (or a prediction is)."""
     try:
         return as_values(value)
     except AnswerTypeError as exc:
-        raise AnswerTypeError(f"returned {exc}; {what}") from None
+        if prediction:
+            message = tr("your answer is {value}; expected a number (or a list of numbers)", value=exc)
+        else:
+            message = tr("returned {value}; expected numbers, tensors or NumPy arrays", value=exc)
     except Exception as exc:  # an exotic __float__ or a tensor that cannot be read
-        message = f"returned a {type(value).__name__} that could not be read as numbers ({exc})"
-        raise AnswerTypeError(message) from None
+        kind = type(value).__name__
+        if prediction:
+            message = tr(
+                "your answer is a {kind} that could not be read as numbers ({error})", kind=kind, error=exc
+            )
+        else:
+            message = tr(
+                "returned a {kind} that could not be read as numbers ({error})", kind=kind, error=exc
+            )
+    raise AnswerTypeError(message)
 
 
 def _difference(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> tuple[str, float]:
@@ -164,20 +174,20 @@ def _difference(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> tuple[
     if isinstance(got, tuple) != isinstance(want, tuple) or (
         isinstance(want, tuple) and len(got) != len(want)
     ):
-        return f"gave {describe(got)}, expected {describe(want)}", 0.0
+        return tr("gave {got}, expected {want}", got=describe(got), want=describe(want)), 0.0
     if isinstance(want, tuple):
         worst = 0.0
         for k, (g, w) in enumerate(zip(got, want, strict=True)):
             problem, diff = _difference(g, w)
             if problem:
-                return f"part {k + 1}: {problem}", 0.0
+                return tr("part {k}: {problem}", k=k + 1, problem=problem), 0.0
             worst = max(worst, diff)
         return "", worst
     if got.shape != want.shape:
-        return f"{describe(got)}, expected {describe(want)}", 0.0
+        return tr("{got}, expected {want}", got=describe(got), want=describe(want)), 0.0
     nan = got.isnan() & ~want.isnan()
     if nan.any():
-        return f"contains NaN ({int(nan.sum())} of {nan.numel()} values)", 0.0
+        return tr("contains NaN ({count} of {total} values)", count=int(nan.sum()), total=nan.numel()), 0.0
     diff = torch.where(got == want, 0.0, (got - want).abs())  # equal infinities: 0, not NaN
     diff = torch.where(diff.isnan() & want.isnan(), 0.0, diff)  # NaN where the reference has NaN
     return "", diff.max().item() if diff.numel() else 0.0
@@ -205,7 +215,7 @@ def compare(
     hint: str | Sequence[str],
     atol: float = 1e-6,
     rtol: float = 1e-5,
-    slow_hint: str = _SLOW_HINT,
+    slow_hint: str = "",
     solved_by: Sequence[Callable[..., Any]] = (),
 ) -> CheckResult:
     """Run `fn(*case)` and `reference(*case)` for every case and compare the results.
@@ -217,7 +227,8 @@ def compare(
     `|a - b| <= atol + rtol * |b|`. `hint` is one string or tiers from a nudge to the formula;
     each wrong answer shows the next tier (`tiered_hint`). Any exception the answer raises is
     reported, not raised; an answer that runs past `TIME_LIMIT` seconds on one case is stopped
-    (see `reslib.checks.answers.call_with_time_limit`) and `slow_hint` says why it may be slow.
+    (see `reslib.checks.answers.call_with_time_limit`) and `slow_hint` says why it may be slow
+    (by default: a loop or recursion that repeats work).
     No random generator (torch, NumPy, `random`) is changed by the check or the answer.
 
     While the answer runs, a call into `reference` or into `solved_by` (library functions that
@@ -234,6 +245,10 @@ def compare(
     if len(cases) == 0:
         raise ValueError(f"compare needs at least one case for {name!r}, got none")
     forbidden = code_objects([reference, *solved_by, *grading.internals()])
+    slow_hint = slow_hint or tr(
+        "Your answer probably does far more work than it needs: look for a loop or a recursion "
+        "that repeats the same work, and compute each value once."
+    )
     with preserved_rngs():
         return _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden)
 
@@ -250,7 +265,7 @@ def _from_library(exc: BaseException) -> bool:
 def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden) -> CheckResult:
     worst, notes = 0.0, set()
     for i, case in enumerate(cases):
-        where = f"case {i + 1} of {len(cases)}"
+        where = tr("case {i} of {n}", i=i + 1, n=len(cases))
         theirs, ours = copy.deepcopy(case), copy.deepcopy(case)
         # The reference first, before the answer can touch anything; the same weights every time.
         # While grading, no reference runs and the frozen value is read after the answer: an answer
@@ -264,33 +279,38 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden)
             got_values = run_answer(
                 lambda args=theirs: fn(*args),
                 TIME_LIMIT,
-                lambda got: _values(got, "expected numbers, tensors or NumPy arrays"),
+                _values,
                 outcome,
                 forbidden,
             )
         except NotImplementedError as exc:
             if _from_library(exc):  # torch's own ("Cannot copy out of meta tensor"), not the stub's
-                return CheckResult(
-                    name, False, f"raised NotImplementedError: {exc}. {tiered_hint(name, hint)}"
-                )
+                message = tr("raised {error}: {exc}.", error="NotImplementedError", exc=exc)
+                return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}")
             return CheckResult(
                 name,
                 None,
-                "not implemented yet: replace the "
-                "`raise NotImplementedError` with your code, then run this cell again.",
+                tr(
+                    "not implemented yet: replace the "
+                    "`raise NotImplementedError` with your code, then run this cell again."
+                ),
             )
         except AnswerTimeout:
-            message = (
-                f"{where} {describe_case(case)} ran for more than {TIME_LIMIT:g} s, so the check "
-                f"stopped it. {slow_hint} {outcome.note()}"
+            message = tr(
+                "{where} {case} ran for more than {limit:g} s, so the check stopped it.",
+                where=where,
+                case=describe_case(case),
+                limit=TIME_LIMIT,
             )
+            message = f"{message} {slow_hint} {outcome.note()}"
             return CheckResult(name, False, message.strip())
         except AnswerTampered as exc:
             return CheckResult(name, False, f"{where}: {exc}.")
         except (WrongAnswer, AnswerTypeError) as exc:
             return CheckResult(name, False, f"{where}: {exc}. {tiered_hint(name, hint)}")
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a learner's bug is feedback
-            return CheckResult(name, False, f"raised {type(exc).__name__}: {exc}. {tiered_hint(name, hint)}")
+            message = tr("raised {error}: {exc}.", error=type(exc).__name__, exc=exc)
+            return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}")
         if outcome.note():
             notes.add(outcome.note())
         if replaying:
@@ -299,12 +319,11 @@ def _compare(name, fn, reference, cases, hint, atol, rtol, slow_hint, forbidden)
         if problem:
             return CheckResult(name, False, f"{where} {problem}. {tiered_hint(name, hint)}")
         if not _close(got_values, want, atol, rtol):
-            return CheckResult(
-                name, False, f"{where} is off by up to {max_diff:.3g}. {tiered_hint(name, hint)}", max_diff
-            )
+            message = tr("{where} is off by up to {diff:.3g}.", where=where, diff=max_diff)
+            return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}", max_diff)
         worst = max(worst, max_diff)
     _failures.pop(name, None)
-    message = f"correct on all {len(cases)} cases (max difference {worst:.1e})"
+    message = tr("correct on all {n} cases (max difference {worst:.1e})", n=len(cases), worst=worst)
     return CheckResult(name, True, " ".join([message, *sorted(notes)]), worst)
 
 
@@ -339,11 +358,15 @@ def read_answer(answer: Any) -> Any:
         return run_answer(lambda: answer, TIME_LIMIT, _plain, AnswerOutcome())
     except AnswerTimeout:
         raise WrongAnswer(
-            f"reading your answer took more than {TIME_LIMIT:g} s; give plain numbers"
+            tr("reading your answer took more than {limit:g} s; give plain numbers", limit=TIME_LIMIT)
         ) from None
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
         raise WrongAnswer(
-            f"reading your answer raised {type(exc).__name__}: {exc}; give plain numbers"
+            tr(
+                "reading your answer raised {error}: {exc}; give plain numbers",
+                error=type(exc).__name__,
+                exc=exc,
+            )
         ) from None
 
 
@@ -351,7 +374,7 @@ def _direction(got: torch.Tensor | tuple, want: torch.Tensor | tuple) -> str:
     """Too high, too low, or empty (mixed or several values): all a wrong prediction is told."""
     if isinstance(got, tuple) or got.numel() != 1:
         return ""
-    return "too high" if got.item() > want.item() else "too low" if got.item() < want.item() else ""
+    return tr("too high") if got.item() > want.item() else tr("too low") if got.item() < want.item() else ""
 
 
 @typechecked
@@ -362,7 +385,7 @@ def compare_value(
     hint: str | Sequence[str],
     atol: float = 0.0,
     rtol: float = 0.0,
-    what: str = "the measurement",
+    what: str = "",
 ) -> CheckResult:
     """Compare a number the learner predicted (not a function) with what `measure()` measures.
 
@@ -371,16 +394,20 @@ def compare_value(
     list/tuple of numbers; `...` (the exercise's placeholder) or None means not answered yet.
     `measure` builds the model and measures it (seeded with 0, RNGs given back), so the check
     reads the real thing, never a formula. A wrong answer is told only whether it is too high or
-    too low, with the next tier of `hint`: the measurement itself is not given away.
+    too low, with the next tier of `hint`: the measurement itself is not given away. `what` names
+    the measurement in the verdict ("the measurement" by default).
 
     Raises:
         ValueError: a tolerance that is negative or NaN.
     """
     atol = require_float("atol", atol, minimum=0.0)
     rtol = require_float("rtol", rtol, minimum=0.0)
+    what = what or tr("the measurement")
     if answer is ... or answer is None:
         return CheckResult(
-            name, None, "not answered yet: replace the `...` with your prediction, then run this cell again."
+            name,
+            None,
+            tr("not answered yet: replace the `...` with your prediction, then run this cell again."),
         )
     replaying = grading.replaying()  # while grading, the frozen value is read after the answer
     if not replaying:
@@ -390,34 +417,36 @@ def compare_value(
         got = run_answer(
             lambda: answer,
             TIME_LIMIT,
-            lambda a: _values(a, "expected a number (or a list of numbers)"),
+            lambda a: _values(a, prediction=True),
             AnswerOutcome(),
             code_objects(grading.internals()),
         )
     except AnswerTypeError as exc:
-        text = str(exc).replace("returned ", "", 1)
-        return CheckResult(name, False, f"your answer is {text}. {tiered_hint(name, hint)}")
+        return CheckResult(name, False, f"{exc}. {tiered_hint(name, hint)}")
     except AnswerTimeout:
         return CheckResult(
-            name, False, f"reading your answer took more than {TIME_LIMIT:g} s; give a plain number."
+            name,
+            False,
+            tr("reading your answer took more than {limit:g} s; give a plain number.", limit=TIME_LIMIT),
         )
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        return CheckResult(
-            name, False, f"reading your answer raised {type(exc).__name__}: {exc}; give a plain number."
+        message = tr(
+            "reading your answer raised {error}: {exc}; give a plain number.",
+            error=type(exc).__name__,
+            exc=exc,
         )
+        return CheckResult(name, False, message)
     if replaying:
         want = expected(name, 0, lambda: None)
     problem, max_diff = _difference(got, want)
     if problem:
-        return CheckResult(name, False, f"your answer {problem}. {tiered_hint(name, hint)}")
+        message = tr("your answer: {problem}.", problem=problem)
+        return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}")
     if not _close(got, want, atol, rtol):
-        direction = _direction(got, want)
-        off = f"{direction}: " if direction else "not what it measures: "
-        return CheckResult(
-            name,
-            False,
-            f"your prediction is {off}compare it with {what}. {tiered_hint(name, hint)}",
-            max_diff,
+        direction = _direction(got, want) or tr("not what it measures")
+        message = tr(
+            "your prediction is {direction}: compare it with {what}.", direction=direction, what=what
         )
+        return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}", max_diff)
     _failures.pop(name, None)
-    return CheckResult(name, True, f"right: {what} agrees with your prediction", max_diff)
+    return CheckResult(name, True, tr("right: {what} agrees with your prediction", what=what), max_diff)

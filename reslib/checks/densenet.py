@@ -17,6 +17,7 @@ from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
 from reslib.checks.grading import case_seed
 from reslib.costs import count_parameters
 from reslib.densenet import DenseBlock, DenseNet, densenet_bc
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.validate import typechecked
 
@@ -44,12 +45,16 @@ def check_channels_after_transition(answer: object) -> CheckResult:
         answer,
         _channels_after_transition,
         (
-            "the dense block keeps its input and every layer's output: what does it return? "
-            "The transition keeps a fraction theta of that, rounded down.",
-            "the block returns 25 + 5 * 12 channels (the input survives as the first 25); the "
-            "transition's 1x1 conv maps them to floor(0.5 * that).",
+            tr(
+                "the dense block keeps its input and every layer's output: what does it return? "
+                "The transition keeps a fraction theta of that, rounded down."
+            ),
+            tr(
+                "the block returns 25 + 5 * 12 channels (the input survives as the first 25); the "
+                "transition's 1x1 conv maps them to floor(0.5 * that)."
+            ),
         ),
-        what="the channels a forward pass through block 1 and transition 1 returns",
+        what=tr("the channels a forward pass through block 1 and transition 1 returns"),
     )
 
 
@@ -68,13 +73,17 @@ def check_growth_rate_factor(answer: object) -> CheckResult:
         answer,
         _growth_rate_factor,
         (
-            "which weights grow with k? The 3x3 conv maps 4k to k channels; the 1x1 conv reads c "
-            "channels and writes 4k, and c itself (2k + l*k) grows with k.",
-            "the large terms are products of two widths that both double: each grows about 2 * 2 "
-            "times. Only BN and the classifier grow linearly, pulling the factor a little below that.",
+            tr(
+                "which weights grow with k? The 3x3 conv maps 4k to k channels; the 1x1 conv reads c "
+                "channels and writes 4k, and c itself (2k + l*k) grows with k."
+            ),
+            tr(
+                "the large terms are products of two widths that both double: each grows about 2 * 2 "
+                "times. Only BN and the classifier grow linearly, pulling the factor a little below that."
+            ),
         ),
         rtol=0.1,
-        what="the ratio of the two parameter counts (within 10 %)",
+        what=tr("the ratio of the two parameter counts (within 10 %)"),
     )
 
 
@@ -98,17 +107,37 @@ def _run_dense_block(
     with local_seed(case_seed(0)):
         block = make(num_layers, k0, k)
     if not isinstance(block, nn.Module):
-        raise WrongAnswer(f"MyDenseBlock(...) should build an nn.Module, got a {type(block).__name__}")
+        raise WrongAnswer(
+            tr("MyDenseBlock(...) should build an nn.Module, got a {kind}", kind=type(block).__name__)
+        )
     layers = getattr(block, "layers", None)
     if not isinstance(layers, nn.ModuleList) or len(layers) != num_layers:
-        got = f"{len(layers)} entries" if isinstance(layers, nn.ModuleList) else f"a {type(layers).__name__}"
-        raise WrongAnswer(f"self.layers should be an nn.ModuleList of {num_layers} DenseLayers, got {got}")
+        if isinstance(layers, nn.ModuleList):
+            message = tr(
+                "self.layers should be an nn.ModuleList of {n} DenseLayers, got {count} entries",
+                n=num_layers,
+                count=len(layers),
+            )
+        else:
+            message = tr(
+                "self.layers should be an nn.ModuleList of {n} DenseLayers, got a {kind}",
+                n=num_layers,
+                kind=type(layers).__name__,
+            )
+        raise WrongAnswer(message)
     for i, (mine, theirs) in enumerate(zip(layers, reference.values(), strict=True)):
         reads = getattr(getattr(mine, "norm1", None), "num_features", None)
         if reads != theirs.norm1.num_features:
             raise WrongAnswer(
-                f"layer {i + 1} of {num_layers} (k0 = {k0}, k = {k}) is built to read {reads} channels; "
-                "count the channels the concatenation in front of it holds"
+                tr(
+                    "layer {i} of {n} (k0 = {k0}, k = {k}) is built to read {reads} channels; "
+                    "count the channels the concatenation in front of it holds",
+                    i=i + 1,
+                    n=num_layers,
+                    k0=k0,
+                    k=k,
+                    reads=reads,
+                )
             )
         mine.load_state_dict(theirs.state_dict())
     with torch.no_grad():
@@ -130,12 +159,16 @@ def check_my_dense_block(cls: Callable[[int, int, int], nn.Module]) -> CheckResu
         _reference_dense_block,
         cases,
         (
-            "layer l (from 0) reads everything concatenated before it, so build it for that many "
-            "channels; forward keeps a list [x, out_1, ...], runs each layer on their concatenation, "
-            "and returns all of them concatenated along dim 1.",
-            "__init__: self.layers = nn.ModuleList(rl.densenet.DenseLayer(in_channels + i * growth_rate, "
-            "growth_rate) for i in range(num_layers)); forward: features = [x]; for each layer "
-            "features.append(layer(torch.cat(features, 1))); return torch.cat(features, 1).",
+            tr(
+                "layer l (from 0) reads everything concatenated before it, so build it for that many "
+                "channels; forward keeps a list [x, out_1, ...], runs each layer on their concatenation, "
+                "and returns all of them concatenated along dim 1."
+            ),
+            tr(
+                "__init__: self.layers = nn.ModuleList(rl.densenet.DenseLayer(in_channels + i * growth_rate, "
+                "growth_rate) for i in range(num_layers)); forward: features = [x]; for each layer "
+                "features.append(layer(torch.cat(features, 1))); return torch.cat(features, 1)."
+            ),
         ),
         atol=1e-6,
         rtol=1e-5,

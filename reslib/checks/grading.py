@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from reslib.language import tr
 from reslib.validate import require_int, typechecked
 
 __all__ = ["GradeFailed", "GradingError", "grade", "record"]
@@ -211,5 +212,5 @@ def grade(check: str, answer: Any, expected: str) -> Any:
             f"{check}: the course recorded {len(values)} values, the check used {session.cursor}"
         )
     if result.passed is not True:
-        raise GradeFailed(f"{check} on the hidden cases: {result.message}")
+        raise GradeFailed(tr("{check} on the hidden cases: {message}", check=check, message=result.message))
     return result

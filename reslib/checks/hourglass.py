@@ -6,6 +6,7 @@ from typing import Any
 
 from reslib.checks.core import CheckResult, compare_value
 from reslib.hourglass import StackedHourglass
+from reslib.language import tr
 from reslib.preact import PreActBottleneck
 from reslib.validate import typechecked
 
@@ -33,11 +34,19 @@ def check_hourglass_modules(answer: Any) -> CheckResult:
         answer,
         _count_residual_modules,
         (
-            "count on the hourglass drawing above: how many R's does one resolution of an hourglass "
-            "add, what sits at the very bottom, and which R's are outside the hourglasses?",
-            "an hourglass of order n has 3 R's per resolution (the skip, the one after pooling, the "
-            "one before upsampling) and one innermost R: 3n + 1. Each stack adds one more R in its "
-            "features, and the stem holds one: 1 + stacks * (3n + 1 + 1).",
+            tr(
+                "count on the hourglass drawing above: how many R's does one resolution of an hourglass "
+                "add, what sits at the very bottom, and which R's are outside the hourglasses?"
+            ),
+            tr(
+                "an hourglass of order n has 3 R's per resolution (the skip, the one after pooling, the "
+                "one before upsampling) and one innermost R: 3n + 1. Each stack adds one more R in its "
+                "features, and the stem holds one: 1 + stacks * (3n + 1 + 1)."
+            ),
         ),
-        what=f"the count of residual modules in a {STACKS}-stack hourglass network of order {ORDER}",
+        what=tr(
+            "the count of residual modules in a {stacks}-stack hourglass network of order {order}",
+            stacks=STACKS,
+            order=ORDER,
+        ),
     )

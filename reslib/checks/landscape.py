@@ -8,6 +8,7 @@ import torch
 
 from reslib.checks.core import CheckResult, compare
 from reslib.checks.grading import case_seed
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.validate import require_tensor, typechecked
 
@@ -51,10 +52,14 @@ def check_filter_normalization(fn: Callable[[torch.Tensor, torch.Tensor], object
         filter_normalization_reference,
         cases,
         (
-            "one scale per row: weight[i] and direction[i] are the i-th output neuron (or conv filter), "
-            "whatever the other dimensions. What must a bias (a 1-D weight) get?",
-            "flatten both to (rows, -1), multiply direction's row i by ||weight[i]|| / ||direction[i]||, "
-            "reshape back; return torch.zeros_like(direction) when weight.dim() < 2.",
+            tr(
+                "one scale per row: weight[i] and direction[i] are the i-th output neuron (or conv filter), "
+                "whatever the other dimensions. What must a bias (a 1-D weight) get?"
+            ),
+            tr(
+                "flatten both to (rows, -1), multiply direction's row i by ||weight[i]|| / ||direction[i]||, "
+                "reshape back; return torch.zeros_like(direction) when weight.dim() < 2."
+            ),
         ),
         atol=1e-5,
         rtol=1e-5,

@@ -11,6 +11,7 @@ from torch import nn
 from reslib.checks.core import CheckResult, WrongAnswer, compare
 from reslib.checks.grading import case_generator, case_seed
 from reslib.costs import count_parameters
+from reslib.language import tr
 from reslib.mlp import mlp, width_for_budget
 from reslib.runtime import local_seed
 from reslib.validate import require_float, typechecked
@@ -38,12 +39,23 @@ def _probe_identity_block(
     with local_seed(case_seed(0)):  # the learner's layers draw their initial weights from a fixed seed
         block = cls(width)
     if not isinstance(block, nn.Module):
-        raise WrongAnswer(f"{name}({width}) gave a {type(block).__name__}, not an nn.Module")
+        raise WrongAnswer(
+            tr(
+                "{name}({width}) gave a {kind}, not an nn.Module",
+                name=name,
+                width=width,
+                kind=type(block).__name__,
+            )
+        )
     params = [p for p in block.parameters() if p.requires_grad]
     if not params:
         raise WrongAnswer(
-            f"{name}({width}) has no trainable parameters, so it could never learn (is the branch missing, "
-            "or are its layers kept in a plain Python list, which nn.Module does not register?)"
+            tr(
+                "{name}({width}) has no trainable parameters, so it could never learn (is the branch "
+                "missing, or are its layers kept in a plain Python list, which nn.Module does not register?)",
+                name=name,
+                width=width,
+            )
         )
     block.train()
     with torch.enable_grad():  # the step below needs gradients even if the check runs under no_grad
@@ -51,15 +63,18 @@ def _probe_identity_block(
         if not isinstance(out, torch.Tensor) or out.shape != x.shape:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise WrongAnswer(
-                f"for an input of shape {tuple(x.shape)} it returned {shape}: "
-                "a residual block keeps the shape"
+                tr(
+                    "for an input of shape {given} it returned {shape}: a residual block keeps the shape",
+                    given=tuple(x.shape),
+                    shape=shape,
+                )
             )
         at_init = out.detach().clone()
         if not torch.allclose(at_init, x, atol=1e-6, rtol=0.0):
             return at_init  # not the identity: the comparison reports how far off
         if not out.requires_grad:
             raise WrongAnswer(
-                "the output does not depend on any parameter: the branch f is never used in forward"
+                tr("the output does not depend on any parameter: the branch f is never used in forward")
             )
         optimiser = torch.optim.SGD(params, lr=0.1)
         optimiser.zero_grad()
@@ -69,9 +84,11 @@ def _probe_identity_block(
         added = _run_once(block, x) - x  # what the block adds after one step: it must depend on the input
     if (added - added.mean(0)).abs().max().item() < 1e-6:
         raise WrongAnswer(
-            "after one SGD step the block still adds the same vector to every input (or nothing), so its "
-            "branch cannot learn a function of x: is every layer of the branch zero, so that no gradient "
-            "reaches the first one"
+            tr(
+                "after one SGD step the block still adds the same vector to every input (or nothing), so its "
+                "branch cannot learn a function of x: is every layer of the branch zero, so that no gradient "
+                "reaches the first one"
+            )
         )
     return at_init
 
@@ -82,7 +99,9 @@ def _run_once(block: nn.Module, x: torch.Tensor) -> object:
     version = given._version  # bumped by every in-place operation on the tensor
     out = block(given)
     if given._version != version or not torch.equal(given, x):
-        raise WrongAnswer("the block changed its input x in place (x += ...): return x + f(x), a new tensor")
+        raise WrongAnswer(
+            tr("the block changed its input x in place (x += ...): return x + f(x), a new tensor")
+        )
     return out
 
 
@@ -106,12 +125,16 @@ def check_identity_init_block(cls: Callable[[int], nn.Module]) -> CheckResult:
         lambda width, x, target: x,
         cases,
         (
-            "forward returns x + f(x), where the branch f (say Linear, ReLU, Linear, width -> width) "
-            "must output exactly 0 for a freshly built block. Which one layer of f has to start at zero "
-            "for that, and which must not, so that gradients still reach every layer?",
-            "__init__: self.branch = nn.Sequential(nn.Linear(width, width), nn.ReLU(), "
-            "nn.Linear(width, width)); then nn.init.zeros_ on the LAST layer's weight and bias only. "
-            "forward: return x + self.branch(x).",
+            tr(
+                "forward returns x + f(x), where the branch f (say Linear, ReLU, Linear, width -> width) "
+                "must output exactly 0 for a freshly built block. Which one layer of f has to start at zero "
+                "for that, and which must not, so that gradients still reach every layer?"
+            ),
+            tr(
+                "__init__: self.branch = nn.Sequential(nn.Linear(width, width), nn.ReLU(), "
+                "nn.Linear(width, width)); then nn.init.zeros_ on the LAST layer's weight and bias only. "
+                "forward: return x + self.branch(x)."
+            ),
         ),
         atol=1e-6,
         rtol=0.0,
@@ -133,10 +156,14 @@ def check_mlp_parameter_count(fn: Callable[[int, int, int, int], int]) -> CheckR
         reference,
         configs,
         (
-            "count layer by layer: how many nn.Linear layers does a plain mlp have, and what are "
-            "their input and output sizes? Do not forget the biases.",
-            "a linear layer from a to b units has a*b weights and b biases; a plain mlp has one "
-            "layer in->width, depth-1 layers width->width and one width->out: add them up.",
+            tr(
+                "count layer by layer: how many nn.Linear layers does a plain mlp have, and what are "
+                "their input and output sizes? Do not forget the biases."
+            ),
+            tr(
+                "a linear layer from a to b units has a*b weights and b biases; a plain mlp has one "
+                "layer in->width, depth-1 layers width->width and one width->out: add them up."
+            ),
         ),
         atol=0.0,
         rtol=0.0,
@@ -177,10 +204,14 @@ def check_chain_gradient(fn: Callable[..., float]) -> CheckResult:
         chain_gradient_reference,
         cases,
         (
-            "follow h1 to y: along how many paths does it reach the output? Each path contributes "
-            "one product of local derivatives, and the contributions add.",
-            "sigma'(z) = sigma(z)(1 - sigma(z)); dL/dw1 = (y - t) y (1 - y) (w3 h2 (1 - h2) w2 + wr) "
-            "h1 (1 - h1) x: the path through h2 plus the skip wr.",
+            tr(
+                "follow h1 to y: along how many paths does it reach the output? Each path contributes "
+                "one product of local derivatives, and the contributions add."
+            ),
+            tr(
+                "sigma'(z) = sigma(z)(1 - sigma(z)); dL/dw1 = (y - t) y (1 - y) (w3 h2 (1 - h2) w2 + wr) "
+                "h1 (1 - h1) x: the path through h2 plus the skip wr."
+            ),
         ),
         atol=1e-9,
     )
@@ -214,10 +245,14 @@ def check_residual_forward(fn: Callable[[Sequence[Callable], torch.Tensor], torc
         _residual_reference,
         cases,
         (
-            "a residual block does not replace h, as a plain layer does: it adds something to it. "
-            "What does each block add, and to what?",
-            "h = x; then for f in branches: h = h + f(h); return h. No in-place h += f(h): "
-            "it would change the caller's tensor.",
+            tr(
+                "a residual block does not replace h, as a plain layer does: it adds something to it. "
+                "What does each block add, and to what?"
+            ),
+            tr(
+                "h = x; then for f in branches: h = h + f(h); return h. No in-place h += f(h): "
+                "it would change the caller's tensor."
+            ),
         ),
     )
 
@@ -238,10 +273,15 @@ def check_width_for_budget(fn: Callable[[int, int, int, int], object]) -> CheckR
         width_for_budget,
         cases,
         (
-            "count the parameters of rl.mlp.mlp(depth, w, in_features, out_features, residual=True) as a "
-            "function of w (stem, depth blocks, head: weights and biases), then find the largest w to fit.",
-            "P(w) = (in_features + 1) w + depth (w^2 + w) + (w + 1) out_features; increase w while "
-            "P(w + 1) <= budget (or solve the quadratic and round down).",
+            tr(
+                "count the parameters of rl.mlp.mlp(depth, w, in_features, out_features, residual=True) "
+                "as a function of w (stem, depth blocks, head: weights and biases), then find the largest "
+                "w to fit."
+            ),
+            tr(
+                "P(w) = (in_features + 1) w + depth (w^2 + w) + (w + 1) out_features; increase w while "
+                "P(w + 1) <= budget (or solve the quadratic and round down)."
+            ),
         ),
         atol=0.0,
         rtol=0.0,

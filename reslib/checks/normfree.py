@@ -8,6 +8,7 @@ import torch
 
 from reslib.checks.core import CheckResult, compare
 from reslib.checks.grading import case_seed
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.validate import require_tensor, typechecked
 
@@ -51,9 +52,13 @@ def check_rezero_block(fn: Callable[..., object]) -> CheckResult:
         rezero_block_reference,
         cases,
         (
-            "the skip carries x unchanged; the branch is linear, ReLU, linear, and one scalar alpha "
-            "multiplies the whole branch. With alpha = 0 what must come out?",
-            "return x + alpha * (torch.relu(x @ w1.T) @ w2.T): rows of x are examples, so W x is x @ W.T.",
+            tr(
+                "the skip carries x unchanged; the branch is linear, ReLU, linear, and one scalar alpha "
+                "multiplies the whole branch. With alpha = 0 what must come out?"
+            ),
+            tr(
+                "return x + alpha * (torch.relu(x @ w1.T) @ w2.T): rows of x are examples, so W x is x @ W.T."
+            ),
         ),
         atol=1e-5,
         rtol=1e-5,

@@ -11,6 +11,7 @@ from torch import nn
 
 from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value, read_answer
 from reslib.checks.grading import case_seed
+from reslib.language import tr
 from reslib.mlp import mlp
 from reslib.paths import lesion, path_gradient
 from reslib.runtime import local_seed
@@ -63,13 +64,17 @@ def check_lesion_paths(answer: Any) -> CheckResult:
         answer,
         _lesion_paths_measured,
         (
-            "in the unraveled view a path is the set of blocks whose branch it takes. A deleted block "
-            "has no branch left: which paths disappear with it, and which run on unchanged?",
-            "the paths that survive are exactly the paths of a network made of the 10 blocks that are "
-            "left: 2^10 of them, of which C(10, 6) take 6 branches. Deleting two blocks does not just "
-            "quarter the 924 paths of length 6: it removes the long paths more often than the short ones.",
+            tr(
+                "in the unraveled view a path is the set of blocks whose branch it takes. A deleted block "
+                "has no branch left: which paths disappear with it, and which run on unchanged?"
+            ),
+            tr(
+                "the paths that survive are exactly the paths of a network made of the 10 blocks that are "
+                "left: 2^10 of them, of which C(10, 6) take 6 branches. Deleting two blocks does not just "
+                "quarter the 924 paths of length 6: it removes the long paths more often than the short ones."
+            ),
         ),
-        what="the count on a lesioned 12-block network ([paths left, of length 6])",
+        what=tr("the count on a lesioned 12-block network ([paths left, of length 6])"),
     )
 
 
@@ -79,9 +84,13 @@ def _lesioned_output(make: Callable, model: nn.Module, x: torch.Tensor, drop: Se
         before = model(x)
         out = make(model, list(drop))
         if not isinstance(out, nn.Module):
-            raise WrongAnswer(f"returned a {type(out).__name__}; return the lesioned copy, an nn.Module")
+            raise WrongAnswer(
+                tr("returned a {kind}; return the lesioned copy, an nn.Module", kind=type(out).__name__)
+            )
         if not torch.equal(model(x), before):
-            raise WrongAnswer("the original model changed: lesion a deep copy, copy.deepcopy(model) first")
+            raise WrongAnswer(
+                tr("the original model changed: lesion a deep copy, copy.deepcopy(model) first")
+            )
         return out.eval()(x)
 
 
@@ -98,9 +107,11 @@ def check_lesion(fn: Callable[[nn.Module, Sequence[int]], nn.Module]) -> CheckRe
         lambda m, x, d: _lesioned_output(lesion, m, x, d),
         [(model, x, drop) for drop in drops],  # compare gives each call its own copy of the model
         (
-            "work on a copy, never on `model`; a deleted residual block must still pass its input on "
-            "unchanged (keep the skip, drop the branch).",
-            "copy = copy.deepcopy(model), then copy.blocks[i] = nn.Identity() for each i in drop.",
+            tr(
+                "work on a copy, never on `model`; a deleted residual block must still pass its input on "
+                "unchanged (keep the skip, drop the branch)."
+            ),
+            tr("copy = copy.deepcopy(model), then copy.blocks[i] = nn.Identity() for each i in drop."),
         ),
         solved_by=(lesion,),
     )
@@ -122,11 +133,15 @@ def check_path_gradient(
         path_gradient,
         [(model, x, y, active) for active in actives],  # each call gets its own copy of the model
         (
-            "run the blocks one by one from h0 = model.stem(x) (a leaf that requires grad); each block's "
-            "value stays block(h), but cut the gradient of the part it should not use with .detach().",
-            "with f = block(h) - h: h = h.detach() + f for a block in active (branch only), "
-            "h = h + f.detach() otherwise (skip only); at the end "
-            "torch.autograd.grad(F.cross_entropy(model.head(h), y), h0).",
+            tr(
+                "run the blocks one by one from h0 = model.stem(x) (a leaf that requires grad); each block's "
+                "value stays block(h), but cut the gradient of the part it should not use with .detach()."
+            ),
+            tr(
+                "with f = block(h) - h: h = h.detach() + f for a block in active (branch only), "
+                "h = h + f.detach() otherwise (skip only); at the end "
+                "torch.autograd.grad(F.cross_entropy(model.head(h), y), h0)."
+            ),
         ),
         atol=1e-10,
         rtol=1e-8,

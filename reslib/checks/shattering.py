@@ -8,6 +8,7 @@ import torch
 
 from reslib.checks.core import CheckResult, compare
 from reslib.checks.grading import case_generator
+from reslib.language import tr
 from reslib.shattering import autocorrelation
 from reslib.validate import typechecked
 
@@ -32,10 +33,14 @@ def check_autocorrelation(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRe
         lambda g: torch.from_numpy(autocorrelation(g)),
         cases,
         (
-            "two steps: centre the sequence, then compare it with a copy of itself shifted by k "
-            "places, for every k from 0 to N - 1. Normalise so that r(0) = 1.",
-            "c = g - g.mean(); r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for k = 0 .. N-1 "
-            "(the sum runs over the N - k overlapping pairs), so there are N values.",
+            tr(
+                "two steps: centre the sequence, then compare it with a copy of itself shifted by k "
+                "places, for every k from 0 to N - 1. Normalise so that r(0) = 1."
+            ),
+            tr(
+                "c = g - g.mean(); r(k) = sum_i c_i c_{i+k} / sum_i c_i^2 for k = 0 .. N-1 "
+                "(the sum runs over the N - k overlapping pairs), so there are N values."
+            ),
         ),
         atol=1e-9,
         solved_by=(autocorrelation,),

@@ -10,6 +10,7 @@ from torch import nn
 from reslib.attention import FeedForward, SelfAttention
 from reslib.checks.core import CheckResult, WrongAnswer, compare, compare_value
 from reslib.checks.grading import case_generator, case_seed
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.transformer import Transformer, transformer
 from reslib.validate import typechecked
@@ -44,8 +45,13 @@ def _projection(block: nn.Module, branch: str) -> nn.Linear:
     if not isinstance(proj, nn.Linear):
         kind = "rl.attention.SelfAttention" if branch == "attn" else "rl.attention.FeedForward"
         raise WrongAnswer(
-            f"the block needs self.{branch}, a {kind} whose last layer c_proj writes to the stream "
-            f"(found {type(getattr(block, branch, None)).__name__})"
+            tr(
+                "the block needs self.{branch}, a {kind} whose last layer c_proj writes to the stream "
+                "(found {found})",
+                branch=branch,
+                kind=kind,
+                found=type(getattr(block, branch, None)).__name__,
+            )
         )
     return proj
 
@@ -65,7 +71,15 @@ def _identity_case(cls: Callable[..., object], d: int, h: int, ff: int, b: int, 
     """
     block = cls(d, h, ff)
     if not isinstance(block, nn.Module):
-        raise WrongAnswer(f"{getattr(cls, '__name__', 'cls')}({d}, {h}, {ff}) must build an nn.Module")
+        raise WrongAnswer(
+            tr(
+                "{name}({d}, {h}, {ff}) must build an nn.Module",
+                name=getattr(cls, "__name__", "cls"),
+                d=d,
+                h=h,
+                ff=ff,
+            )
+        )
     block.eval()
     attn, mlp = _projection(block, "attn"), _projection(block, "mlp")
     gen = case_generator(d * 100 + t)
@@ -79,28 +93,40 @@ def _identity_case(cls: Callable[..., object], d: int, h: int, ff: int, b: int, 
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise WrongAnswer(
-            f"a stream of shape {tuple(x.shape)} came back as {got}; a block keeps the stream's shape"
+            tr(
+                "a stream of shape {shape} came back as {got}; a block keeps the stream's shape",
+                shape=tuple(x.shape),
+                got=got,
+            )
         )
     if t > 1:
         moved = x.clone()
         moved[:, -1] += torch.randn(d, generator=gen)  # not a constant shift, which a norm removes
         if (block(moved)[:, 0] - out[:, 0]).abs().max() < 1e-6:
             raise WrongAnswer(
-                "the first position's output does not change when the last position's input does: the "
-                "attention branch must read every position of the stream and add its output to it"
+                tr(
+                    "the first position's output does not change when the last position's input does: the "
+                    "attention branch must read every position of the stream and add its output to it"
+                )
             )
     _zero(attn)
     if (block(x) - x).abs().max() < 1e-6:
         raise WrongAnswer(
-            "with attn.c_proj at zero the block returns the stream unchanged: the MLP branch must write too"
+            tr(
+                "with attn.c_proj at zero the block returns the stream unchanged: "
+                "the MLP branch must write too"
+            )
         )
     _zero(mlp)
     out = block(x)
     changed = float((out - x).abs().max())
     if changed > 1e-4 * (1 + float(x.abs().max())):
         raise WrongAnswer(
-            f"with attn.c_proj and mlp.c_proj at zero, both branches add 0, yet your block changed the "
-            f"stream by up to {changed:.3g}: something besides the two writes acts on the stream itself"
+            tr(
+                "with attn.c_proj and mlp.c_proj at zero, both branches add 0, yet your block changed the "
+                "stream by up to {changed:.3g}: something besides the two writes acts on the stream itself",
+                changed=changed,
+            )
         )
     return out
 
@@ -121,11 +147,16 @@ def check_identity_block(cls: Callable[..., object]) -> CheckResult:
         lambda d, h, ff, b, t: _identity_case(_PreLNBlock, d, h, ff, b, t),
         cases,
         (
-            "set both output projections to zero in your head: each branch then adds 0. What is left of "
-            "the block? If a layer norm sits on the stream itself (after an addition), LN(x + 0) is not x.",
-            "normalise the *input of each branch*, never the stream: x = x + self.attn(self.ln_1(x)); "
-            "return x + self.mlp(self.ln_2(x)), with self.attn = rl.attention.SelfAttention(d_model, n_head) "
-            "and self.mlp = rl.attention.FeedForward(d_model, d_ff).",
+            tr(
+                "set both output projections to zero in your head: each branch then adds 0. What is left "
+                "of the block? If a layer norm sits on the stream itself (after an addition), LN(x + 0) "
+                "is not x."
+            ),
+            tr(
+                "normalise the *input of each branch*, never the stream: x = x + self.attn(self.ln_1(x)); "
+                "return x + self.mlp(self.ln_2(x)), with self.attn = rl.attention.SelfAttention(d_model, "
+                "n_head) and self.mlp = rl.attention.FeedForward(d_model, d_ff)."
+            ),
         ),
         atol=1e-5,
         rtol=1e-5,
@@ -158,14 +189,18 @@ def check_stream_growth(answer: object) -> CheckResult:
         answer,
         _stream_growth,
         (
-            "each pre-LN branch reads a *normalised* copy of the stream, so what it writes does not depend "
-            "on how large the stream already is. What does a sum of N such writes do as N grows?",
-            "the writes are nearly independent, so their variances add: E[x_N^2] grows by about the same "
-            "amount per block, linearly in N (notebook 04). Four times the blocks, about four times E[x^2] "
-            "(a little less: the embedding's part does not grow).",
+            tr(
+                "each pre-LN branch reads a *normalised* copy of the stream, so what it writes does not "
+                "depend on how large the stream already is. What does a sum of N such writes do as N grows?"
+            ),
+            tr(
+                "the writes are nearly independent, so their variances add: E[x_N^2] grows by about the "
+                "same amount per block, linearly in N (notebook 04). Four times the blocks, about four "
+                "times E[x^2] (a little less: the embedding's part does not grow)."
+            ),
         ),
         rtol=0.2,
-        what="E[x_48^2] / E[x_12^2] of fresh models",
+        what=tr("E[x_48^2] / E[x_12^2] of fresh models"),
     )
 
 
@@ -198,10 +233,14 @@ def check_logit_lens(fn: Callable[..., object]) -> CheckResult:
         logit_lens_reference,
         cases,
         (
-            "collect the stream: the embedding (tokens plus positions), then the output of each block "
-            "in turn; decode every state the way the model decodes its last one.",
-            "h = model.wte(idx) + model.wpe(torch.arange(idx.shape[1])); states = [h]; for each block "
-            "h = block(h) and append; return torch.stack([model.lm_head(model.ln_f(s)) for s in states]).",
+            tr(
+                "collect the stream: the embedding (tokens plus positions), then the output of each block "
+                "in turn; decode every state the way the model decodes its last one."
+            ),
+            tr(
+                "h = model.wte(idx) + model.wpe(torch.arange(idx.shape[1])); states = [h]; for each block "
+                "h = block(h) and append; return torch.stack([model.lm_head(model.ln_f(s)) for s in states])."
+            ),
         ),
         atol=1e-5,
         rtol=1e-4,

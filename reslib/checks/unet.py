@@ -17,6 +17,7 @@ from reslib.checks.core import (
     read_answer,
     tiered_hint,
 )
+from reslib.language import tr
 from reslib.scenes import edge_band, iou, segmentation
 from reslib.unet import UNet
 from reslib.validate import typechecked
@@ -54,14 +55,22 @@ def check_valid_output_size(answer: Any) -> CheckResult:
         answer,
         lambda: _output_width(_valid_unet(OUTPUT_DEPTH), OUTPUT_INPUT),
         (
-            "follow one side of the image down 3 levels, through the bottleneck and up 3 levels: "
-            "what does each valid conv, each pool and each up-convolution do to the size? The "
-            "U-Net drawing above does the same for depth 4 and 572.",
-            "each level's two valid 3x3 convs take 4 pixels off; pooling halves; an up-conv doubles. "
-            "Down: 300 -> 296 -> 148, then twice more; the bottleneck takes 4 off; then up three "
-            "times: double, and take 4 off (the decoder's convs shrink the map too).",
+            tr(
+                "follow one side of the image down 3 levels, through the bottleneck and up 3 levels: "
+                "what does each valid conv, each pool and each up-convolution do to the size? The "
+                "U-Net drawing above does the same for depth 4 and 572."
+            ),
+            tr(
+                "each level's two valid 3x3 convs take 4 pixels off; pooling halves; an up-conv doubles. "
+                "Down: 300 -> 296 -> 148, then twice more; the bottleneck takes 4 off; then up three "
+                "times: double, and take 4 off (the decoder's convs shrink the map too)."
+            ),
         ),
-        what=f"the width a valid U-Net of depth {OUTPUT_DEPTH} returns for {OUTPUT_INPUT} pixels",
+        what=tr(
+            "the width a valid U-Net of depth {depth} returns for {size} pixels",
+            depth=OUTPUT_DEPTH,
+            size=OUTPUT_INPUT,
+        ),
     )
 
 
@@ -75,10 +84,14 @@ def check_tile_size(answer: Any) -> CheckResult:
     """
     name = "tile_size"
     hint = (
-        "the network takes only some sizes (the explorer above shows which): list the sizes a valid "
-        "depth-4 U-Net accepts near the paper's 572, and what each returns; how far apart are they?",
-        "572 -> 388, and the sizes that work are 16 apart, each giving an output 16 pixels smaller: "
-        "step down from 572 by 16 until the output would drop below 200, and keep the last size above it.",
+        tr(
+            "the network takes only some sizes (the explorer above shows which): list the sizes a valid "
+            "depth-4 U-Net accepts near the paper's 572, and what each returns; how far apart are they?"
+        ),
+        tr(
+            "572 -> 388, and the sizes that work are 16 apart, each giving an output 16 pixels smaller: "
+            "step down from 572 by 16 until the output would drop below 200, and keep the last size above it."
+        ),
     )
     try:
         answer = read_answer(answer)
@@ -91,7 +104,8 @@ def check_tile_size(answer: Any) -> CheckResult:
             _output_width(model, int(answer))
         except ValueError as err:
             why = str(err).split("; ")[0]  # the network's reason, without its list of sizes that work
-            return CheckResult(name, False, f"the network refuses it: {why}. {tiered_hint(name, hint)}")
+            message = tr("the network refuses it: {why}.", why=why)
+            return CheckResult(name, False, f"{message} {tiered_hint(name, hint)}")
 
     def measure() -> int:
         for size in range(1, 4096):
@@ -107,7 +121,11 @@ def check_tile_size(answer: Any) -> CheckResult:
         answer,
         measure,
         hint,
-        what=f"the smallest input a valid depth-{TILE_DEPTH} U-Net turns into at least {TILE_OUTPUT} pixels",
+        what=tr(
+            "the smallest input a valid depth-{depth} U-Net turns into at least {size} pixels",
+            depth=TILE_DEPTH,
+            size=TILE_OUTPUT,
+        ),
     )
 
 
@@ -129,16 +147,20 @@ def check_background_only_iou(answer: Any) -> CheckResult:
         answer,
         lambda: iou(torch.zeros_like(_test_masks()), _test_masks(), 3),
         (
-            "for each class c, IoU = |predicted c and true c| / |predicted c or true c|. Which "
-            "pixels are predicted background? Which are truly background? And for the disc class, "
-            "how many pixels are predicted disc?",
-            "background: every pixel is predicted background, so the intersection is the true "
-            "background and the union is every pixel: the IoU is background's share of the pixels "
-            "(from the class counts printed in section 3). A class never predicted has an "
-            "intersection of 0: its IoU is 0, however good the pixel accuracy looks.",
+            tr(
+                "for each class c, IoU = |predicted c and true c| / |predicted c or true c|. Which "
+                "pixels are predicted background? Which are truly background? And for the disc class, "
+                "how many pixels are predicted disc?"
+            ),
+            tr(
+                "background: every pixel is predicted background, so the intersection is the true "
+                "background and the union is every pixel: the IoU is background's share of the pixels "
+                "(from the class counts printed in section 3). A class never predicted has an "
+                "intersection of 0: its IoU is 0, however good the pixel accuracy looks."
+            ),
         ),
         atol=0.03,
-        what="the IoU per class measured on the test set",
+        what=tr("the IoU per class measured on the test set"),
     )
 
 
@@ -153,10 +175,14 @@ def check_edge_band(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckRes
         edge_band,
         cases,
         (
-            "a pixel is on an edge when the square of (2*width+1) pixels around it holds two "
-            "different labels: compare the largest and the smallest label in that square.",
-            "m = mask[:, None].float(); high = F.max_pool2d(m, 2*width+1, stride=1, padding=width); "
-            "low = -F.max_pool2d(-m, same arguments); return (high != low)[:, 0].",
+            tr(
+                "a pixel is on an edge when the square of (2*width+1) pixels around it holds two "
+                "different labels: compare the largest and the smallest label in that square."
+            ),
+            tr(
+                "m = mask[:, None].float(); high = F.max_pool2d(m, 2*width+1, stride=1, padding=width); "
+                "low = -F.max_pool2d(-m, same arguments); return (high != low)[:, 0]."
+            ),
         ),
         atol=0.0,
         rtol=0.0,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import torch
 
 from reslib.checks.core import CheckResult, compare
+from reslib.language import tr
 from reslib.validate import MAX_BLOCKS, require_float, require_int, typechecked
 
 __all__ = [
@@ -45,12 +46,16 @@ def check_second_moment_recursion(fn: Callable[[int, float, float, bool], object
         second_moment_reference,
         cases,
         (
-            "start from [1.0] and apply section 1's equation once per block: the skip keeps "
-            "E[h_{k-1}^2], the branch adds its own E[f^2], and the scale s multiplies the sum. "
-            "What does the branch's ReLU receive with and without BN?",
-            "each block adds the branch's E[f^2] = gain * E[ReLU(z)^2] = gain/2 * E[z^2], where "
-            "z is h_{k-1} (no BN) or the normalised h (BN: E[z^2] = 1), then multiplies the sum "
-            "by residual_scale**2. Return depth + 1 values.",
+            tr(
+                "start from [1.0] and apply section 1's equation once per block: the skip keeps "
+                "E[h_{k-1}^2], the branch adds its own E[f^2], and the scale s multiplies the sum. "
+                "What does the branch's ReLU receive with and without BN?"
+            ),
+            tr(
+                "each block adds the branch's E[f^2] = gain * E[ReLU(z)^2] = gain/2 * E[z^2], where "
+                "z is h_{k-1} (no BN) or the normalised h (BN: E[z^2] = 1), then multiplies the sum "
+                "by residual_scale**2. Return depth + 1 values."
+            ),
         ),
         atol=1e-9,
         rtol=1e-9,

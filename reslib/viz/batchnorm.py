@@ -19,6 +19,7 @@ from torch import nn
 
 from reslib import batchnorm as rl_batchnorm
 from reslib.batchnorm import RunningStatsTrace, running_stats_trace
+from reslib.language import tr
 from reslib.validate import require_int, require_memory, require_seed, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import CHAR_WIDTH, Diagram, shape_label, trace
@@ -96,48 +97,68 @@ def batch_norm_diagram(bn: nn.Module, input_size: Sequence[int], title: str | No
     require_memory("input_size", size, 3 * 4 * math.prod(size))  # the input, its output, a copy: float32
     calls = trace(bn, torch.zeros(size))
     c = bn.num_features
-    d = Diagram(title if title is not None else f"{kind}({c}) on {shape_label(size, batch=True)}")
+    if title is None:
+        title = tr("{module} on {size}", module=f"{kind}({c})", size=shape_label(size, batch=True))
+    d = Diagram(title)
     axes = _AXES[len(size)]
     count = "×".join(str(v) for v in (size[0], *size[2:]))
-    inp = d.box(0, 0, f"input x: {shape_label(calls[0].inputs[0], batch=True)} (N×C{axes[1:]})", kind="io")
+    inp = d.box(
+        0,
+        0,
+        tr(
+            "input x: {size} ({axes})",
+            size=shape_label(calls[0].inputs[0], batch=True),
+            axes=f"N×C{axes[1:]}",
+        ),
+        kind="io",
+    )
     values = f"{count} = {m}" if count != str(m) else str(m)
     stats = d.box(
         0,
         70,
-        f"batch statistics: {c} means μ, {c} variances σ²",
+        tr("batch statistics: {c} means μ, {c} variances σ²", c=c),
         kind="norm",
-        sub=f"one pair per channel, over {axes} = {values} values",
+        sub=tr("one pair per channel, over {axes} = {values} values", axes=axes, values=values),
     )
     d.arrow([inp.bottom, stats.top])
-    norm = d.box(0, 140, "normalise: x̂ = (x − μ) / √(σ² + ε)", kind="norm", sub=f"ε = {_number(bn.eps)}")
-    d.arrow([stats.bottom, norm.top], label="train mode")
+    norm = d.box(0, 140, tr("normalise: x̂ = (x − μ) / √(σ² + ε)"), kind="norm", sub=f"ε = {_number(bn.eps)}")
+    d.arrow([stats.bottom, norm.top], label=tr("train mode"))
     last = norm
     if bn.affine:
         affine = d.box(
-            0, 210, "scale and shift: y = γ·x̂ + β", kind="layer", sub=f"γ, β: {c} learned values each"
+            0,
+            210,
+            tr("scale and shift: y = γ·x̂ + β"),
+            kind="layer",
+            sub=tr("γ, β: {c} learned values each", c=c),
         )
         d.arrow([norm.bottom, affine.top])
         last = affine
     else:
-        d.text(0, 200, "affine=False: no γ, β (y = x̂)", size=10, colour=style.GREY)
-    out = d.box(0, last.y + 70, f"output y: {shape_label(calls[0].output, batch=True)}", kind="io")
+        d.text(0, 200, tr("affine=False: no γ, β (y = x̂)"), size=10, colour=style.GREY)
+    out = d.box(
+        0, last.y + 70, tr("output y: {size}", size=shape_label(calls[0].output, batch=True)), kind="io"
+    )
     d.arrow([last.bottom, out.top])
     right = stats.w / 2 + 130  # where the running statistics' column starts
     if bn.track_running_stats:
-        label = f"running statistics μ̂, σ̂² ({c} each)"
+        label = tr("running statistics μ̂, σ̂² ({c} each)", c=c)
         w = len(label) * 12 * CHAR_WIDTH + 16
         running = d.box(right + w / 2, 70, label, kind="io", w=w)
         if bn.momentum is None:
-            rules = ["cumulative averages of every batch's μ, σ²", "(momentum=None)"]
+            rules = [tr("cumulative averages of every batch's μ, σ²"), "(momentum=None)"]
         else:
             keep, new = _number(round(1 - bn.momentum, 10)), _number(bn.momentum)
-            rules = [f"μ̂ ← {keep}·μ̂ + {new}·μ", f"σ̂² ← {keep}·σ̂² + {new}·σ²·m/(m−1)  (momentum {new})"]
-        rules.append(f"m/(m−1) = {m}/{m - 1}: the unbiased variance")
+            rules = [
+                f"μ̂ ← {keep}·μ̂ + {new}·μ",
+                tr("σ̂² ← {keep}·σ̂² + {new}·σ²·m/(m−1)  (momentum {new})", keep=keep, new=new),
+            ]
+        rules.append(tr("m/(m−1) = {m}/{m_minus_1}: the unbiased variance", m=m, m_minus_1=m - 1))
         for i, rule in enumerate(rules):
             d.text(
                 right + 30, running.bottom[1] + 16 + 14 * i, rule, size=10, anchor="start", colour=style.GREY
             )
-        d.arrow([stats.right, running.left], label="train mode: update", dashed=True, colour=style.ORANGE)
+        d.arrow([stats.right, running.left], label=tr("train mode: update"), dashed=True, colour=style.ORANGE)
         d.arrow(
             [(right + 16, running.bottom[1]), (right + 16, norm.y), norm.right],
             dashed=True,
@@ -146,7 +167,7 @@ def batch_norm_diagram(bn: nn.Module, input_size: Sequence[int], title: str | No
         d.text(
             (right + 16 + norm.right[0]) / 2,
             norm.y + 14,
-            "eval mode: used instead of μ, σ²",
+            tr("eval mode: used instead of μ, σ²"),
             size=10,
             colour=style.BLUE,
         )
@@ -154,7 +175,7 @@ def batch_norm_diagram(bn: nn.Module, input_size: Sequence[int], title: str | No
         d.text(
             stats.right[0] + 12,
             stats.y + 4,
-            "track_running_stats=False: eval mode uses batch statistics too",
+            tr("track_running_stats=False: eval mode uses batch statistics too"),
             size=10,
             anchor="start",
             colour=style.GREY,
@@ -181,12 +202,12 @@ def lr_sweep_figure(
                     x=bad,
                     y=[3.0] * len(bad),
                     mode="markers",
-                    name=f"{label}: diverged",
+                    name=tr("{label}: diverged", label=label),
                     marker=dict(symbol="x", size=12, color=RED),
                 )
             )
-    fig.update_xaxes(title_text="learning rate", type="log")
-    fig.update_yaxes(title_text="training loss after training")
+    fig.update_xaxes(title_text=tr("learning rate"), type="log")
+    fig.update_yaxes(title_text=tr("training loss after training"))
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
@@ -201,21 +222,25 @@ def running_stats_figure(trace: RunningStatsTrace | None = None) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=3,
-        subplot_titles=("running statistics", "|train output - eval output|", "eval-mode output y"),
+        subplot_titles=(
+            tr("running statistics"),
+            tr("|train output - eval output|"),
+            tr("eval-mode output y"),
+        ),
     )
-    for name, color, dash in (
-        ("running mean", BLUE, None),
-        ("true mean", BLUE, "dash"),
-        ("running var", ORANGE, None),
-        ("true var", ORANGE, "dash"),
+    for key, name, color, dash in (  # key: the trace's meta, looked up by `find_trace`; name: its legend
+        ("running mean", tr("running mean"), BLUE, None),
+        ("true mean", tr("true mean"), BLUE, "dash"),
+        ("running var", tr("running var"), ORANGE, None),
+        ("true var", tr("true var"), ORANGE, "dash"),
     ):
         fig.add_trace(
-            go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash), meta=name), row=1, col=1
+            go.Scatter(mode="lines", name=name, line=dict(color=color, dash=dash), meta=key), row=1, col=1
         )
-    fig.add_trace(go.Scatter(mode="lines", name="gap", line=dict(color=GREEN), meta="gap"), row=1, col=2)
+    fig.add_trace(go.Scatter(mode="lines", name=tr("gap"), line=dict(color=GREEN), meta="gap"), row=1, col=2)
     fig.add_trace(go.Bar(name="y", marker_color=PURPLE, showlegend=False, meta="histogram"), row=1, col=3)
-    fig.update_xaxes(title_text="step", row=1, col=1)
-    fig.update_xaxes(title_text="step", row=1, col=2)
+    fig.update_xaxes(title_text=tr("step"), row=1, col=1)
+    fig.update_xaxes(title_text=tr("step"), row=1, col=2)
     fig.update_xaxes(title_text="y", range=[-12, 12], row=1, col=3)
     fig.update_layout(height=380, bargap=0, legend=dict(orientation="h", y=-0.25), **LAYOUT)
     if trace is not None:
@@ -255,19 +280,26 @@ def running_stats_explorer(steps: int = 100, seed: int = 0) -> Explorer:
     def redraw(batch_size: int, momentum: float, gamma: float, beta: float) -> str:
         t = running_stats_trace(batch_size, momentum, steps, gamma, beta, seed=seed)
         _update_running_stats_figure(figure, t)
-        return (
-            f"after {steps} steps: running mean {t.running_mean[-1]:.2f} (true "
-            f"{t.mean:.2f}), running var {t.running_var[-1]:.2f} (true {t.var:.2f}); "
-            f"train/eval gap on the last batch {t.gap[-1]:.3f}; output mean "
-            f"{t.output.mean():.2f}, std {t.output.std():.2f}"
+        return tr(
+            "after {steps} steps: running mean {running_mean:.2f} (true {mean:.2f}), running var "
+            "{running_var:.2f} (true {var:.2f}); train/eval gap on the last batch {gap:.3f}; output mean "
+            "{output_mean:.2f}, std {output_std:.2f}",
+            steps=steps,
+            running_mean=t.running_mean[-1],
+            mean=t.mean,
+            running_var=t.running_var[-1],
+            var=t.var,
+            gap=t.gap[-1],
+            output_mean=t.output.mean(),
+            output_std=t.output.std(),
         )
 
     controls = {
-        "batch_size": widgets.IntSlider(value=16, min=2, max=256, description="batch size"),
+        "batch_size": widgets.IntSlider(value=16, min=2, max=256, description=tr("batch size")),
         # log scale: the interesting momenta span 0.01-1; a linear float slider with step 0.01 also
         # got stuck under the keyboard in JupyterLab (0.1 -> 0.1 on ArrowRight)
         "momentum": widgets.FloatLogSlider(
-            value=0.1, base=10, min=-2, max=0, step=0.1, description="momentum"
+            value=0.1, base=10, min=-2, max=0, step=0.1, description=tr("momentum")
         ),
         "gamma": widgets.FloatSlider(value=1.0, min=-2.0, max=3.0, step=0.1, description="γ"),
         "beta": widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.1, description="β"),

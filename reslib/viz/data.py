@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.data import TensorData
+from reslib.language import tr
 from reslib.validate import require_int, typechecked
 from reslib.viz.style import LAYOUT
 
@@ -20,7 +21,9 @@ def mnist1d_figure(data: TensorData, per_class: int = 1) -> go.Figure:
     """The first `per_class` training signals of each digit, one panel per digit."""
     require_int("per_class", per_class, maximum=1000)
     x, y = data.x_train.cpu().numpy(), data.y_train.cpu().numpy()
-    fig = make_subplots(rows=2, cols=5, subplot_titles=[f"digit {d}" for d in range(10)], shared_yaxes=True)
+    fig = make_subplots(
+        rows=2, cols=5, subplot_titles=[tr("digit {digit}", digit=d) for d in range(10)], shared_yaxes=True
+    )
     for d in range(10):
         for i in np.flatnonzero(y == d)[:per_class]:
             fig.add_trace(
@@ -28,5 +31,5 @@ def mnist1d_figure(data: TensorData, per_class: int = 1) -> go.Figure:
                 row=d // 5 + 1,
                 col=d % 5 + 1,
             )
-    fig.update_layout(height=380, title="MNIST-1D: one 40-point signal per class", **LAYOUT)
+    fig.update_layout(height=380, title=tr("MNIST-1D: one 40-point signal per class"), **LAYOUT)
     return fig

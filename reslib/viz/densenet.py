@@ -17,6 +17,7 @@ from torch import nn
 
 from reslib.costs import densenet_parameter_count
 from reslib.densenet import DenseBlock, Transition, channel_plan
+from reslib.language import tr
 from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz import style
 from reslib.viz.diagram import Diagram, layer_label, shape_label, trace
@@ -102,7 +103,12 @@ def dense_block_diagram(
     d = Diagram(
         title
         if title is not None
-        else f"dense block: {len(layers)} layers, k0 = {block.in_channels}, k = {growth}"
+        else tr(
+            "dense block: {layers} layers, k0 = {k0}, k = {k}",
+            layers=len(layers),
+            k0=block.in_channels,
+            k=growth,
+        )
     )
     n = len(layers)
     lane_y = [-40.0 - LANE * (n - j) for j in range(n + 1)]  # x0's lane on top, the newest lowest
@@ -117,7 +123,7 @@ def dense_block_diagram(
             d.arrow([(column_x + dx, lane_y[j]), (column_x + dx * 0.3, into_y - 11)], colour=colour[j])
 
     # the block input x0, and its lane
-    inp = d.box(0, 0, f"input {shape_label(calls[''].inputs[0])}", kind="io")
+    inp = d.box(0, 0, tr("input {shape}", shape=shape_label(calls[""].inputs[0])), kind="io")
     d.arrow([inp.top, (0, lane_y[0])], head=False, colour=colour[0], width=2)
     lane_start.append(0.0)
     lane_label.append(f"x0: {shape_label(calls[''].inputs[0])}")
@@ -171,16 +177,21 @@ def dense_block_diagram(
             ROW + 12 - 20,
             ox + 75,
             y + 20,
-            label=f"transition: {conv.in_channels}→{conv.out_channels} channels "
-            f"(θ = {conv.out_channels / conv.in_channels:.3g}), "
-            f"{'×'.join(map(str, calls[''].output[2:]))} → {'×'.join(map(str, after[''][2:]))}",
+            label=tr(
+                "transition: {c_in}→{c_out} channels (θ = {theta:.3g}), {size_in} → {size_out}",
+                c_in=conv.in_channels,
+                c_out=conv.out_channels,
+                theta=conv.out_channels / conv.in_channels,
+                size_in="×".join(map(str, calls[""].output[2:])),
+                size_out="×".join(map(str, after[""][2:])),
+            ),
         )
         y += ROW + 8
-        result = d.box(ox, y, f"transition output {shape_label(after[''])}", kind="io")
+        result = d.box(ox, y, tr("transition output {shape}", shape=shape_label(after[""])), kind="io")
         d.arrow([previous.bottom, result.top], label=size)
     else:
         y += ROW + 12
-        result = d.box(ox, y, f"block output {size}", kind="io")
+        result = d.box(ox, y, tr("block output {shape}", shape=size), kind="io")
         d.arrow([previous.bottom, result.top])
     return d
 
@@ -211,13 +222,17 @@ def channel_figure(
     fig = go.Figure()
     for i, (x, y) in enumerate(_channel_bars(growth_rate, block_config, num_init_features, compression)):
         color = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Bar(x=x, y=y, name=f"block {i + 1}", marker_color=color, meta=f"block {i + 1}"))
+        name = tr("block {number}", number=i + 1)
+        fig.add_trace(go.Bar(x=x, y=y, name=name, marker_color=color, meta=f"block {i + 1}"))
     for i in range(len(fig.data), 4):  # fixed number of traces, so an explorer can update them
-        fig.add_trace(go.Bar(x=[], y=[], name=f"block {i + 1}", visible=False, meta=f"block {i + 1}"))
+        name = tr("block {number}", number=i + 1)
+        fig.add_trace(go.Bar(x=[], y=[], name=name, visible=False, meta=f"block {i + 1}"))
     fig.update_layout(
-        title=f"channels read by each dense layer (k={growth_rate}, theta={compression})",
-        xaxis_title="dense layer (counted through the network)",
-        yaxis_title="input channels",
+        title=tr(
+            "channels read by each dense layer (k={k}, theta={theta})", k=growth_rate, theta=compression
+        ),
+        xaxis_title=tr("dense layer (counted through the network)"),
+        yaxis_title=tr("input channels"),
         height=380,
         bargap=0.05,
         **LAYOUT,
@@ -243,23 +258,28 @@ def densenet_explorer(num_blocks: int = 3) -> Explorer:
                 trace.update(x=bars[i][0], y=bars[i][1], visible=True)
             else:
                 trace.update(x=[], y=[], visible=False)
-        figure.layout.title.text = (
-            f"channels read by each dense layer (k={growth_rate}, theta={compression:.2f})"
+        figure.layout.title.text = tr(
+            "channels read by each dense layer (k={k}, theta={theta:.2f})", k=growth_rate, theta=compression
         )
         params = densenet_parameter_count(
             growth_rate, config, 2 * growth_rate, compression=compression, num_classes=10, stem_type="cifar"
         )
         widest = max(max(y) for _, y in bars)
-        depth = 6 * layers + 4
-        return (
-            f"DenseNet-BC, depth {depth} ({num_blocks} blocks of {layers}), k0 = 2k = {2 * growth_rate}: "
-            f"{params:,} parameters; widest layer input {widest} channels"
+        return tr(
+            "DenseNet-BC, depth {depth} ({blocks} blocks of {layers}), k0 = 2k = {k0}: "
+            "{params:,} parameters; widest layer input {widest} channels",
+            depth=6 * layers + 4,
+            blocks=num_blocks,
+            layers=layers,
+            k0=2 * growth_rate,
+            params=params,
+            widest=widest,
         )
 
     controls = {
-        "growth_rate": widgets.IntSlider(value=12, min=1, max=48, description="growth k"),
-        "layers": widgets.IntSlider(value=16, min=1, max=40, description="layers/block"),
-        "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description="theta"),
+        "growth_rate": widgets.IntSlider(value=12, min=1, max=48, description=tr("growth k")),
+        "layers": widgets.IntSlider(value=16, min=1, max=40, description=tr("layers/block")),
+        "compression": widgets.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description=tr("theta")),
     }
     return Explorer(controls, figure, redraw, name="densenet_explorer")
 

@@ -29,11 +29,13 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
+import unicodedata
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from reslib.language import tr
 from reslib.runtime import local_seed
 from reslib.validate import require_choice, require_float, require_type, typechecked
 from reslib.viz import style
@@ -55,6 +57,7 @@ BOX_KINDS = style.DIAGRAM_BOXES
 NODE_FILL = style.WHITE
 FONT = "Helvetica, Arial, sans-serif"
 CHAR_WIDTH = 0.6  # an average glyph's width per unit of font size, for sizing a box to its label
+WIDE_CHAR_WIDTH = 1.0  # a wide glyph's (Hangul, CJK): about one font size, so a Korean label fits its box
 MARGIN = 12
 
 
@@ -97,7 +100,8 @@ def _n(v: float) -> str:
 
 
 def _text_width(text: str, size: float) -> float:
-    return len(text) * size * CHAR_WIDTH
+    wide = sum(unicodedata.east_asian_width(c) in ("W", "F") for c in text)
+    return len(text) * size * CHAR_WIDTH + wide * size * (WIDE_CHAR_WIDTH - CHAR_WIDTH)
 
 
 @typechecked
@@ -270,7 +274,7 @@ class Diagram:
         parts = [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
             f'viewBox="0 0 {_n(width)} {_n(height)}" font-family="{FONT}" role="img">',
-            f"<title>{html.escape(self.title or 'diagram')}</title>",
+            f"<title>{html.escape(self.title or tr('diagram'))}</title>",
             f'<rect x="0" y="0" width="{_n(width)}" height="{_n(height)}" fill="{style.WHITE}"/>',
         ]
         if self.title:
@@ -483,7 +487,7 @@ def layer_label(module: nn.Module) -> tuple[str, str] | None:
     if isinstance(module, _NORMS):
         name = {"BatchNorm1d": "BatchNorm", "BatchNorm2d": "BatchNorm"}.get(type(module).__name__)
         if isinstance(module, nn.GroupNorm):
-            name = f"GroupNorm ({module.num_groups} groups)"
+            name = tr("GroupNorm ({groups} groups)", groups=module.num_groups)
         return name or type(module).__name__, "norm"
     if isinstance(module, _ACTS):
         return type(module).__name__, "act"

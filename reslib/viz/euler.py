@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from reslib.euler import Trajectory, euler_trajectory
+from reslib.language import tr
 from reslib.validate import require_seed, typechecked
 from reslib.viz.explorer import Explorer, find_trace, plain_list
 from reslib.viz.registry import register_explorer
@@ -30,7 +31,7 @@ def euler_figure(residual: Trajectory | None = None, plain: Trajectory | None = 
 
     Traces (by key, see `find_trace`): "residual <i>" and "plain <i>", input i = 0..3.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("residual, h + f(h)/L", "plain, f(h)"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(tr("residual, h + f(h)/L"), tr("plain, f(h)")))
     for col, network in ((1, "residual"), (2, "plain")):
         for i in range(_INPUTS):
             fig.add_trace(
@@ -44,8 +45,8 @@ def euler_figure(residual: Trajectory | None = None, plain: Trajectory | None = 
                 row=1,
                 col=col,
             )
-        fig.update_xaxes(title_text="unit 1", row=1, col=col)
-        fig.update_yaxes(title_text="unit 2", row=1, col=col)
+        fig.update_xaxes(title_text=tr("unit 1"), row=1, col=col)
+        fig.update_yaxes(title_text=tr("unit 2"), row=1, col=col)
     fig.update_layout(height=400, **LAYOUT)
     if residual is not None and plain is not None:
         _update_euler_figure(fig, residual, plain)
@@ -78,13 +79,15 @@ def euler_explorer(seed: int = 0) -> Explorer:
             )
         _update_euler_figure(figure, *cache[depth])
         res, plain = (r.states[-1, :, :2] for r in cache[depth])
-        return (
-            f"{depth} layers: first input ends at {np.round(res[0], 2)} (residual), "
-            f"{np.round(plain[0], 2)} (plain)"
+        return tr(
+            "{depth} layers: first input ends at {residual} (residual), {plain} (plain)",
+            depth=depth,
+            residual=np.round(res[0], 2),
+            plain=np.round(plain[0], 2),
         )
 
     depths = [2**k for k in range(9)]
-    controls = {"depth": widgets.SelectionSlider(options=depths, value=16, description="layers L")}
+    controls = {"depth": widgets.SelectionSlider(options=depths, value=16, description=tr("layers L"))}
     return Explorer(controls, figure, redraw, name="euler_explorer")
 
 

@@ -20,12 +20,14 @@ import plotly.graph_objects as go
 import torch
 from plotly.basedatatypes import BaseTraceType
 
+from reslib.language import tr
 from reslib.validate import require_bool, require_float, require_int, require_tensor, typechecked
 from reslib.viz.style import ERROR_TEXT, STATUS_TEXT
 
 __all__ = [
     "UPDATE_LIMIT",
     "Explorer",
+    "architecture_label",
     "find_trace",
     "image_grid",
     "image_trace",
@@ -106,6 +108,15 @@ def require_control(name: str, value: object, control: widgets.ValueWidget) -> o
     elif isinstance(control, (widgets.FloatSlider, widgets.BoundedFloatText)):
         require_float(name, value, control.min, control.max, fix="the slider's range")
     return value
+
+
+@typechecked
+def architecture_label(architecture: str) -> str:
+    """A network's kind as the learner reads it: "plain" and "residual" in the current language.
+
+    The key stays English (a dict key, an option's value); any other label is shown as it is.
+    """
+    return {"plain": tr("plain"), "residual": tr("residual")}.get(architecture, architecture)
 
 
 @typechecked
@@ -224,7 +235,7 @@ class Explorer(widgets.VBox):
         whenever a default changes, and it means nothing to a reader without a kernel.
         """
         names = ", ".join(getattr(self, "controls", {}))
-        return f"<live explorer ({names}): run this notebook to use it>"
+        return tr("<live explorer ({names}): run this notebook to use it>", names=names)
 
     def _repr_mimebundle_(self, **kwargs) -> dict | None:
         """The widget view for a live kernel, with `repr(self)` whole as its plain text."""
@@ -280,7 +291,5 @@ class Explorer(widgets.VBox):
             self.status.value = f"<span style='color:{STATUS_TEXT}'>{html.escape(message)}</span>"
         except Exception as exc:  # show what happened instead of a silent dead widget
             self.error = exc
-            self.status.value = (
-                f"<span style='color:{ERROR_TEXT}'>could not draw: "
-                f"{html.escape(type(exc).__name__)}: {html.escape(str(exc))}</span>"
-            )
+            message = tr("could not draw: {error}: {message}", error=type(exc).__name__, message=str(exc))
+            self.status.value = f"<span style='color:{ERROR_TEXT}'>{html.escape(message)}</span>"

@@ -13,6 +13,7 @@ from reslib.data import TensorData
 from reslib.data import mnist1d as load_mnist1d
 from reslib.gradients import GradientFlow, gradient_flow
 from reslib.guard import require_work
+from reslib.language import tr
 from reslib.runtime import num_threads
 from reslib.validate import require_int, require_seed, typechecked
 from reslib.viz.explorer import UPDATE_LIMIT, Explorer, find_trace, plain_list
@@ -43,8 +44,8 @@ def gradient_norms_figure(norms: Mapping[str, Sequence[float]], title: str = "")
                 line=dict(color=COLORS.get(label)),
             )
         )
-    fig.update_xaxes(title_text="layer k (1 = next to the input)")
-    fig.update_yaxes(title_text="gradient norm ||dL/dW_k||", type="log", exponentformat="power")
+    fig.update_xaxes(title_text=tr("layer k (1 = next to the input)"))
+    fig.update_yaxes(title_text=tr("gradient norm ||dL/dW_k||"), type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
@@ -64,7 +65,7 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
         rows=1,
         cols=2,
         column_widths=[0.55, 0.45],
-        subplot_titles=("gradient norm per layer", "activations h_k (fraction of units)"),
+        subplot_titles=(tr("gradient norm per layer"), tr("activations h_k (fraction of units)")),
     )
     fig.add_trace(
         go.Scatter(mode="lines+markers", name="||dL/dW_k||", showlegend=False, meta="norms"), row=1, col=1
@@ -74,16 +75,16 @@ def gradient_flow_figure(result: GradientFlow | None = None) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             mode="markers",
-            name="SGD step rounds to no change",
+            name=tr("SGD step rounds to no change"),
             marker=dict(symbol="x", size=9, color=RED),
             meta="frozen",
         ),
         row=1,
         col=1,
     )
-    fig.update_xaxes(title_text="layer k", row=1, col=1)
+    fig.update_xaxes(title_text=tr("layer k"), row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
-    fig.update_xaxes(title_text="activation value", row=1, col=2)
+    fig.update_xaxes(title_text=tr("activation value"), row=1, col=2)
     fig.update_layout(height=380, legend=dict(x=1.0, y=1.0, xanchor="right"), **LAYOUT)
     if result is not None:
         _update_gradient_flow_figure(fig, result)
@@ -101,7 +102,7 @@ def _update_gradient_flow_figure(fig: go.Figure | go.FigureWidget, result: Gradi
     seen = set()
     histograms = [find_trace(fig, key) for key in _HISTOGRAMS]
     for trace, layer, hist in zip(histograms, result.layers, result.hist, strict=True):
-        trace.x, trace.y, trace.name = centers, plain_list(hist), f"layer {layer}"
+        trace.x, trace.y, trace.name = centers, plain_list(hist), tr("layer {layer}", layer=layer)
         trace.visible = layer not in seen
         seen.add(layer)
 
@@ -141,15 +142,19 @@ def gradient_explorer(
                 cache[key] = gradient_flow(depth, activation, x, y, width=width, seed=seed, residual=residual)
         result = cache[key]
         _update_gradient_flow_figure(figure, result)
-        kind = f"{depth} residual block{'s' if depth > 1 else ''}" if residual else f"depth {depth}"
-        return f"{kind}, {width} {activation} units per layer: {result.status}"
+        fields = dict(depth=depth, width=width, activation=activation, status=result.status)
+        if not residual:
+            return tr("depth {depth}, {width} {activation} units per layer: {status}", **fields)
+        if depth == 1:
+            return tr("{depth} residual block, {width} {activation} units per layer: {status}", **fields)
+        return tr("{depth} residual blocks, {width} {activation} units per layer: {status}", **fields)
 
     controls = {
-        "depth": widgets.IntSlider(value=20, min=1, max=50, description="depth", continuous_update=True),
+        "depth": widgets.IntSlider(value=20, min=1, max=50, description=tr("depth"), continuous_update=True),
         "activation": widgets.Dropdown(
-            options=["sigmoid", "tanh", "relu"], value="sigmoid", description="activation"
+            options=["sigmoid", "tanh", "relu"], value="sigmoid", description=tr("activation")
         ),
-        "residual": widgets.Checkbox(value=False, description="residual (skips)"),
+        "residual": widgets.Checkbox(value=False, description=tr("residual (skips)")),
     }
     return Explorer(controls, figure, redraw, name="gradient_explorer")
 

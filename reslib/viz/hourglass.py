@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.hourglass import StackedHourglass
+from reslib.language import tr
 from reslib.scenes import heatmap_argmax, keypoints
 from reslib.validate import require_int, typechecked
 from reslib.viz import style
@@ -55,7 +56,12 @@ def _residual_legend(model: StackedHourglass) -> str:
     convs = [m for m in r.modules() if isinstance(m, nn.Conv2d)]
     widths = "→".join([str(convs[0].in_channels), *(str(c.out_channels) for c in convs)])
     kernels = ", ".join(f"{c.kernel_size[0]}×{c.kernel_size[1]}" for c in convs)
-    return f"R: residual module, {type(r).__name__} {widths} (convs {kernels}) + identity"
+    return tr(
+        "R: residual module, {block} {widths} (convs {kernels}) + identity",
+        block=type(r).__name__,
+        widths=widths,
+        kernels=kernels,
+    )
 
 
 def _draw_hourglass(d: Diagram, hx: float, y0: float, order: int, prefix: str, out: dict) -> Box:
@@ -140,16 +146,27 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
     out = {c.name: c for c in trace(model, x)}
     order, stacks = model.order, model.num_stacks
     channels = stem_conv.out_channels
+    fields = dict(stacks=stacks, order=order, channels=channels, size=input_size)
     d = Diagram(
-        f"Stacked hourglass: {stacks} stack{'s' if stacks > 1 else ''} of order {order}, "
-        f"{channels} channels, input {input_size}×{input_size}"
+        tr(
+            "Stacked hourglass: {stacks} stacks of order {order}, {channels} channels, input {size}×{size}",
+            **fields,
+        )
+        if stacks > 1
+        else tr(
+            "Stacked hourglass: {stacks} stack of order {order}, {channels} channels, input {size}×{size}",
+            **fields,
+        )
     )
     hx = 0.0
     width = (order - 1) * STEP * 2 + INNER_GAP + 11  # from an hourglass's entry to its last "+"
     band = max(order * ROW + 20, 2 * 70) + 110
     stem_label = _chain_label(model.stem)
     stem_x = hx - 60 - (len(stem_label) * 7.2 + 16) / 2
-    image = d.box(stem_x, -70, f"input {stem_conv.in_channels}×{spatial_label(out[''].inputs[0])}", kind="io")
+    image_label = tr(
+        "input {channels}×{size}", channels=stem_conv.in_channels, size=spatial_label(out[""].inputs[0])
+    )
+    image = d.box(stem_x, -70, image_label, kind="io")
     stem = d.box(stem_x, 0, stem_label, kind="layer", sub=spatial_label(out["stem"].output))
     d.arrow([image.bottom, stem.top])
     d.arrow([stem.right, (hx, 0.0)], head=False)
@@ -157,7 +174,12 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
         y0 = s * band
         d.region(hx - 24, y0 - 22, hx + width + 12, y0 + order * ROW + 40, label=None)
         d.text(
-            hx - 18, y0 + order * ROW + 24, f"hourglass {s + 1}", size=10, anchor="start", colour=style.GREY
+            hx - 18,
+            y0 + order * ROW + 24,
+            tr("hourglass {number}", number=s + 1),
+            size=10,
+            anchor="start",
+            colour=style.GREY,
         )
         last = _draw_hourglass(d, hx, y0, order, f"hourglasses.{s}", out)
         feature_label = _chain_label(model.features[s])
@@ -169,12 +191,15 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
         head = d.box(fx, y0 + 70, head_label, kind=head_kind)
         d.arrow([features.bottom, head.top])
         final = s == stacks - 1
+        maps = out[f"heads.{s}"].output
         heat = d.box(
             fx,
             y0 + 140,
-            f"heat maps {out[f'heads.{s}'].output[1]}×{spatial_label(out[f'heads.{s}'].output)}",
+            tr("heat maps {maps}×{size}", maps=maps[1], size=spatial_label(maps)),
             kind="io",
-            sub=f"stack {s + 1}: to the loss" + ("; the prediction" if final else ""),
+            sub=tr("stack {number}: to the loss; the prediction", number=s + 1)
+            if final
+            else tr("stack {number}: to the loss", number=s + 1),
         )
         d.arrow([head.bottom, heat.top])
         if final:
@@ -184,7 +209,9 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
         d.arrow([features.right, merge.left], label=layer_label(model.merge_features[s])[0])
         d.arrow([heat.right, (mx, y0 + 140), merge.bottom])
         d.text(mx - 6, y0 + 104, layer_label(model.merge_heatmaps[s])[0], size=10, anchor="end")
-        d.arrow([(hx, y0), (hx, y0 - 40), (mx, y0 - 40), merge.top], label="identity", colour=style.RESIDUAL)
+        d.arrow(
+            [(hx, y0), (hx, y0 - 40), (mx, y0 - 40), merge.top], label=tr("identity"), colour=style.RESIDUAL
+        )
         down_y = y0 + band - 75
         d.arrow(
             [
@@ -200,8 +227,10 @@ def hourglass_diagram(model: StackedHourglass, input_size: int = 24) -> Diagram:
     d.text(
         hx,
         (stacks - 1) * band + band - 50,
-        _residual_legend(model)
-        + "; + adds; each stack's heat maps are supervised (intermediate supervision)",
+        tr(
+            "{residual}; + adds; each stack's heat maps are supervised (intermediate supervision)",
+            residual=_residual_legend(model),
+        ),
         size=10,
         anchor="start",
         colour=style.GREY,
@@ -234,14 +263,26 @@ def _require_matching(
         )
 
 
+def _keypoint_names() -> tuple[str, str]:
+    """The keypoints of `rl.scenes.keypoints`, as a figure names them."""
+    return tr("disc centre"), tr("square centre")
+
+
+def _marker_name(kind: str, name: object) -> str:
+    """A legend entry: "true disc centre" (`kind` "true") or "predicted disc centre" ("predicted")."""
+    return tr("true {name}", name=name) if kind == "true" else tr("predicted {name}", name=name)
+
+
 @typechecked
 def heatmap_figure(
     x: torch.Tensor,
     heatmaps: torch.Tensor,
     coords: torch.Tensor,
-    names: Sequence[str] = ("disc centre", "square centre"),
+    names: Sequence[str] | None = None,
 ) -> go.Figure:
     """One image, its predicted heat maps (one per keypoint), true (o) and argmax (x) keypoints.
+
+    `names` titles the heat maps, one per keypoint: by default "disc centre", "square centre".
 
     Traces (by key, see `find_trace`): "image", "heat map <j>" per keypoint j, and its markers
     "true <j> on image", "predicted <j> on image", "true <j> on heat map", "predicted <j> on heat map".
@@ -251,7 +292,8 @@ def heatmap_figure(
     require_real("coords", coords, ndim=2, fix="one image's keypoints (K, 2)")
     _require_matching(x, heatmaps, coords, "x", "heatmaps", "coords")
     k = heatmaps.shape[0]
-    fig = make_subplots(rows=1, cols=k + 1, subplot_titles=["image", *names[:k]])
+    names = _keypoint_names() if names is None else names
+    fig = make_subplots(rows=1, cols=k + 1, subplot_titles=[tr("image"), *names[:k]])
     h = x.shape[-1]
     fig.add_trace(image_trace(x[0]).update(meta="image"), row=1, col=1)
     pred = heatmap_argmax(heatmaps[None])[0]
@@ -275,7 +317,9 @@ def heatmap_figure(
                 fig.add_trace(point, row=1, col=col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, scaleanchor="x")
-    fig.update_layout(height=300, width=260 * (k + 1), title="o true keypoint, x heat-map maximum", **LAYOUT)
+    fig.update_layout(
+        height=300, width=260 * (k + 1), title=tr("o true keypoint, x heat-map maximum"), **LAYOUT
+    )
     return fig
 
 
@@ -285,12 +329,13 @@ def keypoint_grid_figure(
     heatmaps: torch.Tensor,
     coords: torch.Tensor,
     n: int = 8,
-    names: Sequence[str] = ("disc centre", "square centre"),
+    names: Sequence[str] | None = None,
 ) -> go.Figure:
     """The first `n` images, each with its true keypoints (o) and the heat maps' maxima (x).
 
     One colour per keypoint (blue: the first, orange: the second), so a swap shows as a blue x on
-    the orange o. Each title gives the two errors in pixels.
+    the orange o. Each title gives the two errors in pixels. `names` names the keypoints in the
+    legend: by default "disc centre", "square centre".
 
     Traces (by key, see `find_trace`): "image <i>", and "true <j> in <i>", "predicted <j> in <i>".
     """
@@ -299,6 +344,7 @@ def keypoint_grid_figure(
     require_real("coords", coords, ndim=3, fix="true keypoints (N, K, 2)")
     _require_matching(x, heatmaps, coords, "x", "heatmaps", "coords")
     require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
+    names = _keypoint_names() if names is None else names
     x, heatmaps, coords = x[:n].detach().cpu(), heatmaps[:n].detach().cpu(), coords[:n].detach().cpu()
     pred = heatmap_argmax(heatmaps)  # (n, K, 2) rows and columns
     err = (pred - coords).norm(dim=-1)  # (n, K)
@@ -321,7 +367,7 @@ def keypoint_grid_figure(
                     y=[h - 1 - float(points[i, j, 0])],
                     mode="markers",
                     marker=dict(symbol=symbol, size=12 if kind == "true" else 9, color=color, line_width=2),
-                    name=f"{kind} {names[j] if j < len(names) else j}",
+                    name=_marker_name(kind, names[j] if j < len(names) else j),
                     legendgroup=f"{kind} {j}",
                     showlegend=i == 0,
                     meta=f"{kind} {j} in {i}",
@@ -332,7 +378,7 @@ def keypoint_grid_figure(
     fig.update_layout(
         height=190 * rows + 90,
         width=170 * cols + 200,
-        title="o true keypoint, x heat-map maximum; titles: errors in pixels",
+        title=tr("o true keypoint, x heat-map maximum; titles: errors in pixels"),
         **LAYOUT,
     )
     return fig
@@ -374,15 +420,17 @@ def hourglass_explorer(x: torch.Tensor, outputs: Sequence[torch.Tensor], coords:
                     x=[float(pred[j, 1])], y=[h - 1 - float(pred[j, 0])]
                 )
         err = (pred - coords[example]).norm(dim=-1)
-        return (
-            f"stack {stack} of {len(outputs)}, example {example}: keypoint errors "
-            + ", ".join(f"{e:.1f}" for e in err.tolist())
-            + " pixels"
+        return tr(
+            "stack {stack} of {stacks}, example {example}: keypoint errors {errors} pixels",
+            stack=stack,
+            stacks=len(outputs),
+            example=example,
+            errors=", ".join(f"{e:.1f}" for e in err.tolist()),
         )
 
     controls = {
-        "stack": widgets.IntSlider(value=len(outputs), min=1, max=len(outputs), description="stack"),
-        "example": widgets.IntSlider(value=0, min=0, max=len(x) - 1, description="example"),
+        "stack": widgets.IntSlider(value=len(outputs), min=1, max=len(outputs), description=tr("stack")),
+        "example": widgets.IntSlider(value=0, min=0, max=len(x) - 1, description=tr("example")),
     }
     return Explorer(controls, figure, redraw, name="hourglass_explorer")
 

@@ -12,10 +12,11 @@ import plotly.graph_objects as go
 
 from reslib.data import mnist1d
 from reslib.landscape import Slice1D, Slice2D, loss_slice_2d
+from reslib.language import tr
 from reslib.mlp import mlp
 from reslib.runtime import local_seed, num_threads
 from reslib.validate import typechecked
-from reslib.viz.explorer import Explorer, find_trace, plain_list
+from reslib.viz.explorer import Explorer, architecture_label, find_trace, plain_list
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import LAYOUT
 
@@ -43,7 +44,7 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
             go.Contour(
                 colorscale="Viridis",
                 ncontours=30,
-                colorbar=dict(title="log10 loss"),
+                colorbar=dict(title=tr("log10 loss")),
                 contours=dict(coloring="heatmap"),
                 line=dict(width=0.5),
                 meta="loss",
@@ -52,7 +53,7 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
                 x=[0.0],
                 y=[0.0],
                 mode="markers",
-                name="trained",
+                name=tr("trained"),
                 marker=dict(color="white", symbol="x", size=10),
                 meta="trained",
             ),
@@ -62,8 +63,8 @@ def landscape_figure(result: Slice2D | None = None, title: str = "") -> go.Figur
         height=430,
         width=520,
         title=title,
-        xaxis_title="α (direction δ)",
-        yaxis_title="β (direction η)",
+        xaxis_title=tr("α (direction δ)"),
+        yaxis_title=tr("β (direction η)"),
         **LAYOUT,
     )
     if result is not None:
@@ -94,19 +95,32 @@ def landscape_explorer(slices: Mapping[tuple[int, str], Slice2D]) -> Explorer:
     def redraw(depth: int, architecture: str) -> str:
         result = slices.get((depth, architecture))
         if result is None:
-            return f"no slice was computed for {architecture} at depth {depth}"
+            return tr(
+                "no slice was computed for {architecture} at depth {depth}",
+                architecture=architecture_label(architecture),
+                depth=depth,
+            )
         _update_landscape_figure(figure, result)
-        figure.layout.title = f"{architecture}, {depth} layers"
+        figure.layout.title = tr(
+            "{architecture}, {depth} layers", architecture=architecture_label(architecture), depth=depth
+        )
         centre = result.loss[len(result.alphas) // 2, len(result.betas) // 2]
-        return (
-            f"{architecture}, depth {depth}: loss at the trained weights {centre:.3g}, largest "
-            f"{np.nanmax(result.loss):.3g}; non-convex at {result.nonconvexity:.0%} of the grid"
+        return tr(
+            "{architecture}, depth {depth}: loss at the trained weights {centre:.3g}, largest {largest:.3g}; "
+            "non-convex at {share:.0%} of the grid",
+            architecture=architecture_label(architecture),
+            depth=depth,
+            centre=centre,
+            largest=np.nanmax(result.loss),
+            share=result.nonconvexity,
         )
 
     controls = {
-        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description="depth"),
+        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description=tr("depth")),
         "architecture": widgets.Dropdown(
-            options=architectures, value=architectures[0], description="network"
+            options=[(architecture_label(a), a) for a in architectures],
+            value=architectures[0],
+            description=tr("network"),
         ),
     }
     return Explorer(controls, figure, redraw, name="landscape_explorer")
@@ -145,7 +159,7 @@ def slice_1d_figure(slices: Mapping[str, Slice1D], title: str = "") -> go.Figure
         fig.add_trace(
             go.Scatter(x=plain_list(result.alphas), y=plain_list(result.loss), name=label, mode="lines")
         )
-    fig.update_xaxes(title_text="α (step along a filter-normalised direction)")
-    fig.update_yaxes(title_text="training loss", type="log", exponentformat="power")
+    fig.update_xaxes(title_text=tr("α (step along a filter-normalised direction)"))
+    fig.update_yaxes(title_text=tr("training loss"), type="log", exponentformat="power")
     fig.update_layout(height=360, title=title, **LAYOUT)
     return fig

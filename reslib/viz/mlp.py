@@ -14,6 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from reslib.language import tr
 from reslib.mlp import MLP, ResidualBlock
 from reslib.validate import require_int, typechecked
 from reslib.viz import style
@@ -60,11 +61,18 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
     require_int("max_blocks", max_blocks, minimum=1)
     config = net.config
     kind = "residual" if config["residual"] else "plain"
-    d = Diagram(title if title is not None else f"{kind}, depth {config['depth']}")
+    if title is None:
+        depth = config["depth"]
+        title = (
+            tr("residual, depth {depth}", depth=depth)
+            if kind == "residual"
+            else tr("plain, depth {depth}", depth=depth)
+        )
+    d = Diagram(title)
     calls = trace(net, torch.zeros(2, _in_features(net)))
     out_shape = {c.name: c.output for c in calls}
     x, y = 0.0, 0.0
-    previous = d.box(x, y, f"input {shape_label(calls[0].inputs[0])}", kind="io")
+    previous = d.box(x, y, tr("input {shape}", shape=shape_label(calls[0].inputs[0])), kind="io")
 
     def chain(module: nn.Module, y: float, into: Box) -> tuple[Box, float]:
         """Draw `module`'s layers top to bottom from `into`; return the last box and the next y."""
@@ -87,7 +95,12 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
             hidden = len(names) - len(shown)
             y += STEP
             d.arrow([previous.bottom, (x, y - 14)], head=False, label=size)
-            d.text(x, y + 4, f"⋮ {hidden} more {'blocks' if kind == 'residual' else 'layers'} like these ⋮")
+            more = (
+                tr("⋮ {hidden} more blocks like these ⋮", hidden=hidden)
+                if kind == "residual"
+                else tr("⋮ {hidden} more layers like these ⋮", hidden=hidden)
+            )
+            d.text(x, y + 4, more)
             previous, size = Box(x, y + 14, 0, 0), None
             y += 10
         number = names.index(name) + (1 if kind == "residual" else 2) if name in names else 1
@@ -100,14 +113,20 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
             y += STEP
             add = d.node(x, y)
             d.arrow([last.bottom, add.top])
-            skip = "identity" if module.shortcut_scale == 1.0 else f"× {module.shortcut_scale:.3g}"
+            skip = tr("identity") if module.shortcut_scale == 1.0 else f"× {module.shortcut_scale:.3g}"
             d.arrow(
                 [(x, fork_y), (x - SKIP_OFFSET, fork_y), (x - SKIP_OFFSET, y), add.left],
                 label=skip,
                 colour=style.RESIDUAL,
                 width=2,
             )
-            d.region(x - SKIP_OFFSET - 12, fork_y - 4, x + 90, y + 16, label=f"block {number} ({name})")
+            d.region(
+                x - SKIP_OFFSET - 12,
+                fork_y - 4,
+                x + 90,
+                y + 16,
+                label=tr("block {number} ({name})", number=number, name=name),
+            )
             previous = add
             y += 16
             if module.residual_scale != 1.0:
@@ -128,11 +147,13 @@ def mlp_diagram(net: MLP, max_blocks: int = 2, title: str | None = None) -> Diag
             entry = Box(x, y + 6, 0, 0)
             d.arrow([previous.bottom, entry.top], head=False, label=size)
             previous, y = chain(module, y - STEP + 24, entry)
-            d.region(x - 90, top - 4, x + 90, y + 20, label=f"layer {number} ({name})")
+            d.region(
+                x - 90, top - 4, x + 90, y + 20, label=tr("layer {number} ({name})", number=number, name=name)
+            )
             y += 20
         size = shape_label(out_shape[name])
     y += STEP
-    out = d.box(x, y, f"output {shape_label(out_shape[''])}", kind="io")
+    out = d.box(x, y, tr("output {shape}", shape=shape_label(out_shape[""])), kind="io")
     d.arrow([previous.bottom, out.top], label=size)
     return d
 
@@ -160,7 +181,7 @@ def width_depth_figure(
             )
     names = list(errors)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.18)
-    rows = [f"{d} layers × {w}" for d, w in zip(depths, widths, strict=True)]
+    rows = [tr("{depth} layers × {width}", depth=d, width=w) for d, w in zip(depths, widths, strict=True)]
     for i, name in enumerate(names):
         z = np.asarray(errors[name], dtype=float)
         fig.add_trace(

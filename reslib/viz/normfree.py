@@ -12,6 +12,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from reslib.data import mnist1d
+from reslib.language import tr
 from reslib.mlp import MLP
 from reslib.normfree import SCHEMES, NormFreeBlock, normfree_mlp
 from reslib.runtime import local_seed, num_threads
@@ -40,11 +41,11 @@ def scheme_figure(results: Mapping[str, tuple[Sequence[float], History]] | None 
 
     Traces (by key, see `find_trace`): "profile <i>" and "curve <i>" of the i-th label.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("E[h_k²] at initialisation", "training loss"))
-    fig.update_xaxes(title_text="block k", row=1, col=1)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(tr("E[h_k²] at initialisation"), tr("training loss")))
+    fig.update_xaxes(title_text=tr("block k"), row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
-    fig.update_xaxes(title_text="epoch", row=1, col=2)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
+    fig.update_xaxes(title_text=tr("epoch"), row=1, col=2)
+    fig.update_yaxes(title_text=tr("cross-entropy"), row=1, col=2)
     fig.update_layout(height=380, **LAYOUT)
     for i, (label, (second, history)) in enumerate((results or {}).items()):
         colour = PALETTE[i % len(PALETTE)]
@@ -90,23 +91,36 @@ def scheme_explorer(results: Mapping[tuple[str, int], tuple[Sequence[float], His
         raise ValueError("results must hold at least one (scheme, depth) -> (profile, History) entry")
     schemes = list(dict.fromkeys(s for s, _ in results))
     depths = sorted({d for _, d in results})
-    figure = go.FigureWidget(scheme_figure({"network": next(iter(results.values()))}))
+    figure = go.FigureWidget(scheme_figure({tr("network"): next(iter(results.values()))}))
 
     def redraw(scheme: str, depth: int) -> str:
         if (scheme, depth) not in results:
-            return f"{scheme} was not trained at depth {depth}"
+            return tr("{scheme} was not trained at depth {depth}", scheme=scheme, depth=depth)
         second, history = results[scheme, depth]
         _update_scheme_figure(figure, second, history)
         growth = second[-1] / second[0]
         if history.diverged_at is not None:
-            outcome = f"diverged in epoch {history.diverged_at + 1}"
-        else:
-            outcome = f"training loss {history.train_loss[0]:.2f} -> {history.train_loss[-1]:.2f}"
-        return f"{scheme}, {depth} blocks: E[h²] grows {growth:.3g}x from stem to last block; {outcome}"
+            return tr(
+                "{scheme}, {depth} blocks: E[h²] grows {growth:.3g}x from stem to last block; "
+                "diverged in epoch {epoch}",
+                scheme=scheme,
+                depth=depth,
+                growth=growth,
+                epoch=history.diverged_at + 1,
+            )
+        return tr(
+            "{scheme}, {depth} blocks: E[h²] grows {growth:.3g}x from stem to last block; "
+            "training loss {first:.2f} -> {last:.2f}",
+            scheme=scheme,
+            depth=depth,
+            growth=growth,
+            first=history.train_loss[0],
+            last=history.train_loss[-1],
+        )
 
     controls = {
-        "scheme": widgets.Dropdown(options=schemes, value=schemes[0], description="init"),
-        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description="blocks"),
+        "scheme": widgets.Dropdown(options=schemes, value=schemes[0], description=tr("init")),
+        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description=tr("blocks")),
     }
     return Explorer(controls, figure, redraw, name="scheme_explorer")
 
@@ -141,16 +155,17 @@ def _zero(tensor: object) -> bool:
     return tensor is not None and not bool(tensor.detach().any())
 
 
-def _branch(block: NormFreeBlock) -> list[tuple[str, str, str | None]]:
-    """The branch of `block`, first to last, as (label, kind, note); the note marks what starts at 0."""
-    items: list[tuple[str, str, str | None]] = []
+def _branch(block: NormFreeBlock) -> list[tuple[str, str, str | None, bool]]:
+    """The branch of `block`, first to last, as (label, kind, note, zero); zero marks what starts at 0."""
+    items: list[tuple[str, str, str | None, bool]] = []
     b = block.biases
 
     def scalar_bias(i: int) -> None:
-        items.append((f"+ b{i + 1}", "io", f"scalar, {float(b[i].detach()):.3g} now"))
+        items.append((f"+ b{i + 1}", "io", tr("scalar, {value:.3g} now", value=float(b[i].detach())), False))
 
     def linear(layer: torch.nn.Linear) -> None:
-        items.append((layer_label(layer)[0], "layer", "W = 0 now" if _zero(layer.weight) else None))
+        zero = _zero(layer.weight)
+        items.append((layer_label(layer)[0], "layer", tr("W = 0 now") if zero else None, zero))
 
     if b is not None:
         scalar_bias(0)
@@ -158,21 +173,21 @@ def _branch(block: NormFreeBlock) -> list[tuple[str, str, str | None]]:
     if b is not None:
         scalar_bias(1)
     if layer_label(block.norm1) is not None:
-        items.append(("BatchNorm", "norm", None))
-    items.append((layer_label(block.act)[0], "act", None))
+        items.append(("BatchNorm", "norm", None, False))
+    items.append((layer_label(block.act)[0], "act", None, False))
     if b is not None:
         scalar_bias(2)
     linear(block.linear2)
     if block.scale is not None:
-        items.append(("× s", "io", f"scalar, {float(block.scale.detach()):.3g} now"))
+        items.append(("× s", "io", tr("scalar, {value:.3g} now", value=float(block.scale.detach())), False))
     if b is not None:
         scalar_bias(3)
     if layer_label(block.norm2) is not None:
-        gamma = block.norm2.weight
-        items.append(("BatchNorm", "norm", "γ = 0 now" if _zero(gamma) else None))
+        zero = _zero(block.norm2.weight)  # γ
+        items.append(("BatchNorm", "norm", tr("γ = 0 now") if zero else None, zero))
     if block.alpha is not None:
         alpha = float(block.alpha.detach())
-        items.append(("× α", "io", "α = 0 now" if alpha == 0 else f"α = {alpha:.3g}"))
+        items.append(("× α", "io", tr("α = 0 now") if alpha == 0 else f"α = {alpha:.3g}", alpha == 0))
     return items
 
 
@@ -196,9 +211,9 @@ def normfree_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Di
                 "model must be a NormFreeBlock or a network built by rl.normfree.normfree_mlp, got an "
                 "MLP whose blocks are not NormFreeBlocks; build it with rl.normfree.normfree_mlp(...)"
             )
-        block, where = model.blocks[0], f"block 1 of {len(model.blocks)}"
+        block, where = model.blocks[0], tr("block 1 of {count}", count=len(model.blocks))
     else:
-        block, where = model, "one block"
+        block, where = model, tr("one block")
     require_type("model", block, NormFreeBlock)
     d = Diagram(title if title is not None else block.scheme)
     x, y = 0.0, 0.0
@@ -207,12 +222,11 @@ def normfree_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Di
     y = fork_y
     last = None
     zeros = []
-    for label, kind, note in _branch(block):
+    for label, kind, note, zero in _branch(block):
         y += STEP
         box = d.box(x, y, label, kind=kind)
         d.arrow([last.bottom if last else (x, fork_y), box.top])
         if note:
-            zero = note.endswith("= 0 now")
             d.text(
                 box.right[0] + 8,
                 y + 4,
@@ -229,12 +243,12 @@ def normfree_diagram(model: NormFreeBlock | MLP, title: str | None = None) -> Di
     d.arrow([top.bottom, (x, fork_y)], head=False)
     d.arrow(
         [(x, fork_y), (x - SKIP_OFFSET, fork_y), (x - SKIP_OFFSET, y), add.left],
-        label="identity",
+        label=tr("identity"),
         colour=style.RESIDUAL,
         width=2,
     )
     d.region(x - SKIP_OFFSET - 14, fork_y - 10, x + 170, y + 16, label=where)
     y += STEP
-    out = d.box(x, y, "x + f(x)", kind="io", sub="= x now" if zeros else None)
+    out = d.box(x, y, "x + f(x)", kind="io", sub=tr("= x now") if zeros else None)
     d.arrow([add.bottom, out.top])
     return d

@@ -14,13 +14,14 @@ from plotly.subplots import make_subplots
 from torch import nn
 
 from reslib.data import TensorData, mnist1d
+from reslib.language import tr
 from reslib.mlp import MLP, ResidualBlock, mlp
 from reslib.paths import effective_paths, lesion, path_length_distribution
 from reslib.runtime import local_seed, num_threads
 from reslib.train import evaluate, fit
 from reslib.validate import require_int, typechecked
 from reslib.viz.diagram import Diagram, layer_label, shape_label, trace
-from reslib.viz.explorer import Explorer, find_trace, plain_list, require_control
+from reslib.viz.explorer import Explorer, architecture_label, find_trace, plain_list, require_control
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import DARK_GREY, GREY, LAYOUT, LIGHT_GREY, PALETTE, PLAIN, RESIDUAL
 
@@ -79,7 +80,7 @@ def unraveled_paths_diagram(net: MLP, title: str | None = None) -> Diagram:
     paths = [p for k in range(n + 1) for p in itertools.combinations(range(n), k)]
     per_length = Counter(len(p) for p in paths)
 
-    d = Diagram(title if title is not None else f"unraveled: 2^{n} = {len(paths)} paths")
+    d = Diagram(title if title is not None else tr("unraveled: 2^{n} = {count} paths", n=n, count=len(paths)))
     fan_x, out_x = 0.0, COLUMN * (n + 1) + 10
     start = d.box(fan_x, 0, f"h0 = stem(x), {stream}", kind="io")
     y, lanes = start.bottom[1] + 24, []
@@ -103,17 +104,25 @@ def unraveled_paths_diagram(net: MLP, title: str | None = None) -> Diagram:
             y += LANE
         middle = (top + y - LANE) / 2
         count = per_length[k]
-        d.text(fan_x - 10, middle + 4, f"length {k}: {count} path{'s' if count != 1 else ''}", anchor="end")
+        if count == 1:
+            group_label = tr("length {k}: {count} path", k=k, count=count)
+        else:
+            group_label = tr("length {k}: {count} paths", k=k, count=count)
+        d.text(fan_x - 10, middle + 4, group_label, anchor="end")
         y += GROUP_GAP
     last = lanes[-1]
     d.arrow([start.bottom, (fan_x, last)], head=False, colour=DARK_GREY)  # the input feeds every lane
     add = d.node(out_x, last + 36, "+")
     d.arrow([(out_x, lanes[0]), add.top], colour=DARK_GREY)
-    out = d.box(out_x, add.bottom[1] + 34, f"head → logits ({len(paths)} terms summed)", kind="io")
+    out = d.box(
+        out_x, add.bottom[1] + 34, tr("head → logits ({count} terms summed)", count=len(paths)), kind="io"
+    )
     d.arrow([add.bottom, out.top])
     steps = [layer_label(m) for m in net.blocks[0].children()]
     inside = " → ".join(label for label, _ in filter(None, steps))
-    d.text(fan_x - 10, out.y + 40, f"each f_j: {inside}", size=11, anchor="start", colour=GREY)
+    d.text(
+        fan_x - 10, out.y + 40, tr("each f_j: {layers}", layers=inside), size=11, anchor="start", colour=GREY
+    )
     d.paths = paths  # what was drawn, for a test to compare with the module
     return d
 
@@ -133,14 +142,14 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
         rows=1,
         cols=3,
         subplot_titles=(
-            "paths of each length (fraction)",
-            "gradient per path (log)",
-            "share of the total gradient",
+            tr("paths of each length (fraction)"),
+            tr("gradient per path (log)"),
+            tr("share of the total gradient"),
         ),
     )
     pmf = path_length_distribution(n_blocks)
     k = list(range(n_blocks + 1))
-    fig.add_trace(go.Bar(x=k, y=plain_list(pmf), marker_color=GREY, name="paths", meta="paths"), 1, 1)
+    fig.add_trace(go.Bar(x=k, y=plain_list(pmf), marker_color=GREY, name=tr("paths"), meta="paths"), 1, 1)
     g = np.zeros(n_blocks + 1) if magnitude is None else np.asarray(magnitude, float)
     fig.add_trace(
         go.Scatter(
@@ -148,7 +157,7 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
             y=plain_list(np.where(g > 0, g, np.nan)),
             mode="lines+markers",
             marker_color=RESIDUAL,
-            name="gradient",
+            name=tr("gradient"),
             meta="gradient",
         ),
         1,
@@ -156,10 +165,10 @@ def paths_figure(n_blocks: int, magnitude: Sequence[float] | None = None) -> go.
     )
     contribution = effective_paths(n_blocks, g).contribution if g.any() else np.zeros_like(g)
     fig.add_trace(
-        go.Bar(x=k, y=plain_list(contribution), marker_color=RESIDUAL, name="share", meta="share"), 1, 3
+        go.Bar(x=k, y=plain_list(contribution), marker_color=RESIDUAL, name=tr("share"), meta="share"), 1, 3
     )
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
-    fig.update_xaxes(title_text="path length k (residual branches taken)")
+    fig.update_xaxes(title_text=tr("path length k (residual branches taken)"))
     fig.update_layout(height=360, showlegend=False, **LAYOUT)
     return fig
 
@@ -171,7 +180,7 @@ def path_explorer(decay: float = 0.5) -> Explorer:
     The gradient of one path of length k is modelled as $g(k) = r^k$, with $r$ the factor one
     residual branch multiplies it by (measured on a trained network in the notebook).
     """
-    slider = widgets.FloatSlider(value=0.05, min=0.05, max=1.0, step=0.05, description="factor r")
+    slider = widgets.FloatSlider(value=0.05, min=0.05, max=1.0, step=0.05, description=tr("factor r"))
     slider.value = require_control("decay", decay, slider)  # in the slider's range: it would clamp it
     figure = go.FigureWidget(paths_figure(54, decay ** np.arange(55)))
 
@@ -182,14 +191,18 @@ def path_explorer(decay: float = 0.5) -> Explorer:
         eff = effective_paths(n_blocks, g)
         for key, y in (("paths", pmf), ("gradient", np.where(g > 0, g, np.nan)), ("share", eff.contribution)):
             find_trace(figure, key).update(x=k.tolist(), y=plain_list(y))
-        return (
-            f"{n_blocks} blocks, 2^{n_blocks} paths, mean length {n_blocks / 2:g}; "
-            f"90% of the gradient comes from lengths {eff.lo}-{eff.hi} "
-            f"({100 * eff.paths_fraction:.3g}% of all paths)"
+        return tr(
+            "{n} blocks, 2^{n} paths, mean length {mean:g}; 90% of the gradient comes from lengths {lo}-{hi} "
+            "({share:.3g}% of all paths)",
+            n=n_blocks,
+            mean=n_blocks / 2,
+            lo=eff.lo,
+            hi=eff.hi,
+            share=100 * eff.paths_fraction,
         )
 
     controls = {
-        "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description="blocks n"),
+        "n_blocks": widgets.IntSlider(value=54, min=1, max=110, description=tr("blocks n")),
         "factor": slider,
     }
     return Explorer(controls, figure, redraw, name="path_explorer")
@@ -202,10 +215,17 @@ register_explorer(path_explorer, lambda: dict(decay=0.5), ("n_blocks",), "03_res
 def lesion_figure(
     errors: Mapping[str, Sequence[float]],
     baseline: Mapping[str, float],
-    xlabel: str = "deleted block",
+    xlabel: str | None = None,
     title: str = "",
 ) -> go.Figure:
-    """Test error after each lesion (lines), with the intact networks' error (dashed)."""
+    """Test error after each lesion (lines), with the intact networks' error (dashed).
+
+    Args:
+        errors: label -> test error after each lesion.
+        baseline: label -> the intact network's test error.
+        xlabel: the x-axis title; by default "deleted block".
+        title: a heading.
+    """
     fig = go.Figure()
     for label, values in errors.items():
         color = RESIDUAL if "res" in label else PLAIN
@@ -219,8 +239,8 @@ def lesion_figure(
             )
         )
         fig.add_hline(y=baseline[label], line=dict(color=color, dash="dash"))
-    fig.update_xaxes(title_text=xlabel)
-    fig.update_yaxes(title_text="test error", range=[0, 1])
+    fig.update_xaxes(title_text=tr("deleted block") if xlabel is None else xlabel)
+    fig.update_yaxes(title_text=tr("test error"), range=[0, 1])
     fig.update_layout(height=360, title=title, **LAYOUT)
     return fig
 
@@ -237,19 +257,22 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
     sizes = {label: len(m.blocks) for label, m in models.items()}
     n = max(sizes.values())  # each network is lesioned within its own blocks
     intact = {label: evaluate(m, data)[1] for label, m in models.items()}
+    shown = [architecture_label(label) for label in labels]  # as the learner reads them
     figure = go.FigureWidget(
         go.Figure(
             [
-                go.Bar(x=labels, y=[intact[k] for k in labels], name="intact", marker_color=LIGHT_GREY),
+                go.Bar(x=shown, y=[intact[k] for k in labels], name=tr("intact"), marker_color=LIGHT_GREY),
                 go.Bar(
-                    x=labels,
+                    x=shown,
                     y=[intact[k] for k in labels],
-                    name="lesioned",
+                    name=tr("lesioned"),
                     marker_color=[RESIDUAL if "res" in k else PLAIN for k in labels],
                     meta="lesioned",
                 ),
             ],
-            layout=dict(height=360, barmode="group", yaxis=dict(title="test error", range=[0, 1]), **LAYOUT),
+            layout=dict(
+                height=360, barmode="group", yaxis=dict(title=tr("test error"), range=[0, 1]), **LAYOUT
+            ),
         )
     )
 
@@ -263,18 +286,29 @@ def lesion_explorer(models: Mapping[str, nn.Module], data: TensorData) -> Explor
                 drops[k] = list(range(min(first, sizes[k]), min(first + count, sizes[k])))
         errors = [evaluate(lesion(models[k], drops[k]), data)[1] for k in labels]
         find_trace(figure, "lesioned").y = plain_list(errors)
-        shown = "; ".join(
-            f"{k}: deleted blocks {drops[k] or 'none'}, error {e:.2f} (intact {intact[k]:.2f})"
-            for k, e in zip(labels, errors, strict=True)
-        )
-        how = f"random draw {first}" if choice == "random" else "consecutive"
-        return f"{how}: {shown}"
+        lines = []
+        for k, e in zip(labels, errors, strict=True):
+            fields = dict(label=architecture_label(k), error=e, intact=intact[k])
+            if drops[k]:
+                line = tr(
+                    "{label}: deleted blocks {blocks}, error {error:.2f} (intact {intact:.2f})",
+                    blocks=drops[k],
+                    **fields,
+                )
+            else:
+                line = tr("{label}: deleted blocks none, error {error:.2f} (intact {intact:.2f})", **fields)
+            lines.append(line)
+        if choice == "random":
+            return tr("random draw {draw}: {networks}", draw=first, networks="; ".join(lines))
+        return tr("consecutive: {networks}", networks="; ".join(lines))
 
     controls = {
-        "first": widgets.IntSlider(value=3, min=0, max=n - 1, description="first block"),
-        "count": widgets.IntSlider(value=1, min=0, max=n, description="blocks deleted"),
+        "first": widgets.IntSlider(value=3, min=0, max=n - 1, description=tr("first block")),
+        "count": widgets.IntSlider(value=1, min=0, max=n, description=tr("blocks deleted")),
         "choice": widgets.Dropdown(
-            options=["consecutive", "random"], value="consecutive", description="which"
+            options=[(tr("consecutive"), "consecutive"), (tr("random"), "random")],
+            value="consecutive",
+            description=tr("which"),
         ),
     }
     return Explorer(controls, figure, redraw, name="lesion_explorer")

@@ -18,7 +18,7 @@ from torch import nn
 
 from reslib.blocks import BasicBlock, BlockBase, Bottleneck, PadShortcut
 from reslib.costs import BlockCosts, StageCost, block_costs, stage_costs
-from reslib.preact import ShortcutGradients, shortcut_gradients
+from reslib.language import tr
 from reslib.resnet import ARCHITECTURES, ResNet
 from reslib.train import History
 from reslib.validate import require_bool, require_choice, require_int, typechecked
@@ -27,7 +27,7 @@ from reslib.viz.diagram import Box, Call, Diagram, layer_label, shape_label, tra
 from reslib.viz.explorer import Explorer, find_trace, plain_list, require_control
 from reslib.viz.registry import register_explorer
 from reslib.viz.style import BLUE, GREEN, LAYOUT, ORANGE
-from reslib.viz.training import METRICS
+from reslib.viz.training import METRICS, metric_label
 
 __all__ = [
     "NETWORKS",
@@ -40,8 +40,6 @@ __all__ = [
     "resnet_explorer",
     "resnet_figure",
     "responses_figure",
-    "shortcut_explorer",
-    "shortcut_figure",
 ]
 
 
@@ -58,7 +56,8 @@ def _shortcut_label(module: nn.Module) -> tuple[str, str] | None:
     """A shortcut layer's label: option A's zero padding by name and channels, anything else as a layer."""
     if isinstance(module, PadShortcut):
         stride = f", /{module.stride}" if module.stride > 1 else ""
-        return f"zero-pad {module.in_channels}→{module.out_channels}{stride}", "pool"
+        label = tr("zero-pad {c_in}→{c_out}", c_in=module.in_channels, c_out=module.out_channels)
+        return label + stride, "pool"
     return layer_label(module)
 
 
@@ -129,7 +128,7 @@ def block_diagram(block: BlockBase, input_size: int, title: str | None = None) -
     after = [(c, label) for i, c, label in drawn if i >= add_at and not c.name.startswith("downsample")]
 
     x = 0.0
-    previous = d.box(x, 0.0, f"input {shape_label(calls[0].inputs[0])}", kind="io")
+    previous = d.box(x, 0.0, tr("input {size}", size=shape_label(calls[0].inputs[0])), kind="io")
     y = 26.0  # the fork: the shortcut leaves here
     fork = (x, y)
     into, size = Box(x, y, 0, 0), None
@@ -165,7 +164,7 @@ def block_diagram(block: BlockBase, input_size: int, title: str | None = None) -
         else:
             d.arrow(
                 [fork, (col, fork[1]), (col, add.y), add.right],
-                label="identity",
+                label=tr("identity"),
                 colour=style.RESIDUAL,
                 width=2,
             )
@@ -173,7 +172,7 @@ def block_diagram(block: BlockBase, input_size: int, title: str | None = None) -
     else:
         previous = last
     last, y, size = chain(after, y, previous, size, x)
-    out = d.box(x, y + STEP, f"output {out_size}", kind="io")
+    out = d.box(x, y + STEP, tr("output {size}", size=out_size), kind="io")
     d.arrow([last.bottom, out.top], label=size if after else None)
     return d
 
@@ -181,13 +180,13 @@ def block_diagram(block: BlockBase, input_size: int, title: str | None = None) -
 def _stage_shortcut(block: nn.Module) -> str:
     """How a stage's first block skips: the identity, option A's zero padding, a projection, or not at all."""
     if getattr(block, "plain", False):
-        return "no shortcut (plain)"
+        return tr("no shortcut (plain)")
     downsample = getattr(block, "downsample", None)
     if downsample is None:
-        return "identity shortcuts"
+        return tr("identity shortcuts")
     if isinstance(downsample, PadShortcut):
-        return "zero-pad shortcut (A)"
-    return "1×1 projection (B)"
+        return tr("zero-pad shortcut (A)")
+    return tr("1×1 projection (B)")
 
 
 @typechecked
@@ -214,16 +213,21 @@ def resnet_diagram(model: ResNet, input_size: int, title: str | None = None) -> 
     convs = sum(
         1 for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d)) and "downsample" not in n
     )
-    d = Diagram(title if title is not None else f"ResNet, {convs + 1} weight layers")
+    d = Diagram(title if title is not None else tr("ResNet, {layers} weight layers", layers=convs + 1))
     x, y = 0.0, 0.0
-    previous = d.box(x, y, f"input {shape_label(calls[0].inputs[0])}", kind="io")
+    previous = d.box(x, y, tr("input {size}", size=shape_label(calls[0].inputs[0])), kind="io")
     size = None  # the size written on the next arrow: after a conv, a pool or a stage
     stem, head = [], []  # the stem's and the head's boxes, for the regions around them
     for name, module in model.named_children():
         if name.startswith("layer"):
             first = module[0]
             label = f"{name}: {type(first).__name__} ×{len(module)}"
-            sub = f"{output[name][1]} channels, stride {first.stride}, {_stage_shortcut(first)}"
+            sub = tr(
+                "{channels} channels, stride {stride}, {shortcut}",
+                channels=output[name][1],
+                stride=first.stride,
+                shortcut=_stage_shortcut(first),
+            )
             y += STEP + 10
             box = d.box(x, y, label, kind="block", sub=sub)
             d.arrow([previous.bottom, box.top], label=size)
@@ -239,10 +243,10 @@ def resnet_diagram(model: ResNet, input_size: int, title: str | None = None) -> 
         (head if name in ("avgpool", "fc") else stem).append(box)
         previous, size = box, shape_label(output[name]) if label[1] in ("layer", "pool") else None
     y += STEP
-    out = d.box(x, y, "class scores", kind="io")
+    out = d.box(x, y, tr("class scores"), kind="io")
     d.arrow([previous.bottom, out.top], label=size)
     half = max(b.w for b in stem + head) / 2 + 22
-    for boxes, label in ((stem, "stem"), (head, "head")):
+    for boxes, label in ((stem, tr("stem")), (head, tr("head"))):
         d.region(-half, boxes[0].top[1] - 5, half, boxes[-1].bottom[1] + 4, label=label)
     return d
 
@@ -251,6 +255,11 @@ _KINDS = ("basic", "bottleneck")
 
 
 _CONV_COLORS = {"conv1": BLUE, "conv2": ORANGE, "conv3": GREEN}
+
+
+def _kind_labels() -> list[str]:
+    """The x-axis names of `_KINDS`, in the language spoken now."""
+    return [tr("basic"), tr("bottleneck")]
 
 
 @typechecked
@@ -264,12 +273,12 @@ def block_cost_figure(costs: BlockCosts | None = None) -> go.Figure:
     Traces (by key, see `find_trace`): "conv1 params", "conv1 flops", ..., "conv3 flops".
     """
     costs = costs if costs is not None else block_costs(256, 64, 56, 3)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("conv parameters", "FLOPs per image"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(tr("conv parameters"), tr("FLOPs per image")))
     for conv in ("conv1", "conv2", "conv3"):
         for col in (1, 2):
             fig.add_trace(
                 go.Bar(
-                    x=list(_KINDS),
+                    x=_kind_labels(),
                     y=[0, 0],
                     name=conv,
                     legendgroup=conv,
@@ -311,10 +320,10 @@ def block_cost_explorer(
     Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
     """
     controls = {
-        "channels": widgets.IntSlider(value=16, min=16, max=1024, step=16, description="channels C"),
-        "planes": widgets.IntSlider(value=4, min=4, max=512, step=4, description="width"),
-        "size": widgets.IntSlider(value=1, min=1, max=112, description="map size"),
-        "kernel_size": widgets.IntSlider(value=1, min=1, max=7, step=2, description="kernel k"),
+        "channels": widgets.IntSlider(value=16, min=16, max=1024, step=16, description=tr("channels C")),
+        "planes": widgets.IntSlider(value=4, min=4, max=512, step=4, description=tr("width")),
+        "size": widgets.IntSlider(value=1, min=1, max=112, description=tr("map size")),
+        "kernel_size": widgets.IntSlider(value=1, min=1, max=7, step=2, description=tr("kernel k")),
     }
     given = dict(channels=channels, planes=planes, size=size, kernel_size=kernel_size)
     for name, value in given.items():
@@ -325,11 +334,19 @@ def block_cost_explorer(
         costs = block_costs(channels, planes, size, kernel_size)
         _update_block_cost_figure(figure, costs)
         (p_basic, p_bottle), (f_basic, f_bottle) = _totals(costs, "params"), _totals(costs, "flops")
-        return (
-            f"{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
-            f"basic {p_basic:,} weights / {f_basic / 1e9:.3g} GFLOPs, bottleneck "
-            f"{p_bottle:,} / {f_bottle / 1e9:.3g} GFLOPs "
-            f"(basic/bottleneck = {p_basic / p_bottle:.2f}x)"
+        return tr(
+            "{channels} channels, width {planes}, {size}x{size} map, {kernel_size}x{kernel_size}: "
+            "basic {p_basic:,} weights / {gf_basic:.3g} GFLOPs, "
+            "bottleneck {p_bottle:,} / {gf_bottle:.3g} GFLOPs (basic/bottleneck = {ratio:.2f}x)",
+            channels=channels,
+            planes=planes,
+            size=size,
+            kernel_size=kernel_size,
+            p_basic=p_basic,
+            gf_basic=f_basic / 1e9,
+            p_bottle=p_bottle,
+            gf_bottle=f_bottle / 1e9,
+            ratio=p_basic / p_bottle,
         )
 
     return Explorer(controls, figure, redraw, name="block_cost_explorer")
@@ -361,6 +378,15 @@ NETWORKS: Mapping[str, Mapping[str, object]] = MappingProxyType(
 STRIDES = MappingProxyType({"3x3 (torchvision, v1.5)": False, "first 1x1 (He et al., v1)": True})
 
 
+def _stride_label(key: str) -> str:
+    """A key of `STRIDES` as the learner reads it (the key itself stays English: code compares it)."""
+    labels = {
+        "3x3 (torchvision, v1.5)": tr("3x3 (torchvision, v1.5)"),
+        "first 1x1 (He et al., v1)": tr("first 1x1 (He et al., v1)"),
+    }
+    return labels.get(key, key)
+
+
 @typechecked
 def network_costs(name: str, stride_in_1x1: bool = False) -> list[StageCost]:
     """`reslib.costs.stage_costs` of a network named in `NETWORKS` (ImageNet at 224, CIFAR at 32).
@@ -388,18 +414,20 @@ def resnet_figure(
         specs=[[{"type": "table", "colspan": 2}, None], [{"type": "xy"}, {"type": "xy"}]],
         row_heights=[0.45, 0.55],
         vertical_spacing=0.08,
-        subplot_titles=("", "share per stage (%)", f"{metric}"),
+        subplot_titles=("", tr("share per stage (%)"), metric_label(metric)),
     )
     fig.add_trace(
         go.Table(
-            header=dict(values=["stage", "output shape", "blocks", "parameters", "MFLOPs"]),
+            header=dict(values=_table_header("")),
             cells=dict(values=[[], [], [], [], []]),
             meta="stages",
         ),
         row=1,
         col=1,
     )
-    fig.add_trace(go.Bar(x=[], y=[], name="parameters", marker_color=BLUE, meta="parameters"), row=2, col=1)
+    fig.add_trace(
+        go.Bar(x=[], y=[], name=tr("parameters"), marker_color=BLUE, meta="parameters"), row=2, col=1
+    )
     fig.add_trace(go.Bar(x=[], y=[], name="FLOPs", marker_color=ORANGE, meta="FLOPs"), row=2, col=1)
     for label in histories or {}:
         fig.add_trace(
@@ -414,10 +442,15 @@ def resnet_figure(
             row=2,
             col=2,
         )
-    fig.update_xaxes(title_text="epoch", row=2, col=2)
+    fig.update_xaxes(title_text=tr("epoch"), row=2, col=2)
     fig.update_layout(height=620, **LAYOUT)
     _update_resnet_figure(fig, network_costs(name), histories or {}, metric)
     return fig
+
+
+def _table_header(note: str) -> list[str]:
+    """The stage table's column names; `note` follows the FLOPs heading."""
+    return [tr("stage"), tr("output shape"), tr("blocks"), tr("parameters"), f"MFLOPs{note}"]
 
 
 def _update_resnet_figure(
@@ -434,7 +467,7 @@ def _update_resnet_figure(
     require_choice("metric", metric, METRICS)
     total_p, total_f = sum(r.params for r in rows), sum(r.flops for r in rows)
     table = find_trace(fig, "stages")
-    table.header.values = ["stage", "output shape", "blocks", "parameters", f"MFLOPs{note}"]
+    table.header.values = _table_header(note)
     table.cells.values = [
         [r.name for r in rows],
         ["x".join(map(str, r.shape)) for r in rows],
@@ -448,7 +481,7 @@ def _update_resnet_figure(
     for label, h in histories.items():
         values = getattr(h, METRICS[metric])
         find_trace(fig, f"curve of {label}").update(x=list(range(1, len(values) + 1)), y=plain_list(values))
-    fig.layout.annotations[-1].text = metric
+    fig.layout.annotations[-1].text = metric_label(metric)
 
 
 @typechecked
@@ -465,20 +498,43 @@ def resnet_explorer(histories: Mapping[str, History], name: str = "ResNet-18") -
     def redraw(network: str, stride: str, metric: str) -> str:
         rows = tables[network, STRIDES[stride]]
         basic = NETWORKS[network]["block"] is BasicBlock and STRIDES[stride]
-        note = " (basic blocks have no 1x1 conv: nothing moves)" if basic else ""
-        heading = " (basic blocks: no 1x1)" if basic else " (stride on 1x1, v1)" if STRIDES[stride] else ""
+        if basic:
+            heading = " " + tr("(basic blocks: no 1x1)")
+        elif STRIDES[stride]:
+            heading = " " + tr("(stride on 1x1, v1)")
+        else:
+            heading = ""
         _update_resnet_figure(figure, rows, histories, metric, heading)
         params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
         finals = ", ".join(f"{k} {getattr(h, METRICS[metric])[-1]:.3f}" for k, h in histories.items())
-        return (
-            f"{network}, stride on the {stride}{note}: {params:,} parameters, {flops / 2e9:.3g} GMACs "
-            f"per image; final {metric}: {finals}"
+        fields = dict(
+            network=network,
+            stride=_stride_label(stride),
+            params=params,
+            gmacs=flops / 2e9,
+            metric=metric_label(metric),
+            finals=finals,
+        )
+        if basic:
+            return tr(
+                "{network}, stride on the {stride} (basic blocks have no 1x1 conv: nothing moves): "
+                "{params:,} parameters, {gmacs:.3g} GMACs per image; final {metric}: {finals}",
+                **fields,
+            )
+        return tr(
+            "{network}, stride on the {stride}: {params:,} parameters, {gmacs:.3g} GMACs per image; "
+            "final {metric}: {finals}",
+            **fields,
         )
 
     controls = {
-        "network": widgets.Dropdown(options=list(NETWORKS), value=name, description="network"),
-        "stride": widgets.Dropdown(options=list(STRIDES), description="stride on"),
-        "metric": widgets.Dropdown(options=list(METRICS), value="training error", description="curves"),
+        "network": widgets.Dropdown(options=list(NETWORKS), value=name, description=tr("network")),
+        "stride": widgets.Dropdown(
+            options=[(_stride_label(k), k) for k in STRIDES], description=tr("stride on")
+        ),
+        "metric": widgets.Dropdown(
+            options=[(metric_label(k), k) for k in METRICS], value="training error", description=tr("curves")
+        ),
     }
     return Explorer(controls, figure, redraw, name="resnet_explorer")
 
@@ -503,75 +559,6 @@ register_explorer(resnet_explorer, _resnet_demo, ("network",), "07_resnet")
 
 
 @typechecked
-def shortcut_figure(results: Sequence[ShortcutGradients]) -> go.Figure:
-    r"""Gradient at each block relative to the output (log scale): measured, and $\lambda^{L-l}$.
-
-    Traces (by key, see `find_trace`): "measured <i>" and "reference <i>" for result i.
-    """
-    fig = go.Figure()
-    for i in range(len(results)):
-        fig.add_trace(go.Scatter(x=[], y=[], mode="lines+markers", name="", meta=f"measured {i}"))
-        fig.add_trace(
-            go.Scatter(x=[], y=[], mode="lines", line=dict(dash="dot"), name="", meta=f"reference {i}")
-        )
-    fig.update_xaxes(title_text="block l (0 = the first block's input)")
-    fig.update_yaxes(title_text="||dL/dh_l|| / ||dL/dh_L||", type="log", exponentformat="power")
-    fig.update_layout(height=380, **LAYOUT)
-    _update_shortcut_figure(fig, results)
-    return fig
-
-
-def _update_shortcut_figure(fig: go.Figure | go.FigureWidget, results: Sequence[ShortcutGradients]) -> None:
-    """Write `results` into a figure made by `shortcut_figure` (two traces per result)."""
-    for i, r in enumerate(results):
-        blocks = list(range(r.depth + 1))
-        lam, alpha = r.shortcut_scale, r.branch_scale
-        measured, reference = find_trace(fig, f"measured {i}"), find_trace(fig, f"reference {i}")
-        measured.x, measured.y = blocks, plain_list(r.norms)
-        measured.name = f"measured, λ = {lam:g}, α = {alpha:g}"
-        reference.x, reference.y = blocks, plain_list([lam ** (r.depth - l) for l in blocks])
-        reference.name = f"λ^(L-l) = {lam:g}^(L-l)"
-
-
-@typechecked
-def shortcut_explorer(depth: int = 40, shortcut_scale: float = 0.5, branch_scale: float = 0.1) -> Explorer:
-    r"""Notebook 07: shortcut scale $\lambda$, branch scale $\alpha$, depth -> gradient per block, live.
-
-    Each value must lie in its slider's range (ValueError): a slider would clamp it without a word.
-    """
-    controls = {
-        "depth": widgets.IntSlider(value=1, min=1, max=80, description="blocks L"),
-        "shortcut_scale": widgets.FloatSlider(
-            value=0.0, min=0.0, max=1.5, step=0.05, description="shortcut λ"
-        ),
-        "branch_scale": widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="branch α"),
-    }
-    for name, value in dict(depth=depth, shortcut_scale=shortcut_scale, branch_scale=branch_scale).items():
-        controls[name].value = require_control(name, value, controls[name])
-    first = shortcut_gradients(depth, shortcut_scale, branch_scale)
-    figure = go.FigureWidget(shortcut_figure([first]))
-
-    def redraw(depth: int, shortcut_scale: float, branch_scale: float) -> str:
-        r = shortcut_gradients(depth, shortcut_scale, branch_scale)  # one thread inside: ~10 ms
-        _update_shortcut_figure(figure, [r])
-        return (
-            f"{depth} blocks, λ = {shortcut_scale:g}, α = {branch_scale:g}: the gradient at the input is "
-            f"{r.at_input:.2g} x the output's ({r.per_block:.3g} per block; "
-            f"λ^L = {shortcut_scale**depth:.2g})"
-        )
-
-    return Explorer(controls, figure, redraw, name="shortcut_explorer")
-
-
-register_explorer(
-    shortcut_explorer,
-    lambda: dict(depth=40, shortcut_scale=0.5, branch_scale=0.1),
-    ("depth",),
-    "07_resnet",
-)
-
-
-@typechecked
 def responses_figure(responses: Mapping[str, Sequence[float]]) -> go.Figure:
     """He et al.'s Fig. 7 for our nets: the std of each layer's response against the layer index.
 
@@ -593,7 +580,7 @@ def responses_figure(responses: Mapping[str, Sequence[float]]) -> go.Figure:
                 line=dict(dash="dash" if name.startswith("plain") else "solid"),
             )
         )
-    fig.update_xaxes(title_text="layer index (each 3x3 conv of the stages, in order)")
-    fig.update_yaxes(title_text="std of the response (after BN, before ReLU/addition)")
+    fig.update_xaxes(title_text=tr("layer index (each 3x3 conv of the stages, in order)"))
+    fig.update_yaxes(title_text=tr("std of the response (after BN, before ReLU/addition)"))
     fig.update_layout(height=380, **LAYOUT)
     return fig

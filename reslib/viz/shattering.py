@@ -11,6 +11,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from reslib.guard import require_work
+from reslib.language import tr
 from reslib.shattering import (
     ShatteringResult,
     autocorrelation,
@@ -65,10 +66,10 @@ def shattering_figure(results: Mapping[str, ShatteringResult], max_lag: int = 40
             j,
         )
         fig.update_yaxes(range=[-1, 1], row=2, col=j)
-    fig.update_xaxes(title_text="input x", row=1)
-    fig.update_xaxes(title_text="lag (grid steps)", row=2)
+    fig.update_xaxes(title_text=tr("input x"), row=1)
+    fig.update_xaxes(title_text=tr("lag (grid steps)"), row=2)
     fig.update_yaxes(title_text="dy/dx", row=1, col=1)
-    fig.update_yaxes(title_text="autocorrelation", row=2, col=1)
+    fig.update_yaxes(title_text=tr("autocorrelation"), row=2, col=1)
     fig.update_layout(height=480, **LAYOUT)
     return fig
 
@@ -87,8 +88,8 @@ def lag1_figure(curves: Mapping[str, Sequence[float]], title: str = "") -> go.Fi
                 marker=dict(size=4),
             )
         )
-    fig.update_xaxes(title_text="depth (layers or residual blocks)")
-    fig.update_yaxes(title_text="lag-1 autocorrelation of dy/dx", range=[-0.3, 1.05])
+    fig.update_xaxes(title_text=tr("depth (layers or residual blocks)"))
+    fig.update_yaxes(title_text=tr("lag-1 autocorrelation of dy/dx"), range=[-0.3, 1.05])
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
@@ -127,22 +128,41 @@ def shattering_explorer(
     def redraw(depth: int, architecture: str, batch_norm: bool) -> str:
         g = cache[architecture == "residual", batch_norm][depth - 1]
         if not np.all(np.isfinite(g)):
-            return f"the gradient overflowed at depth {depth}"
+            return tr("the gradient overflowed at depth {depth}", depth=depth)
         r = autocorrelation(g, max_lag=40)
         find_trace(figure, "gradient of dy/dx").y = plain_list(g)
         find_trace(figure, "autocorrelation of dy/dx").y = plain_list(r)
-        kind = ("block" if architecture == "residual" else "layer") + ("s" if depth > 1 else "")
-        return (
-            f"{depth} {architecture} {kind}, {'with' if batch_norm else 'no'} batch norm: "
-            f"lag-1 autocorrelation {r[1]:.2f} (1 = smooth, 0 = white noise)"
+        if architecture == "residual":
+            network = (
+                tr("{depth} residual blocks", depth=depth)
+                if depth > 1
+                else tr("{depth} residual block", depth=depth)
+            )
+        else:
+            network = (
+                tr("{depth} feed-forward layers", depth=depth)
+                if depth > 1
+                else tr("{depth} feed-forward layer", depth=depth)
+            )
+        network = (
+            tr("{network}, with batch norm", network=network)
+            if batch_norm
+            else tr("{network}, no batch norm", network=network)
+        )
+        return tr(
+            "{network}: lag-1 autocorrelation {lag1:.2f} (1 = smooth, 0 = white noise)",
+            network=network,
+            lag1=r[1],
         )
 
     controls = {
-        "depth": widgets.IntSlider(value=24, min=1, max=max_depth, description="depth"),
+        "depth": widgets.IntSlider(value=24, min=1, max=max_depth, description=tr("depth")),
         "architecture": widgets.Dropdown(
-            options=["feed-forward", "residual"], value="feed-forward", description="architecture"
+            options=[(tr("feed-forward"), "feed-forward"), (tr("residual"), "residual")],
+            value="feed-forward",
+            description=tr("architecture"),
         ),
-        "batch_norm": widgets.Checkbox(value=True, description="batch norm"),
+        "batch_norm": widgets.Checkbox(value=True, description=tr("batch norm")),
     }
     return Explorer(controls, figure, redraw, name="shattering_explorer")
 

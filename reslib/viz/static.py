@@ -18,6 +18,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
+from reslib.language import tr
 from reslib.validate import require_int, typechecked
 from reslib.viz.explorer import Explorer
 from reslib.viz.registry import EXPLORERS
@@ -285,9 +286,9 @@ def static_explorer(
     for i, frame in enumerate(frames):
         if frame is None:
             exc = next(failed)
-            message = f"could not draw: {type(exc).__name__}: {exc}".replace("<", "&lt;")
-            frames[i] = (blank, {"title": {"text": message}})
-            labels[i] += " (could not draw)"
+            message = tr("could not draw: {error}: {message}", error=type(exc).__name__, message=str(exc))
+            frames[i] = (blank, {"title": {"text": message.replace("<", "&lt;")}})
+            labels[i] = tr("{values} (could not draw)", values=labels[i])
     start = _nearest(grid, original, frames_drawn)
     return _assemble(frames, labels, start, explorer.figure.layout.template)
 

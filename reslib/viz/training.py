@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from reslib.language import tr
 from reslib.train import History
 from reslib.validate import typechecked
 from reslib.viz.explorer import plain_list
@@ -18,6 +19,7 @@ __all__ = [
     "METRICS",
     "bar_figure",
     "curves_figure",
+    "metric_label",
     "training_curves_figure",
 ]
 
@@ -25,6 +27,20 @@ __all__ = [
 METRICS = MappingProxyType(
     {"training error": "train_error", "training loss": "train_loss", "test error": "test_error"}
 )
+
+
+@typechecked
+def metric_label(metric: str) -> str:
+    """A key of `METRICS` as a learner reads it, in the current language (the key itself stays English).
+
+    Any other string is shown as it is.
+    """
+    titles = {
+        "training error": tr("training error"),
+        "training loss": tr("training loss"),
+        "test error": tr("test error"),
+    }
+    return titles.get(metric, metric)
 
 
 @typechecked
@@ -37,24 +53,24 @@ def training_curves_figure(
         histories: label -> `History` from `reslib.train.fit`.
         final: label -> (train_loss, test_loss) measured after training.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("training loss per epoch", "after training"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(tr("training loss per epoch"), tr("after training")))
     for label, h in histories.items():
         fig.add_trace(
             go.Scatter(x=np.arange(1, h.epochs + 1), y=h.train_loss, name=label, mode="lines"), row=1, col=1
         )
     labels = list(final)
     fig.add_trace(
-        go.Bar(x=labels, y=[final[k][0] for k in labels], name="train loss", marker_color=BLUE),
+        go.Bar(x=labels, y=[final[k][0] for k in labels], name=tr("train loss"), marker_color=BLUE),
         row=1,
         col=2,
     )
     fig.add_trace(
-        go.Bar(x=labels, y=[final[k][1] for k in labels], name="test loss", marker_color=ORANGE),
+        go.Bar(x=labels, y=[final[k][1] for k in labels], name=tr("test loss"), marker_color=ORANGE),
         row=1,
         col=2,
     )
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=1)
+    fig.update_xaxes(title_text=tr("epoch"), row=1, col=1)
+    fig.update_yaxes(title_text=tr("cross-entropy"), row=1, col=1)
     fig.update_layout(height=380, barmode="group", **LAYOUT)
     return fig
 
@@ -76,7 +92,7 @@ def curves_figure(histories: Mapping[str, History], metric: str = "training erro
                 line=dict(dash="dash" if "plain" in label else "solid"),
             )
         )
-    fig.update_layout(height=360, xaxis_title="epoch", yaxis_title=metric, **LAYOUT)
+    fig.update_layout(height=360, xaxis_title=tr("epoch"), yaxis_title=metric_label(metric), **LAYOUT)
     return fig
 
 

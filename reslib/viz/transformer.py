@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from torch import nn
 
+from reslib.language import tr
 from reslib.runtime import local_seed, num_threads
 from reslib.sequences import SequenceRun, sequence_task
 from reslib.stream import GradientProfile, StreamReadout, gradient_profile, logit_lens
@@ -43,12 +44,14 @@ def placement_figure(results: Mapping[str, tuple[GradientProfile, SequenceRun]] 
     Traces (by key, see `find_trace`): "gradients <i>" and "curve <i>" of the i-th label.
     """
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=("gradient norm at initialisation, mlp.c_proj", "training loss")
+        rows=1,
+        cols=2,
+        subplot_titles=(tr("gradient norm at initialisation, mlp.c_proj"), tr("training loss")),
     )
-    fig.update_xaxes(title_text="block", row=1, col=1)
+    fig.update_xaxes(title_text=tr("block"), row=1, col=1)
     fig.update_yaxes(type="log", title_text="‖∂L/∂W‖", row=1, col=1)
-    fig.update_xaxes(title_text="step", row=1, col=2)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
+    fig.update_xaxes(title_text=tr("step"), row=1, col=2)
+    fig.update_yaxes(title_text=tr("cross-entropy"), row=1, col=2)
     fig.update_layout(height=380, **LAYOUT)
     for i, (label, (profile, run)) in enumerate((results or {}).items()):
         colour = _COLORS[i % len(_COLORS)]
@@ -92,26 +95,48 @@ def placement_explorer(
         raise ValueError("results must hold at least one (depth, placement, warmup) -> (profile, run) entry")
     depths = sorted({d for d, _, _ in results})
     placements = list(dict.fromkeys(p for _, p, _ in results))
-    figure = go.FigureWidget(placement_figure({"model": next(iter(results.values()))}))
+    figure = go.FigureWidget(placement_figure({tr("model"): next(iter(results.values()))}))
 
     def redraw(depth: int, placement: str, warmup: bool) -> str:
         if (depth, placement, warmup) not in results:
-            return f"{placement} with{'' if warmup else 'out'} warm-up was not trained at {depth} blocks"
+            if warmup:
+                return tr(
+                    "{placement} with warm-up was not trained at {depth} blocks",
+                    placement=placement,
+                    depth=depth,
+                )
+            return tr(
+                "{placement} without warm-up was not trained at {depth} blocks",
+                placement=placement,
+                depth=depth,
+            )
         profile, run = results[depth, placement, warmup]
         _update_placement_figure(figure, profile, run)
         if run.diverged_at is not None:
-            outcome = f"diverged at step {run.diverged_at + 1}"
+            outcome = tr("diverged at step {step}", step=run.diverged_at + 1)
         else:
-            outcome = f"loss {run.loss[0]:.2f} -> {run.final_loss:.2f}, test accuracy {run.accuracy:.0%}"
-        return (
-            f"{placement}, {depth} blocks, {'with' if warmup else 'no'} warm-up: last/first block gradient "
-            f"{profile.growth:.2f}; {outcome}"
+            outcome = tr(
+                "loss {first:.2f} -> {final:.2f}, test accuracy {accuracy:.0%}",
+                first=run.loss[0],
+                final=run.final_loss,
+                accuracy=run.accuracy,
+            )
+        fields = dict(placement=placement, depth=depth, growth=profile.growth, outcome=outcome)
+        if warmup:
+            return tr(
+                "{placement}, {depth} blocks, with warm-up: "
+                "last/first block gradient {growth:.2f}; {outcome}",
+                **fields,
+            )
+        return tr(
+            "{placement}, {depth} blocks, no warm-up: last/first block gradient {growth:.2f}; {outcome}",
+            **fields,
         )
 
     controls = {
-        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description="blocks"),
-        "placement": widgets.ToggleButtons(options=placements, value=placements[-1], description="norm"),
-        "warmup": widgets.Checkbox(value=False, description="warm-up"),
+        "depth": widgets.SelectionSlider(options=depths, value=depths[-1], description=tr("blocks")),
+        "placement": widgets.ToggleButtons(options=placements, value=placements[-1], description=tr("norm")),
+        "warmup": widgets.Checkbox(value=False, description=tr("warm-up")),
     }
     return Explorer(controls, figure, redraw, name="placement_explorer")
 
@@ -152,30 +177,34 @@ def lens_figure(readout: StreamReadout | None = None, block: int = 0) -> go.Figu
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("logit lens on one sequence", "the stream, block by block"),
+        subplot_titles=(tr("logit lens on one sequence"), tr("the stream, block by block")),
         specs=[[{}, {"secondary_y": True}]],
     )
     fig.add_trace(go.Heatmap(colorscale="Blues", zmin=0, zmax=1, showscale=False, meta="lens"), row=1, col=1)
     fig.add_trace(
-        go.Scatter(mode="markers", marker=dict(symbol="x", color=RED, size=9), name="target", meta="target")
+        go.Scatter(
+            mode="markers", marker=dict(symbol="x", color=RED, size=9), name=tr("target"), meta="target"
+        )
     )
-    fig.add_trace(go.Scatter(mode="lines+markers", name="RMS of the stream", meta="RMS"), row=1, col=2)
+    fig.add_trace(go.Scatter(mode="lines+markers", name=tr("RMS of the stream"), meta="RMS"), row=1, col=2)
     fig.add_trace(
-        go.Scatter(mode="lines+markers", name="logit-lens accuracy", meta="accuracy"),
+        go.Scatter(mode="lines+markers", name=tr("logit-lens accuracy"), meta="accuracy"),
         row=1,
         col=2,
         secondary_y=True,
     )
     fig.add_trace(
-        go.Scatter(mode="markers", marker=dict(size=14, color=ORANGE), name="this block", meta="this block"),
+        go.Scatter(
+            mode="markers", marker=dict(size=14, color=ORANGE), name=tr("this block"), meta="this block"
+        ),
         row=1,
         col=2,
     )
-    fig.update_xaxes(title_text="predicted digit", dtick=1, row=1, col=1)
-    fig.update_yaxes(title_text="output position", autorange="reversed", dtick=1, row=1, col=1)
-    fig.update_xaxes(title_text="after block (0: embedding)", row=1, col=2)
+    fig.update_xaxes(title_text=tr("predicted digit"), dtick=1, row=1, col=1)
+    fig.update_yaxes(title_text=tr("output position"), autorange="reversed", dtick=1, row=1, col=1)
+    fig.update_xaxes(title_text=tr("after block (0: embedding)"), row=1, col=2)
     fig.update_yaxes(title_text="RMS", row=1, col=2)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=2, secondary_y=True)
+    fig.update_yaxes(title_text=tr("accuracy"), range=[0, 1.05], row=1, col=2, secondary_y=True)
     fig.update_layout(height=400, **LAYOUT)
     if readout is not None:
         require_int(
@@ -206,14 +235,27 @@ def lens_explorer(readout: StreamReadout) -> Explorer:
         _update_lens_figure(figure, readout, block)
         guess = readout.probs[block].argmax(-1)
         right = int((guess == readout.target).sum())
-        where = "the embedding" if block == 0 else f"block {block}"
-        return (
-            f"after {where}: decoded {''.join(map(str, guess.tolist()))} for target "
-            f"{''.join(map(str, readout.target.tolist()))} ({right} of {len(guess)} right); "
-            f"accuracy over the test set {readout.accuracy[block]:.0%}"
+        fields = dict(
+            decoded="".join(map(str, guess.tolist())),
+            target="".join(map(str, readout.target.tolist())),
+            right=right,
+            total=len(guess),
+            accuracy=readout.accuracy[block],
+        )
+        if block == 0:
+            return tr(
+                "after the embedding: decoded {decoded} for target {target} ({right} of {total} right); "
+                "accuracy over the test set {accuracy:.0%}",
+                **fields,
+            )
+        return tr(
+            "after block {block}: decoded {decoded} for target {target} ({right} of {total} right); "
+            "accuracy over the test set {accuracy:.0%}",
+            block=block,
+            **fields,
         )
 
-    slider = widgets.IntSlider(value=readout.n_layer, min=0, max=readout.n_layer, description="block")
+    slider = widgets.IntSlider(value=readout.n_layer, min=0, max=readout.n_layer, description=tr("block"))
     return Explorer({"block": slider}, figure, redraw, name="lens_explorer")
 
 
@@ -240,8 +282,9 @@ def _attention_label(block: Block) -> tuple[str, str]:
     attn = block.attn
     d_model = attn.c_proj.out_features
     heads = attn.n_head
-    mask = ", causal" if attn.causal else ""
-    return f"Self-attention, {heads} heads", f"d_head {d_model // heads}{mask}"
+    d_head = d_model // heads
+    sub = tr("d_head {d_head}, causal", d_head=d_head) if attn.causal else f"d_head {d_head}"
+    return tr("Self-attention, {heads} heads", heads=heads), sub
 
 
 def _mlp_label(block: Block) -> tuple[str, str]:
@@ -279,19 +322,21 @@ def transformer_block_diagram(model: Block | Transformer, title: str | None = No
     d = Diagram(title if title is not None else ("pre-LN" if pre else "post-LN"))
     x, y = 0.0, 0.0
     if whole:
-        top = d.box(x, y, "tokens", kind="io")
+        top = d.box(x, y, tr("tokens"), kind="io")
         y += STEP
         emb = d.box(
             x,
             y,
             "Embedding wte + wpe",
             kind="layer",
-            sub=f"{model.vocab_size} tokens, {model.block_size} positions",
+            sub=tr(
+                "{vocab} tokens, {positions} positions", vocab=model.vocab_size, positions=model.block_size
+            ),
         )
         d.arrow([top.bottom, emb.top])
         previous: Box = emb
     else:
-        previous = d.box(x, y, "stream in", kind="io")
+        previous = d.box(x, y, tr("stream in"), kind="io")
     block_top = y + 30
 
     def branch(into: Box, y: float, norm_name: str, label: tuple[str, str], kind: str) -> tuple[Box, float]:
@@ -304,12 +349,12 @@ def transformer_block_diagram(model: Block | Transformer, title: str | None = No
             inner.append(d.box(BRANCH_X, by, f"LayerNorm {norm_name}", kind="norm"))
         by += STEP
         inner.append(d.box(BRANCH_X, by, label[0], kind=kind, sub=label[1]))
-        d.arrow([(x, fork_y), (BRANCH_X, fork_y), inner[0].top], label="read")
+        d.arrow([(x, fork_y), (BRANCH_X, fork_y), inner[0].top], label=tr("read"))
         for a, b in zip(inner, inner[1:], strict=False):
             d.arrow([a.bottom, b.top])
         add_y = by + STEP
         add = d.node(x, add_y)
-        d.arrow([inner[-1].bottom, (BRANCH_X, add_y), add.right], label="write")
+        d.arrow([inner[-1].bottom, (BRANCH_X, add_y), add.right], label=tr("write"))
         d.arrow([into.bottom, add.top], colour=style.RESIDUAL, width=2.5)
         return add, add_y
 
@@ -327,11 +372,15 @@ def transformer_block_diagram(model: Block | Transformer, title: str | None = No
         ln = d.box(x, y, "LayerNorm ln_2", kind="norm")
         d.arrow([add2.bottom, ln.top], colour=style.RESIDUAL, width=2.5)
         last = ln
-    where = "norm inside each branch" if pre else "norm on the stream"
-    name = f"block 1 of {len(model.blocks)}" if whole else "one block"
-    d.text(x - 10, block_top + 40, "residual stream", size=10, anchor="end", colour=style.RESIDUAL)
+    if whole and pre:
+        region = tr("block 1 of {blocks}: norm inside each branch", blocks=len(model.blocks))
+    elif whole:
+        region = tr("block 1 of {blocks}: norm on the stream", blocks=len(model.blocks))
+    else:
+        region = tr("one block: norm inside each branch") if pre else tr("one block: norm on the stream")
+    d.text(x - 10, block_top + 40, tr("residual stream"), size=10, anchor="end", colour=style.RESIDUAL)
     d.text(x - 10, block_top + 54, f"d_model {d_model}", size=10, anchor="end", colour=style.RESIDUAL)
-    d.region(x - 105, block_top, BRANCH_X + 95, y + 22, label=f"{name}: {where}")
+    d.region(x - 105, block_top, BRANCH_X + 95, y + 22, label=region)
     y += 22
     if whole:
         if isinstance(model.ln_f, nn.LayerNorm):
@@ -343,10 +392,10 @@ def transformer_block_diagram(model: Block | Transformer, title: str | None = No
         head = d.box(x, y, layer_label(model.lm_head)[0], kind="layer")
         d.arrow([last.bottom, head.top], colour=style.RESIDUAL if last is add2 else style.DARK_GREY)
         y += STEP
-        out = d.box(x, y, "logits", kind="io")
+        out = d.box(x, y, tr("logits"), kind="io")
         d.arrow([head.bottom, out.top])
     else:
         y += STEP - 10
-        out = d.box(x, y, "stream out", kind="io")
+        out = d.box(x, y, tr("stream out"), kind="io")
         d.arrow([last.bottom, out.top], colour=style.RESIDUAL, width=2.5)
     return d

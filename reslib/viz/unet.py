@@ -10,6 +10,7 @@ import torch
 from plotly.subplots import make_subplots
 from torch import nn
 
+from reslib.language import tr
 from reslib.unet import UNet, unet_output_size, unet_shape_trace
 from reslib.validate import require_int, require_memory, typechecked
 from reslib.viz import style
@@ -78,10 +79,16 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     out = {c.name: c for c in trace(model, x)}
     depth = model.depth
     bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    fields = dict(
+        depth=depth,
+        padding=model.padding,
+        size_in=spatial_label(out[""].inputs[0]),
+        size_out=spatial_label(out[""].output),
+    )
     d = Diagram(
-        f"U-Net, depth {depth}, {model.padding} padding: "
-        f"{spatial_label(out[''].inputs[0])} → {spatial_label(out[''].output)}"
-        + (" (BN after each conv)" if bn else "")
+        tr("U-Net, depth {depth}, {padding} padding: {size_in} → {size_out} (BN after each conv)", **fields)
+        if bn
+        else tr("U-Net, depth {depth}, {padding} padding: {size_in} → {size_out}", **fields)
     )
     half = BOX_W / 2
     ex = [i * SHIFT for i in range(depth)]  # encoder boxes, left side, moving in as they go down
@@ -95,7 +102,8 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
         return d.box(px, py, _double_conv_label(model.get_submodule(name)), sub=sub, w=BOX_W)
 
     # the input, at the top left
-    image = d.box(ex[0], y[0] - ROW, f"input {in_channels}×{spatial_label(out[''].inputs[0])}", kind="io")
+    image_label = tr("input {channels}×{size}", channels=in_channels, size=spatial_label(out[""].inputs[0]))
+    image = d.box(ex[0], y[0] - ROW, image_label, kind="io")
     enc = []
     for i in range(depth):
         box = level_box(ex[i], y[i], f"down.{i}")
@@ -142,11 +150,15 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
         if model.skips:
             join = d.node(cx[i], y[i], "C")
             enc_side, dec_side = spatial_label(out[f"down.{i}"].output), spatial_label(up_call.output)
-            skip = f"copy and crop {enc_side} → {dec_side}" if enc_side != dec_side else f"copy {enc_side}"
+            skip = (
+                tr("copy and crop {encoder} → {decoder}", encoder=enc_side, decoder=dec_side)
+                if enc_side != dec_side
+                else tr("copy {encoder}", encoder=enc_side)
+            )
             d.arrow([enc[i].right, join.left], label=skip, colour=style.RESIDUAL, width=2)
             start = join.right
         else:
-            d.text(cx[i], y[i] + 4, "no skip", size=10, colour=style.GREY, italic=True)
+            d.text(cx[i], y[i] + 4, tr("no skip"), size=10, colour=style.GREY, italic=True)
             start = (cx[i] + 26, y[i])
         box = level_box(dx[i], y[i], dec_name)
         d.arrow([start, box.left])
@@ -155,16 +167,17 @@ def unet_diagram(model: UNet, input_size: int = 572) -> Diagram:
     head_label, head_kind = layer_label(model.head)
     head = d.box(dx[0], y[0] - ROW, head_label, kind=head_kind)
     d.arrow([below.top, head.bottom])
-    result = d.box(
-        dx[0], y[0] - 2 * ROW, f"output {out[''].output[1]}×{spatial_label(out[''].output)}", kind="io"
+    result_label = tr(
+        "output {channels}×{size}", channels=out[""].output[1], size=spatial_label(out[""].output)
     )
+    result = d.box(dx[0], y[0] - 2 * ROW, result_label, kind="io")
     d.arrow([head.top, result.bottom])
     d.text(
         bx,
         y[depth] + 44,
-        "C: concatenate (the copied encoder map, then the up-convolved one)"
+        tr("C: concatenate (the copied encoder map, then the up-convolved one)")
         if model.skips
-        else "skips=False: the decoder sees only the bottleneck",
+        else tr("skips=False: the decoder sees only the bottleneck"),
         size=10,
         colour=style.GREY,
     )
@@ -175,10 +188,28 @@ def _pair_int(k: object) -> int:
     return int(k[0]) if isinstance(k, (tuple, list)) else int(k)
 
 
+def _step_label(stage: str, level: int) -> str:
+    """A size-trace step as its hover label reads: "encoder 2" (the stage names stay English in data)."""
+    if stage == "encoder":
+        return tr("encoder {level}", level=level)
+    if stage == "bottleneck":
+        return tr("bottleneck {level}", level=level)
+    if stage == "up":
+        return tr("up {level}", level=level)
+    if stage == "decoder":
+        return tr("decoder {level}", level=level)
+    return tr("input")
+
+
 def _trace_xy(size: int, depth: int, padding: str) -> tuple[list[str], list[int], str | None]:
     trace = unet_shape_trace(size, depth, padding)
-    labels = [f"{r.stage} {r.level}" if r.stage != "input" else "input" for r in trace.steps]
+    labels = [_step_label(r.stage, r.level) for r in trace.steps]
     return labels, [r.size for r in trace.steps], trace.problem
+
+
+def _padding_name(padding: str, problem: str | None) -> str:
+    """A size trace's legend name: "valid", or "valid (stops)" where its sizes stop working."""
+    return padding if problem is None else tr("{padding} (stops)", padding=padding)
 
 
 @typechecked
@@ -197,7 +228,7 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
                 mode="lines+markers+text",
                 text=[str(s) for s in sizes],
                 textposition="top center",
-                name=f"{padding}" + (" (stops)" if problem else ""),
+                name=_padding_name(padding, problem),
                 line=dict(color=color),
                 hovertext=labels,
                 meta=padding,
@@ -208,16 +239,18 @@ def unet_trace_figure(size: int = 572, depth: int = 4) -> go.Figure:
         go.Bar(
             x=[i for i, r in enumerate(steps) if r.crop],
             y=[r.crop for r in steps if r.crop],
-            name="valid: pixels cropped from the skip",
+            name=tr("valid: pixels cropped from the skip"),
             marker_color=LIGHT_RED,
             opacity=0.6,
             meta="crops",
         )
     )
     fig.update_layout(
-        title=f"U-Net of depth {depth}: spatial size through the network, input {size}",
-        xaxis_title="step (input, encoder levels, bottleneck, up/decoder levels)",
-        yaxis_title="height = width (pixels)",
+        title=tr(
+            "U-Net of depth {depth}: spatial size through the network, input {size}", depth=depth, size=size
+        ),
+        xaxis_title=tr("step (input, encoder levels, bottleneck, up/decoder levels)"),
+        yaxis_title=tr("height = width (pixels)"),
         height=400,
         **LAYOUT,
     )
@@ -238,19 +271,23 @@ def unet_trace_explorer(depth: int = 4) -> Explorer:
                 y=sizes,
                 text=[str(s) for s in sizes],
                 hovertext=labels,
-                name=padding + (" (stops)" if problem else ""),
+                name=_padding_name(padding, problem),
             )
             messages.append(
-                f"{padding}: " + (f"{size} -> {sizes[-1]}" if problem is None else f"fails at {problem}")
+                f"{padding}: {size} -> {sizes[-1]}"
+                if problem is None
+                else tr("{padding}: fails at {problem}", padding=padding, problem=problem)
             )
         steps = unet_shape_trace(size, depth, "valid").steps
         find_trace(figure, "crops").update(
             x=[i for i, r in enumerate(steps) if r.crop], y=[r.crop for r in steps if r.crop]
         )
-        figure.layout.title.text = f"U-Net of depth {depth}: spatial size through the network, input {size}"
+        figure.layout.title.text = tr(
+            "U-Net of depth {depth}: spatial size through the network, input {size}", depth=depth, size=size
+        )
         return "; ".join(messages)
 
-    controls = {"size": widgets.IntSlider(value=572, min=16, max=700, description="input size")}
+    controls = {"size": widgets.IntSlider(value=572, min=16, max=700, description=tr("input size"))}
     return Explorer(controls, figure, redraw, name="unet_trace_explorer")
 
 
@@ -277,8 +314,9 @@ def segmentation_figure(
             )
     require_int("n", n, 1, len(x), fix=f"x holds {len(x)} images")
     rows = {"image": x[:n, 0], "true mask": mask[:n], **{k: v[:n] for k, v in predictions.items()}}
+    titles = [{"image": tr("image"), "true mask": tr("true mask")}.get(name, name) for name in rows]
     fig = make_subplots(
-        rows=len(rows), cols=n, row_titles=list(rows), horizontal_spacing=0.01, vertical_spacing=0.02
+        rows=len(rows), cols=n, row_titles=titles, horizontal_spacing=0.01, vertical_spacing=0.02
     )
     for r, (name, images) in enumerate(rows.items()):
         for c in range(n):
@@ -291,7 +329,7 @@ def segmentation_figure(
     fig.update_layout(
         height=150 * len(rows) + 60,
         width=150 * n + 120,
-        title="masks: 0 background, 1 disc, 2 square",
+        title=tr("masks: 0 background, 1 disc, 2 square"),
         **LAYOUT,
     )
     return fig

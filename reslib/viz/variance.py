@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from reslib.guard import require_work
 from reslib.inits import INITS
+from reslib.language import tr
 from reslib.runtime import num_threads
 from reslib.validate import require_int, require_seed, typechecked
 from reslib.variance import FLOAT32_MAX, ForwardBackwardProfile, forward_backward_profile
@@ -40,7 +41,7 @@ def variance_figure(
                 x=list(range(len(v))), y=plain_list(np.where(v > 0, v, np.nan)), name=label, mode="lines"
             )
         )
-    fig.update_xaxes(title_text="block k (0 = input)")
+    fig.update_xaxes(title_text=tr("block k (0 = input)"))
     fig.update_yaxes(title_text=yaxis, type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
@@ -61,8 +62,8 @@ def branch_share_figure(shares: Mapping[str, Sequence[float]], title: str = "") 
             x=k.tolist(), y=plain_list(1 / (k + 1)), name="1/(k+1)", line=dict(color=MID_GREY, dash="dash")
         )
     )
-    fig.update_xaxes(title_text="block k")
-    fig.update_yaxes(title_text="E[branch²] / E[h_k²]", type="log", exponentformat="power")
+    fig.update_xaxes(title_text=tr("block k"))
+    fig.update_yaxes(title_text=tr("E[branch²] / E[h_k²]"), type="log", exponentformat="power")
     fig.update_layout(height=380, title=title, **LAYOUT)
     return fig
 
@@ -77,39 +78,42 @@ def profile_figure(result: ForwardBackwardProfile | None = None) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=2,
-        subplot_titles=("forward: h_k after block k", "backward: ||dL/dh_k|| / ||dL/dh_last||"),
+        subplot_titles=(tr("forward: h_k after block k"), tr("backward: ||dL/dh_k|| / ||dL/dh_last||")),
     )
     fig.add_trace(
         go.Scatter(mode="lines", name="E[h²]", line=dict(color=BLUE), meta="second moment"), row=1, col=1
     )
     fig.add_trace(
         go.Scatter(
-            mode="lines", name="batch variance", line=dict(color=ORANGE, dash="dot"), meta="batch variance"
+            mode="lines",
+            name=tr("batch variance"),
+            line=dict(color=ORANGE, dash="dot"),
+            meta="batch variance",
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Scatter(
-            mode="lines", name="float32 max", line=dict(color=MID_GREY, dash="dash"), meta="float32 max"
+            mode="lines", name=tr("float32 max"), line=dict(color=MID_GREY, dash="dash"), meta="float32 max"
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
         go.Scatter(
-            mode="markers", name="overflow", marker=dict(symbol="x", size=12, color=RED), meta="overflow"
+            mode="markers", name=tr("overflow"), marker=dict(symbol="x", size=12, color=RED), meta="overflow"
         ),
         row=1,
         col=1,
     )
     fig.add_trace(
-        go.Scatter(mode="lines", name="gradient norm", line=dict(color=GREEN), meta="gradient norm"),
+        go.Scatter(mode="lines", name=tr("gradient norm"), line=dict(color=GREEN), meta="gradient norm"),
         row=1,
         col=2,
     )
     for col in (1, 2):
-        fig.update_xaxes(title_text="block k", row=1, col=col)
+        fig.update_xaxes(title_text=tr("block k"), row=1, col=col)
         fig.update_yaxes(type="log", exponentformat="power", row=1, col=col)
     fig.update_layout(height=400, legend=dict(orientation="h", y=-0.25), **LAYOUT)
     if result is not None:
@@ -159,16 +163,23 @@ def variance_explorer(width: int = 64, n_samples: int = 128, seed: int = 0) -> E
             with num_threads(1):  # 200 tiny matmuls: threads only add hand-offs
                 cache[key] = forward_backward_profile(depth, scale, batch_norm, width, n_samples, gain, seed)
         _update_profile_figure(figure, cache[key])
-        return f"σ_w² = {gain:.3g}/fan_in, {depth} blocks: {cache[key].status}"
+        return tr(
+            "σ_w² = {gain:.3g}/fan_in, {depth} blocks: {status}",
+            gain=gain,
+            depth=depth,
+            status=cache[key].status,
+        )
 
     controls = {
-        "depth": widgets.IntSlider(value=60, min=1, max=200, description="blocks"),
-        "init": widgets.Dropdown(options=["He", "Glorot"], value="He", description="init"),
+        "depth": widgets.IntSlider(value=60, min=1, max=200, description=tr("blocks")),
+        "init": widgets.Dropdown(options=["He", "Glorot"], value="He", description=tr("init")),
         "multiplier": widgets.FloatLogSlider(
             value=1.0, base=2, min=-2, max=2, step=0.25, description="σ_w² ×"
         ),
-        "scaling": widgets.Dropdown(options=["none", "1/√2"], value="none", description="scale sum"),
-        "batch_norm": widgets.Checkbox(value=False, description="BN in branch"),
+        "scaling": widgets.Dropdown(
+            options=[(tr("none"), "none"), ("1/√2", "1/√2")], value="none", description=tr("scale sum")
+        ),
+        "batch_norm": widgets.Checkbox(value=False, description=tr("BN in branch")),
     }
     return Explorer(controls, figure, redraw, name="variance_explorer")
 
