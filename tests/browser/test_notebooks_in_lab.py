@@ -193,23 +193,28 @@ def save_screenshot(page: Page, tmp_path: Path, stem: str) -> None:
 
 
 def commit_predictions(page: Page, name: str) -> None:
-    """Answer every prediction form as a learner would (first option, or 1), Commit, see it saved."""
-    forms = page.locator(".jp-OutputArea-output:has(button:has-text('Commit'))")
+    """Answer every prediction form as a learner would (first option, or 1), Commit, see it saved.
+
+    The Korean edition's forms say 확정 (commit) and 확정했다 (committed): `rl.set_language("ko")`.
+    """
+    commit, committed = ("확정", "확정했다") if name.startswith("ko/") else ("Commit", "Committed")
+    forms = page.locator(f".jp-OutputArea-output:has(button:has-text('{commit}'))")
+    assert forms.count(), f"{name}: no prediction form (a {commit!r} button) found"
     for i, form in enumerate(forms.all()):
-        if form.locator("button:has-text('Commit')").is_disabled():
+        if form.locator(f"button:has-text('{commit}')").is_disabled():
             # revealed in the other edition's run already (both save under the same keys): locked, says so
             said = form.locator(".widget-html-content").last.text_content() or ""
-            assert said.startswith("Committed"), f"{name}: prediction form {i} is locked but says {said!r}"
+            assert said.startswith(committed), f"{name}: prediction form {i} is locked but says {said!r}"
             continue
         options = form.locator(".widget-toggle-button")
         if options.count():
             options.first.click()
         else:
             form.locator("input").first.fill("1")
-        form.locator("button:has-text('Commit')").click()
+        form.locator(f"button:has-text('{commit}')").click()
         status = form.locator(".widget-html-content").last
         try:
-            status.filter(has_text="Committed").wait_for(timeout=WIDGETS_S * 1000)
+            status.filter(has_text=committed).wait_for(timeout=WIDGETS_S * 1000)
         except Exception:
             pytest.fail(f"{name}: prediction form {i} did not confirm its commit: {status.text_content()!r}")
     store = Path(os.environ["RESLIB_PREDICTIONS"])  # the kernels inherit it (see conftest.py)

@@ -43,8 +43,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-# Every notebook, in the series' order, in one server (one lab fixture), as a lecturer teaches them.
-NOTEBOOKS = tuple(sorted(p.name for p in notebooks_dir().glob("*.ipynb")))
+# Every notebook, in the series' order, in one server (one lab fixture), as a lecturer teaches them;
+# then the Korean edition's (ko/NN_...), whose slides and explorers speak Korean.
+NOTEBOOKS = tuple(sorted(p.name for p in notebooks_dir().glob("*.ipynb"))) + tuple(
+    f"ko/{p.name}" for p in sorted((notebooks_dir() / "ko").glob("*.ipynb"))
+)
 # Opened again after the walk: its saved copy holds the outputs of a kernel that is gone, and its
 # slideshow is then opened twice on the new kernel. 04 is the notebook "model not found" was first
 # seen on after another notebook's slideshow.
@@ -337,7 +340,7 @@ def test_the_slideshow_shows_every_slide_and_its_explorers_redraw(
     lab: Lab, browser: Browser, tmp_path: Path, notebook: str
 ) -> None:
     require_extension()
-    with lab_page(lab, browser, tmp_path, Path(notebook).stem) as page:
+    with lab_page(lab, browser, tmp_path, notebook.removesuffix(".ipynb").replace("/", "-")) as page:
         page.goto(lab.notebook_url(notebook))
         wait_for_kernel(page, notebook)
         run_all(page, notebook)
