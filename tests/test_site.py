@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from reslib.viz.explorer import is_explorer_note
 from tools import site
 
 NOTEBOOKS = sorted(site.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -91,18 +92,19 @@ def test_every_plotly_output_became_a_plot_div_with_its_frames(built):
 
 
 def test_live_explorers_show_their_note(built):
-    for path in NOTEBOOKS:
+    for path in NOTEBOOKS + KOREAN:
         nb = nbformat.read(path, as_version=4)
         notes = [
             o["data"]["text/plain"]
             for c in nb.cells
             for o in c.get("outputs", [])
-            if site.WIDGET_MIME in o.get("data", {}) and "live explorer" in o["data"]["text/plain"]
+            if site.WIDGET_MIME in o.get("data", {}) and is_explorer_note(o["data"]["text/plain"])
         ]
-        text = (built / f"{path.stem}.html").read_text()
+        assert notes, f"{path.name}: no stored explorer note"
+        text = (built / ("ko" if path in KOREAN else "") / f"{path.stem}.html").read_text()
         assert text.count('<div class="live-note">') == len(notes)
         for note in notes:
-            assert "run this notebook to use it" in note
+            assert ("이 노트북을 실행하라" if path in KOREAN else "run this notebook to use it") in note
             assert html.escape(note) in text
         assert "0%|" not in text  # a progress bar's frozen text is left out
 

@@ -296,6 +296,9 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     ),
     "reslib.language.tr": lambda: dict(template="off by {diff:.3g}", diff=0.25),
     "reslib.viz.explorer.architecture_label": lambda: dict(architecture="residual"),
+    "reslib.viz.explorer.is_explorer_note": lambda: dict(
+        text="<live explorer (depth): run this notebook to use it>"
+    ),
     "reslib.viz.training.metric_label": lambda: dict(metric="test error"),
     "reslib.language.set_language": lambda: dict(code="en"),  # the default: the fuzz stays in English
     "reslib.language.local_language": lambda: dict(code="ko"),
@@ -719,10 +722,10 @@ VALID_EDGES = [
     ),
     (r".*", r"seed", r"edge (0|1000000000000)", "any non-negative integer is a seed"),
     (
-        r"reslib\.viz\.(explorer\.architecture_label|training\.metric_label)",
-        r"architecture|metric",
+        r"reslib\.viz\.(explorer\.(architecture_label|is_explorer_note)|training\.metric_label)",
+        r"architecture|metric|text",
         r"edge 'bogus'",
-        "a label shown as it is: the two words it knows are translated, any other string is the caller's own",
+        "a label shown as it is (the words it knows translated), or any text asked whether it is a note",
     ),
     (
         r".*",

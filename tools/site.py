@@ -274,6 +274,8 @@ def convert_outputs(nb: nbformat.NotebookNode) -> int:
 
     Other widgets (progress bars) -> nothing. Returns the number of plots.
     """
+    from reslib.viz.explorer import is_explorer_note  # reslib (and torch) only when a page is built
+
     plots = 0
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -286,7 +288,7 @@ def convert_outputs(nb: nbformat.NotebookNode) -> int:
             elif WIDGET_MIME in data:
                 note = data.get("text/plain", "")
                 # an explorer's note says what it needs; a progress bar's frozen text would only mislead
-                shown = f'<div class="live-note">{html.escape(note)}</div>' if "live explorer" in note else ""
+                shown = f'<div class="live-note">{html.escape(note)}</div>' if is_explorer_note(note) else ""
                 output["data"] = {"text/html": shown}
     return plots
 

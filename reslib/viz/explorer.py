@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.basedatatypes import BaseTraceType
 
-from reslib.language import tr
+from reslib.language import LANGUAGES, local_language, tr
 from reslib.validate import require_bool, require_float, require_int, require_tensor, typechecked
 from reslib.viz.style import ERROR_TEXT, STATUS_TEXT
 
@@ -31,6 +31,7 @@ __all__ = [
     "find_trace",
     "image_grid",
     "image_trace",
+    "is_explorer_note",
     "plain_list",
     "require_control",
 ]
@@ -117,6 +118,22 @@ def architecture_label(architecture: str) -> str:
     The key stays English (a dict key, an option's value); any other label is shown as it is.
     """
     return {"plain": tr("plain"), "residual": tr("residual")}.get(architecture, architecture)
+
+
+@typechecked
+def is_explorer_note(text: str) -> bool:
+    """Whether `text` is a stored explorer's plain text (`repr(explorer)`), in any language reslib speaks.
+
+    What the website and the slideshow test use to tell an explorer's output from another widget's
+    (a prediction form, a progress bar), whichever edition stored it.
+    """
+    for code in LANGUAGES:
+        with local_language(code):
+            template = tr("<live explorer ({names}): run this notebook to use it>")  # no fields: as written
+        head, _, tail = template.partition("{names}")
+        if text.startswith(head) and text.endswith(tail):
+            return True
+    return False
 
 
 @typechecked

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import nbformat
 import pytest
 
+from reslib.viz.explorer import is_explorer_note
 from tools import lab as lab_tool
 
 from .conftest import Lab, notebooks_dir
@@ -158,8 +159,8 @@ def go_to(frame: Frame, slide_id: str) -> None:
 
 
 def live_explorers(notebook: str) -> int:
-    """How many live explorers the notebook shows on its slides: its stored explorer outputs
-    (a widget view whose text says "live explorer") in cells the slideshow does not skip."""
+    """How many live explorers the notebook shows on its slides: its stored explorer outputs (a
+    widget view whose text is an explorer's note, in English or Korean) in cells the slideshow keeps."""
     count = 0
     for cell in nbformat.read(notebooks_dir() / notebook, as_version=4).cells:
         if cell.metadata.get("slideshow", {}).get("slide_type") in ("skip", "notes"):
@@ -167,7 +168,7 @@ def live_explorers(notebook: str) -> int:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             note = data.get("text/plain", "")
-            count += "application/vnd.jupyter.widget-view+json" in data and "live explorer" in note
+            count += "application/vnd.jupyter.widget-view+json" in data and is_explorer_note(note)
     return count
 
 
