@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from reslib.language import LANGUAGES, local_language, tr
+
 from .conftest import Lab, notebooks_dir
 
 if TYPE_CHECKING:
@@ -74,6 +76,18 @@ CONTROLS = ".widget-slider, .widget-dropdown"
 PATCHED = "() => window._JUPYTERLAB?.['reslib-rise-widgets']?.state?.patched ?? 0"
 # The English notebooks, then the Korean edition (notebooks/ko/): named by their path under the lab's root.
 NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb")) + sorted(notebooks_dir().glob("ko/*.ipynb"))
+
+
+def _could_not_draw() -> tuple[str, ...]:
+    """What an explorer's status line starts with when its redraw raised, in each language reslib speaks."""
+    heads = []
+    for code in LANGUAGES:
+        with local_language(code):
+            heads.append(tr("could not draw: {error}: {message}").partition("{")[0])  # no fields: as written
+    return tuple(heads)
+
+
+COULD_NOT_DRAW = _could_not_draw()
 
 
 def lab_path(path: Path) -> str:
@@ -153,7 +167,7 @@ def drive_explorer(page: Page, explorer: Locator, where: str) -> None:
         if not redrew(page, plots, before):
             pytest.fail(f"{where}, dropdown {k} (-> {other!r}): no plot changed{kernel_errors(page)}")
     status = " ".join(explorer.locator(".widget-html").all_text_contents())
-    assert "could not draw" not in status, f"{where}: {status}"
+    assert not any(words in status for words in COULD_NOT_DRAW), f"{where}: {status}"
 
 
 def wait_for_kernel(page: Page, name: str) -> None:
