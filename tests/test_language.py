@@ -143,3 +143,27 @@ def test_a_prediction_form_speaks_korean(tmp_path, monkeypatch):
     assert rl.predictions.predict("01-korean-form", "Which depth?", [1, 2]).widget().children[1].children[
         1
     ].description == ("Commit")
+
+
+def test_tr_and_local_language_refuse_bad_input_before_anything_changes():
+    with pytest.raises(TypeError, match="template must be a str"):
+        tr(3)
+    with pytest.raises(ValueError, match="code must be one of 'en', 'ko', got 'fr'"):
+        local_language("fr")  # refused when called, not when the block starts
+    with pytest.raises(KeyError, match="diff"):
+        tr("off by {diff:.3g}", other=1)
+    assert language.language() == "en"
+
+
+def test_an_explorer_note_is_recognised_in_either_language():
+    explorer = rl.viz.shattering_explorer()
+    english = repr(explorer)
+    with local_language("ko"):
+        korean = repr(explorer)
+    assert english != korean and HANGUL.search(korean)
+    assert rl.viz.is_explorer_note(english) and rl.viz.is_explorer_note(korean)
+    assert not rl.viz.is_explorer_note("HBox(children=(IntProgress(value=3),))")
+    assert rl.viz.architecture_label("residual") == "residual"
+    with local_language("ko"):
+        assert HANGUL.search(rl.viz.architecture_label("residual"))
+        assert rl.viz.architecture_label("pre-LN") == "pre-LN"  # not a kind it knows: as given
