@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib.guard import require_input
+from reslib.guard import input_layout, require_input
 from reslib.validate import require_bool, require_choice, require_int, sized, typechecked
 
 __all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads"]
@@ -72,17 +72,24 @@ class SelfAttention(nn.Module):
         self.c_proj = nn.Linear(d_model, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.c_attn.weight  # (3 d_model, d_model)
-        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
-        B, T, C = x.shape
+        w = self.c_attn.weight  # (3 d_model, d_model); (models, 3 d_model, d_model) when stacked
+        require_input(
+            self,
+            x,
+            w.ndim + 1,
+            size=(-1, w.shape[-1]),
+            like=w,
+            layout=input_layout("B, T, d_model", stacked=w.ndim > 2),
+        )
+        *lead, T, C = x.shape  # lead: (B,), or (models, B) in reslib.stacking.grouped
         hs = C // self.n_head  # d_head
-        q, k, v = self.c_attn(x).split(C, dim=2)  # each (B, T, C)
-        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (B, nh, T, T)
+        q, k, v = self.c_attn(x).split(C, dim=-1)  # each (..., T, C)
+        q, k, v = (t.view(*lead, T, self.n_head, hs).transpose(-3, -2) for t in (q, k, v))  # (..., nh, T, hs)
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (..., nh, T, T)
         if self.causal:
             att = att.masked_fill(~causal_mask(T).to(x.device), float("-inf"))
         att = F.softmax(att, dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(B, T, C)  # heads side by side again
+        y = (att @ v).transpose(-3, -2).reshape(*lead, T, C)  # heads side by side again
         return self.c_proj(y)
 
     def extra_repr(self) -> str:
@@ -113,6 +120,13 @@ class FeedForward(nn.Module):
         self.c_proj = nn.Linear(d_ff, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.c_fc.weight  # (d_ff, d_model)
-        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
+        w = self.c_fc.weight  # (d_ff, d_model); (models, d_ff, d_model) when stacked
+        require_input(
+            self,
+            x,
+            w.ndim + 1,
+            size=(-1, w.shape[-1]),
+            like=w,
+            layout=input_layout("B, T, d_model", stacked=w.ndim > 2),
+        )
         return self.c_proj(self.act(self.c_fc(x)))  # (B, T, d_model)

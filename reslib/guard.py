@@ -18,6 +18,7 @@ __all__ = [
     "FLOPS_PER_SECOND",
     "OPERATION_SECONDS",
     "WORK_LIMIT",
+    "input_layout",
     "require_input",
     "require_work",
 ]
@@ -29,6 +30,15 @@ WORK_LIMIT = 60.0  # seconds
 # one PyTorch operation called from Python (dispatch, allocation), measured on a 2-core machine.
 FLOPS_PER_SECOND = 5e9
 OPERATION_SECONDS = 1e-5
+
+
+def input_layout(dims: str, stacked: bool = False) -> str:
+    """An input layout in words, for `require_input`'s message: "(B, T, d_model)".
+
+    With `stacked`, "(models, B, T, d_model)": `reslib.stacking.grouped` gives each weight, and so
+    each input, a leading model dimension.
+    """
+    return f"(models, {dims})" if stacked else f"({dims})"
 
 
 def require_input(

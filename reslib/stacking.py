@@ -1,12 +1,14 @@
-"""Several MLPs of one architecture run as one network: grouped matrix products, not a loop.
+"""Several models of one architecture run as one network: grouped matrix products, not a loop.
 
-`reslib.train.fit` trains a list of models side by side. For an MLP it builds one network from
-`grouped(models)`: a copy of the first model whose every `nn.Linear` and `nn.BatchNorm1d` holds all
-M models' weights, stacked along a new first dimension. Fed (M, B, features), it computes each
-model's output on its own batch: one batched matrix product per layer (`torch.baddbmm`) and one
-`F.batch_norm` per BN layer, where a loop over the models would launch M. Any other model (a conv,
-a custom forward that indexes dimensions) is stacked with `torch.vmap` instead, which handles
-every module but, for networks this small, costs about what it saves.
+`reslib.train.fit` trains a list of models side by side, and `reslib.sequences.train_sequence_models`
+a list of transformers. For an MLP or a `reslib.transformer` they build one network from
+`grouped(models)`: a copy of the first model whose every `nn.Linear`, `nn.BatchNorm1d`,
+`nn.LayerNorm` and `nn.Embedding` holds all M models' weights, stacked along a new first dimension.
+Fed (M, B, ...), it computes each model's output on its own batch: one batched matrix product per
+layer (`torch.baddbmm`), one normalisation per norm layer, where a loop over the models would launch
+M. Any other model (a conv, a custom forward that indexes dimensions) is stacked with `torch.vmap`
+instead, which handles every module but, for networks this small, costs about what it saves
+(measured in `grouped`'s docstring).
 """
 
 from __future__ import annotations
@@ -18,16 +20,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib import mlp
+from reslib import attention, mlp, transformer
 from reslib.guard import require_input
 from reslib.validate import require_float, require_tensor, typechecked
 
-__all__ = ["GroupedBatchNorm", "GroupedLinear", "groupable", "grouped"]
+__all__ = [
+    "GroupedBatchNorm",
+    "GroupedEmbedding",
+    "GroupedLayerNorm",
+    "GroupedLinear",
+    "groupable",
+    "grouped",
+]
 
 
 @typechecked
 class GroupedLinear(nn.Module):
-    """M linear maps at once: x (M, B, in) -> (M, B, out), one batched matrix product.
+    """M linear maps at once: x (M, B, ..., in) -> (M, B, ..., out), one batched matrix product.
 
     Args:
         weight: (M, out, in), the M models' weights (the tensors themselves are used, not copies).
@@ -48,15 +57,11 @@ class GroupedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight  # (M, out_features, in_features)
-        require_input(self, x, 3, size=(-1, w.shape[2]), like=w, layout="(models, B, in_features)")
-        if x.shape[0] != w.shape[0]:
-            raise ValueError(
-                f"GroupedLinear.forward: x must have one row per model in dimension 0, {w.shape[0]} models, "
-                f"got shape {tuple(x.shape)}"
-            )
-        if self.bias is None:
-            return torch.bmm(x, self.weight.mT)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.mT)
+        require_input(self, x, (3, 4), size=(-1, w.shape[2]), like=w, layout="(models, B, [T,] in_features)")
+        _require_models(self, x, len(w))
+        rows = x.reshape(len(w), -1, w.shape[2])  # (M, B * T, in): a view for a contiguous x
+        y = torch.bmm(rows, w.mT) if self.bias is None else torch.baddbmm(self.bias.unsqueeze(1), rows, w.mT)
+        return y.view(*x.shape[:-1], w.shape[1])
 
 
 @typechecked
@@ -117,11 +122,7 @@ class GroupedBatchNorm(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.weight  # (M, C)
         require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(models, B, channels)")
-        if x.shape[0] != w.shape[0]:
-            raise ValueError(
-                f"GroupedBatchNorm.forward: x must have one row per model in dimension 0, {w.shape[0]} "
-                f"models, got shape {tuple(x.shape)}"
-            )
+        _require_models(self, x, len(w))
         M, B, C = x.shape
         y = F.batch_norm(
             x.transpose(0, 1).reshape(B, M * C),  # (B, M * C): model m's channel c is column m * C + c
@@ -138,6 +139,72 @@ class GroupedBatchNorm(nn.Module):
         return y.view(B, M, C).transpose(0, 1)
 
 
+@typechecked
+class GroupedLayerNorm(nn.Module):
+    r"""M layer norms at once: x (M, ..., C) -> (M, ..., C), each model with its own gain and bias.
+
+    One `F.layer_norm` over the last dimension (the statistics are each example's own, so models
+    cannot mix), then model m's affine map, $\gamma_m \hat x + \beta_m$.
+
+    Args:
+        weight, bias: (M, C), the M models' gains and biases. eps: as in `nn.LayerNorm`.
+    """
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor, eps: float = 1e-5):
+        super().__init__()
+        for name, t in (("weight", weight), ("bias", bias)):
+            require_tensor(name, t, ndim=2, dtype="float", fix="(models, features)")
+        if bias.shape != weight.shape:
+            raise ValueError(
+                f"bias has shape {tuple(bias.shape)}, weight {tuple(weight.shape)}; give both as (M, C)"
+            )
+        self.weight, self.bias = weight, bias
+        self.eps = require_float("eps", eps, 0.0, strict_minimum=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight  # (M, C)
+        require_input(self, x, (3, 4), size=(-1, w.shape[1]), like=w, layout="(models, B, [T,] features)")
+        _require_models(self, x, len(w))
+        shape = (len(w),) + (1,) * (x.ndim - 2) + (w.shape[1],)  # (M, 1, ..., C): broadcast per model
+        return torch.addcmul(self.bias.view(shape), F.layer_norm(x, w.shape[1:], eps=self.eps), w.view(shape))
+
+
+@typechecked
+class GroupedEmbedding(nn.Module):
+    """M embedding tables at once: ids (M, ...) -> (M, ..., C), model m's rows for model m's ids.
+
+    The tables are laid end to end, and model m's ids are shifted by m * V: one `F.embedding` call.
+
+    Args:
+        weight: (M, V, C), the M models' tables.
+    """
+
+    def __init__(self, weight: torch.Tensor):
+        super().__init__()
+        require_tensor("weight", weight, ndim=3, dtype="float", fix="(models, num_embeddings, embedding_dim)")
+        self.weight = weight
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        M, V, C = self.weight.shape
+        if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.int64, torch.int32) or idx.ndim < 2:
+            raise TypeError(
+                f"GroupedEmbedding.forward: idx must be an integer tensor (models, ...), got "
+                f"{getattr(idx, 'dtype', type(idx).__name__)} {tuple(getattr(idx, 'shape', ()))}"
+            )
+        _require_models(self, idx, M)
+        shift = torch.arange(M, device=idx.device).view(M, *(1,) * (idx.ndim - 1)) * V  # model m: rows m*V..
+        return F.embedding(idx + shift, self.weight.view(M * V, C))
+
+
+def _require_models(module: nn.Module, x: torch.Tensor, models: int) -> None:
+    """A grouped module's input has one slice per model in dimension 0 (ValueError)."""
+    if x.shape[0] != models:
+        raise ValueError(
+            f"{type(module).__name__}.forward: x must have one row per model in dimension 0, {models} "
+            f"models, got shape {tuple(x.shape)}"
+        )
+
+
 # Modules whose forward acts on the last dimension only, or element by element: run on (M, B, ...)
 # they compute each model's output. Anything else (a conv, a flatten, another custom forward) could
 # mix models or dimensions, so it is not grouped.
@@ -148,6 +215,12 @@ _SHAPE_FREE = (
     mlp.PlainLayer,
     mlp.ResidualBlock,
     *mlp.ACTIVATIONS.values(),
+    nn.GELU,
+    # written for any leading dimensions: the model's comes first (stacked inputs, reslib.transformer)
+    attention.SelfAttention,
+    attention.FeedForward,
+    transformer.Block,
+    transformer.Transformer,
 )
 
 
@@ -155,14 +228,24 @@ _SHAPE_FREE = (
 def groupable(model: nn.Module) -> bool:
     """Whether `grouped` can run copies of `model`.
 
-    Only `reslib.mlp`'s modules, `nn.Linear`, `nn.BatchNorm1d` (with affine parameters and a running
-    average), activations and containers: modules that act on the last dimension or element-wise.
+    Only `reslib.mlp`'s and `reslib.transformer`'s modules, `nn.Linear`, `nn.BatchNorm1d` (with affine
+    parameters and a running average), `nn.LayerNorm` (affine, over the last dimension),
+    `nn.Embedding` (plain lookup), activations and containers: modules that act on the last dimension
+    or element-wise, or that are written for a leading model dimension.
     """
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d):
             if not (module.affine and module.track_running_stats and module.momentum is not None):
                 return False
-        elif type(module) not in (nn.Linear, *_SHAPE_FREE):
+        elif isinstance(module, nn.LayerNorm):
+            if not (
+                module.elementwise_affine and module.bias is not None and len(module.normalized_shape) == 1
+            ):
+                return False
+        elif isinstance(module, nn.Embedding):
+            if module.max_norm is not None or module.padding_idx is not None or module.sparse:
+                return False
+        elif type(module) not in (nn.Linear, *_SHAPE_FREE):  # a subclass may override forward
             return False
     return True
 
@@ -187,8 +270,8 @@ def grouped(
         raise ValueError("models is empty; pass the models to run side by side")
     if not all(groupable(m) for m in models):
         raise ValueError(
-            "models must be MLPs (reslib.mlp, nn.Linear, nn.BatchNorm1d, activations); "
-            "stack others with torch.vmap"
+            "models must be MLPs or transformers (reslib.mlp, reslib.transformer, nn.Linear, norms, "
+            "activations); stack others with torch.vmap"
         )
     shapes = [[(k, v.shape) for k, v in m.state_dict().items()] for m in models]
     if any(s != shapes[0] for s in shapes):
@@ -212,6 +295,10 @@ def grouped(
                 eps=module.eps,
                 momentum=module.momentum,
             )
+        elif isinstance(module, nn.LayerNorm):
+            replacement = GroupedLayerNorm(params[prefix + "weight"], params[prefix + "bias"], module.eps)
+        elif isinstance(module, nn.Embedding):
+            replacement = GroupedEmbedding(params[prefix + "weight"])
         else:
             continue
         if not name:  # the model is one layer: the network is its grouped form

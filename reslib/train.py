@@ -4,8 +4,9 @@
 `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
 `fit` also trains a list of models of one architecture at once (one per seed, say), stacked: MLPs
-as grouped matrix products (`_Grouped`), others through `stack_module_state` and `vmap` (`_Stacked`):
-one kernel per operation for all of them; each model follows the path it would follow alone.
+and transformers as grouped matrix products (`_Grouped`), others through `stack_module_state` and
+`vmap` (`_Stacked`): one kernel per operation for all of them; each model follows the path it
+would follow alone.
 
 No DataLoader: the data sits on the device, so a mini-batch is one indexing operation. Per-batch
 losses are kept on the device and reduced once per epoch: one host sync per epoch for training,
@@ -309,7 +310,7 @@ class _Stacked:
 
 
 class _Grouped(_Stacked):
-    """Stacked MLPs as grouped matrix products (`stacking.grouped`): ~1.5x vmap's steps per second."""
+    """Stacked MLPs or transformers as grouped products (`stacking.grouped`): ~1.5x vmap's steps/s."""
 
     def __init__(self, models: list[nn.Module]):
         self.models, self.count = models, len(models)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from reslib.attention import FeedForward, SelfAttention, require_heads
-from reslib.guard import require_input
+from reslib.guard import input_layout, require_input
 from reslib.validate import (
     MAX_BLOCKS,
     require_bool,
@@ -99,8 +99,15 @@ class Block(nn.Module):
         self.mlp = FeedForward(d_model, 4 * d_model if d_ff is None else d_ff, activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.ln_1.weight  # (d_model,)
-        require_input(self, x, 3, size=(-1, w.shape[0]), like=w, layout="(B, T, d_model)")
+        w = self.ln_1.weight  # (d_model,); (models, d_model) when stacked (reslib.stacking.grouped)
+        require_input(
+            self,
+            x,
+            w.ndim + 2,
+            size=(-1, w.shape[-1]),
+            like=w,
+            layout=input_layout("B, T, d_model", w.ndim > 1),
+        )
         if self.norm_first:
             x = x + self.attn(self.ln_1(x))  # (B, T, C): the identity skip of notebook 03
             x = x + self.mlp(self.ln_2(x))
@@ -169,12 +176,16 @@ class Transformer(nn.Module):
                 f"{where}: idx must hold integer token ids in [0, {self.vocab_size - 1}] (B, T), got dtype "
                 f"{idx.dtype}; the model embeds ids, not values: pass idx.long()"
             )
-        if idx.ndim != 2:
-            fix = "; add the batch axis with idx[None]" if idx.ndim == 1 else ""
-            raise ValueError(f"{where}: idx must have 2 dimensions (B, T), got shape {tuple(idx.shape)}{fix}")
+        ndim = self.wte.weight.ndim  # 2; 3 when stacked (reslib.stacking.grouped): idx is (models, B, T)
+        if idx.ndim != ndim:
+            fix = "; add the batch axis with idx[None]" if idx.ndim == ndim - 1 else ""
+            raise ValueError(
+                f"{where}: idx must have {ndim} dimensions {input_layout('B, T', ndim > 2)}, "
+                f"got shape {tuple(idx.shape)}{fix}"
+            )
         if idx.numel() == 0:
             raise ValueError(f"{where}: idx is empty, shape {tuple(idx.shape)}; pass at least one token")
-        T = idx.shape[1]
+        T = idx.shape[-1]
         if T > self.block_size:
             raise ValueError(
                 f"{where}: idx has sequences of length {T}, longer than the {self.block_size} positions "
@@ -203,13 +214,21 @@ class Transformer(nn.Module):
         return self._embed(self._require_tokens(idx, "Transformer.embed"))
 
     def _embed(self, idx: torch.Tensor) -> torch.Tensor:
-        pos = torch.arange(idx.shape[1], device=idx.device)  # (T,)
-        return self.wte(idx) + self.wpe(pos)  # (B, T, C)
+        T = idx.shape[-1]
+        pos = torch.arange(T, device=idx.device).expand(*idx.shape[:-2], T)  # (T,); (models, T) stacked
+        return self.wte(idx) + self.wpe(pos).unsqueeze(-3)  # (B, T, C) + (1, T, C)
 
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         r"""Logits from a stream state, $W_U\,\mathrm{LN}_f(x)$; the logit lens applies it after any block."""
-        w = self.lm_head.weight  # (n_out, d_model)
-        require_input(self, x, 3, size=(-1, w.shape[1]), like=w, layout="(B, T, d_model)")
+        w = self.lm_head.weight  # (n_out, d_model); (models, n_out, d_model) when stacked
+        require_input(
+            self,
+            x,
+            w.ndim + 1,
+            size=(-1, w.shape[-1]),
+            like=w,
+            layout=input_layout("B, T, d_model", w.ndim > 2),
+        )
         return self.lm_head(self.ln_f(x))  # (B, T, n_out)
 
     def streams(self, idx: torch.Tensor) -> list[torch.Tensor]:

@@ -5,8 +5,10 @@ import copy
 import numpy as np
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
+import reslib as rl
 from reslib.sequences import sequence_accuracy, sequence_task, train_sequence_models
 from reslib.transformer import transformer
 
@@ -63,6 +65,32 @@ def test_models_trained_together_match_models_trained_alone():
     for net, s, w, run in zip(alone, (0, 1), (0, 4), together, strict=True):
         single = train_sequence_models([net], data, 8, 1e-3, warmup=w, seeds=[s])[0]
         np.testing.assert_allclose(run.loss, single.loss, rtol=1e-4)
+
+
+class _Wrapped(nn.Module):
+    """A model reslib.stacking cannot group (a class it does not know): trained through torch.func.vmap."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, idx):
+        return self.net(idx)
+
+
+def test_the_vmap_path_for_other_models_trains_as_the_grouped_path_does():
+    data = sequence_task(300, 50, device="cpu")
+    nets = []
+    for s in (0, 1):
+        torch.manual_seed(s)
+        nets.append(transformer(10, 8, 2, 16, 2))
+    wrapped = [_Wrapped(copy.deepcopy(n)) for n in nets]
+    assert rl.stacking.groupable(nets[0]) and not rl.stacking.groupable(wrapped[0])
+    grouped = train_sequence_models(nets, data, 10, 3e-3, warmup=[0, 4], seeds=[0, 1])
+    vmapped = train_sequence_models(wrapped, data, 10, 3e-3, warmup=[0, 4], seeds=[0, 1])
+    for a, b, net, w in zip(grouped, vmapped, nets, wrapped, strict=True):
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-4)
+        torch.testing.assert_close(net.lm_head.weight, w.net.lm_head.weight, atol=1e-4, rtol=1e-4)
 
 
 def test_a_run_that_blows_up_is_marked_and_the_others_go_on():

@@ -1,4 +1,4 @@
-"""`reslib.stacking`: M MLPs as one network compute what each model computes alone."""
+"""`reslib.stacking`: M MLPs or transformers as one network compute what each model computes alone."""
 
 import pytest
 import torch
@@ -15,7 +15,10 @@ def _mlps(count, **options):
     return out
 
 
-@pytest.mark.parametrize("options", [dict(), dict(norm="batch"), dict(residual=True, norm="batch")])
+@pytest.mark.parametrize(
+    "options",
+    [dict(), dict(norm="batch"), dict(residual=True, norm="batch"), dict(residual=True, norm="layer")],
+)
 @pytest.mark.parametrize("training", [True, False])
 def test_the_grouped_network_computes_each_models_output(options, training):
     models = [m.train(training) for m in _mlps(3, **options)]
@@ -56,7 +59,9 @@ def test_what_cannot_be_grouped_is_refused_by_name():
     assert not rl.stacking.groupable(nn.BatchNorm1d(4, momentum=None))  # a cumulative average
     with pytest.raises(ValueError, match="models is empty"):
         rl.stacking.grouped([])
-    with pytest.raises(ValueError, match="must be MLPs"):
+    assert not rl.stacking.groupable(nn.LayerNorm((4, 4)))  # normalises over two dimensions
+    assert not rl.stacking.groupable(nn.Embedding(5, 3, padding_idx=0))
+    with pytest.raises(ValueError, match="must be MLPs or transformers"):
         rl.stacking.grouped([nn.Conv1d(1, 2, 3)])
     with pytest.raises(ValueError, match="one architecture"):
         rl.stacking.grouped([rl.mlp.mlp(2, 8, 5, 4), rl.mlp.mlp(3, 8, 5, 4)])
@@ -65,3 +70,43 @@ def test_what_cannot_be_grouped_is_refused_by_name():
     with pytest.raises(ValueError, match="steps has 3 entries for 2 models"):
         w = torch.ones(2, 4)
         rl.stacking.GroupedBatchNorm(w, w, w, w, torch.zeros(3, dtype=torch.long))
+
+
+def _transformers(norm_first, count=3, causal=False):
+    out = []
+    for seed in range(count):
+        rl.set_seed(seed)
+        out.append(rl.transformer.transformer(10, 8, 2, 16, 2, d_ff=32, norm_first=norm_first, causal=causal))
+    return out
+
+
+@pytest.mark.parametrize(("norm_first", "causal"), [(True, False), (False, False), (True, True)])
+def test_grouped_transformers_compute_each_models_logits_and_gradients(norm_first, causal):
+    models = _transformers(norm_first, causal=causal)
+    network, params, buffers = rl.stacking.grouped(models)
+    assert not buffers and params["wte.weight"].shape == (3, 10, 16)
+    idx = torch.randint(10, (3, 4, 6))  # model m reads its own batch idx[m], 6 of the 8 positions
+    out = network(idx)
+    for i, model in enumerate(models):
+        torch.testing.assert_close(out[i], model(idx[i]), atol=1e-5, rtol=1e-5)
+    out[1].square().sum().backward()
+    models[1](idx[1]).square().sum().backward()
+    for name, p in params.items():
+        assert p.grad[0].abs().max() == 0 and p.grad[2].abs().max() == 0, name
+        torch.testing.assert_close(p.grad[1], models[1].get_parameter(name).grad, atol=1e-5, rtol=1e-4)
+
+
+def test_a_grouped_transformer_refuses_inputs_without_the_model_dimension():
+    network, _, _ = rl.stacking.grouped(_transformers(True, count=2))
+    with pytest.raises(ValueError, match=r"idx must have 3 dimensions \(models, B, T\).*idx\[None\]"):
+        network(torch.randint(10, (4, 6)))
+    with pytest.raises(ValueError, match="one row per model in dimension 0, 2 models"):
+        network(torch.randint(10, (3, 4, 6)))
+    with pytest.raises(
+        ValueError, match=r"Block.forward: x must have 4 dimensions.*\(models, B, T, d_model\)"
+    ):
+        network.blocks[0](torch.randn(4, 6, 16))
+    with pytest.raises(TypeError, match="GroupedEmbedding.forward: idx must be an integer tensor"):
+        network.wte(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="give both as"):
+        rl.stacking.GroupedLayerNorm(torch.ones(2, 4), torch.ones(2, 5))

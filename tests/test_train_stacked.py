@@ -158,10 +158,11 @@ def test_the_fused_optimizer_takes_the_steps_of_the_plain_one(name):
 
 
 def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data, monkeypatch):
-    groupable = [rl.mlp.mlp(3, 16, 40, 10, **o) for o in (dict(), dict(norm="batch"), dict(residual=True))]
+    options = (dict(), dict(norm="batch"), dict(residual=True), dict(norm="layer"))
+    groupable = [rl.mlp.mlp(3, 16, 40, 10, **o) for o in options]
     assert all(rl.stacking.groupable(m) for m in groupable)
     others = [
-        rl.mlp.mlp(3, 16, 40, 10, norm="layer"),  # LayerNorm: not grouped (vmap)
+        rl.mlp.mlp(3, 16, 40, 10, norm="group"),  # GroupNorm: not grouped (vmap)
         torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 10)),  # a shape-changing module
         torch.nn.Sequential(torch.nn.Linear(40, 10), torch.nn.BatchNorm1d(10, momentum=None)),
     ]
