@@ -16,7 +16,9 @@ Prints these tables:
    stacked into one: optimizer steps per second (one step of one model counts one), on the CPU and,
    when CUDA is present, on the GPU;
 5. two such stacks trained one after the other on one thread against side by side with
-   `reslib.runtime.parallel` (a core and a torch thread each), on the CPU.
+   `reslib.runtime.parallel` (a core and a torch thread each), on the CPU;
+6. notebook 11's transformers (`reslib.sequences.train_sequence_models`, 6 models, one thread): one
+   by one, stacked through `torch.func.vmap`, and grouped (`reslib.stacking.grouped`, what it uses).
 With CUDA present, table 1 runs every notebook twice: on the GPU and with CUDA hidden
 (`CUDA_VISIBLE_DEVICES=`), side by side.
 
@@ -308,6 +310,49 @@ def bench_parallel(count: int = 3, epochs: int = 1) -> list[tuple[str, float, fl
     return rows
 
 
+class _Opaque(torch.nn.Module):
+    """A model that `reslib.stacking` does not know, so `train_sequence_models` stacks it with vmap."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.net(idx)
+
+
+def bench_sequences(count: int = 6, steps: int = 40) -> list[tuple[str, float, float, float]]:
+    """(workload, optimizer steps/s one by one, stacked with vmap, grouped) for notebook 11's post-LN
+    transformers on one thread, as it trains them; a step of one model counts one. Best of two."""
+    data = rl.sequences.sequence_task(2000, 500, length=8, vocab_size=10, task="sort", seed=0)
+
+    def models(n_layer: int, wrap: bool) -> list[torch.nn.Module]:
+        out = []
+        for seed in range(count):
+            rl.set_seed(seed)
+            net = rl.transformer.transformer(10, 8, n_layer, 32, 2, d_ff=64, norm_first=False)
+            out.append(_Opaque(net) if wrap else net)
+        return out
+
+    rows = []
+    with rl.runtime.num_threads(1):
+        for n_layer in (4, 12):
+            best = {"one by one": float("inf"), "vmap": float("inf"), "grouped": float("inf")}
+            for _ in range(2):
+                for kind in best:
+                    stack = models(n_layer, wrap=kind == "vmap")
+                    start = time.perf_counter()
+                    if kind == "one by one":
+                        for seed, model in enumerate(stack):
+                            rl.sequences.train_sequence_models([model], data, steps, 3e-3, seeds=[seed])
+                    else:
+                        rl.sequences.train_sequence_models(stack, data, steps, 3e-3, seeds=list(range(count)))
+                    best[kind] = min(best[kind], time.perf_counter() - start)
+            name = f"11 transformer, {n_layer} blocks"
+            rows.append((name, *(count * steps / best[k] for k in ("one by one", "vmap", "grouped"))))
+    return rows
+
+
 def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
     """(workload, "loop" or "stacked", kernels per optimizer step, host reads per epoch), on the CPU."""
     from torch.overrides import TorchFunctionMode
@@ -499,6 +544,10 @@ def main() -> None:
     print(f"{'workload':<34}{'one after the other':>20}{'side by side':>14}{'speed-up':>10}")
     for name, serial, side in bench_parallel():
         print(f"{name:<34}{serial:20.0f}{side:14.0f}{side / serial:9.2f}x", flush=True)
+    print("\nnotebook 11's transformers: 6 models (post-LN), 40 steps, one thread; optimizer steps/s")
+    print(f"{'workload':<34}{'one by one':>12}{'vmap':>8}{'grouped':>9}{'speed-up':>10}")
+    for name, loop, vmapped, grouped in bench_sequences():
+        print(f"{name:<34}{loop:12.0f}{vmapped:8.0f}{grouped:9.0f}{grouped / loop:9.2f}x", flush=True)
     fit_rate, bare_rate, ratio = bench_fit()
     print("\ntraining throughput (mlp depth 8, width 64, MNIST-1D, 5 epochs, best of 9)")
     print(f"  reslib.train.fit: {fit_rate:,.0f} examples/s")
