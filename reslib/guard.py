@@ -32,6 +32,7 @@ FLOPS_PER_SECOND = 5e9
 OPERATION_SECONDS = 1e-5
 
 
+@typechecked
 def input_layout(dims: str, stacked: bool = False) -> str:
     """An input layout in words, for `require_input`'s message: "(B, T, d_model)".
 

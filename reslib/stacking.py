@@ -186,21 +186,38 @@ class GroupedEmbedding(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         M, V, C = self.weight.shape
-        if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.int64, torch.int32) or idx.ndim < 2:
+        if not isinstance(idx, torch.Tensor) or idx.dtype not in (torch.int64, torch.int32):
+            got = idx.dtype if isinstance(idx, torch.Tensor) else type(idx).__name__
             raise TypeError(
-                f"GroupedEmbedding.forward: idx must be an integer tensor (models, ...), got "
-                f"{getattr(idx, 'dtype', type(idx).__name__)} {tuple(getattr(idx, 'shape', ()))}"
+                f"GroupedEmbedding.forward: idx must be an integer tensor of ids (models, ...), got {got}; "
+                f"pass idx.long()"
             )
-        _require_models(self, idx, M)
+        if idx.ndim < 2:
+            raise ValueError(
+                f"GroupedEmbedding.forward: idx must be (models, ...), ids for each of the {M} models, got "
+                f"shape {tuple(idx.shape)}"
+            )
+        _require_models(self, idx, M, "idx")
+        if idx.device != self.weight.device:
+            raise ValueError(
+                f"GroupedEmbedding.forward: idx is on {idx.device}, the tables on {self.weight.device}; "
+                f"call idx.to({str(self.weight.device)!r})"
+            )
+        if idx.device.type == "cpu" and idx.numel():  # an id past V would read the next model's table
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < 0 or hi >= V:
+                raise ValueError(
+                    f"GroupedEmbedding.forward: idx must hold ids in [0, {V - 1}], got values in [{lo}, {hi}]"
+                )
         shift = torch.arange(M, device=idx.device).view(M, *(1,) * (idx.ndim - 1)) * V  # model m: rows m*V..
         return F.embedding(idx + shift, self.weight.view(M * V, C))
 
 
-def _require_models(module: nn.Module, x: torch.Tensor, models: int) -> None:
+def _require_models(module: nn.Module, x: torch.Tensor, models: int, name: str = "x") -> None:
     """A grouped module's input has one slice per model in dimension 0 (ValueError)."""
     if x.shape[0] != models:
         raise ValueError(
-            f"{type(module).__name__}.forward: x must have one row per model in dimension 0, {models} "
+            f"{type(module).__name__}.forward: {name} must have one row per model in dimension 0, {models} "
             f"models, got shape {tuple(x.shape)}"
         )
 

@@ -4,9 +4,8 @@
 `reslib.unet.segmentation_loss` or `reslib.hourglass.heatmap_loss`).
 
 `fit` also trains a list of models of one architecture at once (one per seed, say), stacked: MLPs
-and transformers as grouped matrix products (`_Grouped`), others through `stack_module_state` and
-`vmap` (`_Stacked`): one kernel per operation for all of them; each model follows the path it
-would follow alone.
+and transformers as grouped products (`_Grouped`), others through `stack_module_state` and `vmap`
+(`_Stacked`): one kernel per operation for all of them; each follows the path it would alone.
 
 No DataLoader: the data sits on the device, so a mini-batch is one indexing operation. Per-batch
 losses are kept on the device and reduced once per epoch: one host sync per epoch for training,

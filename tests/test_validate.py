@@ -253,8 +253,10 @@ def test_every_public_module_class_with_weights_has_a_formula():
         rl.paths.ShortPathTraining,
         rl.blocks.PadShortcut,
         rl.blocks.BlockBase,
-        rl.stacking.GroupedLinear,  # these two hold the stacked tensors they are given, no parameters
+        rl.stacking.GroupedLinear,  # these hold the stacked tensors they are given, no parameters
         rl.stacking.GroupedBatchNorm,
+        rl.stacking.GroupedLayerNorm,
+        rl.stacking.GroupedEmbedding,
     }
     public = {
         obj

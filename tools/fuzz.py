@@ -360,6 +360,8 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
         running_var=torch.ones(2, 3),
         steps=torch.zeros(2, dtype=torch.long),
     ),
+    "reslib.stacking.GroupedLayerNorm": lambda: dict(weight=_T(2, 3), bias=_T(2, 3)),
+    "reslib.stacking.GroupedEmbedding": lambda: dict(weight=_T(2, 5, 3)),
     "reslib.stacking.groupable": lambda: dict(model=nn.Linear(4, 2)),
     "reslib.stacking.grouped": lambda: dict(models=[nn.Linear(4, 2), nn.Linear(4, 2)]),
     "reslib.runtime.step_flops": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4)),
@@ -378,6 +380,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     # the guard on the first line of every forward: its other arguments are constants in reslib's
     # own code, and `x`, the one a learner sets, is probed through the modules' forward
     "reslib.guard.require_input": None,
+    "reslib.guard.input_layout": lambda: dict(dims="B, T, d_model", stacked=True),
     "reslib.layers.residual_add": lambda: dict(x=_T(2, 3), fx=_T(2, 3)),
     "reslib.costs.block_costs": lambda: dict(channels=64, planes=16, size=8),
     "reslib.costs.densenet_parameter_count": lambda: dict(
@@ -530,6 +533,8 @@ FORWARD_INPUTS: dict[str, Callable[[nn.Module], torch.Tensor]] = {
     "reslib.stacking.GroupedLinear": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[2]),
     "reslib.blocks.PadShortcut": lambda m: _T(2, 4, 8, 8),
     "reslib.stacking.GroupedBatchNorm": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[1]),
+    "reslib.stacking.GroupedLayerNorm": lambda m: _T(m.weight.shape[0], 5, m.weight.shape[1]),
+    "reslib.stacking.GroupedEmbedding": lambda m: torch.randint(m.weight.shape[1], (m.weight.shape[0], 5)),
     "reslib.blocks.BlockBase": None,  # the base of the conv blocks: forward is theirs
 }
 
@@ -654,13 +659,21 @@ VALID_EDGES = [
         "documented inputs: a sequence of any length N >= 2 or rows (S, N), a tensor or a NumPy array",
     ),
     (
-        r"reslib\.stacking\.Grouped(Linear|BatchNorm)",
+        r"reslib\.stacking\.Grouped(Linear|BatchNorm|LayerNorm|Embedding)",
         r"weight|bias|running_mean|running_var",
         r"tensor (nan|inf)",
         "the M models' own weights: a diverged model's NaN stays in its slice and shows in its outputs; "
         "fit stops that model and trains the others (tests/test_train_stacked.py)",
     ),
     (r"reslib\.stacking\.GroupedLinear", r"weight", r"tensor last\+1", "the last axis is in_features: any"),
+    (r"reslib\.stacking\.GroupedEmbedding", r"weight", r"tensor last\+1", "the last axis is the width: any"),
+    (r"reslib\.stacking\.GroupedEmbedding\.forward", r"idx", r"tensor last\+1", "more ids per model: any"),
+    (
+        r"reslib\.guard\.input_layout",
+        r"dims",
+        r"edge .*",
+        "the layout in words, as reslib's modules write it",
+    ),
     (
         r"reslib\.unet\.center_crop",
         r"x",
