@@ -353,8 +353,9 @@ def bench_sequences(count: int = 6, steps: int = 40) -> list[tuple[str, float, f
     return rows
 
 
-def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
-    """(workload, "loop" or "stacked", kernels per optimizer step, host reads per epoch), on the CPU."""
+def _counters() -> tuple[type, type]:
+    """(Kernels, HostReads): modes whose class attribute `count` counts the ATen kernels that are not
+    views, and the host reads outside torch.optim, run inside them."""
     from torch.overrides import TorchFunctionMode
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -382,6 +383,12 @@ def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
                 HostReads.count += 1
             return func(*args, **(kwargs or {}))
 
+    return Kernels, HostReads
+
+
+def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
+    """(workload, "loop" or "stacked", kernels per optimizer step, host reads per epoch), on the CPU."""
+    Kernels, HostReads = _counters()
     rows = []
     for name, (build, data, kwargs) in _stack_workloads().items():
         n = len(data[0]) if isinstance(data, tuple) else len(data.x_train)
@@ -400,6 +407,30 @@ def profile_training(count: int = 3) -> list[tuple[str, str, float, float]]:
                 counts[epochs] = (Kernels.count, HostReads.count)
             kernels = counts[2][0] - counts[1][0]
             rows.append((name, kind, kernels / steps, counts[2][1] - counts[1][1]))
+    return rows
+
+
+def profile_sequences(count: int = 6) -> list[tuple[str, float, float]]:
+    """(how, kernels per optimizer step, host reads per step) for notebook 11's 12-block post-LN
+    transformers, `count` of them, on the CPU: one by one, stacked through vmap, grouped."""
+    Kernels, HostReads = _counters()
+    data = rl.sequences.sequence_task(2000, 500, length=8, vocab_size=10, task="sort", seed=0)
+    rows = []
+    for kind in ("loop", "vmap", "grouped"):
+        counts = {}
+        for steps in (2, 4):  # the difference is two steps' work, without the set-up and evaluation
+            models = []
+            for seed in range(count):
+                rl.set_seed(seed)
+                net = rl.transformer.transformer(10, 8, 12, 32, 2, d_ff=64, norm_first=False)
+                models.append(_Opaque(net) if kind == "vmap" else net)
+            Kernels.count = HostReads.count = 0
+            with Kernels(), HostReads():
+                stacks = [[m] for m in models] if kind == "loop" else [models]
+                for stack in stacks:
+                    rl.sequences.train_sequence_models(stack, data, steps, 3e-3)
+            counts[steps] = (Kernels.count, HostReads.count)
+        rows.append((kind, (counts[4][0] - counts[2][0]) / 2, (counts[4][1] - counts[2][1]) / 2))
     return rows
 
 
@@ -509,6 +540,11 @@ def main() -> None:
         print(f"{'workload':<34}{'how':<9}{'kernels per step (3 models)':>29}{'host reads per epoch':>22}")
         for name, kind, kernels, reads in profile_training():
             print(f"{name:<34}{kind:<9}{kernels:29.0f}{reads:22d}")
+        print("\nnotebook 11's transformers, 6 models (12 blocks, post-LN), on the CPU:")
+        print(f"{'how':<9}{'kernels per step (6 models)':>29}{'host reads per step':>21}")
+        for kind, kernels, reads in profile_sequences():
+            print(f"{kind:<9}{kernels:29.0f}{reads:21.0f}")
+        print("(the reads are the token-range checks, on a CPU only: a GPU skips them)")
         return
     print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, cpus: {psutil.cpu_count()}")
     if not (args.skip_notebooks or args.explorers_only):
