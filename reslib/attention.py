@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from reslib.guard import input_layout, require_input
 from reslib.validate import require_bool, require_choice, require_int, sized, typechecked
 
-__all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads"]
+__all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "require_heads", "require_stream"]
 
 ACTIVATIONS = ("gelu", "relu")
 
@@ -34,6 +34,19 @@ def require_heads(d_model: int, n_head: int) -> None:
             f"d_model={d_model} must be divisible by n_head={n_head} (each head gets d_model / n_head "
             f"dimensions); use n_head in {divisors} or change d_model"
         )
+
+
+@typechecked
+def require_stream(module: nn.Module, x: object, weight: torch.Tensor, weight_dims: int = 2) -> None:
+    """Refuse an `x` that is not the stream a module with this (first) weight reads.
+
+    The stream is (B, T, d_model), d_model the weight's last size; (models, B, T, d_model) when
+    `reslib.stacking.grouped` has stacked the weight (one dimension more than `weight_dims`).
+    Raises what `reslib.guard.require_input` raises.
+    """
+    stacked = weight.ndim > weight_dims
+    layout = input_layout("B, T, d_model", stacked)
+    require_input(module, x, 3 + stacked, size=(-1, weight.shape[-1]), like=weight, layout=layout)
 
 
 @typechecked
@@ -73,14 +86,7 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.c_attn.weight  # (3 d_model, d_model); (models, 3 d_model, d_model) when stacked
-        require_input(
-            self,
-            x,
-            w.ndim + 1,
-            size=(-1, w.shape[-1]),
-            like=w,
-            layout=input_layout("B, T, d_model", stacked=w.ndim > 2),
-        )
+        require_stream(self, x, w)
         *lead, T, C = x.shape  # lead: (B,), or (models, B) in reslib.stacking.grouped
         hs = C // self.n_head  # d_head
         q, k, v = self.c_attn(x).split(C, dim=-1)  # each (..., T, C)
@@ -121,12 +127,5 @@ class FeedForward(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.c_fc.weight  # (d_ff, d_model); (models, d_ff, d_model) when stacked
-        require_input(
-            self,
-            x,
-            w.ndim + 1,
-            size=(-1, w.shape[-1]),
-            like=w,
-            layout=input_layout("B, T, d_model", stacked=w.ndim > 2),
-        )
+        require_stream(self, x, w)
         return self.c_proj(self.act(self.c_fc(x)))  # (B, T, d_model)

@@ -25,8 +25,8 @@ import math
 import torch
 from torch import nn
 
-from reslib.attention import FeedForward, SelfAttention, require_heads
-from reslib.guard import input_layout, require_input
+from reslib.attention import FeedForward, SelfAttention, require_heads, require_stream
+from reslib.guard import input_layout
 from reslib.validate import (
     MAX_BLOCKS,
     require_bool,
@@ -100,14 +100,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.ln_1.weight  # (d_model,); (models, d_model) when stacked (reslib.stacking.grouped)
-        require_input(
-            self,
-            x,
-            w.ndim + 2,
-            size=(-1, w.shape[-1]),
-            like=w,
-            layout=input_layout("B, T, d_model", w.ndim > 1),
-        )
+        require_stream(self, x, w, weight_dims=1)
         if self.norm_first:
             x = x + self.attn(self.ln_1(x))  # (B, T, C): the identity skip of notebook 03
             x = x + self.mlp(self.ln_2(x))
@@ -221,14 +214,7 @@ class Transformer(nn.Module):
     def unembed(self, x: torch.Tensor) -> torch.Tensor:
         r"""Logits from a stream state, $W_U\,\mathrm{LN}_f(x)$; the logit lens applies it after any block."""
         w = self.lm_head.weight  # (n_out, d_model); (models, n_out, d_model) when stacked
-        require_input(
-            self,
-            x,
-            w.ndim + 1,
-            size=(-1, w.shape[-1]),
-            like=w,
-            layout=input_layout("B, T, d_model", w.ndim > 2),
-        )
+        require_stream(self, x, w)
         return self.lm_head(self.ln_f(x))  # (B, T, n_out)
 
     def streams(self, idx: torch.Tensor) -> list[torch.Tensor]:

@@ -380,6 +380,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     # the guard on the first line of every forward: its other arguments are constants in reslib's
     # own code, and `x`, the one a learner sets, is probed through the modules' forward
     "reslib.guard.require_input": None,
+    "reslib.attention.require_stream": None,  # require_input for the transformer's modules, as above
     "reslib.guard.input_layout": lambda: dict(dims="B, T, d_model", stacked=True),
     "reslib.layers.residual_add": lambda: dict(x=_T(2, 3), fx=_T(2, 3)),
     "reslib.costs.block_costs": lambda: dict(channels=64, planes=16, size=8),
