@@ -7,8 +7,8 @@ a list of transformers. For an MLP or a `reslib.transformer` they build one netw
 Fed (M, B, ...), it computes each model's output on its own batch: one batched matrix product per
 layer (`torch.baddbmm`), one normalisation per norm layer, where a loop over the models would launch
 M. Any other model (a conv, a custom forward that indexes dimensions) is stacked with `torch.vmap`
-instead, which handles every module but, for networks this small, costs about what it saves
-(measured in `grouped`'s docstring).
+instead, which handles every module but adds its own operations (`make bench` compares the two for
+notebook 11's transformers, and `make bench --profile` counts their kernels per step).
 """
 
 from __future__ import annotations
