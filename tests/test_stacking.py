@@ -108,5 +108,11 @@ def test_a_grouped_transformer_refuses_inputs_without_the_model_dimension():
         network.blocks[0](torch.randn(4, 6, 16))
     with pytest.raises(TypeError, match="GroupedEmbedding.forward: idx must be an integer tensor"):
         network.wte(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"ids in \[0, 9\], got values in \[0, 10\]"):
+        network.wte(torch.tensor([[0, 10], [1, 2]]))  # id 10 would read model 1's row 0
+    with pytest.raises(ValueError, match=r"idx must be \(models, \.\.\.\)"):
+        network.wte(torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="idx is on meta"):
+        network.wte(torch.zeros(2, 3, dtype=torch.long, device="meta"))
     with pytest.raises(ValueError, match="give both as"):
         rl.stacking.GroupedLayerNorm(torch.ones(2, 4), torch.ones(2, 5))
