@@ -273,3 +273,30 @@ def test_every_third_party_import_is_declared():
     course = {"course.py", "grading_kernel.py"}
     assert_declared([t for t in tools if t[0].name not in course], set(PINS) & conda, "pyproject.toml")
     assert_declared([t for t in tools if t[0].name in course], set(PINS), "pyproject.toml")
+
+
+def test_nbval_formats_a_kernel_message_only_when_its_debug_line_is_kept(caplog):
+    """conftest.py defers nbval's `pformat` of each kernel message (1.3 s of notebook 11's test)."""
+    import logging
+    import pprint
+
+    from nbval import kernel
+
+    assert kernel.pformat is not pprint.pformat  # conftest.py's LazyFormat stands in its place
+    msg = {"header": {"msg_type": "stream"}, "content": {"text": "x" * 200, "name": "stdout"}}
+    assert str(kernel.pformat(msg)) == pprint.pformat(msg)
+
+    class Counted(dict):
+        formats = 0
+
+        def __repr__(self):
+            Counted.formats += 1
+            return super().__repr__()
+
+    logger = logging.getLogger(kernel.__name__)
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        logger.debug("Kernel message (%s):\n%s", "iopub", kernel.pformat(Counted(a=1)))
+    assert Counted.formats == 0  # no debug log kept: never formatted
+    with caplog.at_level(logging.DEBUG, logger=logger.name):
+        logger.debug("Kernel message (%s):\n%s", "iopub", kernel.pformat(Counted(a=1)))
+    assert Counted.formats >= 1 and "{'a': 1}" in caplog.text  # once per handler that keeps it
