@@ -194,6 +194,16 @@ def test_colours_and_layout_come_from_the_style_module():
     assert not layouts, f"a layout defined outside reslib/viz/style.py: {layouts}"
 
 
+@pytest.mark.parametrize("name", sorted(EXPLORERS))
+def test_every_explorer_draws_its_tick_labels_without_plotlys_overflow_check(name):
+    """reslib/viz/style.py: the check cost half of each redraw in a slideshow (a layout per label)."""
+    layout = _built(name).figure.layout
+    axes = [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]
+    for axis in axes:
+        own = layout[axis].ticklabeloverflow  # None: the template's
+        assert (own or layout.template.layout[axis[0] + "axis"].ticklabeloverflow) == "allow", axis
+
+
 def test_the_internal_updaters_are_private():
     public = [name for name in rl.viz.__all__ if name.startswith("update_")]
     assert not public, f"{public}: an updater is wiring, not an API; drive the explorer or the figure builder"
