@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reslib import attention, mlp, transformer
+from reslib import attention, mlp, paths, transformer
 from reslib.guard import require_input
 from reslib.validate import require_float, require_tensor, typechecked
 
@@ -31,6 +31,7 @@ __all__ = [
     "GroupedLinear",
     "groupable",
     "grouped",
+    "require_stack",
 ]
 
 
@@ -220,6 +221,45 @@ def _require_models(module: nn.Module, x: torch.Tensor, models: int, name: str =
             f"{type(module).__name__}.forward: {name} must have one row per model in dimension 0, {models} "
             f"models, got shape {tuple(x.shape)}"
         )
+
+
+# Modules that pick their blocks at random in Python, per forward (stochastic depth, Veit's short paths)
+_DRAWS_BLOCKS = (paths.RandomSkip, paths.ShortPathTraining)
+
+
+@typechecked
+def require_stack(models: Sequence[nn.Module]) -> list[nn.Module]:
+    """The models to train side by side, checked: at least one, each once, one architecture.
+
+    Raises:
+        ValueError: no models; a model listed twice; models whose type, parameter or buffer names,
+            shapes or dtypes differ; a model that draws its blocks in Python at every step (stacked,
+            one draw would be every model's): these train one by one.
+    """
+    models = list(models)
+    if not models:
+        raise ValueError("model is an empty list; pass a model, or a list of models to train side by side")
+    if len({id(m) for m in models}) != len(models):
+        raise ValueError("model lists one model more than once; pass each model once (e.g. one per seed)")
+    first = models[0]
+    for i, m in enumerate(models[1:], 1):
+        same = type(m) is type(first) and [(k, v.shape, v.dtype) for k, v in m.state_dict().items()] == [
+            (k, v.shape, v.dtype) for k, v in first.state_dict().items()
+        ]
+        if not same:
+            raise ValueError(
+                f"model[{i}] is not built like model[0] (its type, parameter or buffer names and shapes "
+                f"differ); models trained side by side share one architecture: train the others separately"
+            )
+    for i, m in enumerate(models):
+        drawn = next((type(d).__name__ for d in m.modules() if isinstance(d, _DRAWS_BLOCKS)), None)
+        if drawn is not None:
+            raise ValueError(
+                f"model[{i}] contains a {drawn}, which draws the blocks it uses in Python at every step, "
+                f"so models with one cannot train side by side; train each alone: "
+                f"for net, s in zip(models, seeds): fit(net, data, ..., seed=s)"
+            )
+    return models
 
 
 # Modules whose forward acts on the last dimension only, or element by element: run on (M, B, ...)

@@ -381,7 +381,7 @@ def fit(
     require_int("batch_size", batch_size)
     require_bool("progress", progress)
     single = isinstance(model, nn.Module)
-    models = [model] if single else _require_stack(model)
+    models = [model] if single else stacking.require_stack(model)
     seeds = _require_seeds(seed, len(models), single)
     names = ("data.x_train", "data.y_train") if isinstance(data, TensorData) else ("data[0]", "data[1]")
     if isinstance(data, TensorData):
@@ -460,26 +460,6 @@ def _require_time(
         except ValueError:  # a model the meta device cannot run: the bound stands
             raise too_long from None
         require_work(given, flops=examples * forward / 4, operations=operations)
-
-
-def _require_stack(models: Sequence[nn.Module]) -> list[nn.Module]:
-    """The models of a stacked `fit`, checked: at least one, each once, one architecture."""
-    models = list(models)
-    if not models:
-        raise ValueError("model is an empty list; pass a model, or a list of models to train side by side")
-    if len({id(m) for m in models}) != len(models):
-        raise ValueError("model lists one model more than once; pass each model once (e.g. one per seed)")
-    first = models[0]
-    for i, m in enumerate(models[1:], 1):
-        same = type(m) is type(first) and [(k, v.shape, v.dtype) for k, v in m.state_dict().items()] == [
-            (k, v.shape, v.dtype) for k, v in first.state_dict().items()
-        ]
-        if not same:
-            raise ValueError(
-                f"model[{i}] is not built like model[0] (its type, parameter or buffer names and shapes "
-                f"differ); models trained side by side share one architecture: train the others separately"
-            )
-    return models
 
 
 def _require_seeds(seed: int | Sequence[int], count: int, single: bool) -> list[int]:

@@ -200,3 +200,24 @@ def test_a_stack_of_conv_nets_trains_through_vmap(small_data):
         assert hb.train_loss == pytest.approx(ha.train_loss, abs=2e-3)
         for wa, wb in zip(_weights(a), _weights(b), strict=True):
             torch.testing.assert_close(wb, wa, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda net, s: rl.paths.ShortPathTraining(net, branches=1, seed=s),
+        lambda net, s: rl.paths.stochastic_depth(net, survival=0.5, seed=s),
+    ],
+    ids=["short paths", "stochastic depth"],
+)
+def test_models_that_draw_their_blocks_in_python_are_refused_with_the_loop_to_use(wrap):
+    """Stacked, one draw would be every model's (vmap failed with a RuntimeError about data-dependent
+    control flow, or about a tensor without storage); the error says to train them one by one."""
+    models = []
+    for s in (0, 1):
+        rl.set_seed(s)
+        models.append(wrap(rl.mlp.mlp(2, 8, 40, 10, residual=True, norm="batch"), s))
+    x, y = torch.randn(20, 40), torch.randint(0, 10, (20,))
+    with pytest.raises(ValueError, match=r"model\[0\] contains a .*train each alone"):
+        rl.train.fit(models, (x, y), epochs=1, lr=0.05, seed=[0, 1], progress=False)
+    rl.train.fit(models[0], (x, y), epochs=1, lr=0.05, seed=0, progress=False)  # alone, it trains

@@ -364,6 +364,7 @@ EXAMPLES: dict[str, Callable[[], dict]] = {
     "reslib.stacking.GroupedEmbedding": lambda: dict(weight=_T(2, 5, 3)),
     "reslib.stacking.groupable": lambda: dict(model=nn.Linear(4, 2)),
     "reslib.stacking.grouped": lambda: dict(models=[nn.Linear(4, 2), nn.Linear(4, 2)]),
+    "reslib.stacking.require_stack": lambda: dict(models=[nn.Linear(4, 2), nn.Linear(4, 2)]),
     "reslib.runtime.step_flops": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4)),
     "reslib.runtime.device_for": lambda: dict(model=nn.Linear(4, 2), example=_T(3, 4), models=2),
     "reslib.validate.require_device": lambda: dict(name="x", value="cpu"),
