@@ -116,3 +116,19 @@ def test_a_grouped_transformer_refuses_inputs_without_the_model_dimension():
         network.wte(torch.zeros(2, 3, dtype=torch.long, device="meta"))
     with pytest.raises(ValueError, match="give both as"):
         rl.stacking.GroupedLayerNorm(torch.ones(2, 4), torch.ones(2, 5))
+
+
+def test_require_stack_names_what_is_wrong_with_the_list():
+    a, b = nn.Linear(4, 2), nn.Linear(4, 2)
+    assert rl.stacking.require_stack((a, b)) == [a, b]
+    with pytest.raises(ValueError, match="empty list"):
+        rl.stacking.require_stack([])
+    with pytest.raises(ValueError, match="more than once"):
+        rl.stacking.require_stack([a, a])
+    with pytest.raises(ValueError, match=r"model\[1\] is not built like model\[0\]"):
+        rl.stacking.require_stack([a, nn.Linear(4, 3)])
+    with pytest.raises(TypeError, match="models"):
+        rl.stacking.require_stack([a, "b"])
+    short = rl.paths.ShortPathTraining(rl.mlp.mlp(2, 8, 4, 2, residual=True), branches=1)
+    with pytest.raises(ValueError, match=r"model\[0\] contains a ShortPathTraining.*train each alone"):
+        rl.stacking.require_stack([short])
