@@ -300,3 +300,16 @@ def test_nbval_formats_a_kernel_message_only_when_its_debug_line_is_kept(caplog)
     with caplog.at_level(logging.DEBUG, logger=logger.name):
         logger.debug("Kernel message (%s):\n%s", "iopub", kernel.pformat(Counted(a=1)))
     assert Counted.formats >= 1 and "{'a': 1}" in caplog.text  # once per handler that keeps it
+
+
+def test_importing_nbformat_builds_no_grammar():
+    # Every kernel that shows a plotly figure imports nbformat (plotly's renderers check its version), and
+    # so does every nbval run. jsonschema >= 4.25 imports rfc3987-syntax there, which builds a Lark
+    # grammar: 0.7-1 s each time on 2 cores (pyproject.toml holds jsonschema at 4.24).
+    code = "import sys, nbformat, plotly.io as pio; pio.renderers.default; print(sorted(sys.modules))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(ast.literal_eval(run.stdout))
+    assert not {"lark", "rfc3987_syntax"} & loaded, (
+        "importing nbformat loads rfc3987-syntax, whose Lark grammar costs every kernel about a second: "
+        "keep jsonschema below 4.25 in pyproject.toml, or find what else brings it"
+    )
