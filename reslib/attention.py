@@ -22,6 +22,12 @@ __all__ = ["ACTIVATIONS", "FeedForward", "SelfAttention", "causal_mask", "requir
 
 ACTIVATIONS = ("gelu", "relu")
 
+# PyTorch's CPU softmax is slow on rows shorter than 16 where it runs AVX-512 code, or no vector code at
+# all (torch.backends.cpu.get_cpu_capability(), fixed for the process): for notebook 11's attention
+# scores, (6, 32, 2, 8, 8), forward and backward took 593 us on AVX-512 against 216 us for the formula in
+# `_softmax_rows`; with AVX2 code, 68 us against 221 (torch 2.13, one thread). Rows of 16 or more: F.softmax.
+_SLOW_SHORT_SOFTMAX = torch.backends.cpu.get_cpu_capability() in ("AVX512", "DEFAULT")
+
 
 @typechecked
 def require_heads(d_model: int, n_head: int) -> None:
@@ -47,6 +53,19 @@ def require_stream(module: nn.Module, x: object, weight: torch.Tensor, weight_di
     stacked = weight.ndim > weight_dims
     layout = input_layout("B, T, d_model", stacked)
     require_input(module, x, 3 + stacked, size=(-1, weight.shape[-1]), like=weight, layout=layout)
+
+
+def _softmax_rows(scores: torch.Tensor) -> torch.Tensor:
+    r"""$\mathrm{softmax}$ over the last dimension: the values of `F.softmax(scores, dim=-1)`.
+
+    On a CPU whose softmax kernel is slow for short rows (`_SLOW_SHORT_SOFTMAX`), rows shorter than 16
+    are computed by the formula, $e^{s - \max s} / \sum e^{s - \max s}$: the max is subtracted so that
+    no exponential overflows, and held constant for the gradient, which a shift does not change.
+    """
+    if scores.shape[-1] >= 16 or not _SLOW_SHORT_SOFTMAX or scores.device.type != "cpu":
+        return F.softmax(scores, dim=-1)
+    e = (scores - scores.amax(-1, keepdim=True).detach()).exp()
+    return e / e.sum(-1, keepdim=True)
 
 
 @typechecked
@@ -94,7 +113,7 @@ class SelfAttention(nn.Module):
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)  # (..., nh, T, T)
         if self.causal:
             att = att.masked_fill(~causal_mask(T).to(x.device), float("-inf"))
-        att = F.softmax(att, dim=-1)
+        att = _softmax_rows(att)  # F.softmax(att, dim=-1), faster for short rows on some CPUs
         y = (att @ v).transpose(-3, -2).reshape(*lead, T, C)  # heads side by side again
         return self.c_proj(y)
 

@@ -36,6 +36,30 @@ def test_a_block_equals_torchs_encoder_layer(norm_first, causal, activation):
         torch.testing.assert_close(ours(x), out, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("formula", [False, True])
+def test_attention_softmax_is_torchs_on_every_cpu(monkeypatch, formula):
+    # on CPUs whose softmax kernel is slow for short rows, attention computes them by the formula
+    monkeypatch.setattr(rl.attention, "_SLOW_SHORT_SOFTMAX", formula)
+    torch.manual_seed(0)
+    for length in (1, 7, 15, 16, 40):  # 16 and longer: F.softmax on every CPU
+        scores = torch.randn(3, 2, length, length, dtype=torch.float64, requires_grad=True)
+        masked = scores.masked_fill(~causal_mask(length), float("-inf"))
+        ours, theirs = rl.attention._softmax_rows(masked), torch.softmax(masked, -1)
+        torch.testing.assert_close(ours, theirs)
+        push = torch.randn_like(ours)
+        torch.testing.assert_close(
+            *(torch.autograd.grad(out, scores, push, retain_graph=True)[0] for out in (ours, theirs))
+        )
+    big = torch.tensor([[1000.0, 999.0, -1000.0]])  # the max is subtracted first: no exp overflows
+    torch.testing.assert_close(rl.attention._softmax_rows(big), torch.softmax(big, -1))
+    block = _perturbed(Block(32, 4, 48, causal=True))
+    x = torch.randn(3, 7, 32)
+    mask = nn.Transformer.generate_square_subsequent_mask(7)
+    torch.testing.assert_close(
+        block(x), to_torch_layer(block)(x, src_mask=mask, is_causal=True), atol=1e-5, rtol=1e-5
+    )
+
+
 def test_the_causal_mask_hides_the_future():
     assert torch.equal(causal_mask(3), torch.tensor([[1, 0, 0], [1, 1, 0], [1, 1, 1]], dtype=torch.bool))
     torch.manual_seed(0)
