@@ -5,7 +5,8 @@
 
 `fit` also trains a list of models of one architecture at once (one per seed, say), stacked: MLPs
 and transformers as grouped products (`_Grouped`), others through `stack_module_state` and `vmap`
-(`_Stacked`): one kernel per operation for all of them; each follows the path it would alone.
+(`_Stacked`; on one CPU thread those train one after the other, which is faster there): one kernel
+per operation for all of them; each follows the path it would alone.
 
 No DataLoader: the data sits on the device, so a mini-batch is one indexing operation. Per-batch
 losses are kept on the device and reduced once per epoch: one host sync per epoch for training,
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from reslib import stacking
 from reslib.data import TensorData, require_clean
 from reslib.guard import require_work
-from reslib.runtime import in_worker, step_flops, stop_requested
+from reslib.runtime import in_worker, step_flops, stop_requested, threads
 from reslib.validate import (
     require_batch,
     require_bool,
@@ -358,6 +359,8 @@ def fit(
     one pass per step for all, each model with its own batch order (`seed`) and optimizer state:
     the updates it would get alone, by batched kernels that round differently. A model that
     diverges stops being recorded; the trained weights are written back into the models passed.
+    Models `reslib.stacking.grouped` cannot run (convolutions) on a CPU on one thread train one after
+    the other instead, each as `fit` trains it alone: faster there (`_vmap_pays`).
     Returns one `History` per model, in order. A run estimated past `reslib.guard.WORK_LIMIT`
     (`epochs=10**5` for 10**3) is refused before it starts.
 
@@ -405,11 +408,16 @@ def fit(
     classes = data.num_classes if isinstance(data, TensorData) else None
     labels = tuple(n for n in (names[1], "data.y_test") if n in tensors) if classify else ()
     top = require_clean(tensors, labels, classes)  # one read: NaN data never trains into numbers
-    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
+    given, loss_fn = loss_fn, F.cross_entropy if loss_fn is None else loss_fn
     tested = len(data.x_test) if isinstance(data, TensorData) else 0
     _require_time(models[0], x, tested, epochs, batch_size, len(models))
     for m in models:
         m.to(x.device)
+    if not single and not stacking.groupable(models[0]) and not _vmap_pays(x.device):
+        return [  # one after the other: the updates each gets in the stack, without vmap's cost here
+            fit(m, data, epochs, lr, batch_size, optimizer, momentum, weight_decay, s, progress, given)
+            for m, s in zip(models, seeds, strict=True)
+        ]
     runner = (
         _Single(model) if single else _Grouped(models) if stacking.groupable(models[0]) else _Stacked(models)
     )
@@ -430,6 +438,13 @@ def fit(
     finally:
         runner.write_back()  # also after an interrupt: the models hold what was trained so far
     return histories[0] if single else histories
+
+
+def _vmap_pays(device: torch.device) -> bool:
+    # Whether a stack `stacking.grouped` cannot run goes through vmap, else one by one: not on one CPU thread
+    # (runtime.parallel, Binder), where 2-3 of notebook 07's ResNets or 09's U-Nets took 1.07-1.35x the time
+    # of a loop (vmap groups their convolutions); on two threads 0.83-1.19x; on a GPU it launches less.
+    return device.type != "cpu" or threads() > 1
 
 
 def _require_time(

@@ -168,6 +168,7 @@ def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data,
     ]
     assert not any(rl.stacking.groupable(m) for m in others)
     # grouped and vmapped stacks train the same models to the same weights
+    monkeypatch.setattr(rl.train, "_vmap_pays", lambda device: True)  # on a CPU too
     results = []
     for group in (True, False):
         monkeypatch.setattr(rl.stacking, "groupable", lambda m, g=group: g)
@@ -179,27 +180,44 @@ def test_mlps_run_as_grouped_products_and_anything_else_through_vmap(small_data,
             torch.testing.assert_close(wa, wb, atol=2e-5, rtol=1e-4)
 
 
-def test_a_stack_of_conv_nets_trains_through_vmap(small_data):
-    def conv(seed):
-        torch.manual_seed(seed)
-        return torch.nn.Sequential(
-            torch.nn.Unflatten(1, (1, 40)),
-            torch.nn.Conv1d(1, 4, 3),
-            torch.nn.BatchNorm1d(4),
-            torch.nn.ReLU(),
-            torch.nn.Flatten(),
-            torch.nn.Linear(4 * 38, 10),
-        )
+def _conv(seed):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Unflatten(1, (1, 40)),
+        torch.nn.Conv1d(1, 4, 3),
+        torch.nn.BatchNorm1d(4),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * 38, 10),
+    )
 
-    alone = [conv(s) for s in (0, 1)]
+
+def test_a_stack_of_conv_nets_trains_through_vmap_where_that_pays(small_data, monkeypatch):
+    monkeypatch.setattr(rl.train, "_vmap_pays", lambda device: True)  # a GPU's choice, on the CPU
+    alone = [_conv(s) for s in (0, 1)]
     solo = [rl.train.fit(m, small_data, 2, 0.01, seed=s, progress=False) for s, m in enumerate(alone)]
-    stacked = [conv(s) for s in (0, 1)]
+    stacked = [_conv(s) for s in (0, 1)]
     assert not rl.stacking.groupable(stacked[0])
     histories = rl.train.fit(stacked, small_data, 2, 0.01, seed=[0, 1], progress=False)
     for a, b, ha, hb in zip(alone, stacked, solo, histories, strict=True):
         assert hb.train_loss == pytest.approx(ha.train_loss, abs=2e-3)
         for wa, wb in zip(_weights(a), _weights(b), strict=True):
             torch.testing.assert_close(wb, wa, atol=2e-5, rtol=1e-4)
+
+
+def test_on_one_cpu_thread_a_list_of_conv_nets_trains_one_by_one_exactly_as_alone(small_data, monkeypatch):
+    with rl.runtime.num_threads(2):
+        assert rl.train._vmap_pays(torch.device("cpu")) and rl.train._vmap_pays(torch.device("cuda"))
+    with rl.runtime.num_threads(1):  # as in rl.runtime.parallel
+        assert not rl.train._vmap_pays(torch.device("cpu")) and rl.train._vmap_pays(torch.device("cuda"))
+        alone = [_conv(s) for s in (0, 1)]
+        solo = [rl.train.fit(m, small_data, 2, 0.01, seed=s, progress=False) for s, m in enumerate(alone)]
+        listed = [_conv(s) for s in (0, 1)]
+        monkeypatch.setattr(rl.train, "_Stacked", None)  # never built on this path
+        histories = rl.train.fit(listed, small_data, 2, 0.01, seed=[0, 1], progress=False)
+    assert [h.train_loss for h in histories] == [h.train_loss for h in solo]  # bit for bit
+    for a, b in zip(alone, listed, strict=True):
+        assert all(torch.equal(wa, wb) for wa, wb in zip(_weights(a), _weights(b), strict=True))
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ Prints these tables:
 3. `reslib.train.fit` against a bare PyTorch loop doing the same work;
 4. training several models (one per seed) one after another against `fit` on the list of them,
    stacked into one: optimizer steps per second (one step of one model counts one), on the CPU and,
-   when CUDA is present, on the GPU;
+   when CUDA is present, on the GPU (conv nets through vmap even where `fit` trains them one after
+   the other, on one CPU thread: the row says so);
 5. two such stacks trained one after the other on one thread against side by side with
    `reslib.runtime.parallel` (a core and a torch thread each), on the CPU;
 6. notebook 11's transformers (`reslib.sequences.train_sequence_models`, 6 models, one thread): one
@@ -62,6 +63,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import psutil
@@ -254,9 +256,9 @@ def _to(data, device: torch.device):
     )
 
 
-def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float, float]]:
-    """(workload, device, steps/s in a loop over `count` models, steps/s stacked) per workload and
-    device; a step of one model counts one. Best of three, alternating."""
+def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float, float, bool]]:
+    """(workload, device, steps/s in a loop over `count` models, steps/s stacked, whether `fit` stacks
+    them there) per workload and device; a step of one model counts one. Best of three, alternating."""
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     for name, (build, data, kwargs) in _stack_workloads().items():
@@ -272,12 +274,15 @@ def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float
                     if kind == "loop":
                         for seed, model in enumerate(models):
                             rl.train.fit(model, on, epochs, seed=seed, progress=False, **kwargs)
-                    else:
-                        rl.train.fit(models, on, epochs, seed=list(range(count)), progress=False, **kwargs)
+                    else:  # stacked even where fit would not stack them (vmap on one CPU thread), to show why
+                        seeds = list(range(count))
+                        with mock.patch.object(rl.train, "_vmap_pays", lambda device: True):
+                            rl.train.fit(models, on, epochs, seed=seeds, progress=False, **kwargs)
                     if device.type == "cuda":
                         torch.cuda.synchronize()
                     best[kind] = min(best[kind], time.perf_counter() - start)
-            rows.append((name, device.type, steps / best["loop"], steps / best["stacked"]))
+            stacks = rl.stacking.groupable(models[0]) or rl.train._vmap_pays(device)
+            rows.append((name, device.type, steps / best["loop"], steps / best["stacked"], stacks))
     return rows
 
 
@@ -571,8 +576,9 @@ def main() -> None:
         return
     print("\nstacked training: 3 models (seeds 0-2), 1 epoch; optimizer steps/s (one model's step = 1)")
     print(f"{'workload':<34}{'device':<8}{'one by one':>12}{'stacked':>10}{'speed-up':>10}")
-    for name, device, loop, stacked in bench_stacked():
-        print(f"{name:<34}{device:<8}{loop:12.0f}{stacked:10.0f}{stacked / loop:9.2f}x", flush=True)
+    for name, device, loop, stacked, stacks in bench_stacked():
+        what = "" if stacks else "  (vmap; fit trains these one by one here)"
+        print(f"{name:<34}{device:<8}{loop:12.0f}{stacked:10.0f}{stacked / loop:9.2f}x{what}", flush=True)
     print(
         f"\ntwo stacks of 3 models, 1 epoch, {rl.runtime.cores()} core(s): optimizer steps/s, one stack after"
         " the other on one thread against rl.runtime.parallel (a core each)"
