@@ -149,3 +149,21 @@ def test_nan_in_counts_as_honest_only_when_nan_comes_out():
     with torch.no_grad():
         net.weight[0, 0] = float("nan")
     assert fuzz.shows_nonfinite(net)
+
+
+def test_workers_claim_each_task_once_and_a_new_worker_resumes_the_task_its_predecessor_died_in(monkeypatch):
+    import multiprocessing
+
+    from tools import fuzz
+
+    assert list(fuzz._claims(1, 2, 5)) == [1, 3]  # outside fuzz.run: every other task
+    shared = (
+        multiprocessing.RawValue("q", 0),
+        multiprocessing.RawArray("q", [-1, -1]),
+        multiprocessing.Lock(),
+    )
+    monkeypatch.setattr(fuzz, "_SHARED", shared)
+    first, second = fuzz._claims(0, 2, 5), fuzz._claims(1, 2, 5)
+    assert [next(first), next(second), next(second)] == [0, 1, 2]  # worker 1 took the next free task twice
+    assert list(fuzz._claims(1, 2, 5)) == [2, 3, 4]  # worker 1 died in task 2: its successor resumes it
+    assert list(first) == []  # nothing left to claim

@@ -50,6 +50,7 @@ import inspect
 import io
 import json
 import math
+import multiprocessing
 import os
 import pkgutil
 import re
@@ -62,7 +63,7 @@ import traceback
 import types
 import typing
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # One thread, set before torch loads OpenMP: the run's time budget is CPU time on one thread, and
@@ -1385,15 +1386,15 @@ class Run:
                 self.row(row, found, message[:300], cpu)
 
     def all(self, worker: int, workers: int) -> dict:
-        """This worker's share: every `workers`-th callable (with its forward) and explorer, then the
-        records that its own valid calls returned (every worker probes those it has; the parent
-        keeps each row once)."""
+        """This worker's share of the callables (each with its forward) and explorers, claimed one at a
+        time (`_claims`), then the records that its own valid calls returned (every worker probes
+        those it has; the parent keeps each row once)."""
         keep = re.compile(os.environ.get("RESLIB_FUZZ_ONLY", ".*"))  # a maintainer's partial run
         tasks = [functools.partial(self.arguments, k, t) for k, t in discover().items() if keep.search(k)]
         explorers = [n for n in sorted(rl.viz.EXPLORERS) if keep.search(f"reslib.viz.{n}")]
         tasks += [functools.partial(self.explorer, name) for name in explorers]
-        for task in tasks[worker::workers]:
-            task()
+        for i in _claims(worker, workers, len(tasks)):
+            tasks[i]()
         for key in sorted(k for k in records() if keep.search(k)):
             self.record(key, worker)
         return dict(
@@ -1419,7 +1420,27 @@ def records() -> dict[str, type]:
 
 FINDINGS = ("silent", "unclear", "hang", "slow", "crash", "stuck")
 OUTCOMES = ("clear", "accepted", *FINDINGS)
-WORKERS = 2  # the machine's cores: each worker runs every WORKERS-th task on one thread
+WORKERS = 2  # the machine's cores: each worker claims the next task, and runs it on one thread
+_SHARED = None  # under run(): (next task, the task each worker is in, a lock), shared by the forked workers
+
+
+def _claims(worker: int, workers: int, count: int) -> Iterator[int]:
+    """The tasks `worker` runs: the next unclaimed one each time, so the workers end together (a fixed
+    share, every `workers`-th task, left one worker 1.3x the other's CPU time), and first the task a
+    killed predecessor of it was in (its steps done are skipped). Outside `run`: the fixed share."""
+    if _SHARED is None:
+        yield from range(worker, count, workers)
+        return
+    following, current, lock = _SHARED
+    if 0 <= current[worker] < count:
+        yield current[worker]
+    while True:
+        with lock:
+            i, following.value = following.value, following.value + 1
+        current[worker] = min(i, count)
+        if i >= count:
+            return
+        yield i
 
 
 def _worker(write_fd: int, done: set[str], worker: int, workers: int) -> None:
@@ -1453,6 +1474,19 @@ def _start(done: set[str], worker: int, workers: int) -> tuple[int, int]:
 def run(workers: int = WORKERS) -> dict:
     """Every probe, in `workers` forked children; a child that a probe kills is recorded as a
     `crash`, and a new one goes on (skipping the steps done, and the one that killed)."""
+    global _SHARED
+    _SHARED = (
+        multiprocessing.RawValue("q", 0),
+        multiprocessing.RawArray("q", [-1] * workers),
+        multiprocessing.Lock(),
+    )
+    try:
+        return _run(workers)
+    finally:
+        _SHARED = None
+
+
+def _run(workers: int) -> dict:
     torch.set_num_threads(1)
     rows: dict[str, dict] = {}
     done: set[str] = set()
