@@ -68,8 +68,10 @@ def test_every_bad_argument_gets_a_clear_error(tmp_path, capsys):
         assert sum(r["kind"] == kind for r in rows) >= AT_LEAST[kind], kind
     # a size at the memory bound holds up to MEMORY_LIMIT (1 GiB) on top of a worker's own ~1 GiB
     assert max(report["peak_rss_gib"], report["worker_peak_rss_gib"]) < 2.5
-    # each worker's CPU time is its wall time on an idle core: the run fits in a minute on 2 cores
-    assert max(report["worker_cpu_s"]) < 60, report["worker_cpu_s"]
+    # each worker's CPU time is its wall time on an idle core: the run takes about a minute on 2 cores
+    # (40 s a worker on an AVX-512 machine, 68-75 s on an AMD EPYC with AVX2, most of it the bounds' big
+    # runs); past 90 s the fuzz itself has grown, or a callable has become slow at its bound
+    assert max(report["worker_cpu_s"]) < 90, report["worker_cpu_s"]
     assert run.returncode == 0, run.stderr[-3000:]  # nothing found: the run says so too
 
 

@@ -199,6 +199,16 @@ def test_depth_gradients_equal_the_gradient_of_each_truncated_network(residual):
         rl.shattering.depth_gradients(torch.nn.Linear(1, 1), x)
 
 
+def test_depth_gradients_in_chunks_equal_one_pass(monkeypatch):
+    model, x = _frozen_net(depth=4, residual=True)
+    whole = rl.shattering.depth_gradients(model, x)
+    width = model.head.weight.shape[1]
+    monkeypatch.setattr(rl.shattering, "_CHUNK", 10 * width)  # 64 points: chunks of 10 and one of 4
+    chunked = rl.shattering.depth_gradients(model, x)
+    assert chunked.shape == whole.shape == (4, 64)
+    assert torch.allclose(chunked, whole, atol=1e-12)
+
+
 def test_autocorrelation_removes_the_mean_and_matches_numpy():
     gen = np.random.default_rng(0)
     g = gen.normal(size=100)
