@@ -177,7 +177,7 @@ def chromium() -> Iterator[Browser]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The median slider-to-redraw times the browser tests measured (target <= 80 ms), where they ran."""
-    from .test_notebooks_in_lab import REDRAW_MS
+    from .lab_view import REDRAW_MS
     from .test_slides import SLIDES_REDRAW_MS
 
     for where, times in (("JupyterLab", REDRAW_MS), ("the RISE slideshow (a mouse drag)", SLIDES_REDRAW_MS)):

@@ -1,6 +1,8 @@
-"""Lecture mode in one running JupyterLab: every notebook's slideshow, in order, then one reopened.
+"""Every notebook in one running JupyterLab, in order: in the notebook, then in its slideshow; then one
+reopened.
 
-What a lecturer does: open a notebook, Run All, press Alt+R (jupyterlab-rise's "Render as Reveal
+What a lecturer does: open a notebook, Run All, move its explorers and answer its prediction forms
+(lab_view.py checks those in the notebook), press Alt+R (jupyterlab-rise's "Render as Reveal
 Slideshow", which saves the notebook and opens its slideshow beside it, on the same kernel), step
 through the slides, drag each explorer's slider; then the next notebook, in the same server. The
 slideshow is RISE's own app in an iframe; its slides are Reveal sections with the ids `slide-i-j`
@@ -28,10 +30,11 @@ from reslib.viz.explorer import is_explorer_note
 from tools import lab as lab_tool
 
 from .conftest import Lab, notebooks_dir
-from .test_notebooks_in_lab import (
+from .lab_view import (
     ARM_REDRAW_TIMER,
     PATCHED,
     WIDGETS_S,
+    check_notebook_view,
     plot_data,
     redrew,
     run_all,
@@ -337,14 +340,17 @@ def lab_page(lab: Lab, browser: Browser, tmp_path: Path, stem: str):
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_the_slideshow_shows_every_slide_and_its_explorers_redraw(
+def test_the_notebook_and_its_slideshow_run_and_their_explorers_redraw(
     lab: Lab, browser: Browser, tmp_path: Path, notebook: str
 ) -> None:
+    """Run All shows no error; in the notebook every explorer redraws and every prediction form
+    commits (lab_view.py); then its slideshow shows every slide, and its explorers redraw there."""
     require_extension()
     with lab_page(lab, browser, tmp_path, notebook.removesuffix(".ipynb").replace("/", "-")) as page:
         page.goto(lab.notebook_url(notebook))
         wait_for_kernel(page, notebook)
         run_all(page, notebook)
+        check_notebook_view(page, notebook)
         expect_only_stale_plots(walk_slideshow(page, open_slideshow(page, notebook), notebook))
 
 

@@ -1,8 +1,11 @@
-"""Every notebook, run in a real JupyterLab in Chromium: no errors, and every explorer redraws.
+"""A notebook in a real JupyterLab in Chromium: Run All shows no error, every explorer redraws, every
+prediction form commits (`check_notebook_view`), and the helpers test_slides.py uses for its slideshow.
 
 The server is the `lab` fixture (127.0.0.1, random token, a copy of the notebooks);
 Playwright drives Debian's Chromium. Kernel state is read from `window.jupyterapp`
 (exposed by the fixture); what a learner sees (outputs, widgets, plots) from the DOM.
+test_slides.py runs each notebook once and checks it here, then in its slideshow: a Run All of its
+own for this view took every notebook's run time again (22 runs, 10-15 of CI's minutes).
 """
 
 from __future__ import annotations
@@ -19,12 +22,8 @@ import pytest
 
 from reslib.language import LANGUAGES, local_language, tr
 
-from .conftest import Lab, notebooks_dir
-
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
-
-pytestmark = pytest.mark.browser
+    from playwright.sync_api import Locator, Page
 
 KERNEL_READY_S, RUN_ALL_S, WIDGETS_S, REDRAW_S = 90, 180, 30, 5
 PANEL = "Array.from(window.jupyterapp?.shell.widgets('main') ?? []).find(w => w.context?.path === name)"
@@ -74,8 +73,6 @@ PLOT_DATA = """el => JSON.stringify(el.data, (k, v) => k.startsWith('_') || k ==
 CONTROLS = ".widget-slider, .widget-dropdown"
 # How many base-manager modules got binder/rise-widgets' last look in get_model (0: not active).
 PATCHED = "() => window._JUPYTERLAB?.['reslib-rise-widgets']?.state?.patched ?? 0"
-# The English notebooks, then the Korean edition (notebooks/ko/): named by their path under the lab's root.
-NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb")) + sorted(notebooks_dir().glob("ko/*.ipynb"))
 
 
 def _could_not_draw() -> tuple[str, ...]:
@@ -88,11 +85,6 @@ def _could_not_draw() -> tuple[str, ...]:
 
 
 COULD_NOT_DRAW = _could_not_draw()
-
-
-def lab_path(path: Path) -> str:
-    """The notebook's path in the lab (and the test's id): 01_....ipynb, ko/01_....ipynb."""
-    return path.relative_to(notebooks_dir()).as_posix()
 
 
 # Slider-to-redraw: from the moment a slider's value changes (its handle's aria-valuenow, which
@@ -238,37 +230,21 @@ def commit_predictions(page: Page, name: str) -> None:
     assert len(keys) == forms.count(), f"{name}: {forms.count()} forms committed, {len(keys)} saved"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lab_path)
-def test_notebook_runs_and_its_explorers_redraw(
-    lab: Lab, browser: Browser, path: Path, tmp_path: Path
-) -> None:
-    """Run All shows no error; every explorer redraws its plot; every prediction form commits."""
-    name = lab_path(path)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(lab.notebook_url(name))
-        wait_for_kernel(page, name)
-        run_all(page, name)
-        page.evaluate(RECORD_KERNEL_ERRORS, name)
-
-        # Widgets render a moment after their cell finishes; plotly.js loads once per page.
-        outputs = page.locator(f".jp-OutputArea-output:has({CONTROLS})")
-        for i, output in enumerate(outputs.all()):
-            try:
-                output.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WIDGETS_S * 1000)
-            except Exception:
-                pytest.fail(f"{name}: widget output {i} has controls but no plot rendered in {WIDGETS_S} s")
-            drive_explorer(page, output, f"{name}, explorer {i}")
-        commit_predictions(page, name)
-        errors = "\n---\n".join(e[-2000:] for e in page.evaluate(ERRORS, name)) + kernel_errors(page)
-        if errors:
-            pytest.fail(f"{name}: errors after moving controls:\n{errors}")
-        assert outputs.count(), f"{name} has no live explorer (controls with a plotly graph)"
-        assert page.evaluate(PATCHED) >= 1, "binder/rise-widgets' get_model fix is not active in JupyterLab"
-    finally:  # never let clean-up hide the failure
-        with contextlib.suppress(Exception):
-            save_screenshot(page, tmp_path, name.removesuffix(".ipynb").replace("/", "-"))
-        context.close()
-        with contextlib.suppress(OSError):
-            lab.shut_down_kernels()
+def check_notebook_view(page: Page, name: str) -> None:
+    """After Run All: every explorer in the notebook redraws its plot, every prediction form commits,
+    and no error shows, also from a widget's callback (which JupyterLab logs to its console only)."""
+    page.evaluate(RECORD_KERNEL_ERRORS, name)
+    # Widgets render a moment after their cell finishes; plotly.js loads once per page.
+    outputs = page.locator(f".jp-OutputArea-output:has({CONTROLS})")
+    for i, output in enumerate(outputs.all()):
+        try:
+            output.locator(".js-plotly-plot").first.wait_for(state="attached", timeout=WIDGETS_S * 1000)
+        except Exception:
+            pytest.fail(f"{name}: widget output {i} has controls but no plot rendered in {WIDGETS_S} s")
+        drive_explorer(page, output, f"{name}, explorer {i}")
+    commit_predictions(page, name)
+    errors = "\n---\n".join(e[-2000:] for e in page.evaluate(ERRORS, name)) + kernel_errors(page)
+    if errors:
+        pytest.fail(f"{name}: errors after moving controls:\n{errors}")
+    assert outputs.count(), f"{name} has no live explorer (controls with a plotly graph)"
+    assert page.evaluate(PATCHED) >= 1, "binder/rise-widgets' get_model fix is not active in JupyterLab"
