@@ -85,7 +85,7 @@ from reslib.validate import matches
 CPU_BUDGET = 3.0  # seconds
 # A size at the bound a callable states (its range, the largest under MEMORY_LIMIT) is a deliberate
 # big run, not a probe's typo: it may take longer, but well under a minute (the fuzz's own budget).
-# The largest, `mnist1d(num_samples=25_000)`, is "about 10 s" (reslib.data) and took 10-12.7 s on a
+# The largest, `mnist1d(num_samples=25_000)`, is "about 10 s" (reslib.data) and took 10-13.8 s on a
 # 2-core AMD EPYC (AVX2): CPU time differs from CPU to CPU, and a budget at the bound's own time fails.
 BOUND_BUDGET = 20.0  # seconds of CPU
 HANG_LIMIT = 30.0  # seconds of wall time: only to stop a call that waits without computing
