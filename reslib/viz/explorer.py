@@ -268,7 +268,9 @@ class Explorer(widgets.VBox):
         receive; a view built later from the stored state (a RISE slideshow, a reloaded page) would
         draw the figure as it was built. plotly refreshes that state in its own `_repr_mimebundle_`,
         which never runs for a figure inside a box like this one. Open views ignore the change
-        (plotly.js's `do_data` does nothing), so this costs a copy, not a second drawing.
+        (plotly.js's `do_data` does nothing), so this costs a copy, not a second drawing. It also
+        keeps current a figure model that applied updates before its view could draw them (one whose
+        plotly module loaded late: binder/rise-widgets, docs/maintenance.md).
         """
         self.figure._widget_layout = copy.deepcopy(self.figure._layout_obj._props)
         self.figure._widget_data = copy.deepcopy(self.figure._data)

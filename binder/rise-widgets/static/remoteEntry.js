@@ -1,6 +1,7 @@
 // reslib-rise-widgets: ipywidgets (and so every reslib explorer) in jupyterlab-rise 0.43.1's slideshow.
 // A federated extension with no plugin: when an app initialises it, it edits the shared scope in two
-// small ways, each a no-op where the bug it works around is absent.
+// small ways, and the second patches the widget manager's base module in two places (2 and 3 below).
+// Each edit is a no-op where the bug it works around is absent.
 //
 // 1. A stand-in @jupyterlab/console. The widget manager (@jupyter-widgets/jupyterlab-manager 5.0.16,
 //    from jupyterlab_widgets 3.0.17, which ipywidgets 8.1.9 requires) consumes the shared module
@@ -24,6 +25,20 @@
 //    version no release has (1.999.0, inside the manager's range ^1.0.13, so it is the one chosen); its
 //    loader loads the newest real base-manager in the scope and patches that module once. Where the
 //    model really is missing, get_model still rejects as before.
+//
+// 3. No message lost after a slow start. anywidget 0.11's AnyModel (every plotly FigureWidget is one)
+//    holds each comm message from the kernel until its runtime is ready: its ESM loaded and its
+//    initialize run. It gives that 2 s; past them the runtime's ready promise rejects ("[anywidget]
+//    Failed to initialize model.") and, awaiting it, the model drops that message and every later
+//    one, for good. Its view still renders once the ESM has loaded, so the plot shows and never
+//    redraws: the slideshow's stale explorer plot (docs/maintenance.md). plotly's ESM is 5 MB, inline,
+//    so each figure's model parses its own copy: in RISE's app every explorer's figure loads at once,
+//    beside the slides being built, and on a slow CPU some take longer than 2 s. The fix, in the same
+//    patched base-manager: the model class it loads from the module "anywidget" hands a message that
+//    failed only for that reason to the class it extends (ipywidgets' WidgetModel), which applies it in
+//    order. Until the ESM has loaded, a message changes the model's state only; reslib's explorers
+//    send their figure's whole drawing with each update (Explorer._store_figure_state), so the view
+//    then renders the current one. Any other failure is left as it was.
 (function () {
   var name = "reslib-rise-widgets";
   var consoleKey = "@jupyterlab/console";
@@ -35,7 +50,9 @@
       description: "stand-in from reslib-rise-widgets: this app has no console",
     },
   };
-  var state = { patched: 0 }; // how many base-manager modules got the last look (tests read it)
+  // patched: base-manager modules that got the last look; kept: anywidget messages delivered after
+  // the runtime's 2 s wait failed (tests read both)
+  var state = { patched: 0, kept: 0 };
 
   function newest(versions) {
     // The highest version another package registered (plain x.y.z; pre-releases sort lower).
@@ -47,6 +64,26 @@
       if (!b || a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])))) best = v;
     });
     return best;
+  }
+
+  function keepMessages(modelClass) {
+    // anywidget's model class: a message its runtime's failed wait would drop goes to WidgetModel's handler.
+    var proto = modelClass && modelClass.prototype;
+    if (!proto || !Object.prototype.hasOwnProperty.call(proto, "_handle_comm_msg")) return modelClass;
+    var own = proto._handle_comm_msg;
+    var base = Object.getPrototypeOf(proto)._handle_comm_msg;
+    if (own.reslibKeep || typeof base !== "function") return modelClass;
+    proto._handle_comm_msg = function () {
+      var model = this;
+      var args = arguments;
+      return own.apply(model, args).catch(function (error) {
+        if (!(error instanceof Error && error.message.indexOf("Failed to initialize model") >= 0)) throw error;
+        state.kept += 1;
+        return base.apply(model, args);
+      });
+    };
+    proto._handle_comm_msg.reslibKeep = true;
+    return modelClass;
   }
 
   function lastLook(module) {
@@ -62,6 +99,14 @@
       });
     };
     proto.get_model.reslibLastLook = true;
+    if (typeof proto.loadModelClass === "function") {
+      var loadModelClass = proto.loadModelClass;
+      proto.loadModelClass = function (className, moduleName) {
+        return Promise.resolve(loadModelClass.apply(this, arguments)).then(function (modelClass) {
+          return moduleName === "anywidget" ? keepMessages(modelClass) : modelClass;
+        });
+      };
+    }
     state.patched += 1;
     return module;
   }
