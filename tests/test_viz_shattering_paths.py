@@ -51,6 +51,17 @@ def test_shattering_explorer_shows_the_regimes(shattering):
     assert abs(shattering.figure.data[1].y[1]) < 0.5
 
 
+@pytest.mark.parametrize("n_inputs", [2, 16, 41])
+def test_shattering_explorer_draws_fewer_inputs_than_its_40_lags(n_inputs):
+    # the autocorrelation keeps the lags the inputs have (n_inputs - 1 of them, at most 40)
+    explorer = rl.viz.shattering_explorer(max_depth=3, width=8, n_inputs=n_inputs)
+    assert explorer.error is None, explorer.error
+    lags = min(40, n_inputs - 1)
+    assert list(explorer.figure.data[1].x) == list(range(lags + 1))
+    assert len(explorer.figure.data[1].y) == lags + 1
+    assert explorer.figure.data[1].y[0] == pytest.approx(1.0)
+
+
 @pytest.fixture(scope="module")
 def paths():
     return rl.viz.path_explorer(decay=0.3)

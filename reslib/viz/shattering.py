@@ -121,15 +121,16 @@ def shattering_explorer(
             model = shattering_net(max_depth, residual, bn, width, seed)
             cache[residual, bn] = depth_gradients(freeze_batch_stats(model, x), x).numpy()
 
+    lags = min(40, n_inputs - 1)  # the autocorrelation's lags: 40, or all a short sequence has
     empty = ShatteringResult(x.squeeze(1).numpy(), np.zeros(n_inputs), np.zeros(n_inputs), float("nan"))
-    figure = go.FigureWidget(shattering_figure({"dy/dx": empty}))
+    figure = go.FigureWidget(shattering_figure({"dy/dx": empty}, max_lag=lags))
     figure.update_layout(height=420)
 
     def redraw(depth: int, architecture: str, batch_norm: bool) -> str:
         g = cache[architecture == "residual", batch_norm][depth - 1]
         if not np.all(np.isfinite(g)):
             return tr("the gradient overflowed at depth {depth}", depth=depth)
-        r = autocorrelation(g, max_lag=40)
+        r = autocorrelation(g, max_lag=lags)
         find_trace(figure, "gradient of dy/dx").y = plain_list(g)
         find_trace(figure, "autocorrelation of dy/dx").y = plain_list(r)
         if architecture == "residual":
