@@ -101,15 +101,25 @@ def test_a_static_copy_without_controls_steps_through_the_registered_sweep(name)
 
 
 def _static_calls(path: Path) -> list[tuple[str, tuple[str, ...]]]:
-    """(explorer, controls) of each `rl.viz.static_explorer(rl.viz.<explorer>(...), controls)` there."""
-    calls = []
-    for cell in json.loads(path.read_text())["cells"]:
-        if cell["cell_type"] != "code" or "static_explorer(" not in "".join(cell["source"]):
-            continue
-        for node in ast.walk(ast.parse("".join(cell["source"]))):
+    """(explorer, controls) of each static copy there: `rl.viz.static_explorer(<explorer>, controls)`.
+
+    <explorer> is `rl.viz.<name>(...)`, or a variable an earlier cell assigned it to (the live explorer).
+    """
+    calls, built = [], {}  # built: variable -> the rl.viz function whose explorer it holds
+    cells = json.loads(path.read_text())["cells"]
+    for tree in (ast.parse("".join(c["source"])) for c in cells if c["cell_type"] == "code"):
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr.endswith("_explorer")
+            ):
+                built |= {target.id: node.value.func.attr for target in node.targets}
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "static_explorer":
                 inner, controls = node.args[0], ast.literal_eval(node.args[1])
-                calls.append((inner.func.attr, (controls,) if isinstance(controls, str) else tuple(controls)))
+                name = built[inner.id] if isinstance(inner, ast.Name) else inner.func.attr
+                calls.append((name, (controls,) if isinstance(controls, str) else tuple(controls)))
     return calls
 
 
@@ -123,6 +133,24 @@ def test_the_registered_sweeps_are_the_notebooks_static_copies():
         assert explorer in EXPLORERS, f"a notebook's static copy of {explorer}, which is not registered"
         registered = EXPLORERS[explorer].sweep
         assert registered == controls, f"{explorer}: a notebook sweeps {controls}, the registry {registered}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    NOTEBOOKS + sorted((ROOT / "notebooks" / "ko").glob("[0-9][0-9]_*.ipynb")),
+    ids=lambda p: str(p.relative_to(ROOT / "notebooks")),
+)
+def test_each_static_copy_sweeps_the_live_explorer_not_a_second_one(path):
+    # a second explorer would compute again, and every frontend would load one more plotly model for it
+    cells = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    copies = [
+        node
+        for tree in map(ast.parse, cells)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "static_explorer"
+    ]
+    built = [ast.unparse(c.args[0]) for c in copies if not isinstance(c.args[0], ast.Name)]
+    assert not built, f"{path.name}: static copies of a new explorer {built}; pass the live one's variable"
 
 
 @pytest.mark.parametrize("name", sorted(EXPLORERS))

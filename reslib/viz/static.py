@@ -242,7 +242,8 @@ def static_explorer(
     path explorer).
 
     Args:
-        explorer: a live explorer, e.g. `rl.viz.variance_explorer()`.
+        explorer: a live explorer, e.g. `rl.viz.variance_explorer()`; in a notebook, the one shown
+            above (not a second one: it would compute again, and every frontend would load its model).
         controls: the control name(s) to step through (keys of `explorer.controls`); None: the
             sweep registered for this explorer (`reslib.viz.registry.EXPLORERS[explorer.name].sweep`),
             or the first control of an explorer that is not registered.
