@@ -176,9 +176,10 @@ def chromium() -> Iterator[Browser]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The median slider-to-redraw times the browser tests measured (target <= 80 ms), where they ran."""
+    """The median slider-to-redraw times the browser tests measured (target <= 80 ms), where they ran,
+    and how many plotly messages the notebooks' views held while their slideshows drew."""
     from .lab_view import REDRAW_MS
-    from .test_slides import SLIDES_REDRAW_MS
+    from .test_slides import HELD_BEHIND_SLIDES, SLIDES_REDRAW_MS
 
     for where, times in (("JupyterLab", REDRAW_MS), ("the RISE slideshow (a mouse drag)", SLIDES_REDRAW_MS)):
         if times:
@@ -188,3 +189,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
                 f"{len(ordered)} moves (fastest {ordered[0]:.0f}, slowest {ordered[-1]:.0f}; "
                 f"target median <= 80 ms)"
             )
+    if HELD_BEHIND_SLIDES:
+        terminalreporter.write_line(
+            f"plotly messages the notebooks' own views held, off screen, while their slideshows drew: "
+            f"{sum(HELD_BEHIND_SLIDES.values())} in {len(HELD_BEHIND_SLIDES)} notebooks "
+            f"(none in {sorted(n for n, held in HELD_BEHIND_SLIDES.items() if held == 0)})"
+        )

@@ -229,3 +229,157 @@ def test_an_anywidget_model_that_starts_slowly_keeps_every_message(chromium: Bro
         "once": True,
         "other": True,  # other modules' classes are not touched
     }
+
+
+# Stand-ins for a Backbone model (ipywidgets' WidgetModel: `on`, `off`, `set` firing change:<name>
+# listeners at once, `views` holding a promise of each view) and for plotly's FigureWidget view,
+# whose listeners read the message from the model when it fires (`get`), as plotly's do; and a page
+# element for the view, which a test hides (display: none), scrolls away or shows.
+OFF_SCREEN = """
+class Model {
+  constructor() { this.attributes = {}; this.views = {}; this.events = {}; }
+  on(name, callback, context) { (this.events[name] ??= []).push({callback, context}); return this; }
+  off(name, callback) {
+    const other = h => h.callback !== callback && h.callback._callback !== callback;
+    this.events[name] = (this.events[name] ?? []).filter(other);
+  }
+  get(key) { return this.attributes[key]; }
+  set(key, value) {
+    this.attributes[key] = value;
+    for (const h of [...(this.events['change:' + key] ?? [])]) h.callback.call(h.context, this, value, {});
+  }
+}
+// plotly's messages: set, then reset to null at once (plotly's Python side does both)
+function send(model, attr, n, keys = ['y']) {
+  const data = Object.fromEntries(keys.map(k => [k, [n]]));
+  const message = attr === '_py2js_relayout' ? {n, relayout_data: data}
+    : attr === '_py2js_addTraces' ? {n, trace_data: [data]}
+    : {n, style_data: data, style_traces: [0], layout_data: {}};
+  model.set(attr, message);
+  model.set(attr, null);
+}
+// a view in a fresh element: registered in model.views before it renders, as ipywidgets does
+async function addView(model, drawn, id = 'a') {
+  const el = document.createElement('div');
+  el.style.cssText = 'position: absolute; top: 0; left: 0; width: 200px; height: 100px';
+  document.body.appendChild(el);
+  const view = {el};
+  model.views[id] = Promise.resolve(view);
+  for (const attr of ['_py2js_update', '_py2js_relayout', '_py2js_addTraces']) {
+    model.on('change:' + attr, () => {
+      const m = model.get(attr);
+      if (m !== null) drawn.push(attr.slice(7) + ' ' + m.n);
+    });
+  }
+  await sleep(0);
+  return el;
+}
+async function patchedModel() {
+  const entry = window._JUPYTERLAB['reslib-rise-widgets'];
+  const scope = {};
+  await entry.init(scope);
+  const versions = scope['@jupyter-widgets/base-manager'];
+  const real = {ManagerBase: class extends ManagerBase {}};
+  versions['1.0.13'] = {get: () => Promise.resolve(() => real), from: 'jupyterlab-manager'};
+  const module = (await versions['1.999.0'].get())();
+  class AnyModel extends Model {}
+  const manager = new module.ManagerBase({anywidget: AnyModel});
+  const Patched = await manager.loadModelClass('AnyModel', 'anywidget', '0.11.0');
+  await manager.loadModelClass('AnyModel', 'anywidget', '0.11.0');  // loaded again: patched once
+  return {entry, Patched};
+}
+"""
+
+
+def test_a_plotly_view_off_screen_draws_once_it_shows_what_it_missed(chromium: Browser) -> None:
+    """A view's update listeners wait while none of the model's views shows (hidden, or scrolled out
+    of its frame); a later message with the same keys replaces a waiting one; once a view shows, the
+    waiting messages reach it in order, each with the value it carried. The model's own listeners
+    (added before any view) and a view on screen get every message at once."""
+    result = run(
+        chromium,
+        OFF_SCREEN
+        + """
+        const {entry, Patched} = await patchedModel();
+        const model = new Patched();
+        const own = [];  // the model's own listener, added before any view (plotly's FigureModel)
+        model.on('change:_py2js_update', () => { const m = model.get('_py2js_update'); m && own.push(m.n); });
+        const drawn = [];
+        const el = await addView(model, drawn);
+        send(model, '_py2js_update', 1);  // on screen: drawn at once
+        const shown = [...drawn];
+        el.style.display = 'none';  // hidden (a notebook behind its slideshow, a slide not shown)
+        send(model, '_py2js_update', 2);
+        send(model, '_py2js_update', 3);  // same keys: replaces 2
+        send(model, '_py2js_relayout', 4);
+        send(model, '_py2js_update', 5);  // after a relayout: kept beside 3
+        send(model, '_py2js_update', 6, ['y', 'x']);  // more keys: replaces 5
+        send(model, '_py2js_update', 7, ['x']);  // fewer keys: kept beside 6
+        const whileHidden = [...drawn];
+        const held = {...entry.state};
+        el.style.display = '';
+        await sleep(400);  // the next look (every 150 ms) finds it shown
+        const caughtUp = [...drawn];
+        el.style.top = '5000px';  // scrolled out of the frame
+        send(model, '_py2js_update', 8);
+        const scrolled = [...drawn];
+        el.style.top = '0px';
+        send(model, '_py2js_update', 9);  // shown again before the next look: 8 first, then 9
+        const next = [...drawn];
+        return {shown, whileHidden, caughtUp, scrolled, next, own, held, state: entry.state,
+                reset: model.get('_py2js_update')};
+        """,
+    )
+    assert result["shown"] == ["update 1"]
+    assert result["whileHidden"] == ["update 1"], "a hidden view drew"
+    assert result["held"] == {"patched": 1, "kept": 0, "held": 6, "replaced": 2, "applied": 0}
+    assert result["caughtUp"] == ["update 1", "update 3", "relayout 4", "update 6", "update 7"]
+    assert result["scrolled"] == result["caughtUp"], "a view scrolled out of its frame drew"
+    assert result["next"] == [*result["caughtUp"], "update 8", "update 9"]
+    assert result["own"] == [1, 2, 3, 5, 6, 7, 8, 9], "the model's own listener missed a message"
+    assert result["reset"] is None, "applying a held message left its value in the model"
+    assert result["state"] == {"patched": 1, "kept": 0, "held": 7, "replaced": 2, "applied": 5}
+
+
+def test_views_gone_unseen_or_one_of_two_showing_draw_at_once(chromium: Browser) -> None:
+    """Nothing waits where it could not be seen later or is seen now: a model whose every view left
+    the page, one whose view has not rendered yet, one with two views of which one shows; a listener
+    removed with `off` stays removed; past 100 waiting messages they are drawn, seen or not."""
+    result = run(
+        chromium,
+        OFF_SCREEN
+        + """
+        const {entry, Patched} = await patchedModel();
+        const gone = new Patched(), goneDrawn = [];
+        (await addView(gone, goneDrawn)).remove();
+        send(gone, '_py2js_update', 1);
+        const two = new Patched(), twoDrawn = [];
+        (await addView(two, twoDrawn, 'a')).style.display = 'none';
+        await addView(two, twoDrawn, 'b');
+        send(two, '_py2js_update', 1);
+        const unseen = new Patched(), unseenDrawn = [];
+        const el = await addView(unseen, unseenDrawn);
+        el.style.display = 'none';
+        unseen.views.late = new Promise(() => {});  // a second view still rendering
+        send(unseen, '_py2js_update', 1);
+        const off = new Patched(), offDrawn = [];
+        await addView(off, offDrawn);
+        const listeners = off.events['change:_py2js_update'];
+        listeners.forEach(h => off.off('change:_py2js_update', h.callback._callback));
+        send(off, '_py2js_update', 1);
+        const many = new Patched(), manyDrawn = [];
+        (await addView(many, manyDrawn)).style.display = 'none';
+        for (let n = 1; n <= 101; n++) send(many, '_py2js_addTraces', n);  // never replaced
+        return {gone: goneDrawn, two: twoDrawn, unseen: unseenDrawn, off: offDrawn,
+                many: manyDrawn.length, manyLast: manyDrawn.at(-1), state: entry.state};
+        """,
+    )
+    assert result == {
+        "gone": ["update 1"],
+        "two": ["update 1", "update 1"],  # both views' listeners
+        "unseen": ["update 1"],
+        "off": [],
+        "many": 101,
+        "manyLast": "addTraces 101",
+        "state": {"patched": 1, "kept": 0, "held": 101, "replaced": 0, "applied": 101},
+    }

@@ -1,7 +1,7 @@
 // reslib-rise-widgets: ipywidgets (and so every reslib explorer) in jupyterlab-rise 0.43.1's slideshow.
 // A federated extension with no plugin: when an app initialises it, it edits the shared scope in two
-// small ways, and the second patches the widget manager's base module in two places (2 and 3 below).
-// Each edit is a no-op where the bug it works around is absent.
+// small ways, and the second patches the widget manager's base module in three places (2 to 4 below).
+// Edits 1 to 3 are no-ops where the bug they work around is absent; 4 saves work wherever it runs.
 //
 // 1. A stand-in @jupyterlab/console. The widget manager (@jupyter-widgets/jupyterlab-manager 5.0.16,
 //    from jupyterlab_widgets 3.0.17, which ipywidgets 8.1.9 requires) consumes the shared module
@@ -39,6 +39,18 @@
 //    order. Until the ESM has loaded, a message changes the model's state only; reslib's explorers
 //    send their figure's whole drawing with each update (Explorer._store_figure_state), so the view
 //    then renders the current one. Any other failure is left as it was.
+//
+// 4. No drawing off screen. plotly's FigureWidget view (plotly 6's widget bundle) redraws on every
+//    update message, seen or not: with a slideshow open beside its notebook, every slider move draws
+//    the figure twice (the slideshow's view and the notebook's), on the one renderer thread the two
+//    frames share (docs/maintenance.md, known issues). Now, in the model class loaded from
+//    "anywidget", a listener a view adds for plotly's update messages (change:_py2js_*, added while
+//    the model has views; the model's own listeners come before any) waits while none of that model's
+//    views in this frame is on screen: each message is kept with the value it carried, and a later
+//    one of the same kind and keys replaces it. When a view shows again (checked every 150 ms while
+//    messages wait, and before the next message) the kept ones are applied in order, so the plot
+//    catches up in one or a few drawings. A model whose views are all gone, or whose views this frame
+//    has not seen yet, draws as before; so does one with more than 100 messages waiting.
 (function () {
   var name = "reslib-rise-widgets";
   var consoleKey = "@jupyterlab/console";
@@ -51,8 +63,11 @@
     },
   };
   // patched: base-manager modules that got the last look; kept: anywidget messages delivered after
-  // the runtime's 2 s wait failed (tests read both)
-  var state = { patched: 0, kept: 0 };
+  // the runtime's 2 s wait failed; held, replaced, applied: plotly update messages a view off screen
+  // kept, replaced by a later one, applied once it showed (tests read them)
+  var state = { patched: 0, kept: 0, held: 0, replaced: 0, applied: 0 };
+  var HELD_MAX = 100; // more waiting than this: draw them now, seen or not
+  var CHECK_MS = 150; // how often a frame looks whether a view with waiting messages shows again
 
   function newest(versions) {
     // The highest version another package registered (plain x.y.z; pre-releases sort lower).
@@ -86,6 +101,155 @@
     return modelClass;
   }
 
+  function onScreen(el) {
+    // Some of the element shows in its frame's viewport: not hidden (no size), not scrolled away.
+    if (!el || !el.isConnected) return false;
+    var box = el.getBoundingClientRect();
+    var view = el.ownerDocument.defaultView;
+    return (
+      box.width > 0 &&
+      box.height > 0 &&
+      box.bottom > 0 &&
+      box.right > 0 &&
+      box.top < view.innerHeight &&
+      box.left < view.innerWidth
+    );
+  }
+
+  var waiting = new Set(); // models with messages held
+  var timer = null;
+
+  function views(model) {
+    // This model's views' elements in this frame, as far as they have rendered; and how many views.
+    var promises = model.views ? Object.values(model.views) : [];
+    var seen = (model.reslibEls = model.reslibEls || new Set());
+    promises.forEach(function (promise) {
+      if (!promise.reslibSeen) {
+        promise.reslibSeen = true;
+        Promise.resolve(promise).then(
+          function (view) {
+            if (view && view.el) seen.add(view.el);
+          },
+          function () {},
+        );
+      }
+    });
+    return { els: seen, count: promises.length };
+  }
+
+  function hidden(model) {
+    // True where every view of the model is rendered, at least one is still in the page, and none shows.
+    var v = views(model);
+    if (v.count === 0 || v.els.size < v.count) return false;
+    var connected = false;
+    var shows = false;
+    v.els.forEach(function (el) {
+      connected = connected || el.isConnected;
+      shows = shows || onScreen(el);
+    });
+    return connected && !shows;
+  }
+
+  function sameKeys(a, b) {
+    // Every key of b is in a (both plain objects or null)
+    var ka = Object.keys(a || {});
+    return Object.keys(b || {}).every(function (k) {
+      return ka.indexOf(k) >= 0;
+    });
+  }
+
+  function covers(attr, later, earlier) {
+    // Does the later message set everything the earlier one set, on the same traces?
+    var same = function (x, y) {
+      return JSON.stringify(x === undefined ? null : x) === JSON.stringify(y === undefined ? null : y);
+    };
+    if (attr === "_py2js_restyle")
+      return same(later.restyle_traces, earlier.restyle_traces) && sameKeys(later.restyle_data, earlier.restyle_data);
+    if (attr === "_py2js_update")
+      return (
+        same(later.style_traces, earlier.style_traces) &&
+        sameKeys(later.style_data, earlier.style_data) &&
+        sameKeys(later.layout_data, earlier.layout_data)
+      );
+    if (attr === "_py2js_relayout") return sameKeys(later.relayout_data, earlier.relayout_data);
+    return false;
+  }
+
+  function hold(model, entry) {
+    var held = (model.reslibHeld = model.reslibHeld || []);
+    // Look back past the other views' copies of the same kind of message for this listener's last one.
+    for (var i = held.length - 1; i >= 0 && held[i].attr === entry.attr; i--) {
+      if (held[i].callback === entry.callback) {
+        if (covers(entry.attr, entry.value, held[i].value)) {
+          held.splice(i, 1);
+          state.replaced += 1;
+        }
+        break;
+      }
+    }
+    held.push(entry);
+    state.held += 1;
+    waiting.add(model);
+    if (held.length > HELD_MAX) apply(model);
+    else if (timer === null) timer = setTimeout(check, CHECK_MS);
+  }
+
+  function apply(model) {
+    // Hand the held messages to their listeners, in order, each with the value it carried.
+    var held = model.reslibHeld || [];
+    model.reslibHeld = [];
+    waiting.delete(model);
+    held.forEach(function (entry) {
+      var now = model.attributes[entry.attr];
+      model.attributes[entry.attr] = entry.value;
+      try {
+        entry.callback.apply(entry.context, entry.args);
+        state.applied += 1;
+      } catch (error) {
+        console.error(name + ": a held plotly message failed", error);
+      } finally {
+        model.attributes[entry.attr] = now;
+      }
+    });
+  }
+
+  function check() {
+    timer = null;
+    waiting.forEach(function (model) {
+      if (!hidden(model)) apply(model);
+    });
+    if (waiting.size > 0) timer = setTimeout(check, CHECK_MS);
+  }
+
+  function drawOnScreen(modelClass) {
+    // anywidget's model class: plotly's view listeners wait while the model shows nowhere in this frame.
+    var proto = modelClass && modelClass.prototype;
+    if (!proto || typeof proto.on !== "function" || proto.on.reslibOnScreen) return modelClass;
+    var on = proto.on;
+    proto.on = function (event, callback, context) {
+      var model = this;
+      var plain = typeof event === "string" && event.indexOf(" ") < 0 && typeof callback === "function";
+      if (!plain || event.indexOf("change:_py2js_") !== 0 || !model.views || Object.keys(model.views).length === 0)
+        return on.apply(model, arguments);
+      var attr = event.slice("change:".length);
+      var listener = function () {
+        var value = model.attributes[attr];
+        if (value === null || value === undefined) return callback.apply(this, arguments); // plotly's reset: a no-op
+        if (hidden(model)) {
+          hold(model, { attr: attr, value: value, callback: callback, context: this, args: arguments });
+          return undefined;
+        }
+        if (model.reslibHeld && model.reslibHeld.length > 0) apply(model);
+        return callback.apply(this, arguments);
+      };
+      listener._callback = callback; // so that off(event, callback) finds it, as Backbone's once does
+      views(model);
+      return on.call(model, event, listener, context);
+    };
+    proto.on.reslibOnScreen = true;
+    return modelClass;
+  }
+
   function lastLook(module) {
     var proto = module && module.ManagerBase && module.ManagerBase.prototype;
     if (!proto || typeof proto.get_model !== "function" || proto.get_model.reslibLastLook) return module;
@@ -103,7 +267,7 @@
       var loadModelClass = proto.loadModelClass;
       proto.loadModelClass = function (className, moduleName) {
         return Promise.resolve(loadModelClass.apply(this, arguments)).then(function (modelClass) {
-          return moduleName === "anywidget" ? keepMessages(modelClass) : modelClass;
+          return moduleName === "anywidget" ? drawOnScreen(keepMessages(modelClass)) : modelClass;
         });
       };
     }
