@@ -128,6 +128,32 @@ def test_a_view_built_from_the_widget_state_draws_what_the_explorer_drew():
     assert fresh.figure._widget_data == fresh.figure._data
 
 
+def test_the_stored_state_keeps_what_the_figure_set_when_a_view_reports_it_back():
+    # After drawing, each view sends the kernel what plotly.js computed that differs from what it was
+    # given (trace and layout deltas); plotly then drops a property the figure set from the figure's
+    # own properties when the delta carries it too. A slideshow built from the stored state lost the
+    # names of two of notebook 01's traces that way (tests/browser/test_slides.py found it).
+    explorer = rl.viz.gradient_explorer()
+    figure = explorer.figure
+    names = [trace.get("name") for trace in figure._data]
+    assert names[0] == "||dL/dW_k||" and names[-1], "the figure names its traces"
+    uid = figure._data[0]["uid"]
+    figure._handler_js2py_traceDeltas(
+        {
+            "new": {
+                "trace_deltas": [{"uid": uid, "name": names[0]}],
+                "trace_edit_id": figure._last_trace_edit_id,
+            }
+        }
+    )
+    figure._handler_js2py_layoutDelta(
+        {"new": {"layout_delta": {"height": 380}, "layout_edit_id": figure._last_layout_edit_id}}
+    )
+    explorer.update(depth=12)
+    assert [trace.get("name") for trace in figure._widget_data][0] == names[0]
+    assert figure._widget_layout["height"] == 380
+
+
 # -- robustness: bad values, clamping sliders, bounds, read-only tables (issue 25) ----------------
 
 

@@ -203,6 +203,11 @@ def image_trace(
     return go.Heatmap(z=image_grid(z), colorscale=colorscale, showscale=False, zmin=zmin, zmax=zmax)
 
 
+def _keep_set_properties(input_data: object, delta_data: object, prop_path: tuple = ()) -> list:
+    """Plotly's `BaseFigureWidget._remove_overlapping_props`, for an explorer's figure: remove nothing."""
+    return []
+
+
 @typechecked
 class Explorer(widgets.VBox):
     """Controls, a status line and a figure, kept in sync.
@@ -230,6 +235,11 @@ class Explorer(widgets.VBox):
         self.name = name
         self.controls = dict(controls)
         self.figure = figure
+        # plotly moves a property the browser reports back (a view's trace and layout deltas) out of
+        # the figure's own properties when the figure set it too, e.g. a trace's name; the widget state
+        # stored for later views (`_store_figure_state`) would then lose it, and a slideshow's legend
+        # would show plotly's default name ("trace 4"). Keep every property the figure set.
+        figure._remove_overlapping_props = _keep_set_properties
         self.status = widgets.HTML()
         self.error: Exception | None = None
         self._redraw = redraw
