@@ -3,7 +3,8 @@
 The notebooks tell the story; `reslib` holds the code they reuse, one module per topic:
 
 - ground floor: `validate` (every argument check: types from annotations, values, tensors,
-  devices), `runtime` (seed, device, a local RNG or thread count, a byte-bounded cache),
+  devices), `runtime` (seed, device, a local RNG or thread count, a byte-bounded cache, trainings
+  side by side), `workers` (the worker processes of `runtime.parallel`),
   `layers` (1-D/2-D layer classes, the residual add), `inits` (the initialisation names);
 - data: `data` (MNIST-1D made offline, CIFAR-10 from local files), `scenes` (generated images
   of discs and squares for segmentation and keypoints), `sequences` (digit sequences to sort, and a

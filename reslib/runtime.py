@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from reslib import workers
 from reslib.validate import require_bool, require_int, require_seed, typechecked
 
 __all__ = [
@@ -259,13 +260,14 @@ class num_threads:  # lower case: it is called like a function, as torch.set_gra
         return f"num_threads({torch.get_num_threads()})"
 
 
-# `parallel`: set while its calls run in worker threads; `_STOP`: set when the caller is interrupted.
+# `parallel`: set while its calls run in worker threads (or processes); `_STOP`: set when the caller is
+# interrupted.
 _WORKER = threading.local()
 _STOP = threading.Event()
 
 
 def in_worker() -> bool:
-    """Whether this code runs in a worker thread of `parallel` (where nothing is displayed)."""
+    """Whether this code runs in a worker thread or process of `parallel` (where nothing is displayed)."""
     return getattr(_WORKER, "active", False)
 
 
@@ -299,13 +301,18 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
 
     Tiny models leave all but one core idle: one thread is their fastest (`num_threads`), and a
     stack of them (`reslib.train.fit` on a list) shares one architecture. Trainings of different
-    architectures (a plain and a residual stack, say) can still run side by side, each in a thread
-    of its own with torch on one thread: PyTorch releases Python's lock while it computes. On 2
-    cores two stacks of notebook 09's U-Nets take 1.76x the steps per second of one stack after the
-    other, two width-64 MLP stacks only 1.15x: their steps are mostly Python (`make bench`). Every call
-    computes what it computes alone on one thread, so the numbers do not depend on the thread count
-    or on how the calls interleave; with one core (`cores()`, 1 on Binder) they run one after the
-    other in this thread.
+    architectures (a plain and a residual stack, say) can still run side by side, a core each, with
+    torch on one thread. Calls that are `functools.partial(reslib.train.fit, ...)` or
+    `functools.partial(reslib.sequences.train_sequence_models, ...)` run in worker processes (on Linux,
+    with every tensor on the CPU): the trained weights, the modules' generators and training flags,
+    the result and what the call printed come back, without pickle (`reslib.workers`). Other calls
+    run in threads: PyTorch releases Python's lock while it computes, but steps that are mostly Python
+    wait for each other there. On 2 cores two stacks of width-64 MLPs take 1.15-1.3x the steps per
+    second of one stack after the other in threads and 1.4-1.7x in processes; notebook 09's U-Nets,
+    whose steps are mostly arithmetic, 1.7-1.9x either way (`make bench`). Every call computes what it
+    computes alone on one thread, so the numbers do not depend on the thread count, on threads or
+    processes, or on how the calls interleave; with one core (`cores()`, 1 on Binder) they run one
+    after the other in this thread.
 
     The calls must not draw from torch's global random generator: draws from threads interleave by
     chance. Build (and seed) the models before, and train with local generators, as `fit` does;
@@ -313,9 +320,11 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
     This is checked: if a global generator (the CPU's, a GPU's) moved, `RuntimeError` after the
     calls end. With Apple's MPS present the calls run one after the other (untested from threads).
 
-    On an interrupt the running calls are asked to stop (`stop_requested`), the waiting ones never
-    start, and `KeyboardInterrupt` is raised once the threads have ended; the first exception of a
-    call does the same and is re-raised.
+    On an interrupt the running calls are asked to stop (`stop_requested`; worker processes are
+    killed, and their models keep the weights they had before the call), the waiting ones never
+    start, and `KeyboardInterrupt` is raised once the workers have ended; the first exception of a
+    call does the same and is re-raised (from a process: a built-in exception type as itself, any
+    other as `RuntimeError`, with the worker's traceback as a note).
 
     Args:
         calls: callables taking no arguments, e.g. `functools.partial(rl.train.fit, stack, data, ...)`.
@@ -336,23 +345,30 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
             )
     before = _generator_states()
     # Apple's MPS has not been tested from several threads here: one after the other where it is present
-    workers = 1 if device().type == "mps" else min(cores(), len(calls))
+    count = 1 if device().type == "mps" else min(cores(), len(calls))
     if in_worker():  # already one thread, on a core of its own
         results = [call() for call in calls]
-    elif workers <= 1:  # one core: one after the other, here, on one thread as in the threads
+    elif count <= 1:  # one core: one after the other, here, on one thread as in the threads
         with num_threads(1):
             results = [call() for call in calls]
+    elif (modules := workers.trained_modules(calls)) is not None:  # fit, train_sequence_models: processes
+        results, drew = workers.run(calls, modules, count, _run_in_worker)
+        if drew:
+            raise RuntimeError(_DREW)
     else:
-        results = _in_threads(calls, workers)
+        results = _in_threads(calls, count)
     # a GPU's generator counts from when CUDA was initialised: before the calls, or it drew nothing yet
     if any(not torch.equal(a, b) for a, b in zip(_generator_states(), before, strict=False)):
-        raise RuntimeError(
-            "a call passed to parallel drew from torch's global random generator; in threads such draws "
-            "interleave by chance, so the numbers would change from run to run: build and seed the "
-            "models before parallel, and train a model that draws while training (dropout, stochastic "
-            "depth) in a call of its own, outside parallel"
-        )
+        raise RuntimeError(_DREW)
     return results
+
+
+_DREW = (
+    "a call passed to parallel drew from torch's global random generator; in threads such draws "
+    "interleave by chance, so the numbers would change from run to run: build and seed the "
+    "models before parallel, and train a model that draws while training (dropout, stochastic "
+    "depth) in a call of its own, outside parallel"
+)
 
 
 def _generator_states() -> list[torch.Tensor]:

@@ -107,8 +107,10 @@ def test_the_ground_floor_imports_nothing_above_it():
     graph = _graph()
     assert graph["reslib.validate"] == set(), "reslib.validate imports nothing from reslib"
     assert graph["reslib.guard"] <= {"reslib.validate"}, "reslib.guard imports only reslib.validate"
-    for module in ("reslib.runtime", "reslib.layers", "reslib.inits"):
+    for module in ("reslib.workers", "reslib.layers", "reslib.inits"):
         assert graph[module] <= {"reslib.validate", "reslib.guard"}, f"{module} imports only the guards"
+    # runtime.parallel's worker processes: a module of their own, on the same floor
+    assert graph["reslib.runtime"] <= {"reslib.validate", "reslib.guard", "reslib.workers"}
     # what reslib says, in the learner's language: every level may speak, so it stands on validation only
     assert graph["reslib.language"] <= {"reslib.validate"}, "reslib.language imports only reslib.validate"
     speak = {"reslib.language"}

@@ -1,5 +1,7 @@
 import functools
+import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -210,6 +212,27 @@ def two_cores(monkeypatch):
     monkeypatch.setattr(runtime, "_STARTING_THREADS", 2)
 
 
+needs_fork = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="parallel forks worker processes on Linux only"
+)
+
+
+@pytest.fixture
+def forks(monkeypatch, two_cores):
+    """How many worker processes parallel forked (each os.fork in this process)."""
+    import os
+
+    count = []
+    real = os.fork
+
+    def counting():
+        count.append(1)
+        return real()
+
+    monkeypatch.setattr(os, "fork", counting)
+    return count
+
+
 def _stacks(seed: int = 0):
     torch.manual_seed(seed)
     plain = [rl.mlp.mlp(4, 16, 40, 10) for _ in range(2)]
@@ -217,19 +240,26 @@ def _stacks(seed: int = 0):
     return plain, residual
 
 
-def test_parallel_trains_what_one_thread_trains_one_stack_after_another(two_cores):
+@pytest.mark.parametrize("route", ["threads", "processes"])
+def test_parallel_trains_bit_for_bit_what_one_thread_trains_one_stack_after_another(route, forks):
+    if route == "processes" and not sys.platform.startswith("linux"):
+        pytest.skip("parallel forks worker processes on Linux only")
     data = rl.data.mnist1d(num_samples=400)
-    sequential, threaded = _stacks(), _stacks()
+    sequential, side_by_side = _stacks(), _stacks()
     args = dict(epochs=2, lr=0.05, batch_size=50, seed=[0, 1], progress=False)
     with runtime.num_threads(1):
         expected = [rl.train.fit(stack, data, **args) for stack in sequential]
+    calls = [functools.partial(rl.train.fit, stack, data, **args) for stack in side_by_side]
+    if route == "threads":  # in a lambda parallel cannot see what a call changes: it runs it in a thread
+        calls = [lambda call=call: call() for call in calls]
     threads_before = torch.get_num_threads()
-    got = runtime.parallel(functools.partial(rl.train.fit, stack, data, **args) for stack in threaded)
+    got = runtime.parallel(calls)
+    assert len(forks) == (2 if route == "processes" else 0)
     assert torch.get_num_threads() == threads_before  # the caller's count is given back
-    assert [[h.test_loss for h in hs] for hs in got] == [[h.test_loss for h in hs] for hs in expected]
-    for a, b in zip(sum(sequential, []), sum(threaded, []), strict=True):
+    assert got == expected  # the Histories, every curve
+    for a, b in zip(sum(sequential, []), sum(side_by_side, []), strict=True):
         for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
-            assert torch.equal(x, y), name  # bit for bit, BN statistics too
+            assert torch.equal(x, y), name  # bit for bit, BN statistics and batch counts too
 
 
 def test_parallel_keeps_the_order_of_its_calls_and_runs_them_in_threads_only_with_cores(
@@ -322,3 +352,178 @@ def test_parallel_runs_calls_one_after_the_other_where_mps_is_the_device(two_cor
     monkeypatch.setattr(runtime, "device", lambda: torch.device("mps"))
     names = runtime.parallel([lambda: threading.current_thread().name] * 3)
     assert names == [threading.current_thread().name] * 3
+
+
+# runtime.parallel in processes: fit and train_sequence_models partials, on Linux, on the CPU.
+
+
+def test_parallel_chooses_processes_only_for_trainings_it_can_bring_back():
+    data = rl.data.mnist1d(num_samples=200)
+    plain, residual = _stacks()
+    fit = functools.partial(rl.train.fit, plain, data, epochs=1, lr=0.1)
+    found = rl.workers.trained_modules([fit, functools.partial(rl.train.fit, model=residual[0], data=data)])
+    assert found == ([[*plain], [residual[0]]] if sys.platform.startswith("linux") else None)
+    assert rl.workers.trained_modules([fit, lambda: None]) is None  # a lambda's effects cannot be seen
+    other = functools.partial(print, plain)
+    assert rl.workers.trained_modules([fit, other]) is None  # nor another function's
+    meta = functools.partial(rl.train.fit, nn.Linear(40, 10).to("meta"), data, epochs=1, lr=0.1)
+    assert rl.workers.trained_modules([fit, meta]) is None  # a tensor off the CPU: threads
+
+
+@needs_fork
+def test_parallel_in_processes_brings_back_generators_and_training_flags(forks):
+    # stochastic depth draws its coins from a generator the module holds: it must move on here as there
+    data = rl.data.mnist1d(num_samples=300)
+
+    def nets():
+        out = []
+        for seed in (0, 1, 2):
+            rl.set_seed(seed)
+            out.append(rl.paths.stochastic_depth(rl.mlp.mlp(4, 16, 40, 10, residual=True), 0.5, seed=seed))
+        out[1].eval()  # fit leaves a single model in training mode
+        return out
+
+    alone, forked = nets(), nets()
+    with runtime.num_threads(1):
+        expected = [
+            rl.train.fit(n, data, epochs=2, lr=0.05, seed=s, progress=False) for s, n in enumerate(alone)
+        ]
+    got = runtime.parallel(
+        functools.partial(rl.train.fit, n, data, epochs=2, lr=0.05, seed=s, progress=False)
+        for s, n in enumerate(forked)
+    )
+    assert len(forks) == 3 and got == expected
+    for a, b in zip(alone, forked, strict=True):
+        assert [m.training for m in a.modules()] == [m.training for m in b.modules()]
+        assert torch.equal(a.blocks[0].generator.get_state(), b.blocks[0].generator.get_state())
+        assert all(
+            torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+        )
+
+
+@needs_fork
+def test_parallel_in_processes_brings_back_sequence_runs(forks):
+    data = rl.sequences.sequence_task(64, 32, length=4, vocab_size=5, device="cpu")
+
+    def group(seed):
+        rl.set_seed(seed)
+        return [rl.transformer.transformer(5, 4, 1, 8, 2, d_ff=16) for _ in range(2)]
+
+    alone, forked = [group(0), group(1)], [group(0), group(1)]
+    with runtime.num_threads(1):
+        expected = [rl.sequences.train_sequence_models(g, data, 3, 1e-2) for g in alone]
+    got = runtime.parallel(
+        functools.partial(rl.sequences.train_sequence_models, g, data, 3, 1e-2) for g in forked
+    )
+    assert len(forks) == 2
+    for want, runs in zip(expected, got, strict=True):
+        for a, b in zip(want, runs, strict=True):
+            assert np.array_equal(a.loss, b.loss) and a.loss.dtype == b.loss.dtype
+            assert (a.accuracy, a.diverged_at, a.lr, a.warmup) == (b.accuracy, b.diverged_at, b.lr, b.warmup)
+
+
+@needs_fork
+def test_parallel_in_processes_re_raises_a_calls_error_and_stops_the_other_calls(forks):
+    import time
+
+    data = rl.data.mnist1d(num_samples=200)
+    plain, residual = _stacks()
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="epochs must be") as caught:
+        runtime.parallel(
+            [
+                functools.partial(rl.train.fit, plain, data, epochs=10_000, lr=0.05, progress=False),
+                functools.partial(rl.train.fit, residual, data, epochs=0, lr=0.05, progress=False),
+                functools.partial(rl.train.fit, residual[0], data, epochs=1, lr=0.05, progress=False),
+            ]
+        )
+    assert time.monotonic() - start < 10  # the long training was stopped
+    assert len(forks) == 2  # and the third call never started
+    assert "worker process" in "".join(caught.value.__notes__)  # with the child's traceback
+
+
+@needs_fork
+def test_parallel_in_processes_stops_on_an_interrupt_and_leaves_no_process_behind(forks):
+    import _thread
+    import os
+    import threading
+    import time
+
+    data = rl.data.mnist1d(num_samples=400)
+    plain, residual = _stacks()
+    timer = threading.Timer(0.5, _thread.interrupt_main)  # what the kernel's stop button does
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        runtime.parallel(
+            functools.partial(rl.train.fit, stack, data, epochs=10_000, lr=0.05, progress=False)
+            for stack in (plain, residual)
+        )
+    timer.join()
+    assert time.monotonic() - start < 10 and len(forks) == 2
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every child was waited for: none is left running or unreaped
+    rl.train.fit(plain[0], data, epochs=1, lr=0.05, progress=False)  # and training works again
+
+
+@needs_fork
+def test_parallel_in_processes_refuses_calls_that_draw_from_the_global_generator(forks):
+    drop = [nn.Sequential(nn.Linear(40, 10), nn.Dropout(0.5)) for _ in range(2)]
+    data = rl.data.mnist1d(num_samples=200)
+    with pytest.raises(RuntimeError, match="dropout"):
+        runtime.parallel(
+            functools.partial(rl.train.fit, d, data, epochs=1, lr=0.1, progress=False) for d in drop
+        )
+    assert len(forks) == 2
+
+
+def test_parallel_in_processes_encodes_results_without_pickle():
+    value = [
+        rl.train.History([1.0, math.nan], [0.5, 0.25], [math.inf], [0.1], None),
+        ("a", None, True, 3, -math.inf),
+        {"x": np.arange(6, dtype=np.float32).reshape(2, 3), "s": np.float64(0.5)},
+        [torch.tensor(7), torch.zeros(0, 3), torch.ones(2, dtype=torch.bool)],
+    ]
+    blobs = []
+    text = json.dumps(rl.workers._encode(value, blobs))
+    back = rl.workers._decode(json.loads(text), blobs)
+    history, plain, arrays, tensors = back
+    assert (
+        history.train_loss[0] == 1.0 and math.isnan(history.train_loss[1]) and history.test_loss == [math.inf]
+    )
+    assert plain == ("a", None, True, 3, -math.inf)
+    assert np.array_equal(arrays["x"], value[2]["x"]) and arrays["x"].dtype == np.float32
+    assert arrays["s"] == 0.5 and isinstance(arrays["s"], np.float64)
+    assert [t.shape for t in tensors] == [(), (0, 3), (2,)] and tensors[0].item() == 7
+    assert tensors[2].dtype == torch.bool and bool(tensors[2].all())
+    with pytest.raises(TypeError, match="cannot bring a object back"):
+        rl.workers._encode(object(), [])
+    with pytest.raises(ValueError, match="not a dataclass of reslib"):
+        rl.workers._decode({"dataclass": "reslib.runtime:num_threads", "fields": {}}, [])
+
+
+class _CustomError(Exception):
+    pass
+
+
+def _printing_fit(model, data, fail=False):
+    print("trained in a worker")
+    if fail:
+        raise _CustomError("a call's own error class")
+    return rl.train.fit(model, data, epochs=1, lr=0.1, progress=False)
+
+
+@needs_fork
+def test_parallel_in_processes_prints_what_a_call_printed_and_names_its_own_error_class(
+    forks, monkeypatch, capsys
+):
+    monkeypatch.setattr(rl.workers, "SAFE", (*rl.workers.SAFE, (__name__, "_printing_fit")))
+    data = rl.data.mnist1d(num_samples=200)
+    plain, residual = _stacks()
+    runs = runtime.parallel(functools.partial(_printing_fit, m, data) for m in (plain[0], residual[0]))
+    assert len(forks) == 2 and all(isinstance(r, rl.train.History) for r in runs)
+    assert capsys.readouterr().out.count("trained in a worker") == 2
+    with pytest.raises(RuntimeError, match="_CustomError: a call's own error class"):
+        runtime.parallel(
+            functools.partial(_printing_fit, m, data, fail=True) for m in (plain[1], residual[1])
+        )

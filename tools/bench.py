@@ -5,7 +5,8 @@
 
 Prints these tables:
 1. every notebook executed top to bottom in a fresh kernel: wall time and peak
-   resident memory of this process plus the kernel (sampled every 20 ms);
+   resident memory of this process plus the kernel (sampled every 20 ms) and its worker processes
+   (their proportional share of pages shared with the kernel, every 200 ms: `PeakMemory`);
 2. every registered explorer (`reslib.viz.registry.EXPLORERS`), built from its demo arguments:
    time of one `update()` (compute + figure update, no browser) over the grid of all its
    controls (`reslib.viz.static.control_grid`: up to 80 combinations, every option of a
@@ -17,7 +18,8 @@ Prints these tables:
    when CUDA is present, on the GPU (conv nets through vmap even where `fit` trains them one after
    the other, on one CPU thread: the row says so);
 5. two such stacks trained one after the other on one thread against side by side with
-   `reslib.runtime.parallel` (a core and a torch thread each), on the CPU;
+   `reslib.runtime.parallel` (a core and a torch thread each), in threads and in worker processes
+   (what it uses for `fit`), on the CPU;
 6. notebook 11's transformers (`reslib.sequences.train_sequence_models`, 6 models, one thread): one
    by one, stacked through `torch.func.vmap`, and grouped (`reslib.stacking.grouped`, what it uses).
 With CUDA present, table 1 runs every notebook twice: on the GPU and with CUDA hidden
@@ -52,6 +54,7 @@ import argparse
 import contextlib
 import functools
 import io
+import math
 import os
 import shutil
 import socket
@@ -82,12 +85,20 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class PeakMemory:
-    """Peak of the summed RSS of this process (unless `children_only`) and all its children,
-    sampled in a thread; `cpu_seconds`: the CPU time (user + system) the sampled processes used."""
+    """Peak of the summed memory of this process (unless `children_only`), its children (the kernel)
+    and theirs (`rl.runtime.parallel`'s worker processes), sampled in a thread; `cpu_seconds`: the CPU
+    time (user + system) the sampled processes used.
 
-    def __init__(self, interval: float = 0.02, children_only: bool = False):
+    This process and the kernel count their resident set (RSS, read every `interval`). A worker is
+    forked from the kernel and shares its pages until it writes them, so its RSS would count the
+    kernel's memory again: a worker counts its proportional set size (PSS: each shared page divided
+    among the processes sharing it), read every `pss_interval` (reading it walks the page tables,
+    ~5 ms), the last value kept in between. The sum is an upper bound: the kernel's shared pages count
+    whole in its RSS and again in part in each worker's PSS."""
+
+    def __init__(self, interval: float = 0.02, children_only: bool = False, pss_interval: float = 0.2):
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
-        self.children_only, self._cpu = children_only, {}
+        self.children_only, self._cpu, self.pss_interval = children_only, {}, pss_interval
 
     @property
     def cpu_seconds(self) -> float:
@@ -95,11 +106,21 @@ class PeakMemory:
 
     def _sample(self) -> None:
         me = psutil.Process()
+        pss: dict[int, tuple[float, int]] = {}  # worker pid -> (when read, PSS bytes)
         while not self._stop.is_set():
             total = 0
-            for p in [*([] if self.children_only else [me]), *me.children(recursive=True)]:
+            kernels = me.children()
+            workers = [w for k in kernels for w in _children(k)]
+            for p in [*([] if self.children_only else [me]), *kernels, *workers]:
                 try:
-                    total += p.memory_info().rss
+                    if p in workers:
+                        when, size = pss.get(p.pid, (-math.inf, 0))
+                        if time.monotonic() - when >= self.pss_interval:
+                            when, size = time.monotonic(), p.memory_full_info().pss
+                            pss[p.pid] = (when, size)
+                        total += size
+                    else:
+                        total += p.memory_info().rss
                     times = p.cpu_times()
                     self._cpu[p.pid] = times.user + times.system  # the last sample before it exits
                 except psutil.Error:
@@ -115,6 +136,13 @@ class PeakMemory:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:  # it ended while sampled
+        return []
 
 
 def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
@@ -286,14 +314,16 @@ def bench_stacked(count: int = 3, epochs: int = 1) -> list[tuple[str, str, float
     return rows
 
 
-def bench_parallel(count: int = 3, epochs: int = 1) -> list[tuple[str, float, float]]:
-    """(workload, steps/s of two stacks trained one after the other on one thread, steps/s of the two
-    side by side with `rl.runtime.parallel`) per workload, on the CPU; best of three, alternating."""
+def bench_parallel(count: int = 3, epochs: int = 1) -> list[tuple[str, float, float, float]]:
+    """(workload, steps/s of two stacks trained one after the other on one thread, of the two side by
+    side with `rl.runtime.parallel` in threads, and in its worker processes, what it uses for `fit`)
+    per workload, on the CPU; best of three, alternating. Threads are forced by wrapping each call in a
+    lambda (a call whose effects a worker process could not bring back)."""
     rows = []
     for name, (build, data, kwargs) in _stack_workloads().items():
         n = len(data[0]) if isinstance(data, tuple) else len(data.x_train)
         steps = 2 * count * epochs * -(-n // kwargs.get("batch_size", 100))
-        best = {"one after the other": float("inf"), "side by side": float("inf")}
+        best = dict.fromkeys(("one after the other", "threads", "processes"), float("inf"))
         for _ in range(3):
             for kind in best:
                 stacks = [_models(build, count, torch.device("cpu")) for _ in range(2)]
@@ -304,14 +334,16 @@ def bench_parallel(count: int = 3, epochs: int = 1) -> list[tuple[str, float, fl
                     for stack in stacks
                 ]
                 start = time.perf_counter()
-                if kind == "side by side":
-                    rl.runtime.parallel(calls)
-                else:
+                if kind == "one after the other":
                     with rl.runtime.num_threads(1):
                         for call in calls:
                             call()
+                elif kind == "threads":
+                    rl.runtime.parallel([lambda call=call: call() for call in calls])
+                else:
+                    rl.runtime.parallel(calls)
                 best[kind] = min(best[kind], time.perf_counter() - start)
-        rows.append((name, steps / best["one after the other"], steps / best["side by side"]))
+        rows.append((name, *(steps / seconds for seconds in best.values())))
     return rows
 
 
@@ -581,11 +613,12 @@ def main() -> None:
         print(f"{name:<34}{device:<8}{loop:12.0f}{stacked:10.0f}{stacked / loop:9.2f}x{what}", flush=True)
     print(
         f"\ntwo stacks of 3 models, 1 epoch, {rl.runtime.cores()} core(s): optimizer steps/s, one stack after"
-        " the other on one thread against rl.runtime.parallel (a core each)"
+        " the other on one thread against rl.runtime.parallel (a core each) in threads and in processes"
     )
-    print(f"{'workload':<34}{'one after the other':>20}{'side by side':>14}{'speed-up':>10}")
-    for name, serial, side in bench_parallel():
-        print(f"{name:<34}{serial:20.0f}{side:14.0f}{side / serial:9.2f}x", flush=True)
+    print(f"{'workload':<34}{'one after the other':>20}{'threads':>9}{'processes':>11}{'speed-ups':>16}")
+    for name, serial, threads, processes in bench_parallel():
+        ups = f"{threads / serial:.2f}x, {processes / serial:.2f}x"
+        print(f"{name:<34}{serial:20.0f}{threads:9.0f}{processes:11.0f}{ups:>16}", flush=True)
     print("\nnotebook 11's transformers: 6 models (post-LN), 40 steps, one thread; optimizer steps/s")
     print(f"{'workload':<34}{'one by one':>12}{'vmap':>8}{'grouped':>9}{'speed-up':>10}")
     for name, loop, vmapped, grouped in bench_sequences():
