@@ -365,7 +365,8 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
 
 _DREW = (
     "a call passed to parallel drew from torch's global random generator; in threads such draws "
-    "interleave by chance, so the numbers would change from run to run: build and seed the "
+    "interleave by chance, and a worker process's draws end with it, so the numbers would depend on "
+    "the run and on the machine's cores: build and seed the "
     "models before parallel, and train a model that draws while training (dropout, stochastic "
     "depth) in a call of its own, outside parallel"
 )

@@ -233,6 +233,33 @@ def test_the_binder_bench_pins_one_cpu_and_cuts_the_network():
         assert command[:2] == ["unshare", "--net"] and "ip link set lo up" in command[4]
 
 
+def test_the_bench_counts_the_seconds_of_the_cells_that_train():
+    pytest.importorskip("nbclient")  # tools.bench runs notebooks: the lab extra
+    import nbformat
+
+    from tools import bench
+
+    def cell(source, start, end):
+        times = {
+            "iopub.execute_input": f"2026-01-01T00:00:{start}Z",
+            "shell.execute_reply": f"2026-01-01T00:00:{end}Z",
+        }
+        return nbformat.v4.new_code_cell(source, metadata={"execution": times})
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        cell("import reslib as rl", "00.000000", "02.000000"),
+        cell("rl.train.fit(net, data, epochs=3, lr=0.1)", "02.000000", "05.500000"),
+        cell("runs = rl.runtime.parallel(calls)", "05.500000", "07.000000"),
+        cell("rl.sequences.train_sequence_models(models, data, 150, 3e-3)", "07.000000", "08.000000"),
+        cell("scaled_runs = train_scaled()", "08.000000", "08.250000"),
+        cell("rl.viz.depth_explorer()  # profit(x), data.x_train(: not a training", "08.250000", "09.000000"),
+        nbformat.v4.new_code_cell("rl.train.fit(net, data)"),  # never ran: no times
+        nbformat.v4.new_markdown_cell("`fit(model, data)` trains"),
+    ]
+    assert bench.training_seconds(nb) == pytest.approx(6.25)
+
+
 def third_party_imports(source: str) -> set[str]:
     """Top-level names of every absolute import, function-level ones included."""
     names = set()

@@ -4,9 +4,11 @@
     python -m tools.bench --binder [--threads 1,2,4] [notebook.ipynb ...]
 
 Prints these tables:
-1. every notebook executed top to bottom in a fresh kernel: wall time and peak
-   resident memory of this process plus the kernel (sampled every 20 ms) and its worker processes
-   (their proportional share of pages shared with the kernel, every 200 ms: `PeakMemory`);
+1. every notebook executed top to bottom in a fresh kernel: wall time, the part of it spent in the
+   cells that train (`training_seconds`; the rest is the kernel's start, imports, figures, explorers
+   and checks), and peak resident memory of this process plus the kernel (sampled every 20 ms) and
+   its worker processes (their proportional share of pages shared with the kernel, every 200 ms:
+   `PeakMemory`);
 2. every registered explorer (`reslib.viz.registry.EXPLORERS`), built from its demo arguments:
    time of one `update()` (compute + figure update, no browser) over the grid of all its
    controls (`reslib.viz.static.control_grid`: up to 80 combinations, every option of a
@@ -56,6 +58,7 @@ import functools
 import io
 import math
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -65,6 +68,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from unittest import mock
 
@@ -145,13 +149,36 @@ def _children(process: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float]]:
-    """(name, seconds, peak GB of this process and the kernel) of each notebook, in a fresh kernel."""
-    return [(path.name, *run_notebook(path)[:2]) for path in paths]
+def bench_notebooks(paths: Iterable[Path]) -> list[tuple[str, float, float, float]]:
+    """(name, seconds, peak GB of this process and the kernel, seconds in the cells that train) of
+    each notebook, in a fresh kernel."""
+    rows = []
+    for path in paths:
+        seconds, gb, _, nb = run_notebook(path, notebook=True)
+        rows.append((path.name, seconds, gb, training_seconds(nb)))
+    return rows
 
 
-def run_notebook(path: Path, kernel_only: bool = False) -> tuple[float, float, float]:
-    """Run one notebook top to bottom in a fresh kernel: (wall seconds, peak GB, CPU seconds).
+# A cell that trains: it calls fit, runtime.parallel, or a train_* function (the sequence task's
+# training loop, or a notebook's own partial of it: notebook 11's train_scaled)
+TRAINING_CELL = re.compile(r"\bfit\(|\bparallel\(|\btrain_\w*\(")
+
+
+def training_seconds(nb: nbformat.NotebookNode) -> float:
+    """Seconds an executed notebook spent in its cells that train (`TRAINING_CELL`), from the times
+    the kernel reported for each cell's start and end (nbclient's `metadata.execution`)."""
+    total = 0.0
+    for cell in nb.cells:
+        times = cell.get("metadata", {}).get("execution", {})
+        start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end and TRAINING_CELL.search(cell.source):
+            total += (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return total
+
+
+def run_notebook(path: Path, kernel_only: bool = False, notebook: bool = False) -> tuple:
+    """Run one notebook top to bottom in a fresh kernel: (wall seconds, peak GB, CPU seconds), and
+    the executed notebook after them with `notebook`.
 
     Memory and CPU time are of this process and the kernel, or of the kernel alone (`kernel_only`).
     """
@@ -177,7 +204,7 @@ def run_notebook(path: Path, kernel_only: bool = False) -> tuple[float, float, f
             sys.stderr.write(f"--- {path.name}: kernel output\n{kernel_log.read()}")
             raise
         seconds = time.perf_counter() - start
-    return seconds, mem.peak / 2**30, mem.cpu_seconds
+    return (seconds, mem.peak / 2**30, mem.cpu_seconds) + ((nb,) if notebook else ())
 
 
 # Updates timed per explorer: the grid of all its controls, thinned to at most this many.
@@ -586,13 +613,16 @@ def main() -> None:
     print(f"device: {rl.device()}, torch threads: {torch.get_num_threads()}, cpus: {psutil.cpu_count()}")
     if not (args.skip_notebooks or args.explorers_only):
         paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
-        print("\nnotebook                              time (s)   peak memory (GB)   target <=25 s, <=1.5 GB")
-        total = 0.0
-        for name, seconds, gb in bench_notebooks(paths):
-            total += seconds
+        print(
+            "\nnotebook                              time (s)   training (s)   peak memory (GB)"
+            "   target <=25 s, <=1.5 GB"
+        )
+        total = trained = 0.0
+        for name, seconds, gb, training in bench_notebooks(paths):
+            total, trained = total + seconds, trained + training
             ok = "ok" if seconds <= 25 and gb <= 1.5 else "OVER"
-            print(f"{name:<38}{seconds:8.1f}{gb:15.2f}          {ok}", flush=True)
-        print(f"{'total':<38}{total:8.1f}                     target <= 120 s")
+            print(f"{name:<38}{seconds:8.1f}{training:15.1f}{gb:19.2f}          {ok}", flush=True)
+        print(f"{'total':<38}{total:8.1f}{trained:15.1f}                         target <= 120 s")
         if torch.cuda.is_available():
             print("\nnotebook                              GPU (s)   CPU, CUDA hidden (s)")
             for path in paths:
