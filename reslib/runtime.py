@@ -305,7 +305,8 @@ def parallel(calls: Iterable[Callable[[], object]]) -> list:
     torch on one thread. Calls that are `functools.partial(reslib.train.fit, ...)` or
     `functools.partial(reslib.sequences.train_sequence_models, ...)` run in worker processes (on Linux,
     with every tensor on the CPU): the trained weights, the modules' generators and training flags,
-    the result and what the call printed come back, without pickle (`reslib.workers`). Other calls
+    the result and what the call printed come back, without pickle (`reslib.workers`); the longest
+    trainings start first (parameters x examples), so the cores end together. Other calls
     run in threads: PyTorch releases Python's lock while it computes, but steps that are mostly Python
     wait for each other there. On 2 cores two stacks of width-64 MLPs take 1.15-1.3x the steps per
     second of one stack after the other in threads and 1.4-1.7x in processes; notebook 09's U-Nets,

@@ -6,8 +6,10 @@ process has its own interpreter: the same two run 1.4-1.7x (`make bench`; the lo
 the less a fork costs beside it). `parallel` uses processes for calls whose every
 effect it can bring back: a `functools.partial` of `reslib.train.fit` or
 `reslib.sequences.train_sequence_models`, whose result is plain data and which change nothing but
-the modules passed to them. Each process trains on one thread (the numbers of one thread, as in a
-worker thread), then writes what the parent needs into a folder of its own, and exits:
+the modules passed to them. The longest trainings start first (`_cost`: parameters times the
+examples a training goes through), so that the short ones fill the gaps and the cores end together.
+Each process trains on one thread (the numbers of one thread, as in a worker thread), then writes
+what the parent needs into a folder of its own, and exits:
 
 - the result, as JSON with tagged types (lists, tuples, str-keyed dicts, numbers, NumPy arrays and
   reslib's dataclasses, such as `History`); no pickle, so nothing read back runs code;
@@ -33,6 +35,7 @@ import dataclasses
 import functools
 import gc
 import importlib
+import inspect
 import io
 import json
 import math
@@ -104,7 +107,9 @@ def run(
     drew = False
     _load_first_use()
     with tempfile.TemporaryDirectory(prefix="reslib-parallel-") as folder:
-        waiting = list(range(len(calls)))
+        # the longest first, so that the last to start are short and the workers end together
+        costs = [_cost(call, m) for call, m in zip(calls, modules, strict=True)]
+        waiting = sorted(range(len(calls)), key=lambda i: -costs[i])  # stable: equal costs in order
         running: dict[int, int] = {}  # pid -> call index
         error: BaseException | None = None
         try:
@@ -135,6 +140,30 @@ def run(
         if error is not None:
             raise error
     return results, drew
+
+
+def _cost(call: functools.partial, modules: list[nn.Module]) -> float:
+    """A rough size of a training, to start the longest first: parameters x examples it goes through.
+
+    `fit`: its epochs times the training set's size; `train_sequence_models`: its steps times the
+    batch size. 0 when the call does not say (it then starts last, in the order given).
+    """
+    try:
+        bound = inspect.signature(call.func).bind_partial(*call.args, **call.keywords)
+    except TypeError:
+        return 0.0
+    bound.apply_defaults()
+    given = bound.arguments
+    data = given.get("data")
+    x = getattr(data, "x_train", None) if not isinstance(data, (tuple, list)) else data[0] if data else None
+    if "epochs" in given and isinstance(x, torch.Tensor) and isinstance(given["epochs"], int):
+        examples = given["epochs"] * len(x)
+    elif "steps" in given and isinstance(given["steps"], int):
+        examples = given["steps"] * given["batch_size"]
+    else:
+        return 0.0
+    parameters = {id(p): p.numel() for m in modules for p in m.parameters()}  # shared ones once
+    return float(sum(parameters.values()) * examples)
 
 
 @functools.cache

@@ -423,17 +423,44 @@ def test_parallel_in_processes_brings_back_sequence_runs(forks):
 
 
 @needs_fork
+def test_parallel_in_processes_starts_the_longest_training_first_and_keeps_the_order(forks, monkeypatch):
+    # 4 calls on 2 cores: in the order given, the longest would start last and run alone at the end
+    from reslib import workers
+
+    data = rl.data.mnist1d(num_samples=200)
+    seqs = rl.sequences.sequence_task(64, 32, length=4, vocab_size=5, device="cpu")
+    torch.manual_seed(0)
+    nets = [rl.mlp.mlp(depth, 16, 40, 10) for depth in (1, 2, 8)]
+    group = [rl.transformer.transformer(5, 4, 1, 8, 2, d_ff=16)]
+    calls = [functools.partial(rl.train.fit, net, data, epochs=1, lr=0.05, progress=False) for net in nets]
+    calls.append(functools.partial(rl.sequences.train_sequence_models, group, seqs, 2, 1e-2))
+    modules = workers.trained_modules(calls)
+    costs = [workers._cost(call, m) for call, m in zip(calls, modules, strict=True)]
+    parameters = [sum(p.numel() for p in net.parameters()) for net in [*nets, *group]]
+    examples = [len(data.x_train)] * 3 + [2 * 32]  # epochs x training set; steps x batch size
+    assert costs == [n * k for n, k in zip(parameters, examples, strict=True)]
+    started = []
+    start = workers._start_worker
+    monkeypatch.setattr(workers, "_start_worker", lambda call, *a: started.append(call) or start(call, *a))
+    got = runtime.parallel(calls)
+    assert started == sorted(calls, key=lambda c: -costs[calls.index(c)])
+    assert [type(r).__name__ for r in got] == ["History"] * 3 + ["list"]  # in the order given
+    assert [len(r.train_loss) for r in got[:3]] == [1, 1, 1] and len(got[3]) == 1
+    assert workers._cost(functools.partial(rl.train.fit, nets[0]), modules[0]) == 0  # no epochs given
+
+
+@needs_fork
 def test_parallel_in_processes_re_raises_a_calls_error_and_stops_the_other_calls(forks):
     import time
 
     data = rl.data.mnist1d(num_samples=200)
     plain, residual = _stacks()
     start = time.monotonic()
-    with pytest.raises(ValueError, match="epochs must be") as caught:
-        runtime.parallel(
+    with pytest.raises(ValueError, match="lr must be") as caught:
+        runtime.parallel(  # the longest first (as given here): the failing call starts second
             [
                 functools.partial(rl.train.fit, plain, data, epochs=10_000, lr=0.05, progress=False),
-                functools.partial(rl.train.fit, residual, data, epochs=0, lr=0.05, progress=False),
+                functools.partial(rl.train.fit, residual, data, epochs=1, lr=-1.0, progress=False),
                 functools.partial(rl.train.fit, residual[0], data, epochs=1, lr=0.05, progress=False),
             ]
         )
