@@ -155,7 +155,7 @@ def _cost(call: functools.partial, modules: list[nn.Module]) -> float:
     bound.apply_defaults()
     given = bound.arguments
     data = given.get("data")
-    x = getattr(data, "x_train", None) if not isinstance(data, (tuple, list)) else data[0] if data else None
+    x = data[0] if isinstance(data, (tuple, list)) and data else getattr(data, "x_train", None)  # (x, y)
     if "epochs" in given and isinstance(x, torch.Tensor) and isinstance(given["epochs"], int):
         examples = given["epochs"] * len(x)
     elif "steps" in given and isinstance(given["steps"], int):
